@@ -1,0 +1,483 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/collectors/cgroups"
+	"github.com/fleetscope/fleetscope/collectors/containerd"
+	"github.com/fleetscope/fleetscope/collectors/netstat"
+)
+
+// Inventory is where the sampler learns which containers exist: the
+// discovery source at the boundary. *containerd.Discovery implements it;
+// tests and benchmarks use a fixed list.
+type Inventory interface {
+	Generation() uint64
+	Containers(dst []*containerd.Container) ([]*containerd.Container, uint64)
+}
+
+// limitsRefresh is how often cgroup limits are re-read; they change only on
+// an update, so reading them every tick would waste file reads.
+const limitsRefresh = time.Minute
+
+// reopenBackoff delays a new attempt to open a container's cgroup after a
+// failure, so that a broken container costs little per tick.
+const reopenBackoff = 30 * time.Second
+
+// tracked is the sampler's private state for one container. Stats are
+// read into cur in place; prev keeps the last good sample for rates.
+type tracked struct {
+	c      *containerd.Container
+	h      *cgroups.Handle
+	pid    uint32
+	failAt time.Time // last open failure, for reopenBackoff
+
+	cur, prev       cgroups.Stats
+	curOK, prevOK   bool
+	curAt, prevAt   time.Time
+	limits          cgroups.Limits
+	haveLimits      bool
+	limitsAt        time.Time
+	netns           uint64
+	startedAt       time.Time
+	lastErr         string // last logged error, to log each problem once
+	cpuCores        float64
+	ioRead, ioWrite float64
+	haveRates       bool
+	pos             int // index in the snapshot being filled
+}
+
+// netTracked is one network namespace's reader and previous counters.
+type netTracked struct {
+	r         *netstat.Reader
+	stats     netstat.Stats
+	prevRx    uint64
+	prevTx    uint64
+	prevAt    time.Time
+	havePrev  bool
+	seen      bool // touched this tick
+	owner     *tracked
+	rxRate    float64
+	txRate    float64
+	haveRates bool
+	ok        bool
+}
+
+// Sampler reads every container's cgroup and network namespace once per
+// tick. It is owned by one goroutine; only the snapshots it returns are
+// shared.
+type Sampler struct {
+	cg       *cgroups.Host
+	procRoot string
+	keepOpen bool
+	log      *slog.Logger
+	inv      Inventory
+
+	gen     uint64
+	byKey   map[string]*tracked
+	order   []*tracked
+	scratch []*containerd.Container
+	nets    map[uint64]*netTracked
+	hostNet uint64
+	bootAt  time.Time
+
+	cgroupErrs, netErrs uint64
+}
+
+// NewSampler returns a sampler over the containers inv lists.
+func NewSampler(cg *cgroups.Host, procRoot string, keepOpen bool, inv Inventory, log *slog.Logger) *Sampler {
+	s := &Sampler{
+		cg: cg, procRoot: procRoot, keepOpen: keepOpen, inv: inv, log: log,
+		byKey: map[string]*tracked{}, nets: map[uint64]*netTracked{},
+	}
+	// Containers sharing the host's network namespace are not attributed
+	// host traffic. Pid 1 of the (host) proc root is the reference.
+	if id, err := netstat.NamespaceID(procRoot, 1); err == nil {
+		s.hostNet = id
+	}
+	s.bootAt = readBootTime(procRoot)
+	return s
+}
+
+// sync reconciles tracked state with the inventory when it changed. This
+// is the only place that allocates per container, and only on change.
+func (s *Sampler) sync() {
+	if g := s.inv.Generation(); g == s.gen && s.order != nil {
+		return
+	}
+	var gen uint64
+	s.scratch, gen = s.inv.Containers(s.scratch[:0])
+	s.gen = gen
+	live := make(map[string]bool, len(s.scratch))
+	s.order = s.order[:0]
+	for _, c := range s.scratch {
+		key := c.Key()
+		live[key] = true
+		t := s.byKey[key]
+		if t == nil {
+			t = &tracked{}
+			s.byKey[key] = t
+		}
+		if t.c != nil && t.pid != c.Pid {
+			// A new task (restart): its cgroup and counters start over.
+			s.closeTracked(t)
+			*t = tracked{}
+		}
+		t.c = c
+		s.order = append(s.order, t)
+	}
+	for key, t := range s.byKey {
+		if !live[key] {
+			s.closeTracked(t)
+			delete(s.byKey, key)
+		}
+	}
+}
+
+func (s *Sampler) closeTracked(t *tracked) {
+	if t.h != nil {
+		t.h.Close()
+		t.h = nil
+	}
+}
+
+// open resolves a container's cgroup once per task: from the task's
+// /proc/<pid>/cgroup, else from the spec's cgroupsPath.
+func (s *Sampler) open(t *tracked) error {
+	c := t.c
+	var paths cgroups.Paths
+	procFile := filepath.Join(s.procRoot, strconv.FormatUint(uint64(c.Pid), 10), "cgroup")
+	data, err := os.ReadFile(procFile)
+	if err == nil {
+		paths, err = cgroups.ParseProcCgroup(data)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", procFile, err)
+		}
+	}
+	if err != nil {
+		if c.CgroupsPath == "" {
+			return err
+		}
+		var serr error
+		if paths, serr = cgroups.PathsFromSpec(c.CgroupsPath); serr != nil {
+			return errors.Join(err, fmt.Errorf("spec cgroupsPath: %w", serr))
+		}
+	}
+	h, err := s.cg.Open(paths, cgroups.Options{KeepOpen: s.keepOpen})
+	if err != nil {
+		return err
+	}
+	t.h, t.pid = h, c.Pid
+	if id, err := netstat.NamespaceID(s.procRoot, int(c.Pid)); err == nil {
+		t.netns = id
+	}
+	t.startedAt = processStart(s.procRoot, c.Pid, s.bootAt)
+	t.limitsAt = time.Time{}
+	return nil
+}
+
+// note logs a container's error once until it changes or clears, so a
+// persistent problem does not flood the log every tick.
+func (s *Sampler) note(t *tracked, err error) {
+	msg := err.Error()
+	if msg == t.lastErr {
+		return
+	}
+	t.lastErr = msg
+	s.log.Warn("sampling container", "namespace", t.c.Namespace, "id", t.c.ID, "err", err)
+}
+
+// tickResult carries a tick's own accounting back to the agent.
+type tickResult struct {
+	cgroupDur, netDur time.Duration
+	cgroupOK, netOK   bool
+}
+
+// Sample reads every running container once and fills snap (whose
+// Containers and Networks it allocates: one slice each per tick, not per
+// container).
+func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
+	var res tickResult
+	s.sync()
+
+	start := time.Now()
+	res.cgroupOK = true
+	for _, t := range s.order {
+		t.curOK = false
+		if !t.c.Running() {
+			if t.h != nil {
+				s.closeTracked(t)
+			}
+			continue
+		}
+		if t.h == nil {
+			if !t.failAt.IsZero() && now.Sub(t.failAt) < reopenBackoff {
+				continue
+			}
+			if err := s.open(t); err != nil {
+				t.failAt = now
+				if !errors.Is(err, fs.ErrNotExist) {
+					s.cgroupErrs++
+					res.cgroupOK = false
+					s.note(t, err)
+				}
+				continue
+			}
+			t.failAt = time.Time{}
+		}
+		if err := t.h.Read(&t.cur); err != nil {
+			// A vanished cgroup means the task exited between discovery
+			// and now: normal, not an error. Anything else is counted.
+			if !errors.Is(err, fs.ErrNotExist) {
+				s.cgroupErrs++
+				res.cgroupOK = false
+				s.note(t, err)
+			}
+			s.closeTracked(t)
+			t.failAt = now
+			continue
+		}
+		t.lastErr = ""
+		t.curOK, t.curAt = true, now
+		if now.Sub(t.limitsAt) >= limitsRefresh {
+			if err := t.h.Limits(&t.limits); err == nil {
+				t.haveLimits, t.limitsAt = true, now
+			}
+		}
+		s.rates(t)
+	}
+	res.cgroupDur = time.Since(start)
+
+	start = time.Now()
+	res.netOK = s.sampleNetworks(now)
+	res.netDur = time.Since(start)
+
+	s.fill(snap)
+	return res
+}
+
+// rates derives per-second figures from the previous good sample. A counter
+// that went backwards (a reset) yields no rate rather than a negative one.
+func (s *Sampler) rates(t *tracked) {
+	t.haveRates = false
+	if t.prevOK {
+		dt := t.curAt.Sub(t.prevAt).Seconds()
+		c, p := &t.cur, &t.prev
+		if dt > 0 && c.CPUUsageNanos >= p.CPUUsageNanos && c.IOReadBytes >= p.IOReadBytes && c.IOWriteBytes >= p.IOWriteBytes {
+			t.cpuCores = float64(c.CPUUsageNanos-p.CPUUsageNanos) / 1e9 / dt
+			t.ioRead = float64(c.IOReadBytes-p.IOReadBytes) / dt
+			t.ioWrite = float64(c.IOWriteBytes-p.IOWriteBytes) / dt
+			t.haveRates = true
+		}
+	}
+	t.prev, t.prevAt, t.prevOK = t.cur, t.curAt, true
+}
+
+// sampleNetworks reads each network namespace once, through its owner: the
+// pod's sandbox when present, else the first container seen in it.
+func (s *Sampler) sampleNetworks(now time.Time) bool {
+	ok := true
+	for _, n := range s.nets {
+		n.seen, n.owner, n.ok = false, nil, false
+	}
+	for _, t := range s.order {
+		if !t.curOK || t.netns == 0 || t.netns == s.hostNet {
+			continue
+		}
+		n := s.nets[t.netns]
+		if n == nil {
+			n = &netTracked{}
+			s.nets[t.netns] = n
+		}
+		if n.owner == nil || (t.c.Sandbox && !n.owner.c.Sandbox) {
+			n.owner = t
+		}
+		n.seen = true
+	}
+	for id, n := range s.nets {
+		if !n.seen {
+			if n.r != nil {
+				n.r.Close()
+			}
+			delete(s.nets, id)
+			continue
+		}
+		if n.r == nil {
+			r, err := netstat.NewReader(s.procRoot, int(n.owner.c.Pid), s.keepOpen)
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					s.netErrs++
+					ok = false
+				}
+				continue
+			}
+			n.r = r
+		}
+		if err := n.r.Read(&n.stats); err != nil {
+			// The reading process may have exited while the namespace
+			// lives on; reopen through the current owner next tick.
+			n.r.Close()
+			n.r = nil
+			if !errors.Is(err, fs.ErrNotExist) {
+				s.netErrs++
+				ok = false
+				s.log.Warn("reading network counters", "owner", n.owner.c.Key(), "err", err)
+			}
+			continue
+		}
+		n.ok = true
+		var rx, tx uint64
+		for i := range n.stats.Interfaces {
+			rx += n.stats.Interfaces[i].RxBytes
+			tx += n.stats.Interfaces[i].TxBytes
+		}
+		n.haveRates = false
+		if n.havePrev && rx >= n.prevRx && tx >= n.prevTx {
+			if dt := now.Sub(n.prevAt).Seconds(); dt > 0 {
+				n.rxRate = float64(rx-n.prevRx) / dt
+				n.txRate = float64(tx-n.prevTx) / dt
+				n.haveRates = true
+			}
+		}
+		n.prevRx, n.prevTx, n.prevAt, n.havePrev = rx, tx, now, true
+	}
+	return ok
+}
+
+// fill copies the tick's results into snap.
+func (s *Sampler) fill(snap *snapshot.Snapshot) {
+	snap.Containers = make([]snapshot.Container, len(s.order))
+	for i, t := range s.order {
+		t.pos = i
+		sc := &snap.Containers[i]
+		sc.Meta = t.c
+		sc.Network = -1
+		sc.StartedAt = t.startedAt
+		if t.curOK {
+			sc.Sampled, sc.Stats = true, t.cur
+			sc.HaveRates = t.haveRates
+			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores, t.ioRead, t.ioWrite
+		}
+		sc.HaveLimits, sc.Limits = t.haveLimits, t.limits
+	}
+	nIf := 0
+	for _, n := range s.nets {
+		if n.ok {
+			nIf += len(n.stats.Interfaces)
+		}
+	}
+	snap.Interfaces = make([]netstat.Interface, 0, nIf)
+	snap.Networks = snap.Networks[:0]
+	netIndex := make(map[uint64]int, len(s.nets))
+	for id, n := range s.nets {
+		if !n.ok {
+			continue
+		}
+		from := len(snap.Interfaces)
+		snap.Interfaces = append(snap.Interfaces, n.stats.Interfaces...)
+		owner := n.owner.pos
+		netIndex[id] = len(snap.Networks)
+		snap.Networks = append(snap.Networks, snapshot.Network{
+			Owner:           owner,
+			Interfaces:      snap.Interfaces[from:len(snap.Interfaces):len(snap.Interfaces)],
+			TCPPassiveOpens: n.stats.TCPPassiveOpens,
+			HaveTCP:         n.stats.HaveTCP,
+			HaveRates:       n.haveRates,
+			RxBytesPerSec:   n.rxRate,
+			TxBytesPerSec:   n.txRate,
+		})
+	}
+	// Every container of a namespace points at its network, so the API can
+	// show pod traffic next to each container without double counting.
+	for i, t := range s.order {
+		if j, ok := netIndex[t.netns]; ok && t.curOK {
+			snap.Containers[i].Network = j
+		}
+	}
+}
+
+// OpenFiles counts the descriptors the sampler holds.
+func (s *Sampler) OpenFiles() int {
+	n := 0
+	for _, t := range s.order {
+		if t.h != nil {
+			n += t.h.Files()
+		}
+	}
+	if s.keepOpen {
+		for _, nt := range s.nets {
+			if nt.r != nil {
+				n += 2
+			}
+		}
+	}
+	return n
+}
+
+// Close releases every descriptor.
+func (s *Sampler) Close() {
+	for _, t := range s.byKey {
+		s.closeTracked(t)
+	}
+	for _, n := range s.nets {
+		if n.r != nil {
+			n.r.Close()
+		}
+	}
+}
+
+// readBootTime reads btime from <proc>/stat; zero if unavailable.
+func readBootTime(procRoot string) time.Time {
+	data, err := os.ReadFile(filepath.Join(procRoot, "stat"))
+	if err != nil {
+		return time.Time{}
+	}
+	for line := range bytes.Lines(data) {
+		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
+			if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+				return time.Unix(n, 0)
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// clockTicks is USER_HZ, which Linux fixes at 100 for userspace ABI.
+const clockTicks = 100
+
+// processStart returns when pid started, from field 22 of /proc/<pid>/stat.
+// Read once per task, so a plain parse is fine here.
+func processStart(procRoot string, pid uint32, boot time.Time) time.Time {
+	if boot.IsZero() {
+		return time.Time{}
+	}
+	data, err := os.ReadFile(filepath.Join(procRoot, strconv.FormatUint(uint64(pid), 10), "stat"))
+	if err != nil {
+		return time.Time{}
+	}
+	// The command name may contain spaces and parentheses; fields are
+	// counted after its closing parenthesis (field 2).
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return time.Time{}
+	}
+	fields := bytes.Fields(data[i+1:])
+	const startField = 22 - 3 // field 3 is the first after ')'
+	if len(fields) <= startField {
+		return time.Time{}
+	}
+	ticks, err := strconv.ParseUint(string(fields[startField]), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return boot.Add(time.Duration(ticks) * time.Second / clockTicks)
+}

@@ -1,0 +1,391 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/v2/core/events"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
+)
+
+// Options configure a Discovery.
+type Options struct {
+	// Namespaces limits discovery; empty means every namespace.
+	Namespaces []string
+	// RelistInterval is how often the whole inventory is listed again to
+	// repair missed events.
+	RelistInterval time.Duration
+	// MaxBackoff caps the delay between reconnection attempts.
+	MaxBackoff time.Duration
+	Logger     *slog.Logger
+}
+
+// Health is discovery's view of its containerd connection, for /readyz.
+type Health struct {
+	Connected bool
+	// Reason says why discovery is not connected ("" when connected).
+	Reason string
+	// Since is when the current state began.
+	Since time.Time
+	// LastList is when the inventory was last listed in full.
+	LastList time.Time
+}
+
+// Discovery keeps an inventory of containers current. It is safe for
+// concurrent use: Run writes, everyone else reads.
+type Discovery struct {
+	api API
+	opt Options
+	log *slog.Logger
+
+	mu     sync.Mutex
+	byKey  map[string]*Container
+	health Health
+
+	gen     atomic.Uint64
+	errs    atomic.Uint64
+	changed chan struct{}
+}
+
+// New returns a Discovery over api; call Run to start it.
+func New(api API, opt Options) *Discovery {
+	if opt.RelistInterval <= 0 {
+		opt.RelistInterval = 5 * time.Minute
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = 30 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Discovery{
+		api:     api,
+		opt:     opt,
+		log:     opt.Logger.With("component", "discovery"),
+		byKey:   map[string]*Container{},
+		health:  Health{Reason: "not connected yet", Since: time.Now()},
+		changed: make(chan struct{}, 1),
+	}
+}
+
+// Generation increases whenever the inventory changes; readers compare it
+// with the last one they saw to skip rebuilding their own state.
+func (d *Discovery) Generation() uint64 { return d.gen.Load() }
+
+// Changed is signalled (without blocking, coalesced) after every change, so
+// the sampler can pick up a new container before its next tick.
+func (d *Discovery) Changed() <-chan struct{} { return d.changed }
+
+// Errors counts discovery errors: failed connections, lists, undecodable
+// specs and events.
+func (d *Discovery) Errors() uint64 { return d.errs.Load() }
+
+// Health reports the connection state.
+func (d *Discovery) Health() Health {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.health
+}
+
+// Containers appends the current inventory to dst, sorted by key, and
+// returns it with the generation it reflects.
+func (d *Discovery) Containers(dst []*Container) ([]*Container, uint64) {
+	d.mu.Lock()
+	gen := d.gen.Load()
+	for _, c := range d.byKey {
+		dst = append(dst, c)
+	}
+	d.mu.Unlock()
+	slices.SortFunc(dst, func(a, b *Container) int {
+		if a.Namespace != b.Namespace {
+			if a.Namespace < b.Namespace {
+				return -1
+			}
+			return 1
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return dst, gen
+}
+
+// Run connects, lists, follows events and re-lists until ctx is done. A
+// lost or missing containerd is retried with capped exponential backoff; the
+// last inventory stays in place meanwhile, because the containers (and their
+// cgroups) usually outlive a containerd restart.
+func (d *Discovery) Run(ctx context.Context) error {
+	backoff := 250 * time.Millisecond
+	for {
+		start := time.Now()
+		err := d.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.errs.Add(1)
+		d.setHealth(false, err.Error())
+		if time.Since(start) > d.opt.MaxBackoff {
+			backoff = 250 * time.Millisecond
+		}
+		// Full jitter keeps a fleet of agents from reconnecting in lockstep
+		// after a containerd upgrade.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		d.log.Warn("containerd unavailable, retrying", "err", err, "retry_in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, d.opt.MaxBackoff)
+	}
+}
+
+func (d *Discovery) setHealth(connected bool, reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.health.Connected != connected || d.health.Reason != reason {
+		d.health.Since = time.Now()
+	}
+	d.health.Connected, d.health.Reason = connected, reason
+}
+
+// session is one connection's life: subscribe first (so nothing between the
+// list and the subscription is missed), list everything, then follow events.
+func (d *Discovery) session(ctx context.Context) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	evs, errc := d.api.Subscribe(sctx, `topic~="^/tasks/"`, `topic~="^/containers/"`)
+	if err := d.relist(sctx); err != nil {
+		return err
+	}
+	d.setHealth(true, "")
+	d.log.Info("connected to containerd", "containers", d.count())
+
+	t := time.NewTicker(d.opt.RelistInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err, ok := <-errc:
+			if !ok || err == nil {
+				return errors.New("event stream closed")
+			}
+			return fmt.Errorf("event stream: %w", err)
+		case ev, ok := <-evs:
+			if !ok {
+				return errors.New("event stream closed")
+			}
+			d.handle(sctx, ev)
+		case <-t.C:
+			if err := d.relist(sctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (d *Discovery) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.byKey)
+}
+
+func (d *Discovery) wanted(ns string) bool {
+	return len(d.opt.Namespaces) == 0 || slices.Contains(d.opt.Namespaces, ns)
+}
+
+// relist replaces the inventory with a full listing. Unchanged records keep
+// their decoded Container, so a re-list costs no spec decoding.
+func (d *Discovery) relist(ctx context.Context) error {
+	nss := d.opt.Namespaces
+	if len(nss) == 0 {
+		var err error
+		if nss, err = d.api.Namespaces(ctx); err != nil {
+			return fmt.Errorf("listing namespaces: %w", err)
+		}
+	}
+	d.mu.Lock()
+	old := d.byKey
+	d.mu.Unlock()
+
+	next := make(map[string]*Container, len(old))
+	for _, ns := range nss {
+		recs, err := d.api.Containers(ctx, ns)
+		if errdefs.IsNotFound(err) {
+			continue // namespace deleted between the two calls
+		}
+		if err != nil {
+			return fmt.Errorf("listing containers in namespace %q: %w", ns, err)
+		}
+		procs, err := d.api.Tasks(ctx, ns)
+		if err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("listing tasks in namespace %q: %w", ns, err)
+		}
+		type taskState struct {
+			pid uint32
+			st  Status
+		}
+		tasks := make(map[string]taskState, len(procs))
+		for _, p := range procs {
+			tasks[p.ContainerID] = taskState{p.Pid, statusOf(p.Status)}
+		}
+		for i := range recs {
+			r := &recs[i]
+			key := ns + "/" + r.ID
+			c := old[key]
+			if c == nil || !c.UpdatedAt.Equal(r.UpdatedAt) {
+				var err error
+				if c, err = newContainer(ns, r); err != nil {
+					d.errs.Add(1)
+					d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", r.ID, "err", err)
+				}
+			}
+			ts := tasks[r.ID]
+			next[key] = c.withTask(ts.pid, ts.st)
+		}
+	}
+
+	d.mu.Lock()
+	changed := len(next) != len(d.byKey)
+	if !changed {
+		for k, c := range next {
+			if d.byKey[k] != c {
+				changed = true
+				break
+			}
+		}
+	}
+	d.byKey = next
+	d.health.LastList = time.Now()
+	d.mu.Unlock()
+	if changed {
+		d.bump()
+	}
+	return nil
+}
+
+func (d *Discovery) bump() {
+	d.gen.Add(1)
+	select {
+	case d.changed <- struct{}{}:
+	default:
+	}
+}
+
+// handle applies one event to the inventory. Events carry enough to update a
+// task's state without asking containerd; a new or updated container costs
+// one filtered list of that container only.
+func (d *Discovery) handle(ctx context.Context, env *events.Envelope) {
+	if !d.wanted(env.Namespace) || env.Event == nil {
+		return
+	}
+	ev, err := typeurl.UnmarshalAny(env.Event)
+	if err != nil {
+		d.errs.Add(1)
+		d.log.Debug("undecodable event", "topic", env.Topic, "err", err)
+		return
+	}
+	ns := env.Namespace
+	switch e := ev.(type) {
+	case *apievents.ContainerCreate:
+		d.refresh(ctx, ns, e.ID)
+	case *apievents.ContainerUpdate:
+		d.refresh(ctx, ns, e.ID)
+	case *apievents.ContainerDelete:
+		d.update(ns, e.ID, func(*Container) *Container { return nil })
+	case *apievents.TaskCreate:
+		d.setTask(ctx, ns, e.ContainerID, e.Pid, StatusCreated)
+	case *apievents.TaskStart:
+		d.setTask(ctx, ns, e.ContainerID, e.Pid, StatusRunning)
+	case *apievents.TaskPaused:
+		d.setTask(ctx, ns, e.ContainerID, 0, StatusPaused)
+	case *apievents.TaskResumed:
+		d.setTask(ctx, ns, e.ContainerID, 0, StatusRunning)
+	case *apievents.TaskExit:
+		if e.ID == e.ContainerID || e.ID == "" { // the init process, not an exec
+			d.setTask(ctx, ns, e.ContainerID, e.Pid, StatusStopped)
+		}
+	case *apievents.TaskDelete:
+		if e.ID == "" || e.ID == e.ContainerID {
+			d.update(ns, e.ContainerID, func(c *Container) *Container { return c.withTask(0, StatusNone) })
+		}
+	}
+}
+
+// setTask records a task state; pid 0 keeps the known pid.
+func (d *Discovery) setTask(ctx context.Context, ns, id string, pid uint32, st Status) {
+	found := d.update(ns, id, func(c *Container) *Container {
+		p := pid
+		if p == 0 {
+			p = c.Pid
+		}
+		return c.withTask(p, st)
+	})
+	if !found {
+		// The task event overtook the container's create event, or we
+		// missed it: fetch the record, then apply the state.
+		d.refresh(ctx, ns, id)
+		d.update(ns, id, func(c *Container) *Container { return c.withTask(pid, st) })
+	}
+}
+
+// update applies fn to the container ns/id if known; fn returning nil
+// deletes it. It reports whether the container was known.
+func (d *Discovery) update(ns, id string, fn func(*Container) *Container) bool {
+	key := ns + "/" + id
+	d.mu.Lock()
+	c, ok := d.byKey[key]
+	var n *Container
+	if ok {
+		n = fn(c)
+		if n == nil {
+			delete(d.byKey, key)
+		} else {
+			d.byKey[key] = n
+		}
+	}
+	d.mu.Unlock()
+	if ok && n != c {
+		d.bump()
+	}
+	return ok
+}
+
+// refresh re-reads one container's record, keeping its task state.
+func (d *Discovery) refresh(ctx context.Context, ns, id string) {
+	recs, err := d.api.Containers(ctx, ns, fmt.Sprintf("id==%q", id))
+	if err != nil || len(recs) == 0 {
+		if err != nil && !errdefs.IsNotFound(err) {
+			d.errs.Add(1)
+			d.log.Warn("reading container record", "namespace", ns, "id", id, "err", err)
+		}
+		return
+	}
+	c, err := newContainer(ns, &recs[0])
+	if err != nil {
+		d.errs.Add(1)
+		d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", id, "err", err)
+	}
+	key := c.Key()
+	d.mu.Lock()
+	if old := d.byKey[key]; old != nil {
+		c = c.withTask(old.Pid, old.Status)
+	}
+	d.byKey[key] = c
+	d.mu.Unlock()
+	d.bump()
+}

@@ -1,0 +1,219 @@
+// Package prometheus serves the agent's latest snapshot in the Prometheus
+// exposition format. It is a custom client_golang Collector that turns the
+// snapshot into const metrics on every scrape, so the series of a container
+// that vanished simply stop being produced.
+package prometheus
+
+import (
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/collectors/cgroups"
+	"github.com/fleetscope/fleetscope/exporters/schema"
+)
+
+// Source hands out the latest snapshot; nil before the first tick.
+type Source interface {
+	Snapshot() *snapshot.Snapshot
+}
+
+// Collector exports snapshots. Values are as of the agent's latest sample,
+// not read at scrape time: the agent samples on its own loop because it
+// keeps history.
+type Collector struct {
+	src     Source
+	version string
+	descs   map[*schema.Metric]*prometheus.Desc
+}
+
+// New returns a Collector over src.
+func New(src Source, version string) *Collector {
+	c := &Collector{src: src, version: version, descs: map[*schema.Metric]*prometheus.Desc{}}
+	for _, m := range schema.All {
+		c.descs[m] = newDesc(m)
+	}
+	return c
+}
+
+func newDesc(m *schema.Metric) *prometheus.Desc {
+	var labels []string
+	for _, a := range m.Identity() {
+		labels = append(labels, schema.PromLabel(a))
+	}
+	for _, a := range m.Attributes {
+		labels = append(labels, schema.PromLabel(a))
+	}
+	return prometheus.NewDesc(m.PromName(), m.Help, labels, nil)
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+type emitter struct {
+	ch    chan<- prometheus.Metric
+	descs map[*schema.Metric]*prometheus.Desc
+	ts    time.Time
+}
+
+func (e *emitter) emit(m *schema.Metric, v float64, labels ...string) {
+	t := prometheus.GaugeValue
+	if m.Instrument == schema.Counter {
+		t = prometheus.CounterValue
+	}
+	e.ch <- prometheus.MustNewConstMetric(e.descs[m], t, v, labels...)
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	e := &emitter{ch: ch, descs: c.descs}
+	e.emit(&schema.Build, 1, c.version, runtime.Version())
+	s := c.src.Snapshot()
+	if s == nil {
+		return
+	}
+	e.ts = s.Time
+	for i := range s.Containers {
+		collectContainer(e, s, &s.Containers[i])
+	}
+	for i := range s.Networks {
+		collectNetwork(e, s, &s.Networks[i])
+	}
+	collectHost(e, s)
+	collectSelf(e, s)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) {
+	m := sc.Meta
+	id := []string{m.ID, m.Name(), m.Pod.Namespace, m.Pod.Name}
+	with := func(extra ...string) []string { return append(id[:len(id):len(id)], extra...) }
+
+	e.emit(&schema.ContainerInfo, 1, with(m.Image, m.Runtime, m.Namespace, m.Pod.UID, m.Pod.ContainerName,
+		strconv.FormatBool(m.Sandbox), strconv.FormatBool(m.GPU))...)
+
+	// Limits: the cgroup's live values, else the spec's.
+	quota, period, shares, mem := m.Resources.CPUQuotaMicros, m.Resources.CPUPeriodMicros, m.Resources.CPUShares, m.Resources.MemoryLimit
+	if l := &sc.Limits; sc.HaveLimits && l.Have.Has(cgroups.HaveCPU) {
+		quota, period, shares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
+	}
+	if l := &sc.Limits; sc.HaveLimits && l.Have.Has(cgroups.HaveMemory) {
+		mem = int64(min(l.MemoryLimit, 1<<62))
+	}
+	if quota > 0 && period > 0 {
+		e.emit(&schema.CPULimit, float64(quota)/float64(period), id...)
+	}
+	if shares > 0 {
+		e.emit(&schema.CPURequest, float64(shares)/1024, id...)
+	}
+	if mem > 0 {
+		e.emit(&schema.MemoryLimit, float64(mem), id...)
+	}
+	if sc.HaveLayer {
+		e.emit(&schema.FilesystemUsage, float64(sc.Layer.Bytes), id...)
+	}
+	if !sc.Sampled {
+		return
+	}
+	if !sc.StartedAt.IsZero() {
+		e.emit(&schema.Uptime, s.Time.Sub(sc.StartedAt).Seconds(), id...)
+	}
+	st := &sc.Stats
+	if st.Have.Has(cgroups.HaveCPUMode) {
+		e.emit(&schema.CPUTime, float64(st.CPUUserNanos)/1e9, with("user")...)
+		e.emit(&schema.CPUTime, float64(st.CPUSystemNanos)/1e9, with("system")...)
+	}
+	if sc.HaveRates {
+		e.emit(&schema.CPUUsage, sc.CPUCores, id...)
+	}
+	if st.Have.Has(cgroups.HaveThrottling) {
+		e.emit(&schema.CPUPeriods, float64(st.CPUPeriods), id...)
+		e.emit(&schema.CPUThrottledPeriods, float64(st.CPUThrottledPeriods), id...)
+		e.emit(&schema.CPUThrottledTime, float64(st.CPUThrottledNanos)/1e9, id...)
+	}
+	if st.Have.Has(cgroups.HaveMemory) {
+		e.emit(&schema.MemoryUsage, float64(st.MemoryUsage), id...)
+	}
+	if st.Have.Has(cgroups.HaveMemoryStat) {
+		e.emit(&schema.MemoryWorkingSet, float64(st.MemoryWorkingSet), id...)
+		e.emit(&schema.MemoryRSS, float64(st.MemoryRSS), id...)
+		e.emit(&schema.MemoryCache, float64(st.MemoryCache), id...)
+	}
+	if st.Have.Has(cgroups.HaveSwap) {
+		e.emit(&schema.MemorySwap, float64(st.MemorySwap), id...)
+	}
+	if st.Have.Has(cgroups.HaveIO) {
+		e.emit(&schema.DiskIO, float64(st.IOReadBytes), with("read")...)
+		e.emit(&schema.DiskIO, float64(st.IOWriteBytes), with("write")...)
+		e.emit(&schema.DiskOperations, float64(st.IOReadOps), with("read")...)
+		e.emit(&schema.DiskOperations, float64(st.IOWriteOps), with("write")...)
+	}
+	if st.Have.Has(cgroups.HavePids) {
+		e.emit(&schema.Pids, float64(st.Pids), id...)
+	}
+}
+
+func collectNetwork(e *emitter, s *snapshot.Snapshot, n *snapshot.Network) {
+	m := s.Containers[n.Owner].Meta
+	for i := range n.Interfaces {
+		it := &n.Interfaces[i]
+		l := func(dir string) []string { return []string{m.ID, m.Pod.Namespace, m.Pod.Name, dir, it.Name} }
+		rx, tx := l("receive"), l("transmit")
+		e.emit(&schema.NetworkIO, float64(it.RxBytes), rx...)
+		e.emit(&schema.NetworkIO, float64(it.TxBytes), tx...)
+		e.emit(&schema.NetworkPackets, float64(it.RxPackets), rx...)
+		e.emit(&schema.NetworkPackets, float64(it.TxPackets), tx...)
+		e.emit(&schema.NetworkErrors, float64(it.RxErrors), rx...)
+		e.emit(&schema.NetworkErrors, float64(it.TxErrors), tx...)
+		e.emit(&schema.NetworkDropped, float64(it.RxDropped), rx...)
+		e.emit(&schema.NetworkDropped, float64(it.TxDropped), tx...)
+	}
+}
+
+func collectHost(e *emitter, s *snapshot.Snapshot) {
+	if !s.HostOK {
+		return
+	}
+	h := &s.Host
+	e.emit(&schema.HostCPUs, float64(h.CPUs))
+	e.emit(&schema.HostCPUTime, h.CPUUserSeconds, "user")
+	e.emit(&schema.HostCPUTime, h.CPUSystemSeconds, "system")
+	e.emit(&schema.HostCPUTime, h.CPUIdleSeconds, "idle")
+	e.emit(&schema.HostCPUTime, h.CPUIOWaitSeconds, "wait")
+	e.emit(&schema.HostCPUTime, h.CPUOtherSeconds, "interrupt")
+	e.emit(&schema.HostMemoryTotal, float64(h.MemoryTotal))
+	e.emit(&schema.HostMemoryAvailable, float64(h.MemoryAvailable))
+	if h.FilesystemSize > 0 {
+		e.emit(&schema.HostFilesystemSize, float64(h.FilesystemSize), h.FilesystemPath)
+		e.emit(&schema.HostFilesystemUsage, float64(h.FilesystemUsed), h.FilesystemPath)
+	}
+}
+
+func collectSelf(e *emitter, s *snapshot.Snapshot) {
+	self := &s.Self
+	for _, c := range self.Collectors {
+		e.emit(&schema.CollectorDuration, c.Duration.Seconds(), c.Name)
+		e.emit(&schema.CollectorSuccess, boolValue(c.Success), c.Name)
+		e.emit(&schema.CollectorErrors, float64(c.Errors), c.Name)
+	}
+	e.emit(&schema.TickLag, self.TickLag.Seconds())
+	e.emit(&schema.TickOverruns, float64(self.Overruns))
+	e.emit(&schema.ContainersTracked, float64(self.Running), "running")
+	e.emit(&schema.ContainersTracked, float64(self.Stopped), "stopped")
+	e.emit(&schema.DiscoveryErrors, float64(self.DiscoveryErrors))
+	e.emit(&schema.ContainerdUp, boolValue(self.ContainerdUp))
+	e.emit(&schema.OpenFiles, float64(self.OpenFiles))
+}

@@ -1,0 +1,211 @@
+// Package schema is the one table of metrics Fleetscope exports. Both the
+// Prometheus and the OTLP exporters are generated from it, so a metric's
+// name, unit, type and attributes cannot drift between the two: the
+// Prometheus name is always the standard OpenTelemetry-to-Prometheus
+// translation of the OTLP name.
+package schema
+
+import "strings"
+
+// Instrument is the OpenTelemetry instrument kind of a metric.
+type Instrument int
+
+// Instrument kinds. Counters are monotonic cumulative sums; Prometheus
+// exposes them with a _total suffix.
+const (
+	Gauge Instrument = iota
+	Counter
+)
+
+// Metric describes one exported metric.
+type Metric struct {
+	// Name is the OpenTelemetry name, following the semantic conventions
+	// where one exists (container.*, k8s.*) and fleetscope.* otherwise.
+	Name string
+	// Unit is a UCUM unit as OpenTelemetry uses them: "s", "By", "1",
+	// "{cpu}" (annotations in braces carry no dimension).
+	Unit       string
+	Instrument Instrument
+	Help       string
+	// Attributes are the metric's own attributes beyond the identity every
+	// container series carries (see ContainerAttributes).
+	Attributes []string
+}
+
+// Container identity attributes, on every per-container series. They are
+// all identifying (their cardinality is that of container.id); descriptive
+// metadata lives on the info series instead.
+var ContainerAttributes = []string{"container.id", "container.name", "k8s.namespace.name", "k8s.pod.name"}
+
+// Pod identity attributes, on per-pod series such as network counters,
+// which belong to a network namespace shared by the pod's containers.
+var PodAttributes = []string{"container.id", "k8s.namespace.name", "k8s.pod.name"}
+
+// The metrics. Variables rather than a map so that exporters reference them
+// by identifier and a typo fails to compile.
+var (
+	CPUTime = Metric{Name: "container.cpu.time", Unit: "s", Instrument: Counter,
+		Help: "Total CPU time consumed by the container, by mode.", Attributes: []string{"cpu.mode"}}
+	CPUUsage = Metric{Name: "container.cpu.usage", Unit: "{cpu}", Instrument: Gauge,
+		Help: "CPU cores used by the container, averaged over the last sample interval."}
+	CPUThrottledPeriods = Metric{Name: "fleetscope.container.cpu.throttled_periods", Unit: "{period}", Instrument: Counter,
+		Help: "CFS periods in which the container was throttled."}
+	CPUPeriods = Metric{Name: "fleetscope.container.cpu.periods", Unit: "{period}", Instrument: Counter,
+		Help: "CFS enforcement periods that elapsed while the container was runnable."}
+	CPUThrottledTime = Metric{Name: "fleetscope.container.cpu.throttled_time", Unit: "s", Instrument: Counter,
+		Help: "Total time the container was throttled by its CPU limit."}
+
+	MemoryUsage = Metric{Name: "container.memory.usage", Unit: "By", Instrument: Gauge,
+		Help: "Memory charged to the container's cgroup, including page cache."}
+	MemoryWorkingSet = Metric{Name: "container.memory.working_set", Unit: "By", Instrument: Gauge,
+		Help: "Memory usage minus inactive file cache: what the kernel would not reclaim first."}
+	MemoryRSS = Metric{Name: "container.memory.rss", Unit: "By", Instrument: Gauge,
+		Help: "Anonymous memory (resident set) of the container."}
+	MemoryCache = Metric{Name: "fleetscope.container.memory.cache", Unit: "By", Instrument: Gauge,
+		Help: "Page cache charged to the container."}
+	MemorySwap = Metric{Name: "fleetscope.container.memory.swap", Unit: "By", Instrument: Gauge,
+		Help: "Swap used by the container, where the kernel accounts it."}
+
+	DiskIO = Metric{Name: "container.disk.io", Unit: "By", Instrument: Counter,
+		Help: "Block device bytes read and written by the container.", Attributes: []string{"disk.io.direction"}}
+	DiskOperations = Metric{Name: "fleetscope.container.disk.operations", Unit: "{operation}", Instrument: Counter,
+		Help: "Block device operations by the container.", Attributes: []string{"disk.io.direction"}}
+	Pids = Metric{Name: "fleetscope.container.pids", Unit: "{process}", Instrument: Gauge,
+		Help: "Processes and threads in the container's cgroup."}
+	FilesystemUsage = Metric{Name: "container.filesystem.usage", Unit: "By", Instrument: Gauge,
+		Help: "Bytes used by the container's writable layer, measured through containerd's snapshotter on a slower cadence."}
+	Uptime = Metric{Name: "container.uptime", Unit: "s", Instrument: Gauge,
+		Help: "Time since the container's task started."}
+
+	NetworkIO = Metric{Name: "container.network.io", Unit: "By", Instrument: Counter,
+		Help: "Bytes received and transmitted in the pod's network namespace, per interface.", Attributes: []string{"network.io.direction", "network.interface.name"}}
+	NetworkPackets = Metric{Name: "container.network.packet.count", Unit: "{packet}", Instrument: Counter,
+		Help: "Packets received and transmitted in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
+	NetworkErrors = Metric{Name: "container.network.errors", Unit: "{error}", Instrument: Counter,
+		Help: "Receive and transmit errors in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
+	NetworkDropped = Metric{Name: "container.network.packet.dropped", Unit: "{packet}", Instrument: Counter,
+		Help: "Packets dropped in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
+
+	CPULimit = Metric{Name: "k8s.container.cpu.limit", Unit: "{cpu}", Instrument: Gauge,
+		Help: "CPU limit of the container in cores (CFS quota / period); absent when unlimited."}
+	CPURequest = Metric{Name: "k8s.container.cpu.request", Unit: "{cpu}", Instrument: Gauge,
+		Help: "CPU request of the container in cores, derived from cgroup CPU shares (shares / 1024)."}
+	MemoryLimit = Metric{Name: "k8s.container.memory.limit", Unit: "By", Instrument: Gauge,
+		Help: "Memory limit of the container; absent when unlimited."}
+
+	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
+		Help: "Descriptive metadata of a container; the value is always 1.",
+		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}}
+
+	HostCPUs = Metric{Name: "fleetscope.host.cpus", Unit: "{cpu}", Instrument: Gauge,
+		Help: "Logical CPUs of the node."}
+	HostCPUTime = Metric{Name: "fleetscope.host.cpu.time", Unit: "s", Instrument: Counter,
+		Help: "CPU time of the whole node, by mode.", Attributes: []string{"cpu.mode"}}
+	HostMemoryTotal = Metric{Name: "fleetscope.host.memory.total", Unit: "By", Instrument: Gauge,
+		Help: "Physical memory of the node."}
+	HostMemoryAvailable = Metric{Name: "fleetscope.host.memory.available", Unit: "By", Instrument: Gauge,
+		Help: "Memory available for new work without swapping."}
+	HostFilesystemSize = Metric{Name: "fleetscope.host.filesystem.size", Unit: "By", Instrument: Gauge,
+		Help: "Size of the node's root filesystem.", Attributes: []string{"mountpoint"}}
+	HostFilesystemUsage = Metric{Name: "fleetscope.host.filesystem.usage", Unit: "By", Instrument: Gauge,
+		Help: "Used bytes of the node's root filesystem.", Attributes: []string{"mountpoint"}}
+
+	CollectorDuration = Metric{Name: "fleetscope.collector.duration", Unit: "s", Instrument: Gauge,
+		Help: "Duration of the collector's last round.", Attributes: []string{"collector"}}
+	CollectorSuccess = Metric{Name: "fleetscope.collector.success", Unit: "", Instrument: Gauge,
+		Help: "Whether the collector's last round succeeded for every container (1) or not (0).", Attributes: []string{"collector"}}
+	CollectorErrors = Metric{Name: "fleetscope.collector.errors", Unit: "{error}", Instrument: Counter,
+		Help: "Errors by collector; a vanished container is not an error.", Attributes: []string{"collector"}}
+	TickLag = Metric{Name: "fleetscope.sampler.tick_lag", Unit: "s", Instrument: Gauge,
+		Help: "How late the last sampling tick started compared with its schedule."}
+	TickOverruns = Metric{Name: "fleetscope.sampler.overruns", Unit: "{tick}", Instrument: Counter,
+		Help: "Ticks that took longer than the sample interval."}
+	ContainersTracked = Metric{Name: "fleetscope.containers.tracked", Unit: "{container}", Instrument: Gauge,
+		Help: "Containers in the inventory, by whether their task is running.", Attributes: []string{"state"}}
+	DiscoveryErrors = Metric{Name: "fleetscope.discovery.errors", Unit: "{error}", Instrument: Counter,
+		Help: "Discovery errors: lost connections, failed lists, unreadable specs."}
+	ContainerdUp = Metric{Name: "fleetscope.containerd.up", Unit: "", Instrument: Gauge,
+		Help: "Whether the agent is connected to containerd."}
+	OpenFiles = Metric{Name: "fleetscope.sampler.open_files", Unit: "{file}", Instrument: Gauge,
+		Help: "cgroup and procfs files the sampler keeps open."}
+	Build = Metric{Name: "fleetscope.build.info", Unit: "", Instrument: Gauge,
+		Help: "Build information; the value is always 1.", Attributes: []string{"version", "goversion"}}
+)
+
+// All lists every metric, in the order of the reference table in the README.
+var All = []*Metric{
+	&CPUTime, &CPUUsage, &CPUThrottledPeriods, &CPUPeriods, &CPUThrottledTime,
+	&MemoryUsage, &MemoryWorkingSet, &MemoryRSS, &MemoryCache, &MemorySwap,
+	&DiskIO, &DiskOperations, &Pids, &FilesystemUsage, &Uptime,
+	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped,
+	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
+	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
+	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,
+	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &Build,
+}
+
+// Identity returns the identity attributes the metric's series carry ahead
+// of its own attributes: pod identity for the network metrics (one network
+// namespace per pod), container identity for per-container metrics, none
+// for node and agent metrics.
+func (m *Metric) Identity() []string {
+	switch m {
+	case &NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped:
+		return PodAttributes
+	}
+	for _, p := range []string{"container.", "k8s.container.", "fleetscope.container."} {
+		if strings.HasPrefix(m.Name, p) {
+			return ContainerAttributes
+		}
+	}
+	return nil
+}
+
+// unitSuffixes maps UCUM units to the words the Prometheus translation
+// appends to a name.
+var unitSuffixes = map[string]string{
+	"s": "seconds", "ms": "milliseconds", "By": "bytes", "KiBy": "kibibytes", "MiBy": "mebibytes",
+	"1": "ratio", "%": "percent", "Hz": "hertz",
+}
+
+// PromName is the Prometheus name of the metric under the standard
+// OpenTelemetry translation: dots become underscores, the unit's word is
+// appended unless the name already ends with it (annotation units in
+// braces add nothing), "1" becomes "ratio" only for gauges, and counters end
+// in _total.
+func (m *Metric) PromName() string {
+	name := sanitize(m.Name)
+	unit := m.Unit
+	if strings.HasPrefix(unit, "{") {
+		unit = ""
+	}
+	word := unitSuffixes[unit]
+	if unit == "1" && m.Instrument != Gauge {
+		word = ""
+	}
+	if word == "" && unit != "" && !strings.ContainsAny(unit, "{}") {
+		if _, known := unitSuffixes[unit]; !known {
+			word = sanitize(unit)
+		}
+	}
+	if word != "" && !strings.HasSuffix(name, "_"+word) {
+		name += "_" + word
+	}
+	if m.Instrument == Counter && !strings.HasSuffix(name, "_total") {
+		name += "_total"
+	}
+	return name
+}
+
+// PromLabel is the Prometheus label name of an attribute.
+func PromLabel(attr string) string { return sanitize(attr) }
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
