@@ -1,0 +1,213 @@
+// Package netstat reads per-network-namespace interface counters from procfs.
+//
+// A network namespace is read through any process inside it:
+// /proc/<pid>/net/dev has the interface counters and /proc/<pid>/net/snmp the
+// TCP counters, of which only PassiveOpens (connections accepted) is kept, as
+// a cheap estimate of the requests a service handles. All containers of a pod
+// share one namespace; NamespaceID tells which processes do.
+//
+// The parsers work on bytes and allocate nothing once their destination has
+// grown to size, because the reads repeat for every pod on every round.
+package netstat
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// Interface holds the counters of one network interface, as the kernel
+// reports them in /proc/<pid>/net/dev. Rx is traffic into the namespace.
+type Interface struct {
+	Name                                    string
+	RxBytes, RxPackets, RxErrors, RxDropped uint64
+	TxBytes, TxPackets, TxErrors, TxDropped uint64
+}
+
+// Stats is one reading of a network namespace.
+type Stats struct {
+	// Interfaces lists every interface except the loopback, in the order
+	// of the file.
+	Interfaces []Interface
+	// TCPPassiveOpens counts TCP connections accepted in the namespace
+	// since it was created; valid only when HaveTCP is true.
+	TCPPassiveOpens uint64
+	// HaveTCP is false when the namespace has no TCP counters (a kernel
+	// without IPv4 has no net/snmp).
+	HaveTCP bool
+}
+
+// netDevFields is the number of counters per interface line: eight receive
+// counters followed by eight transmit counters.
+const netDevFields = 16
+
+// Positions of the kept counters among the sixteen.
+const (
+	rxBytes, rxPackets, rxErrors, rxDropped = 0, 1, 2, 3
+	txBytes, txPackets, txErrors, txDropped = 8, 9, 10, 11
+)
+
+// ParseNetDev parses the content of /proc/<pid>/net/dev into dst[:0], skipping
+// the loopback interface, and returns the extended slice. It reuses dst's
+// elements and their names: when an interface has the same name as the
+// element it lands on, as it does when the same namespace is read again, no
+// string is allocated.
+//
+// Header lines are recognised by their '|'. Any other non-empty line must be
+// "name: " followed by at least sixteen decimal counters (older kernels put
+// no space after the colon); anything else is an error naming the line. On
+// error, dst[:0] is returned.
+func ParseNetDev(data []byte, dst []Interface) ([]Interface, error) {
+	dst = dst[:0]
+	var vals [netDevFields]uint64
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		var line []byte
+		line, data = nextLine(data)
+		if len(trimSpace(line)) == 0 || bytes.IndexByte(line, '|') >= 0 {
+			continue
+		}
+		// Interface names cannot contain ':', so the first one ends the name.
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return dst[:0], fmt.Errorf("line %d: want \"name: counters\", got %q", lineNo, line)
+		}
+		name := trimSpace(line[:colon])
+		if len(name) == 0 {
+			return dst[:0], fmt.Errorf("line %d: empty interface name", lineNo)
+		}
+		if _, after := nextField(name); len(after) > 0 {
+			// Linux rejects blanks in interface names.
+			return dst[:0], fmt.Errorf("line %d: interface name %q contains a blank", lineNo, name)
+		}
+		rest := line[colon+1:]
+		for i := range vals {
+			var f []byte
+			f, rest = nextField(rest)
+			if f == nil {
+				return dst[:0], fmt.Errorf("line %d: interface %q: %d counters, want %d", lineNo, name, i, netDevFields)
+			}
+			v, err := parseUint(f)
+			if err != nil {
+				return dst[:0], fmt.Errorf("line %d: interface %q: counter %d: %w", lineNo, name, i+1, err)
+			}
+			vals[i] = v
+		}
+		if string(name) == "lo" {
+			continue
+		}
+
+		n := len(dst)
+		if n < cap(dst) {
+			dst = dst[:n+1]
+		} else {
+			dst = append(dst, Interface{})
+		}
+		it := &dst[n]
+		if it.Name != string(name) { // compared without allocating
+			it.Name = string(name)
+		}
+		it.RxBytes, it.RxPackets, it.RxErrors, it.RxDropped = vals[rxBytes], vals[rxPackets], vals[rxErrors], vals[rxDropped]
+		it.TxBytes, it.TxPackets, it.TxErrors, it.TxDropped = vals[txBytes], vals[txPackets], vals[txErrors], vals[txDropped]
+	}
+	return dst, nil
+}
+
+// ParseSNMPPassiveOpens returns the PassiveOpens counter from the content of
+// /proc/<pid>/net/snmp. There, each protocol has a line of names followed by
+// a line of values, both prefixed "Tcp:" for TCP. The boolean is false, with
+// no error, when the file has no such counter.
+func ParseSNMPPassiveOpens(data []byte) (uint64, bool, error) {
+	var names []byte
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		var line []byte
+		line, data = nextLine(data)
+		if len(line) < 4 || string(line[:4]) != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = line[4:]
+			continue
+		}
+		values := line[4:]
+		for {
+			var name, value []byte
+			name, names = nextField(names)
+			value, values = nextField(values)
+			switch {
+			case name == nil:
+				return 0, false, nil
+			case value == nil:
+				return 0, false, fmt.Errorf("line %d: fewer Tcp values than names", lineNo)
+			case string(name) == "PassiveOpens":
+				v, err := parseUint(value)
+				if err != nil {
+					return 0, false, fmt.Errorf("line %d: Tcp PassiveOpens: %w", lineNo, err)
+				}
+				return v, true, nil
+			}
+		}
+	}
+	if names != nil {
+		return 0, false, errors.New("a line of Tcp names without a line of values")
+	}
+	return 0, false, nil
+}
+
+// nextLine splits data after its first line, dropping the newline.
+func nextLine(data []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return data[:i], data[i+1:]
+	}
+	return data, nil
+}
+
+// nextField returns the first blank-separated field of b and what follows
+// it, or nil if b holds only blanks.
+func nextField(b []byte) (field, rest []byte) {
+	i := 0
+	for i < len(b) && isBlank(b[i]) {
+		i++
+	}
+	if i == len(b) {
+		return nil, nil
+	}
+	j := i
+	for j < len(b) && !isBlank(b[j]) {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isBlank(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isBlank(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+var errNotNumber = errors.New("not a decimal number")
+
+// parseUint parses a decimal uint64 without the generality (and, for
+// invalid input, the allocation) of strconv.
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 {
+		return 0, errNotNumber
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w: %q", errNotNumber, b)
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, fmt.Errorf("%q overflows 64 bits", b)
+		}
+		n = n*10 + d
+	}
+	return n, nil
+}

@@ -1,0 +1,198 @@
+package netstat
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// initialBufSize fits net/dev of a pod's namespace and net/snmp in one read;
+// the buffer grows for a host namespace with many interfaces.
+const initialBufSize = 4 << 10
+
+// Reader reads one network namespace through one of its processes.
+//
+// It reuses its buffers, and Read reuses the Interfaces slice of the Stats
+// it fills, names included: once sized, reading the same namespace into the
+// same Stats again allocates nothing (with keepOpen). It is not safe for
+// concurrent use.
+//
+// With keepOpen the files stay open between reads, which saves an open and
+// close per file per read. An open file pins the namespace it belongs to, so
+// it outlives the process: each read therefore also checks the process's
+// state, reports its exit as fs.ErrNotExist, and the caller should then
+// Close the Reader to release the namespace.
+type Reader struct {
+	pid      int
+	keepOpen bool
+	devPath  string
+	snmpPath string
+	statPath string
+
+	// Open only with keepOpen; snmp is nil when the namespace has no
+	// net/snmp.
+	dev, snmp, stat *os.File
+
+	buf []byte
+}
+
+// NewReader returns a Reader for the network namespace of process pid, under
+// the procfs mounted at procRoot. With keepOpen it opens the files now, and a
+// process that is gone yields an error wrapping fs.ErrNotExist.
+func NewReader(procRoot string, pid int, keepOpen bool) (*Reader, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("netstat: invalid pid %d", pid)
+	}
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	r := &Reader{
+		pid:      pid,
+		keepOpen: keepOpen,
+		devPath:  filepath.Join(dir, "net", "dev"),
+		snmpPath: filepath.Join(dir, "net", "snmp"),
+		statPath: filepath.Join(dir, "stat"),
+		buf:      make([]byte, 0, initialBufSize),
+	}
+	if !keepOpen {
+		return r, nil
+	}
+	var err error
+	if r.dev, err = os.Open(r.devPath); err != nil {
+		return nil, err
+	}
+	if r.snmp, err = os.Open(r.snmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.Close()
+		return nil, err
+	}
+	if r.stat, err = os.Open(r.statPath); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Read fills s with the namespace's current counters, reusing s.Interfaces.
+// s is valid only when Read returns nil. A process that has exited yields an
+// error wrapping fs.ErrNotExist; malformed content, an error naming the file.
+func (r *Reader) Read(s *Stats) error {
+	data, err := r.read(r.dev, r.devPath)
+	if err != nil {
+		return err
+	}
+	if s.Interfaces, err = ParseNetDev(data, s.Interfaces); err != nil {
+		return fmt.Errorf("%s: %w", r.devPath, err)
+	}
+
+	s.TCPPassiveOpens, s.HaveTCP = 0, false
+	if !r.keepOpen || r.snmp != nil {
+		data, err = r.read(r.snmp, r.snmpPath)
+		switch {
+		case err == nil:
+			if s.TCPPassiveOpens, s.HaveTCP, err = ParseSNMPPassiveOpens(data); err != nil {
+				return fmt.Errorf("%s: %w", r.snmpPath, err)
+			}
+		case r.keepOpen || !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+		// Opened by path, a missing net/snmp is a namespace without IPv4 or
+		// a process that exited since net/dev was read; in the latter case
+		// the next Read reports it.
+	}
+
+	if r.keepOpen {
+		return r.checkAlive()
+	}
+	return nil
+}
+
+// checkAlive reports, as fs.ErrNotExist, the exit of a process whose files
+// are kept open. Its stat file answers ESRCH once the process is reaped and
+// shows state Z or X before that.
+func (r *Reader) checkAlive() error {
+	data, err := r.read(r.stat, r.statPath)
+	if errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("%s: process %d has exited: %w", r.statPath, r.pid, fs.ErrNotExist)
+	}
+	if err != nil {
+		return err
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself contain them.
+	end := -1
+	for i := len(data) - 1; i >= 0; i-- {
+		if data[i] == ')' {
+			end = i
+			break
+		}
+	}
+	if end < 0 || end+2 >= len(data) {
+		return fmt.Errorf("%s: no process state in %q", r.statPath, data)
+	}
+	switch data[end+2] {
+	case 'Z', 'X', 'x':
+		return fmt.Errorf("%s: process %d has exited: %w", r.statPath, r.pid, fs.ErrNotExist)
+	}
+	return nil
+}
+
+// read returns the whole content of the file, through f if it is kept open
+// or else by opening path. The result aliases r.buf.
+func (r *Reader) read(f *os.File, path string) ([]byte, error) {
+	if f == nil {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		defer f.Close()
+	}
+	buf := r.buf[:cap(r.buf)]
+	for {
+		// Reading at offset 0 makes procfs generate the content afresh, so
+		// a kept-open file needs no seek. One read returns at most a page
+		// of a multi-record file; ReadAt keeps reading until end of file.
+		n, err := f.ReadAt(buf, 0)
+		if err == io.EOF {
+			r.buf = buf
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Full buffer: the file may be longer. Read it again, whole.
+		buf = make([]byte, max(2*len(buf), initialBufSize))
+	}
+}
+
+// Close closes the files kept open, releasing the namespace they pin. The
+// Reader must not be used afterwards.
+func (r *Reader) Close() error {
+	var errs []error
+	for _, f := range []*os.File{r.dev, r.snmp, r.stat} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	r.dev, r.snmp, r.stat = nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// NamespaceID returns the inode number of the network namespace of process
+// pid, which is equal for all processes sharing the namespace (such as the
+// containers of one pod). A process that is gone yields an error wrapping
+// fs.ErrNotExist.
+func NamespaceID(procRoot string, pid int) (uint64, error) {
+	path := filepath.Join(procRoot, strconv.Itoa(pid), "ns", "net")
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("%s: no inode number in %T", path, fi.Sys())
+	}
+	return st.Ino, nil
+}

@@ -1,0 +1,386 @@
+package netstat
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const fixtureRoot = "testdata/proc"
+
+func newReader(t testing.TB, root string, pid int, keepOpen bool) *Reader {
+	t.Helper()
+	r, err := NewReader(root, pid, keepOpen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return r
+}
+
+func TestReaderFixture(t *testing.T) {
+	for _, keepOpen := range []bool{false, true} {
+		t.Run(mode(keepOpen), func(t *testing.T) {
+			r := newReader(t, fixtureRoot, 100, keepOpen)
+			var s Stats
+			for range 2 {
+				if err := r.Read(&s); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(s.Interfaces, fixture100) || s.TCPPassiveOpens != 4242 || !s.HaveTCP {
+					t.Fatalf("got %+v", s)
+				}
+			}
+
+			allocs := testing.AllocsPerRun(50, func() {
+				if err := r.Read(&s); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if keepOpen && allocs != 0 {
+				t.Errorf("Read of the same namespace: %v allocations, want 0", allocs)
+			}
+			// Opening by path costs the os.File and its path; keep the
+			// budget tight so that parsing never starts allocating.
+			if !keepOpen && allocs > 6 {
+				t.Errorf("Read by path: %v allocations, want at most 6", allocs)
+			}
+			t.Logf("%v allocations per Read", allocs)
+		})
+	}
+}
+
+func TestReaderGrowsBuffer(t *testing.T) {
+	for _, keepOpen := range []bool{false, true} {
+		r := newReader(t, fixtureRoot, 100, keepOpen)
+		r.buf = make([]byte, 0, 16) // far smaller than each file
+		var s Stats
+		if err := r.Read(&s); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(s.Interfaces, fixture100) || s.TCPPassiveOpens != 4242 {
+			t.Errorf("%s: got %+v", mode(keepOpen), s)
+		}
+	}
+}
+
+func TestReaderNoSNMP(t *testing.T) {
+	for _, keepOpen := range []bool{false, true} {
+		r := newReader(t, fixtureRoot, 400, keepOpen)
+		s := Stats{TCPPassiveOpens: 99, HaveTCP: true} // stale values must go
+		if err := r.Read(&s); err != nil {
+			t.Fatal(err)
+		}
+		want := []Interface{{Name: "eth0", RxBytes: 10, RxPackets: 1, TxBytes: 20, TxPackets: 2}}
+		if !slices.Equal(s.Interfaces, want) || s.HaveTCP || s.TCPPassiveOpens != 0 {
+			t.Errorf("%s: got %+v", mode(keepOpen), s)
+		}
+	}
+}
+
+func TestReaderErrors(t *testing.T) {
+	tests := []struct {
+		pid     int
+		wantErr string // substring; the file must be named
+	}{
+		{200, "testdata/proc/200/net/dev: line 4:"},
+		{300, `testdata/proc/300/net/dev: line 4: interface "eth1": 3 counters`},
+		{600, "testdata/proc/600/net/snmp: line 2: Tcp PassiveOpens"},
+	}
+	for _, tt := range tests {
+		for _, keepOpen := range []bool{false, true} {
+			r := newReader(t, fixtureRoot, tt.pid, keepOpen)
+			var s Stats
+			err := r.Read(&s)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("pid %d, %s: error %v, want one containing %q", tt.pid, mode(keepOpen), err, tt.wantErr)
+			}
+		}
+	}
+}
+
+func TestReaderProcessGone(t *testing.T) {
+	// No such process.
+	if _, err := NewReader(fixtureRoot, 999, true); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("NewReader of a missing pid with keepOpen: %v, want fs.ErrNotExist", err)
+	}
+	r := newReader(t, fixtureRoot, 999, false)
+	if err := r.Read(&Stats{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "999/net/dev") {
+		t.Errorf("Read of a missing pid: %v, want fs.ErrNotExist naming the file", err)
+	}
+
+	// A zombie: its files, kept open, still answer.
+	r = newReader(t, fixtureRoot, 500, true)
+	if err := r.Read(&Stats{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "process 500 has exited") {
+		t.Errorf("Read of a zombie with keepOpen: %v, want fs.ErrNotExist", err)
+	}
+
+	if _, err := NewReader(fixtureRoot, 0, false); err == nil {
+		t.Error("NewReader accepted pid 0")
+	}
+}
+
+func TestNamespaceIDFixture(t *testing.T) {
+	a, err := NamespaceID(fixtureRoot, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NamespaceID(fixtureRoot, 101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NamespaceID(fixtureRoot, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == 0 || a != b || a == c {
+		t.Errorf("ids: 100=%d 101=%d 200=%d; want 100 and 101 equal, 200 different, none zero", a, b, c)
+	}
+	if _, err := NamespaceID(fixtureRoot, 999); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing pid: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// The tests below read this machine's own procfs.
+
+func requireProc(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/net/dev"); err != nil {
+		t.Skipf("no procfs network files here: %v", err)
+	}
+}
+
+// TestSeqFilePreadAtZero checks what keepOpen relies on: a procfs seq file
+// read to its end, then read at offset 0, yields its whole content again.
+func TestSeqFilePreadAtZero(t *testing.T) {
+	requireProc(t)
+	for _, p := range []string{"/proc/self/net/dev", "/proc/self/net/snmp", "/proc/self/stat"} {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// Read sequentially in small chunks, leaving the file at its end.
+		first, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		if err != nil || len(first) == 0 {
+			t.Fatalf("%s: %d bytes, %v", p, len(first), err)
+		}
+		for i := range 3 {
+			buf := make([]byte, 2*len(first)+4096)
+			n, err := f.ReadAt(buf, 0)
+			if err != io.EOF {
+				t.Fatalf("%s: ReadAt: %v", p, err)
+			}
+			// Counters move, but the first line does not: a header, or for
+			// stat the pid and the command name.
+			stable, _, _ := strings.Cut(string(first), "\n")
+			if strings.HasSuffix(p, "/stat") {
+				stable, _, _ = strings.Cut(stable, ")")
+			}
+			if !strings.HasPrefix(string(buf[:n]), stable) {
+				t.Errorf("%s: read %d at offset 0 starts %.40q, want %.40q", p, i, buf[:n], stable)
+			}
+		}
+	}
+}
+
+func TestReaderRealHost(t *testing.T) {
+	requireProc(t)
+	// Accept a connection between the two reads: PassiveOpens must count it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("cannot listen: %v", err)
+	}
+	defer ln.Close()
+
+	for _, keepOpen := range []bool{false, true} {
+		t.Run(mode(keepOpen), func(t *testing.T) {
+			r := newReader(t, "/proc", os.Getpid(), keepOpen)
+			var before, after Stats
+			if err := r.Read(&before); err != nil {
+				t.Fatal(err)
+			}
+			if !before.HaveTCP {
+				t.Skip("no TCP counters in this namespace")
+			}
+
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			s.Close()
+
+			if err := r.Read(&after); err != nil {
+				t.Fatal(err)
+			}
+			if after.TCPPassiveOpens < before.TCPPassiveOpens+1 {
+				t.Errorf("PassiveOpens went from %d to %d across an accepted connection", before.TCPPassiveOpens, after.TCPPassiveOpens)
+			}
+			for _, b := range before.Interfaces {
+				if b.Name == "lo" {
+					t.Error("loopback reported")
+				}
+				i := slices.IndexFunc(after.Interfaces, func(a Interface) bool { return a.Name == b.Name })
+				if i < 0 {
+					continue // removed in between
+				}
+				a := after.Interfaces[i]
+				if a.RxBytes < b.RxBytes || a.TxBytes < b.TxBytes || a.RxPackets < b.RxPackets || a.TxPackets < b.TxPackets {
+					t.Errorf("%s went backwards: %+v then %+v", b.Name, b, a)
+				}
+			}
+			t.Logf("%d interfaces, PassiveOpens %d -> %d", len(after.Interfaces), before.TCPPassiveOpens, after.TCPPassiveOpens)
+		})
+	}
+}
+
+// TestReaderDetectsExit runs a real process, reads its namespace, and checks
+// that its exit is reported even though kept-open files would still answer.
+func TestReaderDetectsExit(t *testing.T) {
+	requireProc(t)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	cmd := exec.Command(sleep, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+
+	kept := newReader(t, "/proc", pid, true)
+	byPath := newReader(t, "/proc", pid, false)
+	for _, r := range []*Reader{kept, byPath} {
+		if err := r.Read(&Stats{}); err != nil {
+			t.Fatalf("%s: %v", mode(r.keepOpen), err)
+		}
+	}
+	id, err := NamespaceID("/proc", pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := NamespaceID("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id == 0 || id != self {
+		t.Errorf("a child in our namespace has namespace id %d, we have %d", id, self)
+	}
+
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	exited = true
+
+	for _, r := range []*Reader{kept, byPath} {
+		if err := r.Read(&Stats{}); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: Read after exit: %v, want fs.ErrNotExist", mode(r.keepOpen), err)
+		}
+	}
+	if _, err := NamespaceID("/proc", pid); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("NamespaceID after exit: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestNamespaceIDRealHost(t *testing.T) {
+	requireProc(t)
+	a, err := NamespaceID("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NamespaceID("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == 0 || a != b {
+		t.Errorf("NamespaceID of self: %d then %d, want the same nonzero value", a, b)
+	}
+
+	// A process in a new network namespace must have another id.
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare for a second network namespace")
+	}
+	cmd := exec.Command(unshare, "--net", "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// unshare execs sleep once the namespace exists; wait for the exec.
+	comm := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/comm"
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if b, _ := os.ReadFile(comm); string(b) == "sleep\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unshare did not start sleep")
+		}
+	}
+	c, err := NamespaceID("/proc", cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == a {
+		t.Errorf("a process in a new network namespace has our id %d", c)
+	}
+}
+
+func mode(keepOpen bool) string {
+	if keepOpen {
+		return "keepOpen"
+	}
+	return "byPath"
+}
+
+func BenchmarkRead(b *testing.B) {
+	cases := []struct {
+		name string
+		root string
+		pid  int
+	}{
+		{"fixture", fixtureRoot, 100},
+		{"self", "/proc", os.Getpid()},
+	}
+	for _, c := range cases {
+		for _, keepOpen := range []bool{true, false} {
+			b.Run(c.name+"/"+mode(keepOpen), func(b *testing.B) {
+				if c.root == "/proc" {
+					requireProc(b)
+				}
+				r := newReader(b, c.root, c.pid, keepOpen)
+				var s Stats
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := r.Read(&s); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
