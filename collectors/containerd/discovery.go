@@ -241,7 +241,13 @@ func (d *Discovery) relist(ctx context.Context) error {
 		}
 		tasks := make(map[string]taskState, len(procs))
 		for _, p := range procs {
-			tasks[p.ContainerID] = taskState{p.Pid, statusOf(p.Status)}
+			// containerd 1.x leaves ContainerID empty and puts the
+			// container's id in ID (the init process is named after it).
+			id := p.ContainerID
+			if id == "" {
+				id = p.ID
+			}
+			tasks[id] = taskState{p.Pid, statusOf(p.Status)}
 		}
 		for i := range recs {
 			r := &recs[i]

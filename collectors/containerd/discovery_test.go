@@ -106,7 +106,8 @@ func (f *fakeAPI) add(ns, id string, labels map[string]string, spec string, pid 
 	}
 	f.recs[ns] = append(f.recs[ns], r)
 	if pid != 0 {
-		f.tasks[ns] = append(f.tasks[ns], &task.Process{ContainerID: id, ID: id, Pid: pid, Status: task.Status_RUNNING})
+		// Like containerd 1.6, leave ContainerID empty.
+		f.tasks[ns] = append(f.tasks[ns], &task.Process{ID: id, Pid: pid, Status: task.Status_RUNNING})
 	}
 }
 

@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/fleetscope/fleetscope/internal/testenv"
+)
+
+// These tests run the real fleetscope binary against a real containerd with
+// real runc containers. They need root and Debian's containerd, runc and
+// busybox-static; scripts/test.sh provides them.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the fleetscope command once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "fleetscope-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "fleetscope")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// agentProc is a running fleetscope binary.
+type agentProc struct {
+	cmd  *exec.Cmd
+	addr string
+	log  string
+	done chan error
+}
+
+func startAgent(t *testing.T, socket string, extra string) *agentProc {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freePort(t)
+	cfg := fmt.Sprintf(`containerd:
+  socket: %s
+  relist_interval: 30s
+  storage_interval: 2s
+  storage_budget: 1s
+  reconnect_max_backoff: 1s
+sampling:
+  interval: 1s
+  jitter: 0
+web:
+  listen_address: %s
+%s`, socket, addr, extra)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "agent.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "run", "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// The agent rejects unknown FLEETSCOPE_* variables, and the test run
+	// itself sets one; the agent gets only its config file.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLEETSCOPE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &agentProc{cmd: cmd, addr: addr, log: logPath, done: make(chan error, 1)}
+	go func() { a.done <- cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			lines := strings.Split(string(data), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.Logf("agent log:\n%s", strings.Join(lines, "\n"))
+		}
+	})
+	return a
+}
+
+func (a *agentProc) get(path string) (int, string, error) {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + a.addr + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// scrape returns /metrics parsed.
+func (a *agentProc) scrape(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body, err := a.get("/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return mfs
+}
+
+// value finds the sample of family name whose labels include want.
+func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, *dto.Metric, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return 0, nil, false
+	}
+next:
+	for _, m := range mf.Metric {
+		have := map[string]string{}
+		for _, lp := range m.Label {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), m, true
+		case m.Counter != nil:
+			return m.Counter.GetValue(), m, true
+		case m.Untyped != nil:
+			return m.Untyped.GetValue(), m, true
+		}
+	}
+	return 0, nil, false
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, lp := range m.Label {
+		if lp.GetName() == name {
+			return lp.GetValue()
+		}
+	}
+	return ""
+}
+
+// A missing socket at start keeps the agent up and unready, saying why.
+func TestAgentWithoutContainerd(t *testing.T) {
+	testenv.Need(t)
+	a := startAgent(t, filepath.Join(t.TempDir(), "missing.sock"), "")
+	eventually(t, 10*time.Second, "readyz explains", func() error {
+		code, body, err := a.get("/readyz")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "containerd not connected") {
+			return fmt.Errorf("readyz = %d %q", code, body)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	select {
+	case err := <-a.done:
+		t.Fatalf("agent exited without containerd: %v", err)
+	default:
+	}
+	mfs := a.scrape(t)
+	if v, _, ok := value(mfs, "fleetscope_containerd_up", nil); !ok || v != 0 {
+		t.Fatalf("fleetscope_containerd_up = %v (present %v), want 0", v, ok)
+	}
+	if v, _, _ := value(mfs, "fleetscope_discovery_errors_total", nil); v < 1 {
+		t.Fatal("failed connection attempts are not counted")
+	}
+	stopAgent(t, a)
+}
+
+// stopAgent sends SIGTERM and requires a clean exit within 5 s.
+func stopAgent(t *testing.T, a *agentProc) {
+	t.Helper()
+	start := time.Now()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Fatalf("agent exit after SIGTERM: %v", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("agent took %v to stop", d)
+		}
+	case <-time.After(6 * time.Second):
+		t.Fatal("agent did not stop within 5 s of SIGTERM")
+	}
+}
+
+func TestAgentAgainstContainerd(t *testing.T) {
+	d := testenv.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const ns = "k8s.io"
+	idle, busy, sandbox, app := testenv.RandomID(), testenv.RandomID(), testenv.RandomID(), testenv.RandomID()
+
+	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: idle, Args: []string{"sleep", "3600"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A fifth of a core, enforced by CFS so the rate is steady. A
+	// top-level cgroup with high shares keeps a loaded host from starving it.
+	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: busy, Args: []string{"sh", "-c", "while :; do :; done"},
+		CPUQuota: 20000, CPUPeriod: 100000, CPUShares: 262144, CgroupsPath: "/fsct-" + busy[:12]}); err != nil {
+		t.Fatal(err)
+	}
+	podLabels := func(kind, container string) map[string]string {
+		l := map[string]string{
+			"io.kubernetes.pod.name": "web-1", "io.kubernetes.pod.namespace": "shop",
+			"io.kubernetes.pod.uid": "3f1c-uid", "io.cri-containerd.kind": kind,
+		}
+		if container != "" {
+			l["io.kubernetes.container.name"] = container
+		}
+		return l
+	}
+	sbPid, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: sandbox, Args: []string{"sleep", "3600"}, Labels: podLabels("sandbox", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: app, Args: []string{"sleep", "3600"},
+		Labels: podLabels("container", "nginx"), NetNSFromPID: sbPid, MemoryLimit: 64 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	// The pod's network namespace gets a real interface (ctr sets up only
+	// lo), so that network counters exist to attribute.
+	veth := "fsv" + sandbox[:8]
+	if out, err := exec.Command("ip", "link", "add", veth, "type", "veth", "peer", "name", veth+"p").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", veth).Run() })
+	if out, err := exec.Command("ip", "link", "set", veth+"p", "netns", strconv.Itoa(sbPid)).CombinedOutput(); err != nil {
+		t.Fatalf("ip link set netns: %v %s", err, out)
+	}
+
+	a := startAgent(t, d.Socket, "")
+	eventually(t, 15*time.Second, "ready", func() error {
+		code, body, err := a.get("/readyz")
+		if err != nil || code != 200 {
+			return fmt.Errorf("%d %s %v", code, body, err)
+		}
+		return nil
+	})
+
+	// Discovery: every container appears within a tick of readiness.
+	var mfs map[string]*dto.MetricFamily
+	eventually(t, 3*time.Second, "all containers discovered", func() error {
+		mfs = a.scrape(t)
+		for _, id := range []string{idle, busy, sandbox, app} {
+			if _, _, ok := value(mfs, "container_memory_usage_bytes", map[string]string{"container_id": id}); !ok {
+				_, body, _ := a.get("/metrics")
+				var seen []string
+				for _, l := range strings.Split(body, "\n") {
+					if strings.HasPrefix(l, "fleetscope_container_info") || strings.HasPrefix(l, "fleetscope_collector") {
+						seen = append(seen, l)
+					}
+				}
+				return fmt.Errorf("container %s not reported; have:\n%s", id[:12], strings.Join(seen, "\n"))
+			}
+		}
+		return nil
+	})
+
+	// Kubernetes metadata from the CRI labels.
+	if _, m, ok := value(mfs, "fleetscope_container_info", map[string]string{"container_id": app}); !ok {
+		t.Fatal("no info series for the app container")
+	} else if label(m, "k8s_pod_name") != "web-1" || label(m, "k8s_namespace_name") != "shop" ||
+		label(m, "container_name") != "nginx" || label(m, "k8s_pod_uid") != "3f1c-uid" || label(m, "fleetscope_pod_sandbox") != "false" {
+		t.Fatalf("app info labels = %v", m.Label)
+	}
+	if _, m, _ := value(mfs, "fleetscope_container_info", map[string]string{"container_id": sandbox}); m == nil || label(m, "fleetscope_pod_sandbox") != "true" {
+		t.Fatal("sandbox not marked as such")
+	}
+	if v, _, ok := value(mfs, "k8s_container_memory_limit_bytes", map[string]string{"container_id": app}); !ok || v != 64<<20 {
+		t.Fatalf("app memory limit = %v (present %v), want %d", v, ok, 64<<20)
+	}
+	if v, _, ok := value(mfs, "k8s_container_cpu_limit", map[string]string{"container_id": busy}); !ok || v != 0.2 {
+		t.Fatalf("busy cpu limit = %v (present %v), want 0.2", v, ok)
+	}
+
+	// Network: the pod's namespace is read once and attributed to the
+	// sandbox, not repeated for the app container.
+	eventually(t, 3*time.Second, "pod network series", func() error {
+		mfs = a.scrape(t)
+		mf := mfs["container_network_io_bytes_total"]
+		if mf == nil {
+			return fmt.Errorf("no network series")
+		}
+		n := 0
+		for _, m := range mf.Metric {
+			if label(m, "k8s_pod_name") == "web-1" {
+				n++
+				if label(m, "container_id") != sandbox || label(m, "network_interface_name") != veth+"p" {
+					return fmt.Errorf("network series %v not attributed to the sandbox's %s", m.Label, veth+"p")
+				}
+			}
+		}
+		if n != 2 {
+			return fmt.Errorf("pod has %d network io series, want 2 (rx, tx of one interface)", n)
+		}
+		return nil
+	})
+
+	// CPU: the busy container's rate matches containerd's own counters
+	// within 10%, and the idle one stays below 0.01 cores.
+	u1, err := d.TaskMetricsCPU(ctx, ns, busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now()
+	var sum float64
+	const samples = 5
+	for range samples {
+		time.Sleep(time.Second)
+		v, _, ok := value(a.scrape(t), "container_cpu_usage", map[string]string{"container_id": busy})
+		if !ok {
+			t.Fatal("no cpu usage for the busy container")
+		}
+		sum += v
+	}
+	u2, err := d.TaskMetricsCPU(ctx, ns, busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrRate := float64(u2-u1) / 1e9 / time.Since(t1).Seconds()
+	agentRate := sum / samples
+	if ctrRate < 0.1 || agentRate < ctrRate*0.9 || agentRate > ctrRate*1.1 {
+		t.Fatalf("busy container: agent %.3f cores vs containerd %.3f cores (want within 10%%)", agentRate, ctrRate)
+	}
+	t.Logf("busy container: agent %.4f cores, containerd %.4f cores", agentRate, ctrRate)
+	mfs = a.scrape(t)
+	if v, _, ok := value(mfs, "container_cpu_usage", map[string]string{"container_id": idle}); !ok || v >= 0.01 {
+		t.Fatalf("idle container uses %v cores (present %v), want < 0.01", v, ok)
+	}
+
+	// Storage: writable layers measured through the snapshotter.
+	eventually(t, 6*time.Second, "writable layer size", func() error {
+		if _, _, ok := value(a.scrape(t), "container_filesystem_usage_bytes", map[string]string{"container_id": idle}); !ok {
+			return fmt.Errorf("no container_filesystem_usage_bytes for the idle container")
+		}
+		return nil
+	})
+
+	// A killed and deleted container is gone within two ticks.
+	if err := d.Remove(ctx, ns, idle); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	eventually(t, 2*time.Second, "removed container gone", func() error {
+		if _, _, ok := value(a.scrape(t), "fleetscope_container_info", map[string]string{"container_id": idle}); ok {
+			return fmt.Errorf("still reported %v after removal", time.Since(removed).Round(time.Millisecond))
+		}
+		return nil
+	})
+
+	// containerd stops and comes back: the same agent process notices,
+	// reconnects and goes on reporting.
+	agentPid := a.cmd.Process.Pid
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "agent notices containerd is gone", func() error {
+		if v, _, _ := value(a.scrape(t), "fleetscope_containerd_up", nil); v != 0 {
+			return fmt.Errorf("fleetscope_containerd_up = %v", v)
+		}
+		return nil
+	})
+	before, _, _ := value(a.scrape(t), "container_cpu_time_seconds_total", map[string]string{"container_id": busy, "cpu_mode": "user"})
+	if err := d.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "agent reconnects", func() error {
+		mfs := a.scrape(t)
+		if v, _, _ := value(mfs, "fleetscope_containerd_up", nil); v != 1 {
+			return fmt.Errorf("fleetscope_containerd_up = %v", v)
+		}
+		after, _, ok := value(mfs, "container_cpu_time_seconds_total", map[string]string{"container_id": busy, "cpu_mode": "user"})
+		if !ok || after <= before {
+			return fmt.Errorf("busy container's cpu time did not advance: %v -> %v", before, after)
+		}
+		return nil
+	})
+	if a.cmd.Process.Pid != agentPid || a.cmd.ProcessState != nil {
+		t.Fatal("the agent restarted")
+	}
+	stopAgent(t, a)
+}
