@@ -68,6 +68,16 @@ func (s *Storage) Run(ctx context.Context) error {
 	defer t.Stop()
 	var cs []*Container
 	for {
+		// Wait for discovery's first list rather than measuring nothing
+		// for a whole interval after start.
+		for s.disc.Generation() == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.disc.Changed():
+			case <-time.After(time.Second):
+			}
+		}
 		cs, _ = s.disc.Containers(cs[:0])
 		s.Round(ctx, cs)
 		select {

@@ -94,7 +94,7 @@ var (
 		Help: "Memory limit of the container; absent when unlimited."}
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
-		Help: "Descriptive metadata of a container; the value is always 1.",
+		Help:       "Descriptive metadata of a container; the value is always 1.",
 		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}}
 
 	HostCPUs = Metric{Name: "fleetscope.host.cpus", Unit: "{cpu}", Instrument: Gauge,

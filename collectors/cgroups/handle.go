@@ -1,0 +1,567 @@
+package cgroups
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Options tune a Handle.
+type Options struct {
+	// KeepOpen keeps one descriptor per file open between reads and re-reads
+	// it with pread at offset 0, which works because the kernel regenerates
+	// a cgroup file's content on every read. It roughly halves the cost of
+	// a sample at the price of a few descriptors per container. Without it
+	// every file is opened, read and closed on each Read.
+	KeepOpen bool
+}
+
+// kind says how to parse a file and where its values go.
+type kind uint8
+
+const (
+	kCPUAcctUsage  kind = iota // v1 cpuacct.usage, ns
+	kCPUAcctUser               // v1 cpuacct.usage_user, ns
+	kCPUAcctSys                // v1 cpuacct.usage_sys, ns
+	kCPUAcctStat               // v1 cpuacct.stat, USER_HZ ticks
+	kCPUStatV1                 // v1 cpu.stat, throttling only
+	kMemUsageV1                // v1 memory.usage_in_bytes
+	kMemStatV1                 // v1 memory.stat
+	kMemswV1                   // v1 memory.memsw.usage_in_bytes
+	kBlkioBytes                // v1 blkio.*io_service_bytes*
+	kBlkioOps                  // v1 blkio.*io_serviced*
+	kPidsCurrent               // pids.current, v1 and v2
+	kCPUStatV2                 // v2 cpu.stat
+	kMemCurrentV2              // v2 memory.current
+	kMemStatV2                 // v2 memory.stat
+	kSwapCurrentV2             // v2 memory.swap.current
+	kIOStatV2                  // v2 io.stat
+
+	// Limits.
+	kQuotaV1    // v1 cpu.cfs_quota_us
+	kPeriodV1   // v1 cpu.cfs_period_us
+	kSharesV1   // v1 cpu.shares
+	kMemLimitV1 // v1 memory.limit_in_bytes
+	kPidsMax    // pids.max, v1 and v2
+	kCPUMaxV2   // v2 cpu.max
+	kWeightV2   // v2 cpu.weight
+	kMemMaxV2   // v2 memory.max
+)
+
+// file is one cgroup file of a Handle.
+type file struct {
+	path []byte // NUL-terminated, so opening it allocates nothing
+	kind kind
+	fd   int // -1 unless kept open
+}
+
+func (f *file) name() string { return string(f.path[:len(f.path)-1]) }
+
+// maxFileSize bounds buffer growth; no cgroup file we read comes close.
+const maxFileSize = 1 << 20
+
+// Handle reads one container's cgroup files. It is safe for concurrent use,
+// but Read and Limits of all Handles of one Host take turns on the Host's
+// buffer (see Host).
+type Handle struct {
+	host     *Host
+	keepOpen bool
+	closed   bool
+	fds      int    // descriptors held
+	files    []file // read by Read, in this order
+	limits   []file // read by Limits, never kept open
+	desc     string
+
+	// pread is unix.Pread outside tests, which swap it to simulate a cgroup
+	// removed while its files are open (the kernel then fails reads with
+	// ENODEV, which a regular fixture file never does).
+	pread func(fd int, p []byte, off int64) (int, error)
+}
+
+// Open resolves the files of the container with paths p once, so that Read
+// does no path work. A controller or file that does not exist is not an
+// error: its values are then reported absent in Stats.Have. If the cgroup
+// exists in none of the hierarchies, the error wraps fs.ErrNotExist.
+func (h *Host) Open(p Paths, opt Options) (*Handle, error) {
+	hd := &Handle{host: h, keepOpen: opt.KeepOpen, pread: sysPread, desc: p.String()}
+	var dirs [numCtrl]string
+	found := false
+	for c := range numCtrl {
+		var base, rel string
+		switch {
+		case h.fromUnified[c]:
+			base, rel = h.unified, p.Unified
+		case h.v1[c] != "":
+			base, rel = h.v1[c], p.Controllers[v1Names[c]]
+		}
+		if base == "" || rel == "" {
+			continue
+		}
+		if err := checkPath(rel); err != nil {
+			return nil, fmt.Errorf("cgroups: open %s: %w", v1Names[c], err)
+		}
+		dir := filepath.Join(base, rel)
+		ok, err := isDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			dirs[c], found = dir, true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("cgroups: cgroup %q not found under %s: %w", hd.desc, h.root, fs.ErrNotExist)
+	}
+	if err := hd.resolve(dirs); err != nil {
+		hd.Close()
+		return nil, err
+	}
+	return hd, nil
+}
+
+func (hd *Handle) resolve(dirs [numCtrl]string) error {
+	h := hd.host
+	var err error
+	// add appends dir/name to the files read per tick if it exists.
+	add := func(dir, name string, k kind) bool {
+		if err != nil || dir == "" {
+			return false
+		}
+		var ok bool
+		ok, err = hd.addFile(&hd.files, filepath.Join(dir, name), k, hd.keepOpen)
+		return ok
+	}
+	addLimit := func(dir, name string, k kind) {
+		if err == nil && dir != "" {
+			_, err = hd.addFile(&hd.limits, filepath.Join(dir, name), k, false)
+		}
+	}
+	exists := func(dir, name string) bool {
+		return dir != "" && isFile(filepath.Join(dir, name))
+	}
+
+	// CPU.
+	if h.fromUnified[ctrlCPU] {
+		dir := dirs[ctrlCPU]
+		add(dir, "cpu.stat", kCPUStatV2)
+		addLimit(dir, "cpu.max", kCPUMaxV2)
+		addLimit(dir, "cpu.weight", kWeightV2)
+	} else {
+		acct := dirs[ctrlCPUAcct]
+		add(acct, "cpuacct.usage", kCPUAcctUsage)
+		if exists(acct, "cpuacct.usage_user") && exists(acct, "cpuacct.usage_sys") {
+			add(acct, "cpuacct.usage_user", kCPUAcctUser)
+			add(acct, "cpuacct.usage_sys", kCPUAcctSys)
+		} else {
+			add(acct, "cpuacct.stat", kCPUAcctStat)
+		}
+		cpu := dirs[ctrlCPU]
+		add(cpu, "cpu.stat", kCPUStatV1)
+		addLimit(cpu, "cpu.cfs_quota_us", kQuotaV1)
+		addLimit(cpu, "cpu.cfs_period_us", kPeriodV1)
+		addLimit(cpu, "cpu.shares", kSharesV1)
+	}
+
+	// Memory.
+	if mem := dirs[ctrlMemory]; h.fromUnified[ctrlMemory] {
+		add(mem, "memory.current", kMemCurrentV2)
+		add(mem, "memory.stat", kMemStatV2)
+		add(mem, "memory.swap.current", kSwapCurrentV2)
+		addLimit(mem, "memory.max", kMemMaxV2)
+	} else {
+		add(mem, "memory.usage_in_bytes", kMemUsageV1)
+		if add(mem, "memory.stat", kMemStatV1) && !hasTotalSwap(filepath.Join(mem, "memory.stat")) {
+			// With swap accounting on, memory.stat carries total_swap and
+			// memsw (memory+swap) adds nothing; read it only otherwise.
+			add(mem, "memory.memsw.usage_in_bytes", kMemswV1)
+		}
+		addLimit(mem, "memory.limit_in_bytes", kMemLimitV1)
+	}
+
+	// Block I/O: both files or neither, so HaveIO covers all four values.
+	if io := dirs[ctrlBlkio]; h.fromUnified[ctrlBlkio] {
+		add(io, "io.stat", kIOStatV2)
+	} else if io != "" {
+		bytesName := firstFile(io, "blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes")
+		opsName := firstFile(io, "blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced")
+		if bytesName != "" && opsName != "" {
+			add(io, bytesName, kBlkioBytes)
+			add(io, opsName, kBlkioOps)
+		}
+	}
+
+	// Pids.
+	pids := dirs[ctrlPids]
+	add(pids, "pids.current", kPidsCurrent)
+	addLimit(pids, "pids.max", kPidsMax)
+	return err
+}
+
+// addFile checks that path can be opened and appends it to list, keeping
+// the descriptor if keep is set. A missing file is skipped.
+func (hd *Handle) addFile(list *[]file, path string, k kind, keep bool) (bool, error) {
+	f := file{path: append([]byte(path), 0), kind: k, fd: -1}
+	fd, err := sysOpen(f.path)
+	if err != nil {
+		if isGone(err) {
+			return false, nil
+		}
+		return false, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if keep {
+		f.fd = fd
+		hd.fds++
+	} else {
+		sysClose(fd)
+	}
+	*list = append(*list, f)
+	return true, nil
+}
+
+func firstFile(dir string, names ...string) string {
+	for _, n := range names {
+		if isFile(filepath.Join(dir, n)) {
+			return n
+		}
+	}
+	return ""
+}
+
+func hasTotalSwap(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && (bytes.HasPrefix(b, []byte("total_swap ")) || bytes.Contains(b, []byte("\ntotal_swap ")))
+}
+
+// Files returns the number of file descriptors the Handle holds between
+// reads: one per file read per tick with KeepOpen, otherwise zero.
+func (hd *Handle) Files() int {
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	return hd.fds
+}
+
+// Close releases the Handle's descriptors. It is safe to call twice.
+func (hd *Handle) Close() error {
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	var first error
+	for i := range hd.files {
+		f := &hd.files[i]
+		if f.fd >= 0 {
+			if err := sysClose(f.fd); err != nil && first == nil {
+				first = &fs.PathError{Op: "close", Path: f.name(), Err: err}
+			}
+			f.fd = -1
+		}
+	}
+	hd.fds = 0
+	hd.closed = true
+	return first
+}
+
+// goneError reports that a cgroup disappeared, which for a container means
+// it exited: normal, not a failure. It matches fs.ErrNotExist.
+type goneError struct {
+	op, path string
+	err      error
+}
+
+func (e *goneError) Error() string {
+	return "cgroups: " + e.op + " " + e.path + ": cgroup is gone: " + e.err.Error()
+}
+
+func (e *goneError) Unwrap() []error { return []error{fs.ErrNotExist, e.err} }
+
+func ioError(op string, f *file, err error) error {
+	if isGone(err) {
+		return &goneError{op: op, path: f.name(), err: err}
+	}
+	return &fs.PathError{Op: op, Path: f.name(), Err: err}
+}
+
+var errClosed = fmt.Errorf("cgroups: handle: %w", fs.ErrClosed)
+
+// load returns the content of f in *bp, growing the buffer when a file does
+// not fit. One read at offset 0 returns a whole cgroup file when the buffer
+// is large enough, because the kernel renders the file in one go.
+func (hd *Handle) load(f *file, bp *[]byte) ([]byte, error) {
+	fd := f.fd
+	if fd < 0 {
+		var err error
+		if fd, err = sysOpen(f.path); err != nil {
+			return nil, ioError("open", f, err)
+		}
+		defer sysClose(fd)
+	}
+	for {
+		buf := *bp
+		n, err := hd.pread(fd, buf, 0)
+		if err != nil {
+			if isInterrupted(err) {
+				continue
+			}
+			return nil, ioError("read", f, err)
+		}
+		if n < len(buf) {
+			return buf[:n], nil
+		}
+		if len(buf) >= maxFileSize {
+			return nil, fmt.Errorf("cgroups: %s: larger than %d bytes", f.name(), maxFileSize)
+		}
+		*bp = make([]byte, 2*len(buf))
+	}
+}
+
+// sample collects what one Read learns before it can be combined.
+type sample struct {
+	user, sys      bool
+	memStat        bool
+	inactiveFile   uint64
+	memsw          uint64
+	memswOK        bool
+	ioBytes, ioOps bool
+}
+
+// Read fills s with a fresh sample. It resets s first, and on any error
+// leaves it empty (Have == 0), so a half-read sample is never taken for a
+// real one. An error wrapping fs.ErrNotExist means the cgroup is gone (the
+// container exited); one wrapping ErrMalformed names the file whose content
+// was not understood. Read allocates nothing once its buffer has grown to
+// the largest file.
+func (hd *Handle) Read(s *Stats) error {
+	*s = Stats{}
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	if hd.closed {
+		return errClosed
+	}
+	bp := &hd.host.buf
+	var sm sample
+	for i := range hd.files {
+		f := &hd.files[i]
+		b, err := hd.load(f, bp)
+		if err == nil {
+			err = sm.parse(f.kind, b, s)
+			if err != nil {
+				err = fmt.Errorf("cgroups: %s: %w", f.name(), err)
+			}
+		}
+		if err != nil {
+			*s = Stats{}
+			return err
+		}
+	}
+	if sm.user && sm.sys {
+		s.Have |= HaveCPUMode
+	}
+	if sm.memStat {
+		s.Have |= HaveMemoryStat
+		if s.Have.Has(HaveMemory) && s.MemoryUsage > sm.inactiveFile {
+			s.MemoryWorkingSet = s.MemoryUsage - sm.inactiveFile
+		}
+	}
+	if sm.memswOK && !s.Have.Has(HaveSwap) && s.Have.Has(HaveMemory) {
+		// memsw counts memory plus swap; both files are read at slightly
+		// different moments, hence the floor.
+		if sm.memsw > s.MemoryUsage {
+			s.MemorySwap = sm.memsw - s.MemoryUsage
+		}
+		s.Have |= HaveSwap
+	}
+	if sm.ioBytes && sm.ioOps {
+		s.Have |= HaveIO
+	}
+	return nil
+}
+
+func (sm *sample) parse(k kind, b []byte, s *Stats) error {
+	switch k {
+	case kCPUAcctUsage:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		s.CPUUsageNanos = n
+		s.Have |= HaveCPU
+	case kCPUAcctUser:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		s.CPUUserNanos, sm.user = n, true
+	case kCPUAcctSys:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		s.CPUSystemNanos, sm.sys = n, true
+	case kCPUAcctStat:
+		st, err := parseCPUAcctStat(b)
+		if err != nil {
+			return err
+		}
+		s.CPUUserNanos, s.CPUSystemNanos = st.User, st.System
+		sm.user, sm.sys = true, true
+	case kCPUStatV1:
+		st, err := parseCPUStatV1(b)
+		if err != nil {
+			return err
+		}
+		s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos = st.Periods, st.Throttled, st.ThrottledTime
+		s.Have |= HaveThrottling
+	case kCPUStatV2:
+		st, err := parseCPUStatV2(b)
+		if err != nil {
+			return err
+		}
+		s.CPUUsageNanos, s.CPUUserNanos, s.CPUSystemNanos = st.Usage, st.User, st.System
+		s.Have |= HaveCPU
+		sm.user, sm.sys = true, true
+		if st.HasThrottling {
+			s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos = st.Periods, st.Throttled, st.ThrottledTime
+			s.Have |= HaveThrottling
+		}
+	case kMemUsageV1, kMemCurrentV2:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		s.MemoryUsage = n
+		s.Have |= HaveMemory
+	case kMemStatV1, kMemStatV2:
+		parse := parseMemoryStatV2
+		if k == kMemStatV1 {
+			parse = parseMemoryStatV1
+		}
+		st, err := parse(b)
+		if err != nil {
+			return err
+		}
+		s.MemoryRSS, s.MemoryCache = st.RSS, st.Cache
+		sm.inactiveFile, sm.memStat = st.InactiveFile, true
+		if st.HasSwap {
+			s.MemorySwap = st.Swap
+			s.Have |= HaveSwap
+		}
+	case kMemswV1:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		sm.memsw, sm.memswOK = n, true
+	case kSwapCurrentV2:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		s.MemorySwap = n
+		s.Have |= HaveSwap
+	case kBlkioBytes:
+		r, w, err := parseBlkio(b)
+		if err != nil {
+			return err
+		}
+		s.IOReadBytes, s.IOWriteBytes, sm.ioBytes = r, w, true
+	case kBlkioOps:
+		r, w, err := parseBlkio(b)
+		if err != nil {
+			return err
+		}
+		s.IOReadOps, s.IOWriteOps, sm.ioOps = r, w, true
+	case kIOStatV2:
+		st, err := parseIOStat(b)
+		if err != nil {
+			return err
+		}
+		s.IOReadBytes, s.IOWriteBytes, s.IOReadOps, s.IOWriteOps = st.ReadBytes, st.WriteBytes, st.ReadOps, st.WriteOps
+		sm.ioBytes, sm.ioOps = true, true
+	case kPidsCurrent:
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		s.Pids = n
+		s.Have |= HavePids
+	default:
+		return fmt.Errorf("cgroups: internal error: kind %d is not a usage file", k)
+	}
+	return nil
+}
+
+// Limits reads the container's CPU, memory and pids limits into l, meant
+// for a slow cadence: limits change only when a container is updated. The
+// files are opened for each call whatever Options.KeepOpen says. On error l
+// is left empty.
+func (hd *Handle) Limits(l *Limits) error {
+	*l = Limits{CPUQuotaMicros: -1}
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	if hd.closed {
+		return errClosed
+	}
+	bp := &hd.host.buf
+	var cpu int
+	for i := range hd.limits {
+		f := &hd.limits[i]
+		b, err := hd.load(f, bp)
+		if err == nil {
+			err = parseLimit(f.kind, b, l, &cpu)
+			if err != nil {
+				err = fmt.Errorf("cgroups: %s: %w", f.name(), err)
+			}
+		}
+		if err != nil {
+			*l = Limits{CPUQuotaMicros: -1}
+			return err
+		}
+	}
+	if cpu == limitQuota|limitPeriod|limitShares {
+		l.Have |= HaveCPU
+	}
+	return nil
+}
+
+// Bits recording which CPU limits were read.
+const (
+	limitQuota = 1 << iota
+	limitPeriod
+	limitShares
+)
+
+func parseLimit(k kind, b []byte, l *Limits, cpu *int) error {
+	var err error
+	switch k {
+	case kQuotaV1:
+		l.CPUQuotaMicros, err = parseQuota(b)
+		*cpu |= limitQuota
+	case kPeriodV1:
+		l.CPUPeriodMicros, err = parseSingle(b)
+		*cpu |= limitPeriod
+	case kSharesV1:
+		l.CPUShares, err = parseSingle(b)
+		*cpu |= limitShares
+	case kCPUMaxV2:
+		l.CPUQuotaMicros, l.CPUPeriodMicros, err = parseCPUMax(b)
+		*cpu |= limitQuota | limitPeriod
+	case kWeightV2:
+		if l.CPUWeight, err = parseWeight(b); err == nil {
+			l.CPUShares = weightToShares(l.CPUWeight)
+		}
+		*cpu |= limitShares
+	case kMemLimitV1:
+		l.MemoryLimit, err = parseV1Limit(b)
+		l.Have |= HaveMemory
+	case kMemMaxV2:
+		l.MemoryLimit, err = parseMax(b)
+		l.Have |= HaveMemory
+	case kPidsMax:
+		l.PidsLimit, err = parseMax(b)
+		l.Have |= HavePids
+	default:
+		err = errors.New("internal error: not a limit file")
+	}
+	return err
+}

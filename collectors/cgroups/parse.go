@@ -1,0 +1,550 @@
+package cgroups
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// The parsers below run for every container on every tick, so they work on
+// the raw bytes of a file, allocate nothing when the input is well formed and
+// only build an error value when it is not.
+
+// ErrMalformed is wrapped by every error about unexpected file content, so a
+// caller can tell bad data from a vanished cgroup or a permission problem.
+var ErrMalformed = errors.New("malformed cgroup file")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// parseUint parses a non-empty run of ASCII digits, rejecting overflow.
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parseInt parses an optionally negative decimal that fits in an int64.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	u, ok := parseUint(b)
+	if !ok {
+		return 0, false
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// trimSpace drops the trailing newline (and any other trailing blanks) that
+// the kernel prints after a single value.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case '\n', ' ', '\t':
+			b = b[:len(b)-1]
+		default:
+			return b
+		}
+	}
+	return b
+}
+
+// parseSingle parses a file holding one unsigned number, such as
+// cpuacct.usage, memory.current or pids.current.
+func parseSingle(b []byte) (uint64, error) {
+	v := trimSpace(b)
+	n, ok := parseUint(v)
+	if !ok {
+		return 0, malformed("want one unsigned number, got %q", clip(v))
+	}
+	return n, nil
+}
+
+// parseMax parses a file holding a number or "max" (pids.max, memory.max).
+// Unlimited is reported as 0.
+func parseMax(b []byte) (uint64, error) {
+	v := trimSpace(b)
+	if string(v) == "max" {
+		return 0, nil
+	}
+	n, ok := parseUint(v)
+	if !ok {
+		return 0, malformed("want a number or \"max\", got %q", clip(v))
+	}
+	return n, nil
+}
+
+// v1Unlimited is the smallest value treated as "no limit" in cgroup v1 files:
+// the kernel reports an unset memory limit as PAGE_COUNTER_MAX pages
+// (9223372036854771712 on 4 KiB pages), and nobody sets a real limit of 4 EiB.
+const v1Unlimited = 1 << 62
+
+// parseV1Limit parses memory.limit_in_bytes and similar v1 limits. Unlimited
+// ("-1", "max" or a value of at least 2^62) is reported as 0.
+func parseV1Limit(b []byte) (uint64, error) {
+	v := trimSpace(b)
+	switch string(v) {
+	case "max", "-1":
+		return 0, nil
+	}
+	n, ok := parseUint(v)
+	if !ok {
+		return 0, malformed("want a limit, got %q", clip(v))
+	}
+	if n >= v1Unlimited {
+		return 0, nil
+	}
+	return n, nil
+}
+
+// parseQuota parses cpu.cfs_quota_us: microseconds, or -1 for unlimited.
+func parseQuota(b []byte) (int64, error) {
+	v := trimSpace(b)
+	n, ok := parseInt(v)
+	if !ok || n < -1 {
+		return 0, malformed("want a quota or -1, got %q", clip(v))
+	}
+	return n, nil
+}
+
+// parseCPUMax parses the v2 cpu.max file: "$QUOTA $PERIOD" where QUOTA may
+// be "max". Unlimited quota is reported as -1.
+func parseCPUMax(b []byte) (quota int64, period uint64, err error) {
+	v := trimSpace(b)
+	i := bytes.IndexByte(v, ' ')
+	if i < 0 {
+		return 0, 0, malformed("want \"$QUOTA $PERIOD\", got %q", clip(v))
+	}
+	q, p := v[:i], v[i+1:]
+	period, ok := parseUint(p)
+	if !ok {
+		return 0, 0, malformed("bad period %q", clip(p))
+	}
+	if string(q) == "max" {
+		return -1, period, nil
+	}
+	n, ok := parseUint(q)
+	if !ok || n > math.MaxInt64 {
+		return 0, 0, malformed("bad quota %q", clip(q))
+	}
+	return int64(n), period, nil
+}
+
+// Conversion between v1 cpu.shares [2, 262144] and v2 cpu.weight [1, 10000].
+// runc and the kubelet map shares to weight with
+//
+//	weight = 1 + (shares-2)*9999/262142   (integer division)
+//
+// which maps about 26 consecutive share values onto each weight.
+// weightToShares inverts it by returning the smallest shares value that maps
+// back to the same weight, so weight→shares→weight round-trips exactly while
+// shares→weight→shares may come back up to 26 shares (about 2.5% of a CPU)
+// lower than the original request; 1024 shares (one CPU) comes back as 999.
+func weightToShares(w uint64) uint64 {
+	const sharesSpan, weightSpan = 262142, 9999
+	return 2 + ((w-1)*sharesSpan+weightSpan-1)/weightSpan
+}
+
+// sharesToWeight is the runc/kubelet conversion, kept for tests and docs.
+func sharesToWeight(s uint64) uint64 {
+	return 1 + (s-2)*9999/262142
+}
+
+// parseWeight parses cpu.weight, which the kernel bounds to [1, 10000].
+func parseWeight(b []byte) (uint64, error) {
+	v := trimSpace(b)
+	n, ok := parseUint(v)
+	if !ok || n < 1 || n > 10000 {
+		return 0, malformed("want a weight in [1, 10000], got %q", clip(v))
+	}
+	return n, nil
+}
+
+// nextLine splits off the first line of b. Callers loop while len(b) > 0, so
+// a file ending in "\n" yields no trailing empty line.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b, nil
+	}
+	return b[:i], b[i+1:]
+}
+
+// keyed iterates over a flat-keyed file ("key value\n" per line). It checks
+// the trailing newline, which is how a file cut short is told from a
+// complete one, and that every line has a key and a value.
+type keyed struct {
+	rest []byte
+	err  error
+}
+
+func newKeyed(b []byte) keyed {
+	k := keyed{rest: b}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		k.err = malformed("truncated: no newline at end of %q", clip(lastLine(b)))
+		k.rest = nil
+	}
+	return k
+}
+
+// next returns the next key and value; ok is false at the end or on error.
+func (k *keyed) next() (key, val []byte, ok bool) {
+	if k.err != nil || len(k.rest) == 0 {
+		return nil, nil, false
+	}
+	var line []byte
+	line, k.rest = nextLine(k.rest)
+	i := bytes.IndexByte(line, ' ')
+	if i <= 0 || i == len(line)-1 {
+		k.err = malformed("line %q is not \"key value\"", clip(line))
+		return nil, nil, false
+	}
+	return line[:i], line[i+1:], true
+}
+
+// uint parses val as the value of key, recording an error if it is not one.
+func (k *keyed) uint(key, val []byte) uint64 {
+	n, ok := parseUint(val)
+	if !ok && k.err == nil {
+		k.err = malformed("value %q of %q is not an unsigned number", clip(val), key)
+	}
+	return n
+}
+
+// micros converts a microsecond value to nanoseconds, recording an error on
+// overflow.
+func (k *keyed) micros(key, val []byte) uint64 {
+	n := k.uint(key, val)
+	if n > math.MaxUint64/1000 {
+		if k.err == nil {
+			k.err = malformed("value of %q overflows when converted to nanoseconds", key)
+		}
+		return 0
+	}
+	return n * 1000
+}
+
+// cpuStat is the content of cpu.stat (v1 or v2) and cpuacct.stat, in
+// nanoseconds.
+type cpuStat struct {
+	Usage, User, System               uint64
+	Periods, Throttled, ThrottledTime uint64
+	HasUsage, HasMode, HasThrottling  bool
+}
+
+// Bits recording which keys a parser has seen.
+const (
+	seen0 = 1 << iota
+	seen1
+	seen2
+	seen3
+	seen4
+	seen5
+)
+
+// parseCPUStatV1 parses the v1 cpu controller's cpu.stat, which holds only
+// throttling counters (throttled_time is in nanoseconds).
+func parseCPUStatV1(b []byte) (cpuStat, error) {
+	var st cpuStat
+	var seen uint
+	k := newKeyed(b)
+	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+		switch string(key) {
+		case "nr_periods":
+			st.Periods, seen = k.uint(key, val), seen|seen0
+		case "nr_throttled":
+			st.Throttled, seen = k.uint(key, val), seen|seen1
+		case "throttled_time":
+			st.ThrottledTime, seen = k.uint(key, val), seen|seen2
+		}
+	}
+	if k.err != nil {
+		return cpuStat{}, k.err
+	}
+	if seen != seen0|seen1|seen2 {
+		return cpuStat{}, malformed("missing nr_periods, nr_throttled or throttled_time")
+	}
+	st.HasThrottling = true
+	return st, nil
+}
+
+// parseCPUStatV2 parses the v2 cpu.stat. usage_usec, user_usec and
+// system_usec are always there; the throttling keys only when the cpu
+// controller is enabled for the cgroup.
+func parseCPUStatV2(b []byte) (cpuStat, error) {
+	var st cpuStat
+	var seen uint
+	k := newKeyed(b)
+	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+		switch string(key) {
+		case "usage_usec":
+			st.Usage, seen = k.micros(key, val), seen|seen0
+		case "user_usec":
+			st.User, seen = k.micros(key, val), seen|seen1
+		case "system_usec":
+			st.System, seen = k.micros(key, val), seen|seen2
+		case "nr_periods":
+			st.Periods, seen = k.uint(key, val), seen|seen3
+		case "nr_throttled":
+			st.Throttled, seen = k.uint(key, val), seen|seen4
+		case "throttled_usec":
+			st.ThrottledTime, seen = k.micros(key, val), seen|seen5
+		}
+	}
+	if k.err != nil {
+		return cpuStat{}, k.err
+	}
+	if seen&(seen0|seen1|seen2) != seen0|seen1|seen2 {
+		return cpuStat{}, malformed("missing usage_usec, user_usec or system_usec")
+	}
+	st.HasUsage, st.HasMode = true, true
+	switch seen & (seen3 | seen4 | seen5) {
+	case 0:
+	case seen3 | seen4 | seen5:
+		st.HasThrottling = true
+	default:
+		return cpuStat{}, malformed("incomplete throttling counters (nr_periods, nr_throttled, throttled_usec)")
+	}
+	return st, nil
+}
+
+// userHZ is the unit of cpuacct.stat: clock ticks of USER_HZ, which the
+// kernel fixes at 100 per second for every architecture's user ABI.
+const userHZ = 100
+
+// parseCPUAcctStat parses cpuacct.stat ("user N\nsystem N\n" in USER_HZ
+// ticks), the fallback for kernels without cpuacct.usage_user/usage_sys.
+func parseCPUAcctStat(b []byte) (cpuStat, error) {
+	const nsPerTick = 1_000_000_000 / userHZ
+	var st cpuStat
+	var seen uint
+	k := newKeyed(b)
+	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+		switch string(key) {
+		case "user":
+			st.User, seen = k.uint(key, val), seen|seen0
+		case "system":
+			st.System, seen = k.uint(key, val), seen|seen1
+		}
+	}
+	if k.err != nil {
+		return cpuStat{}, k.err
+	}
+	if seen != seen0|seen1 {
+		return cpuStat{}, malformed("missing user or system")
+	}
+	if st.User > math.MaxUint64/nsPerTick || st.System > math.MaxUint64/nsPerTick {
+		return cpuStat{}, malformed("tick count overflows when converted to nanoseconds")
+	}
+	st.User *= nsPerTick
+	st.System *= nsPerTick
+	st.HasMode = true
+	return st, nil
+}
+
+// memStat holds the memory.stat values Stats needs, in bytes.
+type memStat struct {
+	RSS, Cache, InactiveFile, Swap uint64
+	HasSwap                        bool
+}
+
+// parseMemoryStatV1 parses a v1 memory.stat using the hierarchical total_*
+// keys, which include the cgroup's descendants as the usage file does.
+// total_swap is only present when swap accounting is enabled.
+func parseMemoryStatV1(b []byte) (memStat, error) {
+	var st memStat
+	var seen uint
+	k := newKeyed(b)
+	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+		switch string(key) {
+		case "total_rss":
+			st.RSS, seen = k.uint(key, val), seen|seen0
+		case "total_cache":
+			st.Cache, seen = k.uint(key, val), seen|seen1
+		case "total_inactive_file":
+			st.InactiveFile, seen = k.uint(key, val), seen|seen2
+		case "total_swap":
+			st.Swap, st.HasSwap = k.uint(key, val), true
+		}
+	}
+	if k.err != nil {
+		return memStat{}, k.err
+	}
+	if seen != seen0|seen1|seen2 {
+		return memStat{}, malformed("missing total_rss, total_cache or total_inactive_file")
+	}
+	return st, nil
+}
+
+// parseMemoryStatV2 parses a v2 memory.stat: anon is reported as RSS and file
+// as cache. v2 keeps swap in memory.swap.current, not here.
+func parseMemoryStatV2(b []byte) (memStat, error) {
+	var st memStat
+	var seen uint
+	k := newKeyed(b)
+	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+		switch string(key) {
+		case "anon":
+			st.RSS, seen = k.uint(key, val), seen|seen0
+		case "file":
+			st.Cache, seen = k.uint(key, val), seen|seen1
+		case "inactive_file":
+			st.InactiveFile, seen = k.uint(key, val), seen|seen2
+		}
+	}
+	if k.err != nil {
+		return memStat{}, k.err
+	}
+	if seen != seen0|seen1|seen2 {
+		return memStat{}, malformed("missing anon, file or inactive_file")
+	}
+	return st, nil
+}
+
+// ioStat holds block I/O totals summed over devices. Sums wrap like the
+// kernel's own counters would rather than fail.
+type ioStat struct {
+	ReadBytes, WriteBytes, ReadOps, WriteOps uint64
+}
+
+// parseBlkio parses a v1 blkio.throttle.io_service_bytes(_recursive) or
+// io_serviced(_recursive) file and returns the Read and Write sums over all
+// devices. Lines look like "8:0 Read 4096"; the per-device Sync, Async,
+// Discard and Total lines and the final "Total N" line are skipped.
+func parseBlkio(b []byte) (read, write uint64, err error) {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return 0, 0, malformed("truncated: no newline at end of %q", clip(lastLine(b)))
+	}
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		if len(line) == 0 {
+			continue
+		}
+		i := bytes.IndexByte(line, ' ')
+		if i <= 0 {
+			return 0, 0, malformed("line %q is not \"maj:min op value\"", clip(line))
+		}
+		dev, rest := line[:i], line[i+1:]
+		if string(dev) == "Total" {
+			if _, ok := parseUint(rest); !ok {
+				return 0, 0, malformed("line %q has a bad total", clip(line))
+			}
+			continue
+		}
+		j := bytes.IndexByte(rest, ' ')
+		if j <= 0 || bytes.IndexByte(dev, ':') <= 0 {
+			return 0, 0, malformed("line %q is not \"maj:min op value\"", clip(line))
+		}
+		op, val := rest[:j], rest[j+1:]
+		n, ok := parseUint(val)
+		if !ok {
+			return 0, 0, malformed("line %q has a bad value", clip(line))
+		}
+		switch string(op) {
+		case "Read":
+			read += n
+		case "Write":
+			write += n
+		}
+	}
+	return read, write, nil
+}
+
+// parseIOStat parses the v2 io.stat: one line per device,
+// "maj:min rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N", possibly with
+// more keys from I/O controllers (all numeric), summed over devices.
+func parseIOStat(b []byte) (ioStat, error) {
+	var st ioStat
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return ioStat{}, malformed("truncated: no newline at end of %q", clip(lastLine(b)))
+	}
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		if len(line) == 0 {
+			continue
+		}
+		i := bytes.IndexByte(line, ' ')
+		if i <= 0 || bytes.IndexByte(line[:i], ':') <= 0 {
+			return ioStat{}, malformed("line %q does not start with a device", clip(line))
+		}
+		rest := line[i+1:]
+		for len(rest) > 0 {
+			var tok []byte
+			if j := bytes.IndexByte(rest, ' '); j >= 0 {
+				tok, rest = rest[:j], rest[j+1:]
+			} else {
+				tok, rest = rest, nil
+			}
+			if len(tok) == 0 {
+				continue // tolerate doubled or trailing blanks
+			}
+			eq := bytes.IndexByte(tok, '=')
+			if eq <= 0 {
+				return ioStat{}, malformed("token %q in line %q is not key=value", clip(tok), clip(line))
+			}
+			key, val := tok[:eq], tok[eq+1:]
+			var dst *uint64
+			switch string(key) {
+			case "rbytes":
+				dst = &st.ReadBytes
+			case "wbytes":
+				dst = &st.WriteBytes
+			case "rios":
+				dst = &st.ReadOps
+			case "wios":
+				dst = &st.WriteOps
+			default:
+				continue
+			}
+			n, ok := parseUint(val)
+			if !ok {
+				return ioStat{}, malformed("value of %q in line %q is not an unsigned number", key, clip(line))
+			}
+			*dst += n
+		}
+	}
+	return st, nil
+}
+
+// clip bounds the bytes quoted in an error message.
+func clip(b []byte) []byte {
+	const max = 64
+	if len(b) > max {
+		return b[:max]
+	}
+	return b
+}
+
+func lastLine(b []byte) []byte {
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[i+1:]
+	}
+	return b
+}

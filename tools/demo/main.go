@@ -1,0 +1,254 @@
+// Command demo shows Fleetscope's main job on one machine: it starts a
+// private containerd, runs a few idle and busy containers in namespace
+// k8s.io (some labelled like Kubernetes pods), runs the fleetscope agent
+// against them for a while and prints what it found. Everything it starts
+// is removed at the end, also on Ctrl-C.
+//
+//	sudo go run ./tools/demo -duration 30s
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetscope/fleetscope/internal/testenv"
+)
+
+func main() {
+	duration := flag.Duration("duration", 30*time.Second, "how long the agent observes the containers")
+	bin := flag.String("fleetscope", "", "fleetscope binary (default: build it)")
+	keep := flag.Bool("keep", false, "leave containerd, the containers and the agent running until Ctrl-C")
+	flag.Parse()
+	if err := run(*duration, *bin, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+type demoContainer struct {
+	what string
+	opts testenv.RunOptions
+}
+
+func run(duration time.Duration, bin string, keep bool) error {
+	if why := testenv.Requirements(); why != "" {
+		return fmt.Errorf("cannot run here: %s", why)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dir, err := os.MkdirTemp("", "fleetscope-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if bin == "" {
+		bin = filepath.Join(dir, "fleetscope")
+		step("building fleetscope")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/fleetscope").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	}
+
+	step("starting a private containerd")
+	d, err := testenv.StartContainerd(ctx, filepath.Join(dir, "containerd"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("cleaning up containers and containerd")
+		d.Cleanup(context.Background())
+	}()
+
+	pod := func(name, kind, container string) map[string]string {
+		l := map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": "demo",
+			"io.kubernetes.pod.uid": name + "-uid", "io.cri-containerd.kind": kind}
+		if container != "" {
+			l["io.kubernetes.container.name"] = container
+		}
+		return l
+	}
+	cs := []demoContainer{
+		{"idle: sleeps all day", testenv.RunOptions{ID: "idle-worker", Labels: pod("idle-worker", "container", "worker"),
+			Args: []string{"sleep", "86400"}, CPUQuota: 100000, MemoryLimit: 512 << 20}},
+		{"bursty: 1 s of work every 20 s", testenv.RunOptions{ID: "cron-like", Labels: pod("cron-like", "container", "job"),
+			Args:     []string{"sh", "-c", "while :; do end=$(($(date +%s)+1)); while [ $(date +%s) -lt $end ]; do :; done; sleep 20; done"},
+			CPUQuota: 50000, MemoryLimit: 256 << 20}},
+		{"busy: half a core, always", testenv.RunOptions{ID: "busy-api", Labels: pod("busy-api", "container", "api"),
+			Args: []string{"sh", "-c", "while :; do :; done"}, CPUQuota: 50000, CPUShares: 262144, CgroupsPath: "/fleetscope-demo-busy",
+			MemoryLimit: 256 << 20}},
+	}
+	step("running demo containers in namespace k8s.io")
+	for _, c := range cs {
+		c.opts.Namespace = "k8s.io"
+		c.opts.CPUPeriod = 100000
+		if _, err := d.Run(ctx, c.opts); err != nil {
+			return fmt.Errorf("container %s: %w", c.opts.ID, err)
+		}
+		fmt.Printf("    %-12s %s\n", c.opts.ID, c.what)
+	}
+
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cfg := filepath.Join(dir, "fleetscope.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(
+		"containerd:\n  socket: %s\n  storage_interval: 10s\nsampling:\n  interval: 2s\nweb:\n  listen_address: %s\nlog:\n  format: text\n",
+		d.Socket, addr)), 0o644); err != nil {
+		return err
+	}
+	step("starting the agent: fleetscope run --config " + cfg)
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		return err
+	}
+	agent := exec.Command(bin, "run", "--config", cfg)
+	agent.Stdout, agent.Stderr = logf, logf
+	if err := agent.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		agent.Process.Signal(syscall.SIGTERM)
+		agent.Wait()
+	}()
+	fmt.Printf("    metrics at http://%s/metrics\n", addr)
+
+	step(fmt.Sprintf("observing for %s", duration))
+	select {
+	case <-time.After(duration):
+	case <-ctx.Done():
+		return nil
+	}
+	body, err := get("http://" + addr + "/metrics")
+	if err != nil {
+		return fmt.Errorf("scraping the agent: %w (log: %s)", err, logf.Name())
+	}
+	printTable(os.Stdout, body)
+	if keep {
+		step("running until Ctrl-C")
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func step(s string) { fmt.Printf("==> %s\n", s) }
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func get(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// printTable summarises the per-container series of a /metrics page.
+func printTable(w io.Writer, metrics string) {
+	type row struct{ cores, ws, limit, layer string }
+	rows := map[string]*row{}
+	names := map[string]string{}
+	want := map[string]func(*row, string){
+		"container_cpu_usage":                func(r *row, v string) { r.cores = cores(v) },
+		"container_memory_working_set_bytes": func(r *row, v string) { r.ws = mib(v) },
+		"k8s_container_memory_limit_bytes":   func(r *row, v string) { r.limit = mib(v) },
+		"container_filesystem_usage_bytes":   func(r *row, v string) { r.layer = kib(v) },
+	}
+	sc := bufio.NewScanner(strings.NewReader(metrics))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.IndexByte(line, '{')
+		j := strings.LastIndexByte(line, '}')
+		if i < 0 || j < i {
+			continue
+		}
+		set := want[line[:i]]
+		if set == nil {
+			continue
+		}
+		labels := line[i+1 : j]
+		id := labelValue(labels, "container_id")
+		names[id] = labelValue(labels, "k8s_pod_name") + "/" + labelValue(labels, "container_name")
+		if rows[id] == nil {
+			rows[id] = &row{cores: "-", ws: "-", limit: "-", layer: "-"}
+		}
+		set(rows[id], strings.TrimSpace(line[j+1:]))
+	}
+	ids := make([]string, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tPOD/NAME\tCPU CORES\tWORKING SET\tMEMORY LIMIT\tWRITABLE LAYER")
+	for _, id := range ids {
+		r := rows[id]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, names[id], r.cores, r.ws, r.limit, r.layer)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func labelValue(labels, name string) string {
+	k := name + `="`
+	i := strings.Index(labels, k)
+	if i < 0 {
+		return ""
+	}
+	rest := labels[i+len(k):]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return ""
+}
+
+func mib(v string) string {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return v
+	}
+	return fmt.Sprintf("%.1f MiB", f/(1<<20))
+}
+
+func cores(v string) string {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return v
+	}
+	return fmt.Sprintf("%.3f", f)
+}
+
+func kib(v string) string {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return v
+	}
+	return fmt.Sprintf("%.0f KiB", f/1024)
+}
