@@ -454,8 +454,8 @@ func readBootTime(procRoot string) time.Time {
 // clockTicks is USER_HZ, which Linux fixes at 100 for userspace ABI.
 const clockTicks = 100
 
-// processStart returns when pid started, from field 22 of /proc/<pid>/stat.
-// Read once per task, so a plain parse is fine here.
+// processStart returns when pid started, from its /proc/<pid>/stat. Read
+// once per task, so a plain parse is fine here.
 func processStart(procRoot string, pid uint32, boot time.Time) time.Time {
 	if boot.IsZero() {
 		return time.Time{}
@@ -464,20 +464,26 @@ func processStart(procRoot string, pid uint32, boot time.Time) time.Time {
 	if err != nil {
 		return time.Time{}
 	}
-	// The command name may contain spaces and parentheses; fields are
-	// counted after its closing parenthesis (field 2).
+	ticks, ok := parseStartTicks(data)
+	if !ok {
+		return time.Time{}
+	}
+	return boot.Add(time.Duration(ticks) * time.Second / clockTicks)
+}
+
+// parseStartTicks returns field 22 (starttime, in clock ticks since boot) of
+// a /proc/<pid>/stat line. The command name (field 2) may contain spaces and
+// parentheses, so fields are counted after its last closing parenthesis.
+func parseStartTicks(data []byte) (uint64, bool) {
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return time.Time{}
+		return 0, false
 	}
 	fields := bytes.Fields(data[i+1:])
 	const startField = 22 - 3 // field 3 is the first after ')'
 	if len(fields) <= startField {
-		return time.Time{}
+		return 0, false
 	}
 	ticks, err := strconv.ParseUint(string(fields[startField]), 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return boot.Add(time.Duration(ticks) * time.Second / clockTicks)
+	return ticks, err == nil
 }

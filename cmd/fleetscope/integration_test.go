@@ -258,7 +258,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const ns = "k8s.io"
-	idle, busy, sandbox, app := testenv.RandomID(), testenv.RandomID(), testenv.RandomID(), testenv.RandomID()
+	idle, busy, sandbox, app, gpu := testenv.RandomID(), testenv.RandomID(), testenv.RandomID(), testenv.RandomID(), testenv.RandomID()
 
 	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: idle, Args: []string{"sleep", "3600"}}); err != nil {
 		t.Fatal(err)
@@ -267,6 +267,10 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	// top-level cgroup with high shares keeps a loaded host from starving it.
 	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: busy, Args: []string{"sh", "-c", "while :; do :; done"},
 		CPUQuota: 20000, CPUPeriod: 100000, CPUShares: 262144, CgroupsPath: "/fsct-" + busy[:12]}); err != nil {
+		t.Fatal(err)
+	}
+	// The spec of this one grants an NVIDIA device (195:0).
+	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: gpu, Args: []string{"sleep", "3600"}, FakeGPU: true}); err != nil {
 		t.Fatal(err)
 	}
 	podLabels := func(kind, container string) map[string]string {
@@ -311,7 +315,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	var mfs map[string]*dto.MetricFamily
 	eventually(t, 3*time.Second, "all containers discovered", func() error {
 		mfs = a.scrape(t)
-		for _, id := range []string{idle, busy, sandbox, app} {
+		for _, id := range []string{idle, busy, sandbox, app, gpu} {
 			if _, _, ok := value(mfs, "container_memory_usage_bytes", map[string]string{"container_id": id}); !ok {
 				_, body, _ := a.get("/metrics")
 				var seen []string
@@ -335,6 +339,12 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	}
 	if _, m, _ := value(mfs, "fleetscope_container_info", map[string]string{"container_id": sandbox}); m == nil || label(m, "fleetscope_pod_sandbox") != "true" {
 		t.Fatal("sandbox not marked as such")
+	}
+	if _, m, _ := value(mfs, "fleetscope_container_info", map[string]string{"container_id": gpu}); m == nil || label(m, "fleetscope_gpu") != "true" {
+		t.Fatal("GPU grant in the spec not detected")
+	}
+	if _, m, _ := value(mfs, "fleetscope_container_info", map[string]string{"container_id": idle}); m == nil || label(m, "fleetscope_gpu") != "false" {
+		t.Fatal("idle container reported with a GPU")
 	}
 	if v, _, ok := value(mfs, "k8s_container_memory_limit_bytes", map[string]string{"container_id": app}); !ok || v != 64<<20 {
 		t.Fatalf("app memory limit = %v (present %v), want %d", v, ok, 64<<20)
