@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, the way CI does: formatting, vet, staticcheck,
+# build, all tests including the integration tests against a real containerd
+# (hence root), then a short fuzzing pass over every fuzz target.
+#
+#   sudo ./scripts/test.sh             # FUZZTIME=30s for longer fuzzing
+#
+# Missing Debian packages are installed first (scripts/setup-debian.sh).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ -x /usr/local/go/bin/go && ":$PATH:" != *":/usr/local/go/bin:"* ]]; then
+	export PATH="/usr/local/go/bin:$PATH"
+fi
+
+if ((EUID != 0)); then
+	if command -v sudo >/dev/null; then
+		echo "test.sh: the integration tests need root; re-running with sudo" >&2
+		# sudo resets PATH; keep ours so it finds the same Go.
+		exec sudo -- env "PATH=$PATH" "$0" "$@"
+	fi
+	echo "test.sh: the integration tests need root: run it as root" >&2
+	exit 1
+fi
+
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME=${FUZZTIME:-5s}
+start=$SECONDS
+current=setup
+
+header() {
+	current=$1
+	printf '\n=== %s\n' "$1"
+}
+on_exit() {
+	local rc=$?
+	if ((rc != 0)); then
+		printf '\nFAIL: %s (exit %d) after %ds\n' "$current" "$rc" $((SECONDS - start)) >&2
+	fi
+}
+trap on_exit EXIT
+
+header "setup"
+./scripts/setup-debian.sh
+gobin="$(go env GOPATH)/bin"
+export PATH="$PATH:$gobin"
+
+header "gofmt"
+unformatted=$(gofmt -l .)
+if [[ -n $unformatted ]]; then
+	printf 'not gofmt-ed (run gofmt -w):\n%s\n' "$unformatted" >&2
+	exit 1
+fi
+
+header "go vet"
+go vet ./...
+
+header "staticcheck"
+go run "$STATICCHECK" ./...
+
+header "go build"
+go build ./...
+
+header "go test (race, integration)"
+# FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.
+FLEETSCOPE_INTEGRATION=1 go test -race -count=1 -timeout 30m ./...
+
+header "fuzz (${FUZZTIME} per target)"
+# Packages whose tests define fuzz targets; go test -list names them.
+mapfile -t fuzzdirs < <(grep -rlE --include='*_test.go' '^func Fuzz[A-Z0-9_]' . | xargs -r -n1 dirname | sort -u)
+targets=0
+for dir in "${fuzzdirs[@]}"; do
+	list=$(go test -list '^Fuzz' "$dir") # fails loudly if the package doesn't build
+	mapfile -t names < <(grep -E '^Fuzz' <<<"$list")
+	for name in "${names[@]}"; do
+		echo "--- $dir $name"
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$dir"
+		targets=$((targets + 1))
+	done
+done
+echo "fuzzed $targets targets"
+
+current="summary"
+printf '\n=== PASS in %dm%02ds\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60))
