@@ -18,6 +18,8 @@ type Config struct {
 	Sampling   SamplingConfig   `yaml:"sampling"`
 	Web        WebConfig        `yaml:"web"`
 	Log        LogConfig        `yaml:"log"`
+	History    HistoryConfig    `yaml:"history"`
+	Analysis   AnalysisConfig   `yaml:"analysis"`
 }
 
 // ContainerdConfig says how to reach containerd and how often to repeat the
@@ -113,6 +115,8 @@ func Default() Config {
 			Level:  "info",
 			Format: "json",
 		},
+		History:  defaultHistory(),
+		Analysis: defaultAnalysis(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,7 +126,10 @@ func TestEnvVars(t *testing.T) {
 	for _, s := range settings() {
 		c := Default()
 		v := reflect.ValueOf(&c).Elem().FieldByIndex(s.index)
-		raw := map[reflect.Kind]string{reflect.String: "/x", reflect.Bool: "false", reflect.Float64: "0.3", reflect.Slice: "a,b", reflect.Int64: "7m"}[v.Kind()]
+		raw := map[reflect.Kind]string{reflect.String: "/x", reflect.Bool: "false", reflect.Float64: "0.3", reflect.Slice: "a,b", reflect.Int64: "7m", reflect.Uint64: "77"}[v.Kind()]
+		if v.Kind() == reflect.Bool {
+			raw = strconv.FormatBool(!v.Bool())
+		}
 		if raw == "" {
 			t.Fatalf("no test value for %s of kind %s", s.env, v.Kind())
 		}

@@ -89,6 +89,7 @@ func (c Config) Validate() error {
 	if !slices.Contains(logFormats, c.Log.Format) {
 		v.add("log.format", "must be one of %s, got %q", strings.Join(logFormats, ", "), c.Log.Format)
 	}
+	c.validateAnalysis(&v)
 	return errors.Join(v.errs...)
 }
 

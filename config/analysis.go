@@ -1,0 +1,194 @@
+package config
+
+import (
+	"math"
+	"path/filepath"
+	"time"
+)
+
+// HistoryConfig says where per-container history is checkpointed and how
+// long the history of a container that is gone is kept.
+type HistoryConfig struct {
+	// StateFile is the checkpoint. Its directory must be writable; a
+	// corrupt or foreign file is moved aside and history starts fresh.
+	StateFile string `yaml:"state_file"`
+	// CheckpointInterval bounds what a crash (SIGKILL, power loss) can
+	// lose; a clean shutdown always checkpoints.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// Retention is how long the history of a container that is no longer
+	// listed is kept before it is dropped.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// AnalysisConfig drives idle detection, cost and the serverless verdicts.
+type AnalysisConfig struct {
+	// MinObservation is how long a container must have been observed
+	// before it gets any verdict other than insufficient-data.
+	MinObservation time.Duration `yaml:"min_observation"`
+	Idle           IdleConfig    `yaml:"idle"`
+	Prices         PriceConfig   `yaml:"prices"`
+	// CandidateIdleRatio is the idle ratio (over the longest window
+	// observed, up to 7 days) from which a container may be a serverless
+	// candidate.
+	CandidateIdleRatio float64 `yaml:"candidate_idle_ratio"`
+	// RightsizeRatio is the share of a reservation left unused at the p95
+	// from which a kept container is told to rightsize.
+	RightsizeRatio float64         `yaml:"rightsize_ratio"`
+	Platforms      PlatformsConfig `yaml:"platforms"`
+}
+
+// IdleConfig defines an idle minute: every figure below its floor.
+// Containers can override each floor with a label of the same name under
+// fleetscope.io/ (e.g. fleetscope.io/idle-cpu-cores=0.05).
+type IdleConfig struct {
+	// CPUCores is the CPU floor, in cores averaged over the minute.
+	CPUCores float64 `yaml:"cpu_cores"`
+	// NetworkBytesPerSecond is the floor for received plus transmitted
+	// bytes of the container's network namespace.
+	NetworkBytesPerSecond float64 `yaml:"network_bytes_per_second"`
+	// DiskWriteBytesPerSecond is the floor for block device writes.
+	DiskWriteBytesPerSecond float64 `yaml:"disk_write_bytes_per_second"`
+}
+
+// PriceConfig is what reserved capacity costs. The defaults are a public
+// on-demand list price; see the README for the source and date.
+type PriceConfig struct {
+	Currency string  `yaml:"currency"`
+	VCPUHour float64 `yaml:"vcpu_hour"`
+	GiBHour  float64 `yaml:"gib_hour"`
+	// Source says where the prices come from, for reports.
+	Source string `yaml:"source"`
+}
+
+// PlatformsConfig is the table of serverless platforms verdicts are
+// checked against.
+type PlatformsConfig struct {
+	Function  PlatformConfig `yaml:"function"`
+	Container PlatformConfig `yaml:"container"`
+}
+
+// PlatformConfig is one serverless platform's limits and prices.
+type PlatformConfig struct {
+	Name string `yaml:"name"`
+	// MaxDuration is the longest a single invocation or request may run.
+	MaxDuration  time.Duration `yaml:"max_duration"`
+	MaxMemoryMiB uint64        `yaml:"max_memory_mib"`
+	GPU          bool          `yaml:"gpu"`
+	// MinMemoryMiB and MemoryStepMiB describe how memory sizes are
+	// offered: a workload is billed for its peak rounded up.
+	MinMemoryMiB            uint64  `yaml:"min_memory_mib"`
+	MemoryStepMiB           uint64  `yaml:"memory_step_mib"`
+	PricePerGiBSecond       float64 `yaml:"price_per_gib_second"`
+	PricePerVCPUSecond      float64 `yaml:"price_per_vcpu_second"`
+	PricePerMillionRequests float64 `yaml:"price_per_million_requests"`
+	Source                  string  `yaml:"source"`
+}
+
+func defaultHistory() HistoryConfig {
+	return HistoryConfig{
+		StateFile:          "/var/lib/fleetscope/state.bin",
+		CheckpointInterval: 5 * time.Minute,
+		Retention:          24 * time.Hour,
+	}
+}
+
+func defaultAnalysis() AnalysisConfig {
+	return AnalysisConfig{
+		MinObservation: 24 * time.Hour,
+		Idle: IdleConfig{
+			CPUCores:                0.01,
+			NetworkBytesPerSecond:   1000,
+			DiskWriteBytesPerSecond: 4096,
+		},
+		Prices: PriceConfig{
+			Currency: "USD",
+			VCPUHour: 0.04048,
+			GiBHour:  0.004445,
+			Source:   "AWS Fargate on-demand, Linux/x86, us-east-1 (list price, 2025)",
+		},
+		CandidateIdleRatio: 0.8,
+		RightsizeRatio:     0.5,
+		Platforms: PlatformsConfig{
+			Function: PlatformConfig{
+				Name:                    "function",
+				MaxDuration:             15 * time.Minute,
+				MaxMemoryMiB:            10240,
+				MinMemoryMiB:            128,
+				MemoryStepMiB:           64,
+				PricePerGiBSecond:       0.0000166667,
+				PricePerMillionRequests: 0.20,
+				Source:                  "AWS Lambda, x86, us-east-1 (list price, 2025)",
+			},
+			Container: PlatformConfig{
+				Name:                    "serverless-container",
+				MaxDuration:             60 * time.Minute,
+				MaxMemoryMiB:            32768,
+				MinMemoryMiB:            128,
+				MemoryStepMiB:           128,
+				PricePerGiBSecond:       0.0000025,
+				PricePerVCPUSecond:      0.000024,
+				PricePerMillionRequests: 0.40,
+				Source:                  "Google Cloud Run, request-based billing, tier 1 (list price, 2025)",
+			},
+		},
+	}
+}
+
+func (v *validator) fraction(field string, f float64, inclusiveZero bool) {
+	if math.IsNaN(f) || f > 1 || f < 0 || (!inclusiveZero && f == 0) {
+		v.add(field, "must be a fraction between 0 and 1, got %v", f)
+	}
+}
+
+func (v *validator) nonNegative(field string, f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		v.add(field, "must be a non-negative number, got %v", f)
+	}
+}
+
+func (c Config) validateAnalysis(v *validator) {
+	h := c.History
+	if h.StateFile != "" {
+		v.absPath("history.state_file", h.StateFile)
+		if filepath.Base(h.StateFile) == "/" || filepath.Base(h.StateFile) == "." {
+			v.add("history.state_file", "must name a file, got %q", h.StateFile)
+		}
+	}
+	v.positive("history.checkpoint_interval", h.CheckpointInterval)
+	v.positive("history.retention", h.Retention)
+
+	a := c.Analysis
+	if a.MinObservation < 0 {
+		v.add("analysis.min_observation", "must not be negative, got %q", a.MinObservation)
+	}
+	v.nonNegative("analysis.idle.cpu_cores", a.Idle.CPUCores)
+	v.nonNegative("analysis.idle.network_bytes_per_second", a.Idle.NetworkBytesPerSecond)
+	v.nonNegative("analysis.idle.disk_write_bytes_per_second", a.Idle.DiskWriteBytesPerSecond)
+	if a.Prices.Currency == "" {
+		v.add("analysis.prices.currency", "must not be empty")
+	}
+	v.nonNegative("analysis.prices.vcpu_hour", a.Prices.VCPUHour)
+	v.nonNegative("analysis.prices.gib_hour", a.Prices.GiBHour)
+	v.fraction("analysis.candidate_idle_ratio", a.CandidateIdleRatio, false)
+	v.fraction("analysis.rightsize_ratio", a.RightsizeRatio, false)
+	for name, p := range map[string]PlatformConfig{"function": a.Platforms.Function, "container": a.Platforms.Container} {
+		f := "analysis.platforms." + name + "."
+		v.positive(f+"max_duration", p.MaxDuration)
+		if p.MaxMemoryMiB == 0 {
+			v.add(f+"max_memory_mib", "must be positive")
+		}
+		if p.MemoryStepMiB == 0 {
+			v.add(f+"memory_step_mib", "must be positive")
+		}
+		if p.MinMemoryMiB > p.MaxMemoryMiB {
+			v.add(f+"min_memory_mib", "must not exceed max_memory_mib (%d), got %d", p.MaxMemoryMiB, p.MinMemoryMiB)
+		}
+		v.nonNegative(f+"price_per_gib_second", p.PricePerGiBSecond)
+		v.nonNegative(f+"price_per_vcpu_second", p.PricePerVCPUSecond)
+		v.nonNegative(f+"price_per_million_requests", p.PricePerMillionRequests)
+	}
+	if a.Platforms.Function.MaxDuration > a.Platforms.Container.MaxDuration {
+		v.add("analysis.platforms.function.max_duration", "a function platform whose runs outlast the container platform's (%s) is not supported, got %s",
+			a.Platforms.Container.MaxDuration, a.Platforms.Function.MaxDuration)
+	}
+}
