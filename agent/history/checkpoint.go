@@ -1,0 +1,551 @@
+package history
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Sentinel errors of ReadStore and LoadFile.
+var (
+	// ErrCorrupt means the checkpoint is not one: bad magic, checksum,
+	// length or value.
+	ErrCorrupt = errors.New("corrupt history checkpoint")
+	// ErrVersion means the checkpoint has another format version.
+	ErrVersion = errors.New("unsupported history checkpoint version")
+)
+
+const (
+	magic         = "FSHISTRY"
+	formatVersion = 1
+	headerLen     = len(magic) + 4
+	trailerLen    = 4
+
+	flagSeen = 1 << 0
+
+	// Bounds on what a checkpoint may claim, checked before allocating.
+	maxSeries = 1 << 20
+	maxKeyLen = 1024
+
+	hourRecLen = 26
+	// seriesFixedLen is the size of a record with samples, without its
+	// key strings and ring extents.
+	seriesFixedLen = 2 + 2 + 1 + accLen
+	// maxMinute keeps decoded minute numbers in the range of time.Time's
+	// Unix nanoseconds.
+	maxMinute = math.MaxInt64 / nsPerMinute
+)
+
+var (
+	le         = binary.LittleEndian
+	castagnoli = crc32.MakeTable(crc32.Castagnoli)
+)
+
+// WriteTo writes the checkpoint of every series, sorted by key, to w. It
+// buffers one series at a time, so w need not be buffered.
+func (st *Store) WriteTo(w io.Writer) (int64, error) {
+	keys := st.Keys()
+	if len(keys) > maxSeries {
+		return 0, fmt.Errorf("history checkpoint: %d series, at most %d can be written", len(keys), maxSeries)
+	}
+	for _, k := range keys {
+		if len(k.Namespace) > maxKeyLen || len(k.ID) > maxKeyLen {
+			return 0, fmt.Errorf("history checkpoint: key %.40q/%.40q longer than %d bytes", k.Namespace, k.ID, maxKeyLen)
+		}
+	}
+	cw := &crcWriter{w: w}
+	buf := make([]byte, 0, 32<<10)
+	buf = append(buf, magic...)
+	buf = le.AppendUint32(buf, formatVersion)
+	buf = le.AppendUint32(buf, uint32(len(keys)))
+	for _, k := range keys {
+		buf = appendSeries(buf, k, st.series[k])
+		if _, err := cw.Write(buf); err != nil {
+			return cw.n, err
+		}
+		buf = buf[:0]
+	}
+	if _, err := cw.Write(buf); err != nil {
+		return cw.n, err
+	}
+	_, err := cw.Write(le.AppendUint32(buf[:0], cw.crc))
+	return cw.n, err
+}
+
+type crcWriter struct {
+	w   io.Writer
+	n   int64
+	crc uint32
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+func appendString(b []byte, s string) []byte {
+	b = le.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+func appendFloat(b []byte, f float64) []byte { return le.AppendUint64(b, math.Float64bits(f)) }
+
+func appendSeries(b []byte, k Key, s *Series) []byte {
+	b = appendString(b, k.Namespace)
+	b = appendString(b, k.ID)
+	if !s.seen {
+		return append(b, 0)
+	}
+	b = append(b, flagSeen)
+	b = le.AppendUint64(b, uint64(s.first))
+	b = le.AppendUint64(b, uint64(s.last))
+	b = le.AppendUint64(b, uint64(s.cur))
+
+	a := &s.acc
+	b = le.AppendUint32(b, a.samples)
+	b = le.AppendUint64(b, uint64(a.observed))
+	b = appendFloat(b, a.cpu)
+	for _, v := range [...]uint64{a.rx, a.tx, a.disk, a.accepts, a.maxWS} {
+		b = le.AppendUint64(b, v)
+	}
+	h := &s.hour
+	b = appendFloat(b, h.cpu)
+	for _, v := range [...]uint64{h.rx, h.tx, h.disk, h.accepts, h.maxWS} {
+		b = le.AppendUint64(b, v)
+	}
+	b = append(b, h.minutes, h.actv)
+
+	for m := s.minuteExtent(); m < s.cur; {
+		i := mod(m, MinutesKept)
+		seg := s.minutes[i:min(MinutesKept, i+int(s.cur-m))]
+		b = append(b, minuteBytes(seg)...)
+		m += int64(len(seg))
+	}
+	for hr, curH := s.hourExtent(), floorDiv(s.cur, 60); hr < curH; hr++ {
+		r := &s.hours[mod(hr, HoursKept)]
+		b = le.AppendUint32(b, math.Float32bits(r.cpu))
+		b = le.AppendUint32(b, r.maxWSKiB)
+		b = le.AppendUint32(b, math.Float32bits(r.rx))
+		b = le.AppendUint32(b, math.Float32bits(r.tx))
+		b = le.AppendUint32(b, math.Float32bits(r.disk))
+		b = le.AppendUint32(b, r.accepts)
+		b = append(b, r.minutes, r.actv)
+	}
+	return b
+}
+
+// minuteExtent is the first minute of the ring worth writing: nothing
+// before the first sample holds data.
+func (s *Series) minuteExtent() int64 {
+	return max(s.cur-MinutesKept, floorDiv(s.first, nsPerMinute))
+}
+
+func (s *Series) hourExtent() int64 {
+	return max(floorDiv(s.cur, 60)-HoursKept, floorDiv(s.first, nsPerHour))
+}
+
+// ReadStore reads a checkpoint written by WriteTo, up to the end of r.
+// Errors wrap ErrCorrupt or ErrVersion when the data is at fault; other
+// errors come from r.
+func ReadStore(r io.Reader) (*Store, error) {
+	d := &decoder{r: bufio.NewReaderSize(r, 64<<10)}
+	var hdr [headerLen]byte
+	if err := d.read(hdr[:]); err != nil {
+		return nil, err
+	}
+	if err := checkHeader(hdr[:]); err != nil {
+		return nil, err
+	}
+	st, err := d.payload()
+	if err != nil {
+		return nil, err
+	}
+	want := d.crc
+	var tr [trailerLen]byte
+	if err := d.read(tr[:]); err != nil {
+		return nil, err
+	}
+	if got := le.Uint32(tr[:]); got != want {
+		return nil, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, got, want)
+	}
+	var one [1]byte
+	switch _, err := io.ReadFull(d.r, one[:]); {
+	case err == nil:
+		return nil, fmt.Errorf("%w: data after the checksum at byte %d", ErrCorrupt, d.n)
+	case err != io.EOF:
+		return nil, err
+	}
+	return st, nil
+}
+
+func checkHeader(hdr []byte) error {
+	if string(hdr[:len(magic)]) != magic {
+		return fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:len(magic)])
+	}
+	if v := le.Uint32(hdr[len(magic):]); v != formatVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrVersion, v, formatVersion)
+	}
+	return nil
+}
+
+// decodePayload decodes a payload without header and checksum; it exists
+// so that the decoder can be fuzzed past the checksum.
+func decodePayload(r io.Reader) (*Store, error) {
+	return (&decoder{r: r}).payload()
+}
+
+// decoder reads a checkpoint and keeps a running checksum. Fixed-size
+// parts are read whole into scratch and taken apart with a cursor.
+type decoder struct {
+	r       io.Reader
+	crc     uint32
+	n       int64 // bytes consumed, for error messages
+	scratch [HoursKept * hourRecLen]byte
+}
+
+func (d *decoder) read(p []byte) error {
+	n, err := io.ReadFull(d.r, p)
+	d.crc = crc32.Update(d.crc, castagnoli, p[:n])
+	d.n += int64(n)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, d.n)
+	}
+	return err
+}
+
+// next reads n ≤ len(scratch) bytes.
+func (d *decoder) next(n int) (cursor, error) {
+	p := d.scratch[:n]
+	return cursor(p), d.read(p)
+}
+
+func (d *decoder) str(what string) (string, error) {
+	c, err := d.next(2)
+	if err != nil {
+		return "", err
+	}
+	n := int(c.u16())
+	if n > maxKeyLen {
+		return "", fmt.Errorf("%w: %s of %d bytes at byte %d", ErrCorrupt, what, n, d.n)
+	}
+	c, err = d.next(n)
+	return string(c), err
+}
+
+// cursor takes little-endian values off the front of a slice that is
+// known to be long enough.
+type cursor []byte
+
+func (c *cursor) u8() uint8 {
+	v := (*c)[0]
+	*c = (*c)[1:]
+	return v
+}
+
+func (c *cursor) u16() uint16 {
+	v := le.Uint16(*c)
+	*c = (*c)[2:]
+	return v
+}
+
+func (c *cursor) u32() uint32 {
+	v := le.Uint32(*c)
+	*c = (*c)[4:]
+	return v
+}
+
+func (c *cursor) u64() uint64 {
+	v := le.Uint64(*c)
+	*c = (*c)[8:]
+	return v
+}
+
+func (c *cursor) f32() float32 { return math.Float32frombits(c.u32()) }
+func (c *cursor) f64() float64 { return math.Float64frombits(c.u64()) }
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}
+
+func (d *decoder) payload() (*Store, error) {
+	c, err := d.next(4)
+	if err != nil {
+		return nil, err
+	}
+	count := c.u32()
+	if count > maxSeries {
+		return nil, corrupt("%d series, at most %d allowed", count, maxSeries)
+	}
+	// Trust the count only as far as a small file could hold it.
+	st := &Store{series: make(map[Key]*Series, min(count, 1024))}
+	for i := range count {
+		k, s, err := d.series()
+		if err != nil {
+			return nil, fmt.Errorf("series %d (%.80s/%.80s): %w", i, k.Namespace, k.ID, err)
+		}
+		if _, dup := st.series[k]; dup {
+			return nil, corrupt("series %s/%s appears twice", k.Namespace, k.ID)
+		}
+		st.series[k] = s
+	}
+	return st, nil
+}
+
+func finite(f float64) bool { return f >= 0 && f <= math.MaxFloat64 }
+
+const accLen = 3*8 + (4 + 7*8) + (6*8 + 2)
+
+func (d *decoder) series() (k Key, s *Series, err error) {
+	if k.Namespace, err = d.str("namespace"); err != nil {
+		return k, nil, err
+	}
+	if k.ID, err = d.str("container ID"); err != nil {
+		return k, nil, err
+	}
+	c, err := d.next(1)
+	if err != nil {
+		return k, nil, err
+	}
+	s = NewSeries()
+	switch flags := c.u8(); flags {
+	case 0:
+		return k, s, nil
+	case flagSeen:
+	default:
+		return k, nil, corrupt("unknown flags %#x", flags)
+	}
+
+	if c, err = d.next(accLen); err != nil {
+		return k, nil, err
+	}
+	first, last, cur := int64(c.u64()), int64(c.u64()), int64(c.u64())
+	a := &s.acc
+	a.samples = c.u32()
+	a.observed = int64(c.u64())
+	a.cpu = c.f64()
+	a.rx, a.tx, a.disk, a.accepts, a.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
+	h := &s.hour
+	h.cpu = c.f64()
+	h.rx, h.tx, h.disk, h.accepts, h.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
+	h.minutes, h.actv = c.u8(), c.u8()
+	switch {
+	case first > last:
+		return k, nil, corrupt("first sample %d after last %d", first, last)
+	case floorDiv(last, nsPerMinute) > cur || cur > maxMinute:
+		return k, nil, corrupt("minute in progress %d out of range", cur)
+	case a.observed < 0 || !finite(a.cpu):
+		return k, nil, corrupt("bad minute accumulator")
+	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60):
+		return k, nil, corrupt("bad hour accumulator")
+	}
+	s.start(first, cur)
+	s.last = last
+
+	// The extents follow from the times just checked, so they are at
+	// most a ring long.
+	for m := s.minuteExtent(); m < cur; {
+		i := mod(m, MinutesKept)
+		seg := s.minutes[i:min(MinutesKept, i+int(cur-m))]
+		if err := d.read(minuteBytes(seg)); err != nil {
+			return k, nil, err
+		}
+		for _, b := range seg {
+			if b.Valid() {
+				s.observed++
+			}
+		}
+		m += int64(len(seg))
+	}
+	curH := floorDiv(cur, 60)
+	var valid uint8
+	for m := max(curH*60, s.minuteExtent()); m < cur; m++ {
+		if s.minutes[mod(m, MinutesKept)].Valid() {
+			valid++
+		}
+	}
+	if valid != h.minutes {
+		return k, nil, corrupt("hour in progress counts %d minutes, ring has %d", h.minutes, valid)
+	}
+
+	lo := s.hourExtent()
+	if c, err = d.next(int(curH-lo) * hourRecLen); err != nil {
+		return k, nil, err
+	}
+	for hr := lo; hr < curH; hr++ {
+		r := &s.hours[mod(hr, HoursKept)]
+		r.cpu, r.maxWSKiB = c.f32(), c.u32()
+		r.rx, r.tx, r.disk = c.f32(), c.f32(), c.f32()
+		r.accepts = c.u32()
+		r.minutes, r.actv = c.u8(), c.u8()
+		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk} {
+			if !finite(float64(f)) {
+				return k, nil, corrupt("hour %d: bad value %v", hr, f)
+			}
+		}
+		if r.minutes > 60 || r.actv > r.minutes {
+			return k, nil, corrupt("hour %d: %d active of %d minutes", hr, r.actv, r.minutes)
+		}
+	}
+	return k, s, nil
+}
+
+// SaveFile writes the checkpoint to path atomically: to a temporary file in
+// the same directory, synced, renamed over path, and the directory synced.
+// It creates the directory (0700) if missing. On error the previous file is
+// intact and the temporary file removed.
+func (st *Store) SaveFile(path string) error {
+	return saveFile(path, func(w io.Writer) error {
+		_, err := st.WriteTo(w)
+		return err
+	})
+}
+
+func saveFile(path string, write func(io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save history checkpoint %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save history checkpoint %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("save history checkpoint %s: %w", path, err)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename durable. Filesystems that cannot sync a
+// directory say so with EINVAL or ENOTSUP; the rename then stands as is.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		err = nil
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// LoadFile reads the checkpoint at path. A missing file gives an empty
+// store and no error. A corrupt, foreign or other-version file is renamed
+// to path+".corrupt-<unix time>" and LoadFile returns an empty store with
+// an error that wraps ErrCorrupt or ErrVersion and names both paths. Any
+// other error (say, permission denied) also comes with an empty store, and
+// the file is left in place.
+func LoadFile(path string) (*Store, error) {
+	st, err := loadFile(path)
+	switch {
+	case err == nil:
+		return st, nil
+	case errors.Is(err, os.ErrNotExist):
+		return NewStore(), nil
+	case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrVersion):
+		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return NewStore(), fmt.Errorf("history checkpoint %s is unusable (%w) and could not be moved aside to %s: %v", path, err, aside, rerr)
+		}
+		return NewStore(), fmt.Errorf("history checkpoint %s is unusable, moved aside to %s: %w", path, aside, err)
+	default:
+		return NewStore(), fmt.Errorf("read history checkpoint %s: %w", path, err)
+	}
+}
+
+// loadFile checks the header and the checksum in a first pass, so that a
+// damaged file is rejected before anything is allocated for it, then
+// decodes it.
+func loadFile(path string) (*Store, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := verify(f); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return ReadStore(f)
+}
+
+func verify(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	var hdr [headerLen]byte
+	if err := readFull(f, hdr[:]); err != nil {
+		return err
+	}
+	if err := checkHeader(hdr[:]); err != nil {
+		return err
+	}
+	if size < int64(headerLen+trailerLen) {
+		return fmt.Errorf("%w: truncated to %d bytes", ErrCorrupt, size)
+	}
+	sum := crc32.Update(0, castagnoli, hdr[:])
+	buf := make([]byte, 64<<10)
+	for left := size - int64(headerLen+trailerLen); left > 0; {
+		p := buf[:min(left, int64(len(buf)))]
+		if err := readFull(f, p); err != nil {
+			return err
+		}
+		sum = crc32.Update(sum, castagnoli, p)
+		left -= int64(len(p))
+	}
+	if err := readFull(f, buf[:trailerLen]); err != nil {
+		return err
+	}
+	if got := le.Uint32(buf); got != sum {
+		return fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, got, sum)
+	}
+	return nil
+}
+
+// readFull reads len(p) bytes; running out of file means truncation (the
+// size was taken before reading), anything else is an I/O error.
+func readFull(r io.Reader, p []byte) error {
+	_, err := io.ReadFull(r, p)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%w: truncated", ErrCorrupt)
+	}
+	return err
+}

@@ -1,0 +1,49 @@
+// Package history keeps compact per-container rings of per-minute and
+// per-hour aggregates and checkpoints them.
+//
+// The agent samples every container each tick and feeds the deltas to the
+// container's [Series] with [Series.Add]. A Series accumulates the samples of
+// the current minute; when a sample arrives in a later minute it closes the
+// minute into one byte (a [Minute]: active bit and a log-scale CPU code) and
+// adds it to the current hour, which closes into an [Hour] record when the
+// hour is over. Both rings keep one week: [MinutesKept] minutes and
+// [HoursKept] hours. Longer hourly history (say 30 days) is deliberately not
+// kept: it would not fit the per-container budget below.
+//
+// # Memory
+//
+// A Series costs a fixed amount, whatever its age: a header of
+// [SeriesHeaderBytes] bytes, plus, from its first sample on, a minute ring of
+// 10,080 bytes and an hour ring of 168 × 28 = 4,704 bytes. That is
+// [SeriesBytes] = 14,952 bytes of data per container on 64-bit platforms;
+// Go's allocator serves the three allocations from its 176, 10,240 and 4,864
+// byte size classes, so the heap cost is 15,280 bytes, under 16 KiB. A series
+// that never received a sample keeps only its header.
+//
+// # Checkpoint
+//
+// [Store.WriteTo] and [ReadStore] use a small custom binary format, little
+// endian throughout:
+//
+//	magic    "FSHISTRY" (8 bytes)
+//	version  uint32 (currently 1)
+//	payload  series count (uint32), then per series, sorted by key:
+//	         namespace and ID (uint16 length + bytes each), flags (uint8,
+//	         bit 0 = has samples) and, if it has samples: first and last
+//	         sample time and the current minute, the in-progress minute and
+//	         hour accumulators, then the finished minutes and hours still in
+//	         the rings from the first sample on, oldest first (one byte per
+//	         minute, 26 bytes per hour)
+//	checksum CRC-32C (Castagnoli) of everything before it, uint32
+//
+// A corrupt or hostile checkpoint yields an error wrapping [ErrCorrupt],
+// never a panic or a huge allocation: [LoadFile] verifies the checksum
+// before decoding anything, and the decoder bounds every length and count
+// before allocating (what it allocates stays proportional to the bytes it
+// has read) and range-checks every value it decodes. A
+// container with a full week of history takes 14,587 bytes plus its key;
+// 1000 of them with 64-character IDs make a checkpoint of about 14.7 MB.
+//
+// The in-progress minute and hour are part of the checkpoint, so a burst that
+// spans a checkpoint and a restart continues in the same minute.
+package history

@@ -1,0 +1,420 @@
+package history
+
+import (
+	"math"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+const (
+	nsPerMinute = int64(time.Minute)
+	nsPerHour   = int64(time.Hour)
+)
+
+// Byte costs of a Series, asserted by the tests (see the package doc).
+const (
+	// SeriesHeaderBytes is what a Series costs before its first sample.
+	SeriesHeaderBytes = int(unsafe.Sizeof(Series{}))
+	// SeriesBytes is what a Series costs from its first sample on: the
+	// header and both rings, fixed for the life of the container.
+	SeriesBytes = SeriesHeaderBytes + int(unsafe.Sizeof(minuteRing{})) + int(unsafe.Sizeof(hourRing{}))
+)
+
+// Sample is what the agent feeds each tick for one container: deltas since
+// its previous sample.
+type Sample struct {
+	Time time.Time
+	// CPUSeconds that are negative, NaN or absurd (≥ 1e12) count as zero.
+	CPUSeconds float64
+	// WorkingSet is a gauge, in bytes; a minute keeps its maximum.
+	WorkingSet             uint64
+	NetRxBytes, NetTxBytes uint64
+	DiskWriteBytes         uint64
+	TCPAccepts             uint64
+	// Interval is the span the deltas cover. When zero, it is the time
+	// since the previous sample fed to the Series, which is unknown for the
+	// first sample ever (its deltas count in the totals, not in the rates).
+	Interval time.Duration
+}
+
+// Thresholds decide whether a finished minute was idle: idle = CPU cores
+// (CPU seconds of the minute / observed seconds in it) < CPUCores and
+// (rx+tx bytes)/s < NetBytesPerSecond and disk write bytes/s <
+// DiskWriteBytesPerSecond. Observed seconds are the sum of the intervals of
+// the samples in that minute. With zero thresholds every minute is active.
+type Thresholds struct {
+	CPUCores, NetBytesPerSecond, DiskWriteBytesPerSecond float64
+}
+
+// Hour aggregates one hour. In the ring it takes 28 bytes (float32 sums,
+// working set in KiB as a uint32, so at most 4 TiB).
+type Hour struct {
+	CPUSeconds float32
+	// MaxWorkingSet is the largest working set sampled, in bytes, rounded
+	// up to a whole KiB.
+	MaxWorkingSet          uint64
+	NetRxBytes, NetTxBytes float32
+	DiskWriteBytes         float32
+	// TCPAccepts counts inbound TCP connections accepted (a request
+	// estimate), saturating at 2^32-1.
+	TCPAccepts uint32
+	// Minutes is the number of sampled minutes in the hour, ActiveMinutes
+	// how many of them were active.
+	Minutes       uint8
+	ActiveMinutes uint8
+}
+
+type (
+	minuteRing [MinutesKept]Minute
+	hourRing   [HoursKept]hourRec
+)
+
+// hourRec is the ring form of an Hour: 26 bytes of fields, 28 with padding.
+type hourRec struct {
+	cpu           float32
+	maxWSKiB      uint32
+	rx, tx, disk  float32
+	accepts       uint32
+	minutes, actv uint8
+}
+
+func (r *hourRec) hour() Hour {
+	return Hour{
+		CPUSeconds:     r.cpu,
+		MaxWorkingSet:  uint64(r.maxWSKiB) << 10,
+		NetRxBytes:     r.rx,
+		NetTxBytes:     r.tx,
+		DiskWriteBytes: r.disk,
+		TCPAccepts:     r.accepts,
+		Minutes:        r.minutes,
+		ActiveMinutes:  r.actv,
+	}
+}
+
+// maxCPUDelta bounds a sample's CPU seconds: about 30,000 years of a core.
+const maxCPUDelta = 1e12
+
+// minuteAcc accumulates the samples of the minute in progress.
+type minuteAcc struct {
+	observed     int64 // nanoseconds covered by the samples' intervals
+	cpu          float64
+	rx, tx, disk uint64
+	accepts      uint64
+	maxWS        uint64
+	samples      uint32
+}
+
+func (a *minuteAcc) add(sm *Sample, interval int64) {
+	a.samples++
+	a.observed += interval
+	// NaN, negative (a counter reset) and absurd deltas count as zero, so
+	// that sums stay finite and checkpoints stay readable.
+	if sm.CPUSeconds > 0 && sm.CPUSeconds < maxCPUDelta {
+		a.cpu += sm.CPUSeconds
+	}
+	a.rx += sm.NetRxBytes
+	a.tx += sm.NetTxBytes
+	a.disk += sm.DiskWriteBytes
+	a.accepts += sm.TCPAccepts
+	a.maxWS = max(a.maxWS, sm.WorkingSet)
+}
+
+// minute closes the accumulator into its byte. Without a known interval the
+// rates are taken as zero.
+func (a *minuteAcc) minute(th *Thresholds) Minute {
+	if a.samples == 0 {
+		return 0
+	}
+	var cores, net, disk float64
+	if a.observed > 0 {
+		secs := float64(a.observed) / 1e9
+		cores = a.cpu / secs
+		net = (float64(a.rx) + float64(a.tx)) / secs
+		disk = float64(a.disk) / secs
+	}
+	idle := cores < th.CPUCores && net < th.NetBytesPerSecond && disk < th.DiskWriteBytesPerSecond
+	return MakeMinute(cores, !idle)
+}
+
+// hourAcc accumulates the finished minutes of the hour in progress.
+type hourAcc struct {
+	cpu           float64
+	rx, tx, disk  uint64
+	accepts       uint64
+	maxWS         uint64
+	minutes, actv uint8
+}
+
+func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
+	h.cpu += a.cpu
+	h.rx += a.rx
+	h.tx += a.tx
+	h.disk += a.disk
+	h.accepts += a.accepts
+	h.maxWS = max(h.maxWS, a.maxWS)
+	h.minutes++
+	if m.Active() {
+		h.actv++
+	}
+}
+
+func (h *hourAcc) rec() hourRec {
+	return hourRec{
+		cpu:      float32(h.cpu),
+		maxWSKiB: uint32(min((h.maxWS+1023)>>10, math.MaxUint32)),
+		rx:       float32(h.rx),
+		tx:       float32(h.tx),
+		disk:     float32(h.disk),
+		accepts:  uint32(min(h.accepts, math.MaxUint32)),
+		minutes:  h.minutes,
+		actv:     h.actv,
+	}
+}
+
+// Series is one container's history. Minutes and hours are numbered from
+// the Unix epoch; minute m lives in slot m mod MinutesKept, so the minute
+// ring always holds minutes [cur-MinutesKept, cur) and the hour ring hours
+// [curHour-HoursKept, curHour). Not safe for concurrent use.
+type Series struct {
+	minutes  *minuteRing // nil until the first sample
+	hours    *hourRing
+	first    int64 // Unix nanoseconds of the first sample
+	last     int64 // Unix nanoseconds of the latest sample
+	cur      int64 // minute in progress
+	acc      minuteAcc
+	hour     hourAcc // hour of cur
+	observed int32   // valid minutes in the ring
+	seen     bool
+}
+
+// NewSeries returns an empty Series. Its rings are allocated by the first
+// sample.
+func NewSeries() *Series { return &Series{} }
+
+// FirstSeen is the time of the first sample ever, kept across checkpoints;
+// zero before any sample.
+func (s *Series) FirstSeen() time.Time {
+	if !s.seen {
+		return time.Time{}
+	}
+	return time.Unix(0, s.first)
+}
+
+// LastSeen is the time of the latest sample; zero before any sample.
+func (s *Series) LastSeen() time.Time {
+	if !s.seen {
+		return time.Time{}
+	}
+	return time.Unix(0, s.last)
+}
+
+// ObservedMinutes is the number of valid minutes in the ring.
+func (s *Series) ObservedMinutes() int { return int(s.observed) }
+
+// Add accumulates sm into the minute in progress. When sm.Time lies in a
+// later minute, it first closes that minute (with th deciding idle or
+// active), marks the minutes skipped since as without data, and starts the
+// new one. Samples older than the minute in progress are ignored, and so
+// are samples whose Time is zero or outside the years 1678 to 2262. Add
+// does not allocate, except for the rings on the first sample.
+func (s *Series) Add(sm Sample, th Thresholds) {
+	t, ok := unixNano(sm.Time)
+	if !ok {
+		return
+	}
+	m := floorDiv(t, nsPerMinute)
+	if !s.seen {
+		s.start(t, m)
+	} else if m < s.cur {
+		return
+	} else if m > s.cur {
+		s.advance(m, &th)
+	}
+	interval := int64(sm.Interval)
+	if interval <= 0 {
+		interval = max(t-s.last, 0)
+	}
+	s.last = max(s.last, t)
+	s.acc.add(&sm, interval)
+}
+
+// Advance closes the minute in progress if now lies in a later minute,
+// without adding a sample, so that the last minute of a container that
+// stopped being sampled becomes visible. It does nothing before the first
+// sample.
+func (s *Series) Advance(now time.Time, th Thresholds) {
+	t, ok := unixNano(now)
+	if m := floorDiv(t, nsPerMinute); ok && s.seen && m > s.cur {
+		s.advance(m, &th)
+	}
+}
+
+func (s *Series) start(t, m int64) {
+	if s.minutes == nil {
+		s.minutes, s.hours = new(minuteRing), new(hourRing)
+	}
+	s.seen = true
+	s.first, s.last, s.cur = t, t, m
+}
+
+// advance closes minute s.cur and makes m (> s.cur) the minute in progress.
+func (s *Series) advance(m int64, th *Thresholds) {
+	b := s.acc.minute(th)
+	s.setMinute(s.cur, b)
+	if b.Valid() {
+		s.hour.addMinute(&s.acc, b)
+	}
+	s.acc = minuteAcc{}
+	s.clearMinutes(s.cur+1, m)
+
+	if h, nh := floorDiv(s.cur, 60), floorDiv(m, 60); nh > h {
+		s.hours[mod(h, HoursKept)] = s.hour.rec()
+		s.hour = hourAcc{}
+		s.clearHours(h+1, nh)
+	}
+	s.cur = m
+}
+
+func (s *Series) setMinute(m int64, b Minute) {
+	slot := &s.minutes[mod(m, MinutesKept)]
+	if slot.Valid() {
+		s.observed--
+	}
+	if b.Valid() {
+		s.observed++
+	}
+	*slot = b
+}
+
+// clearMinutes marks minutes [from, to) as without data. Only the last
+// MinutesKept of them can still be in the ring.
+func (s *Series) clearMinutes(from, to int64) {
+	if to-from > MinutesKept {
+		from = to - MinutesKept
+	}
+	for from < to {
+		i := mod(from, MinutesKept)
+		seg := s.minutes[i:min(MinutesKept, i+int(to-from))]
+		for _, b := range seg {
+			if b.Valid() {
+				s.observed--
+			}
+		}
+		clear(seg)
+		from += int64(len(seg))
+	}
+}
+
+func (s *Series) clearHours(from, to int64) {
+	if to-from > HoursKept {
+		from = to - HoursKept
+	}
+	for ; from < to; from++ {
+		s.hours[mod(from, HoursKept)] = hourRec{}
+	}
+}
+
+// AppendMinutes appends one entry per minute in [from, to), both truncated
+// to whole minutes, oldest first, and returns dst. A window longer than
+// MaxWindow is shortened to its last MaxWindow. Only finished minutes
+// still in the ring have data; the minute in progress, minutes before the
+// first sample and minutes older than a week are Minute(0). It does not
+// allocate when dst has room.
+func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
+	f, t := window(from, to, 60, MaxWindow/time.Minute)
+	if t <= f {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
+	out := dst[n:]
+	clear(out)
+	if !s.seen {
+		return dst
+	}
+	lo, hi := max(f, s.cur-MinutesKept), min(t, s.cur)
+	for lo < hi {
+		i := mod(lo, MinutesKept)
+		c := copy(out[lo-f:hi-f], s.minutes[i:])
+		lo += int64(c)
+	}
+	return dst
+}
+
+// AppendHours appends one entry per hour in [from, to), both truncated to
+// whole hours, oldest first, and returns dst. A window longer than
+// MaxWindow is shortened to its last MaxWindow. Finished hours come from the
+// ring; the hour in progress is included as a partial aggregate of its
+// finished minutes (its Minutes field says how many). Hours without data
+// are zero. It does not allocate when dst has room.
+func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
+	f, t := window(from, to, 3600, MaxWindow/time.Hour)
+	if t <= f {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
+	out := dst[n:]
+	clear(out)
+	if !s.seen {
+		return dst
+	}
+	curH := floorDiv(s.cur, 60)
+	for h := max(f, curH-HoursKept); h < min(t, curH); h++ {
+		out[h-f] = s.hours[mod(h, HoursKept)].hour()
+	}
+	if f <= curH && curH < t {
+		r := s.hour.rec()
+		out[curH-f] = r.hour()
+	}
+	return dst
+}
+
+// MaxWindow bounds the windows of AppendMinutes and AppendHours, so that a
+// careless from (a zero time, say) cannot ask for millions of entries.
+// Nothing older than a week is kept, so it never cuts off data.
+const MaxWindow = 31 * 24 * time.Hour
+
+// window numbers the minutes or hours (units of unit seconds) of [from, to),
+// at most maxLen of them. Unix seconds cover every time.Time without
+// overflow.
+func window(from, to time.Time, unit int64, maxLen time.Duration) (f, t int64) {
+	f, t = floorDiv(from.Unix(), unit), floorDiv(to.Unix(), unit)
+	return max(f, t-int64(maxLen)), t
+}
+
+// unixNano converts a sample time, rejecting zero and unrepresentable ones.
+func unixNano(t time.Time) (int64, bool) {
+	if sec := t.Unix(); t.IsZero() || sec <= math.MinInt64/1_000_000_000 || sec >= math.MaxInt64/1_000_000_000 {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+// floorDiv divides rounding towards minus infinity, so that times before
+// 1970 still fall in the right minute; b must be positive.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// mod is the slot of absolute index a in a ring of n.
+func mod(a int64, n int) int {
+	r := int(a % int64(n))
+	if r < 0 {
+		r += n
+	}
+	return r
+}
+
+// minuteBytes views a slice of minutes as bytes.
+func minuteBytes(m []Minute) []byte {
+	if len(m) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&m[0])), len(m))
+}
