@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Measures the agent's overhead against real containers: CPU, memory and
+# /metrics size for each container count, next to containerd's own CPU.
+# Needs root (re-runs itself with sudo) and takes a few minutes per count.
+# Arguments go to the Go program, for example:
+#
+#   scripts/overhead.sh -containers 55,205 -window 3m -out overhead.md
+#
+# Run `go run ./tools/overhead -h` for every flag.
+set -euo pipefail
+
+if ((EUID != 0)); then
+	exec sudo -- "$0" "$@"
+fi
+if [[ -x /usr/local/go/bin/go && ":$PATH:" != *":/usr/local/go/bin:"* ]]; then
+	export PATH="/usr/local/go/bin:$PATH"
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/setup-debian.sh
+exec go run ./tools/overhead "$@"

@@ -1,0 +1,613 @@
+// Command overhead measures what the Fleetscope agent costs on a real host:
+// its CPU time, resident memory, /metrics size and scrape latency while it
+// watches N real containers, next to the CPU time containerd itself spends in
+// the same window, so the result reads as "the agent costs x% of a core, or y
+// times what containerd costs to run the same containers".
+//
+// It starts a private containerd, runs busybox containers in namespace k8s.io
+// (a few of them burn a little CPU, the rest sleep) with Kubernetes-like
+// labels, and for each requested N:
+//
+//  1. adds containers until N run (containers are reused for the next N),
+//  2. lets the host settle for 10 s,
+//  3. starts the agent and waits until it reports all N running containers,
+//     then one more sample interval, so start-up and discovery are excluded,
+//  4. measures over the window: utime+stime of the agent process and of
+//     containerd (from /proc/<pid>/stat), the agent's VmRSS, and one scrape
+//     of /metrics every -scrape interval, as Prometheus would,
+//  5. stops the agent with SIGTERM.
+//
+// With -cadvisor, cAdvisor is measured the same way right after the agent,
+// in its own window against the same containers, so the two never compete
+// for the CPU and each has its own containerd baseline. It runs as
+//
+//	cadvisor -listen_ip 127.0.0.1 -port P -housekeeping_interval <interval>
+//	  -allow_dynamic_housekeeping=false -containerd <socket>
+//	  -containerd-namespace k8s.io -docker_only=false
+//
+// plus whatever -cadvisor-args adds (a later flag overrides an earlier one).
+// cAdvisor only recognises containerd containers whose id is 64 hex
+// characters, which is what this command uses.
+//
+// Everything it started is removed at the end, also on Ctrl-C. It needs root:
+//
+//	sudo go run ./tools/overhead -containers 55,205 -window 3m -out overhead.md
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fleetscope/fleetscope/internal/testenv"
+)
+
+// namespace is where the containers run, the namespace Kubernetes uses.
+const namespace = "k8s.io"
+
+const (
+	settleTime       = 10 * time.Second
+	discoveryTimeout = 3 * time.Minute
+	stopTimeout      = 15 * time.Second
+	startWorkers     = 4
+	removeWorkers    = 8
+)
+
+// busyScript wakes up five times a second and counts to 2000 in the shell:
+// a few milliseconds of CPU each time, so the containers have activity to
+// sample without loading the host.
+const busyScript = `while :; do sleep 0.2; i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; done`
+
+type options struct {
+	counts       []int
+	window       time.Duration
+	interval     time.Duration
+	scrapeEvery  time.Duration
+	busy         int
+	fleetscope   string
+	cadvisor     string
+	cadvisorArgs []string
+	out          string
+	procRoot     string
+	cgroupRoot   string
+}
+
+func main() {
+	var o options
+	counts := flag.String("containers", "55,205", "comma-separated container counts; each is measured separately, containers are reused")
+	flag.DurationVar(&o.window, "window", 3*time.Minute, "measurement window per count")
+	flag.DurationVar(&o.interval, "interval", 10*time.Second, "the agent's sample interval (and cAdvisor's housekeeping interval)")
+	flag.DurationVar(&o.scrapeEvery, "scrape", 15*time.Second, "scrape /metrics this often during the window, as Prometheus would")
+	flag.IntVar(&o.busy, "busy", 5, "how many of the containers burn a little CPU; the rest sleep")
+	flag.StringVar(&o.fleetscope, "fleetscope", "", "fleetscope binary (default: build ./cmd/fleetscope)")
+	flag.StringVar(&o.cadvisor, "cadvisor", "", "cAdvisor binary; if set, cAdvisor is measured the same way after the agent")
+	cadvisorArgs := flag.String("cadvisor-args", "", "extra space-separated flags for cAdvisor")
+	flag.StringVar(&o.out, "out", "", "also write the results as a markdown file")
+	flag.StringVar(&o.procRoot, "proc", "/proc", "procfs mount point")
+	flag.StringVar(&o.cgroupRoot, "cgroup-root", "/sys/fs/cgroup", "cgroupfs mount point, to name the cgroup mode")
+	flag.Parse()
+
+	var err error
+	if o.counts, err = parseCounts(*counts); err != nil {
+		fatalf("-containers: %v", err)
+	}
+	o.cadvisorArgs = strings.Fields(*cadvisorArgs)
+	switch {
+	case o.window <= 0:
+		fatalf("-window: must be positive")
+	case o.interval <= 0:
+		fatalf("-interval: must be positive")
+	case o.scrapeEvery <= 0 || o.scrapeEvery > o.window:
+		fatalf("-scrape: must be positive and at most -window")
+	case o.busy < 0:
+		fatalf("-busy: must not be negative")
+	case flag.NArg() > 0:
+		fatalf("unexpected arguments %q", flag.Args())
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err = run(ctx, o)
+	// Signals stay caught until here, so a second Ctrl-C can't interrupt
+	// the cleanup that run has just done.
+	stop()
+	if err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "overhead: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// parseCounts parses "55,205" into ascending, distinct, positive counts.
+func parseCounts(s string) ([]int, error) {
+	var counts []int
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		counts = append(counts, n)
+	}
+	slices.Sort(counts)
+	return slices.Compact(counts), nil
+}
+
+func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
+
+func run(ctx context.Context, o options) (err error) {
+	if why := testenv.Requirements(); why != "" {
+		return fmt.Errorf("cannot run here: %s", why)
+	}
+	dir, err := os.MkdirTemp("", "fleetscope-overhead-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	if o.fleetscope == "" {
+		o.fleetscope = filepath.Join(dir, "fleetscope")
+		step("building fleetscope")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", o.fleetscope, "./cmd/fleetscope").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build ./cmd/fleetscope (from the repository root, or pass -fleetscope): %v\n%s", err, out)
+		}
+	}
+	subjects := []*subject{fleetscopeSubject(o.fleetscope)}
+	if o.cadvisor != "" {
+		path, err := exec.LookPath(o.cadvisor)
+		if err != nil {
+			return fmt.Errorf("-cadvisor: %w", err)
+		}
+		subjects = append(subjects, cadvisorSubject(path, o.cadvisorArgs))
+	}
+
+	m := describeMachine(ctx, o)
+	step("starting a private containerd")
+	d, err := testenv.StartContainerd(ctx, filepath.Join(dir, "containerd"))
+	if err != nil {
+		return err
+	}
+	f := &fleet{d: d, busy: o.busy}
+	defer func() {
+		step("removing %d containers and containerd", f.len())
+		if err := f.removeAll(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "overhead: cleanup:", err)
+		}
+		d.Cleanup(context.Background())
+	}()
+	m.containerd = containerdVersion(ctx, d)
+	m.print(os.Stdout, o)
+
+	var results []result
+	defer func() {
+		// Partial results are still worth seeing after a failure or Ctrl-C.
+		if len(results) == 0 {
+			return
+		}
+		fmt.Println()
+		m.print(os.Stdout, o)
+		fmt.Println()
+		writeTable(os.Stdout, results, false)
+		if o.out != "" {
+			if werr := writeMarkdown(o.out, m, o, results); werr != nil {
+				err = errors.Join(err, werr)
+			} else {
+				fmt.Printf("\nwritten to %s\n", o.out)
+			}
+		}
+	}()
+
+	for _, n := range o.counts {
+		step("running %d containers (%d busy)", n, min(n, o.busy))
+		growErr := f.grow(ctx, n)
+		if growErr != nil {
+			if ctx.Err() != nil || f.len() == 0 {
+				return growErr
+			}
+			// Fall back to what runs: the largest N that works.
+			fmt.Fprintf(os.Stderr, "overhead: only %d of %d containers started: %v\n", f.len(), n, growErr)
+			n = f.len()
+		}
+		step("settling for %v", settleTime)
+		if err := sleep(ctx, settleTime); err != nil {
+			return err
+		}
+		for _, s := range subjects {
+			r, err := measure(ctx, o, d, s, n, dir, &m)
+			if err != nil {
+				return fmt.Errorf("%s with %d containers: %w", s.name, n, err)
+			}
+			r.print(os.Stdout)
+			results = append(results, r)
+		}
+		if growErr != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fleet is the set of containers this run started.
+type fleet struct {
+	d    *testenv.Daemon
+	busy int
+
+	mu  sync.Mutex
+	ids []string
+}
+
+func (f *fleet) len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.ids)
+}
+
+// grow starts containers until n run. The first f.busy containers ever
+// started run busyScript, the others sleep. It stops at the first failure.
+func (f *fleet) grow(ctx context.Context, n int) error {
+	have := f.len()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(startWorkers)
+	for i := have; i < n; i++ {
+		g.Go(func() error {
+			args := []string{"sleep", "86400"}
+			if i < f.busy {
+				args = []string{"sh", "-c", busyScript}
+			}
+			pod := fmt.Sprintf("overhead-%04d", i)
+			id := testenv.RandomID()
+			_, err := f.d.Run(gctx, testenv.RunOptions{
+				Namespace: namespace,
+				ID:        id,
+				Args:      args,
+				Labels: map[string]string{
+					"io.kubernetes.pod.name":       pod,
+					"io.kubernetes.pod.namespace":  "overhead",
+					"io.kubernetes.pod.uid":        pod + "-uid",
+					"io.kubernetes.container.name": "app",
+					"io.cri-containerd.kind":       "container",
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("container %d (%s): %w", i, id, err)
+			}
+			f.mu.Lock()
+			f.ids = append(f.ids, id)
+			started := len(f.ids)
+			f.mu.Unlock()
+			if started%25 == 0 || started == n {
+				fmt.Printf("    %d/%d running\n", started, n)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// removeAll removes the containers in parallel; one by one, hundreds of them
+// would outlast the daemon's cleanup budget.
+func (f *fleet) removeAll(ctx context.Context) error {
+	f.mu.Lock()
+	ids := f.ids
+	f.ids = nil
+	f.mu.Unlock()
+	var g errgroup.Group
+	g.SetLimit(removeWorkers)
+	var mu sync.Mutex
+	var errs []error
+	for _, id := range ids {
+		g.Go(func() error {
+			if err := f.d.Remove(ctx, namespace, id); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errors.Join(errs...)
+}
+
+// subject is a monitoring agent under measurement.
+type subject struct {
+	name string
+	// command returns the command line that serves metrics on addr (a
+	// host:port) for the containerd at socket. dir is a scratch directory.
+	command func(dir, addr, socket string, interval time.Duration) ([]string, error)
+	// path of the metrics endpoint.
+	path string
+	// seen returns how many of the test containers a metrics page covers.
+	seen func(metrics []byte) int
+}
+
+func fleetscopeSubject(bin string) *subject {
+	return &subject{
+		name: "fleetscope",
+		path: "/metrics",
+		seen: fleetscopeSeen,
+		command: func(dir, addr, socket string, interval time.Duration) ([]string, error) {
+			// Everything else keeps its default, as a user would run it.
+			cfg := filepath.Join(dir, "fleetscope.yaml")
+			conf := fmt.Sprintf("containerd:\n  socket: %q\nsampling:\n  interval: %s\nweb:\n  listen_address: %q\nlog:\n  format: json\n",
+				socket, interval, addr)
+			if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			return []string{bin, "run", "--config", cfg}, nil
+		},
+	}
+}
+
+func cadvisorSubject(bin string, extra []string) *subject {
+	return &subject{
+		name: "cadvisor",
+		path: "/metrics",
+		seen: cadvisorSeen(namespace),
+		command: func(_, addr, socket string, interval time.Duration) ([]string, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			// A fixed housekeeping interval makes it sample as often as
+			// the agent; dynamic housekeeping would back off for idle
+			// containers.
+			args := []string{bin,
+				"-listen_ip", host, "-port", port,
+				"-housekeeping_interval", interval.String(),
+				"-allow_dynamic_housekeeping=false",
+				"-containerd", socket,
+				"-containerd-namespace", namespace,
+				"-docker_only=false",
+			}
+			return append(args, extra...), nil
+		},
+	}
+}
+
+// process is a started agent.
+type process struct {
+	cmd     *exec.Cmd
+	done    chan struct{}
+	logPath string
+}
+
+func startProcess(argv []string, logPath string) (*process, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own copy
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group keeps a terminal's Ctrl-C away from it, so it
+	// is stopped in order with everything else.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, done: make(chan struct{}), logPath: logPath}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits, killing the process after stopTimeout. It
+// reports an unclean exit. Safe to call twice.
+func (p *process) stop() error {
+	if p.exited() {
+		return p.exitErr()
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.exitErr()
+	case <-time.After(stopTimeout):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("ignored SIGTERM for %v and was killed", stopTimeout)
+	}
+}
+
+func (p *process) exitErr() error {
+	if st := p.cmd.ProcessState; st != nil && !st.Success() {
+		return fmt.Errorf("exited with %v; log %s:\n%s", st, p.logPath, tail(p.logPath, 10))
+	}
+	return nil
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// measure runs s against the n running containers and measures it over one
+// window.
+func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n int, dir string, m *machine) (result, error) {
+	r := result{n: n, subject: s.name, interval: o.interval}
+	addr, err := freeAddr()
+	if err != nil {
+		return r, err
+	}
+	sdir := filepath.Join(dir, fmt.Sprintf("%s-%d", s.name, n))
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		return r, err
+	}
+	argv, err := s.command(sdir, addr, d.Socket, o.interval)
+	if err != nil {
+		return r, err
+	}
+	step("starting %s: %s", s.name, strings.Join(argv, " "))
+	p, err := startProcess(argv, filepath.Join(sdir, s.name+".log"))
+	if err != nil {
+		return r, fmt.Errorf("start: %w", err)
+	}
+	defer func() {
+		if err := p.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "overhead: %s: %v\n", s.name, err)
+		}
+	}()
+	client := &http.Client{Timeout: 10 * time.Second}
+	url := "http://" + addr + s.path
+
+	// Discovery and the first samples cost more than the steady state
+	// this command is about, so the window starts after them.
+	step("waiting until %s reports %d containers", s.name, n)
+	deadline := time.Now().Add(discoveryTimeout)
+	for {
+		if p.exited() {
+			return r, p.exitErr()
+		}
+		if sc, err := scrapeOnce(ctx, client, url); err == nil {
+			if r.seen = s.seen(sc.body); r.seen >= n {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			r.note = fmt.Sprintf("saw only %d of %d containers after %v", r.seen, n, discoveryTimeout)
+			fmt.Fprintf(os.Stderr, "overhead: %s %s; measuring anyway\n", s.name, r.note)
+			break
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return r, err
+		}
+	}
+	if s.name == "fleetscope" && m.cgroupFrom == "" {
+		if mode := cgroupModeFromLog(p.logPath); mode != "" {
+			m.cgroup, m.cgroupFrom = mode, "agent log"
+		}
+	}
+	if err := sleep(ctx, o.interval); err != nil {
+		return r, err
+	}
+
+	step("measuring %s for %v", s.name, o.window)
+	cdPid := d.Pid()
+	if cdPid == 0 {
+		return r, fmt.Errorf("containerd is not running")
+	}
+	cpu0, err := procCPUSeconds(o.procRoot, p.pid())
+	if err != nil {
+		return r, err
+	}
+	cd0, err := procCPUSeconds(o.procRoot, cdPid)
+	if err != nil {
+		return r, err
+	}
+	host0, err := readHostCPU(o.procRoot)
+	if err != nil {
+		return r, err
+	}
+	t0 := time.Now()
+	end := t0.Add(o.window)
+	sampleRSS := func() {
+		if rss, err := procRSS(o.procRoot, p.pid()); err == nil {
+			r.rssMax = max(r.rssMax, rss)
+			r.rssLast = rss
+		}
+	}
+	for next := t0; next.Before(end); next = next.Add(o.scrapeEvery) {
+		if err := sleep(ctx, time.Until(next)); err != nil {
+			return r, err
+		}
+		sc, err := scrapeOnce(ctx, client, url)
+		if err != nil {
+			if ctx.Err() != nil {
+				return r, ctx.Err()
+			}
+			r.scrapeErrs++
+			fmt.Fprintf(os.Stderr, "overhead: %s scrape: %v\n", s.name, err)
+		} else {
+			r.latencies = append(r.latencies, sc.latency)
+			r.bytes, r.series = len(sc.body), countSeries(sc.body)
+			if seen := s.seen(sc.body); seen > 0 {
+				r.seen = seen
+			}
+		}
+		// Right after a scrape is when a Go agent's heap is largest.
+		sampleRSS()
+	}
+	if err := sleep(ctx, time.Until(end)); err != nil {
+		return r, err
+	}
+	sampleRSS()
+	if p.exited() {
+		return r, fmt.Errorf("died during the window: %w", p.exitErr())
+	}
+	cpu1, err := procCPUSeconds(o.procRoot, p.pid())
+	if err != nil {
+		return r, err
+	}
+	cd1, err := procCPUSeconds(o.procRoot, cdPid)
+	if err != nil {
+		return r, err
+	}
+	host1, err := readHostCPU(o.procRoot)
+	if err != nil {
+		return r, err
+	}
+	r.elapsed = time.Since(t0)
+	r.cpu, r.containerdCPU = cpu1-cpu0, cd1-cd0
+	r.hostBusy = host0.busyPercent(host1)
+	if d.Pid() != cdPid {
+		return r, fmt.Errorf("containerd restarted during the window")
+	}
+	step("stopping %s", s.name)
+	return r, nil
+}
