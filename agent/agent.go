@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,7 @@ type Agent struct {
 	storage *containerd.Storage
 	sampler *Sampler
 	host    *host.Collector
+	state   *state
 
 	snap     atomic.Pointer[snapshot.Snapshot]
 	overruns uint64
@@ -68,6 +70,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		storage: containerd.NewStorage(api, disc, cfg.Containerd.StorageInterval, cfg.Containerd.StorageBudget, log),
 		sampler: NewSampler(cg, cfg.Host.ProcRoot, cfg.Sampling.KeepFilesOpen, disc, log.With("component", "sampler")),
 		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
+		state:   newState(cfg, log),
 	}
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil
@@ -90,6 +93,9 @@ func (a *Agent) Run(ctx context.Context, srv *Server) error {
 		g.Go(func() error { return srv.Run(gctx) })
 	}
 	err := g.Wait()
+	// The loop has stopped, so history is ours: a clean shutdown always
+	// leaves a current checkpoint.
+	a.state.checkpoint(time.Now(), a.snap.Load())
 	a.sampler.Close()
 	a.api.Close()
 	if errors.Is(err, context.Canceled) {
@@ -184,5 +190,22 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration) {
 		Running:          running,
 		Stopped:          stopped,
 	}
+	a.state.record(snap)
+	a.state.fillSelf(snap)
 	a.snap.Store(snap)
+}
+
+// Analysed returns the latest snapshot with the analysis recomputed from
+// all history up to now. It uses the loop's state, so call it only after
+// Run has returned; `fleetscope report --local` does.
+func (a *Agent) Analysed() *snapshot.Snapshot {
+	s := a.snap.Load()
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Containers = slices.Clone(s.Containers)
+	a.state.analyse(&c)
+	a.state.attach(&c)
+	return &c
 }

@@ -54,6 +54,10 @@ type tracked struct {
 	ioRead, ioWrite float64
 	haveRates       bool
 	pos             int // index in the snapshot being filled
+	// Deltas since the previous sample, for history.
+	cpuDelta   float64
+	writeDelta uint64
+	deltaSpan  time.Duration
 }
 
 // netTracked is one network namespace's reader and previous counters.
@@ -70,6 +74,9 @@ type netTracked struct {
 	txRate    float64
 	haveRates bool
 	ok        bool
+	// Deltas since the previous read, for history.
+	rxDelta, txDelta, acceptDelta uint64
+	prevAccepts                   uint64
 }
 
 // Sampler reads every container's cgroup and network namespace once per
@@ -273,9 +280,12 @@ func (s *Sampler) rates(t *tracked) {
 		dt := t.curAt.Sub(t.prevAt).Seconds()
 		c, p := &t.cur, &t.prev
 		if dt > 0 && c.CPUUsageNanos >= p.CPUUsageNanos && c.IOReadBytes >= p.IOReadBytes && c.IOWriteBytes >= p.IOWriteBytes {
-			t.cpuCores = float64(c.CPUUsageNanos-p.CPUUsageNanos) / 1e9 / dt
+			t.deltaSpan = t.curAt.Sub(t.prevAt)
+			t.cpuDelta = float64(c.CPUUsageNanos-p.CPUUsageNanos) / 1e9
+			t.writeDelta = c.IOWriteBytes - p.IOWriteBytes
+			t.cpuCores = t.cpuDelta / dt
 			t.ioRead = float64(c.IOReadBytes-p.IOReadBytes) / dt
-			t.ioWrite = float64(c.IOWriteBytes-p.IOWriteBytes) / dt
+			t.ioWrite = float64(t.writeDelta) / dt
 			t.haveRates = true
 		}
 	}
@@ -341,14 +351,20 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 			tx += n.stats.Interfaces[i].TxBytes
 		}
 		n.haveRates = false
+		n.rxDelta, n.txDelta, n.acceptDelta = 0, 0, 0
 		if n.havePrev && rx >= n.prevRx && tx >= n.prevTx {
 			if dt := now.Sub(n.prevAt).Seconds(); dt > 0 {
-				n.rxRate = float64(rx-n.prevRx) / dt
-				n.txRate = float64(tx-n.prevTx) / dt
+				n.rxDelta, n.txDelta = rx-n.prevRx, tx-n.prevTx
+				n.rxRate = float64(n.rxDelta) / dt
+				n.txRate = float64(n.txDelta) / dt
 				n.haveRates = true
+				if n.stats.TCPPassiveOpens >= n.prevAccepts {
+					n.acceptDelta = n.stats.TCPPassiveOpens - n.prevAccepts
+				}
 			}
 		}
 		n.prevRx, n.prevTx, n.prevAt, n.havePrev = rx, tx, now, true
+		n.prevAccepts = n.stats.TCPPassiveOpens
 	}
 	return ok
 }
@@ -366,6 +382,9 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 			sc.Sampled, sc.Stats = true, t.cur
 			sc.HaveRates = t.haveRates
 			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores, t.ioRead, t.ioWrite
+			if t.haveRates {
+				sc.Delta = snapshot.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
+			}
 		}
 		sc.HaveLimits, sc.Limits = t.haveLimits, t.limits
 	}
@@ -401,6 +420,10 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 	for i, t := range s.order {
 		if j, ok := netIndex[t.netns]; ok && t.curOK {
 			snap.Containers[i].Network = j
+			if n := s.nets[t.netns]; n.haveRates {
+				d := &snap.Containers[i].Delta
+				d.NetRxBytes, d.NetTxBytes, d.TCPAccepts = n.rxDelta, n.txDelta, n.acceptDelta
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/fleetscope/fleetscope/agent/report"
 	promexp "github.com/fleetscope/fleetscope/exporters/prometheus"
 )
 
@@ -48,8 +49,9 @@ func NewServer(a *Agent) *Server {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", s.readyz)
+	mux.HandleFunc("GET /api/v1/containers", s.containers)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "Fleetscope %s\n\n%s  metrics\n/healthz  liveness\n/readyz   readiness, with the reason when not ready\n",
+		fmt.Fprintf(w, "Fleetscope %s\n\n%s  metrics\n/healthz  liveness\n/readyz   readiness, with the reason when not ready\n/api/v1/containers  every container's figures, verdict and reasons (JSON)\n",
 			a.version, a.cfg.Web.TelemetryPath)
 	})
 	s.http = &http.Server{Addr: s.addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -73,6 +75,23 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+	// Problems that do not stop the agent's work are shown, not failed on.
+	if snap := s.agent.Snapshot(); snap != nil && snap.Self.StateProblem != "" {
+		fmt.Fprintln(w, "warning:", snap.Self.StateProblem)
+	}
+}
+
+// containers serves every container with its figures, verdict and reasons,
+// sorted by money wasted; ?namespace= and ?verdict= filter (repeatable).
+func (s *Server) containers(w http.ResponseWriter, r *http.Request) {
+	p := s.agent.cfg.Analysis.Prices
+	rep := report.FromSnapshot(s.agent.Snapshot(), p.Currency, p.Source)
+	q := r.URL.Query()
+	report.Filter{Namespaces: q["namespace"], Verdicts: q["verdict"], WithSandboxes: true}.Apply(&rep)
+	w.Header().Set("Content-Type", "application/json")
+	if err := report.Render(w, rep, "json"); err != nil {
+		s.log.Debug("writing /api/v1/containers", "err", err)
+	}
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

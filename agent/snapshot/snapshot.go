@@ -6,6 +6,7 @@ package snapshot
 import (
 	"time"
 
+	"github.com/fleetscope/fleetscope/agent/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"
@@ -63,6 +64,26 @@ type Container struct {
 	Layer     containerd.LayerUsage
 	// StartedAt is when the container's task started (zero if unknown).
 	StartedAt time.Time
+
+	// Delta is what happened since the previous sample, as fed to
+	// history. Network figures are the pod's, shared by its containers:
+	// traffic makes every container of the pod active.
+	Delta Delta
+
+	// Analysis is the latest idle, cost and serverless analysis (it is
+	// refreshed once a minute); nil until the container has history.
+	Analysis *analysis.Result
+}
+
+// Delta is one container's change between two consecutive samples.
+type Delta struct {
+	Valid bool
+	// Interval is the time between the two samples.
+	Interval               time.Duration
+	CPUSeconds             float64
+	DiskWriteBytes         uint64
+	NetRxBytes, NetTxBytes uint64
+	TCPAccepts             uint64
 }
 
 // Network is one network namespace's counters, attributed to the pod (or
@@ -93,6 +114,15 @@ type Self struct {
 	ContainerdReason string
 	OpenFiles        int
 	Running, Stopped int
+
+	// History and checkpoint health.
+	HistoryContainers  int
+	CheckpointFailures uint64
+	LastCheckpoint     time.Time
+	RestoreFailures    uint64
+	// StateProblem describes the last checkpoint or restore failure, for
+	// /readyz; empty when the last checkpoint succeeded.
+	StateProblem string
 }
 
 // CollectorStatus is the outcome of a collector's last round.

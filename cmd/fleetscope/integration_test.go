@@ -99,13 +99,7 @@ web:
 	}
 	cmd := exec.Command(binary(t), "run", "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// The agent rejects unknown FLEETSCOPE_* variables, and the test run
-	// itself sets one; the agent gets only its config file.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FLEETSCOPE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd.Env = agentEnv()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +122,18 @@ web:
 	return a
 }
 
+// agentEnv is the test's environment without FLEETSCOPE_* variables: the
+// agent rejects unknown ones, and the test run itself sets one.
+func agentEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FLEETSCOPE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func (a *agentProc) get(path string) (int, string, error) {
 	c := http.Client{Timeout: 3 * time.Second}
 	resp, err := c.Get("http://" + a.addr + path)
@@ -137,6 +143,18 @@ func (a *agentProc) get(path string) (int, string, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
+}
+
+// waitReady waits for /readyz to answer 200.
+func (a *agentProc) waitReady(t *testing.T) {
+	t.Helper()
+	eventually(t, 15*time.Second, "ready", func() error {
+		code, body, err := a.get("/readyz")
+		if err != nil || code != 200 {
+			return fmt.Errorf("%d %s %v", code, body, err)
+		}
+		return nil
+	})
 }
 
 // scrape returns /metrics parsed.
@@ -303,13 +321,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	}
 
 	a := startAgent(t, d.Socket, "")
-	eventually(t, 15*time.Second, "ready", func() error {
-		code, body, err := a.get("/readyz")
-		if err != nil || code != 200 {
-			return fmt.Errorf("%d %s %v", code, body, err)
-		}
-		return nil
-	})
+	a.waitReady(t)
 
 	// Discovery: every container appears within a tick of readiness.
 	var mfs map[string]*dto.MetricFamily

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/fleetscope/fleetscope/agent"
+	"github.com/fleetscope/fleetscope/agent/report"
 	"github.com/fleetscope/fleetscope/config"
 )
 
@@ -41,6 +43,11 @@ not use, and says which of them would be cheaper as serverless.
 Usage:
   fleetscope run [--config FILE] [--web.config.file FILE]
                                run the node agent (discovery, sampling, /metrics)
+  fleetscope report [--url URL] [--output table|json|markdown] [--namespace NS]... [--verdict V]...
+                               ask a running agent which containers pay for idle time and
+                               which should move to serverless, sorted by money wasted
+  fleetscope report --local [--duration 2m] [--config FILE]
+                               sample this host for a while without a daemon, then report
   fleetscope check-config [--print] FILE
                                validate a configuration file; exit 2 if invalid
   fleetscope version           print the version
@@ -66,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
@@ -176,4 +185,95 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped", "uptime", time.Since(start).Round(time.Second).String())
 	return 0
+}
+
+// listFlag collects a repeatable flag; commas separate values too.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "http://127.0.0.1:10076", "base URL of the agent to ask")
+	output := fs.String("output", "table", "table, json or markdown")
+	local := fs.Bool("local", false, "sample this host without a daemon for --duration, then report")
+	duration := fs.Duration("duration", 2*time.Minute, "with --local: how long to sample")
+	path := fs.String("config", "", "with --local: configuration file")
+	all := fs.Bool("all", false, "include pod sandboxes")
+	var namespaces, verdicts listFlag
+	fs.Var(&namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
+	fs.Var(&verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
+	if err := fs.Parse(args); err != nil {
+		return exitInvalid
+	}
+	if *output != "table" && *output != "json" && *output != "markdown" {
+		fmt.Fprintf(stderr, "report: --output must be table, json or markdown, got %q\n", *output)
+		return exitInvalid
+	}
+	var rep report.Report
+	if *local {
+		cfg, ok := loadConfig(*path, stderr)
+		if !ok {
+			return exitInvalid
+		}
+		var err error
+		if rep, err = localReport(cfg, *duration, stderr); err != nil {
+			fmt.Fprintln(stderr, "report:", err)
+			return 1
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		if rep, err = report.Fetch(ctx, http.DefaultClient, *url); err != nil {
+			fmt.Fprintln(stderr, "report:", err)
+			return 1
+		}
+	}
+	report.Filter{Namespaces: namespaces, Verdicts: verdicts, WithSandboxes: *all}.Apply(&rep)
+	if err := report.Render(stdout, rep, *output); err != nil {
+		fmt.Fprintln(stderr, "report:", err)
+		return 1
+	}
+	return 0
+}
+
+// localReport runs the agent's collection and analysis in this process,
+// without HTTP and without touching a daemon's state file. A quick look
+// cannot wait for the daemon's minimum observation, so it is shortened to
+// half the duration (history has minute resolution: at least a minute).
+func localReport(cfg config.Config, d time.Duration, stderr io.Writer) (report.Report, error) {
+	if d < 90*time.Second {
+		return report.Report{}, fmt.Errorf("--duration must be at least 90s (history counts whole minutes), got %s", d)
+	}
+	cfg.History.StateFile = ""
+	cfg.Sampling.Jitter = 0
+	if cfg.Sampling.Interval > 2*time.Second {
+		cfg.Sampling.Interval = 2 * time.Second
+	}
+	cfg.Analysis.MinObservation = max(time.Minute, d/2)
+	log := newLogger(config.LogConfig{Level: "warn", Format: "text"}, stderr)
+	a, err := agent.New(cfg, log, buildVersion())
+	if err != nil {
+		return report.Report{}, err
+	}
+	fmt.Fprintf(stderr, "sampling every %s for %s...\n", cfg.Sampling.Interval, d)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := a.Run(ctx, nil); err != nil {
+		return report.Report{}, err
+	}
+	p := cfg.Analysis.Prices
+	return report.FromSnapshot(a.Analysed(), p.Currency, p.Source), nil
 }

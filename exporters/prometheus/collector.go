@@ -5,12 +5,14 @@
 package prometheus
 
 import (
+	"math"
 	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fleetscope/fleetscope/agent/analysis"
 	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/exporters/schema"
@@ -125,6 +127,9 @@ func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) 
 	if sc.HaveLayer {
 		e.emit(&schema.FilesystemUsage, float64(sc.Layer.Bytes), id...)
 	}
+	if sc.Analysis != nil {
+		collectAnalysis(e, sc, id, with)
+	}
 	if !sc.Sampled {
 		return
 	}
@@ -163,6 +168,43 @@ func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) 
 	}
 	if st.Have.Has(cgroups.HavePids) {
 		e.emit(&schema.Pids, float64(st.Pids), id...)
+	}
+}
+
+func collectAnalysis(e *emitter, sc *snapshot.Container, id []string, with func(...string) []string) {
+	r := sc.Analysis
+	e.emit(&schema.ObservedTime, r.ObservedFor.Seconds(), id...)
+	for _, w := range []struct {
+		name  string
+		ratio float64
+	}{{"1h", r.IdleRatio1h}, {"24h", r.IdleRatio24h}, {"7d", r.IdleRatio7d}} {
+		if !math.IsNaN(w.ratio) {
+			e.emit(&schema.IdleRatio, w.ratio, with(w.name)...)
+		}
+	}
+	e.emit(&schema.ServerlessFit, float64(r.Score), with(string(r.Verdict), r.Platform)...)
+	for _, reason := range r.Reasons {
+		e.emit(&schema.ServerlessReason, 1, with("reason", reason.Code)...)
+	}
+	for _, b := range r.Blockers {
+		e.emit(&schema.ServerlessReason, 1, with("blocker", b.Code)...)
+	}
+	if r.Verdict == analysis.VerdictInsufficientData {
+		return
+	}
+	e.emit(&schema.ReservedCPU, r.Reserved.CPUCores, with(r.Reserved.CPUSource)...)
+	e.emit(&schema.ReservedMemory, float64(r.Reserved.MemoryBytes), with(r.Reserved.MemorySource)...)
+	e.emit(&schema.Cost, r.CostPerHour, id...)
+	e.emit(&schema.IdleCost, r.IdleCostPerHour, id...)
+	e.emit(&schema.OverReservationCost, r.OverReservationWastePerMonth, id...)
+	if r.Platform != "" {
+		e.emit(&schema.ServerlessCost, r.ServerlessMonthlyCost, id...)
+		e.emit(&schema.ServerlessSavings, r.SavingsPerMonth, id...)
+	}
+	if r.Bursts.Count > 0 {
+		e.emit(&schema.BurstDuration, r.Bursts.P50.Seconds(), with("p50")...)
+		e.emit(&schema.BurstDuration, r.Bursts.P95.Seconds(), with("p95")...)
+		e.emit(&schema.BurstDuration, r.Bursts.Max.Seconds(), with("max")...)
 	}
 }
 
@@ -216,4 +258,10 @@ func collectSelf(e *emitter, s *snapshot.Snapshot) {
 	e.emit(&schema.DiscoveryErrors, float64(self.DiscoveryErrors))
 	e.emit(&schema.ContainerdUp, boolValue(self.ContainerdUp))
 	e.emit(&schema.OpenFiles, float64(self.OpenFiles))
+	e.emit(&schema.HistoryContainers, float64(self.HistoryContainers))
+	e.emit(&schema.CheckpointFailures, float64(self.CheckpointFailures))
+	e.emit(&schema.RestoreFailures, float64(self.RestoreFailures))
+	if !self.LastCheckpoint.IsZero() {
+		e.emit(&schema.CheckpointAge, s.Time.Sub(self.LastCheckpoint).Seconds())
+	}
 }

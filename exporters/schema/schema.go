@@ -97,6 +97,39 @@ var (
 		Help:       "Descriptive metadata of a container; the value is always 1.",
 		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}}
 
+	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
+		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}
+	Cost = Metric{Name: "fleetscope.container.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "What the container's reserved CPU and memory cost per hour at the configured prices."}
+	IdleCost = Metric{Name: "fleetscope.container.idle.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio)."}
+	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/mo", Instrument: Gauge,
+		Help: "Monthly cost of reserved capacity above the p95 of use."}
+	ServerlessFit = Metric{Name: "fleetscope.container.serverless.fit", Unit: "{score}", Instrument: Gauge,
+		Help: "How good a serverless candidate the container is (0-100), labelled with its verdict.", Attributes: []string{"verdict", "platform"}}
+	ServerlessCost = Metric{Name: "fleetscope.container.serverless.cost", Unit: "{currency}/mo", Instrument: Gauge,
+		Help: "Estimated monthly cost of the same work on the verdict's serverless platform."}
+	ServerlessSavings = Metric{Name: "fleetscope.container.serverless.savings", Unit: "{currency}/mo", Instrument: Gauge,
+		Help: "Estimated monthly saving of moving the container to serverless (current minus serverless cost)."}
+	ServerlessReason = Metric{Name: "fleetscope.container.serverless.reason", Unit: "", Instrument: Gauge,
+		Help: "A reason behind the container's verdict (kind=reason) or a blocker that rules serverless out (kind=blocker); always 1.", Attributes: []string{"kind", "code"}}
+	BurstDuration = Metric{Name: "fleetscope.container.burst.duration", Unit: "s", Instrument: Gauge,
+		Help: "Length of the container's active bursts over 7 days (p50, p95, max).", Attributes: []string{"quantile"}}
+	ObservedTime = Metric{Name: "fleetscope.container.observed.time", Unit: "s", Instrument: Gauge,
+		Help: "How long the container has been observed (valid minutes of history)."}
+	ReservedCPU = Metric{Name: "fleetscope.container.reserved.cpu", Unit: "{cpu}", Instrument: Gauge,
+		Help: "CPU cores the cost is computed for: the limit, else the request, else observed use.", Attributes: []string{"source"}}
+	ReservedMemory = Metric{Name: "fleetscope.container.reserved.memory", Unit: "By", Instrument: Gauge,
+		Help: "Memory the cost is computed for: the limit, else observed use.", Attributes: []string{"source"}}
+	HistoryContainers = Metric{Name: "fleetscope.history.containers", Unit: "{container}", Instrument: Gauge,
+		Help: "Containers with history in memory, including recently gone ones."}
+	CheckpointFailures = Metric{Name: "fleetscope.history.checkpoint.failures", Unit: "{failure}", Instrument: Counter,
+		Help: "Failed attempts to write the history checkpoint."}
+	CheckpointAge = Metric{Name: "fleetscope.history.checkpoint.age", Unit: "s", Instrument: Gauge,
+		Help: "Time since the last successful checkpoint (what a crash now would lose)."}
+	RestoreFailures = Metric{Name: "fleetscope.history.restore.failures", Unit: "{failure}", Instrument: Counter,
+		Help: "State files that could not be restored at start (corrupt, foreign or another version) and were moved aside."}
+
 	HostCPUs = Metric{Name: "fleetscope.host.cpus", Unit: "{cpu}", Instrument: Gauge,
 		Help: "Logical CPUs of the node."}
 	HostCPUTime = Metric{Name: "fleetscope.host.cpu.time", Unit: "s", Instrument: Counter,
@@ -139,6 +172,9 @@ var All = []*Metric{
 	&DiskIO, &DiskOperations, &Pids, &FilesystemUsage, &Uptime,
 	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped,
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
+	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessCost, &ServerlessSavings,
+	&ServerlessReason, &BurstDuration, &ObservedTime, &ReservedCPU, &ReservedMemory,
+	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
 	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,
 	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &Build,
@@ -161,35 +197,51 @@ func (m *Metric) Identity() []string {
 	return nil
 }
 
-// unitSuffixes maps UCUM units to the words the Prometheus translation
+// unitWords maps UCUM units to the words the Prometheus translation
 // appends to a name.
-var unitSuffixes = map[string]string{
+var unitWords = map[string]string{
 	"s": "seconds", "ms": "milliseconds", "By": "bytes", "KiBy": "kibibytes", "MiBy": "mebibytes",
-	"1": "ratio", "%": "percent", "Hz": "hertz",
+	"%": "percent", "Hz": "hertz",
+}
+
+// perUnitWords are the singular words used after "per" ("{USD}/h" gives
+// "_per_hour").
+var perUnitWords = map[string]string{
+	"s": "second", "min": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month", "y": "year",
 }
 
 // PromName is the Prometheus name of the metric under the standard
-// OpenTelemetry translation: dots become underscores, the unit's word is
-// appended unless the name already ends with it (annotation units in
-// braces add nothing), "1" becomes "ratio" only for gauges, and counters end
-// in _total.
+// OpenTelemetry translation: dots become underscores; the unit's word is
+// appended unless the name already ends with it, where annotation units in
+// braces add nothing and "1" becomes "ratio" for gauges only; a "/x" part
+// of the unit appends "_per_<x>"; counters end in _total.
 func (m *Metric) PromName() string {
 	name := sanitize(m.Name)
-	unit := m.Unit
-	if strings.HasPrefix(unit, "{") {
-		unit = ""
-	}
-	word := unitSuffixes[unit]
-	if unit == "1" && m.Instrument != Gauge {
-		word = ""
-	}
-	if word == "" && unit != "" && !strings.ContainsAny(unit, "{}") {
-		if _, known := unitSuffixes[unit]; !known {
-			word = sanitize(unit)
+	main, per, _ := strings.Cut(m.Unit, "/")
+	word := ""
+	switch {
+	case main == "1" && per == "":
+		if m.Instrument == Gauge {
+			word = "ratio"
+		}
+	case main == "" || strings.HasPrefix(main, "{"):
+	default:
+		word = unitWords[main]
+		if word == "" {
+			word = sanitize(main)
 		}
 	}
 	if word != "" && !strings.HasSuffix(name, "_"+word) {
 		name += "_" + word
+	}
+	if per != "" && !strings.HasPrefix(per, "{") {
+		pw := perUnitWords[per]
+		if pw == "" {
+			pw = sanitize(per)
+		}
+		if !strings.HasSuffix(name, "_per_"+pw) {
+			name += "_per_" + pw
+		}
 	}
 	if m.Instrument == Counter && !strings.HasSuffix(name, "_total") {
 		name += "_total"

@@ -18,6 +18,9 @@ func TestPromName(t *testing.T) {
 		{Metric{Name: "x.events", Unit: "1", Instrument: Counter}, "x_events_total"},
 		{Metric{Name: "x.requests_total", Unit: "{request}", Instrument: Counter}, "x_requests_total"},
 		{Metric{Name: "x.info", Instrument: Gauge}, "x_info"},
+		{Metric{Name: "fleetscope.container.cost", Unit: "{USD}/h", Instrument: Gauge}, "fleetscope_container_cost_per_hour"},
+		{Metric{Name: "x.savings", Unit: "{USD}/mo", Instrument: Gauge}, "x_savings_per_month"},
+		{Metric{Name: "x.speed", Unit: "By/s", Instrument: Gauge}, "x_speed_bytes_per_second"},
 	} {
 		if got := tc.m.PromName(); got != tc.want {
 			t.Errorf("%s: PromName = %q, want %q", tc.m.Name, got, tc.want)

@@ -30,7 +30,7 @@ import (
 )
 
 func main() {
-	duration := flag.Duration("duration", 30*time.Second, "how long the agent observes the containers")
+	duration := flag.Duration("duration", 3*time.Minute, "how long the agent observes the containers (history counts whole minutes: at least 2m)")
 	bin := flag.String("fleetscope", "", "fleetscope binary (default: build it)")
 	keep := flag.Bool("keep", false, "leave containerd, the containers and the agent running until Ctrl-C")
 	flag.Parse()
@@ -46,6 +46,9 @@ type demoContainer struct {
 }
 
 func run(duration time.Duration, bin string, keep bool) error {
+	if duration < 2*time.Minute {
+		return fmt.Errorf("-duration must be at least 2m: history counts whole minutes")
+	}
 	if why := testenv.Requirements(); why != "" {
 		return fmt.Errorf("cannot run here: %s", why)
 	}
@@ -90,8 +93,7 @@ func run(duration time.Duration, bin string, keep bool) error {
 			Args:     []string{"sh", "-c", "while :; do end=$(($(date +%s)+1)); while [ $(date +%s) -lt $end ]; do :; done; sleep 20; done"},
 			CPUQuota: 50000, MemoryLimit: 256 << 20}},
 		{"busy: half a core, always", testenv.RunOptions{ID: "busy-api", Labels: pod("busy-api", "container", "api"),
-			Args: []string{"sh", "-c", "while :; do :; done"}, CPUQuota: 50000, CPUShares: 262144, CgroupsPath: "/fleetscope-demo-busy",
-			MemoryLimit: 256 << 20}},
+			Args: []string{"sh", "-c", "while :; do :; done"}, CPUQuota: 50000, CPUShares: 262144, CgroupsPath: "/fleetscope-demo-busy"}},
 	}
 	step("running demo containers in namespace k8s.io")
 	for _, c := range cs {
@@ -109,8 +111,9 @@ func run(duration time.Duration, bin string, keep bool) error {
 	}
 	cfg := filepath.Join(dir, "fleetscope.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(
-		"containerd:\n  socket: %s\n  storage_interval: 10s\nsampling:\n  interval: 2s\nweb:\n  listen_address: %s\nlog:\n  format: text\n",
-		d.Socket, addr)), 0o644); err != nil {
+		"containerd:\n  socket: %s\n  storage_interval: 10s\nsampling:\n  interval: 2s\nweb:\n  listen_address: %s\nlog:\n  format: text\n"+
+			"history:\n  state_file: %s\n  checkpoint_interval: 30s\nanalysis:\n  min_observation: %s\n",
+		d.Socket, addr, filepath.Join(dir, "state.bin"), minObservation(duration))), 0o644); err != nil {
 		return err
 	}
 	step("starting the agent: fleetscope run --config " + cfg)
@@ -140,6 +143,15 @@ func run(duration time.Duration, bin string, keep bool) error {
 		return fmt.Errorf("scraping the agent: %w (log: %s)", err, logf.Name())
 	}
 	printTable(os.Stdout, body)
+
+	step("fleetscope report --url http://" + addr)
+	fmt.Println()
+	rep := exec.CommandContext(ctx, bin, "report", "--url", "http://"+addr)
+	rep.Stdout, rep.Stderr = os.Stdout, os.Stderr
+	if err := rep.Run(); err != nil {
+		return fmt.Errorf("fleetscope report: %w", err)
+	}
+	fmt.Println()
 	if keep {
 		step("running until Ctrl-C")
 		<-ctx.Done()
@@ -148,6 +160,12 @@ func run(duration time.Duration, bin string, keep bool) error {
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
+
+// minObservation lets a short demo reach verdicts: the daemon's default
+// (24h) would leave every container at insufficient-data.
+func minObservation(d time.Duration) time.Duration {
+	return max(time.Minute, d-90*time.Second).Round(time.Minute)
+}
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,0 +1,117 @@
+// Package analysis turns a container's history into idle ratios, costs and a
+// serverless verdict. It is pure: no I/O and no clock (now is a parameter),
+// so every rule below is unit-tested with synthetic histories.
+//
+// # Windows and figures
+//
+// Analyze reads the last 7 days of minutes and hours of a history.Series,
+// ending at Input.Now. A minute without data (history.Minute(0)) is neither
+// idle nor active and is left out of every ratio.
+//
+//   - ObservedFor is the number of minutes with data × 1 minute.
+//   - IdleRatio1h, IdleRatio24h and IdleRatio7d are idle minutes / minutes
+//     with data in the last 60, 1440 and 10080 minutes; NaN when the window
+//     holds no minute with data. The 7-day ratio is "the idle ratio" used
+//     for cost and verdicts: it covers whatever was observed, up to 7 days.
+//   - Bursts are runs of consecutive active minutes. A minute without data
+//     ends a run; a run still going at Now counts. Percentiles here and
+//     below are nearest-rank.
+//   - CPUP50, CPUP95 and CPUMax are over minutes with data; WorkingSetP95
+//     and WorkingSetMax over the per-hour maxima of hours with data.
+//   - IdleHoursOfDay are the UTC hours of the day during which the
+//     container was idle on every day observed: an hour-of-day qualifies when
+//     at least 2 days (distinct occurrences) have ≥ 45 minutes of data in it,
+//     all idle, and no occurrence has a single active minute. It is empty
+//     unless 48 hours were observed in total.
+//
+// # Reservation and cost
+//
+// Reserved CPU is the CFS quota/period (source "limit"), else the CPU
+// shares/1024 (source "request"; shares of 2 or less are Kubernetes'
+// BestEffort marker, not a request — note that a plain cgroup v1 container
+// without any setting reads 1024 shares, i.e. one core), else CPUP95
+// (source "observed"). Reserved memory is the memory limit ("limit"), else
+// WorkingSetMax ("observed"); cgroups have no memory request.
+//
+//   - CostPerHour = reserved cores × prices.vcpu_hour + reserved GiB ×
+//     prices.gib_hour.
+//   - IdleCostPerHour = CostPerHour × IdleRatio7d; IdleCostPerMonth and
+//     CurrentMonthlyCost are per-hour figures × 730 hours (365 × 24 / 12, the
+//     month cloud price lists use).
+//   - OverReservationWastePerMonth = 730 × the cost of (reserved − used):
+//     cores above CPUP95 and bytes above WorkingSetP95, each counted only
+//     when reserved by a limit or request (an observed "reservation" wastes
+//     nothing).
+//
+// # Serverless cost on a platform
+//
+// Active seconds per month = (1 − IdleRatio7d) × 730 × 3600: an active
+// minute is billed in full, which overstates a request-driven workload and
+// so errs against serverless. Memory is WorkingSetMax, at least the
+// platform's MinMemoryMiB, rounded up to its MemoryStepMiB. vCPUs are
+// CPUMax (capped at the CPU limit, if any, since history's CPU codes round
+// by up to 5.5%) rounded up to a whole core, at least 1. Function platforms
+// have no vCPU price, so this term vanishes for them; that they tie CPU to
+// memory size is not modelled. Requests per month are the
+// TCP connections accepted in the window scaled from ObservedFor to 730
+// hours; when none were seen, the number of bursts scaled the same way (a
+// burst is at least one invocation).
+//
+//	monthly = active s × (vCPUs × price_per_vcpu_second + GiB × price_per_gib_second)
+//	        + requests / 1e6 × price_per_million_requests
+//
+// # Blockers
+//
+// A blocker rules a platform out:
+//
+//   - gpu: a GPU is attached and the platform offers none.
+//   - latency_critical: label fleetscope.io/latency-critical is true; cold
+//     starts are not acceptable.
+//   - burst_too_long: the longest burst exceeds the platform's MaxDuration.
+//   - memory_too_large: WorkingSetMax exceeds the platform's MaxMemoryMiB.
+//   - local_disk_writes: the container keeps state on local disk: it wrote
+//     at least 1 MiB to block devices in the window and its average write
+//     rate over its active seconds exceeds the idle disk floor (label
+//     override included). Idle minutes are below that floor by definition,
+//     so the writes that count are those made while working.
+//   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio.
+//   - not_cheaper: every platform without another blocker would cost at
+//     least what the container costs now.
+//
+// # Verdicts, first match wins
+//
+//  1. insufficient-data: ObservedFor < min_observation, or nothing was
+//     observed at all. Figures and blockers are still filled in.
+//  2. function: no blocker for the function platform and its monthly cost
+//     is below CurrentMonthlyCost.
+//  3. serverless-container: the same for the container platform (reached
+//     when the function platform is blocked, typically by burst length or
+//     memory, or costs more).
+//  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
+//     (whatever the platforms allow) and not latency-critical. Stopping the
+//     container in those hours needs no platform, so stateful, long-running
+//     or large containers qualify.
+//  5. rightsize: CPU or memory reserved by a limit or request whose unused
+//     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
+//  6. keep.
+//
+// A GPU container therefore never gets function, serverless-container or
+// scale-to-zero-schedule unless the platform table says a platform offers
+// GPUs (only then for 2 and 3).
+//
+// ServerlessMonthlyCost is the cost on the verdict's platform, else on the
+// cheapest platform without a blocker other than not_cheaper (then
+// SavingsPerMonth = CurrentMonthlyCost − ServerlessMonthlyCost is zero or
+// negative), else 0 with SavingsPerMonth 0.
+//
+// # Score
+//
+// Score (0..100) is non-zero only for function and serverless-container:
+//
+//	round(100 × idle × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
+//
+// where idle is IdleRatio7d, saved is SavingsPerMonth / CurrentMonthlyCost
+// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1]: idleness
+// dominates, then the share of money saved, then the headroom typical
+// bursts leave under the platform's limit.
+package analysis
