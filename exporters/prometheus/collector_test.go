@@ -3,6 +3,7 @@ package prometheus
 import (
 	"bytes"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/fleetscope/fleetscope/agent/analysis"
 	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
@@ -49,6 +51,14 @@ func testSnapshot() *snapshot.Snapshot {
 			{Meta: app, Sampled: true, Network: 0, StartedAt: t0.Add(-30 * time.Minute), HaveRates: true, CPUCores: 0.25,
 				HaveLimits: true, Limits: cgroups.Limits{Have: cgroups.HaveCPU | cgroups.HaveMemory, CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryLimit: 256 << 20},
 				HaveLayer: true, Layer: containerd.LayerUsage{Bytes: 12345},
+				Analysis: &analysis.Result{ObservedFor: 48 * time.Hour, IdleRatio1h: 1, IdleRatio24h: 0.95, IdleRatio7d: math.NaN(),
+					Bursts: analysis.Bursts{Count: 3, P50: 2 * time.Minute, P95: 4 * time.Minute, Max: 5 * time.Minute},
+					Reserved: analysis.Reserved{CPUCores: 0.5, MemoryBytes: 256 << 20, CPUSource: "limit", MemorySource: "limit"},
+					CostPerHour: 0.0213525, IdleCostPerHour: 0.0202849, OverReservationWastePerMonth: 3.5,
+					Verdict: analysis.VerdictFunction, Score: 87, Platform: "function",
+					Reasons:  []analysis.Reason{{Code: "idle_ratio_high", Text: "idle 95%"}},
+					Blockers: []analysis.Reason{{Code: "burst_too_long", Text: "x"}},
+					CurrentMonthlyCost: 15.59, ServerlessMonthlyCost: 0.8, SavingsPerMonth: 14.79},
 				Stats: cgroups.Stats{Have: all, CPUUsageNanos: 9e9, CPUUserNanos: 6e9, CPUSystemNanos: 3e9,
 					CPUPeriods: 100, CPUThrottledPeriods: 7, CPUThrottledNanos: 5e8,
 					MemoryUsage: 100 << 20, MemoryWorkingSet: 80 << 20, MemoryRSS: 60 << 20, MemoryCache: 40 << 20,

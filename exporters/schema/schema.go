@@ -114,7 +114,7 @@ var (
 	ServerlessReason = Metric{Name: "fleetscope.container.serverless.reason", Unit: "", Instrument: Gauge,
 		Help: "A reason behind the container's verdict (kind=reason) or a blocker that rules serverless out (kind=blocker); always 1.", Attributes: []string{"kind", "code"}}
 	BurstDuration = Metric{Name: "fleetscope.container.burst.duration", Unit: "s", Instrument: Gauge,
-		Help: "Length of the container's active bursts over 7 days (p50, p95, max).", Attributes: []string{"quantile"}}
+		Help: "Length of the container's active bursts over 7 days (statistic p50, p95, max).", Attributes: []string{"statistic"}}
 	ObservedTime = Metric{Name: "fleetscope.container.observed.time", Unit: "s", Instrument: Gauge,
 		Help: "How long the container has been observed (valid minutes of history)."}
 	ReservedCPU = Metric{Name: "fleetscope.container.reserved.cpu", Unit: "{cpu}", Instrument: Gauge,
