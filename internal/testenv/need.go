@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -97,4 +98,15 @@ func isStatic(path string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago, for an agent or tool started by a test, the demo or a measurement.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -105,7 +104,7 @@ func run(duration time.Duration, bin string, keep bool) error {
 		fmt.Printf("    %-12s %s\n", c.opts.ID, c.what)
 	}
 
-	addr, err := freeAddr()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -167,14 +166,6 @@ func minObservation(d time.Duration) time.Duration {
 	return max(time.Minute, d-90*time.Second).Round(time.Minute)
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 func get(url string) (string, error) {
 	resp, err := http.Get(url)

@@ -468,20 +468,12 @@ func tail(path string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
 
 // measure runs s against the n running containers and measures it over one
 // window.
 func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n int, dir string, m *machine) (result, error) {
 	r := result{n: n, subject: s.name, interval: o.interval}
-	addr, err := freeAddr()
+	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return r, err
 	}
