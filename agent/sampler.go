@@ -77,7 +77,13 @@ type netTracked struct {
 	// Deltas since the previous read, for history.
 	rxDelta, txDelta, acceptDelta uint64
 	prevAccepts                   uint64
+	tcpAt                         time.Time // last read of net/snmp
 }
+
+// tcpRefresh is how often the TCP accept counter (net/snmp, the costliest
+// procfs file per namespace) is read: it feeds hourly request estimates,
+// so once a minute is plenty.
+const tcpRefresh = time.Minute
 
 // Sampler reads every container's cgroup and network namespace once per
 // tick. It is owned by one goroutine; only the snapshots it returns are
@@ -332,7 +338,12 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 			}
 			n.r = r
 		}
-		if err := n.r.Read(&n.stats); err != nil {
+		readTCP := now.Sub(n.tcpAt) >= tcpRefresh
+		read := n.r.ReadInterfaces
+		if readTCP {
+			read = n.r.Read
+		}
+		if err := read(&n.stats); err != nil {
 			// The reading process may have exited while the namespace
 			// lives on; reopen through the current owner next tick.
 			n.r.Close()
@@ -358,13 +369,15 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 				n.rxRate = float64(n.rxDelta) / dt
 				n.txRate = float64(n.txDelta) / dt
 				n.haveRates = true
-				if n.stats.TCPPassiveOpens >= n.prevAccepts {
+				if readTCP && !n.tcpAt.IsZero() && n.stats.TCPPassiveOpens >= n.prevAccepts {
 					n.acceptDelta = n.stats.TCPPassiveOpens - n.prevAccepts
 				}
 			}
 		}
 		n.prevRx, n.prevTx, n.prevAt, n.havePrev = rx, tx, now, true
-		n.prevAccepts = n.stats.TCPPassiveOpens
+		if readTCP {
+			n.prevAccepts, n.tcpAt = n.stats.TCPPassiveOpens, now
+		}
 	}
 	return ok
 }

@@ -79,17 +79,12 @@ func NewReader(procRoot string, pid int, keepOpen bool) (*Reader, error) {
 // s is valid only when Read returns nil. A process that has exited yields an
 // error wrapping fs.ErrNotExist; malformed content, an error naming the file.
 func (r *Reader) Read(s *Stats) error {
-	data, err := r.read(r.dev, r.devPath)
-	if err != nil {
+	if err := r.readDev(s); err != nil {
 		return err
 	}
-	if s.Interfaces, err = ParseNetDev(data, s.Interfaces); err != nil {
-		return fmt.Errorf("%s: %w", r.devPath, err)
-	}
-
 	s.TCPPassiveOpens, s.HaveTCP = 0, false
 	if !r.keepOpen || r.snmp != nil {
-		data, err = r.read(r.snmp, r.snmpPath)
+		data, err := r.read(r.snmp, r.snmpPath)
 		switch {
 		case err == nil:
 			if s.TCPPassiveOpens, s.HaveTCP, err = ParseSNMPPassiveOpens(data); err != nil {
@@ -105,6 +100,31 @@ func (r *Reader) Read(s *Stats) error {
 
 	if r.keepOpen {
 		return r.checkAlive()
+	}
+	return nil
+}
+
+// ReadInterfaces is Read without net/snmp: it refreshes s.Interfaces and
+// leaves the TCP fields as they were. net/snmp is the most expensive file
+// here (the kernel formats every protocol's counters), and the one counter
+// taken from it feeds hourly history, so callers read it less often.
+func (r *Reader) ReadInterfaces(s *Stats) error {
+	if err := r.readDev(s); err != nil {
+		return err
+	}
+	if r.keepOpen {
+		return r.checkAlive()
+	}
+	return nil
+}
+
+func (r *Reader) readDev(s *Stats) error {
+	data, err := r.read(r.dev, r.devPath)
+	if err != nil {
+		return err
+	}
+	if s.Interfaces, err = ParseNetDev(data, s.Interfaces); err != nil {
+		return fmt.Errorf("%s: %w", r.devPath, err)
 	}
 	return nil
 }

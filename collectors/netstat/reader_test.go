@@ -384,3 +384,26 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+func TestReadInterfacesKeepsTCP(t *testing.T) {
+	for _, keepOpen := range []bool{false, true} {
+		t.Run(mode(keepOpen), func(t *testing.T) {
+			r := newReader(t, fixtureRoot, 100, keepOpen)
+			s := Stats{TCPPassiveOpens: 7, HaveTCP: true}
+			if err := r.ReadInterfaces(&s); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.Interfaces, fixture100) {
+				t.Fatalf("interfaces = %+v", s.Interfaces)
+			}
+			if s.TCPPassiveOpens != 7 || !s.HaveTCP {
+				t.Fatalf("ReadInterfaces touched the TCP counter: %+v", s)
+			}
+			if keepOpen {
+				if a := testing.AllocsPerRun(20, func() { r.ReadInterfaces(&s) }); a != 0 {
+					t.Errorf("ReadInterfaces: %v allocations, want 0", a)
+				}
+			}
+		})
+	}
+}
