@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fleetscope/fleetscope/agent/report"
@@ -35,15 +34,11 @@ type Server struct {
 func NewServer(a *Agent) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		promexp.New(a, a.version),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	mux := http.NewServeMux()
-	mux.Handle(a.cfg.Web.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}))
+	mux.Handle(a.cfg.Web.TelemetryPath, promexp.Handler(promexp.New(a, a.version), reg, a.log))
 	s := &Server{addr: a.cfg.Web.ListenAddress, webConfig: a.cfg.Web.ConfigFile, log: a.log, agent: a}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/fleetscope/fleetscope/agent/analysis"
 	"github.com/fleetscope/fleetscope/agent/snapshot"
@@ -76,23 +77,43 @@ func testSnapshot() *snapshot.Snapshot {
 	}
 }
 
-func gather(t *testing.T, c prometheus.Collector) []byte {
+// gather renders w and checks that the text is valid exposition format
+// (families contiguous, no duplicate series) by parsing it back.
+func gather(t testing.TB, w *Writer) []byte {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
+	out := w.Append(nil)
+	if _, err := parse(out); err != nil {
+		t.Fatalf("invalid exposition: %v\n%s", err, out)
+	}
+	// The Go version in the build info series changes with the toolchain.
+	return []byte(strings.ReplaceAll(string(out), `goversion="`+goVersion()+`"`, `goversion="GO"`))
+}
+
+func parse(text []byte) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(bytes.NewReader(text))
+}
+
+func goVersion() string { return runtime.Version() }
+
+// count returns how many series of family name w writes.
+func count(t testing.TB, w *Writer, name string) int {
+	t.Helper()
+	mfs, err := parse(w.Append(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			t.Fatal(err)
+	if name == "" {
+		n := 0
+		for _, mf := range mfs {
+			n += len(mf.Metric)
 		}
+		return n
 	}
-	// The Go version in the build info series changes with the toolchain.
-	return []byte(strings.ReplaceAll(buf.String(), `goversion="`+goVersion()+`"`, `goversion="GO"`))
+	if mf := mfs[name]; mf != nil {
+		return len(mf.Metric)
+	}
+	return 0
 }
 
 func TestGolden(t *testing.T) {
@@ -134,7 +155,7 @@ func diff(want, got string) string {
 }
 
 func TestLint(t *testing.T) {
-	problems, err := testutil.CollectAndLint(New(fixed{testSnapshot()}, "1.2.3"))
+	problems, err := promlint.New(bytes.NewReader(New(fixed{testSnapshot()}, "1.2.3").Append(nil))).Lint()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +170,7 @@ func TestVanishedContainersVanish(t *testing.T) {
 	s := testSnapshot()
 	src := &fixed{s}
 	c := New(src, "1.2.3")
-	before := testutil.CollectAndCount(c, "container_memory_usage_bytes")
+	before := count(t, c, "container_memory_usage_bytes")
 	if before != 2 {
 		t.Fatalf("memory series = %d, want 2", before)
 	}
@@ -157,10 +178,10 @@ func TestVanishedContainersVanish(t *testing.T) {
 	next.Containers = s.Containers[:2] // the app container is gone
 	next.Networks = nil
 	src.s = &next
-	if got := testutil.CollectAndCount(c, "container_memory_usage_bytes"); got != 1 {
+	if got := count(t, c, "container_memory_usage_bytes"); got != 1 {
 		t.Fatalf("memory series after removal = %d, want 1", got)
 	}
-	if got := testutil.CollectAndCount(c, "fleetscope_container_info"); got != 2 {
+	if got := count(t, c, "fleetscope_container_info"); got != 2 {
 		t.Fatalf("info series after removal = %d, want 2", got)
 	}
 	// The stopped container (index 0) has info but no usage.
@@ -171,14 +192,14 @@ func TestVanishedContainersVanish(t *testing.T) {
 }
 
 func TestNetworkNotMultipliedByContainers(t *testing.T) {
-	got := testutil.CollectAndCount(New(fixed{testSnapshot()}, "x"), "container_network_io_bytes_total")
+	got := count(t, New(fixed{testSnapshot()}, "x"), "container_network_io_bytes_total")
 	if got != 2 { // one interface × two directions, once for the pod
 		t.Fatalf("network io series = %d, want 2", got)
 	}
 }
 
 func TestNoSnapshotYet(t *testing.T) {
-	if got := testutil.CollectAndCount(New(fixed{nil}, "x")); got != 1 {
+	if got := count(t, New(fixed{nil}, "x"), ""); got != 1 {
 		t.Fatalf("series before the first sample = %d, want only the build info", got)
 	}
 }
@@ -194,22 +215,11 @@ func BenchmarkScrape(b *testing.B) {
 		c.Meta = &m
 		s.Containers = append(s.Containers, c)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(New(fixed{s}, "x"))
+	w := New(fixed{s}, "x")
 	b.ReportAllocs()
-	var size int
+	var buf []byte
 	for b.Loop() {
-		mfs, err := reg.Gather()
-		if err != nil {
-			b.Fatal(err)
-		}
-		var buf bytes.Buffer
-		for _, mf := range mfs {
-			expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain)).Encode(mf)
-		}
-		size = buf.Len()
+		buf = w.Append(buf[:0])
 	}
-	b.ReportMetric(float64(size), "bytes/scrape")
+	b.ReportMetric(float64(len(buf)), "bytes/scrape")
 }
-
-func goVersion() string { return runtime.Version() }
