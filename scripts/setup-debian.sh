@@ -16,7 +16,7 @@ PACKAGES=(
 # Packages that later test steps will need; kept apart so they are easy to
 # find. (prometheus brings promtool for the alert rule tests.)
 EXTRA_PACKAGES=(
-	# prometheus
+	prometheus # promtool: checks and unit-tests the alert rules (the service is not started)
 )
 
 MIN_GO_MAJOR=1

@@ -46,6 +46,15 @@ header "setup"
 gobin="$(go env GOPATH)/bin"
 export PATH="$PATH:$gobin"
 
+header "tools"
+# helm renders and lints the chart in the packaging tests; it comes from the
+# Go module proxy, built once per machine.
+HELM=helm.sh/helm/v3/cmd/helm@v3.22.0
+if ! command -v helm >/dev/null; then
+	echo "go install $HELM"
+	go install "$HELM"
+fi
+
 header "gofmt"
 unformatted=$(gofmt -l .)
 if [[ -n $unformatted ]]; then

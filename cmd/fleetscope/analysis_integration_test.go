@@ -115,6 +115,13 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 		t.Errorf("GPU container: verdict %s, blockers %v; want no candidate verdict and a gpu blocker", gc.Verdict, gc.Blockers)
 	}
 	mfs := a.scrape(t)
+	// Every metric the dashboard and the alert rules use must be one this
+	// live agent really exports.
+	exported := map[string]bool{}
+	for name := range mfs {
+		exported[name] = true
+	}
+	checkPackagingQueries(t, exported)
 	if v, _, ok := value(mfs, "fleetscope_container_idle_ratio", map[string]string{"container_id": idle, "window": "1h"}); !ok || v <= 0.9 {
 		t.Errorf("fleetscope_container_idle_ratio{window=1h} = %v (present %v)", v, ok)
 	}

@@ -1,0 +1,79 @@
+{{/*
+Name of the chart, or nameOverride.
+*/}}
+{{- define "fleetscope.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's objects: the release name alone when it already
+contains the chart's name.
+*/}}
+{{- define "fleetscope.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "fleetscope.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "fleetscope.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fleetscope.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "fleetscope.labels" -}}
+helm.sh/chart: {{ include "fleetscope.chart" . }}
+{{ include "fleetscope.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/component: agent
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "fleetscope.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "fleetscope.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Paths inside the agent's container. The host's trees are mounted under
+/host so that they never shadow the image's own files.
+*/}}
+{{- define "fleetscope.cgroupMount" -}}/host/sys/fs/cgroup{{- end }}
+{{- define "fleetscope.procMount" -}}/host/proc{{- end }}
+{{- define "fleetscope.containerdMount" -}}/host/run/containerd{{- end }}
+{{- define "fleetscope.configMount" -}}/etc/fleetscope{{- end }}
+{{- define "fleetscope.stateMount" -}}/var/lib/fleetscope{{- end }}
+
+{{/*
+The agent's configuration: the user's config, with the keys that must agree
+with the chart's mounts set by the chart.
+*/}}
+{{- define "fleetscope.config" -}}
+{{- $socket := required "containerd.socket must be set" .Values.containerd.socket }}
+{{- if not (isAbs $socket) }}
+{{- fail (printf "containerd.socket must be an absolute path, got %q" $socket) }}
+{{- end }}
+{{- $chart := dict
+  "containerd" (dict "socket" (printf "%s/%s" (include "fleetscope.containerdMount" .) (base $socket)))
+  "host" (dict
+    "cgroup_root" (include "fleetscope.cgroupMount" .)
+    "proc_root" (include "fleetscope.procMount" .)
+    "root_filesystem" .Values.host.rootFilesystem)
+  "history" (dict "state_file" (printf "%s/state.bin" (include "fleetscope.stateMount" .)))
+  "web" (dict "listen_address" (printf ":%d" (int .Values.port)))
+}}
+{{- mergeOverwrite (deepCopy (.Values.config | default dict)) $chart | toYaml }}
+{{- end }}
