@@ -17,6 +17,7 @@ PACKAGES=(
 # find. (prometheus brings promtool for the alert rule tests.)
 EXTRA_PACKAGES=(
 	prometheus # promtool: checks and unit-tests the alert rules (the service is not started)
+	podman     # builds the container image from the Dockerfile without a registry or Docker engine
 )
 
 MIN_GO_MAJOR=1
