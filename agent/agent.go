@@ -22,6 +22,7 @@ import (
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/exporters/otlp"
 )
 
 // Agent is one running daemon.
@@ -37,6 +38,7 @@ type Agent struct {
 	sampler *Sampler
 	host    *host.Collector
 	state   *state
+	otlp    *otlp.Exporter // nil when OTLP export is off
 
 	snap     atomic.Pointer[snapshot.Snapshot]
 	overruns uint64
@@ -72,6 +74,11 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
 		state:   newState(cfg, log),
 	}
+	a.otlp, err = otlp.New(context.Background(), cfg.OTLP, a, otlp.Options{Version: version, NodeName: node, Log: log.With("component", "otlp")})
+	if err != nil {
+		api.Close()
+		return nil, fmt.Errorf("otlp: %w", err)
+	}
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil
 }
@@ -91,6 +98,9 @@ func (a *Agent) Run(ctx context.Context, srv *Server) error {
 	g.Go(func() error { a.loop(gctx); return nil })
 	if srv != nil {
 		g.Go(func() error { return srv.Run(gctx) })
+	}
+	if a.otlp != nil {
+		g.Go(func() error { return a.otlp.Run(gctx) })
 	}
 	err := g.Wait()
 	// The loop has stopped, so history is ours: a clean shutdown always
@@ -189,6 +199,9 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration) {
 		OpenFiles:        a.sampler.OpenFiles(),
 		Running:          running,
 		Stopped:          stopped,
+	}
+	if a.otlp != nil {
+		snap.Self.OTLPEnabled, snap.Self.OTLPExportFailures, snap.Self.OTLPExportPoints = true, a.otlp.Failures(), a.otlp.Points()
 	}
 	a.state.record(snap)
 	a.state.fillSelf(snap)

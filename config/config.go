@@ -20,6 +20,7 @@ type Config struct {
 	Log        LogConfig        `yaml:"log"`
 	History    HistoryConfig    `yaml:"history"`
 	Analysis   AnalysisConfig   `yaml:"analysis"`
+	OTLP       OTLPConfig       `yaml:"otlp"`
 }
 
 // ContainerdConfig says how to reach containerd and how often to repeat the
@@ -117,6 +118,7 @@ func Default() Config {
 		},
 		History:  defaultHistory(),
 		Analysis: defaultAnalysis(),
+		OTLP:     defaultOTLP(),
 	}
 }
 

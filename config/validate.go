@@ -90,6 +90,7 @@ func (c Config) Validate() error {
 		v.add("log.format", "must be one of %s, got %q", strings.Join(logFormats, ", "), c.Log.Format)
 	}
 	c.validateAnalysis(&v)
+	c.validateOTLP(&v)
 	return errors.Join(v.errs...)
 }
 

@@ -55,6 +55,19 @@ if ! command -v helm >/dev/null; then
 	go install "$HELM"
 fi
 
+# The OTLP end-to-end test runs a real OpenTelemetry Collector, built with
+# the official builder (a few minutes, once per test run, outside the
+# tests' own timeouts).
+OTELCOL_DIR=$(mktemp -d)
+trap 'rc=$?; rm -rf "$OTELCOL_DIR"; (exit $rc); on_exit' EXIT
+echo "building the OpenTelemetry Collector for the end-to-end test"
+(cd "$OTELCOL_DIR" && go run go.opentelemetry.io/collector/cmd/builder@v0.165.0 \
+	--config "$OLDPWD/exporters/otlp/testdata/collector-builder.yaml" >builder.log 2>&1) || {
+	tail -40 "$OTELCOL_DIR/builder.log" >&2
+	exit 1
+}
+export FLEETSCOPE_OTELCOL="$OTELCOL_DIR/otelcol/otelcol-fleetscope-test"
+
 header "gofmt"
 unformatted=$(gofmt -l .)
 if [[ -n $unformatted ]]; then

@@ -123,6 +123,11 @@ type Self struct {
 	// StateProblem describes the last checkpoint or restore failure, for
 	// /readyz; empty when the last checkpoint succeeded.
 	StateProblem string
+
+	// OTLP exporter health; OTLPEnabled is false when no endpoint is set.
+	OTLPEnabled        bool
+	OTLPExportFailures uint64
+	OTLPExportPoints   uint64
 }
 
 // CollectorStatus is the outcome of a collector's last round.

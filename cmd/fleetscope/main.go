@@ -257,6 +257,10 @@ func localReport(cfg config.Config, d time.Duration, stderr io.Writer) (report.R
 	}
 	cfg.History.StateFile = ""
 	cfg.Sampling.Jitter = 0
+	// A quick look must not push half-observed figures to the fleet's
+	// collector, whatever OTEL_* variables the shell carries.
+	cfg.OTLP.Endpoint = ""
+	os.Setenv("OTEL_SDK_DISABLED", "true")
 	if cfg.Sampling.Interval > 2*time.Second {
 		cfg.Sampling.Interval = 2 * time.Second
 	}

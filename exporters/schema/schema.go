@@ -161,6 +161,10 @@ var (
 		Help: "Whether the agent is connected to containerd."}
 	OpenFiles = Metric{Name: "fleetscope.sampler.open_files", Unit: "{file}", Instrument: Gauge,
 		Help: "cgroup and procfs files the sampler keeps open."}
+	OTLPExportFailures = Metric{Name: "fleetscope.otlp.export.failures", Unit: "{export}", Instrument: Counter,
+		Help: "OTLP exports that failed after the exporter's retries; present while the OTLP exporter is enabled."}
+	OTLPExportPoints = Metric{Name: "fleetscope.otlp.export.points", Unit: "{point}", Instrument: Counter,
+		Help: "Metric data points exported over OTLP successfully; present while the OTLP exporter is enabled."}
 	Build = Metric{Name: "fleetscope.build.info", Unit: "", Instrument: Gauge,
 		Help: "Build information; the value is always 1.", Attributes: []string{"version", "goversion"}}
 )
@@ -177,7 +181,7 @@ var All = []*Metric{
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
 	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,
-	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &Build,
+	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &OTLPExportFailures, &OTLPExportPoints, &Build,
 }
 
 // Identity returns the identity attributes the metric's series carry ahead

@@ -166,7 +166,6 @@ func minObservation(d time.Duration) time.Duration {
 	return max(time.Minute, d-90*time.Second).Round(time.Minute)
 }
 
-
 func get(url string) (string, error) {
 	resp, err := http.Get(url)
 	if err != nil {

@@ -468,7 +468,6 @@ func tail(path string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-
 // measure runs s against the n running containers and measures it over one
 // window.
 func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n int, dir string, m *machine) (result, error) {

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// OTLPConfig configures the OpenTelemetry (OTLP) metrics exporter. The
+// standard OTEL_EXPORTER_OTLP_* environment variables apply as well and take
+// precedence over these keys, as FLEETSCOPE_* variables do over the file.
+// The exporter is off unless an endpoint is set here or in the environment.
+type OTLPConfig struct {
+	// Endpoint is the collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT:
+	// "http://collector:4317" for gRPC, "http://collector:4318" for
+	// HTTP, where /v1/metrics is appended to the path. The scheme
+	// http means plaintext, https TLS. Empty disables the exporter
+	// unless the environment names an endpoint.
+	Endpoint string `yaml:"endpoint"`
+	// Protocol is "grpc" or "http/protobuf".
+	Protocol string `yaml:"protocol"`
+	// Insecure sends plaintext even to an https endpoint.
+	Insecure bool `yaml:"insecure"`
+	// Headers are sent with every export, in the format of
+	// OTEL_EXPORTER_OTLP_HEADERS: "key1=value1,key2=value2", values
+	// URL-encoded.
+	Headers string `yaml:"headers"`
+	// Interval is the export period, independent of the sample interval:
+	// each export carries the latest sample.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one export, retries included.
+	Timeout time.Duration `yaml:"timeout"`
+	// CAFile verifies the collector's certificate; CertFile and KeyFile
+	// are the client certificate for mutual TLS.
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// OTLP protocols, as OTEL_EXPORTER_OTLP_PROTOCOL spells them.
+const (
+	OTLPProtocolGRPC = "grpc"
+	OTLPProtocolHTTP = "http/protobuf"
+)
+
+var otlpProtocols = []string{OTLPProtocolGRPC, OTLPProtocolHTTP}
+
+func defaultOTLP() OTLPConfig {
+	return OTLPConfig{
+		Protocol: OTLPProtocolGRPC,
+		Interval: time.Minute,
+		Timeout:  10 * time.Second,
+	}
+}
+
+// ParseOTLPHeaders parses headers in the OTEL_EXPORTER_OTLP_HEADERS format:
+// comma-separated key=value pairs whose values are URL-encoded.
+func ParseOTLPHeaders(s string) (map[string]string, error) {
+	h := map[string]string{}
+	for pair := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%q is not key=value", pair)
+		}
+		val, err := url.PathUnescape(strings.TrimSpace(v))
+		if err != nil {
+			return nil, fmt.Errorf("value of %q: %w", k, err)
+		}
+		h[k] = val
+	}
+	return h, nil
+}
+
+func (c Config) validateOTLP(v *validator) {
+	o := c.OTLP
+	if o.Endpoint != "" {
+		u, err := url.Parse(o.Endpoint)
+		switch {
+		case err != nil:
+			v.add("otlp.endpoint", "must be a URL, got %q", o.Endpoint)
+		case u.Scheme != "http" && u.Scheme != "https":
+			v.add("otlp.endpoint", "must be an http:// or https:// URL, got %q", o.Endpoint)
+		case u.Host == "":
+			v.add("otlp.endpoint", "must name a host, got %q", o.Endpoint)
+		}
+	}
+	if !slices.Contains(otlpProtocols, o.Protocol) {
+		v.add("otlp.protocol", "must be one of %s, got %q", strings.Join(otlpProtocols, ", "), o.Protocol)
+	}
+	if _, err := ParseOTLPHeaders(o.Headers); err != nil {
+		v.add("otlp.headers", "%v", err)
+	}
+	v.positive("otlp.interval", o.Interval)
+	v.positive("otlp.timeout", o.Timeout)
+	if o.Timeout > 0 && o.Interval > 0 && o.Timeout > o.Interval {
+		v.add("otlp.timeout", "must not be longer than otlp.interval (%s), got %q", o.Interval, o.Timeout)
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		v.add("otlp.cert_file", "otlp.cert_file and otlp.key_file must be set together")
+	}
+	for _, f := range []struct{ field, path string }{{"otlp.ca_file", o.CAFile}, {"otlp.cert_file", o.CertFile}, {"otlp.key_file", o.KeyFile}} {
+		if f.path != "" {
+			v.absPath(f.field, f.path)
+		}
+	}
+}

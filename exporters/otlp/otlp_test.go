@@ -1,0 +1,587 @@
+package otlp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/fleetscope/fleetscope/agent/analysis"
+	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/collectors/cgroups"
+	"github.com/fleetscope/fleetscope/collectors/containerd"
+	"github.com/fleetscope/fleetscope/collectors/host"
+	"github.com/fleetscope/fleetscope/collectors/netstat"
+	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/exporters/otlp/otlptest"
+	promexp "github.com/fleetscope/fleetscope/exporters/prometheus"
+	"github.com/fleetscope/fleetscope/exporters/schema"
+)
+
+type fixed struct{ s *snapshot.Snapshot }
+
+func (f *fixed) Snapshot() *snapshot.Snapshot { return f.s }
+
+// fixture is a snapshot with every kind of series: a pod (sandbox with the
+// network namespace, app with limits, layer and analysis), a stopped
+// container, host and self figures, OTLP health.
+func fixture() *snapshot.Snapshot {
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	sb := &containerd.Container{Namespace: "k8s.io", ID: "s1", Image: "pause:3.9", Runtime: "io.containerd.runc.v2",
+		Pid: 1, Status: containerd.StatusRunning, Sandbox: true,
+		Pod: containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", SandboxID: "s1"}}
+	app := &containerd.Container{Namespace: "k8s.io", ID: "c1", Image: "api:2", Runtime: "io.containerd.runc.v2",
+		Pid: 2, Status: containerd.StatusRunning,
+		Pod:       containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", ContainerName: "api", SandboxID: "s1"},
+		Resources: containerd.Resources{CPUQuotaMicros: 200000, CPUPeriodMicros: 100000, CPUShares: 2048, MemoryLimit: 1 << 30}}
+	gone := &containerd.Container{Namespace: "default", ID: "x9", Image: "busybox", Status: containerd.StatusStopped}
+	all := cgroups.HaveCPU | cgroups.HaveCPUMode | cgroups.HaveThrottling | cgroups.HaveMemory | cgroups.HaveMemoryStat | cgroups.HaveIO | cgroups.HavePids | cgroups.HaveSwap
+	ifs := []netstat.Interface{
+		{Name: "eth0", RxBytes: 5000, TxBytes: 7000, RxPackets: 50, TxPackets: 70, RxErrors: 1, TxDropped: 2},
+		{Name: "eth1", RxBytes: 10, TxBytes: 20},
+	}
+	return &snapshot.Snapshot{
+		Time: t0, Interval: 10 * time.Second, NodeName: "n1",
+		Containers: []snapshot.Container{
+			{Meta: gone, Network: -1},
+			{Meta: sb, Sampled: true, Network: 0, StartedAt: t0.Add(-2 * time.Hour),
+				Stats: cgroups.Stats{Have: all, CPUUserNanos: 3e7, CPUSystemNanos: 1e7, MemoryUsage: 2 << 20, MemoryWorkingSet: 1 << 20, Pids: 1}},
+			{Meta: app, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour), HaveRates: true, CPUCores: 1.5,
+				HaveLimits: true, Limits: cgroups.Limits{Have: cgroups.HaveCPU | cgroups.HaveMemory, CPUQuotaMicros: 150000, CPUPeriodMicros: 100000, CPUShares: 1024, MemoryLimit: 512 << 20},
+				HaveLayer: true, Layer: containerd.LayerUsage{Bytes: 4242},
+				Analysis: &analysis.Result{ObservedFor: 30 * time.Hour, IdleRatio1h: 0.5, IdleRatio24h: math.NaN(), IdleRatio7d: 0.9,
+					Bursts:      analysis.Bursts{Count: 2, P50: time.Minute, P95: 3 * time.Minute, Max: 4 * time.Minute},
+					Reserved:    analysis.Reserved{CPUCores: 1.5, MemoryBytes: 512 << 20, CPUSource: "limit", MemorySource: "limit"},
+					CostPerHour: 0.063, IdleCostPerHour: 0.057, OverReservationWastePerMonth: 20,
+					Verdict: analysis.VerdictServerlessContainer, Score: 72, Platform: "serverless-container",
+					Reasons:               []analysis.Reason{{Code: "idle_ratio_high"}, {Code: "bursty"}},
+					Blockers:              []analysis.Reason{{Code: "burst_too_long"}},
+					ServerlessMonthlyCost: 3, SavingsPerMonth: 43},
+				Stats: cgroups.Stats{Have: all, CPUUserNanos: 7e9, CPUSystemNanos: 2e9, CPUPeriods: 10, CPUThrottledPeriods: 3, CPUThrottledNanos: 2e8,
+					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20,
+					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12}},
+		},
+		Networks:   []snapshot.Network{{Owner: 1, Interfaces: ifs}},
+		Interfaces: ifs,
+		HostOK:     true,
+		Host: host.Stats{CPUs: 4, CPUUserSeconds: 10, CPUSystemSeconds: 5, CPUIdleSeconds: 100, CPUIOWaitSeconds: 1, CPUOtherSeconds: 2,
+			MemoryTotal: 16 << 30, MemoryAvailable: 8 << 30, FilesystemPath: "/", FilesystemSize: 50 << 30, FilesystemUsed: 20 << 30},
+		Self: snapshot.Self{
+			Collectors: []snapshot.CollectorStatus{{Name: "cgroups", Duration: time.Millisecond, Success: true}, {Name: "host", Errors: 3}},
+			TickLag:    2 * time.Millisecond, Overruns: 1, DiscoveryErrors: 2, ContainerdUp: true, OpenFiles: 30, Running: 2, Stopped: 1,
+			HistoryContainers: 3, CheckpointFailures: 1, LastCheckpoint: t0.Add(-time.Minute), RestoreFailures: 1,
+			OTLPEnabled: true, OTLPExportFailures: 4, OTLPExportPoints: 99,
+		},
+	}
+}
+
+func collect(t *testing.T, src Source) metricdata.ResourceMetrics {
+	t.Helper()
+	r := sdkmetric.NewManualReader()
+	p := newProvider(r, nil)
+	t.Cleanup(func() { p.Shutdown(context.Background()) })
+	if _, err := newObserver(p.Meter(scope), src, "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	return rm
+}
+
+var namer = otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
+
+func promType(i schema.Instrument) otlptranslator.MetricType {
+	if i == schema.Counter {
+		return otlptranslator.MetricTypeMonotonicCounter
+	}
+	return otlptranslator.MetricTypeGauge
+}
+
+// Every schema metric's standard OTLP-to-Prometheus translation, as
+// Prometheus itself computes it, is the name schema.PromName gives and
+// /metrics serves.
+func TestPrometheusNamesAreTheStandardTranslation(t *testing.T) {
+	translated := map[string]bool{}
+	for _, m := range schema.All {
+		got, err := namer.Build(otlptranslator.Metric{Name: m.Name, Unit: m.Unit, Type: promType(m.Instrument)})
+		if err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if got != m.PromName() {
+			t.Errorf("%s (%q, %v): Prometheus translates to %q, schema.PromName says %q", m.Name, m.Unit, m.Instrument, got, m.PromName())
+		}
+		translated[got] = true
+	}
+	f, err := os.Open("../prometheus/testdata/metrics.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if name, ok := strings.CutPrefix(sc.Text(), "# TYPE "); ok {
+			name, _, _ = strings.Cut(name, " ")
+			n++
+			if !translated[name] {
+				t.Errorf("/metrics exposes %s, which is no schema metric's translation", name)
+			}
+		}
+	}
+	if n < 40 {
+		t.Fatalf("golden file has only %d families", n)
+	}
+}
+
+type series struct {
+	name   string
+	labels string
+}
+
+func labelsKey(kv map[string]string) string {
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q,", k, kv[k])
+	}
+	return b.String()
+}
+
+// The OTLP export and /metrics carry the same series with the same values
+// from the same snapshot, once OTLP names and attributes are translated as
+// Prometheus translates them.
+func TestSameSeriesAsPrometheus(t *testing.T) {
+	src := &fixed{fixture()}
+
+	mfs, err := promexp.New(src, "1.0.0").Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[series]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			l := map[string]string{}
+			for _, lp := range m.Label {
+				if lp.GetValue() != "" { // an empty label is no label
+					l[lp.GetName()] = lp.GetValue()
+				}
+			}
+			v := m.GetGauge().GetValue()
+			if m.Counter != nil {
+				v = m.GetCounter().GetValue()
+			}
+			want[series{mf.GetName(), labelsKey(l)}] = v
+		}
+	}
+
+	byName := map[string]*schema.Metric{}
+	for _, m := range schema.All {
+		byName[m.Name] = m
+	}
+	got := map[series]float64{}
+	rm := collect(t, src)
+	seenMetrics := map[string]bool{}
+	var ln otlptranslator.LabelNamer
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != scope {
+			t.Errorf("scope %q", sm.Scope.Name)
+		}
+		for _, m := range sm.Metrics {
+			def := byName[m.Name]
+			if def == nil {
+				t.Errorf("OTLP metric %s is not in the schema", m.Name)
+				continue
+			}
+			seenMetrics[m.Name] = true
+			if m.Unit != def.Unit || m.Description != def.Help {
+				t.Errorf("%s: unit %q description %q, schema says %q %q", m.Name, m.Unit, m.Description, def.Unit, def.Help)
+			}
+			var dps []metricdata.DataPoint[float64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[float64]:
+				if def.Instrument != schema.Counter || !d.IsMonotonic || d.Temporality != metricdata.CumulativeTemporality {
+					t.Errorf("%s: monotonic %v temporality %v, schema instrument %v", m.Name, d.IsMonotonic, d.Temporality, def.Instrument)
+				}
+				dps = d.DataPoints
+			case metricdata.Gauge[float64]:
+				if def.Instrument != schema.Gauge {
+					t.Errorf("%s exported as a gauge, schema says counter", m.Name)
+				}
+				dps = d.DataPoints
+			default:
+				t.Errorf("%s: unexpected data %T", m.Name, m.Data)
+			}
+			name, _ := namer.Build(otlptranslator.Metric{Name: m.Name, Unit: m.Unit, Type: promType(def.Instrument)})
+			for _, dp := range dps {
+				l := map[string]string{}
+				for _, kv := range dp.Attributes.ToSlice() {
+					k, err := ln.Build(string(kv.Key))
+					if err != nil {
+						t.Fatal(err)
+					}
+					l[k] = kv.Value.AsString()
+				}
+				got[series{name, labelsKey(l)}] = dp.Value
+			}
+		}
+	}
+	for s, v := range want {
+		if g, ok := got[s]; !ok {
+			t.Errorf("OTLP lacks %s{%s} = %v", s.name, s.labels, v)
+		} else if g != v {
+			t.Errorf("%s{%s}: OTLP %v, /metrics %v", s.name, s.labels, g, v)
+		}
+	}
+	for s, v := range got {
+		if _, ok := want[s]; !ok {
+			t.Errorf("OTLP has %s{%s} = %v, /metrics does not", s.name, s.labels, v)
+		}
+	}
+	// The fixture exercises every metric, so the comparison covers them all.
+	for _, m := range schema.All {
+		if !seenMetrics[m.Name] {
+			t.Errorf("fixture produces no %s", m.Name)
+		}
+	}
+}
+
+// Attribute sets are built once per container and reused while its
+// metadata pointer stays; gone containers leave the cache.
+func TestAttributeCache(t *testing.T) {
+	s := fixture()
+	src := &fixed{s}
+	r := sdkmetric.NewManualReader()
+	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
+	defer p.Shutdown(context.Background())
+	o, err := newObserver(p.Meter(scope), src, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	app := s.Containers[2].Meta
+	first := o.containers[app]
+	if first == nil || len(o.containers) != 3 {
+		t.Fatalf("cache has %d containers, app %v", len(o.containers), first)
+	}
+	if len(o.containers[s.Containers[1].Meta].ifaces) != 2 {
+		t.Fatal("sandbox interfaces not cached")
+	}
+	fit := first.fit
+
+	// Next tick: same metadata pointers, the stopped container gone, one
+	// interface gone, analysis unchanged.
+	s2 := *s
+	s2.Containers = s.Containers[1:]
+	s2.Networks = []snapshot.Network{{Owner: 0, Interfaces: s.Interfaces[:1]}}
+	src.s = &s2
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	if o.containers[app] != first || &o.containers[app].fit[0] != &fit[0] {
+		t.Error("attribute sets rebuilt for an unchanged container")
+	}
+	if _, ok := o.containers[s.Containers[0].Meta]; ok || len(o.containers) != 2 {
+		t.Errorf("gone container still cached (%d entries)", len(o.containers))
+	}
+	if n := len(o.containers[s.Containers[1].Meta].ifaces); n != 1 {
+		t.Errorf("%d interfaces cached, want 1", n)
+	}
+
+	// New metadata (a relabelled container gets a new pointer): new sets.
+	meta := *app
+	meta.Pod.Name = "api-1"
+	s3 := s2
+	s3.Containers = append([]snapshot.Container(nil), s2.Containers...)
+	s3.Containers[1].Meta = &meta
+	src.s = &s3
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := o.containers[app]; ok {
+		t.Error("old metadata still cached")
+	}
+	found := false
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != schema.MemoryUsage.Name {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Gauge[float64]).DataPoints {
+				if v, _ := dp.Attributes.Value(attribute.Key("k8s.pod.name")); v.AsString() == "api-1" {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("new pod name not exported")
+	}
+}
+
+// Observing a snapshot allocates nothing per container once the cache is
+// warm beyond what the SDK itself needs.
+func BenchmarkCollect(b *testing.B) {
+	s := fixture()
+	r := sdkmetric.NewManualReader()
+	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
+	defer p.Shutdown(context.Background())
+	if _, err := newObserver(p.Meter(scope), &fixed{s}, "1"); err != nil {
+		b.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.Collect(context.Background(), &rm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type failing struct {
+	sdkmetric.Exporter
+	fail   bool
+	points []int
+}
+
+func (f *failing) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	if f.fail {
+		return errors.New("collector unavailable")
+	}
+	f.points = append(f.points, countPoints(rm))
+	return nil
+}
+
+// Failed exports are counted, and they do not pile up: after a run of
+// failures the next export carries one snapshot's points, no backlog.
+func TestFailuresCountedNoBacklog(t *testing.T) {
+	inner := &failing{fail: true}
+	base, _ := newDiscard()
+	inner.Exporter = base
+	c := &counting{Exporter: inner, log: discardLog()}
+	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(c, sdkmetric.WithInterval(time.Hour))))
+	defer p.Shutdown(context.Background())
+	if _, err := newObserver(p.Meter(scope), &fixed{fixture()}, "1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 5 {
+		if err := p.ForceFlush(ctx); err == nil {
+			t.Fatal("flush succeeded through a failing exporter")
+		}
+	}
+	if c.Failures() != 5 || c.points.Load() != 0 {
+		t.Fatalf("failures %d points %d, want 5 and 0", c.Failures(), c.points.Load())
+	}
+	inner.fail = false
+	for range 2 {
+		if err := p.ForceFlush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Failures() != 5 || len(inner.points) != 2 || inner.points[0] != inner.points[1] || inner.points[0] < 50 {
+		t.Fatalf("failures %d, points per export %v: want two equal exports of one snapshot", c.Failures(), inner.points)
+	}
+	if c.points.Load() != uint64(2*inner.points[0]) {
+		t.Fatalf("points counted %d, want %d", c.points.Load(), 2*inner.points[0])
+	}
+}
+
+func (c *counting) Failures() uint64 { return c.failures.Load() }
+
+// A node with more containers than the SDK's default cardinality limit
+// exports every series, and a container that is gone is no longer
+// exported (the SDK keeps no state for it).
+func TestLargeNodeAndVanishedSeries(t *testing.T) {
+	const n = 1500
+	s := &snapshot.Snapshot{Time: time.Now()}
+	for i := range n {
+		m := &containerd.Container{Namespace: "k8s.io", ID: fmt.Sprintf("c%04d", i), Pid: 1, Status: containerd.StatusRunning}
+		s.Containers = append(s.Containers, snapshot.Container{Meta: m, Sampled: true, Network: -1,
+			Stats: cgroups.Stats{Have: cgroups.HaveCPUMode, CPUUserNanos: uint64(i) * 1e9}})
+	}
+	src := &fixed{s}
+	r := sdkmetric.NewManualReader()
+	p := newProvider(r, nil)
+	defer p.Shutdown(context.Background())
+	if _, err := newObserver(p.Meter(scope), src, "1"); err != nil {
+		t.Fatal(err)
+	}
+	cpuPoints := func() map[string]bool {
+		var rm metricdata.ResourceMetrics
+		if err := r.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name == schema.CPUTime.Name {
+					for _, dp := range m.Data.(metricdata.Sum[float64]).DataPoints {
+						v, ok := dp.Attributes.Value("container.id")
+						if !ok {
+							t.Fatalf("point without container.id: %v", dp.Attributes.ToSlice())
+						}
+						ids[v.AsString()+"/"+fmt.Sprint(dp.Attributes.Len())] = true
+					}
+					if len(m.Data.(metricdata.Sum[float64]).DataPoints) != 2*len(src.s.Containers) {
+						t.Fatalf("%d cpu time points for %d containers", len(m.Data.(metricdata.Sum[float64]).DataPoints), len(src.s.Containers))
+					}
+				}
+			}
+		}
+		return ids
+	}
+	cpuPoints()
+	s2 := *s
+	s2.Containers = s.Containers[:10]
+	src.s = &s2
+	if ids := cpuPoints(); ids["c0010/3"] || !ids["c0009/3"] {
+		t.Fatal("series of a vanished container still exported, or a live one missing")
+	}
+}
+
+func TestEnabled(t *testing.T) {
+	env := func(kv ...string) func(string) (string, bool) {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	off := config.Default().OTLP
+	on := off
+	on.Endpoint = "http://c:4317"
+	for _, tc := range []struct {
+		name string
+		cfg  config.OTLPConfig
+		env  func(string) (string, bool)
+		want bool
+	}{
+		{"default", off, env(), false},
+		{"file endpoint", on, env(), true},
+		{"env endpoint", off, env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), true},
+		{"env metrics endpoint", off, env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://c:4318/v1/metrics"), true},
+		{"sdk disabled", on, env("OTEL_SDK_DISABLED", "true"), false},
+		{"exporter none", on, env("OTEL_METRICS_EXPORTER", "none"), false},
+	} {
+		if got := Enabled(tc.cfg, tc.env); got != tc.want {
+			t.Errorf("%s: Enabled = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The environment wins over the file: a key is passed to the SDK only
+// when its OTEL_EXPORTER_OTLP_* variable is not set.
+func TestEnvironmentWins(t *testing.T) {
+	cfg := config.Default().OTLP
+	cfg.Endpoint, cfg.Headers, cfg.Insecure = "https://file:4317", "a=1", true
+	fs, err := settingsFor(cfg, func(string) (string, bool) { return "", false })
+	if err != nil || fs.endpoint == nil || fs.endpoint.Host != "file:4317" || fs.headers["a"] != "1" || !fs.insecure || fs.timeout != 10*time.Second {
+		t.Fatalf("file only: %+v %v", fs, err)
+	}
+	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4317", "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "b=2",
+		"OTEL_EXPORTER_OTLP_INSECURE": "false", "OTEL_EXPORTER_OTLP_TIMEOUT": "500"}
+	fs, err = settingsFor(cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil || fs.endpoint != nil || fs.headers != nil || fs.insecure || fs.timeout != 0 {
+		t.Fatalf("environment set: %+v %v", fs, err)
+	}
+}
+
+// A collector that is down at start makes exports fail and be counted;
+// once it listens, exports resume without anything being restarted. Run
+// over both protocols against the in-process receivers.
+func TestCollectorDownThenUp(t *testing.T) {
+	for _, proto := range []string{config.OTLPProtocolGRPC, config.OTLPProtocolHTTP} {
+		t.Run(strings.ReplaceAll(proto, "/", "_"), func(t *testing.T) {
+			start := otlptest.StartGRPC
+			if proto == config.OTLPProtocolHTTP {
+				start = otlptest.StartHTTP
+			}
+			// Reserve a port, then free it: the collector is down.
+			probe := start(t, "")
+			addr := probe.Addr
+			probe.Stop()
+
+			cfg := config.Default().OTLP
+			cfg.Endpoint, cfg.Protocol, cfg.Timeout = "http://"+addr, proto, time.Second
+			cfg.Headers = "x-tenant=blue%20team"
+			noEnv := func(string) (string, bool) { return "", false }
+			e, err := New(context.Background(), cfg, &fixed{fixture()}, Options{Version: "9.9.9", NodeName: "n1", HostName: "h1", LookupEnv: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- e.Run(ctx) }()
+			defer func() {
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(shutdownTimeout + time.Second):
+					t.Error("Run did not return after cancel")
+				}
+			}()
+
+			for range 2 {
+				fctx, fcancel := context.WithTimeout(context.Background(), 3*time.Second)
+				if err := e.provider.ForceFlush(fctx); err == nil {
+					t.Fatal("export to a closed port succeeded")
+				}
+				fcancel()
+			}
+			if e.Failures() != 2 {
+				t.Fatalf("failures = %d, want 2", e.Failures())
+			}
+
+			rcv := start(t, addr)
+			deadline := time.Now().Add(15 * time.Second)
+			for rcv.Requests() == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("no export after the collector came up (%d failures)", e.Failures())
+				}
+				fctx, fcancel := context.WithTimeout(context.Background(), 3*time.Second)
+				e.provider.ForceFlush(fctx)
+				fcancel()
+			}
+			if e.Points() == 0 {
+				t.Error("exported points not counted")
+			}
+			if h := rcv.Header("x-tenant"); h != "blue team" {
+				t.Errorf("header x-tenant = %q", h)
+			}
+			pts := rcv.Latest()
+			var mem bool
+			for _, p := range pts {
+				if p.Resource["service.name"] != "fleetscope" || p.Resource["service.version"] != "9.9.9" ||
+					p.Resource["host.name"] != "h1" || p.Resource["k8s.node.name"] != "n1" {
+					t.Fatalf("resource %v", p.Resource)
+				}
+				if p.Name == "container.memory.usage" && p.Attributes["container.id"] == "c1" {
+					mem = p.Value == 300<<20 && p.Unit == "By" && p.Kind == "gauge"
+				}
+			}
+			if !mem {
+				t.Error("container.memory.usage of c1 missing or wrong")
+			}
+		})
+	}
+}
