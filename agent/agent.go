@@ -125,7 +125,7 @@ func (a *Agent) loop(ctx context.Context) {
 			lag = 0
 		}
 		start := time.Now()
-		a.tick(ctx, start, lag)
+		a.tick(ctx, start, lag, false)
 		took := time.Since(start)
 		if took > interval {
 			a.overruns++
@@ -144,30 +144,52 @@ func (a *Agent) loop(ctx context.Context) {
 		if wait < 0 {
 			wait = 0
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		timer := time.NewTimer(wait)
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+				break waiting
+			case <-a.disc.Changed():
+				// A container that just started shows now, not at the
+				// next tick; only new containers are read.
+				a.tick(ctx, time.Now(), 0, true)
+			}
 		}
 	}
 }
 
 // Tick samples once and publishes the snapshot; exported for tests and the
 // one-shot report.
-func (a *Agent) Tick(ctx context.Context) { a.tick(ctx, time.Now(), 0) }
+func (a *Agent) Tick(ctx context.Context) { a.tick(ctx, time.Now(), 0, false) }
 
-func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration) {
+// tick samples and publishes a snapshot. With onlyNew it reads only newly
+// discovered containers and carries the rest (and the host) over from the
+// previous snapshot.
+func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, onlyNew bool) {
 	snap := &snapshot.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
-	res := a.sampler.Sample(now, snap)
-
-	hstart := time.Now()
-	err := a.host.Read(ctx, &snap.Host)
-	snap.HostOK = err == nil || snap.Host.CPUs > 0
-	if err != nil {
-		a.hostErrs++
-		a.log.Debug("host reading incomplete", "err", err)
+	var res tickResult
+	var err error
+	var hdur time.Duration
+	if onlyNew {
+		res = a.sampler.SampleNew(now, snap)
+		if prev := a.snap.Load(); prev != nil {
+			snap.Host, snap.HostOK = prev.Host, prev.HostOK
+		}
+	} else {
+		res = a.sampler.Sample(now, snap)
+		hstart := time.Now()
+		err = a.host.Read(ctx, &snap.Host)
+		snap.HostOK = err == nil || snap.Host.CPUs > 0
+		if err != nil {
+			a.hostErrs++
+			a.log.Debug("host reading incomplete", "err", err)
+		}
+		hdur = time.Since(hstart)
 	}
-	hdur := time.Since(hstart)
 
 	running, stopped := 0, 0
 	for i := range snap.Containers {

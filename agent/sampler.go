@@ -58,6 +58,7 @@ type tracked struct {
 	cpuDelta   float64
 	writeDelta uint64
 	deltaSpan  time.Duration
+	fresh      bool // read in the current pass
 }
 
 // netTracked is one network namespace's reader and previous counters.
@@ -78,6 +79,7 @@ type netTracked struct {
 	rxDelta, txDelta, acceptDelta uint64
 	prevAccepts                   uint64
 	tcpAt                         time.Time // last read of net/snmp
+	fresh                         bool      // read in the current pass
 }
 
 // tcpRefresh is how often the TCP accept counter (net/snmp, the costliest
@@ -219,12 +221,29 @@ type tickResult struct {
 // Containers and Networks it allocates: one slice each per tick, not per
 // container).
 func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
+	return s.sample(now, snap, false)
+}
+
+// SampleNew reads only containers that have no open cgroup yet (new ones,
+// just discovered) and republishes everyone else's last figures, so that a
+// new container shows without waiting for the next tick and without the
+// cost of a full one. No deltas are produced for containers not read, so
+// history is never fed twice.
+func (s *Sampler) SampleNew(now time.Time, snap *snapshot.Snapshot) tickResult {
+	return s.sample(now, snap, true)
+}
+
+func (s *Sampler) sample(now time.Time, snap *snapshot.Snapshot, onlyNew bool) tickResult {
 	var res tickResult
 	s.sync()
 
 	start := time.Now()
 	res.cgroupOK = true
 	for _, t := range s.order {
+		t.fresh = false
+		if onlyNew && (t.h != nil || !t.c.Running()) {
+			continue
+		}
 		t.curOK = false
 		if !t.c.Running() {
 			if t.h != nil {
@@ -260,7 +279,7 @@ func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
 			continue
 		}
 		t.lastErr = ""
-		t.curOK, t.curAt = true, now
+		t.curOK, t.curAt, t.fresh = true, now, true
 		if now.Sub(t.limitsAt) >= limitsRefresh {
 			if err := t.h.Limits(&t.limits); err == nil {
 				t.haveLimits, t.limitsAt = true, now
@@ -271,7 +290,14 @@ func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
 	res.cgroupDur = time.Since(start)
 
 	start = time.Now()
-	res.netOK = s.sampleNetworks(now)
+	if onlyNew {
+		res.netOK = true
+		for _, n := range s.nets {
+			n.fresh = false
+		}
+	} else {
+		res.netOK = s.sampleNetworks(now)
+	}
 	res.netDur = time.Since(start)
 
 	s.fill(snap)
@@ -303,7 +329,7 @@ func (s *Sampler) rates(t *tracked) {
 func (s *Sampler) sampleNetworks(now time.Time) bool {
 	ok := true
 	for _, n := range s.nets {
-		n.seen, n.owner, n.ok = false, nil, false
+		n.seen, n.owner, n.ok, n.fresh = false, nil, false, false
 	}
 	for _, t := range s.order {
 		if !t.curOK || t.netns == 0 || t.netns == s.hostNet {
@@ -355,7 +381,7 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 			}
 			continue
 		}
-		n.ok = true
+		n.ok, n.fresh = true, true
 		var rx, tx uint64
 		for i := range n.stats.Interfaces {
 			rx += n.stats.Interfaces[i].RxBytes
@@ -395,7 +421,7 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 			sc.Sampled, sc.Stats = true, t.cur
 			sc.HaveRates = t.haveRates
 			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores, t.ioRead, t.ioWrite
-			if t.haveRates {
+			if t.haveRates && t.fresh {
 				sc.Delta = snapshot.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
 			}
 		}
@@ -433,7 +459,7 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 	for i, t := range s.order {
 		if j, ok := netIndex[t.netns]; ok && t.curOK {
 			snap.Containers[i].Network = j
-			if n := s.nets[t.netns]; n.haveRates {
+			if n := s.nets[t.netns]; n.haveRates && n.fresh && t.fresh {
 				d := &snap.Containers[i].Delta
 				d.NetRxBytes, d.NetTxBytes, d.TCPAccepts = n.rxDelta, n.txDelta, n.acceptDelta
 			}

@@ -220,3 +220,39 @@ func BenchmarkSample(b *testing.B) {
 	b.Run("keepopen", func(b *testing.B) { benchmarkSample(b, 1000, true) })
 	b.Run("reopen", func(b *testing.B) { benchmarkSample(b, 1000, false) })
 }
+
+// A container discovered between ticks is read at once, the others carry
+// their last figures over and produce no delta, so history is not fed
+// twice.
+func TestSampleNewReadsOnlyNewContainers(t *testing.T) {
+	s, inv, _ := newFixtureSampler(t, 4, true)
+	all := inv.cs
+	inv.cs = all[:3]
+	var snap snapshot.Snapshot
+	t0 := time.Unix(1700000100, 0)
+	s.Sample(t0, &snap)
+	s.Sample(t0.Add(10*time.Second), &snap)
+	if !snap.Containers[0].Delta.Valid {
+		t.Fatal("second full tick produced no delta")
+	}
+	inv.cs, inv.gen = all, inv.gen+1
+	s.SampleNew(t0.Add(12*time.Second), &snap)
+	if len(snap.Containers) != 4 || !snap.Containers[3].Sampled {
+		t.Fatalf("new container not sampled: %d containers", len(snap.Containers))
+	}
+	for i, c := range snap.Containers[:3] {
+		if !c.Sampled || c.Delta.Valid {
+			t.Fatalf("container %d: sampled=%v delta=%v; want carried over without a delta", i, c.Sampled, c.Delta.Valid)
+		}
+		if c.Stats.CPUUsageNanos == 0 || !c.HaveRates {
+			t.Fatalf("container %d lost its figures: %+v", i, c.Stats)
+		}
+	}
+	s.Sample(t0.Add(20*time.Second), &snap)
+	if !snap.Containers[0].Delta.Valid || snap.Containers[0].Delta.Interval != 10*time.Second {
+		t.Fatalf("next full tick: delta %+v, want one over 10s", snap.Containers[0].Delta)
+	}
+	if !snap.Containers[3].Delta.Valid || snap.Containers[3].Delta.Interval != 8*time.Second {
+		t.Fatalf("new container's first delta %+v, want one over 8s", snap.Containers[3].Delta)
+	}
+}

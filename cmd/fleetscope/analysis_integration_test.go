@@ -157,6 +157,23 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	if v, _, _ := value(a.scrape(t), "fleetscope_history_restore_failures_total", nil); v != 0 {
 		t.Errorf("clean restart counted %v restore failures", v)
 	}
+
+	// SIGKILL: no shutdown checkpoint, so what survives is the last
+	// periodic one (every 5 s here), which already holds what was observed
+	// more than one interval before the kill.
+	killedAt := find(a.report(t), idle).Analysis.ObservedSeconds
+	time.Sleep(7 * time.Second)
+	a.cmd.Process.Kill()
+	<-a.done
+	a = startAgent(t, d.Socket, extra)
+	a.waitReady(t)
+	eventually(t, 30*time.Second, "history kept across SIGKILL", func() error {
+		c := find(a.report(t), idle)
+		if c == nil || c.Analysis == nil || c.Analysis.ObservedSeconds < killedAt {
+			return fmt.Errorf("observed %+v after SIGKILL, had %v seconds before", c, killedAt)
+		}
+		return nil
+	})
 	stopAgent(t, a)
 
 	// A truncated state file is moved aside; the agent starts fresh and

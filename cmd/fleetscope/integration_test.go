@@ -74,18 +74,19 @@ func startAgent(t *testing.T, socket string, extra string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	addr := freePort(t)
+	sampling := "sampling:\n  interval: 1s\n  jitter: 0\n"
+	if strings.Contains(extra, "sampling:") {
+		sampling = ""
+	}
 	cfg := fmt.Sprintf(`containerd:
   socket: %s
   relist_interval: 30s
   storage_interval: 2s
   storage_budget: 1s
   reconnect_max_backoff: 1s
-sampling:
-  interval: 1s
-  jitter: 0
-web:
+%sweb:
   listen_address: %s
-%s`, socket, addr, extra)
+%s`, socket, sampling, addr, extra)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -468,5 +469,52 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	if a.cmd.Process.Pid != agentPid || a.cmd.ProcessState != nil {
 		t.Fatal("the agent restarted")
 	}
+	stopAgent(t, a)
+}
+
+// With a long sample interval, a container that starts shows on /metrics
+// within about a second (discovery's event triggers a read of just the new
+// container), and one that is removed is gone as fast.
+func TestNewContainerVisibleAtOnce(t *testing.T) {
+	d := testenv.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const ns = "k8s.io"
+	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: testenv.RandomID(), Args: []string{"sleep", "3600"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Ticks far apart, so that only the event-driven read can explain a
+	// quick appearance.
+	a := startAgent(t, d.Socket, "sampling:\n  interval: 30s\n  jitter: 0\n")
+	a.waitReady(t)
+
+	id := testenv.RandomID()
+	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: id, Args: []string{"sleep", "3600"}}); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	eventually(t, 5*time.Second, "new container on /metrics", func() error {
+		if _, _, ok := value(a.scrape(t), "container_memory_usage_bytes", map[string]string{"container_id": id}); !ok {
+			return fmt.Errorf("not yet after %v", time.Since(started).Round(time.Millisecond))
+		}
+		return nil
+	})
+	visible := time.Since(started)
+	t.Logf("new container visible %v after its start (interval 30s)", visible.Round(time.Millisecond))
+	if visible > 2*time.Second {
+		t.Errorf("new container took %v to show, want about a second", visible)
+	}
+
+	if err := d.Remove(ctx, ns, id); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	eventually(t, 5*time.Second, "removed container gone", func() error {
+		if _, _, ok := value(a.scrape(t), "fleetscope_container_info", map[string]string{"container_id": id}); ok {
+			return fmt.Errorf("still there after %v", time.Since(removed).Round(time.Millisecond))
+		}
+		return nil
+	})
+	t.Logf("removed container gone %v after its removal", time.Since(removed).Round(time.Millisecond))
 	stopAgent(t, a)
 }
