@@ -86,9 +86,6 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 // Snapshot returns the latest published snapshot, nil before the first.
 func (a *Agent) Snapshot() *snapshot.Snapshot { return a.snap.Load() }
 
-// Discovery exposes the containerd connection state (for readiness).
-func (a *Agent) Discovery() *containerd.Discovery { return a.disc }
-
 // Run runs until ctx is done, then stops every part and returns. Only a
 // failure to serve HTTP ends it early.
 func (a *Agent) Run(ctx context.Context, srv *Server) error {
@@ -161,10 +158,6 @@ func (a *Agent) loop(ctx context.Context) {
 		}
 	}
 }
-
-// Tick samples once and publishes the snapshot; exported for tests and the
-// one-shot report.
-func (a *Agent) Tick(ctx context.Context) { a.tick(ctx, time.Now(), 0, false) }
 
 // tick samples and publishes a snapshot. With onlyNew it reads only newly
 // discovered containers and carries the rest (and the host) over from the
