@@ -61,17 +61,18 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !h.Connected {
 		why = append(why, fmt.Sprintf("containerd not connected since %s: %s", h.Since.Format(time.RFC3339), h.Reason))
 	}
-	if s.agent.Snapshot() == nil {
+	snap := s.agent.Snapshot()
+	if snap == nil {
 		why = append(why, "no sample taken yet")
 	}
 	if len(why) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, strings.Join(why, "\n"))
-		return
+	} else {
+		fmt.Fprintln(w, "ready")
 	}
-	fmt.Fprintln(w, "ready")
 	// Problems that do not stop the agent's work are shown, not failed on.
-	if snap := s.agent.Snapshot(); snap != nil && snap.Self.StateProblem != "" {
+	if snap != nil && snap.Self.StateProblem != "" {
 		fmt.Fprintln(w, "warning:", snap.Self.StateProblem)
 	}
 }

@@ -225,13 +225,21 @@ func label(m *dto.Metric, name string) string {
 // A missing socket at start keeps the agent up and unready, saying why.
 func TestAgentWithoutContainerd(t *testing.T) {
 	testenv.Need(t)
-	a := startAgent(t, filepath.Join(t.TempDir(), "missing.sock"), "")
+	// The state file's directory cannot be created (a file stands in its
+	// way): checkpoints fail, and the agent says so and goes on.
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	extra := fmt.Sprintf("history:\n  state_file: %s\n  checkpoint_interval: 1s\n", filepath.Join(blocker, "state.bin"))
+	a := startAgent(t, filepath.Join(t.TempDir(), "missing.sock"), extra)
 	eventually(t, 10*time.Second, "readyz explains", func() error {
 		code, body, err := a.get("/readyz")
 		if err != nil {
 			return err
 		}
-		if code != http.StatusServiceUnavailable || !strings.Contains(body, "containerd not connected") {
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "containerd not connected") ||
+			!strings.Contains(body, "warning: writing checkpoint") {
 			return fmt.Errorf("readyz = %d %q", code, body)
 		}
 		return nil
@@ -248,6 +256,9 @@ func TestAgentWithoutContainerd(t *testing.T) {
 	}
 	if v, _, _ := value(mfs, "fleetscope_discovery_errors_total", nil); v < 1 {
 		t.Fatal("failed connection attempts are not counted")
+	}
+	if v, _, _ := value(mfs, "fleetscope_history_checkpoint_failures_total", nil); v < 1 {
+		t.Fatal("failed checkpoints are not counted")
 	}
 	stopAgent(t, a)
 }
