@@ -153,6 +153,7 @@ func (s *Sampler) sync() {
 	for key, t := range s.byKey {
 		if !live[key] {
 			s.closeTracked(t)
+			t.pos = -1 // no longer in the snapshot: networks it owned are not shown
 			delete(s.byKey, key)
 		}
 	}
@@ -437,7 +438,9 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 	snap.Networks = snap.Networks[:0]
 	netIndex := make(map[uint64]int, len(s.nets))
 	for id, n := range s.nets {
-		if !n.ok {
+		// A pass over new containers only keeps last tick's networks, whose
+		// owner may have left the inventory since.
+		if !n.ok || n.owner == nil || n.owner.pos < 0 {
 			continue
 		}
 		from := len(snap.Interfaces)

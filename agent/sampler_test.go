@@ -256,3 +256,31 @@ func TestSampleNewReadsOnlyNewContainers(t *testing.T) {
 		t.Fatalf("new container's first delta %+v, want one over 8s", snap.Containers[3].Delta)
 	}
 }
+
+// A network whose owner left the inventory between a full tick and a pass
+// over new containers must not be published (it used to index past the
+// snapshot's containers).
+func TestSampleNewDropsNetworksOfGoneOwners(t *testing.T) {
+	s, inv, _ := newFixtureSampler(t, 3, true)
+	var snap snapshot.Snapshot
+	t0 := time.Unix(1700000100, 0)
+	s.Sample(t0, &snap)
+	// The fixture has no network namespaces; give the last container one
+	// as a full tick would have.
+	owner := s.order[2]
+	s.nets[42] = &netTracked{owner: owner, ok: true, seen: true}
+	owner.netns = 42
+	inv.cs, inv.gen = inv.cs[:2], inv.gen+1
+	s.SampleNew(t0.Add(time.Second), &snap)
+	if len(snap.Containers) != 2 {
+		t.Fatalf("containers = %d, want 2", len(snap.Containers))
+	}
+	for _, n := range snap.Networks {
+		if n.Owner >= len(snap.Containers) {
+			t.Fatalf("network owned by container %d of %d", n.Owner, len(snap.Containers))
+		}
+	}
+	if len(snap.Networks) != 0 {
+		t.Fatalf("network of a gone owner published: %+v", snap.Networks)
+	}
+}
