@@ -78,10 +78,8 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 // record feeds the tick's deltas into history, analyses once a minute and
 // checkpoints on schedule; then it attaches results to snap.
 func (st *state) record(snap *snapshot.Snapshot) {
-	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
-		live[sc.Meta] = true
 		key := history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}
 		if !sc.Delta.Valid {
 			// Close the minute of a container that stopped, so its last
@@ -103,13 +101,6 @@ func (st *state) record(snap *snapshot.Snapshot) {
 			TCPAccepts:     d.TCPAccepts,
 		}, st.thresholdsFor(sc.Meta))
 	}
-	// Forget thresholds of container versions that are gone.
-	for c := range st.thresholds {
-		if !live[c] {
-			delete(st.thresholds, c)
-		}
-	}
-
 	if snap.Time.Sub(st.analysedAt) >= analysisPeriod {
 		st.analyse(snap)
 		st.analysedAt = snap.Time
@@ -134,8 +125,17 @@ func (st *state) attach(snap *snapshot.Snapshot) {
 // each time, so snapshots already published keep theirs unchanged.
 func (st *state) analyse(snap *snapshot.Snapshot) {
 	st.results = make(map[history.Key]*analysis.Result, len(snap.Containers))
+	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {
+		live[snap.Containers[i].Meta] = true
 		st.analyseOne(snap.Time, &snap.Containers[i])
+	}
+	// Forget the thresholds of container versions that are gone. Done here,
+	// once a minute, rather than with a map built on every tick.
+	for c := range st.thresholds {
+		if !live[c] {
+			delete(st.thresholds, c)
+		}
 	}
 }
 
