@@ -89,7 +89,7 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	a.waitReady(t)
 
 	var rep report.Report
-	eventually(t, 4*time.Minute, "verdicts for every container", func() error {
+	testenv.Eventually(t, 4*time.Minute, "verdicts for every container", func() error {
 		rep = a.report(t)
 		for _, id := range []string{idle, busy, gpu} {
 			c := find(rep, id)
@@ -147,7 +147,7 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	stopAgent(t, a)
 	a = startAgent(t, d.Socket, extra)
 	a.waitReady(t)
-	eventually(t, 30*time.Second, "history restored after a restart", func() error {
+	testenv.Eventually(t, 30*time.Second, "history restored after a restart", func() error {
 		c := find(a.report(t), idle)
 		if c == nil || c.Analysis == nil || c.Analysis.ObservedSeconds < before {
 			return fmt.Errorf("observed %v after restart, had %v before", c, before)
@@ -167,7 +167,7 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	<-a.done
 	a = startAgent(t, d.Socket, extra)
 	a.waitReady(t)
-	eventually(t, 30*time.Second, "history kept across SIGKILL", func() error {
+	testenv.Eventually(t, 30*time.Second, "history kept across SIGKILL", func() error {
 		c := find(a.report(t), idle)
 		if c == nil || c.Analysis == nil || c.Analysis.ObservedSeconds < killedAt {
 			return fmt.Errorf("observed %+v after SIGKILL, had %v seconds before", c, killedAt)
@@ -187,7 +187,7 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	}
 	a = startAgent(t, d.Socket, extra)
 	a.waitReady(t)
-	eventually(t, 15*time.Second, "restore failure reported", func() error {
+	testenv.Eventually(t, 15*time.Second, "restore failure reported", func() error {
 		if v, _, _ := value(a.scrape(t), "fleetscope_history_restore_failures_total", nil); v != 1 {
 			return fmt.Errorf("fleetscope_history_restore_failures_total = %v", v)
 		}

@@ -147,7 +147,7 @@ func (a *agentProc) get(path string) (int, string, error) {
 // waitReady waits for /readyz to answer 200.
 func (a *agentProc) waitReady(t *testing.T) {
 	t.Helper()
-	eventually(t, 15*time.Second, "ready", func() error {
+	testenv.Eventually(t, 15*time.Second, "ready", func() error {
 		code, body, err := a.get("/readyz")
 		if err != nil || code != 200 {
 			return fmt.Errorf("%d %s %v", code, body, err)
@@ -200,19 +200,6 @@ next:
 	return 0, nil, false
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
-}
-
 func label(m *dto.Metric, name string) string {
 	for _, lp := range m.Label {
 		if lp.GetName() == name {
@@ -233,7 +220,7 @@ func TestAgentWithoutContainerd(t *testing.T) {
 	}
 	extra := fmt.Sprintf("history:\n  state_file: %s\n  checkpoint_interval: 1s\n", filepath.Join(blocker, "state.bin"))
 	a := startAgent(t, filepath.Join(t.TempDir(), "missing.sock"), extra)
-	eventually(t, 10*time.Second, "readyz explains", func() error {
+	testenv.Eventually(t, 10*time.Second, "readyz explains", func() error {
 		code, body, err := a.get("/readyz")
 		if err != nil {
 			return err
@@ -335,7 +322,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 
 	// Discovery: every container appears within a tick of readiness.
 	var mfs map[string]*dto.MetricFamily
-	eventually(t, 3*time.Second, "all containers discovered", func() error {
+	testenv.Eventually(t, 3*time.Second, "all containers discovered", func() error {
 		mfs = a.scrape(t)
 		for _, id := range []string{idle, busy, sandbox, app, gpu} {
 			if _, _, ok := value(mfs, "container_memory_usage_bytes", map[string]string{"container_id": id}); !ok {
@@ -377,7 +364,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 
 	// Network: the pod's namespace is read once and attributed to the
 	// sandbox, not repeated for the app container.
-	eventually(t, 3*time.Second, "pod network series", func() error {
+	testenv.Eventually(t, 3*time.Second, "pod network series", func() error {
 		mfs = a.scrape(t)
 		mf := mfs["container_network_io_bytes_total"]
 		if mf == nil {
@@ -431,7 +418,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	}
 
 	// Storage: writable layers measured through the snapshotter.
-	eventually(t, 6*time.Second, "writable layer size", func() error {
+	testenv.Eventually(t, 6*time.Second, "writable layer size", func() error {
 		if _, _, ok := value(a.scrape(t), "container_filesystem_usage_bytes", map[string]string{"container_id": idle}); !ok {
 			return fmt.Errorf("no container_filesystem_usage_bytes for the idle container")
 		}
@@ -443,7 +430,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 		t.Fatal(err)
 	}
 	removed := time.Now()
-	eventually(t, 2*time.Second, "removed container gone", func() error {
+	testenv.Eventually(t, 2*time.Second, "removed container gone", func() error {
 		if _, _, ok := value(a.scrape(t), "fleetscope_container_info", map[string]string{"container_id": idle}); ok {
 			return fmt.Errorf("still reported %v after removal", time.Since(removed).Round(time.Millisecond))
 		}
@@ -456,7 +443,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "agent notices containerd is gone", func() error {
+	testenv.Eventually(t, 10*time.Second, "agent notices containerd is gone", func() error {
 		if v, _, _ := value(a.scrape(t), "fleetscope_containerd_up", nil); v != 0 {
 			return fmt.Errorf("fleetscope_containerd_up = %v", v)
 		}
@@ -466,7 +453,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	if err := d.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "agent reconnects", func() error {
+	testenv.Eventually(t, 15*time.Second, "agent reconnects", func() error {
 		mfs := a.scrape(t)
 		if v, _, _ := value(mfs, "fleetscope_containerd_up", nil); v != 1 {
 			return fmt.Errorf("fleetscope_containerd_up = %v", v)
@@ -504,7 +491,7 @@ func TestNewContainerVisibleAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	started := time.Now()
-	eventually(t, 5*time.Second, "new container on /metrics", func() error {
+	testenv.Eventually(t, 5*time.Second, "new container on /metrics", func() error {
 		if _, _, ok := value(a.scrape(t), "container_memory_usage_bytes", map[string]string{"container_id": id}); !ok {
 			return fmt.Errorf("not yet after %v", time.Since(started).Round(time.Millisecond))
 		}
@@ -520,7 +507,7 @@ func TestNewContainerVisibleAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	removed := time.Now()
-	eventually(t, 5*time.Second, "removed container gone", func() error {
+	testenv.Eventually(t, 5*time.Second, "removed container gone", func() error {
 		if _, _, ok := value(a.scrape(t), "fleetscope_container_info", map[string]string{"container_id": id}); ok {
 			return fmt.Errorf("still there after %v", time.Since(removed).Round(time.Millisecond))
 		}

@@ -140,7 +140,7 @@ func TestOTLPExportAgainstContainerd(t *testing.T) {
 			// Wait for an export that has every container's usage.
 			var before map[string]*dto.MetricFamily
 			var pts []otlptest.Point
-			eventually(t, 15*time.Second, "OTLP export with every container", func() error {
+			testenv.Eventually(t, 15*time.Second, "OTLP export with every container", func() error {
 				before = a.scrape(t)
 				n := rcv.Requests()
 				if err := rcv.WaitFor(n+1, 5*time.Second); err != nil {
@@ -365,7 +365,7 @@ func startCollector(t *testing.T, bin, cfgPath, addr, logPath string) *collector
 	c := &collectorProc{cmd: cmd, done: make(chan struct{})}
 	go func() { cmd.Wait(); logf.Close(); close(c.done) }()
 	t.Cleanup(c.stop)
-	eventually(t, 20*time.Second, "collector listening", func() error {
+	testenv.Eventually(t, 20*time.Second, "collector listening", func() error {
 		select {
 		case <-c.done:
 			b, _ := os.ReadFile(logPath)
@@ -459,7 +459,7 @@ service:
 		return 0, false
 	}
 	var cpuBefore float64
-	eventually(t, 20*time.Second, "container metrics through the collector", func() error {
+	testenv.Eventually(t, 20*time.Second, "container metrics through the collector", func() error {
 		pts := sink.Latest()
 		v, ok := cpuOf(pts)
 		if !ok || len(pointsOf(pts, "container.memory.usage", app)) != 1 {
@@ -506,7 +506,7 @@ service:
 
 	// Back on the same address: exports resume, with fresh values.
 	startCollector(t, bin, cfgPath, addr, logPath)
-	eventually(t, 30*time.Second, "exports resume", func() error {
+	testenv.Eventually(t, 30*time.Second, "exports resume", func() error {
 		v, ok := cpuOf(sink.Latest())
 		if sink.Requests() <= requests || !ok || v <= cpuBefore {
 			return fmt.Errorf("%d requests since the restart, cpu time %v (before %v)", sink.Requests()-requests, v, cpuBefore)

@@ -137,14 +137,14 @@ func TestImageMonitorsSiblings(t *testing.T) {
 	})
 
 	var body string
-	eventually(t, 30*time.Second, "agent ready", func() error {
+	testenv.Eventually(t, 30*time.Second, "agent ready", func() error {
 		code, b, err := get(addr, "/readyz")
 		if err == nil && code != http.StatusOK {
 			err = fmt.Errorf("%d %s", code, b)
 		}
 		return err
 	})
-	eventually(t, 30*time.Second, "sibling memory series", func() error {
+	testenv.Eventually(t, 30*time.Second, "sibling memory series", func() error {
 		code, b, err := get(addr, "/metrics")
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("GET /metrics: %d %v", code, err)
@@ -169,7 +169,7 @@ func TestImageMonitorsSiblings(t *testing.T) {
 	if _, err := d.Ctr(ctx, "task", "kill", "-s", "SIGTERM", agentID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "agent stopped after SIGTERM", func() error {
+	testenv.Eventually(t, 10*time.Second, "agent stopped after SIGTERM", func() error {
 		tasks, err := d.Tasks(ctx, "default")
 		if err != nil {
 			return err
@@ -461,19 +461,6 @@ func get(addr, path string) (int, string, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
 }
 
 func tail(s string, n int) string {
