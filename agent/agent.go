@@ -64,6 +64,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		Namespaces:     cfg.Containerd.Namespaces,
 		RelistInterval: cfg.Containerd.RelistInterval,
 		MaxBackoff:     cfg.Containerd.ReconnectMaxBackoff,
+		ExportLabels:   containerd.NewLabelFilter(cfg.Export.ContainerLabels),
 		Logger:         log,
 	})
 	a := &Agent{
@@ -74,7 +75,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
 		state:   newState(cfg, log),
 	}
-	a.otlp, err = otlp.New(context.Background(), cfg.OTLP, a, otlp.Options{Version: version, NodeName: node, Log: log.With("component", "otlp")})
+	a.otlp, err = otlp.New(context.Background(), cfg.OTLP, a, otlp.Options{Version: version, NodeName: node, MaxSeriesPerMetric: cfg.Export.MaxSeriesPerMetric, Log: log.With("component", "otlp")})
 	if err != nil {
 		api.Close()
 		return nil, fmt.Errorf("otlp: %w", err)

@@ -21,6 +21,7 @@ type Config struct {
 	History    HistoryConfig    `yaml:"history"`
 	Analysis   AnalysisConfig   `yaml:"analysis"`
 	OTLP       OTLPConfig       `yaml:"otlp"`
+	Export     ExportConfig     `yaml:"export"`
 }
 
 // ContainerdConfig says how to reach containerd and how often to repeat the
@@ -79,6 +80,14 @@ type WebConfig struct {
 	// authentication); empty serves plain HTTP.
 	ConfigFile    string `yaml:"config_file"`
 	TelemetryPath string `yaml:"telemetry_path"`
+	// APIListenAddress, when set, moves /api/ (and /debug/pprof/) to a
+	// listener of their own, e.g. 127.0.0.1:10077 to keep them on the node
+	// while /metrics stays reachable by Prometheus. Both listeners use
+	// ConfigFile.
+	APIListenAddress string `yaml:"api_listen_address"`
+	// PProf serves Go's runtime profiles under /debug/pprof/ on the API's
+	// listener, for diagnosing the agent's own CPU and memory.
+	PProf bool `yaml:"pprof"`
 }
 
 // LogConfig configures the agent's structured log.
@@ -119,6 +128,7 @@ func Default() Config {
 		History:  defaultHistory(),
 		Analysis: defaultAnalysis(),
 		OTLP:     defaultOTLP(),
+		Export:   defaultExport(),
 	}
 }
 

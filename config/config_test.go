@@ -168,6 +168,15 @@ func TestValidate(t *testing.T) {
 		{"namespace trailing dot", func(c *Config) { c.Containerd.Namespaces = []string{"k8s."} }, []string{"containerd.namespaces[0]"}, ""},
 		{"namespace double separator", func(c *Config) { c.Containerd.Namespaces = []string{"a..b"} }, []string{"containerd.namespaces[0]"}, ""},
 		{"namespace slash", func(c *Config) { c.Containerd.Namespaces = []string{"ok", "a/b"} }, []string{"containerd.namespaces[1]"}, `"a/b"`},
+		{"api on localhost", func(c *Config) { c.Web.APIListenAddress = "127.0.0.1:10077" }, nil, ""},
+		{"api without port", func(c *Config) { c.Web.APIListenAddress = "127.0.0.1" }, []string{"web.api_listen_address"}, "host:port"},
+		{"api on the metrics listener", func(c *Config) { c.Web.APIListenAddress = c.Web.ListenAddress }, []string{"web.api_listen_address"}, "must differ"},
+		{"labels listed", func(c *Config) { c.Export.ContainerLabels = []string{"app", "app.kubernetes.io/*", "team"} }, nil, ""},
+		{"label star inside", func(c *Config) { c.Export.ContainerLabels = []string{"app", "a*b"} }, []string{"export.container_labels[1]"}, "may only end"},
+		{"label empty", func(c *Config) { c.Export.ContainerLabels = []string{" "} }, []string{"export.container_labels[0]"}, "empty"},
+		{"label twice", func(c *Config) { c.Export.ContainerLabels = []string{"app", "app"} }, []string{"export.container_labels[1]"}, "twice"},
+		{"label with space", func(c *Config) { c.Export.ContainerLabels = []string{"my app"} }, []string{"export.container_labels[0]"}, "spaces"},
+		{"series cap zero", func(c *Config) { c.Export.MaxSeriesPerMetric = 0 }, []string{"export.max_series_per_metric"}, "at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -126,7 +126,7 @@ func TestEnvVars(t *testing.T) {
 	for _, s := range settings() {
 		c := Default()
 		v := reflect.ValueOf(&c).Elem().FieldByIndex(s.index)
-		raw := map[reflect.Kind]string{reflect.String: "/x", reflect.Bool: "false", reflect.Float64: "0.3", reflect.Slice: "a,b", reflect.Int64: "7m", reflect.Uint64: "77"}[v.Kind()]
+		raw := map[reflect.Kind]string{reflect.String: "/x", reflect.Bool: "false", reflect.Float64: "0.3", reflect.Slice: "a,b", reflect.Int64: "7m", reflect.Int: "77", reflect.Uint64: "77"}[v.Kind()]
 		if v.Kind() == reflect.Bool {
 			raw = strconv.FormatBool(!v.Bool())
 		}

@@ -74,6 +74,13 @@ func (c Config) Validate() error {
 	if err := validListenAddress(c.Web.ListenAddress); err != "" {
 		v.add("web.listen_address", "%s, got %q", err, c.Web.ListenAddress)
 	}
+	if a := c.Web.APIListenAddress; a != "" {
+		if err := validListenAddress(a); err != "" {
+			v.add("web.api_listen_address", "%s, got %q", err, a)
+		} else if a == c.Web.ListenAddress {
+			v.add("web.api_listen_address", "must differ from web.listen_address (leave it empty to serve the API there), got %q", a)
+		}
+	}
 	switch p := c.Web.TelemetryPath; {
 	case !strings.HasPrefix(p, "/"):
 		v.add("web.telemetry_path", "must start with \"/\", got %q", p)
@@ -91,6 +98,7 @@ func (c Config) Validate() error {
 	}
 	c.validateAnalysis(&v)
 	c.validateOTLP(&v)
+	c.validateExport(&v)
 	return errors.Join(v.errs...)
 }
 

@@ -133,9 +133,11 @@ func agentEnv() []string {
 	return env
 }
 
-func (a *agentProc) get(path string) (int, string, error) {
+func (a *agentProc) get(path string) (int, string, error) { return httpGet(a.addr, path) }
+
+func httpGet(addr, path string) (int, string, error) {
 	c := http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get("http://" + a.addr + path)
+	resp, err := c.Get("http://" + addr + path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -210,6 +212,43 @@ func label(m *dto.Metric, name string) string {
 }
 
 // A missing socket at start keeps the agent up and unready, saying why.
+// The API and profiles can live on a listener of their own (typically
+// 127.0.0.1), away from the /metrics listener Prometheus reaches.
+func TestAPIOnItsOwnListener(t *testing.T) {
+	testenv.Need(t)
+	apiAddr := freePort(t)
+	// startAgent's config ends inside the web section.
+	a := startAgent(t, filepath.Join(t.TempDir(), "missing.sock"), "  api_listen_address: "+apiAddr+"\n  pprof: true\n")
+	testenv.Eventually(t, 10*time.Second, "both listeners", func() error {
+		if _, _, err := a.get("/healthz"); err != nil {
+			return err
+		}
+		_, _, err := httpGet(apiAddr, "/healthz")
+		return err
+	})
+	for _, c := range []struct {
+		addr, path string
+		code       int
+		body       string
+	}{
+		{a.addr, "/metrics", 200, "fleetscope_build_info"},
+		{a.addr, "/api/v1/containers", 404, ""},
+		{a.addr, "/debug/pprof/", 404, ""},
+		{a.addr, "/", 200, "the API is served on " + apiAddr},
+		{apiAddr, "/api/v1/containers", 200, `"containers"`},
+		{apiAddr, "/debug/pprof/heap?debug=1", 200, "heap profile"},
+		{apiAddr, "/metrics", 404, ""},
+	} {
+		code, body, err := httpGet(c.addr, c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("GET %s%s = %d %.200q, want %d with %q", c.addr, c.path, code, body, c.code, c.body)
+		}
+	}
+}
+
 func TestAgentWithoutContainerd(t *testing.T) {
 	testenv.Need(t)
 	// The state file's directory cannot be created (a file stands in its

@@ -76,8 +76,11 @@ type Container struct {
 	Image     string
 	Runtime   string
 	Labels    map[string]string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// ExportLabels are the labels the export allow-list lets through,
+	// sorted by key.
+	ExportLabels []Label
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 
 	Pid    uint32
 	Status Status

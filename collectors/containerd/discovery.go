@@ -26,7 +26,9 @@ type Options struct {
 	RelistInterval time.Duration
 	// MaxBackoff caps the delay between reconnection attempts.
 	MaxBackoff time.Duration
-	Logger     *slog.Logger
+	// ExportLabels chooses the container labels exporters may publish.
+	ExportLabels *LabelFilter
+	Logger       *slog.Logger
 }
 
 // Health is discovery's view of its containerd connection, for /readyz.
@@ -259,6 +261,7 @@ func (d *Discovery) relist(ctx context.Context) error {
 					d.errs.Add(1)
 					d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", r.ID, "err", err)
 				}
+				c.ExportLabels = d.opt.ExportLabels.Select(c.Labels)
 			}
 			ts := tasks[r.ID]
 			next[key] = c.withTask(ts.pid, ts.st)
@@ -386,6 +389,7 @@ func (d *Discovery) refresh(ctx context.Context, ns, id string) {
 		d.errs.Add(1)
 		d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", id, "err", err)
 	}
+	c.ExportLabels = d.opt.ExportLabels.Select(c.Labels)
 	key := c.Key()
 	d.mu.Lock()
 	if old := d.byKey[key]; old != nil {

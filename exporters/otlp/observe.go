@@ -39,20 +39,24 @@ func attrs(kv ...attribute.KeyValue) opts {
 // observer turns the latest snapshot into observations of the instruments
 // generated from schema.All, in one callback.
 type observer struct {
-	src     Source
-	version string
-	inst    map[*schema.Metric]metric.Float64Observable
+	src       Source
+	version   string
+	inst      map[*schema.Metric]metric.Float64Observable
+	maxSeries int // per metric and export; 0 means no cap
 
 	mu         sync.Mutex
 	gen        uint64
 	containers map[*containerd.Container]*containerAttrs
 	byName     map[string]opts // collectors, host CPU modes, states, mountpoints
 	build      opts
+	// series and dropped count the current export's series per metric.
+	series, dropped map[*schema.Metric]int
 }
 
-func newObserver(m metric.Meter, src Source, version string) (*observer, error) {
+func newObserver(m metric.Meter, src Source, version string, maxSeries int) (*observer, error) {
 	o := &observer{
-		src: src, version: version,
+		src: src, version: version, maxSeries: maxSeries,
+		series: map[*schema.Metric]int{}, dropped: map[*schema.Metric]int{},
 		inst:       make(map[*schema.Metric]metric.Float64Observable, len(schema.All)),
 		containers: map[*containerd.Container]*containerAttrs{},
 		byName:     map[string]opts{},
@@ -104,6 +108,18 @@ type ifaceAttrs struct {
 }
 
 func newContainerAttrs(m *containerd.Container) *containerAttrs {
+	info := []attribute.KeyValue{
+		attribute.String("container.image.name", m.Image),
+		attribute.String("container.runtime.name", m.Runtime),
+		attribute.String("containerd.namespace", m.Namespace),
+		attribute.String("k8s.pod.uid", m.Pod.UID),
+		attribute.String("k8s.container.name", m.Pod.ContainerName),
+		attribute.String("fleetscope.pod_sandbox", strconv.FormatBool(m.Sandbox)),
+		attribute.String("fleetscope.gpu", strconv.FormatBool(m.GPU)),
+	}
+	for _, l := range m.ExportLabels {
+		info = append(info, attribute.String(schema.ContainerLabelPrefix+l.Key, l.Value))
+	}
 	id := []attribute.KeyValue{
 		attribute.String("container.id", m.ID),
 		attribute.String("container.name", m.Name()),
@@ -116,16 +132,8 @@ func newContainerAttrs(m *containerd.Container) *containerAttrs {
 	win := func(v string) opts { return with(attribute.String("window", v)) }
 	stat := func(v string) opts { return with(attribute.String("statistic", v)) }
 	return &containerAttrs{
-		id: attrs(id...),
-		info: with(
-			attribute.String("container.image.name", m.Image),
-			attribute.String("container.runtime.name", m.Runtime),
-			attribute.String("containerd.namespace", m.Namespace),
-			attribute.String("k8s.pod.uid", m.Pod.UID),
-			attribute.String("k8s.container.name", m.Pod.ContainerName),
-			attribute.String("fleetscope.pod_sandbox", strconv.FormatBool(m.Sandbox)),
-			attribute.String("fleetscope.gpu", strconv.FormatBool(m.GPU)),
-		),
+		id:      attrs(id...),
+		info:    with(info...),
 		cpuUser: mode("user"), cpuSystem: mode("system"),
 		ioRead: dir("read"), ioWrite: dir("write"),
 		idle1h: win("1h"), idle24h: win("24h"), idle7d: win("7d"),
@@ -193,25 +201,36 @@ func (o *observer) named(key string, kv ...attribute.KeyValue) opts {
 	return a
 }
 
-// obs observes one value of one metric.
+// obs observes one value of one metric, within the series cap.
 type obs struct {
-	o    metric.Observer
-	inst map[*schema.Metric]metric.Float64Observable
+	o   metric.Observer
+	obs *observer
 }
 
-func (b obs) put(m *schema.Metric, v float64, a opts) { b.o.ObserveFloat64(b.inst[m], v, a...) }
+func (b obs) put(m *schema.Metric, v float64, a opts) {
+	if max := b.obs.maxSeries; max > 0 {
+		if b.obs.series[m] >= max {
+			b.obs.dropped[m]++
+			return
+		}
+		b.obs.series[m]++
+	}
+	b.o.ObserveFloat64(b.obs.inst[m], v, a...)
+}
 
 // observe is the one callback: it reads the latest snapshot and observes
 // every value in it, exactly the values /metrics serves.
 func (o *observer) observe(_ context.Context, mo metric.Observer) error {
-	b := obs{o: mo, inst: o.inst}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	clear(o.series)
+	clear(o.dropped)
+	b := obs{o: mo, obs: o}
 	b.put(&schema.Build, 1, o.build)
 	s := o.src.Snapshot()
 	if s == nil {
 		return nil
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.gen++
 	for i := range s.Containers {
 		o.container(b, s, &s.Containers[i])
@@ -221,6 +240,9 @@ func (o *observer) observe(_ context.Context, mo metric.Observer) error {
 	}
 	o.host(b, s)
 	o.self(b, s)
+	for m, n := range o.dropped {
+		b.o.ObserveFloat64(o.inst[&schema.DroppedSeries], float64(n), o.named("metric="+m.Name, attribute.String("metric", m.Name))...)
+	}
 	// Forget containers that are gone, and interfaces that went away.
 	for k, ca := range o.containers {
 		if ca.seen != o.gen {

@@ -60,6 +60,9 @@ type Options struct {
 	// NodeName is k8s.node.name; HostName is host.name (os.Hostname when
 	// empty).
 	NodeName, HostName string
+	// MaxSeriesPerMetric caps each metric's series in one export; zero
+	// means no cap.
+	MaxSeriesPerMetric int
 	Log                *slog.Logger
 	// LookupEnv reads the environment; nil means os.LookupEnv. The SDK's
 	// exporters read OTEL_* variables from the process environment
@@ -172,7 +175,7 @@ func New(ctx context.Context, cfg config.OTLPConfig, src Source, o Options) (*Ex
 	if v, ok := envValue(lookup, "ENDPOINT"); ok {
 		e.endpoint = v
 	}
-	if _, err := newObserver(e.provider.Meter(scope), src, o.Version); err != nil {
+	if _, err := newObserver(e.provider.Meter(scope), src, o.Version, o.MaxSeriesPerMetric); err != nil {
 		return nil, fmt.Errorf("OTLP instruments: %w", err)
 	}
 	return e, nil

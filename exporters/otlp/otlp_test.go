@@ -43,8 +43,9 @@ func fixture() *snapshot.Snapshot {
 		Pod: containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", SandboxID: "s1"}}
 	app := &containerd.Container{Namespace: "k8s.io", ID: "c1", Image: "api:2", Runtime: "io.containerd.runc.v2",
 		Pid: 2, Status: containerd.StatusRunning,
-		Pod:       containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", ContainerName: "api", SandboxID: "s1"},
-		Resources: containerd.Resources{CPUQuotaMicros: 200000, CPUPeriodMicros: 100000, CPUShares: 2048, MemoryLimit: 1 << 30}}
+		Pod:          containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", ContainerName: "api", SandboxID: "s1"},
+		Resources:    containerd.Resources{CPUQuotaMicros: 200000, CPUPeriodMicros: 100000, CPUShares: 2048, MemoryLimit: 1 << 30},
+		ExportLabels: []containerd.Label{{Key: "app.kubernetes.io/name", Value: "api"}, {Key: "team", Value: "payments"}}}
 	gone := &containerd.Container{Namespace: "default", ID: "x9", Image: "busybox", Status: containerd.StatusStopped}
 	all := cgroups.HaveCPU | cgroups.HaveCPUMode | cgroups.HaveThrottling | cgroups.HaveMemory | cgroups.HaveMemoryStat | cgroups.HaveIO | cgroups.HavePids | cgroups.HaveSwap
 	ifs := []netstat.Interface{
@@ -86,12 +87,13 @@ func fixture() *snapshot.Snapshot {
 	}
 }
 
-func collect(t *testing.T, src Source) metricdata.ResourceMetrics {
+// collectCapped collects one export of src with a series cap per metric.
+func collectCapped(t *testing.T, src Source, maxSeries int) metricdata.ResourceMetrics {
 	t.Helper()
 	r := sdkmetric.NewManualReader()
 	p := newProvider(r, nil)
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
-	if _, err := newObserver(p.Meter(scope), src, "1.0.0"); err != nil {
+	if _, err := newObserver(p.Meter(scope), src, "1.0.0", maxSeries); err != nil {
 		t.Fatal(err)
 	}
 	var rm metricdata.ResourceMetrics
@@ -166,11 +168,13 @@ func labelsKey(kv map[string]string) string {
 
 // The OTLP export and /metrics carry the same series with the same values
 // from the same snapshot, once OTLP names and attributes are translated as
-// Prometheus translates them.
+// Prometheus translates them. Both run with the same series cap, low enough
+// to drop series of a few metrics, so they also drop the same series.
 func TestSameSeriesAsPrometheus(t *testing.T) {
 	src := &fixed{fixture()}
+	const maxSeries = 3
 
-	mfs, err := promexp.New(src, "1.0.0").Gather()
+	mfs, err := promexp.New(src, promexp.Options{Version: "1.0.0", MaxSeriesPerMetric: maxSeries}).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +200,7 @@ func TestSameSeriesAsPrometheus(t *testing.T) {
 		byName[m.Name] = m
 	}
 	got := map[series]float64{}
-	rm := collect(t, src)
+	rm := collectCapped(t, src, maxSeries)
 	seenMetrics := map[string]bool{}
 	var ln otlptranslator.LabelNamer
 	for _, sm := range rm.ScopeMetrics {
@@ -238,6 +242,11 @@ func TestSameSeriesAsPrometheus(t *testing.T) {
 					}
 					l[k] = kv.Value.AsString()
 				}
+				if def == &schema.DroppedSeries {
+					// Each exporter names the metric as it exports it.
+					dm := byName[l["metric"]]
+					l["metric"], _ = namer.Build(otlptranslator.Metric{Name: dm.Name, Unit: dm.Unit, Type: promType(dm.Instrument)})
+				}
 				got[series{name, labelsKey(l)}] = dp.Value
 			}
 		}
@@ -270,7 +279,7 @@ func TestAttributeCache(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	defer p.Shutdown(context.Background())
-	o, err := newObserver(p.Meter(scope), src, "1")
+	o, err := newObserver(p.Meter(scope), src, "1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +354,7 @@ func BenchmarkCollect(b *testing.B) {
 	r := sdkmetric.NewManualReader()
 	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	defer p.Shutdown(context.Background())
-	if _, err := newObserver(p.Meter(scope), &fixed{s}, "1"); err != nil {
+	if _, err := newObserver(p.Meter(scope), &fixed{s}, "1", 0); err != nil {
 		b.Fatal(err)
 	}
 	var rm metricdata.ResourceMetrics
@@ -380,7 +389,7 @@ func TestFailuresCountedNoBacklog(t *testing.T) {
 	c := &counting{Exporter: inner, log: discardLog()}
 	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(c, sdkmetric.WithInterval(time.Hour))))
 	defer p.Shutdown(context.Background())
-	if _, err := newObserver(p.Meter(scope), &fixed{fixture()}, "1"); err != nil {
+	if _, err := newObserver(p.Meter(scope), &fixed{fixture()}, "1", 0); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -423,7 +432,7 @@ func TestLargeNodeAndVanishedSeries(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	p := newProvider(r, nil)
 	defer p.Shutdown(context.Background())
-	if _, err := newObserver(p.Meter(scope), src, "1"); err != nil {
+	if _, err := newObserver(p.Meter(scope), src, "1", 0); err != nil {
 		t.Fatal(err)
 	}
 	cpuPoints := func() map[string]bool {

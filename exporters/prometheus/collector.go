@@ -17,6 +17,7 @@ import (
 	"github.com/fleetscope/fleetscope/agent/analysis"
 	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
+	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/exporters/schema"
 )
 
@@ -29,12 +30,25 @@ type Source interface {
 // not read at scrape time: the agent samples on its own loop because it
 // keeps history. It is safe for concurrent use; scrapes take turns.
 type Writer struct {
-	src     Source
-	version string
+	src       Source
+	version   string
+	maxSeries int
 
 	mu       sync.Mutex
 	families []*family // sorted by name, as Prometheus clients write them
 	byMetric map[*schema.Metric]*family
+	// labelNames caches the Prometheus names of allow-listed container
+	// labels; extra holds the names written in the current info line.
+	labelNames map[string]string
+	extra      []string
+}
+
+// Options tune a Writer.
+type Options struct {
+	Version string
+	// MaxSeriesPerMetric caps each metric's series in one scrape; further
+	// series are left out and counted. Zero means no cap.
+	MaxSeriesPerMetric int
 }
 
 // family is one metric's header and the sample lines of the scrape being
@@ -44,11 +58,14 @@ type family struct {
 	name   string   // Prometheus name
 	labels []string // label names: identity, then the metric's attributes
 	lines  []byte
+	// series and dropped count this scrape's series written and left out.
+	series, dropped int
 }
 
 // New returns a Writer over src.
-func New(src Source, version string) *Writer {
-	w := &Writer{src: src, version: version, byMetric: map[*schema.Metric]*family{}}
+func New(src Source, o Options) *Writer {
+	w := &Writer{src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric,
+		byMetric: map[*schema.Metric]*family{}, labelNames: map[string]string{}}
 	for _, m := range schema.All {
 		f := &family{name: m.PromName()}
 		for _, a := range m.Identity() {
@@ -75,6 +92,7 @@ func (w *Writer) Append(dst []byte) []byte {
 	defer w.mu.Unlock()
 	for _, f := range w.families {
 		f.lines = f.lines[:0]
+		f.series, f.dropped = 0, 0
 	}
 	e := &emitter{w: w}
 	e.emit(&schema.Build, 1, w.version, runtime.Version())
@@ -87,6 +105,11 @@ func (w *Writer) Append(dst []byte) []byte {
 		}
 		collectHost(e, s)
 		collectSelf(e, s)
+	}
+	for _, f := range w.families {
+		if f.dropped > 0 {
+			e.emit(&schema.DroppedSeries, float64(f.dropped), f.name)
+		}
 	}
 	for _, f := range w.families {
 		if len(f.lines) > 0 {
@@ -103,7 +126,19 @@ type emitter struct{ w *Writer }
 // the format defines as the same series and which saves bytes for
 // containers outside Kubernetes.
 func (e *emitter) emit(m *schema.Metric, v float64, labels ...string) {
+	e.emitLabelled(m, v, labels, nil)
+}
+
+// emitLabelled is emit with container labels appended to the metric's
+// own. Two keys that map to one Prometheus name (a.b and a_b) would make
+// an invalid line, so the first in key order wins.
+func (e *emitter) emitLabelled(m *schema.Metric, v float64, labels []string, extra []containerd.Label) {
 	f := e.w.byMetric[m]
+	if e.w.maxSeries > 0 && f.series >= e.w.maxSeries && m != &schema.DroppedSeries {
+		f.dropped++
+		return
+	}
+	f.series++
 	b := append(f.lines, f.name...)
 	sep := byte('{')
 	for i, val := range labels {
@@ -117,12 +152,36 @@ func (e *emitter) emit(m *schema.Metric, v float64, labels ...string) {
 		b = appendEscaped(b, val)
 		b = append(b, '"')
 	}
+	e.w.extra = e.w.extra[:0]
+	for _, l := range extra {
+		name := e.w.labelName(l.Key)
+		if l.Value == "" || slices.Contains(e.w.extra, name) {
+			continue
+		}
+		e.w.extra = append(e.w.extra, name)
+		b = append(b, sep)
+		sep = ','
+		b = append(b, name...)
+		b = append(b, '=', '"')
+		b = appendEscaped(b, l.Value)
+		b = append(b, '"')
+	}
 	if sep == ',' {
 		b = append(b, '}')
 	}
 	b = append(b, ' ')
 	b = appendFloat(b, v)
 	f.lines = append(b, '\n')
+}
+
+// labelName is the Prometheus label of container label key.
+func (w *Writer) labelName(key string) string {
+	n, ok := w.labelNames[key]
+	if !ok {
+		n = schema.PromLabel(schema.ContainerLabelPrefix + key)
+		w.labelNames[key] = n
+	}
+	return n
 }
 
 func appendFloat(b []byte, v float64) []byte {
@@ -171,8 +230,8 @@ func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) 
 	id := []string{m.ID, m.Name(), m.Pod.Namespace, m.Pod.Name}
 	with := func(extra ...string) []string { return append(id[:len(id):len(id)], extra...) }
 
-	e.emit(&schema.ContainerInfo, 1, with(m.Image, m.Runtime, m.Namespace, m.Pod.UID, m.Pod.ContainerName,
-		strconv.FormatBool(m.Sandbox), strconv.FormatBool(m.GPU))...)
+	e.emitLabelled(&schema.ContainerInfo, 1, with(m.Image, m.Runtime, m.Namespace, m.Pod.UID, m.Pod.ContainerName,
+		strconv.FormatBool(m.Sandbox), strconv.FormatBool(m.GPU)), m.ExportLabels)
 
 	// Limits: the cgroup's live values, else the spec's.
 	quota, period, shares, mem := m.Resources.CPUQuotaMicros, m.Resources.CPUPeriodMicros, m.Resources.CPUShares, m.Resources.MemoryLimit

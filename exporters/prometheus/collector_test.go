@@ -38,7 +38,10 @@ func testSnapshot() *snapshot.Snapshot {
 	app := &containerd.Container{Namespace: "k8s.io", ID: "bbbb", Image: "docker.io/library/nginx:1.27", Runtime: "io.containerd.runc.v2",
 		Pid: 11, Status: containerd.StatusRunning,
 		Pod:       containerd.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx", SandboxID: "aaaa"},
-		Resources: containerd.Resources{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryLimit: 256 << 20}}
+		Resources: containerd.Resources{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryLimit: 256 << 20},
+		// Two keys with one Prometheus name: the first wins.
+		ExportLabels: []containerd.Label{{Key: "app.kubernetes.io/name", Value: "shop"}, {Key: "app_kubernetes_io_name", Value: "dup"},
+			{Key: "team", Value: `pay"ments`}}}
 	stopped := &containerd.Container{Namespace: "default", ID: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2",
 		Status: containerd.StatusStopped}
 	all := cgroups.HaveCPU | cgroups.HaveCPUMode | cgroups.HaveThrottling | cgroups.HaveMemory | cgroups.HaveMemoryStat | cgroups.HaveIO | cgroups.HavePids
@@ -117,7 +120,7 @@ func count(t testing.TB, w *Writer, name string) int {
 }
 
 func TestGolden(t *testing.T) {
-	got := gather(t, New(fixed{testSnapshot()}, "1.2.3"))
+	got := gather(t, New(fixed{testSnapshot()}, Options{Version: "1.2.3"}))
 	path := filepath.Join("testdata", "metrics.golden")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -155,7 +158,7 @@ func diff(want, got string) string {
 }
 
 func TestLint(t *testing.T) {
-	problems, err := promlint.New(bytes.NewReader(New(fixed{testSnapshot()}, "1.2.3").Append(nil))).Lint()
+	problems, err := promlint.New(bytes.NewReader(New(fixed{testSnapshot()}, Options{Version: "1.2.3"}).Append(nil))).Lint()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +172,7 @@ func TestLint(t *testing.T) {
 func TestVanishedContainersVanish(t *testing.T) {
 	s := testSnapshot()
 	src := &fixed{s}
-	c := New(src, "1.2.3")
+	c := New(src, Options{Version: "1.2.3"})
 	before := count(t, c, "container_memory_usage_bytes")
 	if before != 2 {
 		t.Fatalf("memory series = %d, want 2", before)
@@ -192,14 +195,14 @@ func TestVanishedContainersVanish(t *testing.T) {
 }
 
 func TestNetworkNotMultipliedByContainers(t *testing.T) {
-	got := count(t, New(fixed{testSnapshot()}, "x"), "container_network_io_bytes_total")
+	got := count(t, New(fixed{testSnapshot()}, Options{Version: "x"}), "container_network_io_bytes_total")
 	if got != 2 { // one interface × two directions, once for the pod
 		t.Fatalf("network io series = %d, want 2", got)
 	}
 }
 
 func TestNoSnapshotYet(t *testing.T) {
-	if got := count(t, New(fixed{nil}, "x"), ""); got != 1 {
+	if got := count(t, New(fixed{nil}, Options{Version: "x"}), ""); got != 1 {
 		t.Fatalf("series before the first sample = %d, want only the build info", got)
 	}
 }
@@ -215,11 +218,58 @@ func BenchmarkScrape(b *testing.B) {
 		c.Meta = &m
 		s.Containers = append(s.Containers, c)
 	}
-	w := New(fixed{s}, "x")
+	w := New(fixed{s}, Options{Version: "x"})
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {
 		buf = w.Append(buf[:0])
 	}
 	b.ReportMetric(float64(len(buf)), "bytes/scrape")
+}
+
+// A metric over its series cap loses the series past the cap, never the
+// scrape, and says how many it dropped.
+func TestSeriesCap(t *testing.T) {
+	w := New(fixed{testSnapshot()}, Options{Version: "x", MaxSeriesPerMetric: 1})
+	mfs, err := parse(w.Append(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mf := range mfs {
+		if name != "fleetscope_exporter_dropped_series" && len(mf.Metric) > 1 {
+			t.Errorf("%s has %d series over a cap of 1", name, len(mf.Metric))
+		}
+	}
+	dropped := map[string]float64{}
+	for _, m := range mfs["fleetscope_exporter_dropped_series"].GetMetric() {
+		dropped[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	// Three containers have info, two are sampled with two CPU modes each.
+	want := map[string]float64{"fleetscope_container_info": 2, "container_cpu_time_seconds_total": 3, "fleetscope_host_cpu_time_seconds_total": 4}
+	for name, n := range want {
+		if dropped[name] != n {
+			t.Errorf("dropped %s = %v, want %v (all: %v)", name, dropped[name], n, dropped)
+		}
+	}
+	if _, ok := dropped["fleetscope_build_info"]; ok {
+		t.Error("a metric with one series reported drops")
+	}
+	// Without a cap nothing is dropped and the self-metric is absent.
+	if n := count(t, New(fixed{testSnapshot()}, Options{Version: "x"}), "fleetscope_exporter_dropped_series"); n != 0 {
+		t.Errorf("dropped_series present without drops: %d series", n)
+	}
+}
+
+// Only the labels discovery let through appear, on the info series only.
+func TestContainerLabelsOnInfoOnly(t *testing.T) {
+	out := string(gather(t, New(fixed{testSnapshot()}, Options{Version: "x"})))
+	for _, line := range strings.Split(out, "\n") {
+		has := strings.Contains(line, "container_label_")
+		if has != (strings.HasPrefix(line, "fleetscope_container_info{") && strings.Contains(line, `container_id="bbbb"`)) {
+			t.Errorf("container labels on the wrong series: %s", line)
+		}
+	}
+	if want := `container_label_app_kubernetes_io_name="shop",container_label_team="pay\"ments"}`; !strings.Contains(out, want) {
+		t.Errorf("info series lacks %s:\n%s", want, out)
+	}
 }

@@ -37,6 +37,11 @@ type Metric struct {
 // metadata lives on the info series instead.
 var ContainerAttributes = []string{"container.id", "container.name", "k8s.namespace.name", "k8s.pod.name"}
 
+// ContainerLabelPrefix starts the attribute of an allow-listed container
+// label on the info series, as in the semantic conventions'
+// container.label.<key>.
+const ContainerLabelPrefix = "container.label."
+
 // Pod identity attributes, on per-pod series such as network counters,
 // which belong to a network namespace shared by the pod's containers.
 var PodAttributes = []string{"container.id", "k8s.namespace.name", "k8s.pod.name"}
@@ -94,7 +99,7 @@ var (
 		Help: "Memory limit of the container; absent when unlimited."}
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
-		Help:       "Descriptive metadata of a container; the value is always 1.",
+		Help:       "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
 		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
@@ -165,6 +170,8 @@ var (
 		Help: "OTLP exports that failed after the exporter's retries; present while the OTLP exporter is enabled."}
 	OTLPExportPoints = Metric{Name: "fleetscope.otlp.export.points", Unit: "{point}", Instrument: Counter,
 		Help: "Metric data points exported over OTLP successfully; present while the OTLP exporter is enabled."}
+	DroppedSeries = Metric{Name: "fleetscope.exporter.dropped_series", Unit: "{series}", Instrument: Gauge,
+		Help: "Series of a metric left out of the latest scrape or export because the metric reached export.max_series_per_metric; absent while nothing is dropped.", Attributes: []string{"metric"}}
 	Build = Metric{Name: "fleetscope.build.info", Unit: "", Instrument: Gauge,
 		Help: "Build information; the value is always 1.", Attributes: []string{"version", "goversion"}}
 )
@@ -181,7 +188,7 @@ var All = []*Metric{
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
 	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,
-	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &OTLPExportFailures, &OTLPExportPoints, &Build,
+	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &OTLPExportFailures, &OTLPExportPoints, &DroppedSeries, &Build,
 }
 
 // Identity returns the identity attributes the metric's series carry ahead
