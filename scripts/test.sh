@@ -85,6 +85,9 @@ go vet ./...
 header "staticcheck"
 go run "$STATICCHECK" ./...
 
+header "govulncheck (offline database)"
+./scripts/vulncheck.sh
+
 header "go build"
 go build ./...
 

@@ -11,9 +11,9 @@ import (
 	"syscall"
 )
 
-// initialBufSize fits net/dev of a pod's namespace and net/snmp in one read;
-// the buffer grows for a host namespace with many interfaces.
-const initialBufSize = 4 << 10
+// initialBufSize fits net/dev of a pod's namespace and net/snmp (~1.3 KiB)
+// in one read; the buffer grows for a host namespace with many interfaces.
+const initialBufSize = 2 << 10
 
 // Reader reads one network namespace through one of its processes.
 //

@@ -7,6 +7,7 @@
 package prometheus
 
 import (
+	"io"
 	"math"
 	"runtime"
 	"slices"
@@ -28,19 +29,18 @@ type Source interface {
 
 // Writer renders snapshots. Values are as of the agent's latest sample,
 // not read at scrape time: the agent samples on its own loop because it
-// keeps history. It is safe for concurrent use; scrapes take turns.
+// keeps history. It is safe for concurrent use: each scrape renders into
+// buffers of its own, taken from a free list, so a slow client delays no
+// other scrape and steady scraping allocates nothing new.
 type Writer struct {
 	src       Source
 	version   string
 	maxSeries int
+	families  []*family // sorted by name, as Prometheus clients write them
+	byMetric  map[*schema.Metric]int
 
-	mu       sync.Mutex
-	families []*family // sorted by name, as Prometheus clients write them
-	byMetric map[*schema.Metric]*family
-	// labelNames caches the Prometheus names of allow-listed container
-	// labels; extra holds the names written in the current info line.
-	labelNames map[string]string
-	extra      []string
+	mu   sync.Mutex
+	free []*render
 }
 
 // Options tune a Writer.
@@ -51,21 +51,27 @@ type Options struct {
 	MaxSeriesPerMetric int
 }
 
-// family is one metric's header and the sample lines of the scrape being
-// written.
+// family is one metric's fixed text.
 type family struct {
 	header string   // HELP and TYPE lines
 	name   string   // Prometheus name
 	labels []string // label names: identity, then the metric's attributes
-	lines  []byte
-	// series and dropped count this scrape's series written and left out.
-	series, dropped int
+}
+
+// render is one scrape's text, by family.
+type render struct {
+	lines [][]byte
+	// series and dropped count the series written and left out.
+	series, dropped []int
+	// labelNames caches the Prometheus names of allow-listed container
+	// labels; extra holds the names written in the current info line.
+	labelNames map[string]string
+	extra      []string
 }
 
 // New returns a Writer over src.
 func New(src Source, o Options) *Writer {
-	w := &Writer{src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric,
-		byMetric: map[*schema.Metric]*family{}, labelNames: map[string]string{}}
+	w := &Writer{src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric, byMetric: map[*schema.Metric]int{}}
 	for _, m := range schema.All {
 		f := &family{name: m.PromName()}
 		for _, a := range m.Identity() {
@@ -80,21 +86,71 @@ func New(src Source, o Options) *Writer {
 		}
 		f.header = "# HELP " + f.name + " " + escapeHelp(m.Help) + "\n# TYPE " + f.name + " " + typ + "\n"
 		w.families = append(w.families, f)
-		w.byMetric[m] = f
 	}
 	slices.SortFunc(w.families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
+	for i, f := range w.families {
+		for _, m := range schema.All {
+			if m.PromName() == f.name {
+				w.byMetric[m] = i
+			}
+		}
+	}
 	return w
 }
 
 // Append renders the latest snapshot and appends it to dst.
 func (w *Writer) Append(dst []byte) []byte {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, f := range w.families {
-		f.lines = f.lines[:0]
-		f.series, f.dropped = 0, 0
+	r := w.render()
+	defer w.release(r)
+	for i, f := range w.families {
+		if len(r.lines[i]) > 0 {
+			dst = append(dst, f.header...)
+			dst = append(dst, r.lines[i]...)
+		}
 	}
-	e := &emitter{w: w}
+	return dst
+}
+
+// WriteTo renders the latest snapshot and writes it to out straight from
+// the render's buffers, so a scrape holds no second copy of its text.
+func (w *Writer) WriteTo(out io.Writer) (int64, error) {
+	r := w.render()
+	defer w.release(r)
+	var n int64
+	for i, f := range w.families {
+		if len(r.lines[i]) == 0 {
+			continue
+		}
+		m, err := io.WriteString(out, f.header)
+		n += int64(m)
+		if err == nil {
+			m, err = out.Write(r.lines[i])
+			n += int64(m)
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// render fills a render from the latest snapshot.
+func (w *Writer) render() *render {
+	w.mu.Lock()
+	var r *render
+	if n := len(w.free); n > 0 {
+		r, w.free = w.free[n-1], w.free[:n-1]
+	}
+	w.mu.Unlock()
+	if r == nil {
+		n := len(w.families)
+		r = &render{lines: make([][]byte, n), series: make([]int, n), dropped: make([]int, n), labelNames: map[string]string{}}
+	}
+	for i := range r.lines {
+		r.lines[i] = r.lines[i][:0]
+		r.series[i], r.dropped[i] = 0, 0
+	}
+	e := &emitter{w: w, r: r}
 	e.emit(&schema.Build, 1, w.version, runtime.Version())
 	if s := w.src.Snapshot(); s != nil {
 		for i := range s.Containers {
@@ -106,21 +162,33 @@ func (w *Writer) Append(dst []byte) []byte {
 		collectHost(e, s)
 		collectSelf(e, s)
 	}
-	for _, f := range w.families {
-		if f.dropped > 0 {
-			e.emit(&schema.DroppedSeries, float64(f.dropped), f.name)
+	for i, f := range w.families {
+		if r.dropped[i] > 0 {
+			e.emit(&schema.DroppedSeries, float64(r.dropped[i]), f.name)
 		}
 	}
-	for _, f := range w.families {
-		if len(f.lines) > 0 {
-			dst = append(dst, f.header...)
-			dst = append(dst, f.lines...)
-		}
-	}
-	return dst
+	return r
 }
 
-type emitter struct{ w *Writer }
+func (w *Writer) release(r *render) {
+	w.mu.Lock()
+	w.free = append(w.free, r)
+	w.mu.Unlock()
+}
+
+type emitter struct {
+	w *Writer
+	r *render
+	// labels is scratch space for a series' label values.
+	labels []string
+}
+
+// with returns id followed by extra in the emitter's scratch space, valid
+// until the next call.
+func (e *emitter) with(id []string, extra ...string) []string {
+	e.labels = append(append(e.labels[:0], id...), extra...)
+	return e.labels
+}
 
 // emit appends one sample line. Empty label values are left out, which
 // the format defines as the same series and which saves bytes for
@@ -133,13 +201,14 @@ func (e *emitter) emit(m *schema.Metric, v float64, labels ...string) {
 // own. Two keys that map to one Prometheus name (a.b and a_b) would make
 // an invalid line, so the first in key order wins.
 func (e *emitter) emitLabelled(m *schema.Metric, v float64, labels []string, extra []containerd.Label) {
-	f := e.w.byMetric[m]
-	if e.w.maxSeries > 0 && f.series >= e.w.maxSeries && m != &schema.DroppedSeries {
-		f.dropped++
+	i := e.w.byMetric[m]
+	f, r := e.w.families[i], e.r
+	if e.w.maxSeries > 0 && r.series[i] >= e.w.maxSeries && m != &schema.DroppedSeries {
+		r.dropped[i]++
 		return
 	}
-	f.series++
-	b := append(f.lines, f.name...)
+	r.series[i]++
+	b := append(r.lines[i], f.name...)
 	sep := byte('{')
 	for i, val := range labels {
 		if val == "" {
@@ -152,13 +221,13 @@ func (e *emitter) emitLabelled(m *schema.Metric, v float64, labels []string, ext
 		b = appendEscaped(b, val)
 		b = append(b, '"')
 	}
-	e.w.extra = e.w.extra[:0]
+	r.extra = r.extra[:0]
 	for _, l := range extra {
-		name := e.w.labelName(l.Key)
-		if l.Value == "" || slices.Contains(e.w.extra, name) {
+		name := r.labelName(l.Key)
+		if l.Value == "" || slices.Contains(r.extra, name) {
 			continue
 		}
-		e.w.extra = append(e.w.extra, name)
+		r.extra = append(r.extra, name)
 		b = append(b, sep)
 		sep = ','
 		b = append(b, name...)
@@ -171,15 +240,15 @@ func (e *emitter) emitLabelled(m *schema.Metric, v float64, labels []string, ext
 	}
 	b = append(b, ' ')
 	b = appendFloat(b, v)
-	f.lines = append(b, '\n')
+	r.lines[i] = append(b, '\n')
 }
 
 // labelName is the Prometheus label of container label key.
-func (w *Writer) labelName(key string) string {
-	n, ok := w.labelNames[key]
+func (r *render) labelName(key string) string {
+	n, ok := r.labelNames[key]
 	if !ok {
 		n = schema.PromLabel(schema.ContainerLabelPrefix + key)
-		w.labelNames[key] = n
+		r.labelNames[key] = n
 	}
 	return n
 }
@@ -228,7 +297,7 @@ func boolValue(b bool) float64 {
 func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) {
 	m := sc.Meta
 	id := []string{m.ID, m.Name(), m.Pod.Namespace, m.Pod.Name}
-	with := func(extra ...string) []string { return append(id[:len(id):len(id)], extra...) }
+	with := func(extra ...string) []string { return e.with(id, extra...) }
 
 	e.emitLabelled(&schema.ContainerInfo, 1, with(m.Image, m.Runtime, m.Namespace, m.Pod.UID, m.Pod.ContainerName,
 		strconv.FormatBool(m.Sandbox), strconv.FormatBool(m.GPU)), m.ExportLabels)
@@ -254,7 +323,7 @@ func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) 
 		e.emit(&schema.FilesystemUsage, float64(sc.Layer.Bytes), id...)
 	}
 	if sc.Analysis != nil {
-		collectAnalysis(e, sc, id, with)
+		collectAnalysis(e, sc, id)
 	}
 	if !sc.Sampled {
 		return
@@ -297,7 +366,7 @@ func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) 
 	}
 }
 
-func collectAnalysis(e *emitter, sc *snapshot.Container, id []string, with func(...string) []string) {
+func collectAnalysis(e *emitter, sc *snapshot.Container, id []string) {
 	r := sc.Analysis
 	e.emit(&schema.ObservedTime, r.ObservedFor.Seconds(), id...)
 	for _, w := range []struct {
@@ -305,21 +374,21 @@ func collectAnalysis(e *emitter, sc *snapshot.Container, id []string, with func(
 		ratio float64
 	}{{"1h", r.IdleRatio1h}, {"24h", r.IdleRatio24h}, {"7d", r.IdleRatio7d}} {
 		if !math.IsNaN(w.ratio) {
-			e.emit(&schema.IdleRatio, w.ratio, with(w.name)...)
+			e.emit(&schema.IdleRatio, w.ratio, e.with(id, w.name)...)
 		}
 	}
-	e.emit(&schema.ServerlessFit, float64(r.Score), with(string(r.Verdict), r.Platform)...)
+	e.emit(&schema.ServerlessFit, float64(r.Score), e.with(id, string(r.Verdict), r.Platform)...)
 	for _, reason := range r.Reasons {
-		e.emit(&schema.ServerlessReason, 1, with("reason", reason.Code)...)
+		e.emit(&schema.ServerlessReason, 1, e.with(id, "reason", reason.Code)...)
 	}
 	for _, b := range r.Blockers {
-		e.emit(&schema.ServerlessReason, 1, with("blocker", b.Code)...)
+		e.emit(&schema.ServerlessReason, 1, e.with(id, "blocker", b.Code)...)
 	}
 	if r.Verdict == analysis.VerdictInsufficientData {
 		return
 	}
-	e.emit(&schema.ReservedCPU, r.Reserved.CPUCores, with(r.Reserved.CPUSource)...)
-	e.emit(&schema.ReservedMemory, float64(r.Reserved.MemoryBytes), with(r.Reserved.MemorySource)...)
+	e.emit(&schema.ReservedCPU, r.Reserved.CPUCores, e.with(id, r.Reserved.CPUSource)...)
+	e.emit(&schema.ReservedMemory, float64(r.Reserved.MemoryBytes), e.with(id, r.Reserved.MemorySource)...)
 	e.emit(&schema.Cost, r.CostPerHour, id...)
 	e.emit(&schema.IdleCost, r.IdleCostPerHour, id...)
 	e.emit(&schema.OverReservationCost, r.OverReservationWastePerMonth, id...)
@@ -328,9 +397,9 @@ func collectAnalysis(e *emitter, sc *snapshot.Container, id []string, with func(
 		e.emit(&schema.ServerlessSavings, r.SavingsPerMonth, id...)
 	}
 	if r.Bursts.Count > 0 {
-		e.emit(&schema.BurstDuration, r.Bursts.P50.Seconds(), with("p50")...)
-		e.emit(&schema.BurstDuration, r.Bursts.P95.Seconds(), with("p95")...)
-		e.emit(&schema.BurstDuration, r.Bursts.Max.Seconds(), with("max")...)
+		e.emit(&schema.BurstDuration, r.Bursts.P50.Seconds(), e.with(id, "p50")...)
+		e.emit(&schema.BurstDuration, r.Bursts.P95.Seconds(), e.with(id, "p95")...)
+		e.emit(&schema.BurstDuration, r.Bursts.Max.Seconds(), e.with(id, "max")...)
 	}
 }
 

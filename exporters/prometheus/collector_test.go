@@ -2,15 +2,23 @@ package prometheus
 
 import (
 	"bytes"
+	"compress/gzip"
 	"flag"
+	"fmt"
+	"io"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	prom "github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -271,5 +279,75 @@ func TestContainerLabelsOnInfoOnly(t *testing.T) {
 	}
 	if want := `container_label_app_kubernetes_io_name="shop",container_label_team="pay\"ments"}`; !strings.Contains(out, want) {
 		t.Errorf("info series lacks %s:\n%s", want, out)
+	}
+}
+
+// The handler serves the same text plain and gzipped, followed by the
+// extra gatherer's families, to concurrent scrapes.
+func TestHandler(t *testing.T) {
+	w := New(fixed{testSnapshot()}, Options{Version: "x"})
+	want := string(w.Append(nil))
+	reg := prom.NewRegistry()
+	reg.MustRegister(prom.NewGauge(prom.GaugeOpts{Name: "extra_gauge", Help: "An extra family."}))
+	srv := httptest.NewServer(Handler(w, reg, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			gzipped := i%2 == 0
+			if gzipped {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var body io.Reader = resp.Body
+			if gzipped {
+				if resp.Header.Get("Content-Encoding") != "gzip" {
+					t.Error("no gzip encoding")
+					return
+				}
+				if body, err = gzip.NewReader(resp.Body); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			got, err := io.ReadAll(body)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !strings.HasPrefix(string(got), want) || !strings.Contains(string(got[len(want):]), "\nextra_gauge 0\n") {
+				t.Errorf("gzip %v: body is not the snapshot text followed by the extra families:\n%s", gzipped, got)
+			}
+			if _, err := parse(got); err != nil {
+				t.Errorf("gzip %v: invalid exposition: %v", gzipped, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func BenchmarkWriteTo(b *testing.B) {
+	s := testSnapshot()
+	for len(s.Containers) < 205 {
+		c := s.Containers[2]
+		m := *c.Meta
+		m.ID = fmt.Sprintf("%064d", len(s.Containers))
+		c.Meta = &m
+		s.Containers = append(s.Containers, c)
+	}
+	w := New(fixed{s}, Options{Version: "x", MaxSeriesPerMetric: 20000})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package prometheus
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -19,7 +21,13 @@ import (
 // Prometheus-compatible scraper reads.
 const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// Writers are pooled: a gzip writer allocates its compression tables (a
+// few hundred KiB) when made, and the process metrics' encoder writes in
+// small pieces that want a buffer.
+var (
+	gzipPool  = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+	bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
+)
 
 // Handler serves w's snapshot text followed by extra's metrics (the Go
 // runtime and process collectors, whose cost does not grow with
@@ -27,32 +35,45 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // gatherer is logged and skipped: container metrics are still served.
 func Handler(w *Writer, extra prometheus.Gatherer, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		buf := bufPool.Get().(*bytes.Buffer)
-		defer bufPool.Put(buf)
-		buf.Reset()
-		buf.Write(w.Append(buf.AvailableBuffer()))
+		rw.Header().Set("Content-Type", contentType)
+		var out io.Writer = rw
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			rw.Header().Set("Content-Encoding", "gzip")
+			gz := gzipPool.Get().(*gzip.Writer)
+			gz.Reset(rw)
+			defer func() {
+				gz.Close()
+				gz.Reset(nil)
+				gzipPool.Put(gz)
+			}()
+			out = gz
+		}
+		bw := bufioPool.Get().(*bufio.Writer)
+		bw.Reset(out)
+		defer func() {
+			bw.Reset(nil)
+			bufioPool.Put(bw)
+		}()
+		if _, err := w.WriteTo(bw); err != nil {
+			log.Debug("writing metrics", "err", err)
+			return
+		}
 		if extra != nil {
 			mfs, err := extra.Gather()
 			if err != nil {
 				log.Warn("gathering process metrics", "err", err)
 			}
-			enc := expfmt.NewEncoder(buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+			enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
 			for _, mf := range mfs {
 				if err := enc.Encode(mf); err != nil {
-					log.Warn("encoding process metrics", "err", err)
+					log.Debug("encoding process metrics", "err", err)
 					break
 				}
 			}
 		}
-		rw.Header().Set("Content-Type", contentType)
-		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-			rw.Header().Set("Content-Encoding", "gzip")
-			gz := gzip.NewWriter(rw)
-			gz.Write(buf.Bytes())
-			gz.Close()
-			return
+		if err := bw.Flush(); err != nil {
+			log.Debug("writing metrics", "err", err)
 		}
-		rw.Write(buf.Bytes())
 	})
 }
 
