@@ -117,8 +117,9 @@ func (a *Agent) Run(ctx context.Context, srv *Server) error {
 func (a *Agent) loop(ctx context.Context) {
 	interval := a.cfg.Sampling.Interval
 	next := time.Now()
+	due := next // next plus this tick's jitter: what lag is measured from
 	for {
-		lag := time.Since(next)
+		lag := time.Since(due)
 		if lag < 0 {
 			lag = 0
 		}
@@ -142,6 +143,7 @@ func (a *Agent) loop(ctx context.Context) {
 		if wait < 0 {
 			wait = 0
 		}
+		due = time.Now().Add(wait)
 		timer := time.NewTimer(wait)
 	waiting:
 		for {

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Measures the agent's overhead against real containers: CPU, memory and
-# /metrics size for each container count, next to containerd's own CPU.
-# Needs root (re-runs itself with sudo) and takes a few minutes per count.
-# Arguments go to the Go program, for example:
+# Measures the agent's overhead against real containers: CPU, memory,
+# /metrics size and tick lag for each container count, next to the CPU of
+# containerd and its shims. Needs root (re-runs itself with sudo) and takes a
+# few minutes per count; a thousand containers take about 5 GiB of memory
+# and several minutes to start and to remove. Arguments go to the Go
+# program, for example:
 #
-#   scripts/overhead.sh -containers 55,205 -window 3m -out overhead.md
+#   scripts/overhead.sh -containers 55,205,1000 -window 3m -out overhead.md
+#   scripts/overhead.sh -containers 55,205 -window 3m -cadvisor ./cadvisor
+#   scripts/overhead.sh -containers 1000 -interval 1s -window 10m
 #
 # Run `go run ./tools/overhead -h` for every flag.
 set -euo pipefail

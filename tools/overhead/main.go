@@ -1,21 +1,33 @@
 // Command overhead measures what the Fleetscope agent costs on a real host:
-// its CPU time, resident memory, /metrics size and scrape latency while it
-// watches N real containers, next to the CPU time containerd itself spends in
-// the same window, so the result reads as "the agent costs x% of a core, or y
-// times what containerd costs to run the same containers".
+// its CPU time, resident memory, /metrics size and scrape cost while it
+// watches N real containers, next to the CPU time containerd and its shims
+// spend in the same window, so the result reads as "the agent costs x% of a
+// core, or y times what containerd costs to run the same containers".
 //
-// It starts a private containerd, runs busybox containers in namespace k8s.io
-// (a few of them burn a little CPU, the rest sleep) with Kubernetes-like
-// labels, and for each requested N:
+// Every container is real: it starts a private containerd and runs busybox
+// containers in namespace k8s.io, each with its own runc shim, cgroups and
+// process (a few of them burn a little CPU, the rest sleep), with
+// Kubernetes-like labels. Containers start four at a time, each within two
+// minutes; a thousand take several minutes and about 5 MiB of memory each
+// (shim and container together). For each requested N it:
 //
 //  1. adds containers until N run (containers are reused for the next N),
 //  2. lets the host settle for 10 s,
 //  3. starts the agent and waits until it reports all N running containers,
 //     then one more sample interval, so start-up and discovery are excluded,
-//  4. measures over the window: utime+stime of the agent process and of
-//     containerd (from /proc/<pid>/stat), the agent's VmRSS, and one scrape
-//     of /metrics every -scrape interval, as Prometheus would,
-//  5. stops the agent with SIGTERM.
+//  4. measures over the window: utime+stime of the agent process, of
+//     containerd and of its shims (from /proc/<pid>/stat), the agent's
+//     VmRSS, and one scrape of /metrics every -scrape interval, as
+//     Prometheus would, with the agent's CPU time during each scrape; from
+//     each scrape of the agent it also reads the lag of its latest sampling
+//     tick and its overrun counter,
+//  5. reads containerd's RSS and the shims' PSS, and stops the agent with
+//     SIGTERM.
+//
+// The agent exports the lag of its latest tick only, so to see most ticks
+// it is scraped every -lag-every instead, by default every sample interval
+// when a scrape every -scrape would see fewer than one tick in five (as with
+// -interval 1s). Those scrapes cost the agent CPU; the report says how much.
 //
 // With -cadvisor, cAdvisor is measured the same way right after the agent,
 // in its own window against the same containers, so the two never compete
@@ -31,7 +43,8 @@
 //
 // Everything it started is removed at the end, also on Ctrl-C. It needs root:
 //
-//	sudo go run ./tools/overhead -containers 55,205 -window 3m -out overhead.md
+//	sudo go run ./tools/overhead -containers 55,205,1000 -window 3m -out overhead.md
+//	sudo go run ./tools/overhead -containers 1000 -interval 1s -window 10m
 package main
 
 import (
@@ -49,6 +62,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,6 +80,11 @@ const (
 	stopTimeout      = 15 * time.Second
 	startWorkers     = 4
 	removeWorkers    = 8
+	removeBatch      = 25
+	cleanupTimeout   = 10 * time.Minute
+	// runTimeout bounds one container's start, so one stuck ctr can't hang
+	// a run of a thousand.
+	runTimeout = 2 * time.Minute
 )
 
 // busyScript wakes up five times a second and counts to 2000 in the shell:
@@ -78,6 +97,7 @@ type options struct {
 	window       time.Duration
 	interval     time.Duration
 	scrapeEvery  time.Duration
+	lagEvery     time.Duration
 	busy         int
 	fleetscope   string
 	cadvisor     string
@@ -93,6 +113,7 @@ func main() {
 	flag.DurationVar(&o.window, "window", 3*time.Minute, "measurement window per count")
 	flag.DurationVar(&o.interval, "interval", 10*time.Second, "the agent's sample interval (and cAdvisor's housekeeping interval)")
 	flag.DurationVar(&o.scrapeEvery, "scrape", 15*time.Second, "scrape /metrics this often during the window, as Prometheus would")
+	flag.DurationVar(&o.lagEvery, "lag-every", 0, "scrape the agent this often instead, to sample its tick lag (0: every -interval if that is at most a fifth of -scrape, else never)")
 	flag.IntVar(&o.busy, "busy", 5, "how many of the containers burn a little CPU; the rest sleep")
 	flag.StringVar(&o.fleetscope, "fleetscope", "", "fleetscope binary (default: build ./cmd/fleetscope)")
 	flag.StringVar(&o.cadvisor, "cadvisor", "", "cAdvisor binary; if set, cAdvisor is measured the same way after the agent")
@@ -114,10 +135,17 @@ func main() {
 		fatalf("-interval: must be positive")
 	case o.scrapeEvery <= 0 || o.scrapeEvery > o.window:
 		fatalf("-scrape: must be positive and at most -window")
+	case o.lagEvery < 0:
+		fatalf("-lag-every: must not be negative")
 	case o.busy < 0:
 		fatalf("-busy: must not be negative")
 	case flag.NArg() > 0:
 		fatalf("unexpected arguments %q", flag.Args())
+	}
+	// A scrape every -scrape sees one tick in scrape/interval; below one
+	// in five, the lag percentiles would rest on too few ticks.
+	if o.lagEvery == 0 && o.interval*5 <= o.scrapeEvery {
+		o.lagEvery = o.interval
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -204,7 +232,7 @@ func run(ctx context.Context, o options) (err error) {
 		fmt.Println()
 		m.print(os.Stdout, o)
 		fmt.Println()
-		writeTable(os.Stdout, results, false)
+		writeTable(os.Stdout, results, o.scrapeEvery, false)
 		if o.out != "" {
 			if werr := writeMarkdown(o.out, m, o, results); werr != nil {
 				err = errors.Join(err, werr)
@@ -216,7 +244,10 @@ func run(ctx context.Context, o options) (err error) {
 
 	for _, n := range o.counts {
 		step("running %d containers (%d busy)", n, min(n, o.busy))
+		had, t0 := f.len(), time.Now()
 		growErr := f.grow(ctx, n)
+		started := startup{added: f.len() - had, took: time.Since(t0)}
+		step("started %d containers in %v", started.added, started.took.Round(time.Second))
 		if growErr != nil {
 			if ctx.Err() != nil || f.len() == 0 {
 				return growErr
@@ -230,7 +261,8 @@ func run(ctx context.Context, o options) (err error) {
 			return err
 		}
 		for _, s := range subjects {
-			r, err := measure(ctx, o, d, s, n, dir, &m)
+			r, err := measure(ctx, o, d, s, n, f.idSet(), dir, &m)
+			r.startup = started
 			if err != nil {
 				return fmt.Errorf("%s with %d containers: %w", s.name, n, err)
 			}
@@ -265,6 +297,17 @@ type fleet struct {
 	ids []string
 }
 
+// idSet returns the ids of the running containers.
+func (f *fleet) idSet() map[string]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	set := make(map[string]bool, len(f.ids))
+	for _, id := range f.ids {
+		set[id] = true
+	}
+	return set
+}
+
 func (f *fleet) len() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -285,7 +328,9 @@ func (f *fleet) grow(ctx context.Context, n int) error {
 			}
 			pod := fmt.Sprintf("overhead-%04d", i)
 			id := testenv.RandomID()
-			_, err := f.d.Run(gctx, testenv.RunOptions{
+			rctx, cancel := context.WithTimeout(gctx, runTimeout)
+			defer cancel()
+			_, err := f.d.Run(rctx, testenv.RunOptions{
 				Namespace: namespace,
 				ID:        id,
 				Args:      args,
@@ -313,29 +358,65 @@ func (f *fleet) grow(ctx context.Context, n int) error {
 	return g.Wait()
 }
 
-// removeAll removes the containers in parallel; one by one, hundreds of them
-// would outlast the daemon's cleanup budget.
+// removeAll removes the containers in batches. testenv's Daemon.Remove
+// polls the task list until the task has stopped, and containerd 1.6 asks
+// every shim for its state to answer a task list (seconds with a thousand
+// shims), so removing one by one would take hours. `ctr tasks delete
+// --force` kills and waits per task instead, and both deletes take many ids;
+// whatever is left afterwards goes through Remove.
 func (f *fleet) removeAll(ctx context.Context) error {
 	f.mu.Lock()
 	ids := f.ids
 	f.ids = nil
 	f.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
+	defer cancel()
+	// Errors of a batch are expected (a task that never started has
+	// nothing to delete); the listing below is what tells success.
+	f.batches(ctx, ids, "tasks", "delete", "--force")
+	f.batches(ctx, ids, "containers", "delete")
+
+	out, err := f.d.Ctr(ctx, "-n", namespace, "containers", "ls", "-q")
+	if err != nil {
+		return fmt.Errorf("listing containers after removal: %w", err)
+	}
+	left := strings.Fields(out)
+	if len(left) == 0 {
+		return nil
+	}
+	fmt.Printf("    %d containers left, removing them one by one\n", len(left))
+	var errs []error
+	for _, id := range left {
+		if err := f.d.Remove(ctx, namespace, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// batches runs `ctr -n <namespace> <args> <ids...>` over ids in batches,
+// removeWorkers at a time.
+func (f *fleet) batches(ctx context.Context, ids []string, args ...string) {
 	var g errgroup.Group
 	g.SetLimit(removeWorkers)
-	var mu sync.Mutex
-	var errs []error
-	for _, id := range ids {
+	var done atomic.Int64
+	for batch := range slices.Chunk(ids, removeBatch) {
 		g.Go(func() error {
-			if err := f.d.Remove(ctx, namespace, id); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+			argv := append(append([]string{"-n", namespace}, args...), batch...)
+			if _, err := f.d.Ctr(ctx, argv...); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(os.Stderr, "overhead: cleanup: %.300v\n", err)
+			}
+			// Report every 200 and the end.
+			if n := done.Add(int64(len(batch))); n/200 != (n-int64(len(batch)))/200 || int(n) == len(ids) {
+				fmt.Printf("    %s %s: %d/%d\n", args[0], args[1], n, len(ids))
 			}
 			return nil
 		})
 	}
 	g.Wait()
-	return errors.Join(errs...)
 }
 
 // subject is a monitoring agent under measurement.
@@ -346,15 +427,20 @@ type subject struct {
 	command func(dir, addr, socket string, interval time.Duration) ([]string, error)
 	// path of the metrics endpoint.
 	path string
-	// seen returns how many of the test containers a metrics page covers.
-	seen func(metrics []byte) int
+	// seen returns how many of the test containers (ours, by id) a
+	// metrics page covers, and how many other containers of the host it
+	// reports besides.
+	seen func(metrics []byte, ours map[string]bool) (seen, others int)
+	// tickLag: the page has the agent's tick lag and overrun metrics.
+	tickLag bool
 }
 
 func fleetscopeSubject(bin string) *subject {
 	return &subject{
-		name: "fleetscope",
-		path: "/metrics",
-		seen: fleetscopeSeen,
+		name:    "fleetscope",
+		path:    "/metrics",
+		seen:    fleetscopeSeen,
+		tickLag: true,
 		command: func(dir, addr, socket string, interval time.Duration) ([]string, error) {
 			// Everything else keeps its default, as a user would run it.
 			cfg := filepath.Join(dir, "fleetscope.yaml")
@@ -470,7 +556,7 @@ func tail(path string, n int) string {
 
 // measure runs s against the n running containers and measures it over one
 // window.
-func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n int, dir string, m *machine) (result, error) {
+func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n int, ours map[string]bool, dir string, m *machine) (result, error) {
 	r := result{n: n, subject: s.name, interval: o.interval}
 	addr, err := testenv.FreeAddr()
 	if err != nil {
@@ -506,7 +592,7 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 			return r, p.exitErr()
 		}
 		if sc, err := scrapeOnce(ctx, client, url); err == nil {
-			if r.seen = s.seen(sc.body); r.seen >= n {
+			if r.seen, _ = s.seen(sc.body, ours); r.seen >= n {
 				break
 			}
 		}
@@ -528,11 +614,23 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 		return r, err
 	}
 
-	step("measuring %s for %v", s.name, o.window)
+	// Only the agent has a tick lag to sample; cAdvisor is scraped as
+	// Prometheus would, whatever -lag-every says.
+	every := o.scrapeEvery
+	if s.tickLag && o.lagEvery > 0 && o.lagEvery < every {
+		every = o.lagEvery
+		r.lagScrapes = true
+	}
+	step("measuring %s for %v, scraping every %v", s.name, o.window, every)
 	cdPid := d.Pid()
 	if cdPid == 0 {
 		return r, fmt.Errorf("containerd is not running")
 	}
+	shims, err := shimPids(o.procRoot, d.Socket)
+	if err != nil {
+		return r, err
+	}
+	r.shims = len(shims)
 	cpu0, err := procCPUSeconds(o.procRoot, p.pid())
 	if err != nil {
 		return r, err
@@ -541,6 +639,7 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	if err != nil {
 		return r, err
 	}
+	shim0, _ := cpuSecondsSum(o.procRoot, shims)
 	host0, err := readHostCPU(o.procRoot)
 	if err != nil {
 		return r, err
@@ -553,10 +652,12 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 			r.rssLast = rss
 		}
 	}
-	for next := t0; next.Before(end); next = next.Add(o.scrapeEvery) {
+	var ticks tickLog
+	for next := t0; next.Before(end); {
 		if err := sleep(ctx, time.Until(next)); err != nil {
 			return r, err
 		}
+		run0, runErr := procRunNS(o.procRoot, p.pid())
 		sc, err := scrapeOnce(ctx, client, url)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -565,14 +666,28 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 			r.scrapeErrs++
 			fmt.Fprintf(os.Stderr, "overhead: %s scrape: %v\n", s.name, err)
 		} else {
+			// The agent's CPU during the request: the scrape's cost,
+			// plus a tick's if one ran meanwhile, which the median
+			// leaves out.
+			if run1, err := procRunNS(o.procRoot, p.pid()); err == nil && runErr == nil && run1 >= run0 {
+				r.scrapeCPU = append(r.scrapeCPU, time.Duration(run1-run0))
+			}
 			r.latencies = append(r.latencies, sc.latency)
 			r.bytes, r.series = len(sc.body), countSeries(sc.body)
-			if seen := s.seen(sc.body); seen > 0 {
-				r.seen = seen
+			if seen, others := s.seen(sc.body, ours); seen > 0 {
+				r.seen, r.others = seen, others
+			}
+			if s.tickLag {
+				ticks.add(parseSelfReport(sc.body))
 			}
 		}
 		// Right after a scrape is when a Go agent's heap is largest.
 		sampleRSS()
+		// A scrape slower than the period skips turns rather than
+		// piling onto the agent.
+		for next = next.Add(every); time.Until(next) < 0; {
+			next = next.Add(every)
+		}
 	}
 	if err := sleep(ctx, time.Until(end)); err != nil {
 		return r, err
@@ -589,15 +704,34 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	if err != nil {
 		return r, err
 	}
+	shim1, gone := cpuSecondsSum(o.procRoot, shims)
 	host1, err := readHostCPU(o.procRoot)
 	if err != nil {
 		return r, err
 	}
 	r.elapsed = time.Since(t0)
 	r.cpu, r.containerdCPU = cpu1-cpu0, cd1-cd0
+	if gone == 0 {
+		r.shimCPU = shim1 - shim0
+	} else {
+		r.shims = 0 // a shim exited: the sum would be wrong
+		fmt.Fprintf(os.Stderr, "overhead: %d shims exited during the window; shim CPU not reported\n", gone)
+	}
 	r.hostBusy = host0.busyPercent(host1)
+	r.lags = ticks.lags
+	r.overruns, r.haveOverruns = ticks.overruns()
 	if d.Pid() != cdPid {
 		return r, fmt.Errorf("containerd restarted during the window")
+	}
+	// Memory is read after the CPU window: a thousand smaps_rollup reads
+	// are not free.
+	if rss, err := procRSS(o.procRoot, cdPid); err == nil {
+		r.containerdMem = rss
+	}
+	for _, pid := range shims {
+		if pss, err := procPss(o.procRoot, pid); err == nil {
+			r.shimMem += pss
+		}
 	}
 	step("stopping %s", s.name)
 	return r, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,10 +98,10 @@ func TestCountSeries(t *testing.T) {
 }
 
 func TestFleetscopeSeen(t *testing.T) {
-	if got := fleetscopeSeen([]byte(fleetscopePage)); got != 55 {
+	if got, _ := fleetscopeSeen([]byte(fleetscopePage), nil); got != 55 {
 		t.Errorf("seen = %d, want 55", got)
 	}
-	if got := fleetscopeSeen([]byte("go_goroutines 3\n")); got != 0 {
+	if got, _ := fleetscopeSeen([]byte("go_goroutines 3\n"), nil); got != 0 {
 		t.Errorf("seen without the metric = %d, want 0", got)
 	}
 }
@@ -126,9 +127,12 @@ container_cpu_usage_seconds_total{cpu="total",id="/k8s.io/bbbb",image="busybox"}
 container_cpu_usage_seconds_total{cpu="cpu00",id="/k8s.io/bbbb",image="busybox"} 0.5 1700000000000
 container_memory_usage_bytes{id="/k8s.io/cccc"} 100 1700000000000
 container_cpu_usage_seconds_total{cpu="total",id="/system.slice/ssh.service"} 3 1700000000000
+container_cpu_usage_seconds_total{cpu="total",id="/k8s.io/dddd",image="busybox"} 0.5 1700000000000
 `
-	if got := cadvisorSeen("k8s.io")([]byte(page)); got != 2 {
-		t.Errorf("seen = %d, want 2 distinct /k8s.io/ containers with CPU usage", got)
+	ours := map[string]bool{"aaaa": true, "bbbb": true, "cccc": true}
+	seen, others := cadvisorSeen("k8s.io")([]byte(page), ours)
+	if seen != 2 || others != 1 {
+		t.Errorf("seen, others = %d, %d; want 2 of ours with CPU usage and 1 other /k8s.io/ container", seen, others)
 	}
 }
 
@@ -163,7 +167,221 @@ func TestResultArithmetic(t *testing.T) {
 	if p50, pmax := r.latency(); p50 != 2*time.Millisecond || pmax != 9*time.Millisecond {
 		t.Errorf("latency = %v, %v; want 2ms, 9ms", p50, pmax)
 	}
-	if c := r.cells(); c[11] != "0.50" {
-		t.Errorf("ratio cell = %q, want 0.50", c[11])
+	cells := r.cells()
+	cell := func(name string) string {
+		i := slices.Index(tableHeader, name)
+		if i < 0 || len(cells) != len(tableHeader) {
+			t.Fatalf("no column %q in %d cells", name, len(cells))
+		}
+		return cells[i]
+	}
+	if got := cell("agent / containerd"); got != "0.50" {
+		t.Errorf("ratio cell = %q, want 0.50", got)
+	}
+	// Shims not measured: no runtime ratio rather than a wrong one.
+	if got := cell("agent / (containerd + shims)"); got != "n/a" {
+		t.Errorf("runtime ratio without shims = %q, want n/a", got)
+	}
+	if got := cell("tick lag ms p50/p99/max (ticks)"); got != "n/a" {
+		t.Errorf("tick lag without ticks = %q, want n/a", got)
+	}
+
+	r.shims, r.shimCPU = 100, 4
+	r.lags = []time.Duration{2 * time.Millisecond, 40 * time.Millisecond, time.Millisecond}
+	r.overruns, r.haveOverruns = 3, true
+	cells = r.cells()
+	if got := cell("agent / (containerd + shims)"); got != "0.250" {
+		t.Errorf("runtime ratio = %q, want 0.250 (2 s against 4+4 s)", got)
+	}
+	if got := cell("+ shims CPU %"); got != "2.00" {
+		t.Errorf("shims CPU = %q, want 2.00", got)
+	}
+	if got := cell("tick lag ms p50/p99/max (ticks)"); got != "2.0 / 40.0 / 40.0 (3)" {
+		t.Errorf("tick lag = %q", got)
+	}
+	if got := cell("overruns"); got != "3" {
+		t.Errorf("overruns = %q, want 3", got)
+	}
+}
+
+func TestLagScrapeCPU(t *testing.T) {
+	r := result{elapsed: 60 * time.Second, latencies: make([]time.Duration, 60),
+		scrapeCPU: []time.Duration{2 * time.Millisecond, 50 * time.Millisecond, 3 * time.Millisecond}}
+	if got := r.lagScrapeCPU(15 * time.Second); got != 0 {
+		t.Errorf("without lag scrapes = %v, want 0", got)
+	}
+	r.lagScrapes = true
+	// 60 scrapes where Prometheus would make 4: 56 extra at the median 3 ms.
+	if got := r.lagScrapeCPU(15 * time.Second); math.Abs(got-0.168) > 1e-9 {
+		t.Errorf("extra scrape CPU = %v s, want 0.168", got)
+	}
+}
+
+func TestComparisons(t *testing.T) {
+	results := []result{
+		{n: 55, subject: "fleetscope", elapsed: time.Minute, cpu: 0.3, rssMax: 20 << 20, bytes: 100 << 10, series: 900},
+		{n: 55, subject: "cadvisor", elapsed: time.Minute, cpu: 6, rssMax: 80 << 20, bytes: 2048 << 10, series: 9000},
+		{n: 205, subject: "fleetscope", elapsed: time.Minute, cpu: 1},
+	}
+	rows := comparisons(results)
+	if len(rows) != 1 {
+		t.Fatalf("rows = %v, want one (205 has no cAdvisor result)", rows)
+	}
+	want := []string{"55", "0.50", "10.00", "20.0×", "20.0 / 80.0", "100 / 2048", "900 / 9000"}
+	if !slices.Equal(rows[0], want) {
+		t.Errorf("row = %q, want %q", rows[0], want)
+	}
+}
+
+const selfPage = `# HELP fleetscope_sampler_tick_lag_seconds How late the last sampling tick started.
+# TYPE fleetscope_sampler_tick_lag_seconds gauge
+fleetscope_sampler_tick_lag_seconds 0.0123
+fleetscope_sampler_overruns_total 7
+fleetscope_collector_duration_seconds{collector="cgroups"} 0.004211
+fleetscope_collector_duration_seconds{collector="host"} 0.000312
+fleetscope_sampler_tick_lag_seconds_other 9
+`
+
+func TestParseSelfReport(t *testing.T) {
+	r := parseSelfReport([]byte(selfPage))
+	if !r.haveLag || r.lag != 12300*time.Microsecond {
+		t.Errorf("lag = %v, %v; want 12.3ms", r.lag, r.haveLag)
+	}
+	if !r.haveOver || r.overruns != 7 {
+		t.Errorf("overruns = %d, %v; want 7", r.overruns, r.haveOver)
+	}
+	if r.tick == "" {
+		t.Error("no tick fingerprint from the collector durations")
+	}
+	other := parseSelfReport([]byte(strings.Replace(selfPage, "0.004211", "0.004212", 1)))
+	if other.tick == r.tick {
+		t.Error("ticks with different durations have the same fingerprint")
+	}
+	empty := parseSelfReport([]byte("go_goroutines 3\nfleetscope_sampler_tick_lag_seconds NaN\n"))
+	if empty.haveLag || empty.haveOver {
+		t.Errorf("found lag or overruns in %+v", empty)
+	}
+}
+
+func TestTickLog(t *testing.T) {
+	var l tickLog
+	if _, ok := l.overruns(); ok {
+		t.Error("overruns known before any scrape")
+	}
+	l.add(selfReport{lag: time.Millisecond, haveLag: true, overruns: 5, haveOver: true, tick: "a"})
+	l.add(selfReport{lag: time.Millisecond, haveLag: true, overruns: 5, haveOver: true, tick: "a"}) // same tick again
+	l.add(selfReport{lag: 30 * time.Millisecond, haveLag: true, overruns: 6, haveOver: true, tick: "b"})
+	l.add(selfReport{lag: 2 * time.Millisecond, haveLag: true, overruns: 9, haveOver: true, tick: "c"})
+	if !slices.Equal(l.lags, []time.Duration{time.Millisecond, 30 * time.Millisecond, 2 * time.Millisecond}) {
+		t.Errorf("lags = %v, want each tick once", l.lags)
+	}
+	if n, ok := l.overruns(); !ok || n != 4 {
+		t.Errorf("overruns = %d, %v; want 9-5", n, ok)
+	}
+	// A restarted agent's counter goes down; that is not a negative count.
+	l.add(selfReport{haveOver: true, overruns: 1})
+	if n, ok := l.overruns(); !ok || n != 0 {
+		t.Errorf("overruns after a reset = %d, %v; want 0, true", n, ok)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 100; i >= 1; i-- {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {0.1, time.Millisecond}} {
+		if got := percentile(d, c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if d[0] != 100*time.Millisecond {
+		t.Error("percentile sorted its argument")
+	}
+	// Few values: p99 of three is the largest, p50 the middle one.
+	three := []time.Duration{3, 1, 2}
+	if percentile(three, 99) != 3 || percentile(three, 50) != 2 {
+		t.Errorf("p99, p50 of %v = %v, %v", three, percentile(three, 99), percentile(three, 50))
+	}
+	if percentile(nil, 99) != 0 {
+		t.Error("percentile of nothing is not 0")
+	}
+}
+
+func TestProcRunNSAndPss(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, s string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("9/task/9/schedstat", "1500000 20 3\n")
+	write("9/task/10/schedstat", "2500000 0 1\n")
+	write("9/smaps_rollup", "5560-7ff0 ---p 00000000 00:00 0 [rollup]\nRss:  1696 kB\nPss:   200 kB\n")
+	if ns, err := procRunNS(root, 9); err != nil || ns != 4000000 {
+		t.Errorf("procRunNS = %d, %v; want 4000000", ns, err)
+	}
+	if pss, err := procPss(root, 9); err != nil || pss != 200<<10 {
+		t.Errorf("procPss = %d, %v; want 200 KiB", pss, err)
+	}
+	write("9/task/11/schedstat", "garbage\n")
+	if _, err := procRunNS(root, 9); err == nil || !strings.Contains(err.Error(), "11/schedstat") {
+		t.Errorf("bad schedstat: err = %v, want one naming the file", err)
+	}
+	if _, err := procRunNS(root, 10); err == nil {
+		t.Error("procRunNS of a missing process succeeded")
+	}
+	for _, bad := range []string{"Rss: 1 kB\n", "Pss: 1 MB\n", "Pss: x kB\n"} {
+		if _, err := parseKBField([]byte(bad), "Pss:"); err == nil {
+			t.Errorf("parseKBField(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestShimPids(t *testing.T) {
+	const sock = "/run/fsct-1/containerd.sock"
+	root := t.TempDir()
+	proc := func(pid, comm string, args ...string) {
+		dir := filepath.Join(root, pid)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "cmdline"), []byte(strings.Join(args, "\x00")+"\x00"), 0o644)
+	}
+	proc("100", "containerd-shim", "/usr/bin/containerd-shim-runc-v2", "-namespace", "k8s.io", "-id", "abc", "-address", sock)
+	proc("101", "containerd-shim", "/usr/bin/containerd-shim-runc-v2", "--address="+sock, "-id", "def")
+	proc("102", "containerd-shim", "/usr/bin/containerd-shim-runc-v2", "-address", "/run/containerd/containerd.sock")
+	proc("103", "cadvisor", "/usr/bin/cadvisor", "-containerd", sock, "-address", sock)
+	proc("104", "containerd", "containerd", "--config", "/tmp/x/config.toml")
+	proc("self", "bash", "bash")
+	got, err := shimPids(root, sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []int{100, 101}) {
+		t.Errorf("shims = %v, want [100 101]", got)
+	}
+}
+
+func TestHasArgPair(t *testing.T) {
+	cl := []byte("shim\x00-id\x00x\x00-address\x00/s.sock\x00")
+	if !hasArgPair(cl, "-address", "/s.sock") {
+		t.Error("missed -address /s.sock")
+	}
+	if hasArgPair(cl, "-address", "/other.sock") || hasArgPair(cl, "-id", "/s.sock") {
+		t.Error("matched the wrong pair")
+	}
+	// A value equal to the flag's name is not a flag.
+	if hasArgPair([]byte("x\x00address\x00/s.sock\x00"), "-address", "/s.sock") {
+		t.Error("matched a bare word as a flag")
 	}
 }

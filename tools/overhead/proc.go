@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // userHZ is the unit of the CPU times in /proc/<pid>/stat and /proc/stat.
@@ -137,4 +138,141 @@ func (c hostCPU) busyPercent(later hostCPU) float64 {
 		return 0
 	}
 	return float64(later.busy-c.busy) / float64(later.total-c.total) * 100
+}
+
+// procRunNS returns the CPU time process pid has run, summed over its
+// threads from /proc/<pid>/task/*/schedstat, in nanoseconds. Unlike the
+// USER_HZ ticks of stat it resolves the few milliseconds one scrape costs.
+func procRunNS(procRoot string, pid int) (uint64, error) {
+	dir := filepath.Join(procRoot, strconv.Itoa(pid), "task")
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var sum uint64
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		ns, err := parseSchedstat(b)
+		if err != nil {
+			return 0, fmt.Errorf("%s/%s/schedstat: %w", dir, t.Name(), err)
+		}
+		sum += ns
+	}
+	return sum, nil
+}
+
+// parseSchedstat returns the first of the three numbers of a schedstat
+// file: time spent on the CPU, in nanoseconds.
+func parseSchedstat(b []byte) (uint64, error) {
+	f := bytes.Fields(b)
+	if len(f) != 3 {
+		return 0, fmt.Errorf("%d fields, want 3", len(f))
+	}
+	return strconv.ParseUint(string(f[0]), 10, 64)
+}
+
+// procPss returns the proportional set size of process pid in bytes: its
+// resident memory with each shared page divided among the processes that
+// map it, so summing it over a thousand shims does not count the shim
+// binary a thousand times, as summing RSS would.
+func procPss(procRoot string, pid int) (uint64, error) {
+	path := filepath.Join(procRoot, strconv.Itoa(pid), "smaps_rollup")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	v, err := parseKBField(b, "Pss:")
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+// parseKBField returns the value of a "Key:  123 kB" line in bytes.
+func parseKBField(b []byte, key string) (uint64, error) {
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte(key))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, fmt.Errorf("unexpected %q", bytes.TrimSpace(line))
+		}
+		kb, err := strconv.ParseUint(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s %w", key, err)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("no %s line", key)
+}
+
+// shimPids returns the containerd shims serving the daemon on socket:
+// processes named containerd-shim* with "-address <socket>" on their
+// command line. cAdvisor's command line names the socket too, hence the
+// name check.
+func shimPids(procRoot, socket string) ([]int, error) {
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "comm"))
+		if err != nil || !bytes.HasPrefix(comm, []byte("containerd-shim")) {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cmdline"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if hasArgPair(cmdline, "-address", socket) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// hasArgPair reports whether a NUL-separated command line has flag followed
+// by value, as "-address /run/x.sock" or "-address=/run/x.sock" (either one
+// or two leading dashes).
+func hasArgPair(cmdline []byte, flag, value string) bool {
+	flag = strings.TrimLeft(flag, "-")
+	args := bytes.Split(bytes.TrimRight(cmdline, "\x00"), []byte{0})
+	for i, a := range args {
+		name, val, hasVal := bytes.Cut(bytes.TrimLeft(a, "-"), []byte("="))
+		if len(a) == 0 || a[0] != '-' || string(name) != flag {
+			continue
+		}
+		if hasVal {
+			if string(val) == value {
+				return true
+			}
+		} else if i+1 < len(args) && string(args[i+1]) == value {
+			return true
+		}
+	}
+	return false
+}
+
+// cpuSecondsSum sums procCPUSeconds over pids; processes that exited are
+// skipped and counted in gone.
+func cpuSecondsSum(procRoot string, pids []int) (sum float64, gone int) {
+	for _, pid := range pids {
+		s, err := procCPUSeconds(procRoot, pid)
+		if err != nil {
+			gone++
+			continue
+		}
+		sum += s
+	}
+	return sum, gone
 }

@@ -26,24 +26,49 @@ import (
 type result struct {
 	n        int
 	subject  string
-	seen     int // containers the subject reported in its last scrape
+	seen     int // of our containers, the subject reported in its last scrape
+	others   int // other containers of the host it reported
 	interval time.Duration
 	note     string
+	startup  startup // of the containers added for this n
 
 	elapsed         time.Duration // between the two CPU readings
 	cpu             float64       // the subject's CPU seconds in the window
 	containerdCPU   float64       // containerd's CPU seconds in the same window
-	hostBusy        float64       // whole machine, percent of all CPUs
+	shimCPU         float64       // its shims' CPU seconds, valid if shims > 0
+	shims           int
+	containerdMem   uint64  // containerd's RSS after the window
+	shimMem         uint64  // the shims' summed PSS after the window
+	hostBusy        float64 // whole machine, percent of all CPUs
 	rssMax, rssLast uint64
 	bytes, series   int // of the last scrape
 	latencies       []time.Duration
+	scrapeCPU       []time.Duration // the subject's CPU time during each scrape
 	scrapeErrs      int
+	lagScrapes      bool // scraped every -lag-every rather than every -scrape
+
+	lags         []time.Duration // tick lag of each distinct tick scraped
+	overruns     uint64
+	haveOverruns bool
+}
+
+// startup is how long adding containers took.
+type startup struct {
+	added int
+	took  time.Duration
 }
 
 // cpuPercent is the subject's CPU in percent of one core.
 func (r result) cpuPercent() float64 { return r.cpu / r.elapsed.Seconds() * 100 }
 
 func (r result) containerdPercent() float64 { return r.containerdCPU / r.elapsed.Seconds() * 100 }
+
+// runtimeCPU is containerd's and its shims' CPU seconds: what running the
+// containers costs without any monitoring. ok is false when the shims were
+// not measured.
+func (r result) runtimeCPU() (cpu float64, ok bool) {
+	return r.containerdCPU + r.shimCPU, r.shims > 0
+}
 
 // perContainerTick is the subject's CPU per container per sample interval,
 // in microseconds. Everything the process does in the window is charged to
@@ -58,29 +83,58 @@ func (r result) perContainerTick() float64 {
 
 // latency returns the median and the largest scrape latency.
 func (r result) latency() (p50, maxLat time.Duration) {
-	if len(r.latencies) == 0 {
-		return 0, 0
+	return percentile(r.latencies, 50), percentile(r.latencies, 100)
+}
+
+// lagScrapeCPU estimates what the scrapes beyond one every -scrape cost the
+// subject, in CPU seconds, from the median CPU of a scrape.
+func (r result) lagScrapeCPU(scrapeEvery time.Duration) float64 {
+	if !r.lagScrapes {
+		return 0
 	}
-	l := slices.Clone(r.latencies)
-	slices.Sort(l)
-	return l[(len(l)-1)/2], l[len(l)-1]
+	extra := len(r.latencies) - int(r.elapsed/scrapeEvery)
+	return float64(max(extra, 0)) * percentile(r.scrapeCPU, 50).Seconds()
 }
 
 var tableHeader = []string{
 	"N", "agent", "seen", "CPU % of a core", "µs / container / tick",
-	"RSS max MiB", "RSS last MiB", "/metrics KiB", "series", "scrape ms p50/max",
-	"containerd CPU %", "agent / containerd", "host busy %",
+	"RSS max MiB", "RSS last MiB", "/metrics KiB", "series",
+	"scrape ms p50/max", "scrape CPU ms p50",
+	"tick lag ms p50/p99/max (ticks)", "overruns",
+	"containerd CPU %", "+ shims CPU %", "agent / containerd", "agent / (containerd + shims)",
+	"containerd RSS MiB", "shims PSS MiB", "host busy %",
 }
 
 func (r result) cells() []string {
-	p50, pmax := r.latency()
-	ratio := "n/a"
+	na := "n/a"
+	ratio, runtimeRatio, shimPct, shimMem := na, na, na, na
 	if r.containerdCPU > 0 {
 		ratio = fmt.Sprintf("%.2f", r.cpu/r.containerdCPU)
 	}
+	if rt, ok := r.runtimeCPU(); ok {
+		shimPct = fmt.Sprintf("%.2f", r.shimCPU/r.elapsed.Seconds()*100)
+		shimMem = fmt.Sprintf("%.0f (%d)", mib(r.shimMem), r.shims)
+		if rt > 0 {
+			runtimeRatio = fmt.Sprintf("%.3f", r.cpu/rt)
+		}
+	}
+	p50, pmax := r.latency()
 	scrape := fmt.Sprintf("%.1f / %.1f", ms(p50), ms(pmax))
 	if r.scrapeErrs > 0 {
 		scrape += fmt.Sprintf(" (%d failed)", r.scrapeErrs)
+	}
+	scrapeCPU := na
+	if len(r.scrapeCPU) > 0 {
+		scrapeCPU = fmt.Sprintf("%.2f", ms(percentile(r.scrapeCPU, 50)))
+	}
+	lag := na
+	if len(r.lags) > 0 {
+		lag = fmt.Sprintf("%.1f / %.1f / %.1f (%d)", ms(percentile(r.lags, 50)), ms(percentile(r.lags, 99)),
+			ms(percentile(r.lags, 100)), len(r.lags))
+	}
+	overruns := na
+	if r.haveOverruns {
+		overruns = fmt.Sprint(r.overruns)
 	}
 	return []string{
 		fmt.Sprint(r.n), r.subject, fmt.Sprint(r.seen),
@@ -88,10 +142,44 @@ func (r result) cells() []string {
 		fmt.Sprintf("%.1f", r.perContainerTick()),
 		fmt.Sprintf("%.1f", mib(r.rssMax)), fmt.Sprintf("%.1f", mib(r.rssLast)),
 		fmt.Sprintf("%.1f", float64(r.bytes)/1024), fmt.Sprint(r.series),
-		scrape,
-		fmt.Sprintf("%.2f", r.containerdPercent()), ratio,
+		scrape, scrapeCPU, lag, overruns,
+		fmt.Sprintf("%.2f", r.containerdPercent()), shimPct, ratio, runtimeRatio,
+		fmt.Sprintf("%.0f", mib(r.containerdMem)), shimMem,
 		fmt.Sprintf("%.0f", r.hostBusy),
 	}
+}
+
+var comparisonHeader = []string{
+	"N", "fleetscope CPU %", "cAdvisor CPU %", "cAdvisor / fleetscope CPU",
+	"RSS max MiB (f / c)", "/metrics KiB (f / c)", "series (f / c)",
+}
+
+// comparisons pairs each fleetscope result with the cAdvisor result of the
+// same N, as table rows.
+func comparisons(results []result) [][]string {
+	var rows [][]string
+	for _, f := range results {
+		if f.subject != "fleetscope" {
+			continue
+		}
+		i := slices.IndexFunc(results, func(c result) bool { return c.subject == "cadvisor" && c.n == f.n })
+		if i < 0 {
+			continue
+		}
+		c := results[i]
+		ratio := "n/a"
+		if f.cpu > 0 {
+			ratio = fmt.Sprintf("%.1f×", c.cpu/f.cpu)
+		}
+		rows = append(rows, []string{
+			fmt.Sprint(f.n),
+			fmt.Sprintf("%.2f", f.cpuPercent()), fmt.Sprintf("%.2f", c.cpuPercent()), ratio,
+			fmt.Sprintf("%.1f / %.1f", mib(f.rssMax), mib(c.rssMax)),
+			fmt.Sprintf("%.0f / %.0f", float64(f.bytes)/1024, float64(c.bytes)/1024),
+			fmt.Sprintf("%d / %d", f.series, c.series),
+		})
+	}
+	return rows
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -102,15 +190,51 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "    %s, %d containers: %.2f%% of a core over %v (%.3f s CPU), containerd %.2f%%, RSS max %.1f MiB\n",
 		r.subject, r.n, r.cpuPercent(), r.elapsed.Round(time.Second), r.cpu, r.containerdPercent(), mib(r.rssMax))
+	if len(r.lags) > 0 {
+		over := "n/a"
+		if r.haveOverruns {
+			over = fmt.Sprint(r.overruns)
+		}
+		fmt.Fprintf(w, "    tick lag p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d ticks; %s overruns\n",
+			ms(percentile(r.lags, 50)), ms(percentile(r.lags, 99)), ms(percentile(r.lags, 100)), len(r.lags), over)
+	}
 }
 
-// writeTable writes the results aligned for a terminal, or as a markdown
-// table.
-func writeTable(w io.Writer, results []result, markdown bool) {
+// writeTable writes the results aligned for a terminal, or as markdown
+// tables: every measurement, then fleetscope against cAdvisor when both were
+// measured.
+func writeTable(w io.Writer, results []result, scrapeEvery time.Duration, markdown bool) {
 	rows := [][]string{tableHeader}
 	for _, r := range results {
 		rows = append(rows, r.cells())
 	}
+	writeRows(w, rows, markdown)
+	if cmp := comparisons(results); len(cmp) > 0 {
+		fmt.Fprintln(w)
+		writeRows(w, append([][]string{comparisonHeader}, cmp...), markdown)
+	}
+	for _, r := range results {
+		if r.startup.added > 0 && r.subject == "fleetscope" {
+			fmt.Fprintf(w, "\nStarting %d containers for N=%d took %v.", r.startup.added, r.n, r.startup.took.Round(time.Second))
+		}
+	}
+	fmt.Fprintln(w)
+	for _, r := range results {
+		if r.note != "" {
+			fmt.Fprintf(w, "\nNote: %s with %d containers %s.\n", r.subject, r.n, r.note)
+		}
+		if r.others > 0 {
+			fmt.Fprintf(w, "\nNote: %s with %d containers also watched %d other containers of the host, and its CPU includes them.\n",
+				r.subject, r.n, r.others)
+		}
+		if c := r.lagScrapeCPU(scrapeEvery); c > 0 {
+			fmt.Fprintf(w, "\nNote: %s with %d containers was scraped %d times to sample its tick lag; the scrapes beyond one every %v cost it about %.2f%% of a core, included in its CPU.\n",
+				r.subject, r.n, len(r.latencies), scrapeEvery, c/r.elapsed.Seconds()*100)
+		}
+	}
+}
+
+func writeRows(w io.Writer, rows [][]string, markdown bool) {
 	if markdown {
 		for i, row := range rows {
 			fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
@@ -125,11 +249,6 @@ func writeTable(w io.Writer, results []result, markdown bool) {
 		}
 		tw.Flush()
 	}
-	for _, r := range results {
-		if r.note != "" {
-			fmt.Fprintf(w, "\nNote: %s with %d containers %s.\n", r.subject, r.n, r.note)
-		}
-	}
 }
 
 func writeMarkdown(path string, m machine, o options, results []result) error {
@@ -139,7 +258,7 @@ func writeMarkdown(path string, m machine, o options, results []result) error {
 		fmt.Fprintf(&b, "- %s\n", l)
 	}
 	fmt.Fprintln(&b)
-	writeTable(&b, results, true)
+	writeTable(&b, results, o.scrapeEvery, true)
 	fmt.Fprintf(&b, `
 CPU is utime+stime of the process from /proc/<pid>/stat between the start and
 the end of the window, which starts once the agent reports every container
@@ -147,9 +266,18 @@ and one more sample interval has passed. "µs / container / tick" charges
 everything the process did in the window (sampling, discovery, storage
 rounds, serving scrapes) to N containers × window/interval ticks. RSS is
 VmRSS, read right after each scrape. /metrics KiB and series are from the
-last scrape (uncompressed text format). containerd CPU is the daemon's own
-process in the same window (not its shims), the cost of running the same
-containers; "host busy %%" is the whole machine over all CPUs, to show how
+last scrape (uncompressed text format); scrape ms is the time from sending
+the request to the last byte, and scrape CPU the process's CPU time (summed
+/proc/<pid>/task/*/schedstat) during the request, median over the window.
+Tick lag is the agent's fleetscope_sampler_tick_lag_seconds, how late its
+latest tick started, read at every scrape, each tick counted once;
+percentiles are nearest-rank over the ticks seen. Overruns is the increase of
+fleetscope_sampler_overruns_total between the first and the last scrape.
+containerd CPU is the daemon's own process in the same window, "+ shims" the
+containerd-shim processes of its containers: together the cost of running
+the same containers without monitoring. containerd RSS and the shims' summed
+PSS (shared pages divided among the processes that map them) are read after
+the window. "host busy %%" is the whole machine over all CPUs, to show how
 loaded it was.
 `)
 	return os.WriteFile(path, b.Bytes(), 0o644)
@@ -193,8 +321,8 @@ func (m machine) lines(o options) []string {
 		fmt.Sprintf("machine: %d CPUs (%s), memory %s, kernel %s, cgroup %s", m.cpus, m.cpuModel, m.memory, m.kernel, cg),
 		"load average at start: " + m.load,
 		fmt.Sprintf("containerd %s; %s", m.containerd, m.fleetscope),
-		fmt.Sprintf("window %v per N and agent, agent interval %v, scrape every %v, %d busy containers (the rest sleep)",
-			o.window, o.interval, o.scrapeEvery, o.busy),
+		fmt.Sprintf("window %v per N and agent, agent interval %v, scrape every %v%s, %d busy containers (the rest sleep)",
+			o.window, o.interval, o.scrapeEvery, lagNote(o), o.busy),
 	}
 }
 
@@ -308,4 +436,11 @@ func cgroupModeFromFS(root string) string {
 	default:
 		return "legacy"
 	}
+}
+
+func lagNote(o options) string {
+	if o.lagEvery <= 0 || o.lagEvery >= o.scrapeEvery {
+		return ""
+	}
+	return fmt.Sprintf(" (the agent every %v, for its tick lag)", o.lagEvery)
 }

@@ -122,8 +122,9 @@ func labelValue(labels []byte, name string) ([]byte, bool) {
 }
 
 // fleetscopeSeen is how many running containers the agent reported in its
-// latest snapshot: fleetscope_containers_tracked{state="running"}.
-func fleetscopeSeen(body []byte) int {
+// latest snapshot: fleetscope_containers_tracked{state="running"}. The agent
+// watches only the test's containerd, so there are no others.
+func fleetscopeSeen(body []byte, _ map[string]bool) (seen, others int) {
 	for line := range bytes.Lines(body) {
 		s, ok := parseSample(line)
 		if !ok || string(s.name) != "fleetscope_containers_tracked" {
@@ -134,19 +135,21 @@ func fleetscopeSeen(body []byte) int {
 		}
 		f, err := strconv.ParseFloat(string(s.value), 64)
 		if err != nil {
-			return 0
+			return 0, 0
 		}
-		return int(f)
+		return int(f), 0
 	}
-	return 0
+	return 0, 0
 }
 
 // cadvisorSeen counts the distinct containers of namespace that cAdvisor
-// reports CPU usage for. cAdvisor names a containerd container by its cgroup,
-// which ctr puts at /<namespace>/<id>.
-func cadvisorSeen(namespace string) func([]byte) int {
+// reports CPU usage for, ours and others. cAdvisor names a containerd
+// container by its cgroup, which ctr puts at /<namespace>/<id>; it watches
+// every cgroup of the host, so containers of another containerd using the
+// same namespace show up too.
+func cadvisorSeen(namespace string) func([]byte, map[string]bool) (int, int) {
 	prefix := "/" + namespace + "/"
-	return func(body []byte) int {
+	return func(body []byte, ours map[string]bool) (seen, others int) {
 		ids := make(map[string]bool)
 		for line := range bytes.Lines(body) {
 			s, ok := parseSample(line)
@@ -154,9 +157,16 @@ func cadvisorSeen(namespace string) func([]byte) int {
 				continue
 			}
 			if id, ok := labelValue(s.labels, "id"); ok && bytes.HasPrefix(id, []byte(prefix)) {
-				ids[string(id)] = true
+				ids[string(id[len(prefix):])] = true
 			}
 		}
-		return len(ids)
+		for id := range ids {
+			if ours[id] {
+				seen++
+			} else {
+				others++
+			}
+		}
+		return seen, others
 	}
 }
