@@ -341,8 +341,13 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its environment and a label that is not allow-listed hold secrets
+	// that must never leave the agent.
+	appLabels := podLabels("container", "nginx")
+	appLabels["team"] = "payments"
+	appLabels["secret.example.com/token"] = "hunter2-label"
 	if _, err := d.Run(ctx, testenv.RunOptions{Namespace: ns, ID: app, Args: []string{"sleep", "3600"},
-		Labels: podLabels("container", "nginx"), NetNSFromPID: sbPid, MemoryLimit: 64 << 20}); err != nil {
+		Labels: appLabels, Env: []string{"DB_PASSWORD=hunter2-env"}, NetNSFromPID: sbPid, MemoryLimit: 64 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	// The pod's network namespace gets a real interface (ctr sets up only
@@ -356,7 +361,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 		t.Fatalf("ip link set netns: %v %s", err, out)
 	}
 
-	a := startAgent(t, d.Socket, "")
+	a := startAgent(t, d.Socket, "export:\n  container_labels: [team]\n")
 	a.waitReady(t)
 
 	// Discovery: every container appears within a tick of readiness.
@@ -382,8 +387,19 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	if _, m, ok := value(mfs, "fleetscope_container_info", map[string]string{"container_id": app}); !ok {
 		t.Fatal("no info series for the app container")
 	} else if label(m, "k8s_pod_name") != "web-1" || label(m, "k8s_namespace_name") != "shop" ||
-		label(m, "container_name") != "nginx" || label(m, "k8s_pod_uid") != "3f1c-uid" || label(m, "fleetscope_pod_sandbox") != "false" {
+		label(m, "container_name") != "nginx" || label(m, "k8s_pod_uid") != "3f1c-uid" || label(m, "fleetscope_pod_sandbox") != "false" ||
+		label(m, "container_label_team") != "payments" {
 		t.Fatalf("app info labels = %v", m.Label)
+	}
+	// Neither the environment nor a label off the allow-list is exported.
+	for _, path := range []string{"/metrics", "/api/v1/containers"} {
+		code, body, err := a.get(path)
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", path, code, err)
+		}
+		if strings.Contains(body, "hunter2") || strings.Contains(body, "secret_example_com") || strings.Contains(body, "secret.example.com") {
+			t.Errorf("%s exports a secret of the app container's environment or labels", path)
+		}
 	}
 	if _, m, _ := value(mfs, "fleetscope_container_info", map[string]string{"container_id": sandbox}); m == nil || label(m, "fleetscope_pod_sandbox") != "true" {
 		t.Fatal("sandbox not marked as such")
