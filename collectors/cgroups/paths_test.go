@@ -133,3 +133,16 @@ func TestPathsFromSpec(t *testing.T) {
 		})
 	}
 }
+
+// ParseProcCgroup runs once per new task, not per tick; this keeps it cheap
+// for nodes where thousands of containers start an hour.
+func BenchmarkParseProcCgroup(b *testing.B) {
+	data := []byte("12:pids:/k8s.io/abc\n11:memory:/k8s.io/abc\n10:cpu,cpuacct:/k8s.io/abc\n9:blkio:/k8s.io/abc\n" +
+		"8:devices:/k8s.io/abc\n1:name=systemd:/k8s.io/abc\n0::/k8s.io/abc\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseProcCgroup(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

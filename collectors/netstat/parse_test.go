@@ -215,3 +215,17 @@ func BenchmarkParseNetDev(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseSNMP(b *testing.B) {
+	data, err := os.ReadFile("testdata/proc/100/net/snmp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, ok, err := ParseSNMPPassiveOpens(data); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}

@@ -52,6 +52,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -103,6 +104,7 @@ type options struct {
 	cadvisor     string
 	cadvisorArgs []string
 	out          string
+	profile      string
 	procRoot     string
 	cgroupRoot   string
 }
@@ -119,6 +121,7 @@ func main() {
 	flag.StringVar(&o.cadvisor, "cadvisor", "", "cAdvisor binary; if set, cAdvisor is measured the same way after the agent")
 	cadvisorArgs := flag.String("cadvisor-args", "", "extra space-separated flags for cAdvisor")
 	flag.StringVar(&o.out, "out", "", "also write the results as a markdown file")
+	flag.StringVar(&o.profile, "profile", "", "after each window, save a 30 s CPU profile and a heap profile of the agent in this directory")
 	flag.StringVar(&o.procRoot, "proc", "/proc", "procfs mount point")
 	flag.StringVar(&o.cgroupRoot, "cgroup-root", "/sys/fs/cgroup", "cgroupfs mount point, to name the cgroup mode")
 	flag.Parse()
@@ -197,7 +200,7 @@ func run(ctx context.Context, o options) (err error) {
 			return fmt.Errorf("go build ./cmd/fleetscope (from the repository root, or pass -fleetscope): %v\n%s", err, out)
 		}
 	}
-	subjects := []*subject{fleetscopeSubject(o.fleetscope)}
+	subjects := []*subject{fleetscopeSubject(o.fleetscope, o.profile != "")}
 	if o.cadvisor != "" {
 		path, err := exec.LookPath(o.cadvisor)
 		if err != nil {
@@ -435,7 +438,7 @@ type subject struct {
 	tickLag bool
 }
 
-func fleetscopeSubject(bin string) *subject {
+func fleetscopeSubject(bin string, pprof bool) *subject {
 	return &subject{
 		name:    "fleetscope",
 		path:    "/metrics",
@@ -444,8 +447,8 @@ func fleetscopeSubject(bin string) *subject {
 		command: func(dir, addr, socket string, interval time.Duration) ([]string, error) {
 			// Everything else keeps its default, as a user would run it.
 			cfg := filepath.Join(dir, "fleetscope.yaml")
-			conf := fmt.Sprintf("containerd:\n  socket: %q\nsampling:\n  interval: %s\nweb:\n  listen_address: %q\nlog:\n  format: json\n",
-				socket, interval, addr)
+			conf := fmt.Sprintf("containerd:\n  socket: %q\nsampling:\n  interval: %s\nweb:\n  listen_address: %q\n  pprof: %v\nlog:\n  format: json\n",
+				socket, interval, addr, pprof)
 			if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
@@ -733,6 +736,47 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 			r.shimMem += pss
 		}
 	}
+	if o.profile != "" && s.name == "fleetscope" {
+		if err := saveProfiles(ctx, "http://"+addr, o.profile, n); err != nil {
+			fmt.Fprintf(os.Stderr, "overhead: profiles: %v\n", err)
+		}
+	}
 	step("stopping %s", s.name)
 	return r, nil
+}
+
+// saveProfiles saves a 30 s CPU profile and a heap profile of the agent at
+// base into dir, after the measurement window so that profiling does not
+// count in it. Read them with `go tool pprof -top BINARY FILE`.
+func saveProfiles(ctx context.Context, base, dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: time.Minute}
+	for _, p := range []struct{ path, file string }{
+		{"/debug/pprof/profile?seconds=30", fmt.Sprintf("fleetscope-%d-cpu.pb.gz", n)},
+		{"/debug/pprof/heap", fmt.Sprintf("fleetscope-%d-heap.pb.gz", n)},
+	} {
+		step("saving %s", p.file)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p.path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", p.path, resp.Status)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p.file), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
