@@ -478,11 +478,9 @@ func (s *Sampler) OpenFiles() int {
 			n += t.h.Files()
 		}
 	}
-	if s.keepOpen {
-		for _, nt := range s.nets {
-			if nt.r != nil {
-				n += 2
-			}
+	for _, nt := range s.nets {
+		if nt.r != nil {
+			n += nt.r.Files()
 		}
 	}
 	return n

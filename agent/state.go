@@ -183,8 +183,8 @@ func (st *state) checkpoint(now time.Time, snap *snapshot.Snapshot) {
 			live[history.Key{Namespace: m.Namespace, ID: m.ID}] = true
 		}
 	}
-	if n := st.store.Prune(now, st.cfg.History.Retention, func(k history.Key) bool { return live[k] }); n > 0 {
-		st.log.Info("dropped history of containers gone longer than the retention", "containers", n)
+	if n := st.store.Prune(now, st.cfg.History.Retention, st.cfg.History.MaxGone, func(k history.Key) bool { return live[k] }); n > 0 {
+		st.log.Info("dropped history of gone containers (past history.retention or history.max_gone)", "containers", n)
 	}
 	path := st.cfg.History.StateFile
 	if path == "" {

@@ -18,6 +18,10 @@ type HistoryConfig struct {
 	// Retention is how long the history of a container that is no longer
 	// listed is kept before it is dropped.
 	Retention time.Duration `yaml:"retention"`
+	// MaxGone bounds how many gone containers' histories are kept within
+	// the retention (the most recently seen win): each holds ~15 KiB, and a
+	// node running short jobs sees thousands a day.
+	MaxGone int `yaml:"max_gone"`
 }
 
 // AnalysisConfig drives idle detection, cost and the serverless verdicts.
@@ -89,6 +93,7 @@ func defaultHistory() HistoryConfig {
 		StateFile:          "/var/lib/fleetscope/state.bin",
 		CheckpointInterval: 5 * time.Minute,
 		Retention:          24 * time.Hour,
+		MaxGone:            1000,
 	}
 }
 
@@ -156,6 +161,9 @@ func (c Config) validateAnalysis(v *validator) {
 	}
 	v.positive("history.checkpoint_interval", h.CheckpointInterval)
 	v.positive("history.retention", h.Retention)
+	if h.MaxGone < 0 {
+		v.add("history.max_gone", "must not be negative, got %d", h.MaxGone)
+	}
 
 	a := c.Analysis
 	if a.MinObservation < 0 {

@@ -93,7 +93,8 @@ go build ./...
 
 header "go test (race, integration)"
 # FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.
-FLEETSCOPE_INTEGRATION=1 go test -race -count=1 -timeout 30m ./...
+# cmd/fleetscope is the long package: its churn test alone runs 10 minutes.
+FLEETSCOPE_INTEGRATION=1 go test -race -count=1 -timeout 40m ./...
 
 header "fuzz (${FUZZTIME} per target)"
 # Packages whose tests define fuzz targets; go test -list names them.

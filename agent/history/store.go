@@ -54,19 +54,37 @@ func (st *Store) Keys() []Key {
 
 // Prune drops the series that are not live (live may be nil: none is) and
 // whose LastSeen is older than now-retention, including series that never
-// got a sample, and returns how many it dropped.
-func (st *Store) Prune(now time.Time, retention time.Duration, live func(Key) bool) int {
+// got a sample; then, of the gone containers left, all but the maxGone seen
+// last (maxGone < 0: no limit). It returns how many it dropped. The limit
+// keeps a node where short jobs come and go from holding a full Series for
+// each of them for the whole retention.
+func (st *Store) Prune(now time.Time, retention time.Duration, maxGone int, live func(Key) bool) int {
 	cutoff := now.Add(-retention)
 	n := 0
+	var gone []Key
 	for k, s := range st.series {
 		if live != nil && live(k) {
 			continue
 		}
 		if s.seen && !s.LastSeen().Before(cutoff) {
+			gone = append(gone, k)
 			continue
 		}
 		delete(st.series, k)
 		n++
+	}
+	if maxGone >= 0 && len(gone) > maxGone {
+		// Oldest first; ties by key so that the choice is deterministic.
+		slices.SortFunc(gone, func(a, b Key) int {
+			if c := st.series[a].LastSeen().Compare(st.series[b].LastSeen()); c != 0 {
+				return c
+			}
+			return a.compare(b)
+		})
+		for _, k := range gone[:len(gone)-maxGone] {
+			delete(st.series, k)
+			n++
+		}
 	}
 	return n
 }

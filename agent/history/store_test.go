@@ -2,7 +2,9 @@ package history
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,7 +52,7 @@ func TestPrune(t *testing.T) {
 	never := add("never", time.Time{})
 	live := func(k Key) bool { return k == oldLive }
 
-	if n := st.Prune(now, 24*time.Hour, live); n != 2 {
+	if n := st.Prune(now, 24*time.Hour, -1, live); n != 2 {
 		t.Errorf("Prune dropped %d, want 2", n)
 	}
 	for k, want := range map[Key]bool{old: false, oldLive: true, recent: true, edge: true, never: false} {
@@ -58,11 +60,37 @@ func TestPrune(t *testing.T) {
 			t.Errorf("%s kept = %v, want %v", k.ID, got, want)
 		}
 	}
-	if n := st.Prune(now.Add(time.Hour), time.Hour, nil); n != 3 {
+	if n := st.Prune(now.Add(time.Hour), time.Hour, -1, nil); n != 3 {
 		t.Errorf("Prune with no live containers dropped %d, want 3", n)
 	}
 	if st.Len() != 0 {
 		t.Errorf("%d series left", st.Len())
+	}
+}
+
+// Beyond maxGone, the gone containers seen longest ago go first; live ones
+// never count.
+func TestPruneMaxGone(t *testing.T) {
+	now := t0.Add(48 * time.Hour)
+	st := NewStore()
+	for i := range 6 {
+		st.GetOrCreate(Key{"k8s.io", fmt.Sprint("gone-", i)}).Add(Sample{Time: now.Add(-time.Duration(i) * time.Minute)}, defaultTh)
+		st.GetOrCreate(Key{"k8s.io", fmt.Sprint("live-", i)}).Add(Sample{Time: now.Add(-time.Hour)}, defaultTh)
+	}
+	live := func(k Key) bool { return strings.HasPrefix(k.ID, "live-") }
+	if n := st.Prune(now, 24*time.Hour, 2, live); n != 4 {
+		t.Errorf("Prune dropped %d, want 4", n)
+	}
+	var kept []string
+	for _, k := range st.Keys() {
+		kept = append(kept, k.ID)
+	}
+	want := []string{"gone-0", "gone-1", "live-0", "live-1", "live-2", "live-3", "live-4", "live-5"}
+	if !slices.Equal(kept, want) {
+		t.Errorf("kept %v, want %v", kept, want)
+	}
+	if n := st.Prune(now, 24*time.Hour, 0, live); n != 2 || st.Len() != 6 {
+		t.Errorf("maxGone 0 dropped %d and left %d, want 2 and 6", n, st.Len())
 	}
 }
 

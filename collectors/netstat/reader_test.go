@@ -274,6 +274,13 @@ func TestReaderDetectsExit(t *testing.T) {
 
 	kept := newReader(t, "/proc", pid, true)
 	byPath := newReader(t, "/proc", pid, false)
+	// Linux 5.1 and later take /proc/<pid> as a pidfd: the cheap check.
+	if kept.procFd < 0 {
+		t.Error("kept-open reader checks liveness through stat, not a pidfd")
+	}
+	if kept.Files() != 4 || byPath.Files() != 0 { // dev, snmp, stat, pidfd
+		t.Errorf("descriptors held: kept open %d, by path %d; want 4 and 0", kept.Files(), byPath.Files())
+	}
 	for _, r := range []*Reader{kept, byPath} {
 		if err := r.Read(&Stats{}); err != nil {
 			t.Fatalf("%s: %v", mode(r.keepOpen), err)

@@ -445,10 +445,12 @@ func fleetscopeSubject(bin string, pprof bool) *subject {
 		seen:    fleetscopeSeen,
 		tickLag: true,
 		command: func(dir, addr, socket string, interval time.Duration) ([]string, error) {
-			// Everything else keeps its default, as a user would run it.
+			// Everything else keeps its default, as a user would run it,
+			// but the history checkpoint is the run's own: a fresh
+			// install, not the histories of earlier runs.
 			cfg := filepath.Join(dir, "fleetscope.yaml")
-			conf := fmt.Sprintf("containerd:\n  socket: %q\nsampling:\n  interval: %s\nweb:\n  listen_address: %q\n  pprof: %v\nlog:\n  format: json\n",
-				socket, interval, addr, pprof)
+			conf := fmt.Sprintf("containerd:\n  socket: %q\nsampling:\n  interval: %s\nweb:\n  listen_address: %q\n  pprof: %v\nhistory:\n  state_file: %q\nlog:\n  format: json\n",
+				socket, interval, addr, pprof, filepath.Join(dir, "state.bin"))
 			if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
