@@ -107,6 +107,18 @@ type ifaceAttrs struct {
 	rx, tx opts
 }
 
+// identity returns m's container identity attributes and a function that
+// builds an option list of them followed by more.
+func identity(m *containerd.Container) ([]attribute.KeyValue, func(...attribute.KeyValue) opts) {
+	id := []attribute.KeyValue{
+		attribute.String("container.id", m.ID),
+		attribute.String("container.name", m.Name()),
+		attribute.String("k8s.namespace.name", m.Pod.Namespace),
+		attribute.String("k8s.pod.name", m.Pod.Name),
+	}
+	return id, func(kv ...attribute.KeyValue) opts { return attrs(append(id[:len(id):len(id)], kv...)...) }
+}
+
 func newContainerAttrs(m *containerd.Container) *containerAttrs {
 	info := []attribute.KeyValue{
 		attribute.String("container.image.name", m.Image),
@@ -120,13 +132,7 @@ func newContainerAttrs(m *containerd.Container) *containerAttrs {
 	for _, l := range m.ExportLabels {
 		info = append(info, attribute.String(schema.ContainerLabelPrefix+l.Key, l.Value))
 	}
-	id := []attribute.KeyValue{
-		attribute.String("container.id", m.ID),
-		attribute.String("container.name", m.Name()),
-		attribute.String("k8s.namespace.name", m.Pod.Namespace),
-		attribute.String("k8s.pod.name", m.Pod.Name),
-	}
-	with := func(kv ...attribute.KeyValue) opts { return attrs(append(id[:len(id):len(id)], kv...)...) }
+	id, with := identity(m)
 	mode := func(v string) opts { return with(attribute.String("cpu.mode", v)) }
 	dir := func(v string) opts { return with(attribute.String("disk.io.direction", v)) }
 	win := func(v string) opts { return with(attribute.String("window", v)) }
@@ -149,13 +155,7 @@ func (ca *containerAttrs) setAnalysis(m *containerd.Container, r *analysis.Resul
 		return
 	}
 	ca.analysis = r
-	id := []attribute.KeyValue{
-		attribute.String("container.id", m.ID),
-		attribute.String("container.name", m.Name()),
-		attribute.String("k8s.namespace.name", m.Pod.Namespace),
-		attribute.String("k8s.pod.name", m.Pod.Name),
-	}
-	with := func(kv ...attribute.KeyValue) opts { return attrs(append(id[:len(id):len(id)], kv...)...) }
+	_, with := identity(m)
 	ca.fit = with(attribute.String("verdict", string(r.Verdict)), attribute.String("platform", r.Platform))
 	ca.reservedCPU = with(attribute.String("source", r.Reserved.CPUSource))
 	ca.reservedMem = with(attribute.String("source", r.Reserved.MemorySource))
