@@ -31,7 +31,7 @@
 # default seccomp profile; host networking is only needed to read the host's
 # own network counters.
 
-ARG GO_IMAGE=docker.io/library/golang:1.26
+ARG GO_IMAGE=docker.io/library/golang:1.27
 
 # The build stage runs on the builder's platform and cross-compiles, which a
 # static Go binary makes free.
@@ -43,6 +43,8 @@ ARG GOPROXY
 ARG GOFLAGS
 ARG GONOSUMDB
 ARG GOPRIVATE
+# The toolchain go.mod asks for; an older base fetches it from GOPROXY.
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 # Modules first, so this layer is reused until go.mod or go.sum change.
 COPY go.mod go.sum ./

@@ -1,6 +1,6 @@
 module github.com/fleetscope/fleetscope
 
-go 1.26.7
+go 1.27
 
 require (
 	github.com/containerd/containerd/api v1.12.0

@@ -9,6 +9,10 @@
 # Missing Debian packages are installed first (scripts/setup-debian.sh).
 set -euo pipefail
 
+# The Go toolchain the project builds with (go.mod says go 1.27); the go
+# command fetches it from the module proxy once per machine.
+export GOTOOLCHAIN=go1.27.3
+
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ -x /usr/local/go/bin/go && ":$PATH:" != *":/usr/local/go/bin:"* ]]; then

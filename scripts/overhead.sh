@@ -13,6 +13,10 @@
 # Run `go run ./tools/overhead -h` for every flag.
 set -euo pipefail
 
+# The Go toolchain the project builds with (go.mod says go 1.27); the go
+# command fetches it from the module proxy once per machine.
+export GOTOOLCHAIN=go1.27.3
+
 if ((EUID != 0)); then
 	exec sudo -- "$0" "$@"
 fi

@@ -4,6 +4,10 @@
 # nothing when everything is present. Needs root (re-runs itself with sudo).
 set -euo pipefail
 
+# The Go toolchain the project builds with (go.mod says go 1.27); the go
+# command fetches it from the module proxy once per machine.
+export GOTOOLCHAIN=go1.27.3
+
 # Packages the tests need. Add new ones here.
 PACKAGES=(
 	containerd     # the daemon the integration tests start on a private socket
@@ -21,7 +25,7 @@ EXTRA_PACKAGES=(
 )
 
 MIN_GO_MAJOR=1
-MIN_GO_MINOR=26
+MIN_GO_MINOR=27
 
 log() { printf 'setup-debian: %s\n' "$*" >&2; }
 
@@ -69,7 +73,7 @@ if ! command -v go >/dev/null; then
 	log "Go ${MIN_GO_MAJOR}.${MIN_GO_MINOR} or newer is not on PATH; install it from https://go.dev/dl/ (to /usr/local/go)"
 	exit 1
 fi
-version=$(go env GOVERSION) # go1.26.8, or go1.27rc1
+version=$(go env GOVERSION) # go1.27.3 (GOTOOLCHAIN)
 if [[ ! $version =~ ^go([0-9]+)\.([0-9]+) ]] ||
 	((BASH_REMATCH[1] < MIN_GO_MAJOR || (BASH_REMATCH[1] == MIN_GO_MAJOR && BASH_REMATCH[2] < MIN_GO_MINOR))); then
 	log "found $version at $(command -v go); need Go ${MIN_GO_MAJOR}.${MIN_GO_MINOR} or newer (https://go.dev/dl/)"

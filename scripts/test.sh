@@ -8,6 +8,10 @@
 # Missing Debian packages are installed first (scripts/setup-debian.sh).
 set -euo pipefail
 
+# The Go toolchain the project builds with (go.mod says go 1.27); the go
+# command fetches it from the module proxy once per machine.
+export GOTOOLCHAIN=go1.27.3
+
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ -x /usr/local/go/bin/go && ":$PATH:" != *":/usr/local/go/bin:"* ]]; then
@@ -25,7 +29,7 @@ if ((EUID != 0)); then
 fi
 
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# A count, not a duration: with a duration, Go 1.26's fuzz coordinator can
+# A count, not a duration: with a duration, the fuzz coordinator can
 # report "context deadline exceeded" at the end of the window on a loaded
 # machine (golang/go#75804, fixed in 1.27), failing a target that found
 # nothing.

@@ -24,6 +24,9 @@
 # (CONTAINERS_STORAGE_CONF, CONTAINERS_CONF).
 set -eu
 
+# The toolchain whose GOROOT is copied: the one go.mod asks for.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
+
 die() { echo "build-base.sh: $*" >&2; exit 1; }
 
 tool=${CONTAINER_TOOL:-}
@@ -43,7 +46,7 @@ if [ -z "$go" ]; then
 fi
 [ -x "$go" ] || die "no go command at $go; set GO"
 goroot=$("$go" env GOROOT)
-gover=$("$go" env GOVERSION) # go1.26.8
+gover=$("$go" env GOVERSION) # go1.27.3
 case $gover in
 go[0-9]*.[0-9]*) ;;
 *) die "unexpected Go version $gover from $go" ;;
