@@ -17,12 +17,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // Agent is one running daemon.
@@ -40,7 +40,7 @@ type Agent struct {
 	state   *state
 	otlp    *otlp.Exporter // nil when OTLP export is off
 
-	snap     atomic.Pointer[snapshot.Snapshot]
+	snap     atomic.Pointer[model.Snapshot]
 	overruns uint64
 	hostErrs uint64
 }
@@ -85,7 +85,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 }
 
 // Snapshot returns the latest published snapshot, nil before the first.
-func (a *Agent) Snapshot() *snapshot.Snapshot { return a.snap.Load() }
+func (a *Agent) Snapshot() *model.Snapshot { return a.snap.Load() }
 
 // Run runs until ctx is done, then stops every part and returns. Only a
 // failure to serve HTTP ends it early.
@@ -166,7 +166,7 @@ func (a *Agent) loop(ctx context.Context) {
 // discovered containers and carries the rest (and the host) over from the
 // previous snapshot.
 func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, onlyNew bool) {
-	snap := &snapshot.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
+	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
 	var res tickResult
 	var err error
 	var hdur time.Duration
@@ -200,8 +200,8 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, only
 		}
 	}
 	h := a.disc.Health()
-	snap.Self = snapshot.Self{
-		Collectors: []snapshot.CollectorStatus{
+	snap.Self = model.Self{
+		Collectors: []model.CollectorStatus{
 			{Name: "cgroups", Duration: res.cgroupDur, Success: res.cgroupOK, Errors: a.sampler.cgroupErrs},
 			{Name: "netstat", Duration: res.netDur, Success: res.netOK, Errors: a.sampler.netErrs},
 			{Name: "host", Duration: hdur, Success: err == nil, Errors: a.hostErrs},
@@ -229,7 +229,7 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, only
 // Analysed returns the latest snapshot with the analysis recomputed from
 // all history up to now. It uses the loop's state, so call it only after
 // Run has returned; `fleetscope report --local` does.
-func (a *Agent) Analysed() *snapshot.Snapshot {
+func (a *Agent) Analysed() *model.Snapshot {
 	s := a.snap.Load()
 	if s == nil {
 		return nil

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/netstat"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // Inventory is where the sampler learns which containers exist: the
@@ -221,7 +221,7 @@ type tickResult struct {
 // Sample reads every running container once and fills snap (whose
 // Containers and Networks it allocates: one slice each per tick, not per
 // container).
-func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
+func (s *Sampler) Sample(now time.Time, snap *model.Snapshot) tickResult {
 	return s.sample(now, snap, false)
 }
 
@@ -230,11 +230,11 @@ func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
 // new container shows without waiting for the next tick and without the
 // cost of a full one. No deltas are produced for containers not read, so
 // history is never fed twice.
-func (s *Sampler) SampleNew(now time.Time, snap *snapshot.Snapshot) tickResult {
+func (s *Sampler) SampleNew(now time.Time, snap *model.Snapshot) tickResult {
 	return s.sample(now, snap, true)
 }
 
-func (s *Sampler) sample(now time.Time, snap *snapshot.Snapshot, onlyNew bool) tickResult {
+func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tickResult {
 	var res tickResult
 	s.sync()
 
@@ -410,8 +410,8 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 }
 
 // fill copies the tick's results into snap.
-func (s *Sampler) fill(snap *snapshot.Snapshot) {
-	snap.Containers = make([]snapshot.Container, len(s.order))
+func (s *Sampler) fill(snap *model.Snapshot) {
+	snap.Containers = make([]model.Container, len(s.order))
 	for i, t := range s.order {
 		t.pos = i
 		sc := &snap.Containers[i]
@@ -423,7 +423,7 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 			sc.HaveRates = t.haveRates
 			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores, t.ioRead, t.ioWrite
 			if t.haveRates && t.fresh {
-				sc.Delta = snapshot.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
+				sc.Delta = model.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
 			}
 		}
 		sc.HaveLimits, sc.Limits = t.haveLimits, t.limits
@@ -447,7 +447,7 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 		snap.Interfaces = append(snap.Interfaces, n.stats.Interfaces...)
 		owner := n.owner.pos
 		netIndex[id] = len(snap.Networks)
-		snap.Networks = append(snap.Networks, snapshot.Network{
+		snap.Networks = append(snap.Networks, model.Network{
 			Owner:           owner,
 			Interfaces:      snap.Interfaces[from:len(snap.Interfaces):len(snap.Interfaces)],
 			TCPPassiveOpens: n.stats.TCPPassiveOpens,

@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/fleetscope/fleetscope/agent/report"
-	promexp "github.com/fleetscope/fleetscope/exporters/prometheus"
+	"github.com/fleetscope/fleetscope/exporters/promtext"
+	"github.com/fleetscope/fleetscope/report"
 )
 
 // shutdownGrace bounds how long in-flight scrapes may finish at shutdown;
@@ -43,7 +43,7 @@ func NewServer(a *Agent) *Server {
 	s := &Server{webConfig: a.cfg.Web.ConfigFile, log: a.log, agent: a}
 	w := a.cfg.Web
 	mux := http.NewServeMux()
-	mux.Handle(w.TelemetryPath, promexp.Handler(promexp.New(a, promexp.Options{Version: a.version, MaxSeriesPerMetric: a.cfg.Export.MaxSeriesPerMetric}), reg, a.log))
+	mux.Handle(w.TelemetryPath, promtext.Handler(promtext.New(a, promtext.Options{Version: a.version, MaxSeriesPerMetric: a.cfg.Export.MaxSeriesPerMetric}), reg, a.log))
 	mux.HandleFunc("/healthz", healthz)
 	mux.HandleFunc("/readyz", s.readyz)
 	api := mux

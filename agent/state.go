@@ -4,12 +4,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/history"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // analysisPeriod is how often verdicts are recomputed: history has minute
@@ -77,7 +77,7 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 
 // record feeds the tick's deltas into history, analyses once a minute and
 // checkpoints on schedule; then it attaches results to snap.
-func (st *state) record(snap *snapshot.Snapshot) {
+func (st *state) record(snap *model.Snapshot) {
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
 		key := history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}
@@ -114,7 +114,7 @@ func (st *state) record(snap *snapshot.Snapshot) {
 }
 
 // attach points each container of snap at its latest result.
-func (st *state) attach(snap *snapshot.Snapshot) {
+func (st *state) attach(snap *model.Snapshot) {
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
 		sc.Analysis = st.results[history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}]
@@ -123,7 +123,7 @@ func (st *state) attach(snap *snapshot.Snapshot) {
 
 // analyse recomputes every container's result. Results are new values
 // each time, so snapshots already published keep theirs unchanged.
-func (st *state) analyse(snap *snapshot.Snapshot) {
+func (st *state) analyse(snap *model.Snapshot) {
 	st.results = make(map[history.Key]*analysis.Result, len(snap.Containers))
 	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {
@@ -142,7 +142,7 @@ func (st *state) analyse(snap *snapshot.Snapshot) {
 // analyseMissing analyses containers that have history but no result yet:
 // those discovered since the last round, e.g. right after a restart, so
 // restored history shows at once rather than a minute later.
-func (st *state) analyseMissing(snap *snapshot.Snapshot) {
+func (st *state) analyseMissing(snap *model.Snapshot) {
 	for i := range snap.Containers {
 		m := snap.Containers[i].Meta
 		if st.results[history.Key{Namespace: m.Namespace, ID: m.ID}] == nil {
@@ -151,7 +151,7 @@ func (st *state) analyseMissing(snap *snapshot.Snapshot) {
 	}
 }
 
-func (st *state) analyseOne(now time.Time, sc *snapshot.Container) {
+func (st *state) analyseOne(now time.Time, sc *model.Container) {
 	key := history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}
 	series := st.store.Get(key)
 	if series == nil {
@@ -175,7 +175,7 @@ func (st *state) analyseOne(now time.Time, sc *snapshot.Container) {
 
 // checkpoint drops the history of containers gone for longer than the
 // retention and writes the state file.
-func (st *state) checkpoint(now time.Time, snap *snapshot.Snapshot) {
+func (st *state) checkpoint(now time.Time, snap *model.Snapshot) {
 	live := map[history.Key]bool{}
 	if snap != nil {
 		for i := range snap.Containers {
@@ -206,7 +206,7 @@ func (st *state) checkpoint(now time.Time, snap *snapshot.Snapshot) {
 }
 
 // fillSelf reports history health in snap.
-func (st *state) fillSelf(snap *snapshot.Snapshot) {
+func (st *state) fillSelf(snap *model.Snapshot) {
 	snap.Self.HistoryContainers = st.store.Len()
 	snap.Self.CheckpointFailures = st.checkpointFailures
 	snap.Self.LastCheckpoint = st.lastCheckpoint

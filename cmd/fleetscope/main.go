@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/fleetscope/fleetscope/agent"
-	"github.com/fleetscope/fleetscope/agent/report"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/report"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".

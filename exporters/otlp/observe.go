@@ -10,11 +10,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/exporters/schema"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // opts is a ready-made option list for Observe: attribute sets are built
@@ -268,7 +268,7 @@ func (o *observer) attrsOf(m *containerd.Container) *containerAttrs {
 	return ca
 }
 
-func (o *observer) container(b obs, s *snapshot.Snapshot, sc *snapshot.Container) {
+func (o *observer) container(b obs, s *model.Snapshot, sc *model.Container) {
 	m := sc.Meta
 	ca := o.attrsOf(m)
 	b.put(&schema.ContainerInfo, 1, ca.info)
@@ -371,7 +371,7 @@ func observeAnalysis(b obs, ca *containerAttrs, r *analysis.Result) {
 	}
 }
 
-func (o *observer) network(b obs, s *snapshot.Snapshot, n *snapshot.Network) {
+func (o *observer) network(b obs, s *model.Snapshot, n *model.Network) {
 	m := s.Containers[n.Owner].Meta
 	ca := o.attrsOf(m)
 	for i := range n.Interfaces {
@@ -388,7 +388,7 @@ func (o *observer) network(b obs, s *snapshot.Snapshot, n *snapshot.Network) {
 	}
 }
 
-func (o *observer) host(b obs, s *snapshot.Snapshot) {
+func (o *observer) host(b obs, s *model.Snapshot) {
 	if !s.HostOK {
 		return
 	}
@@ -409,7 +409,7 @@ func (o *observer) host(b obs, s *snapshot.Snapshot) {
 	}
 }
 
-func (o *observer) self(b obs, s *snapshot.Snapshot) {
+func (o *observer) self(b obs, s *model.Snapshot) {
 	self := &s.Self
 	for _, c := range self.Collectors {
 		a := o.named("collector="+c.Name, attribute.String("collector", c.Name))

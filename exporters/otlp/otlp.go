@@ -37,8 +37,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"google.golang.org/grpc/credentials"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // scope is the instrumentation scope of every metric.
@@ -50,7 +50,7 @@ const shutdownTimeout = 2 * time.Second
 
 // Source hands out the latest snapshot; nil before the first tick.
 type Source interface {
-	Snapshot() *snapshot.Snapshot
+	Snapshot() *model.Snapshot
 }
 
 // Options are what the exporter needs besides its configuration.

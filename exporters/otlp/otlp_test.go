@@ -17,26 +17,26 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/collectors/netstat"
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp/otlptest"
-	promexp "github.com/fleetscope/fleetscope/exporters/prometheus"
+	"github.com/fleetscope/fleetscope/exporters/promtext"
 	"github.com/fleetscope/fleetscope/exporters/schema"
+	"github.com/fleetscope/fleetscope/model"
 )
 
-type fixed struct{ s *snapshot.Snapshot }
+type fixed struct{ s *model.Snapshot }
 
-func (f *fixed) Snapshot() *snapshot.Snapshot { return f.s }
+func (f *fixed) Snapshot() *model.Snapshot { return f.s }
 
 // fixture is a snapshot with every kind of series: a pod (sandbox with the
 // network namespace, app with limits, layer and analysis), a stopped
 // container, host and self figures, OTLP health.
-func fixture() *snapshot.Snapshot {
+func fixture() *model.Snapshot {
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	sb := &containerd.Container{Namespace: "k8s.io", ID: "s1", Image: "pause:3.9", Runtime: "io.containerd.runc.v2",
 		Pid: 1, Status: containerd.StatusRunning, Sandbox: true,
@@ -52,9 +52,9 @@ func fixture() *snapshot.Snapshot {
 		{Name: "eth0", RxBytes: 5000, TxBytes: 7000, RxPackets: 50, TxPackets: 70, RxErrors: 1, TxDropped: 2},
 		{Name: "eth1", RxBytes: 10, TxBytes: 20},
 	}
-	return &snapshot.Snapshot{
+	return &model.Snapshot{
 		Time: t0, Interval: 10 * time.Second, NodeName: "n1",
-		Containers: []snapshot.Container{
+		Containers: []model.Container{
 			{Meta: gone, Network: -1},
 			{Meta: sb, Sampled: true, Network: 0, StartedAt: t0.Add(-2 * time.Hour),
 				Stats: cgroups.Stats{Have: all, CPUUserNanos: 3e7, CPUSystemNanos: 1e7, MemoryUsage: 2 << 20, MemoryWorkingSet: 1 << 20, Pids: 1}},
@@ -73,13 +73,13 @@ func fixture() *snapshot.Snapshot {
 					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20,
 					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12}},
 		},
-		Networks:   []snapshot.Network{{Owner: 1, Interfaces: ifs}},
+		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
 		HostOK:     true,
 		Host: host.Stats{CPUs: 4, CPUUserSeconds: 10, CPUSystemSeconds: 5, CPUIdleSeconds: 100, CPUIOWaitSeconds: 1, CPUOtherSeconds: 2,
 			MemoryTotal: 16 << 30, MemoryAvailable: 8 << 30, FilesystemPath: "/", FilesystemSize: 50 << 30, FilesystemUsed: 20 << 30},
-		Self: snapshot.Self{
-			Collectors: []snapshot.CollectorStatus{{Name: "cgroups", Duration: time.Millisecond, Success: true}, {Name: "host", Errors: 3}},
+		Self: model.Self{
+			Collectors: []model.CollectorStatus{{Name: "cgroups", Duration: time.Millisecond, Success: true}, {Name: "host", Errors: 3}},
 			TickLag:    2 * time.Millisecond, Overruns: 1, DiscoveryErrors: 2, ContainerdUp: true, OpenFiles: 30, Running: 2, Stopped: 1,
 			HistoryContainers: 3, CheckpointFailures: 1, LastCheckpoint: t0.Add(-time.Minute), RestoreFailures: 1,
 			OTLPEnabled: true, OTLPExportFailures: 4, OTLPExportPoints: 99,
@@ -127,7 +127,7 @@ func TestPrometheusNamesAreTheStandardTranslation(t *testing.T) {
 		}
 		translated[got] = true
 	}
-	f, err := os.Open("../prometheus/testdata/metrics.golden")
+	f, err := os.Open("../promtext/testdata/metrics.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestSameSeriesAsPrometheus(t *testing.T) {
 	src := &fixed{fixture()}
 	const maxSeries = 3
 
-	mfs, err := promexp.New(src, promexp.Options{Version: "1.0.0", MaxSeriesPerMetric: maxSeries}).Gather()
+	mfs, err := promtext.New(src, promtext.Options{Version: "1.0.0", MaxSeriesPerMetric: maxSeries}).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestAttributeCache(t *testing.T) {
 	// interface gone, analysis unchanged.
 	s2 := *s
 	s2.Containers = s.Containers[1:]
-	s2.Networks = []snapshot.Network{{Owner: 0, Interfaces: s.Interfaces[:1]}}
+	s2.Networks = []model.Network{{Owner: 0, Interfaces: s.Interfaces[:1]}}
 	src.s = &s2
 	if err := r.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestAttributeCache(t *testing.T) {
 	meta := *app
 	meta.Pod.Name = "api-1"
 	s3 := s2
-	s3.Containers = append([]snapshot.Container(nil), s2.Containers...)
+	s3.Containers = append([]model.Container(nil), s2.Containers...)
 	s3.Containers[1].Meta = &meta
 	src.s = &s3
 	if err := r.Collect(context.Background(), &rm); err != nil {
@@ -422,10 +422,10 @@ func (c *counting) Failures() uint64 { return c.failures.Load() }
 // exported (the SDK keeps no state for it).
 func TestLargeNodeAndVanishedSeries(t *testing.T) {
 	const n = 1500
-	s := &snapshot.Snapshot{Time: time.Now()}
+	s := &model.Snapshot{Time: time.Now()}
 	for i := range n {
 		m := &containerd.Container{Namespace: "k8s.io", ID: fmt.Sprintf("c%04d", i), Pid: 1, Status: containerd.StatusRunning}
-		s.Containers = append(s.Containers, snapshot.Container{Meta: m, Sampled: true, Network: -1,
+		s.Containers = append(s.Containers, model.Container{Meta: m, Sampled: true, Network: -1,
 			Stats: cgroups.Stats{Have: cgroups.HaveCPUMode, CPUUserNanos: uint64(i) * 1e9}})
 	}
 	src := &fixed{s}

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 func testReport() Report {
-	mk := func(id, pod string, v analysis.Verdict, idleCost, over, saving float64, platform string, sandbox bool) snapshot.Container {
-		return snapshot.Container{
+	mk := func(id, pod string, v analysis.Verdict, idleCost, over, saving float64, platform string, sandbox bool) model.Container {
+		return model.Container{
 			Meta: &containerd.Container{Namespace: "k8s.io", ID: id, Sandbox: sandbox,
 				Pod: containerd.Pod{Name: pod, Namespace: "shop", ContainerName: "c-" + id}},
 			Analysis: &analysis.Result{Verdict: v, IdleRatio1h: 0.5, IdleRatio24h: math.NaN(), IdleRatio7d: 0.95,
@@ -24,7 +24,7 @@ func testReport() Report {
 				Blockers: []analysis.Reason{{Code: "gpu", Text: "a GPU | is attached"}}},
 		}
 	}
-	s := &snapshot.Snapshot{Time: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), NodeName: "n1", Containers: []snapshot.Container{
+	s := &model.Snapshot{Time: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), NodeName: "n1", Containers: []model.Container{
 		mk("a", "p1", analysis.VerdictKeep, 1, 0, 0, "", false),
 		mk("b", "p2", analysis.VerdictFunction, 20, 5, 24.5, "function", false),
 		mk("c", "p3", analysis.VerdictRightsize, 3, 10, 0, "", false),

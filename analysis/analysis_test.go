@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/history"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
 )
 
 // t0 is a midnight UTC, so minute i of a test series falls in hour of day

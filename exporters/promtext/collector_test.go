@@ -1,4 +1,4 @@
-package prometheus
+package promtext
 
 import (
 	"bytes"
@@ -22,23 +22,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	prommodel "github.com/prometheus/common/model"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/collectors/netstat"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-type fixed struct{ s *snapshot.Snapshot }
+type fixed struct{ s *model.Snapshot }
 
-func (f fixed) Snapshot() *snapshot.Snapshot { return f.s }
+func (f fixed) Snapshot() *model.Snapshot { return f.s }
 
-func testSnapshot() *snapshot.Snapshot {
+func testSnapshot() *model.Snapshot {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	sandbox := &containerd.Container{Namespace: "k8s.io", ID: "aaaa", Image: "registry.k8s.io/pause:3.9", Runtime: "io.containerd.runc.v2",
 		Pid: 10, Status: containerd.StatusRunning, Sandbox: true,
@@ -54,9 +54,9 @@ func testSnapshot() *snapshot.Snapshot {
 		Status: containerd.StatusStopped}
 	all := cgroups.HaveCPU | cgroups.HaveCPUMode | cgroups.HaveThrottling | cgroups.HaveMemory | cgroups.HaveMemoryStat | cgroups.HaveIO | cgroups.HavePids
 	ifs := []netstat.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
-	return &snapshot.Snapshot{
+	return &model.Snapshot{
 		Time: t0, Interval: 10 * time.Second, NodeName: "node-a",
-		Containers: []snapshot.Container{
+		Containers: []model.Container{
 			{Meta: stopped, Network: -1},
 			{Meta: sandbox, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour),
 				Stats: cgroups.Stats{Have: all, CPUUsageNanos: 2e7, CPUUserNanos: 1e7, CPUSystemNanos: 1e7, MemoryUsage: 1 << 20, MemoryWorkingSet: 1 << 19, Pids: 1}},
@@ -76,12 +76,12 @@ func testSnapshot() *snapshot.Snapshot {
 					MemoryUsage: 100 << 20, MemoryWorkingSet: 80 << 20, MemoryRSS: 60 << 20, MemoryCache: 40 << 20,
 					IOReadBytes: 4096, IOWriteBytes: 8192, IOReadOps: 1, IOWriteOps: 2, Pids: 5}},
 		},
-		Networks:   []snapshot.Network{{Owner: 1, Interfaces: ifs}},
+		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
 		HostOK:     true,
 		Host:       host.Stats{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
-		Self: snapshot.Self{
-			Collectors:   []snapshot.CollectorStatus{{Name: "cgroups", Duration: 2 * time.Millisecond, Success: true}},
+		Self: model.Self{
+			Collectors:   []model.CollectorStatus{{Name: "cgroups", Duration: 2 * time.Millisecond, Success: true}},
 			TickLag:      time.Millisecond,
 			ContainerdUp: true, Running: 2, Stopped: 1, OpenFiles: 14,
 		},
@@ -101,7 +101,7 @@ func gather(t testing.TB, w *Writer) []byte {
 }
 
 func parse(text []byte) (map[string]*dto.MetricFamily, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
+	p := expfmt.NewTextParser(prommodel.UTF8Validation)
 	return p.TextToMetricFamilies(bytes.NewReader(text))
 }
 

@@ -1,10 +1,10 @@
-// Package prometheus serves the agent's latest snapshot in the Prometheus
+// Package promtext serves the agent's latest snapshot in the Prometheus
 // text exposition format. It writes the text directly from the snapshot
 // into reused buffers, one per metric family, instead of building a
 // client_golang const metric per series: at a few thousand series per
 // scrape that path cost tens of milliseconds and ~20 allocations a series.
 // The series of a container that vanished simply stop being written.
-package prometheus
+package promtext
 
 import (
 	"io"
@@ -15,16 +15,16 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/exporters/schema"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // Source hands out the latest snapshot; nil before the first tick.
 type Source interface {
-	Snapshot() *snapshot.Snapshot
+	Snapshot() *model.Snapshot
 }
 
 // Writer renders snapshots. Values are as of the agent's latest sample,
@@ -294,7 +294,7 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) {
+func collectContainer(e *emitter, s *model.Snapshot, sc *model.Container) {
 	m := sc.Meta
 	id := []string{m.ID, m.Name(), m.Pod.Namespace, m.Pod.Name}
 	with := func(extra ...string) []string { return e.with(id, extra...) }
@@ -366,7 +366,7 @@ func collectContainer(e *emitter, s *snapshot.Snapshot, sc *snapshot.Container) 
 	}
 }
 
-func collectAnalysis(e *emitter, sc *snapshot.Container, id []string) {
+func collectAnalysis(e *emitter, sc *model.Container, id []string) {
 	r := sc.Analysis
 	e.emit(&schema.ObservedTime, r.ObservedFor.Seconds(), id...)
 	for _, w := range []struct {
@@ -403,7 +403,7 @@ func collectAnalysis(e *emitter, sc *snapshot.Container, id []string) {
 	}
 }
 
-func collectNetwork(e *emitter, s *snapshot.Snapshot, n *snapshot.Network) {
+func collectNetwork(e *emitter, s *model.Snapshot, n *model.Network) {
 	m := s.Containers[n.Owner].Meta
 	for i := range n.Interfaces {
 		it := &n.Interfaces[i]
@@ -420,7 +420,7 @@ func collectNetwork(e *emitter, s *snapshot.Snapshot, n *snapshot.Network) {
 	}
 }
 
-func collectHost(e *emitter, s *snapshot.Snapshot) {
+func collectHost(e *emitter, s *model.Snapshot) {
 	if !s.HostOK {
 		return
 	}
@@ -439,7 +439,7 @@ func collectHost(e *emitter, s *snapshot.Snapshot) {
 	}
 }
 
-func collectSelf(e *emitter, s *snapshot.Snapshot) {
+func collectSelf(e *emitter, s *model.Snapshot) {
 	self := &s.Self
 	for _, c := range self.Collectors {
 		e.emit(&schema.CollectorDuration, c.Duration.Seconds(), c.Name)

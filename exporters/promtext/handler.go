@@ -1,4 +1,4 @@
-package prometheus
+package promtext
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	prommodel "github.com/prometheus/common/model"
 )
 
 // contentType is the text exposition format, version 0.0.4, which every
@@ -81,7 +81,7 @@ func Handler(w *Writer, extra prometheus.Gatherer, log *slog.Logger) http.Handle
 // for tests and tools that want the families as client_model values. The
 // scrape path never uses it.
 func (w *Writer) Gather() ([]*dto.MetricFamily, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
+	p := expfmt.NewTextParser(prommodel.UTF8Validation)
 	byName, err := p.TextToMetricFamilies(bytes.NewReader(w.Append(nil)))
 	if err != nil {
 		return nil, err

@@ -1,12 +1,12 @@
-// Package snapshot holds the immutable result of one sampling tick. The
+// Package model holds the immutable result of one sampling tick: the data
 // agent publishes a new Snapshot with an atomic pointer swap; exporters and
 // the API only read snapshots, so they never contend with the sampler.
-package snapshot
+package model
 
 import (
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"

@@ -16,8 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
+	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // Report is the API document.
@@ -87,7 +87,7 @@ type Reason struct {
 }
 
 // FromSnapshot builds the document from a snapshot.
-func FromSnapshot(s *snapshot.Snapshot, currency, priceSource string) Report {
+func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 	r := Report{Currency: currency, PriceSource: priceSource, Containers: []Container{}}
 	if s == nil {
 		return r

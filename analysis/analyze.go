@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/history"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
 )
 
 // Verdict is what Fleetscope advises for a container.

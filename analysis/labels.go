@@ -6,8 +6,8 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/fleetscope/fleetscope/agent/history"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
 )
 
 // Container labels read by the analysis.

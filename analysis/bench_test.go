@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/history"
+	"github.com/fleetscope/fleetscope/history"
 )
 
 const fleetSize = 1000
