@@ -90,14 +90,14 @@ func TestSamplerReadsEveryContainer(t *testing.T) {
 	if !c.Sampled {
 		t.Fatal("container not sampled")
 	}
-	if c.Stats.CPUUsageNanos != 2e9 || c.Stats.CPUUserNanos != 1.2e9 {
-		t.Fatalf("cpu = %d/%d ns, want 2e9/1.2e9", c.Stats.CPUUsageNanos, c.Stats.CPUUserNanos)
+	if c.Usage.CPUNanos != 2e9 || c.Usage.CPUUserNanos != 1.2e9 {
+		t.Fatalf("cpu = %d/%d ns, want 2e9/1.2e9", c.Usage.CPUNanos, c.Usage.CPUUserNanos)
 	}
 	// working set = memory.current - inactive_file = 10 MiB - 2 MiB
-	if c.Stats.MemoryWorkingSet != 8<<20 {
-		t.Fatalf("working set = %d, want %d", c.Stats.MemoryWorkingSet, 8<<20)
+	if c.Usage.MemoryWorkingSet != 8<<20 {
+		t.Fatalf("working set = %d, want %d", c.Usage.MemoryWorkingSet, 8<<20)
 	}
-	if !c.HaveLimits || c.Limits.CPUQuotaMicros != 50000 || c.Limits.MemoryLimit != 0 {
+	if c.Limits.CPUQuotaMicros != 50000 || c.Limits.MemoryBytes != 0 {
 		t.Fatalf("limits = %+v", c.Limits)
 	}
 	if c.HaveRates {
@@ -244,8 +244,8 @@ func TestSampleNewReadsOnlyNewContainers(t *testing.T) {
 		if !c.Sampled || c.Delta.Valid {
 			t.Fatalf("container %d: sampled=%v delta=%v; want carried over without a delta", i, c.Sampled, c.Delta.Valid)
 		}
-		if c.Stats.CPUUsageNanos == 0 || !c.HaveRates {
-			t.Fatalf("container %d lost its figures: %+v", i, c.Stats)
+		if c.Usage.CPUNanos == 0 || !c.HaveRates {
+			t.Fatalf("container %d lost its figures: %+v", i, c.Usage)
 		}
 	}
 	s.Sample(t0.Add(20*time.Second), &snap)

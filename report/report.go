@@ -97,11 +97,11 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 		sc := &s.Containers[i]
 		m := sc.Meta
 		c := Container{
-			ID: m.ID, Namespace: m.Namespace, Name: m.Name(), PodName: m.Pod.Name, PodNamespace: m.Pod.Namespace,
-			Image: m.Image, Running: m.Running(), Sandbox: m.Sandbox, GPU: m.GPU,
+			ID: m.ID, Namespace: m.Namespace, Name: m.Name, PodName: m.Pod.Name, PodNamespace: m.Pod.Namespace,
+			Image: m.Image, Running: sc.Running, Sandbox: m.Sandbox, GPU: m.GPU,
 		}
 		if sc.Sampled {
-			ws := sc.Stats.MemoryWorkingSet
+			ws := sc.Usage.MemoryWorkingSet
 			c.WorkingSetBytes = &ws
 			if sc.HaveRates {
 				cores := sc.CPUCores

@@ -9,15 +9,14 @@ import (
 	"time"
 
 	"github.com/fleetscope/fleetscope/analysis"
-	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/model"
 )
 
 func testReport() Report {
 	mk := func(id, pod string, v analysis.Verdict, idleCost, over, saving float64, platform string, sandbox bool) model.Container {
 		return model.Container{
-			Meta: &containerd.Container{Namespace: "k8s.io", ID: id, Sandbox: sandbox,
-				Pod: containerd.Pod{Name: pod, Namespace: "shop", ContainerName: "c-" + id}},
+			Meta: &model.Meta{Namespace: "k8s.io", ID: id, Name: "c-" + id, Sandbox: sandbox,
+				Pod: model.Pod{Name: pod, Namespace: "shop", ContainerName: "c-" + id}},
 			Analysis: &analysis.Result{Verdict: v, IdleRatio1h: 0.5, IdleRatio24h: math.NaN(), IdleRatio7d: 0.95,
 				IdleCostPerMonth: idleCost, OverReservationWastePerMonth: over, SavingsPerMonth: saving, Platform: platform,
 				CurrentMonthlyCost: 30, Reasons: []analysis.Reason{{Code: "idle_ratio_high", Text: "idle 95% of the time"}},
@@ -29,7 +28,7 @@ func testReport() Report {
 		mk("b", "p2", analysis.VerdictFunction, 20, 5, 24.5, "function", false),
 		mk("c", "p3", analysis.VerdictRightsize, 3, 10, 0, "", false),
 		mk("s", "p2", analysis.VerdictKeep, 100, 0, 0, "", true),
-		{Meta: &containerd.Container{Namespace: "default", ID: "d"}},
+		{Meta: &model.Meta{Namespace: "default", ID: "d", Name: "d"}},
 	}}
 	return FromSnapshot(s, "USD", "list price")
 }

@@ -9,15 +9,11 @@ package promtext
 import (
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/fleetscope/fleetscope/analysis"
-	"github.com/fleetscope/fleetscope/collectors/cgroups"
-	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/exporters/schema"
 	"github.com/fleetscope/fleetscope/model"
 )
@@ -36,8 +32,11 @@ type Writer struct {
 	src       Source
 	version   string
 	maxSeries int
-	families  []*family // sorted by name, as Prometheus clients write them
-	byMetric  map[*schema.Metric]int
+	families  []*family // by schema index
+	// promNames maps OpenTelemetry names to Prometheus ones: the dropped
+	// series gauge names its metric as this endpoint does.
+	promNames map[string]string
+	order     []int // families sorted by name, as Prometheus clients write them
 
 	mu   sync.Mutex
 	free []*render
@@ -58,11 +57,14 @@ type family struct {
 	labels []string // label names: identity, then the metric's attributes
 }
 
-// render is one scrape's text, by family.
+// render is one scrape's text, by family, and the schema.Sink that
+// writes it.
 type render struct {
-	lines [][]byte
-	// series and dropped count the series written and left out.
-	series, dropped []int
+	w      *Writer
+	walker schema.Walker
+	lines  [][]byte
+	// values is scratch space for a series' label values.
+	values []string
 	// labelNames caches the Prometheus names of allow-listed container
 	// labels; extra holds the names written in the current info line.
 	labelNames map[string]string
@@ -71,9 +73,10 @@ type render struct {
 
 // New returns a Writer over src.
 func New(src Source, o Options) *Writer {
-	w := &Writer{src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric, byMetric: map[*schema.Metric]int{}}
+	w := &Writer{src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric, promNames: map[string]string{}}
 	for _, m := range schema.All {
 		f := &family{name: m.PromName()}
+		w.promNames[m.Name] = f.name
 		for _, a := range m.Identity() {
 			f.labels = append(f.labels, schema.PromLabel(a))
 		}
@@ -86,15 +89,9 @@ func New(src Source, o Options) *Writer {
 		}
 		f.header = "# HELP " + f.name + " " + escapeHelp(m.Help) + "\n# TYPE " + f.name + " " + typ + "\n"
 		w.families = append(w.families, f)
+		w.order = append(w.order, len(w.order))
 	}
-	slices.SortFunc(w.families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
-	for i, f := range w.families {
-		for _, m := range schema.All {
-			if m.PromName() == f.name {
-				w.byMetric[m] = i
-			}
-		}
-	}
+	slices.SortFunc(w.order, func(a, b int) int { return strings.Compare(w.families[a].name, w.families[b].name) })
 	return w
 }
 
@@ -102,9 +99,9 @@ func New(src Source, o Options) *Writer {
 func (w *Writer) Append(dst []byte) []byte {
 	r := w.render()
 	defer w.release(r)
-	for i, f := range w.families {
+	for _, i := range w.order {
 		if len(r.lines[i]) > 0 {
-			dst = append(dst, f.header...)
+			dst = append(dst, w.families[i].header...)
 			dst = append(dst, r.lines[i]...)
 		}
 	}
@@ -117,11 +114,11 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 	r := w.render()
 	defer w.release(r)
 	var n int64
-	for i, f := range w.families {
+	for _, i := range w.order {
 		if len(r.lines[i]) == 0 {
 			continue
 		}
-		m, err := io.WriteString(out, f.header)
+		m, err := io.WriteString(out, w.families[i].header)
 		n += int64(m)
 		if err == nil {
 			m, err = out.Write(r.lines[i])
@@ -143,97 +140,70 @@ func (w *Writer) render() *render {
 	}
 	w.mu.Unlock()
 	if r == nil {
-		n := len(w.families)
-		r = &render{lines: make([][]byte, n), series: make([]int, n), dropped: make([]int, n), labelNames: map[string]string{}}
+		r = &render{w: w, lines: make([][]byte, len(w.families)), labelNames: map[string]string{}}
+		r.walker = schema.Walker{MaxSeries: w.maxSeries, Version: w.version}
 	}
 	for i := range r.lines {
 		r.lines[i] = r.lines[i][:0]
-		r.series[i], r.dropped[i] = 0, 0
 	}
-	e := &emitter{w: w, r: r}
-	e.emit(&schema.Build, 1, w.version, runtime.Version())
-	if s := w.src.Snapshot(); s != nil {
-		for i := range s.Containers {
-			collectContainer(e, s, &s.Containers[i])
-		}
-		for i := range s.Networks {
-			collectNetwork(e, s, &s.Networks[i])
-		}
-		collectHost(e, s)
-		collectSelf(e, s)
-	}
-	for i, f := range w.families {
-		if r.dropped[i] > 0 {
-			e.emit(&schema.DroppedSeries, float64(r.dropped[i]), f.name)
-		}
-	}
+	r.walker.Walk(w.src.Snapshot(), r)
 	return r
 }
 
+// maxFreeRenders bounds the renders kept for reuse: steady scraping (one
+// or two Prometheus servers) reuses them, while the extra ones a burst of
+// concurrent scrapes needed are left to the garbage collector rather than
+// held for good.
+const maxFreeRenders = 2
+
 func (w *Writer) release(r *render) {
 	w.mu.Lock()
-	w.free = append(w.free, r)
+	if len(w.free) < maxFreeRenders {
+		w.free = append(w.free, r)
+	}
 	w.mu.Unlock()
 }
 
-type emitter struct {
-	w *Writer
-	r *render
-	// labels is scratch space for a series' label values.
-	labels []string
-}
-
-// with returns id followed by extra in the emitter's scratch space, valid
-// until the next call.
-func (e *emitter) with(id []string, extra ...string) []string {
-	e.labels = append(append(e.labels[:0], id...), extra...)
-	return e.labels
-}
-
-// emit appends one sample line. Empty label values are left out, which
+// Point appends one sample line. Empty label values are left out, which
 // the format defines as the same series and which saves bytes for
-// containers outside Kubernetes.
-func (e *emitter) emit(m *schema.Metric, v float64, labels ...string) {
-	e.emitLabelled(m, v, labels, nil)
-}
-
-// emitLabelled is emit with container labels appended to the metric's
-// own. Two keys that map to one Prometheus name (a.b and a_b) would make
-// an invalid line, so the first in key order wins.
-func (e *emitter) emitLabelled(m *schema.Metric, v float64, labels []string, extra []containerd.Label) {
-	i := e.w.byMetric[m]
-	f, r := e.w.families[i], e.r
-	if e.w.maxSeries > 0 && r.series[i] >= e.w.maxSeries && m != &schema.DroppedSeries {
-		r.dropped[i]++
-		return
+// containers outside Kubernetes. On the info series, two label keys that
+// map to one Prometheus name (a.b and a_b) would make an invalid line, so
+// the first in key order wins.
+func (r *render) Point(m *schema.Metric, v float64, meta *model.Meta, attrs []string) {
+	i := m.Index()
+	f := r.w.families[i]
+	r.values = append(schema.IdentityValues(r.values[:0], m, meta), attrs...)
+	if m == &schema.DroppedSeries {
+		r.values[0] = r.w.promNames[r.values[0]]
 	}
-	r.series[i]++
 	b := append(r.lines[i], f.name...)
 	sep := byte('{')
-	for i, val := range labels {
+	for j, val := range r.values {
 		if val == "" {
 			continue
 		}
 		b = append(b, sep)
 		sep = ','
-		b = append(b, f.labels[i]...)
+		b = append(b, f.labels[j]...)
 		b = append(b, '=', '"')
 		b = appendEscaped(b, val)
 		b = append(b, '"')
 	}
-	r.extra = r.extra[:0]
-	for _, l := range extra {
-		name := r.labelName(l.Key)
-		if l.Value == "" || slices.Contains(r.extra, name) {
-			continue
+	if m.Labels && meta != nil {
+		r.extra = r.extra[:0]
+		for _, l := range meta.Labels {
+			name := r.labelName(l.Key)
+			if l.Value == "" || slices.Contains(r.extra, name) {
+				continue
+			}
+			r.extra = append(r.extra, name)
+			b = append(b, sep)
+			sep = ','
+			b = append(b, name...)
+			b = append(b, '=', '"')
+			b = appendEscaped(b, l.Value)
+			b = append(b, '"')
 		}
-		r.extra = append(r.extra, name)
-		b = append(b, sep)
-		sep = ','
-		b = append(b, name...)
-		b = append(b, '=', '"')
-		b = appendEscaped(b, l.Value)
-		b = append(b, '"')
 	}
 	if sep == ',' {
 		b = append(b, '}')
@@ -243,10 +213,18 @@ func (e *emitter) emitLabelled(m *schema.Metric, v float64, labels []string, ext
 	r.lines[i] = append(b, '\n')
 }
 
+// maxLabelNames bounds the label-name cache of a render: label keys are
+// chosen by whoever creates containers, so the cache starts over rather
+// than grow with every key ever seen.
+const maxLabelNames = 1024
+
 // labelName is the Prometheus label of container label key.
 func (r *render) labelName(key string) string {
 	n, ok := r.labelNames[key]
 	if !ok {
+		if len(r.labelNames) >= maxLabelNames {
+			clear(r.labelNames)
+		}
 		n = schema.PromLabel(schema.ContainerLabelPrefix + key)
 		r.labelNames[key] = n
 	}
@@ -285,182 +263,4 @@ func appendEscaped(b []byte, s string) []byte {
 
 func escapeHelp(s string) string {
 	return strings.NewReplacer("\\", `\\`, "\n", `\n`).Replace(s)
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func collectContainer(e *emitter, s *model.Snapshot, sc *model.Container) {
-	m := sc.Meta
-	id := []string{m.ID, m.Name(), m.Pod.Namespace, m.Pod.Name}
-	with := func(extra ...string) []string { return e.with(id, extra...) }
-
-	e.emitLabelled(&schema.ContainerInfo, 1, with(m.Image, m.Runtime, m.Namespace, m.Pod.UID, m.Pod.ContainerName,
-		strconv.FormatBool(m.Sandbox), strconv.FormatBool(m.GPU)), m.ExportLabels)
-
-	// Limits: the cgroup's live values, else the spec's.
-	quota, period, shares, mem := m.Resources.CPUQuotaMicros, m.Resources.CPUPeriodMicros, m.Resources.CPUShares, m.Resources.MemoryLimit
-	if l := &sc.Limits; sc.HaveLimits && l.Have.Has(cgroups.HaveCPU) {
-		quota, period, shares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
-	}
-	if l := &sc.Limits; sc.HaveLimits && l.Have.Has(cgroups.HaveMemory) {
-		mem = int64(min(l.MemoryLimit, 1<<62))
-	}
-	if quota > 0 && period > 0 {
-		e.emit(&schema.CPULimit, float64(quota)/float64(period), id...)
-	}
-	if shares > 0 {
-		e.emit(&schema.CPURequest, float64(shares)/1024, id...)
-	}
-	if mem > 0 {
-		e.emit(&schema.MemoryLimit, float64(mem), id...)
-	}
-	if sc.HaveLayer {
-		e.emit(&schema.FilesystemUsage, float64(sc.Layer.Bytes), id...)
-	}
-	if sc.Analysis != nil {
-		collectAnalysis(e, sc, id)
-	}
-	if !sc.Sampled {
-		return
-	}
-	if !sc.StartedAt.IsZero() {
-		e.emit(&schema.Uptime, s.Time.Sub(sc.StartedAt).Seconds(), id...)
-	}
-	st := &sc.Stats
-	if st.Have.Has(cgroups.HaveCPUMode) {
-		e.emit(&schema.CPUTime, float64(st.CPUUserNanos)/1e9, with("user")...)
-		e.emit(&schema.CPUTime, float64(st.CPUSystemNanos)/1e9, with("system")...)
-	}
-	if sc.HaveRates {
-		e.emit(&schema.CPUUsage, sc.CPUCores, id...)
-	}
-	if st.Have.Has(cgroups.HaveThrottling) {
-		e.emit(&schema.CPUPeriods, float64(st.CPUPeriods), id...)
-		e.emit(&schema.CPUThrottledPeriods, float64(st.CPUThrottledPeriods), id...)
-		e.emit(&schema.CPUThrottledTime, float64(st.CPUThrottledNanos)/1e9, id...)
-	}
-	if st.Have.Has(cgroups.HaveMemory) {
-		e.emit(&schema.MemoryUsage, float64(st.MemoryUsage), id...)
-	}
-	if st.Have.Has(cgroups.HaveMemoryStat) {
-		e.emit(&schema.MemoryWorkingSet, float64(st.MemoryWorkingSet), id...)
-		e.emit(&schema.MemoryRSS, float64(st.MemoryRSS), id...)
-		e.emit(&schema.MemoryCache, float64(st.MemoryCache), id...)
-	}
-	if st.Have.Has(cgroups.HaveSwap) {
-		e.emit(&schema.MemorySwap, float64(st.MemorySwap), id...)
-	}
-	if st.Have.Has(cgroups.HaveIO) {
-		e.emit(&schema.DiskIO, float64(st.IOReadBytes), with("read")...)
-		e.emit(&schema.DiskIO, float64(st.IOWriteBytes), with("write")...)
-		e.emit(&schema.DiskOperations, float64(st.IOReadOps), with("read")...)
-		e.emit(&schema.DiskOperations, float64(st.IOWriteOps), with("write")...)
-	}
-	if st.Have.Has(cgroups.HavePids) {
-		e.emit(&schema.Pids, float64(st.Pids), id...)
-	}
-}
-
-func collectAnalysis(e *emitter, sc *model.Container, id []string) {
-	r := sc.Analysis
-	e.emit(&schema.ObservedTime, r.ObservedFor.Seconds(), id...)
-	for _, w := range []struct {
-		name  string
-		ratio float64
-	}{{"1h", r.IdleRatio1h}, {"24h", r.IdleRatio24h}, {"7d", r.IdleRatio7d}} {
-		if !math.IsNaN(w.ratio) {
-			e.emit(&schema.IdleRatio, w.ratio, e.with(id, w.name)...)
-		}
-	}
-	e.emit(&schema.ServerlessFit, float64(r.Score), e.with(id, string(r.Verdict), r.Platform)...)
-	for _, reason := range r.Reasons {
-		e.emit(&schema.ServerlessReason, 1, e.with(id, "reason", reason.Code)...)
-	}
-	for _, b := range r.Blockers {
-		e.emit(&schema.ServerlessReason, 1, e.with(id, "blocker", b.Code)...)
-	}
-	if r.Verdict == analysis.VerdictInsufficientData {
-		return
-	}
-	e.emit(&schema.ReservedCPU, r.Reserved.CPUCores, e.with(id, r.Reserved.CPUSource)...)
-	e.emit(&schema.ReservedMemory, float64(r.Reserved.MemoryBytes), e.with(id, r.Reserved.MemorySource)...)
-	e.emit(&schema.Cost, r.CostPerHour, id...)
-	e.emit(&schema.IdleCost, r.IdleCostPerHour, id...)
-	e.emit(&schema.OverReservationCost, r.OverReservationWastePerMonth, id...)
-	if r.Platform != "" {
-		e.emit(&schema.ServerlessCost, r.ServerlessMonthlyCost, id...)
-		e.emit(&schema.ServerlessSavings, r.SavingsPerMonth, id...)
-	}
-	if r.Bursts.Count > 0 {
-		e.emit(&schema.BurstDuration, r.Bursts.P50.Seconds(), e.with(id, "p50")...)
-		e.emit(&schema.BurstDuration, r.Bursts.P95.Seconds(), e.with(id, "p95")...)
-		e.emit(&schema.BurstDuration, r.Bursts.Max.Seconds(), e.with(id, "max")...)
-	}
-}
-
-func collectNetwork(e *emitter, s *model.Snapshot, n *model.Network) {
-	m := s.Containers[n.Owner].Meta
-	for i := range n.Interfaces {
-		it := &n.Interfaces[i]
-		l := func(dir string) []string { return []string{m.ID, m.Pod.Namespace, m.Pod.Name, dir, it.Name} }
-		rx, tx := l("receive"), l("transmit")
-		e.emit(&schema.NetworkIO, float64(it.RxBytes), rx...)
-		e.emit(&schema.NetworkIO, float64(it.TxBytes), tx...)
-		e.emit(&schema.NetworkPackets, float64(it.RxPackets), rx...)
-		e.emit(&schema.NetworkPackets, float64(it.TxPackets), tx...)
-		e.emit(&schema.NetworkErrors, float64(it.RxErrors), rx...)
-		e.emit(&schema.NetworkErrors, float64(it.TxErrors), tx...)
-		e.emit(&schema.NetworkDropped, float64(it.RxDropped), rx...)
-		e.emit(&schema.NetworkDropped, float64(it.TxDropped), tx...)
-	}
-}
-
-func collectHost(e *emitter, s *model.Snapshot) {
-	if !s.HostOK {
-		return
-	}
-	h := &s.Host
-	e.emit(&schema.HostCPUs, float64(h.CPUs))
-	e.emit(&schema.HostCPUTime, h.CPUUserSeconds, "user")
-	e.emit(&schema.HostCPUTime, h.CPUSystemSeconds, "system")
-	e.emit(&schema.HostCPUTime, h.CPUIdleSeconds, "idle")
-	e.emit(&schema.HostCPUTime, h.CPUIOWaitSeconds, "wait")
-	e.emit(&schema.HostCPUTime, h.CPUOtherSeconds, "interrupt")
-	e.emit(&schema.HostMemoryTotal, float64(h.MemoryTotal))
-	e.emit(&schema.HostMemoryAvailable, float64(h.MemoryAvailable))
-	if h.FilesystemSize > 0 {
-		e.emit(&schema.HostFilesystemSize, float64(h.FilesystemSize), h.FilesystemPath)
-		e.emit(&schema.HostFilesystemUsage, float64(h.FilesystemUsed), h.FilesystemPath)
-	}
-}
-
-func collectSelf(e *emitter, s *model.Snapshot) {
-	self := &s.Self
-	for _, c := range self.Collectors {
-		e.emit(&schema.CollectorDuration, c.Duration.Seconds(), c.Name)
-		e.emit(&schema.CollectorSuccess, boolValue(c.Success), c.Name)
-		e.emit(&schema.CollectorErrors, float64(c.Errors), c.Name)
-	}
-	e.emit(&schema.TickLag, self.TickLag.Seconds())
-	e.emit(&schema.TickOverruns, float64(self.Overruns))
-	e.emit(&schema.ContainersTracked, float64(self.Running), "running")
-	e.emit(&schema.ContainersTracked, float64(self.Stopped), "stopped")
-	e.emit(&schema.DiscoveryErrors, float64(self.DiscoveryErrors))
-	e.emit(&schema.ContainerdUp, boolValue(self.ContainerdUp))
-	e.emit(&schema.OpenFiles, float64(self.OpenFiles))
-	e.emit(&schema.HistoryContainers, float64(self.HistoryContainers))
-	e.emit(&schema.CheckpointFailures, float64(self.CheckpointFailures))
-	e.emit(&schema.RestoreFailures, float64(self.RestoreFailures))
-	if !self.LastCheckpoint.IsZero() {
-		e.emit(&schema.CheckpointAge, s.Time.Sub(self.LastCheckpoint).Seconds())
-	}
-	if self.OTLPEnabled {
-		e.emit(&schema.OTLPExportFailures, float64(self.OTLPExportFailures))
-		e.emit(&schema.OTLPExportPoints, float64(self.OTLPExportPoints))
-	}
 }

@@ -25,10 +25,6 @@ import (
 	prommodel "github.com/prometheus/common/model"
 
 	"github.com/fleetscope/fleetscope/analysis"
-	"github.com/fleetscope/fleetscope/collectors/cgroups"
-	"github.com/fleetscope/fleetscope/collectors/containerd"
-	"github.com/fleetscope/fleetscope/collectors/host"
-	"github.com/fleetscope/fleetscope/collectors/netstat"
 	"github.com/fleetscope/fleetscope/model"
 )
 
@@ -40,29 +36,26 @@ func (f fixed) Snapshot() *model.Snapshot { return f.s }
 
 func testSnapshot() *model.Snapshot {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	sandbox := &containerd.Container{Namespace: "k8s.io", ID: "aaaa", Image: "registry.k8s.io/pause:3.9", Runtime: "io.containerd.runc.v2",
-		Pid: 10, Status: containerd.StatusRunning, Sandbox: true,
-		Pod: containerd.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", SandboxID: "aaaa"}}
-	app := &containerd.Container{Namespace: "k8s.io", ID: "bbbb", Image: "docker.io/library/nginx:1.27", Runtime: "io.containerd.runc.v2",
-		Pid: 11, Status: containerd.StatusRunning,
-		Pod:       containerd.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx", SandboxID: "aaaa"},
-		Resources: containerd.Resources{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryLimit: 256 << 20},
+	sandbox := &model.Meta{Namespace: "k8s.io", ID: "aaaa", Name: "POD", Image: "registry.k8s.io/pause:3.9", Runtime: "io.containerd.runc.v2",
+		Sandbox: true, Pod: model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1"}}
+	app := &model.Meta{Namespace: "k8s.io", ID: "bbbb", Name: "nginx", Image: "docker.io/library/nginx:1.27", Runtime: "io.containerd.runc.v2",
+		Pod:  model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx"},
+		Spec: model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryBytes: 256 << 20},
 		// Two keys with one Prometheus name: the first wins.
-		ExportLabels: []containerd.Label{{Key: "app.kubernetes.io/name", Value: "shop"}, {Key: "app_kubernetes_io_name", Value: "dup"},
+		Labels: []model.Label{{Key: "app.kubernetes.io/name", Value: "shop"}, {Key: "app_kubernetes_io_name", Value: "dup"},
 			{Key: "team", Value: `pay"ments`}}}
-	stopped := &containerd.Container{Namespace: "default", ID: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2",
-		Status: containerd.StatusStopped}
-	all := cgroups.HaveCPU | cgroups.HaveCPUMode | cgroups.HaveThrottling | cgroups.HaveMemory | cgroups.HaveMemoryStat | cgroups.HaveIO | cgroups.HavePids
-	ifs := []netstat.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
+	stopped := &model.Meta{Namespace: "default", ID: "cccc", Name: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2"}
+	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids
+	ifs := []model.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
 	return &model.Snapshot{
 		Time: t0, Interval: 10 * time.Second, NodeName: "node-a",
 		Containers: []model.Container{
 			{Meta: stopped, Network: -1},
-			{Meta: sandbox, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour),
-				Stats: cgroups.Stats{Have: all, CPUUsageNanos: 2e7, CPUUserNanos: 1e7, CPUSystemNanos: 1e7, MemoryUsage: 1 << 20, MemoryWorkingSet: 1 << 19, Pids: 1}},
-			{Meta: app, Sampled: true, Network: 0, StartedAt: t0.Add(-30 * time.Minute), HaveRates: true, CPUCores: 0.25,
-				HaveLimits: true, Limits: cgroups.Limits{Have: cgroups.HaveCPU | cgroups.HaveMemory, CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryLimit: 256 << 20},
-				HaveLayer: true, Layer: containerd.LayerUsage{Bytes: 12345},
+			{Meta: sandbox, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour),
+				Usage: model.Usage{Have: all, CPUNanos: 2e7, CPUUserNanos: 1e7, CPUSystemNanos: 1e7, MemoryUsage: 1 << 20, MemoryWorkingSet: 1 << 19, Pids: 1}},
+			{Meta: app, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-30 * time.Minute), HaveRates: true, CPUCores: 0.25,
+				Limits:    model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryBytes: 256 << 20},
+				HaveLayer: true, LayerBytes: 12345,
 				Analysis: &analysis.Result{ObservedFor: 48 * time.Hour, IdleRatio1h: 1, IdleRatio24h: 0.95, IdleRatio7d: math.NaN(),
 					Bursts:      analysis.Bursts{Count: 3, P50: 2 * time.Minute, P95: 4 * time.Minute, Max: 5 * time.Minute},
 					Reserved:    analysis.Reserved{CPUCores: 0.5, MemoryBytes: 256 << 20, CPUSource: "limit", MemorySource: "limit"},
@@ -71,7 +64,7 @@ func testSnapshot() *model.Snapshot {
 					Reasons:            []analysis.Reason{{Code: "idle_ratio_high", Text: "idle 95%"}},
 					Blockers:           []analysis.Reason{{Code: "burst_too_long", Text: "x"}},
 					CurrentMonthlyCost: 15.59, ServerlessMonthlyCost: 0.8, SavingsPerMonth: 14.79},
-				Stats: cgroups.Stats{Have: all, CPUUsageNanos: 9e9, CPUUserNanos: 6e9, CPUSystemNanos: 3e9,
+				Usage: model.Usage{Have: all, CPUNanos: 9e9, CPUUserNanos: 6e9, CPUSystemNanos: 3e9,
 					CPUPeriods: 100, CPUThrottledPeriods: 7, CPUThrottledNanos: 5e8,
 					MemoryUsage: 100 << 20, MemoryWorkingSet: 80 << 20, MemoryRSS: 60 << 20, MemoryCache: 40 << 20,
 					IOReadBytes: 4096, IOWriteBytes: 8192, IOReadOps: 1, IOWriteOps: 2, Pids: 5}},
@@ -79,7 +72,7 @@ func testSnapshot() *model.Snapshot {
 		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
 		HostOK:     true,
-		Host:       host.Stats{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
+		Host:       model.Host{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
 		Self: model.Self{
 			Collectors:   []model.CollectorStatus{{Name: "cgroups", Duration: 2 * time.Millisecond, Success: true}},
 			TickLag:      time.Millisecond,

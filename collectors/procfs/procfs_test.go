@@ -1,4 +1,4 @@
-package agent
+package procfs
 
 import (
 	"os"
@@ -25,14 +25,14 @@ func TestProcessStartAndBootTime(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "stat"), []byte("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "42"), 0o755)
 	os.WriteFile(filepath.Join(dir, "42", "stat"), []byte("42 (sleep) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0\n"), 0o644)
-	boot := readBootTime(dir)
+	boot := BootTime(dir)
 	if !boot.Equal(time.Unix(1700000000, 0)) {
 		t.Fatalf("boot = %v", boot)
 	}
-	if got, want := processStart(dir, 42, boot), boot.Add(123450*time.Millisecond); !got.Equal(want) {
+	if got, want := StartTime(dir, 42, boot), boot.Add(123450*time.Millisecond); !got.Equal(want) {
 		t.Fatalf("start = %v, want %v", got, want)
 	}
-	if !processStart(dir, 43, boot).IsZero() {
+	if !StartTime(dir, 43, boot).IsZero() {
 		t.Fatal("a missing process has a start time")
 	}
 }
