@@ -37,8 +37,12 @@ type AnalysisConfig struct {
 	CandidateIdleRatio float64 `yaml:"candidate_idle_ratio"`
 	// RightsizeRatio is the share of a reservation left unused at the p95
 	// from which a kept container is told to rightsize.
-	RightsizeRatio float64         `yaml:"rightsize_ratio"`
-	Platforms      PlatformsConfig `yaml:"platforms"`
+	RightsizeRatio float64 `yaml:"rightsize_ratio"`
+	// MinSavingPerMonth is the least a serverless candidate must save a
+	// month, in Prices.Currency: below it a move is not worth its work and
+	// risk. It also sets how the score weighs money (see agent/analysis).
+	MinSavingPerMonth float64         `yaml:"min_saving_per_month"`
+	Platforms         PlatformsConfig `yaml:"platforms"`
 }
 
 // IdleConfig defines an idle minute: every figure below its floor.
@@ -113,6 +117,7 @@ func defaultAnalysis() AnalysisConfig {
 		},
 		CandidateIdleRatio: 0.8,
 		RightsizeRatio:     0.5,
+		MinSavingPerMonth:  1,
 		Platforms: PlatformsConfig{
 			Function: PlatformConfig{
 				Name:                    "function",
@@ -179,6 +184,7 @@ func (c Config) validateAnalysis(v *validator) {
 	v.nonNegative("analysis.prices.gib_hour", a.Prices.GiBHour)
 	v.fraction("analysis.candidate_idle_ratio", a.CandidateIdleRatio, false)
 	v.fraction("analysis.rightsize_ratio", a.RightsizeRatio, false)
+	v.nonNegative("analysis.min_saving_per_month", a.MinSavingPerMonth)
 	for name, p := range map[string]PlatformConfig{"function": a.Platforms.Function, "container": a.Platforms.Container} {
 		f := "analysis.platforms." + name + "."
 		v.positive(f+"max_duration", p.MaxDuration)

@@ -176,6 +176,8 @@ func TestValidate(t *testing.T) {
 		{"label empty", func(c *Config) { c.Export.ContainerLabels = []string{" "} }, []string{"export.container_labels[0]"}, "empty"},
 		{"label twice", func(c *Config) { c.Export.ContainerLabels = []string{"app", "app"} }, []string{"export.container_labels[1]"}, "twice"},
 		{"label with space", func(c *Config) { c.Export.ContainerLabels = []string{"my app"} }, []string{"export.container_labels[0]"}, "spaces"},
+		{"negative minimum saving", func(c *Config) { c.Analysis.MinSavingPerMonth = -1 }, []string{"analysis.min_saving_per_month"}, "non-negative"},
+		{"no minimum saving", func(c *Config) { c.Analysis.MinSavingPerMonth = 0 }, nil, ""},
 		{"series cap zero", func(c *Config) { c.Export.MaxSeriesPerMetric = 0 }, []string{"export.max_series_per_metric"}, "at least 1"},
 	}
 	for _, tt := range tests {

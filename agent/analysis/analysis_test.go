@@ -211,7 +211,8 @@ func TestCostArithmetic(t *testing.T) {
 		t.Fatalf("verdict %s on %q, reasons %v, blockers %v", r.Verdict, r.Platform, r.Reasons, r.Blockers)
 	}
 	saved := (0.024685*730 - fn) / (0.024685 * 730)
-	wantScore := int(math.Round(100 * 0.9 * (0.5 + 0.5*saved) * (0.75 + 0.25*(1-6.0/15))))
+	money := (0.024685*730 - fn) / (0.024685*730 - fn + 10*1.0) // min_saving_per_month 1
+	wantScore := int(math.Round(100 * 0.9 * money * (0.5 + 0.5*saved) * (0.75 + 0.25*(1-6.0/15))))
 	if r.Score != wantScore {
 		t.Errorf("score = %d, want %d", r.Score, wantScore)
 	}
@@ -785,5 +786,60 @@ func TestServerlessContainerCost(t *testing.T) {
 		if !near(r.ServerlessMonthlyCost, want, 1e-9) || !near(r.IdleRatio7d, 330.0/360, 1e-12) {
 			t.Errorf("%v cores: serverless %.10g, want %.10g (idle %v)", cores, r.ServerlessMonthlyCost, want, r.IdleRatio7d)
 		}
+	}
+}
+
+// TestMoneyDecidesCandidates: a pod sandbox is never a candidate, a
+// container whose move would save pennies is not one either, the minimum is
+// configurable, and of two equally idle candidates the one saving more
+// scores higher.
+func TestMoneyDecidesCandidates(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	idleAllDay := build(th, t0, n, 2, func(int) (load, bool) { return load{cores: 0.0005, ws: 1 * mib}, true })
+	cfg := defaultAnalysis()
+
+	// An idle pause container: no limits, 1 MiB.
+	pause := Input{Now: now, Series: idleAllDay, CPUShares: 2, Sandbox: true}
+	r := Analyze(pause, cfg, nil)
+	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Verdict == VerdictScaleToZero || r.Score != 0 {
+		t.Fatalf("sandbox: %s score %d", r.Verdict, r.Score)
+	}
+	if _, ok := reason(r.Blockers, CodePodSandbox); !ok {
+		t.Fatalf("sandbox blockers %v", r.Blockers)
+	}
+
+	// A BestEffort container, busy 3 minutes an hour at 0.3 cores: its
+	// "reservation" is its p95, a few cents a month.
+	small := build(th, t0, n, 2, hourly(3, busyLoad, idleLoad))
+	be := Input{Now: now, Series: small, CPUShares: 2}
+	r = Analyze(be, cfg, nil)
+	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Score != 0 {
+		t.Fatalf("best effort saving %v: %s score %d", r.SavingsPerMonth, r.Verdict, r.Score)
+	}
+	b, ok := reason(r.Blockers, CodeSavingTooSmall)
+	if !ok || !strings.Contains(b.Text, "less than the 1.00 USD a candidate must save") {
+		t.Fatalf("best effort blockers %v (saving %v)", r.Blockers, r.SavingsPerMonth)
+	}
+	if r.SavingsPerMonth <= 0 || r.SavingsPerMonth >= 1 || r.ServerlessMonthlyCost == 0 {
+		t.Fatalf("best effort saving %v, serverless %v", r.SavingsPerMonth, r.ServerlessMonthlyCost)
+	}
+	// With no minimum it is a candidate again.
+	cfg0 := cfg
+	cfg0.MinSavingPerMonth = 0
+	if r := Analyze(be, cfg0, nil); r.Verdict != VerdictFunction {
+		t.Fatalf("no minimum: %s %v", r.Verdict, r.Blockers)
+	}
+
+	// Equally idle, one reserving 4 cores and 8 GiB, the other a tenth
+	// core and 256 MiB: the first saves more and scores higher.
+	big := Analyze(withLimits(small, now, 4, 8<<30), cfg, nil)
+	tiny := Analyze(withLimits(small, now, 0.1, 256*mib), cfg, nil)
+	if big.Verdict != VerdictFunction || tiny.Verdict != VerdictFunction {
+		t.Fatalf("verdicts %s, %s (%v, %v)", big.Verdict, tiny.Verdict, big.Blockers, tiny.Blockers)
+	}
+	if !(big.SavingsPerMonth > 10*tiny.SavingsPerMonth) || !(big.Score > tiny.Score+20) {
+		t.Fatalf("big saves %v, score %d; tiny saves %v, score %d", big.SavingsPerMonth, big.Score, tiny.SavingsPerMonth, tiny.Score)
 	}
 }

@@ -45,6 +45,8 @@ const (
 	CodeLocalDiskWrites  = "local_disk_writes"
 	CodeNotIdleEnough    = "not_idle_enough"
 	CodeNotCheaper       = "not_cheaper"
+	CodePodSandbox       = "pod_sandbox"
+	CodeSavingTooSmall   = "saving_too_small"
 )
 
 const (
@@ -63,6 +65,9 @@ type Input struct {
 	Labels map[string]string
 	// GPU is true when the container is granted a GPU-class device.
 	GPU bool
+	// Sandbox is true for a pod's sandbox (pause) container, which is
+	// never a candidate of its own: the pod is the unit of a decision.
+	Sandbox bool
 
 	// Reservation inputs: the cgroup's live limits when known, else the
 	// OCI spec's. A quota <= 0, zero period, shares or limit mean unset.

@@ -20,7 +20,7 @@ type facts struct {
 }
 
 // blockers is a set of reasons that rule a platform out.
-type blockers uint8
+type blockers uint16
 
 const (
 	blockGPU blockers = 1 << iota
@@ -30,13 +30,17 @@ const (
 	blockDisk
 	blockIdle
 	blockCost
+	blockSaving
+	blockSandbox
 )
 
 // platform is one serverless platform's fit for the container.
 type platform struct {
-	cfg     *config.PlatformConfig
-	blocked blockers // blockCost is added by decide, against the current cost
-	cost    float64  // per month
+	cfg *config.PlatformConfig
+	// blocked holds the blockers; blockCost and blockSaving are added by
+	// decide, against the current cost.
+	blocked blockers
+	cost    float64 // per month
 }
 
 func evaluate(fa *facts, p *config.PlatformConfig) platform {
@@ -47,6 +51,9 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	}
 	if fa.latency {
 		b |= blockLatency
+	}
+	if fa.in.Sandbox {
+		b |= blockSandbox
 	}
 	if r.Bursts.Max > p.MaxDuration {
 		b |= blockBurst
@@ -90,8 +97,12 @@ func decide(fa *facts, t *textBuilder) {
 	ct := evaluate(fa, &cfg.Platforms.Container)
 	current := r.CurrentMonthlyCost
 	for _, p := range [...]*platform{&fn, &ct} {
-		if p.blocked == 0 && p.cost >= current {
+		switch {
+		case p.blocked != 0:
+		case p.cost >= current:
 			p.blocked |= blockCost
+		case current-p.cost < cfg.MinSavingPerMonth:
+			p.blocked |= blockSaving
 		}
 	}
 	insufficient := r.ObservedFor == 0 || r.ObservedFor < cfg.MinObservation
@@ -108,7 +119,7 @@ func decide(fa *facts, t *textBuilder) {
 	cheapest := chosen
 	if cheapest == nil {
 		for _, p := range [...]*platform{&fn, &ct} {
-			if p.blocked&^blockCost == 0 && (cheapest == nil || p.cost < cheapest.cost) {
+			if p.blocked&^(blockCost|blockSaving) == 0 && (cheapest == nil || p.cost < cheapest.cost) {
 				cheapest = p
 			}
 		}
@@ -144,12 +155,12 @@ func decide(fa *facts, t *textBuilder) {
 			r.Verdict = VerdictFunction
 		}
 		r.Platform = chosen.cfg.Name
-		r.Score = score(r, chosen.cfg)
+		r.Score = score(r, chosen.cfg, cfg.MinSavingPerMonth)
 		t.begin(CodeIdleRatioHigh, false).s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
 		t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
 		t.begin(CodeCheaper, false).s("as ").s(chosen.cfg.Name).s(" it would cost ").money(chosen.cost, cfg.Prices.Currency).
 			s(" a month instead of ").money(current, cfg.Prices.Currency).s(", saving ").money(r.SavingsPerMonth, cfg.Prices.Currency)
-	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency:
+	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox:
 		r.Verdict = VerdictScaleToZero
 		n := len(r.IdleHoursOfDay)
 		t.begin(CodeAlwaysIdleHours, false).s("idle every observed day for ").int(n).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
@@ -192,6 +203,9 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 		t.begin(CodeGPU, true).s("a GPU is attached, which ")
 		names(blockGPU).s(" cannot provide")
 	}
+	if all&blockSandbox != 0 {
+		t.begin(CodePodSandbox, true).s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
+	}
 	if all&blockLatency != 0 {
 		t.begin(CodeLatencyCritical, true).s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")
 	}
@@ -226,6 +240,21 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 			t.s("as ").s(p.cfg.Name).s(" ").money(p.cost, cfg.Prices.Currency)
 		}
 		t.s(" a month is not less than ").money(r.CurrentMonthlyCost, cfg.Prices.Currency).s(" now")
+	}
+	if all&blockSaving != 0 {
+		t.begin(CodeSavingTooSmall, true)
+		first := true
+		for _, p := range [...]*platform{fn, ct} {
+			if p == nil || p.blocked&blockSaving == 0 {
+				continue
+			}
+			if !first {
+				t.s(" and ")
+			}
+			first = false
+			t.s("as ").s(p.cfg.Name).s(" it would save ").money(r.CurrentMonthlyCost-p.cost, cfg.Prices.Currency)
+		}
+		t.s(" a month, less than the ").money(cfg.MinSavingPerMonth, cfg.Prices.Currency).s(" a candidate must save")
 	}
 }
 
@@ -286,16 +315,21 @@ func overReason(fa *facts, t *textBuilder) {
 }
 
 // score rates a serverless verdict on p; see the package documentation.
-func score(r *Result, p *config.PlatformConfig) int {
+// minSaving is min_saving_per_month.
+func score(r *Result, p *config.PlatformConfig, minSaving float64) int {
 	saved := 0.0
 	if r.CurrentMonthlyCost > 0 {
 		saved = clamp01(r.SavingsPerMonth / r.CurrentMonthlyCost)
+	}
+	money := 1.0
+	if minSaving > 0 {
+		money = clamp01(r.SavingsPerMonth / (r.SavingsPerMonth + 10*minSaving))
 	}
 	fit := 1.0
 	if p.MaxDuration > 0 {
 		fit = 1 - clamp01(float64(r.Bursts.P95)/float64(p.MaxDuration))
 	}
-	s := int(math.Round(100 * r.IdleRatio7d * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
+	s := int(math.Round(100 * r.IdleRatio7d * money * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
 	return min(max(s, 1), 100)
 }
 

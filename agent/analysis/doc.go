@@ -65,6 +65,9 @@
 // A blocker rules a platform out:
 //
 //   - gpu: a GPU is attached and the platform offers none.
+//   - pod_sandbox: the container is a pod's sandbox (pause) container
+//     (Input.Sandbox). The pod is the unit of a decision; its sandbox holds
+//     the pod's namespaces and is never a candidate of its own.
 //   - latency_critical: label fleetscope.io/latency-critical is true; cold
 //     starts are not acceptable.
 //   - burst_too_long: the longest burst exceeds the platform's MaxDuration.
@@ -77,20 +80,24 @@
 //   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio.
 //   - not_cheaper: every platform without another blocker would cost at
 //     least what the container costs now.
+//   - saving_too_small: a platform without another blocker would cost less,
+//     but would save less than min_saving_per_month. A move is work and
+//     risk; a pause container saving a tenth of a cent or a BestEffort one
+//     saving four cents a month is not worth it.
 //
 // # Verdicts, first match wins
 //
 //  1. insufficient-data: ObservedFor < min_observation, or nothing was
 //     observed at all. Figures and blockers are still filled in.
-//  2. function: no blocker for the function platform and its monthly cost
-//     is below CurrentMonthlyCost.
+//  2. function: no blocker for the function platform: its monthly cost is
+//     below CurrentMonthlyCost by at least min_saving_per_month.
 //  3. serverless-container: the same for the container platform (reached
 //     when the function platform is blocked, typically by burst length or
 //     memory, or costs more).
 //  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
-//     (whatever the platforms allow) and not latency-critical. Stopping the
-//     container in those hours needs no platform, so stateful, long-running
-//     or large containers qualify.
+//     (whatever the platforms allow), not latency-critical and not a pod
+//     sandbox. Stopping the container in those hours needs no platform, so
+//     stateful, long-running or large containers qualify.
 //  5. rightsize: CPU or memory reserved by a limit or request whose unused
 //     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
 //  6. keep.
@@ -100,18 +107,25 @@
 // GPUs (only then for 2 and 3).
 //
 // ServerlessMonthlyCost is the cost on the verdict's platform, else on the
-// cheapest platform without a blocker other than not_cheaper (then
-// SavingsPerMonth = CurrentMonthlyCost − ServerlessMonthlyCost is zero or
-// negative), else 0 with SavingsPerMonth 0.
+// cheapest platform without a blocker other than not_cheaper and
+// saving_too_small (then SavingsPerMonth = CurrentMonthlyCost −
+// ServerlessMonthlyCost is below min_saving_per_month), else 0 with
+// SavingsPerMonth 0.
 //
 // # Score
 //
 // Score (0..100) is non-zero only for function and serverless-container:
 //
-//	round(100 × idle × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
+//	round(100 × idle × money × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
 //
 // where idle is IdleRatio7d, saved is SavingsPerMonth / CurrentMonthlyCost
-// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1]: idleness
-// dominates, then the share of money saved, then the headroom typical
-// bursts leave under the platform's limit.
+// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1], and
+//
+//	money = SavingsPerMonth / (SavingsPerMonth + 10 × min_saving_per_month)
+//
+// (1 when min_saving_per_month is 0): the money saved in absolute terms,
+// reaching one half at ten times the minimum saving. A candidate that saves
+// little scores low however idle it is, so sorting by score puts the
+// largest savings first; then idleness, the share of money saved and the
+// headroom typical bursts leave under the platform's limit.
 package analysis
