@@ -190,9 +190,11 @@ func TestCostArithmetic(t *testing.T) {
 		got, want float64
 	}{"over-reservation waste", r.OverReservationWastePerMonth, ((0.5-r.CPUP95)*0.04048 + 0.75*0.004445) * 730})
 
-	// As a function: 10% of 730 h active, 256 MiB (already a 64 MiB step),
-	// one invocation per burst: 48 bursts in 48 h = 730 a month.
-	fn := 0.1*730*3600*0.25*0.0000166667 + 730.0/1e6*0.20
+	// As a function: 10% of 730 h active, sized at the memory that buys
+	// the peak CPU (1,769 MiB per vCPU, above the 256 MiB working set), one
+	// invocation per burst: 48 bursts in 48 h = 730 a month.
+	fnGiB := math.Ceil(r.CPUMax*1769) / 1024
+	fn := 0.1*730*3600*fnGiB*0.0000166667 + 730.0/1e6*0.20
 	checks = append(checks,
 		struct {
 			name      string
@@ -226,8 +228,9 @@ func TestAcceptsAreRequests(t *testing.T) {
 	const n = 48 * 60
 	s := build(th, t0, n, 4, hourly(3, busyLoad, idleLoad)) // 10 accepts per busy minute
 	r := Analyze(withLimits(s, t0.Add(n*time.Minute), 1, 512*mib), defaultAnalysis(), nil)
-	// 1440 accepts in 48 h → 21,900 a month; 5% active; 200 MiB → 256 MiB.
-	want := 0.05*730*3600*0.25*0.0000166667 + 1440*730.0/48/1e6*0.20
+	// 1440 accepts in 48 h → 21,900 a month; 5% active; the memory that
+	// buys the peak CPU.
+	want := 0.05*730*3600*math.Ceil(r.CPUMax*1769)/1024*0.0000166667 + 1440*730.0/48/1e6*0.20
 	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
 		t.Fatalf("serverless cost %.10g, want %.10g", r.ServerlessMonthlyCost, want)
 	}
@@ -780,9 +783,9 @@ func TestServerlessContainerCost(t *testing.T) {
 		if r.Verdict != VerdictServerlessContainer || (cores == saturated && r.CPUMax <= 1) {
 			t.Fatalf("%v cores: verdict %s, cpu max %v", cores, r.Verdict, r.CPUMax)
 		}
-		// 30 of 360 minutes active; 1 vCPU; 200 MiB → 256 MiB (128 MiB
-		// steps); 10 accepts per active minute: 2400 in 48 h.
-		want := 30.0/360*730*3600*(1*0.000024+0.25*0.0000025) + 2400*730.0/48/1e6*0.40
+		// 30 of 360 minutes active; 1 vCPU; 200 MiB, raised to the 512
+		// MiB tied to one vCPU; 10 accepts per active minute: 2400 in 48 h.
+		want := 30.0/360*730*3600*(1*0.000024+0.5*0.0000025) + 2400*730.0/48/1e6*0.40
 		if !near(r.ServerlessMonthlyCost, want, 1e-9) || !near(r.IdleRatio7d, 330.0/360, 1e-12) {
 			t.Errorf("%v cores: serverless %.10g, want %.10g (idle %v)", cores, r.ServerlessMonthlyCost, want, r.IdleRatio7d)
 		}
@@ -810,9 +813,9 @@ func TestMoneyDecidesCandidates(t *testing.T) {
 		t.Fatalf("sandbox blockers %v", r.Blockers)
 	}
 
-	// A BestEffort container, busy 3 minutes an hour at 0.3 cores: its
-	// "reservation" is its p95, a few cents a month.
-	small := build(th, t0, n, 2, hourly(3, busyLoad, idleLoad))
+	// A BestEffort container, busy 3 minutes an hour serving requests at
+	// 0.02 cores: its "reservation" is its p95, cents a month.
+	small := build(th, t0, n, 2, hourly(3, load{cores: 0.02, net: 50_000, ws: 64 * mib, accepts: 10}, idleLoad))
 	be := Input{Now: now, Series: small, CPUShares: 2}
 	r = Analyze(be, cfg, nil)
 	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Score != 0 {
@@ -841,5 +844,61 @@ func TestMoneyDecidesCandidates(t *testing.T) {
 	}
 	if !(big.SavingsPerMonth > 10*tiny.SavingsPerMonth) || !(big.Score > tiny.Score+20) {
 		t.Fatalf("big saves %v, score %d; tiny saves %v, score %d", big.SavingsPerMonth, big.Score, tiny.SavingsPerMonth, tiny.Score)
+	}
+}
+
+// TestFunctionCPU: a function platform gives CPU in proportion to memory
+// and at most 6 vCPUs, so an 8-core burst cannot be a function and a
+// 4-core one is priced at the memory that buys 4 cores.
+func TestFunctionCPU(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	bursty := func(cores float64) *history.Series {
+		return build(th, t0, n, 2, hourly(3, load{cores: cores, net: 50_000, ws: 256 * mib, accepts: 10}, idleLoad))
+	}
+
+	r := Analyze(withLimits(bursty(8), now, 8, 16<<30), defaultAnalysis(), nil)
+	if r.Verdict != VerdictServerlessContainer || !slices.Equal(codes(r.Blockers), []string{CodeCPUTooLarge}) {
+		t.Fatalf("8 cores: %s %v", r.Verdict, r.Blockers)
+	}
+	if b := r.Blockers[0].Text; !strings.Contains(b, " cores exceeds the limit of 6 vCPUs (function)") {
+		t.Fatalf("8 cores: blocker %q", b)
+	}
+	// On the container platform: 8 vCPUs, and 4 GiB tied to them.
+	want := 0.05*730*3600*(8*0.000024+4*0.0000025) + 10*3*72*730.0/72/1e6*0.40
+	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
+		t.Fatalf("8 cores on the container platform: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
+	}
+
+	r = Analyze(withLimits(bursty(12), now, 12, 16<<30), defaultAnalysis(), nil)
+	if b, ok := reason(r.Blockers, CodeCPUTooLarge); !ok || !strings.Contains(b.Text, "6 vCPUs (function) and 8 vCPUs (serverless-container)") {
+		t.Fatalf("12 cores: %s %v", r.Verdict, r.Blockers)
+	}
+
+	// 4 cores of work: at least 4 × 1,769 MiB, not the 256 MiB working set.
+	r = Analyze(withLimits(bursty(4), now, 4, 8<<30), defaultAnalysis(), nil)
+	if r.Verdict != VerdictFunction {
+		t.Fatalf("4 cores: %s %v", r.Verdict, r.Blockers)
+	}
+	mem := math.Ceil(min(r.CPUMax, 4) * 1769)
+	if mem < 4*1769 {
+		t.Fatalf("peak %v", r.CPUMax)
+	}
+	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
+	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
+		t.Fatalf("4 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
+	}
+
+	// 6 cores fit a function, priced at most at its largest size
+	// (10,240 MiB buys a little under 6 × 1,769).
+	r = Analyze(withLimits(bursty(6), now, 6, 8<<30), defaultAnalysis(), nil)
+	if r.Verdict != VerdictFunction {
+		t.Fatalf("6 cores: %s %v", r.Verdict, r.Blockers)
+	}
+	mem = min(math.Ceil(min(r.CPUMax, 6)*1769), 10240)
+	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
+	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
+		t.Fatalf("6 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
 	}
 }

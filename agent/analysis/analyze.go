@@ -42,6 +42,7 @@ const (
 	CodeLatencyCritical  = "latency_critical"
 	CodeBurstTooLong     = "burst_too_long"
 	CodeMemoryTooLarge   = "memory_too_large"
+	CodeCPUTooLarge      = "cpu_too_large"
 	CodeLocalDiskWrites  = "local_disk_writes"
 	CodeNotIdleEnough    = "not_idle_enough"
 	CodeNotCheaper       = "not_cheaper"

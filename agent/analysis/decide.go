@@ -32,6 +32,7 @@ const (
 	blockCost
 	blockSaving
 	blockSandbox
+	blockCPU
 )
 
 // platform is one serverless platform's fit for the container.
@@ -61,6 +62,9 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if r.WorkingSetMax > p.MaxMemoryMiB<<20 {
 		b |= blockMemory
 	}
+	if peakCPU(r) > p.MaxVCPUs {
+		b |= blockCPU
+	}
 	if fa.writeRate > fa.diskFloor {
 		b |= blockDisk
 	}
@@ -70,20 +74,46 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	return platform{cfg: p, blocked: b, cost: serverlessCost(fa, p)}
 }
 
-// serverlessCost is the monthly cost of the container's work on p.
-func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
-	mib := (fa.r.WorkingSetMax + 1<<20 - 1) >> 20
+// peakCPU is the CPU a platform must provide: CPUMax, capped at a CPU limit
+// since a limited container never used more than its limit, whatever the
+// rounding of history's CPU codes says.
+func peakCPU(r *Result) float64 {
+	peak := r.CPUMax
+	if r.Reserved.CPUSource == SourceLimit {
+		peak = min(peak, r.Reserved.CPUCores)
+	}
+	return peak
+}
+
+// size is what the container would be sized at on p: vCPUs and MiB.
+func size(r *Result, p *config.PlatformConfig) (vcpus float64, mib uint64) {
+	vcpus = peakCPU(r)
+	if step := p.VCPUStep; step > 0 {
+		vcpus = max(math.Ceil(vcpus/step), 1) * step
+	}
+	mib = (r.WorkingSetMax + 1<<20 - 1) >> 20
+	// The memory that comes with the CPU the work needs: a function at
+	// 128 MB gets a fourteenth of a core, so 4 cores of work run 14 times
+	// as long there, and are billed as such; sizing memory to the CPU
+	// prices that work as the platform would.
+	if perVCPU := vcpus * p.MemoryMiBPerVCPU; perVCPU > float64(mib) {
+		mib = uint64(math.Ceil(perVCPU))
+	}
 	mib = max(mib, p.MinMemoryMiB)
 	if step := p.MemoryStepMiB; step > 0 {
 		mib = (mib + step - 1) / step * step
 	}
-	// A limited container never used more than its limit, whatever the
-	// rounding of history's log-scale CPU codes (±5.5%) says.
-	peak := fa.r.CPUMax
-	if fa.r.Reserved.CPUSource == SourceLimit {
-		peak = min(peak, fa.r.Reserved.CPUCores)
+	// A working set above the maximum is a blocker of its own; CPU above
+	// what the largest size buys is priced at the largest size.
+	if r.WorkingSetMax <= p.MaxMemoryMiB<<20 {
+		mib = min(mib, p.MaxMemoryMiB)
 	}
-	vcpus := max(math.Ceil(peak), 1)
+	return vcpus, mib
+}
+
+// serverlessCost is the monthly cost of the container's work on p.
+func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
+	vcpus, mib := size(fa.r, p)
 	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond
 	return fa.activeSeconds*perSecond + fa.requests/1e6*p.PricePerMillionRequests
 }
@@ -217,6 +247,10 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 		t.begin(CodeMemoryTooLarge, true).s("peak working set ").mib(r.WorkingSetMax).s(" exceeds the limit of ")
 		limits(t, fn, ct, blockMemory)
 	}
+	if all&blockCPU != 0 {
+		t.begin(CodeCPUTooLarge, true).s("peak CPU ").num(peakCPU(r), 2).s(" cores exceeds the limit of ")
+		limits(t, fn, ct, blockCPU)
+	}
 	if all&blockDisk != 0 {
 		t.begin(CodeLocalDiskWrites, true).s("writes ").num(fa.writeRate, 0).s(" B/s to local disk while active (idle floor ").num(fa.diskFloor, 0).s(" B/s): it keeps state")
 	}
@@ -259,7 +293,7 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 }
 
 // limits writes "<limit> (<platform>)" for each platform blocked by b,
-// blockBurst or blockMemory.
+// blockBurst, blockMemory or blockCPU.
 func limits(t *textBuilder, fn, ct *platform, b blockers) {
 	first := true
 	for _, p := range [...]*platform{fn, ct} {
@@ -270,9 +304,12 @@ func limits(t *textBuilder, fn, ct *platform, b blockers) {
 			t.s(" and ")
 		}
 		first = false
-		if b == blockBurst {
+		switch b {
+		case blockBurst:
 			t.dur(p.cfg.MaxDuration)
-		} else {
+		case blockCPU:
+			t.num(p.cfg.MaxVCPUs, 2).s(" vCPUs")
+		default:
 			t.mib(p.cfg.MaxMemoryMiB << 20)
 		}
 		t.s(" (").s(p.cfg.Name).s(")")

@@ -47,12 +47,21 @@
 //
 // Active seconds per month = (1 − IdleRatio7d) × 730 × 3600: an active
 // minute is billed in full, which overstates a request-driven workload and
-// so errs against serverless. Memory is WorkingSetMax, at least the
-// platform's MinMemoryMiB, rounded up to its MemoryStepMiB. vCPUs are
-// CPUMax (capped at the CPU limit, if any, since history's CPU codes round
-// by up to 5.5%) rounded up to a whole core, at least 1. Function platforms
-// have no vCPU price, so this term vanishes for them; that they tie CPU to
-// memory size is not modelled. Requests per month are the
+// so errs against serverless.
+//
+// The peak CPU is CPUMax, capped at the CPU limit if there is one (history's
+// CPU codes round, and a limited container never used more than its
+// limit). vCPUs are the peak rounded up to the platform's VCPUStep, at
+// least one step; with no step (a platform that hands out CPU in
+// proportion to memory, such as Lambda) they are the peak itself. Memory is
+// the largest of WorkingSetMax, vCPUs × MemoryMiBPerVCPU (the memory the
+// platform ties to that much CPU: Lambda gives one vCPU at 1,769 MB, so a
+// function doing 4 cores of work must be sized at 7,076 MB whatever its
+// working set) and MinMemoryMiB, rounded up to MemoryStepMiB and at most
+// MaxMemoryMiB (Lambda's 6 vCPUs come at 10,240 MB, a little under six
+// times 1,769 MB: the largest size buys the most CPU there is). Function
+// platforms have no vCPU price, so the vCPU term vanishes for them and
+// their CPU is paid through memory. Requests per month are the
 // TCP connections accepted in the window scaled from ObservedFor to 730
 // hours; when none were seen, the number of bursts scaled the same way (a
 // burst is at least one invocation).
@@ -72,6 +81,7 @@
 //     starts are not acceptable.
 //   - burst_too_long: the longest burst exceeds the platform's MaxDuration.
 //   - memory_too_large: WorkingSetMax exceeds the platform's MaxMemoryMiB.
+//   - cpu_too_large: the peak CPU exceeds the platform's MaxVCPUs.
 //   - local_disk_writes: the container keeps state on local disk: it wrote
 //     at least 1 MiB to block devices in the window and its average write
 //     rate over its active seconds exceeds the idle disk floor (label
