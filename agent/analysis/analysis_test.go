@@ -643,9 +643,10 @@ func TestBursts(t *testing.T) {
 		return load{}, false
 	})
 	r := Analyze(Input{Now: t0.Add(time.Duration(len(minutes)) * time.Minute), Series: s}, defaultAnalysis(), nil)
-	// Runs: 1..10, 4, 4, 5 → 13 runs; sorted 1 2 3 4 4 4 5 5 6 7 8 9 10.
-	// Nearest rank: p50 is the 7th (5), p95 the 13th (10).
-	want := Bursts{Count: 13, P50: 5 * time.Minute, P95: 10 * time.Minute, Max: 10 * time.Minute}
+	// Runs: 1..10, 4+1+4 (the minute without data inside the run counts),
+	// 5 → 12 runs; sorted 1 2 3 4 5 5 6 7 8 9 9 10. Nearest rank: p50 is
+	// the 6th (5), p95 the 12th (10).
+	want := Bursts{Count: 12, P50: 5 * time.Minute, P95: 10 * time.Minute, Max: 10 * time.Minute}
 	if r.Bursts != want {
 		t.Fatalf("bursts = %+v, want %+v", r.Bursts, want)
 	}
@@ -900,5 +901,50 @@ func TestFunctionCPU(t *testing.T) {
 	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
 	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
 		t.Fatalf("6 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
+	}
+}
+
+// TestGapInsideBurst: a 25-minute job every 6 hours, one of whose minutes
+// went unsampled (an agent restart), is still a 25-minute burst: too long
+// for a function. A gap followed by idleness does not lengthen a burst.
+func TestGapInsideBurst(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	job := func(gapAt int, after load) func(int) (load, bool) {
+		return func(i int) (load, bool) {
+			switch k := i % 360; {
+			case i == gapAt:
+				return load{}, false
+			case k < 25:
+				return busyLoad, true
+			case k < 28:
+				return after, true
+			}
+			return idleLoad, true
+		}
+	}
+	s := build(th, t0, n, 2, job(360+12, idleLoad))
+	r := Analyze(withLimits(s, t0.Add(n*time.Minute), 1, 512*mib), defaultAnalysis(), nil)
+	if r.Bursts.Max != 25*time.Minute || r.Bursts.Count != 12 {
+		t.Fatalf("bursts %+v", r.Bursts)
+	}
+	if r.Verdict != VerdictServerlessContainer || !slices.Equal(codes(r.Blockers), []string{CodeBurstTooLong}) {
+		t.Fatalf("verdict %s, blockers %v", r.Verdict, r.Blockers)
+	}
+
+	// Minutes without data right after a burst, then idleness: the burst
+	// is as long as its active minutes.
+	s = build(th, t0, n, 2, func(i int) (load, bool) {
+		switch k := i % 360; {
+		case k < 10:
+			return busyLoad, true
+		case k < 14:
+			return load{}, false
+		}
+		return idleLoad, true
+	})
+	r = Analyze(Input{Now: t0.Add(n * time.Minute), Series: s}, defaultAnalysis(), nil)
+	if r.Bursts.Max != 10*time.Minute || r.Bursts.Count != 12 {
+		t.Fatalf("trailing gap: bursts %+v", r.Bursts)
 	}
 }

@@ -287,7 +287,9 @@ func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64
 	var valid, active int
 	mark24h, mark1h := max(n-24*60, 0), max(n-60, 0)
 	var valid24h, active24h, valid1h, active1h int
-	var run int32
+	// run is the burst in progress, gap the minutes without data since its
+	// last active minute: they join the run if activity resumes.
+	var run, gap int32
 	// Walk hour by hour (UTC) so that hour-of-day idleness needs no
 	// division per minute.
 	hourOfDay := int(((first/60)%24 + 24) % 24)
@@ -313,12 +315,18 @@ func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64
 				c := int(minuteClass[m])
 				bValid += c & 1
 				bActive += c >> 1
-				if c > 1 {
-					run++
-				} else if run > 0 {
-					// An idle minute or one without data ends a burst.
+				switch {
+				case c > 1:
+					run += gap + 1
+					gap = 0
+				case run == 0:
+				case c == 0:
+					gap++
+				default:
+					// An idle minute ends a burst; a gap before it does
+					// not count.
 					runs = append(runs, run)
-					run = 0
+					run, gap = 0, 0
 				}
 			}
 			seg = end

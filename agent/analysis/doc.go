@@ -13,9 +13,14 @@
 //     with data in the last 60, 1440 and 10080 minutes; NaN when the window
 //     holds no minute with data. The 7-day ratio is "the idle ratio" used
 //     for cost and verdicts: it covers whatever was observed, up to 7 days.
-//   - Bursts are runs of consecutive active minutes. A minute without data
-//     ends a run; a run still going at Now counts. Percentiles here and
-//     below are nearest-rank.
+//   - Bursts are runs of consecutive active minutes. An idle minute ends a
+//     run. Minutes without data between two active minutes (an agent
+//     restart, a missed tick) belong to the run and count in its length:
+//     nothing says the work paused, and a platform's duration limit must
+//     hold for the whole job, so a gap must not split a 25-minute job into
+//     two that each fit 15 minutes. Minutes without data followed by an
+//     idle minute, or at Now, do not count. A run still going at Now
+//     counts. Percentiles here and below are nearest-rank.
 //   - CPUP50, CPUP95 and CPUMax are over minutes with data; WorkingSetP95
 //     and WorkingSetMax over the per-hour maxima of hours with data.
 //   - IdleHoursOfDay are the UTC hours of the day during which the
