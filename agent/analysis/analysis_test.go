@@ -948,3 +948,32 @@ func TestGapInsideBurst(t *testing.T) {
 		t.Fatalf("trailing gap: bursts %+v", r.Bursts)
 	}
 }
+
+// TestClockJump: one sample stamped 30 days ahead in the middle of two
+// days of an hourly job, then the clock back: the history still reads as
+// two days, and the verdict stands.
+func TestClockJump(t *testing.T) {
+	th := defaultThresholds(t)
+	s := history.NewSeries()
+	wall, mono := t0, time.Hour
+	const n = 2 * 24 * 60
+	for i := range n {
+		l := idleLoad
+		if i%60 < 3 {
+			l = busyLoad
+		}
+		for range 6 {
+			at := wall
+			if i == n/2 {
+				at = at.Add(30 * 24 * time.Hour) // the clock misreads
+			}
+			s.Add(history.Sample{Time: at, Mono: mono, CPUSeconds: l.cores * 10, WorkingSet: l.ws, NetRxBytes: uint64(l.net * 10), Interval: 10 * time.Second}, th)
+			wall, mono = wall.Add(10*time.Second), mono+10*time.Second
+		}
+	}
+	s.AdvanceMono(wall, mono, th)
+	r := Analyze(withLimits(s, wall, 1, 512*mib), defaultAnalysis(), nil)
+	if r.ObservedFor != n*time.Minute || r.Verdict != VerdictFunction {
+		t.Fatalf("observed %v, verdict %s, reasons %v", r.ObservedFor, r.Verdict, r.Reasons)
+	}
+}

@@ -184,7 +184,10 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 		// now's hour so that the one in progress counts too.
 		sc.minutes = in.Series.AppendMinutes(sc.minutes[:0], from, in.Now)
 		sc.hours = in.Series.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
-		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, floorDiv(from.UnixNano(), int64(time.Minute)))
+		// Minutes are numbered on the series' timeline, which is off the
+		// wall clock by the clock steps it absorbed.
+		first := floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 60)
+		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, first)
 		for i := range sc.hours {
 			h := &sc.hours[i]
 			if h.Minutes == 0 {

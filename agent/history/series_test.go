@@ -425,8 +425,8 @@ func TestSeriesMemory(t *testing.T) {
 	if got := unsafe.Sizeof(hourRec{}); got != 28 {
 		t.Errorf("hour record: %d bytes, want 28", got)
 	}
-	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 14952 {
-		t.Errorf("SeriesBytes = %d, the package doc says 14952", SeriesBytes)
+	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 15008 {
+		t.Errorf("SeriesBytes = %d, the package doc says 15008", SeriesBytes)
 	}
 	if SeriesBytes > 16<<10 {
 		t.Errorf("SeriesBytes = %d, over 16 KiB", SeriesBytes)
