@@ -27,9 +27,9 @@ const (
 	magic         = "FSHISTRY"
 	formatVersion = 2
 	// version1 had no timeline offset: its series have none.
-	version1 = 1
-	headerLen     = len(magic) + 4
-	trailerLen    = 4
+	version1   = 1
+	headerLen  = len(magic) + 4
+	trailerLen = 4
 
 	flagSeen = 1 << 0
 
