@@ -19,7 +19,7 @@ type HistoryConfig struct {
 	// listed is kept before it is dropped.
 	Retention time.Duration `yaml:"retention"`
 	// MaxGone bounds how many gone containers' histories are kept within
-	// the retention (the most recently seen win): each holds ~15 KiB, and a
+	// the retention (the most recently seen win): each holds ~25 KiB, and a
 	// node running short jobs sees thousands a day.
 	MaxGone int `yaml:"max_gone"`
 }

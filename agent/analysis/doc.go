@@ -21,7 +21,10 @@
 //     two that each fit 15 minutes. Minutes without data followed by an
 //     idle minute, or at Now, do not count. A run still going at Now
 //     counts. Percentiles here and below are nearest-rank.
-//   - CPUP50, CPUP95 and CPUMax are over minutes with data; WorkingSetP95
+//   - CPUP50, CPUP95 and CPUMax are over minutes with data; CPUP95 and
+//     CPUMax are exact to 0.03% (history's fine CPU codes; minutes restored
+//     from a checkpoint that predates them are within 5.5%), CPUP50, from
+//     which nothing is computed, within 5.5%; WorkingSetP95
 //     and WorkingSetMax over the per-hour maxima of hours with data.
 //   - IdleHoursOfDay are the UTC hours of the day during which the
 //     container was idle on every day observed: an hour-of-day qualifies when

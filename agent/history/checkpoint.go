@@ -25,9 +25,11 @@ var (
 
 const (
 	magic         = "FSHISTRY"
-	formatVersion = 2
+	formatVersion = 3
 	// version1 had no timeline offset: its series have none.
-	version1   = 1
+	version1 = 1
+	// version2 had no fine CPU codes: its minutes read as mid-bucket.
+	version2   = 2
 	headerLen  = len(magic) + 4
 	trailerLen = 4
 
@@ -136,9 +138,17 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 
 	for m := s.minuteExtent(); m < s.cur; {
 		i := mod(m, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(s.cur-m))]
+		seg := s.minutes.m[i:min(MinutesKept, i+int(s.cur-m))]
 		b = append(b, minuteBytes(seg)...)
 		m += int64(len(seg))
+	}
+	if version > version2 {
+		for m := s.minuteExtent(); m < s.cur; {
+			i := mod(m, MinutesKept)
+			seg := s.minutes.fine[i:min(MinutesKept, i+int(s.cur-m))]
+			b = append(b, seg...)
+			m += int64(len(seg))
+		}
 	}
 	for hr, curH := s.hourExtent(), floorDiv(s.cur, 60); hr < curH; hr++ {
 		r := &s.hours[mod(hr, HoursKept)]
@@ -205,8 +215,8 @@ func checkHeader(hdr []byte) (uint32, error) {
 		return 0, fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:len(magic)])
 	}
 	v := le.Uint32(hdr[len(magic):])
-	if v != formatVersion && v != version1 {
-		return 0, fmt.Errorf("%w: version %d, want %d or %d", ErrVersion, v, version1, formatVersion)
+	if v < version1 || v > formatVersion {
+		return 0, fmt.Errorf("%w: version %d, want %d to %d", ErrVersion, v, version1, formatVersion)
 	}
 	return v, nil
 }
@@ -383,7 +393,7 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	// most a ring long.
 	for m := s.minuteExtent(); m < cur; {
 		i := mod(m, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(cur-m))]
+		seg := s.minutes.m[i:min(MinutesKept, i+int(cur-m))]
 		if err := d.read(minuteBytes(seg)); err != nil {
 			return k, nil, err
 		}
@@ -394,10 +404,26 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		}
 		m += int64(len(seg))
 	}
+	for m := s.minuteExtent(); m < cur; {
+		i := mod(m, MinutesKept)
+		fine := s.minutes.fine[i:min(MinutesKept, i+int(cur-m))]
+		if d.version > version2 {
+			if err := d.read(fine); err != nil {
+				return k, nil, err
+			}
+		} else {
+			for j, b := range s.minutes.m[i : i+len(fine)] {
+				if c := b.Code(); c >= 2 && c < codeMax {
+					fine[j] = FineUnknown
+				}
+			}
+		}
+		m += int64(len(fine))
+	}
 	curH := floorDiv(cur, 60)
 	var valid uint8
 	for m := max(curH*60, s.minuteExtent()); m < cur; m++ {
-		if s.minutes[mod(m, MinutesKept)].Valid() {
+		if s.minutes.m[mod(m, MinutesKept)].Valid() {
 			valid++
 		}
 	}

@@ -374,9 +374,9 @@ func TestCheckpointSize(t *testing.T) {
 	st := NewStore()
 	k := Key{"k8s.io", strings.Repeat("0", 64)}
 	*st.GetOrCreate(k) = *weekSeries()
-	// Header, count and checksum; one record of 14,595 bytes plus the key,
+	// Header, count and checksum; one record of 24,675 bytes plus the key,
 	// as the package doc says.
-	if got, want := len(encode(t, st)), headerLen+4+trailerLen+14595+len(k.Namespace)+len(k.ID); got != want {
+	if got, want := len(encode(t, st)), headerLen+4+trailerLen+24675+len(k.Namespace)+len(k.ID); got != want {
 		t.Errorf("checkpoint of one full week: %d bytes, want %d", got, want)
 	}
 }
