@@ -190,9 +190,11 @@ func TestCostArithmetic(t *testing.T) {
 		got, want float64
 	}{"over-reservation waste", r.OverReservationWastePerMonth, ((0.5-r.CPUP95)*0.04048 + 0.75*0.004445) * 730})
 
-	// As a function: 10% of 730 h active, 256 MiB (already a 64 MiB step),
-	// one invocation per burst: 48 bursts in 48 h = 730 a month.
-	fn := 0.1*730*3600*0.25*0.0000166667 + 730.0/1e6*0.20
+	// As a function: 10% of 730 h active, sized at the memory that buys
+	// the peak CPU (1,769 MiB per vCPU, above the 256 MiB working set), one
+	// invocation per burst: 48 bursts in 48 h = 730 a month.
+	fnGiB := math.Ceil(r.CPUMax*1769) / 1024
+	fn := 0.1*730*3600*fnGiB*0.0000166667 + 730.0/1e6*0.20
 	checks = append(checks,
 		struct {
 			name      string
@@ -211,7 +213,8 @@ func TestCostArithmetic(t *testing.T) {
 		t.Fatalf("verdict %s on %q, reasons %v, blockers %v", r.Verdict, r.Platform, r.Reasons, r.Blockers)
 	}
 	saved := (0.024685*730 - fn) / (0.024685 * 730)
-	wantScore := int(math.Round(100 * 0.9 * (0.5 + 0.5*saved) * (0.75 + 0.25*(1-6.0/15))))
+	money := (0.024685*730 - fn) / (0.024685*730 - fn + 10*1.0) // min_saving_per_month 1
+	wantScore := int(math.Round(100 * 0.9 * money * (0.5 + 0.5*saved) * (0.75 + 0.25*(1-6.0/15))))
 	if r.Score != wantScore {
 		t.Errorf("score = %d, want %d", r.Score, wantScore)
 	}
@@ -225,8 +228,9 @@ func TestAcceptsAreRequests(t *testing.T) {
 	const n = 48 * 60
 	s := build(th, t0, n, 4, hourly(3, busyLoad, idleLoad)) // 10 accepts per busy minute
 	r := Analyze(withLimits(s, t0.Add(n*time.Minute), 1, 512*mib), defaultAnalysis(), nil)
-	// 1440 accepts in 48 h → 21,900 a month; 5% active; 200 MiB → 256 MiB.
-	want := 0.05*730*3600*0.25*0.0000166667 + 1440*730.0/48/1e6*0.20
+	// 1440 accepts in 48 h → 21,900 a month; 5% active; the memory that
+	// buys the peak CPU.
+	want := 0.05*730*3600*math.Ceil(r.CPUMax*1769)/1024*0.0000166667 + 1440*730.0/48/1e6*0.20
 	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
 		t.Fatalf("serverless cost %.10g, want %.10g", r.ServerlessMonthlyCost, want)
 	}
@@ -639,9 +643,10 @@ func TestBursts(t *testing.T) {
 		return load{}, false
 	})
 	r := Analyze(Input{Now: t0.Add(time.Duration(len(minutes)) * time.Minute), Series: s}, defaultAnalysis(), nil)
-	// Runs: 1..10, 4, 4, 5 → 13 runs; sorted 1 2 3 4 4 4 5 5 6 7 8 9 10.
-	// Nearest rank: p50 is the 7th (5), p95 the 13th (10).
-	want := Bursts{Count: 13, P50: 5 * time.Minute, P95: 10 * time.Minute, Max: 10 * time.Minute}
+	// Runs: 1..10, 4+1+4 (the minute without data inside the run counts),
+	// 5 → 12 runs; sorted 1 2 3 4 5 5 6 7 8 9 9 10. Nearest rank: p50 is
+	// the 6th (5), p95 the 12th (10).
+	want := Bursts{Count: 12, P50: 5 * time.Minute, P95: 10 * time.Minute, Max: 10 * time.Minute}
 	if r.Bursts != want {
 		t.Fatalf("bursts = %+v, want %+v", r.Bursts, want)
 	}
@@ -779,11 +784,222 @@ func TestServerlessContainerCost(t *testing.T) {
 		if r.Verdict != VerdictServerlessContainer || (cores == saturated && r.CPUMax <= 1) {
 			t.Fatalf("%v cores: verdict %s, cpu max %v", cores, r.Verdict, r.CPUMax)
 		}
-		// 30 of 360 minutes active; 1 vCPU; 200 MiB → 256 MiB (128 MiB
-		// steps); 10 accepts per active minute: 2400 in 48 h.
-		want := 30.0/360*730*3600*(1*0.000024+0.25*0.0000025) + 2400*730.0/48/1e6*0.40
+		// 30 of 360 minutes active; 1 vCPU; 200 MiB, raised to the 512
+		// MiB tied to one vCPU; 10 accepts per active minute: 2400 in 48 h.
+		want := 30.0/360*730*3600*(1*0.000024+0.5*0.0000025) + 2400*730.0/48/1e6*0.40
 		if !near(r.ServerlessMonthlyCost, want, 1e-9) || !near(r.IdleRatio7d, 330.0/360, 1e-12) {
 			t.Errorf("%v cores: serverless %.10g, want %.10g (idle %v)", cores, r.ServerlessMonthlyCost, want, r.IdleRatio7d)
 		}
+	}
+}
+
+// TestMoneyDecidesCandidates: a pod sandbox is never a candidate, a
+// container whose move would save pennies is not one either, the minimum is
+// configurable, and of two equally idle candidates the one saving more
+// scores higher.
+func TestMoneyDecidesCandidates(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	idleAllDay := build(th, t0, n, 2, func(int) (load, bool) { return load{cores: 0.0005, ws: 1 * mib}, true })
+	cfg := defaultAnalysis()
+
+	// An idle pause container: no limits, 1 MiB.
+	pause := Input{Now: now, Series: idleAllDay, CPUShares: 2, Sandbox: true}
+	r := Analyze(pause, cfg, nil)
+	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Verdict == VerdictScaleToZero || r.Score != 0 {
+		t.Fatalf("sandbox: %s score %d", r.Verdict, r.Score)
+	}
+	if _, ok := reason(r.Blockers, CodePodSandbox); !ok {
+		t.Fatalf("sandbox blockers %v", r.Blockers)
+	}
+
+	// A BestEffort container, busy 3 minutes an hour serving requests at
+	// 0.02 cores: its "reservation" is its p95, cents a month.
+	small := build(th, t0, n, 2, hourly(3, load{cores: 0.02, net: 50_000, ws: 64 * mib, accepts: 10}, idleLoad))
+	be := Input{Now: now, Series: small, CPUShares: 2}
+	r = Analyze(be, cfg, nil)
+	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Score != 0 {
+		t.Fatalf("best effort saving %v: %s score %d", r.SavingsPerMonth, r.Verdict, r.Score)
+	}
+	b, ok := reason(r.Blockers, CodeSavingTooSmall)
+	if !ok || !strings.Contains(b.Text, "less than the 1.00 USD a candidate must save") {
+		t.Fatalf("best effort blockers %v (saving %v)", r.Blockers, r.SavingsPerMonth)
+	}
+	if r.SavingsPerMonth <= 0 || r.SavingsPerMonth >= 1 || r.ServerlessMonthlyCost == 0 {
+		t.Fatalf("best effort saving %v, serverless %v", r.SavingsPerMonth, r.ServerlessMonthlyCost)
+	}
+	// With no minimum it is a candidate again.
+	cfg0 := cfg
+	cfg0.MinSavingPerMonth = 0
+	if r := Analyze(be, cfg0, nil); r.Verdict != VerdictFunction {
+		t.Fatalf("no minimum: %s %v", r.Verdict, r.Blockers)
+	}
+
+	// Equally idle, one reserving 4 cores and 8 GiB, the other a tenth
+	// core and 256 MiB: the first saves more and scores higher.
+	big := Analyze(withLimits(small, now, 4, 8<<30), cfg, nil)
+	tiny := Analyze(withLimits(small, now, 0.1, 256*mib), cfg, nil)
+	if big.Verdict != VerdictFunction || tiny.Verdict != VerdictFunction {
+		t.Fatalf("verdicts %s, %s (%v, %v)", big.Verdict, tiny.Verdict, big.Blockers, tiny.Blockers)
+	}
+	if !(big.SavingsPerMonth > 10*tiny.SavingsPerMonth) || !(big.Score > tiny.Score+20) {
+		t.Fatalf("big saves %v, score %d; tiny saves %v, score %d", big.SavingsPerMonth, big.Score, tiny.SavingsPerMonth, tiny.Score)
+	}
+}
+
+// TestFunctionCPU: a function platform gives CPU in proportion to memory
+// and at most 6 vCPUs, so an 8-core burst cannot be a function and a
+// 4-core one is priced at the memory that buys 4 cores.
+func TestFunctionCPU(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	bursty := func(cores float64) *history.Series {
+		return build(th, t0, n, 2, hourly(3, load{cores: cores, net: 50_000, ws: 256 * mib, accepts: 10}, idleLoad))
+	}
+
+	r := Analyze(withLimits(bursty(8), now, 8, 16<<30), defaultAnalysis(), nil)
+	if r.Verdict != VerdictServerlessContainer || !slices.Equal(codes(r.Blockers), []string{CodeCPUTooLarge}) {
+		t.Fatalf("8 cores: %s %v", r.Verdict, r.Blockers)
+	}
+	if b := r.Blockers[0].Text; !strings.Contains(b, " cores exceeds the limit of 6 vCPUs (function)") {
+		t.Fatalf("8 cores: blocker %q", b)
+	}
+	// On the container platform: 8 vCPUs, and 4 GiB tied to them.
+	want := 0.05*730*3600*(8*0.000024+4*0.0000025) + 10*3*72*730.0/72/1e6*0.40
+	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
+		t.Fatalf("8 cores on the container platform: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
+	}
+
+	r = Analyze(withLimits(bursty(12), now, 12, 16<<30), defaultAnalysis(), nil)
+	if b, ok := reason(r.Blockers, CodeCPUTooLarge); !ok || !strings.Contains(b.Text, "6 vCPUs (function) and 8 vCPUs (serverless-container)") {
+		t.Fatalf("12 cores: %s %v", r.Verdict, r.Blockers)
+	}
+
+	// 4 cores of work: at least 4 × 1,769 MiB, not the 256 MiB working set.
+	r = Analyze(withLimits(bursty(4), now, 4, 8<<30), defaultAnalysis(), nil)
+	if r.Verdict != VerdictFunction {
+		t.Fatalf("4 cores: %s %v", r.Verdict, r.Blockers)
+	}
+	mem := math.Ceil(min(r.CPUMax, 4) * 1769)
+	if mem < 4*1769 {
+		t.Fatalf("peak %v", r.CPUMax)
+	}
+	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
+	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
+		t.Fatalf("4 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
+	}
+
+	// 6 cores fit a function, priced at most at its largest size
+	// (10,240 MiB buys a little under 6 × 1,769).
+	r = Analyze(withLimits(bursty(6), now, 6, 8<<30), defaultAnalysis(), nil)
+	if r.Verdict != VerdictFunction {
+		t.Fatalf("6 cores: %s %v", r.Verdict, r.Blockers)
+	}
+	mem = min(math.Ceil(min(r.CPUMax, 6)*1769), 10240)
+	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
+	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
+		t.Fatalf("6 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
+	}
+}
+
+// TestGapInsideBurst: a 25-minute job every 6 hours, one of whose minutes
+// went unsampled (an agent restart), is still a 25-minute burst: too long
+// for a function. A gap followed by idleness does not lengthen a burst.
+func TestGapInsideBurst(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	job := func(gapAt int, after load) func(int) (load, bool) {
+		return func(i int) (load, bool) {
+			switch k := i % 360; {
+			case i == gapAt:
+				return load{}, false
+			case k < 25:
+				return busyLoad, true
+			case k < 28:
+				return after, true
+			}
+			return idleLoad, true
+		}
+	}
+	s := build(th, t0, n, 2, job(360+12, idleLoad))
+	r := Analyze(withLimits(s, t0.Add(n*time.Minute), 1, 512*mib), defaultAnalysis(), nil)
+	if r.Bursts.Max != 25*time.Minute || r.Bursts.Count != 12 {
+		t.Fatalf("bursts %+v", r.Bursts)
+	}
+	if r.Verdict != VerdictServerlessContainer || !slices.Equal(codes(r.Blockers), []string{CodeBurstTooLong}) {
+		t.Fatalf("verdict %s, blockers %v", r.Verdict, r.Blockers)
+	}
+
+	// Minutes without data right after a burst, then idleness: the burst
+	// is as long as its active minutes.
+	s = build(th, t0, n, 2, func(i int) (load, bool) {
+		switch k := i % 360; {
+		case k < 10:
+			return busyLoad, true
+		case k < 14:
+			return load{}, false
+		}
+		return idleLoad, true
+	})
+	r = Analyze(Input{Now: t0.Add(n * time.Minute), Series: s}, defaultAnalysis(), nil)
+	if r.Bursts.Max != 10*time.Minute || r.Bursts.Count != 12 {
+		t.Fatalf("trailing gap: bursts %+v", r.Bursts)
+	}
+}
+
+// TestClockJump: one sample stamped 30 days ahead in the middle of two
+// days of an hourly job, then the clock back: the history still reads as
+// two days, and the verdict stands.
+func TestClockJump(t *testing.T) {
+	th := defaultThresholds(t)
+	s := history.NewSeries()
+	wall, mono := t0, time.Hour
+	const n = 2 * 24 * 60
+	for i := range n {
+		l := idleLoad
+		if i%60 < 3 {
+			l = busyLoad
+		}
+		for range 6 {
+			at := wall
+			if i == n/2 {
+				at = at.Add(30 * 24 * time.Hour) // the clock misreads
+			}
+			s.Add(history.Sample{Time: at, Mono: mono, CPUSeconds: l.cores * 10, WorkingSet: l.ws, NetRxBytes: uint64(l.net * 10), Interval: 10 * time.Second}, th)
+			wall, mono = wall.Add(10*time.Second), mono+10*time.Second
+		}
+	}
+	s.AdvanceMono(wall, mono, th)
+	r := Analyze(withLimits(s, wall, 1, 512*mib), defaultAnalysis(), nil)
+	if r.ObservedFor != n*time.Minute || r.Verdict != VerdictFunction {
+		t.Fatalf("observed %v, verdict %s, reasons %v", r.ObservedFor, r.Verdict, r.Reasons)
+	}
+}
+
+// TestWasteNearLimit: a container using 85–95% of its one-core limit.
+// The over-reservation waste is within 1% of what the exact per-minute
+// figures give, although history's CPU byte alone is ±5.5%.
+func TestWasteNearLimit(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 3 * 24 * 60
+	level := func(i int) float64 { return 0.85 + 0.001*float64((i*37)%100) }
+	s := build(th, t0, n, 1, func(i int) (load, bool) {
+		return load{cores: level(i), net: 50_000, ws: 200 * mib}, true
+	})
+	r := Analyze(withLimits(s, t0.Add(n*time.Minute), 1, 512*mib), defaultAnalysis(), nil)
+	levels := make([]float64, n)
+	for i := range levels {
+		levels[i] = level(i)
+	}
+	slices.Sort(levels)
+	p95 := levels[int(math.Ceil(0.95*n))-1]
+	want := ((1-p95)*0.04048 + (512-200)/1024.0*0.004445) * 730
+	if !near(r.OverReservationWastePerMonth, want, 0.01) || math.Abs(r.OverReservationWastePerMonth-want) > 0.01*want {
+		t.Fatalf("waste %.6f, want %.6f (p95 %.5f, true %.5f)", r.OverReservationWastePerMonth, want, r.CPUP95, p95)
+	}
+	if math.Abs(r.CPUP95-p95) > 0.0005*p95 || math.Abs(r.CPUMax-levels[n-1]) > 0.0005*levels[n-1] {
+		t.Fatalf("p95 %v (true %v), max %v (true %v)", r.CPUP95, p95, r.CPUMax, levels[n-1])
 	}
 }

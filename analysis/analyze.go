@@ -42,9 +42,12 @@ const (
 	CodeLatencyCritical  = "latency_critical"
 	CodeBurstTooLong     = "burst_too_long"
 	CodeMemoryTooLarge   = "memory_too_large"
+	CodeCPUTooLarge      = "cpu_too_large"
 	CodeLocalDiskWrites  = "local_disk_writes"
 	CodeNotIdleEnough    = "not_idle_enough"
 	CodeNotCheaper       = "not_cheaper"
+	CodePodSandbox       = "pod_sandbox"
+	CodeSavingTooSmall   = "saving_too_small"
 )
 
 const (
@@ -63,6 +66,9 @@ type Input struct {
 	Labels map[string]string
 	// GPU is true when the container is granted a GPU-class device.
 	GPU bool
+	// Sandbox is true for a pod's sandbox (pause) container, which is
+	// never a candidate of its own: the pod is the unit of a decision.
+	Sandbox bool
 
 	// Reservation inputs: the cgroup's live limits when known, else the
 	// OCI spec's. A quota <= 0, zero period, shares or limit mean unset.
@@ -128,6 +134,7 @@ type Result struct {
 // not safe for concurrent use; its zero value is ready.
 type Scratch struct {
 	minutes []history.Minute
+	fine    []uint8
 	hours   []history.Hour
 	runs    []int32
 	ws      []uint64
@@ -177,8 +184,12 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 		// Minutes [now-7d, now) are finished ones; hours run to the end of
 		// now's hour so that the one in progress counts too.
 		sc.minutes = in.Series.AppendMinutes(sc.minutes[:0], from, in.Now)
+		sc.fine = in.Series.AppendCPUFine(sc.fine[:0], from, in.Now)
 		sc.hours = in.Series.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
-		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, floorDiv(from.UnixNano(), int64(time.Minute)))
+		// Minutes are numbered on the series' timeline, which is off the
+		// wall clock by the clock steps it absorbed.
+		first := floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 60)
+		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, first)
 		for i := range sc.hours {
 			h := &sc.hours[i]
 			if h.Minutes == 0 {
@@ -195,7 +206,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
 	r.Bursts = burstsOf(sc.runs)
-	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2])
+	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], sc.minutes, sc.fine)
 	slices.Sort(sc.ws)
 	if n := len(sc.ws); n > 0 {
 		r.WorkingSetP95, r.WorkingSetMax = sc.ws[rank(0.95, n)], sc.ws[n-1]
@@ -281,7 +292,9 @@ func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64
 	var valid, active int
 	mark24h, mark1h := max(n-24*60, 0), max(n-60, 0)
 	var valid24h, active24h, valid1h, active1h int
-	var run int32
+	// run is the burst in progress, gap the minutes without data since its
+	// last active minute: they join the run if activity resumes.
+	var run, gap int32
 	// Walk hour by hour (UTC) so that hour-of-day idleness needs no
 	// division per minute.
 	hourOfDay := int(((first/60)%24 + 24) % 24)
@@ -307,12 +320,18 @@ func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64
 				c := int(minuteClass[m])
 				bValid += c & 1
 				bActive += c >> 1
-				if c > 1 {
-					run++
-				} else if run > 0 {
-					// An idle minute or one without data ends a burst.
+				switch {
+				case c > 1:
+					run += gap + 1
+					gap = 0
+				case run == 0:
+				case c == 0:
+					gap++
+				default:
+					// An idle minute ends a burst; a gap before it does
+					// not count.
 					runs = append(runs, run)
-					run = 0
+					run, gap = 0, 0
 				}
 			}
 			seg = end
@@ -361,11 +380,18 @@ func burstsOf(runs []int32) Bursts {
 	return Bursts{Count: n, P50: d(runs[rank(0.5, n)]), P95: d(runs[rank(0.95, n)]), Max: d(runs[n-1])}
 }
 
-func cpuPercentiles(h *[256]int32, n int) (p50, p95, maxCores float64) {
+// cpuPercentiles finds the CPU code of each percentile in the histogram h
+// of the n minutes with data, then the exact value within that code from
+// the minutes' fine codes (fine parallels minutes).
+func cpuPercentiles(h *[256]int32, n int, minutes []history.Minute, fine []uint8) (p50, p95, maxCores float64) {
 	if n == 0 {
 		return 0, 0, 0
 	}
-	r50, r95 := rank(0.5, n)+1, rank(0.95, n)+1
+	// Per percentile: its CPU code and its 1-based rank among the
+	// minutes of that code.
+	ranks := [3]int{rank(0.5, n) + 1, rank(0.95, n) + 1, n}
+	var code [3]uint8
+	var within [3]int
 	cum := 0
 	for _, m := range cpuOrder {
 		c := int(h[m])
@@ -374,15 +400,54 @@ func cpuPercentiles(h *[256]int32, n int) (p50, p95, maxCores float64) {
 		}
 		before := cum
 		cum += c
-		if before < r50 && cum >= r50 {
-			p50 = m.Cores()
+		for i, r := range ranks {
+			if before < r && cum >= r {
+				code[i], within[i] = m.Code(), r-before
+			}
 		}
-		if before < r95 && cum >= r95 {
-			p95 = m.Cores()
-		}
-		maxCores = m.Cores()
 	}
-	return p50, p95, maxCores
+	p95, maxCores = refine(code[1], within[1], code[2], minutes, fine)
+	return history.CoresFine(code[0], history.FineUnknown), p95, maxCores
+}
+
+// refine gives the exact CPU of the k-th smallest (1-based) minute among
+// those of CPU code c95, and of the largest minute of code cmax, from the
+// minutes' fine codes in one pass: the histogram's code says which bucket
+// a percentile falls in, the pass says where in it. (The median is left at
+// its bucket's middle: nothing is computed from it.)
+func refine(c95 uint8, k int, cmax uint8, minutes []history.Minute, fine []uint8) (p95, maxCores float64) {
+	p95, maxCores = history.CoresFine(c95, history.FineUnknown), history.CoresFine(cmax, history.FineUnknown)
+	if len(fine) != len(minutes) || (c95 < 2 && cmax < 2) {
+		return p95, maxCores
+	}
+	// Four histograms, one per minute mod 4: a constant load puts every
+	// minute in the same counter, and one chain of increments to it would
+	// serialise the loop on store-to-load latency.
+	var hist [4][256]int32
+	var top uint8
+	for i, m := range minutes {
+		c := m.Code()
+		if c == c95 {
+			hist[i&3][fine[i]]++
+		}
+		if c == cmax {
+			top = max(top, fine[i])
+		}
+	}
+	if c95 >= 2 {
+		cum := 0
+		for f := range 256 {
+			cum += int(hist[0][f] + hist[1][f] + hist[2][f] + hist[3][f])
+			if cum >= k {
+				p95 = history.CoresFine(c95, uint8(f))
+				break
+			}
+		}
+	}
+	if cmax >= 2 {
+		maxCores = history.CoresFine(cmax, top)
+	}
+	return p95, maxCores
 }
 
 func idleHours(st *minuteStats) []int {

@@ -20,7 +20,7 @@ type facts struct {
 }
 
 // blockers is a set of reasons that rule a platform out.
-type blockers uint8
+type blockers uint16
 
 const (
 	blockGPU blockers = 1 << iota
@@ -30,13 +30,18 @@ const (
 	blockDisk
 	blockIdle
 	blockCost
+	blockSaving
+	blockSandbox
+	blockCPU
 )
 
 // platform is one serverless platform's fit for the container.
 type platform struct {
-	cfg     *config.PlatformConfig
-	blocked blockers // blockCost is added by decide, against the current cost
-	cost    float64  // per month
+	cfg *config.PlatformConfig
+	// blocked holds the blockers; blockCost and blockSaving are added by
+	// decide, against the current cost.
+	blocked blockers
+	cost    float64 // per month
 }
 
 func evaluate(fa *facts, p *config.PlatformConfig) platform {
@@ -48,11 +53,17 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if fa.latency {
 		b |= blockLatency
 	}
+	if fa.in.Sandbox {
+		b |= blockSandbox
+	}
 	if r.Bursts.Max > p.MaxDuration {
 		b |= blockBurst
 	}
 	if r.WorkingSetMax > p.MaxMemoryMiB<<20 {
 		b |= blockMemory
+	}
+	if peakCPU(r) > p.MaxVCPUs {
+		b |= blockCPU
 	}
 	if fa.writeRate > fa.diskFloor {
 		b |= blockDisk
@@ -63,20 +74,46 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	return platform{cfg: p, blocked: b, cost: serverlessCost(fa, p)}
 }
 
-// serverlessCost is the monthly cost of the container's work on p.
-func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
-	mib := (fa.r.WorkingSetMax + 1<<20 - 1) >> 20
+// peakCPU is the CPU a platform must provide: CPUMax, capped at a CPU limit
+// since a limited container never used more than its limit, whatever the
+// rounding of history's CPU codes says.
+func peakCPU(r *Result) float64 {
+	peak := r.CPUMax
+	if r.Reserved.CPUSource == SourceLimit {
+		peak = min(peak, r.Reserved.CPUCores)
+	}
+	return peak
+}
+
+// size is what the container would be sized at on p: vCPUs and MiB.
+func size(r *Result, p *config.PlatformConfig) (vcpus float64, mib uint64) {
+	vcpus = peakCPU(r)
+	if step := p.VCPUStep; step > 0 {
+		vcpus = max(math.Ceil(vcpus/step), 1) * step
+	}
+	mib = (r.WorkingSetMax + 1<<20 - 1) >> 20
+	// The memory that comes with the CPU the work needs: a function at
+	// 128 MB gets a fourteenth of a core, so 4 cores of work run 14 times
+	// as long there, and are billed as such; sizing memory to the CPU
+	// prices that work as the platform would.
+	if perVCPU := vcpus * p.MemoryMiBPerVCPU; perVCPU > float64(mib) {
+		mib = uint64(math.Ceil(perVCPU))
+	}
 	mib = max(mib, p.MinMemoryMiB)
 	if step := p.MemoryStepMiB; step > 0 {
 		mib = (mib + step - 1) / step * step
 	}
-	// A limited container never used more than its limit, whatever the
-	// rounding of history's log-scale CPU codes (±5.5%) says.
-	peak := fa.r.CPUMax
-	if fa.r.Reserved.CPUSource == SourceLimit {
-		peak = min(peak, fa.r.Reserved.CPUCores)
+	// A working set above the maximum is a blocker of its own; CPU above
+	// what the largest size buys is priced at the largest size.
+	if r.WorkingSetMax <= p.MaxMemoryMiB<<20 {
+		mib = min(mib, p.MaxMemoryMiB)
 	}
-	vcpus := max(math.Ceil(peak), 1)
+	return vcpus, mib
+}
+
+// serverlessCost is the monthly cost of the container's work on p.
+func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
+	vcpus, mib := size(fa.r, p)
 	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond
 	return fa.activeSeconds*perSecond + fa.requests/1e6*p.PricePerMillionRequests
 }
@@ -90,8 +127,12 @@ func decide(fa *facts, t *textBuilder) {
 	ct := evaluate(fa, &cfg.Platforms.Container)
 	current := r.CurrentMonthlyCost
 	for _, p := range [...]*platform{&fn, &ct} {
-		if p.blocked == 0 && p.cost >= current {
+		switch {
+		case p.blocked != 0:
+		case p.cost >= current:
 			p.blocked |= blockCost
+		case current-p.cost < cfg.MinSavingPerMonth:
+			p.blocked |= blockSaving
 		}
 	}
 	insufficient := r.ObservedFor == 0 || r.ObservedFor < cfg.MinObservation
@@ -108,7 +149,7 @@ func decide(fa *facts, t *textBuilder) {
 	cheapest := chosen
 	if cheapest == nil {
 		for _, p := range [...]*platform{&fn, &ct} {
-			if p.blocked&^blockCost == 0 && (cheapest == nil || p.cost < cheapest.cost) {
+			if p.blocked&^(blockCost|blockSaving) == 0 && (cheapest == nil || p.cost < cheapest.cost) {
 				cheapest = p
 			}
 		}
@@ -144,12 +185,12 @@ func decide(fa *facts, t *textBuilder) {
 			r.Verdict = VerdictFunction
 		}
 		r.Platform = chosen.cfg.Name
-		r.Score = score(r, chosen.cfg)
+		r.Score = score(r, chosen.cfg, cfg.MinSavingPerMonth)
 		t.begin(CodeIdleRatioHigh, false).s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
 		t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
 		t.begin(CodeCheaper, false).s("as ").s(chosen.cfg.Name).s(" it would cost ").money(chosen.cost, cfg.Prices.Currency).
 			s(" a month instead of ").money(current, cfg.Prices.Currency).s(", saving ").money(r.SavingsPerMonth, cfg.Prices.Currency)
-	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency:
+	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox:
 		r.Verdict = VerdictScaleToZero
 		n := len(r.IdleHoursOfDay)
 		t.begin(CodeAlwaysIdleHours, false).s("idle every observed day for ").int(n).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
@@ -192,6 +233,9 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 		t.begin(CodeGPU, true).s("a GPU is attached, which ")
 		names(blockGPU).s(" cannot provide")
 	}
+	if all&blockSandbox != 0 {
+		t.begin(CodePodSandbox, true).s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
+	}
 	if all&blockLatency != 0 {
 		t.begin(CodeLatencyCritical, true).s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")
 	}
@@ -202,6 +246,10 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 	if all&blockMemory != 0 {
 		t.begin(CodeMemoryTooLarge, true).s("peak working set ").mib(r.WorkingSetMax).s(" exceeds the limit of ")
 		limits(t, fn, ct, blockMemory)
+	}
+	if all&blockCPU != 0 {
+		t.begin(CodeCPUTooLarge, true).s("peak CPU ").num(peakCPU(r), 2).s(" cores exceeds the limit of ")
+		limits(t, fn, ct, blockCPU)
 	}
 	if all&blockDisk != 0 {
 		t.begin(CodeLocalDiskWrites, true).s("writes ").num(fa.writeRate, 0).s(" B/s to local disk while active (idle floor ").num(fa.diskFloor, 0).s(" B/s): it keeps state")
@@ -227,10 +275,25 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 		}
 		t.s(" a month is not less than ").money(r.CurrentMonthlyCost, cfg.Prices.Currency).s(" now")
 	}
+	if all&blockSaving != 0 {
+		t.begin(CodeSavingTooSmall, true)
+		first := true
+		for _, p := range [...]*platform{fn, ct} {
+			if p == nil || p.blocked&blockSaving == 0 {
+				continue
+			}
+			if !first {
+				t.s(" and ")
+			}
+			first = false
+			t.s("as ").s(p.cfg.Name).s(" it would save ").money(r.CurrentMonthlyCost-p.cost, cfg.Prices.Currency)
+		}
+		t.s(" a month, less than the ").money(cfg.MinSavingPerMonth, cfg.Prices.Currency).s(" a candidate must save")
+	}
 }
 
 // limits writes "<limit> (<platform>)" for each platform blocked by b,
-// blockBurst or blockMemory.
+// blockBurst, blockMemory or blockCPU.
 func limits(t *textBuilder, fn, ct *platform, b blockers) {
 	first := true
 	for _, p := range [...]*platform{fn, ct} {
@@ -241,9 +304,12 @@ func limits(t *textBuilder, fn, ct *platform, b blockers) {
 			t.s(" and ")
 		}
 		first = false
-		if b == blockBurst {
+		switch b {
+		case blockBurst:
 			t.dur(p.cfg.MaxDuration)
-		} else {
+		case blockCPU:
+			t.num(p.cfg.MaxVCPUs, 2).s(" vCPUs")
+		default:
 			t.mib(p.cfg.MaxMemoryMiB << 20)
 		}
 		t.s(" (").s(p.cfg.Name).s(")")
@@ -286,16 +352,21 @@ func overReason(fa *facts, t *textBuilder) {
 }
 
 // score rates a serverless verdict on p; see the package documentation.
-func score(r *Result, p *config.PlatformConfig) int {
+// minSaving is min_saving_per_month.
+func score(r *Result, p *config.PlatformConfig, minSaving float64) int {
 	saved := 0.0
 	if r.CurrentMonthlyCost > 0 {
 		saved = clamp01(r.SavingsPerMonth / r.CurrentMonthlyCost)
+	}
+	money := 1.0
+	if minSaving > 0 {
+		money = clamp01(r.SavingsPerMonth / (r.SavingsPerMonth + 10*minSaving))
 	}
 	fit := 1.0
 	if p.MaxDuration > 0 {
 		fit = 1 - clamp01(float64(r.Bursts.P95)/float64(p.MaxDuration))
 	}
-	s := int(math.Round(100 * r.IdleRatio7d * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
+	s := int(math.Round(100 * r.IdleRatio7d * money * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
 	return min(max(s, 1), 100)
 }
 

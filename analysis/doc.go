@@ -13,10 +13,18 @@
 //     with data in the last 60, 1440 and 10080 minutes; NaN when the window
 //     holds no minute with data. The 7-day ratio is "the idle ratio" used
 //     for cost and verdicts: it covers whatever was observed, up to 7 days.
-//   - Bursts are runs of consecutive active minutes. A minute without data
-//     ends a run; a run still going at Now counts. Percentiles here and
-//     below are nearest-rank.
-//   - CPUP50, CPUP95 and CPUMax are over minutes with data; WorkingSetP95
+//   - Bursts are runs of consecutive active minutes. An idle minute ends a
+//     run. Minutes without data between two active minutes (an agent
+//     restart, a missed tick) belong to the run and count in its length:
+//     nothing says the work paused, and a platform's duration limit must
+//     hold for the whole job, so a gap must not split a 25-minute job into
+//     two that each fit 15 minutes. Minutes without data followed by an
+//     idle minute, or at Now, do not count. A run still going at Now
+//     counts. Percentiles here and below are nearest-rank.
+//   - CPUP50, CPUP95 and CPUMax are over minutes with data; CPUP95 and
+//     CPUMax are exact to 0.03% (history's fine CPU codes; minutes restored
+//     from a checkpoint that predates them are within 5.5%), CPUP50, from
+//     which nothing is computed, within 5.5%; WorkingSetP95
 //     and WorkingSetMax over the per-hour maxima of hours with data.
 //   - IdleHoursOfDay are the UTC hours of the day during which the
 //     container was idle on every day observed: an hour-of-day qualifies when
@@ -47,12 +55,21 @@
 //
 // Active seconds per month = (1 − IdleRatio7d) × 730 × 3600: an active
 // minute is billed in full, which overstates a request-driven workload and
-// so errs against serverless. Memory is WorkingSetMax, at least the
-// platform's MinMemoryMiB, rounded up to its MemoryStepMiB. vCPUs are
-// CPUMax (capped at the CPU limit, if any, since history's CPU codes round
-// by up to 5.5%) rounded up to a whole core, at least 1. Function platforms
-// have no vCPU price, so this term vanishes for them; that they tie CPU to
-// memory size is not modelled. Requests per month are the
+// so errs against serverless.
+//
+// The peak CPU is CPUMax, capped at the CPU limit if there is one (history's
+// CPU codes round, and a limited container never used more than its
+// limit). vCPUs are the peak rounded up to the platform's VCPUStep, at
+// least one step; with no step (a platform that hands out CPU in
+// proportion to memory, such as Lambda) they are the peak itself. Memory is
+// the largest of WorkingSetMax, vCPUs × MemoryMiBPerVCPU (the memory the
+// platform ties to that much CPU: Lambda gives one vCPU at 1,769 MB, so a
+// function doing 4 cores of work must be sized at 7,076 MB whatever its
+// working set) and MinMemoryMiB, rounded up to MemoryStepMiB and at most
+// MaxMemoryMiB (Lambda's 6 vCPUs come at 10,240 MB, a little under six
+// times 1,769 MB: the largest size buys the most CPU there is). Function
+// platforms have no vCPU price, so the vCPU term vanishes for them and
+// their CPU is paid through memory. Requests per month are the
 // TCP connections accepted in the window scaled from ObservedFor to 730
 // hours; when none were seen, the number of bursts scaled the same way (a
 // burst is at least one invocation).
@@ -65,10 +82,14 @@
 // A blocker rules a platform out:
 //
 //   - gpu: a GPU is attached and the platform offers none.
+//   - pod_sandbox: the container is a pod's sandbox (pause) container
+//     (Input.Sandbox). The pod is the unit of a decision; its sandbox holds
+//     the pod's namespaces and is never a candidate of its own.
 //   - latency_critical: label fleetscope.io/latency-critical is true; cold
 //     starts are not acceptable.
 //   - burst_too_long: the longest burst exceeds the platform's MaxDuration.
 //   - memory_too_large: WorkingSetMax exceeds the platform's MaxMemoryMiB.
+//   - cpu_too_large: the peak CPU exceeds the platform's MaxVCPUs.
 //   - local_disk_writes: the container keeps state on local disk: it wrote
 //     at least 1 MiB to block devices in the window and its average write
 //     rate over its active seconds exceeds the idle disk floor (label
@@ -77,20 +98,24 @@
 //   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio.
 //   - not_cheaper: every platform without another blocker would cost at
 //     least what the container costs now.
+//   - saving_too_small: a platform without another blocker would cost less,
+//     but would save less than min_saving_per_month. A move is work and
+//     risk; a pause container saving a tenth of a cent or a BestEffort one
+//     saving four cents a month is not worth it.
 //
 // # Verdicts, first match wins
 //
 //  1. insufficient-data: ObservedFor < min_observation, or nothing was
 //     observed at all. Figures and blockers are still filled in.
-//  2. function: no blocker for the function platform and its monthly cost
-//     is below CurrentMonthlyCost.
+//  2. function: no blocker for the function platform: its monthly cost is
+//     below CurrentMonthlyCost by at least min_saving_per_month.
 //  3. serverless-container: the same for the container platform (reached
 //     when the function platform is blocked, typically by burst length or
 //     memory, or costs more).
 //  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
-//     (whatever the platforms allow) and not latency-critical. Stopping the
-//     container in those hours needs no platform, so stateful, long-running
-//     or large containers qualify.
+//     (whatever the platforms allow), not latency-critical and not a pod
+//     sandbox. Stopping the container in those hours needs no platform, so
+//     stateful, long-running or large containers qualify.
 //  5. rightsize: CPU or memory reserved by a limit or request whose unused
 //     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
 //  6. keep.
@@ -100,18 +125,25 @@
 // GPUs (only then for 2 and 3).
 //
 // ServerlessMonthlyCost is the cost on the verdict's platform, else on the
-// cheapest platform without a blocker other than not_cheaper (then
-// SavingsPerMonth = CurrentMonthlyCost − ServerlessMonthlyCost is zero or
-// negative), else 0 with SavingsPerMonth 0.
+// cheapest platform without a blocker other than not_cheaper and
+// saving_too_small (then SavingsPerMonth = CurrentMonthlyCost −
+// ServerlessMonthlyCost is below min_saving_per_month), else 0 with
+// SavingsPerMonth 0.
 //
 // # Score
 //
 // Score (0..100) is non-zero only for function and serverless-container:
 //
-//	round(100 × idle × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
+//	round(100 × idle × money × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
 //
 // where idle is IdleRatio7d, saved is SavingsPerMonth / CurrentMonthlyCost
-// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1]: idleness
-// dominates, then the share of money saved, then the headroom typical
-// bursts leave under the platform's limit.
+// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1], and
+//
+//	money = SavingsPerMonth / (SavingsPerMonth + 10 × min_saving_per_month)
+//
+// (1 when min_saving_per_month is 0): the money saved in absolute terms,
+// reaching one half at ten times the minimum saving. A candidate that saves
+// little scores low however idle it is, so sorting by score puts the
+// largest savings first; then idleness, the share of money saved and the
+// headroom typical bursts leave under the platform's limit.
 package analysis

@@ -25,9 +25,13 @@ var (
 
 const (
 	magic         = "FSHISTRY"
-	formatVersion = 1
-	headerLen     = len(magic) + 4
-	trailerLen    = 4
+	formatVersion = 3
+	// version1 had no timeline offset: its series have none.
+	version1 = 1
+	// version2 had no fine CPU codes: its minutes read as mid-bucket.
+	version2   = 2
+	headerLen  = len(magic) + 4
+	trailerLen = 4
 
 	flagSeen = 1 << 0
 
@@ -51,7 +55,11 @@ var (
 
 // WriteTo writes the checkpoint of every series, sorted by key, to w. It
 // buffers one series at a time, so w need not be buffered.
-func (st *Store) WriteTo(w io.Writer) (int64, error) {
+func (st *Store) WriteTo(w io.Writer) (int64, error) { return st.writeTo(w, formatVersion) }
+
+// writeTo writes the checkpoint in format version (1 exists so that tests
+// can make checkpoints as older agents wrote them).
+func (st *Store) writeTo(w io.Writer, version uint32) (int64, error) {
 	keys := st.Keys()
 	if len(keys) > maxSeries {
 		return 0, fmt.Errorf("history checkpoint: %d series, at most %d can be written", len(keys), maxSeries)
@@ -64,10 +72,10 @@ func (st *Store) WriteTo(w io.Writer) (int64, error) {
 	cw := &crcWriter{w: w}
 	buf := make([]byte, 0, 32<<10)
 	buf = append(buf, magic...)
-	buf = le.AppendUint32(buf, formatVersion)
+	buf = le.AppendUint32(buf, version)
 	buf = le.AppendUint32(buf, uint32(len(keys)))
 	for _, k := range keys {
-		buf = appendSeries(buf, k, st.series[k])
+		buf = appendSeries(buf, k, st.series[k], version)
 		if _, err := cw.Write(buf); err != nil {
 			return cw.n, err
 		}
@@ -100,7 +108,7 @@ func appendString(b []byte, s string) []byte {
 
 func appendFloat(b []byte, f float64) []byte { return le.AppendUint64(b, math.Float64bits(f)) }
 
-func appendSeries(b []byte, k Key, s *Series) []byte {
+func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 	b = appendString(b, k.Namespace)
 	b = appendString(b, k.ID)
 	if !s.seen {
@@ -110,6 +118,9 @@ func appendSeries(b []byte, k Key, s *Series) []byte {
 	b = le.AppendUint64(b, uint64(s.first))
 	b = le.AppendUint64(b, uint64(s.last))
 	b = le.AppendUint64(b, uint64(s.cur))
+	if version != version1 {
+		b = le.AppendUint64(b, uint64(s.offset))
+	}
 
 	a := &s.acc
 	b = le.AppendUint32(b, a.samples)
@@ -127,9 +138,17 @@ func appendSeries(b []byte, k Key, s *Series) []byte {
 
 	for m := s.minuteExtent(); m < s.cur; {
 		i := mod(m, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(s.cur-m))]
+		seg := s.minutes.m[i:min(MinutesKept, i+int(s.cur-m))]
 		b = append(b, minuteBytes(seg)...)
 		m += int64(len(seg))
+	}
+	if version > version2 {
+		for m := s.minuteExtent(); m < s.cur; {
+			i := mod(m, MinutesKept)
+			seg := s.minutes.fine[i:min(MinutesKept, i+int(s.cur-m))]
+			b = append(b, seg...)
+			m += int64(len(seg))
+		}
 	}
 	for hr, curH := s.hourExtent(), floorDiv(s.cur, 60); hr < curH; hr++ {
 		r := &s.hours[mod(hr, HoursKept)]
@@ -163,9 +182,11 @@ func ReadStore(r io.Reader) (*Store, error) {
 	if err := d.read(hdr[:]); err != nil {
 		return nil, err
 	}
-	if err := checkHeader(hdr[:]); err != nil {
+	v, err := checkHeader(hdr[:])
+	if err != nil {
 		return nil, err
 	}
+	d.version = v
 	st, err := d.payload()
 	if err != nil {
 		return nil, err
@@ -188,26 +209,29 @@ func ReadStore(r io.Reader) (*Store, error) {
 	return st, nil
 }
 
-func checkHeader(hdr []byte) error {
+// checkHeader returns the format version of a checkpoint it can read.
+func checkHeader(hdr []byte) (uint32, error) {
 	if string(hdr[:len(magic)]) != magic {
-		return fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:len(magic)])
+		return 0, fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:len(magic)])
 	}
-	if v := le.Uint32(hdr[len(magic):]); v != formatVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrVersion, v, formatVersion)
+	v := le.Uint32(hdr[len(magic):])
+	if v < version1 || v > formatVersion {
+		return 0, fmt.Errorf("%w: version %d, want %d to %d", ErrVersion, v, version1, formatVersion)
 	}
-	return nil
+	return v, nil
 }
 
 // decodePayload decodes a payload without header and checksum; it exists
 // so that the decoder can be fuzzed past the checksum.
 func decodePayload(r io.Reader) (*Store, error) {
-	return (&decoder{r: r}).payload()
+	return (&decoder{r: r, version: formatVersion}).payload()
 }
 
 // decoder reads a checkpoint and keeps a running checksum. Fixed-size
 // parts are read whole into scratch and taken apart with a cursor.
 type decoder struct {
 	r       io.Reader
+	version uint32
 	crc     uint32
 	n       int64 // bytes consumed, for error messages
 	scratch [HoursKept * hourRecLen]byte
@@ -303,7 +327,10 @@ func (d *decoder) payload() (*Store, error) {
 
 func finite(f float64) bool { return f >= 0 && f <= math.MaxFloat64 }
 
-const accLen = 3*8 + (4 + 7*8) + (6*8 + 2)
+const accLen = 4*8 + (4 + 7*8) + (6*8 + 2)
+
+// maxOffset bounds a timeline offset: the span of Unix nanoseconds.
+const maxOffset = math.MaxInt64 / 2
 
 func (d *decoder) series() (k Key, s *Series, err error) {
 	if k.Namespace, err = d.str("namespace"); err != nil {
@@ -325,10 +352,18 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		return k, nil, corrupt("unknown flags %#x", flags)
 	}
 
-	if c, err = d.next(accLen); err != nil {
+	n := accLen
+	if d.version == version1 {
+		n -= 8
+	}
+	if c, err = d.next(n); err != nil {
 		return k, nil, err
 	}
 	first, last, cur := int64(c.u64()), int64(c.u64()), int64(c.u64())
+	var offset int64
+	if d.version != version1 {
+		offset = int64(c.u64())
+	}
 	a := &s.acc
 	a.samples = c.u32()
 	a.observed = int64(c.u64())
@@ -339,6 +374,8 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	h.rx, h.tx, h.disk, h.accepts, h.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
 	h.minutes, h.actv = c.u8(), c.u8()
 	switch {
+	case offset <= -maxOffset || offset >= maxOffset:
+		return k, nil, corrupt("timeline offset %d out of range", offset)
 	case first > last:
 		return k, nil, corrupt("first sample %d after last %d", first, last)
 	case floorDiv(last, nsPerMinute) > cur || cur > maxMinute:
@@ -350,12 +387,13 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	}
 	s.start(first, cur)
 	s.last = last
+	s.offset = offset
 
 	// The extents follow from the times just checked, so they are at
 	// most a ring long.
 	for m := s.minuteExtent(); m < cur; {
 		i := mod(m, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(cur-m))]
+		seg := s.minutes.m[i:min(MinutesKept, i+int(cur-m))]
 		if err := d.read(minuteBytes(seg)); err != nil {
 			return k, nil, err
 		}
@@ -366,10 +404,26 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		}
 		m += int64(len(seg))
 	}
+	for m := s.minuteExtent(); m < cur; {
+		i := mod(m, MinutesKept)
+		fine := s.minutes.fine[i:min(MinutesKept, i+int(cur-m))]
+		if d.version > version2 {
+			if err := d.read(fine); err != nil {
+				return k, nil, err
+			}
+		} else {
+			for j, b := range s.minutes.m[i : i+len(fine)] {
+				if c := b.Code(); c >= 2 && c < codeMax {
+					fine[j] = FineUnknown
+				}
+			}
+		}
+		m += int64(len(fine))
+	}
 	curH := floorDiv(cur, 60)
 	var valid uint8
 	for m := max(curH*60, s.minuteExtent()); m < cur; m++ {
-		if s.minutes[mod(m, MinutesKept)].Valid() {
+		if s.minutes.m[mod(m, MinutesKept)].Valid() {
 			valid++
 		}
 	}
@@ -515,7 +569,7 @@ func verify(f *os.File) error {
 	if err := readFull(f, hdr[:]); err != nil {
 		return err
 	}
-	if err := checkHeader(hdr[:]); err != nil {
+	if _, err := checkHeader(hdr[:]); err != nil {
 		return err
 	}
 	if size < int64(headerLen+trailerLen) {

@@ -36,6 +36,11 @@ type Sample struct {
 	// since the previous sample fed to the Series, which is unknown for the
 	// first sample ever (its deltas count in the totals, not in the rates).
 	Interval time.Duration
+	// Mono is a reading of a monotonic clock taken with Time (any origin,
+	// the same for every sample of a process); 0 when unknown. It tells a
+	// step of the wall clock from time really passing; without it the
+	// monotonic reading Time carries, if any (time.Now's), is used.
+	Mono time.Duration
 }
 
 // Thresholds decide whether a finished minute was idle: idle = CPU cores
@@ -66,8 +71,15 @@ type Hour struct {
 }
 
 type (
-	minuteRing [MinutesKept]Minute
-	hourRing   [HoursKept]hourRec
+	// minuteRing holds a byte per minute and, beside it, the minute's
+	// fine CPU code (see EncodeCPUFine): percentiles near a limit need
+	// more than the ±5.5% of the byte, and the second byte is the cheapest
+	// exact-enough figure.
+	minuteRing struct {
+		m    [MinutesKept]Minute
+		fine [MinutesKept]uint8
+	}
+	hourRing [HoursKept]hourRec
 )
 
 // hourRec is the ring form of an Hour: 26 bytes of fields, 28 with padding.
@@ -122,9 +134,9 @@ func (a *minuteAcc) add(sm *Sample, interval int64) {
 
 // minute closes the accumulator into its byte. Without a known interval the
 // rates are taken as zero.
-func (a *minuteAcc) minute(th *Thresholds) Minute {
+func (a *minuteAcc) minute(th *Thresholds) (Minute, uint8) {
 	if a.samples == 0 {
-		return 0
+		return 0, 0
 	}
 	var cores, net, disk float64
 	if a.observed > 0 {
@@ -134,7 +146,8 @@ func (a *minuteAcc) minute(th *Thresholds) Minute {
 		disk = float64(a.disk) / secs
 	}
 	idle := cores < th.CPUCores && net < th.NetBytesPerSecond && disk < th.DiskWriteBytesPerSecond
-	return MakeMinute(cores, !idle)
+	_, fine := EncodeCPUFine(cores)
+	return MakeMinute(cores, !idle), fine
 }
 
 // hourAcc accumulates the finished minutes of the hour in progress.
@@ -176,17 +189,100 @@ func (h *hourAcc) rec() hourRec {
 // the Unix epoch; minute m lives in slot m mod MinutesKept, so the minute
 // ring always holds minutes [cur-MinutesKept, cur) and the hour ring hours
 // [curHour-HoursKept, curHour). Not safe for concurrent use.
+//
+// Minutes are numbered on the series' own timeline: the wall clock plus
+// offset. When the wall clock steps (a sample stamped 30 days ahead, an NTP
+// correction backwards), the offset absorbs the step, so the timeline only
+// moves as far as time really passed (see clock) and history is neither
+// wiped by a jump ahead nor frozen by a jump back.
 type Series struct {
 	minutes  *minuteRing // nil until the first sample
 	hours    *hourRing
-	first    int64 // Unix nanoseconds of the first sample
-	last     int64 // Unix nanoseconds of the latest sample
+	first    int64 // timeline nanoseconds of the first sample
+	last     int64 // timeline nanoseconds of the latest sample
 	cur      int64 // minute in progress
+	offset   int64 // timeline − wall clock, nanoseconds
 	acc      minuteAcc
 	hour     hourAcc // hour of cur
 	observed int32   // valid minutes in the ring
 	seen     bool
+	clk      clock
 }
+
+// clock is the last time the series was told about, to measure what really
+// elapsed since. It lives only in memory: a restart starts without one.
+type clock struct {
+	wall time.Time     // as given, with its monotonic reading if any
+	mono time.Duration // Sample.Mono, 0 if none
+	ts   int64         // timeline nanoseconds assigned to it
+	set  bool
+}
+
+// stepTolerance is how far the wall clock may drift from elapsed time
+// before it counts as a step: a second, plus a thousandth of the time
+// elapsed, which covers NTP slewing (at most 500 ppm) over long quiet
+// spells. Smaller drifts follow the wall clock.
+const stepTolerance = int64(time.Second)
+
+// timeline maps a wall time to the series' timeline, absorbing a step of
+// the wall clock into the offset when what elapsed is known: from mono
+// readings of both ends, or from the monotonic readings of both times.
+// Without either (the first time after a restart) a wall clock that went
+// back before the latest sample is clamped to it, so nothing already
+// recorded is lost; a jump ahead cannot be told from real downtime there
+// and is taken as such.
+func (s *Series) timeline(t time.Time, mono time.Duration) (int64, bool) {
+	wall, ok := unixNano(t)
+	if !ok {
+		return 0, false
+	}
+	ts := satAdd(wall, s.offset)
+	if ts <= minTimeline || ts >= maxTimeline {
+		return 0, false
+	}
+	if s.seen && s.clk.set {
+		var elapsed time.Duration
+		known := false
+		switch {
+		case mono != 0 && s.clk.mono != 0:
+			elapsed, known = mono-s.clk.mono, true
+		case hasMono(t) && hasMono(s.clk.wall):
+			elapsed, known = t.Sub(s.clk.wall), true
+		}
+		if known && elapsed >= 0 {
+			want := satAdd(s.clk.ts, int64(elapsed))
+			if d := ts - want; want < maxTimeline && (d > stepTolerance+int64(elapsed)/1000 || d < -(stepTolerance+int64(elapsed)/1000)) {
+				s.offset -= d
+				ts = want
+			}
+		}
+	}
+	if s.seen && !s.clk.set && ts < s.last {
+		// The first time after a restart, behind the latest sample, with
+		// nothing to measure the step by: continue from there. (Later, a
+		// time behind without a clock to measure it is a late sample, and
+		// Add ignores it if its minute is closed.)
+		s.offset += s.last - ts
+		ts = s.last
+	}
+	if ts >= s.clk.ts || !s.clk.set {
+		s.clk = clock{wall: t, mono: mono, ts: ts, set: true}
+	}
+	return ts, true
+}
+
+// A timeline time that saturated int64 is no time at all.
+const (
+	minTimeline = math.MinInt64
+	maxTimeline = math.MaxInt64
+)
+
+// hasMono reports whether t carries a monotonic clock reading.
+func hasMono(t time.Time) bool { return t != t.Round(0) }
+
+// Offset is how far the series' timeline is from the wall clock after the
+// clock steps it absorbed: zero until the wall clock steps.
+func (s *Series) Offset() time.Duration { return time.Duration(s.offset) }
 
 // NewSeries returns an empty Series. Its rings are allocated by the first
 // sample.
@@ -198,7 +294,7 @@ func (s *Series) FirstSeen() time.Time {
 	if !s.seen {
 		return time.Time{}
 	}
-	return time.Unix(0, s.first)
+	return time.Unix(0, s.first-s.offset)
 }
 
 // LastSeen is the time of the latest sample; zero before any sample.
@@ -206,7 +302,7 @@ func (s *Series) LastSeen() time.Time {
 	if !s.seen {
 		return time.Time{}
 	}
-	return time.Unix(0, s.last)
+	return time.Unix(0, s.last-s.offset)
 }
 
 // ObservedMinutes is the number of valid minutes in the ring.
@@ -215,11 +311,12 @@ func (s *Series) ObservedMinutes() int { return int(s.observed) }
 // Add accumulates sm into the minute in progress. When sm.Time lies in a
 // later minute, it first closes that minute (with th deciding idle or
 // active), marks the minutes skipped since as without data, and starts the
-// new one. Samples older than the minute in progress are ignored, and so
-// are samples whose Time is zero or outside the years 1678 to 2262. Add
-// does not allocate, except for the rings on the first sample.
+// new one. Minutes are those of the series' timeline, which absorbs steps
+// of the wall clock (see Series). Samples whose Time is zero or outside the
+// years 1678 to 2262 are ignored. Add does not allocate, except for the
+// rings on the first sample.
 func (s *Series) Add(sm Sample, th Thresholds) {
-	t, ok := unixNano(sm.Time)
+	t, ok := s.timeline(sm.Time, sm.Mono)
 	if !ok {
 		return
 	}
@@ -243,9 +340,16 @@ func (s *Series) Add(sm Sample, th Thresholds) {
 // without adding a sample, so that the last minute of a container that
 // stopped being sampled becomes visible. It does nothing before the first
 // sample.
-func (s *Series) Advance(now time.Time, th Thresholds) {
-	t, ok := unixNano(now)
-	if m := floorDiv(t, nsPerMinute); ok && s.seen && m > s.cur {
+func (s *Series) Advance(now time.Time, th Thresholds) { s.AdvanceMono(now, 0, th) }
+
+// AdvanceMono is Advance with a monotonic clock reading taken with now, as
+// in Sample.Mono.
+func (s *Series) AdvanceMono(now time.Time, mono time.Duration, th Thresholds) {
+	if !s.seen {
+		return
+	}
+	t, ok := s.timeline(now, mono)
+	if m := floorDiv(t, nsPerMinute); ok && m > s.cur {
 		s.advance(m, &th)
 	}
 }
@@ -260,8 +364,8 @@ func (s *Series) start(t, m int64) {
 
 // advance closes minute s.cur and makes m (> s.cur) the minute in progress.
 func (s *Series) advance(m int64, th *Thresholds) {
-	b := s.acc.minute(th)
-	s.setMinute(s.cur, b)
+	b, fine := s.acc.minute(th)
+	s.setMinute(s.cur, b, fine)
 	if b.Valid() {
 		s.hour.addMinute(&s.acc, b)
 	}
@@ -276,8 +380,9 @@ func (s *Series) advance(m int64, th *Thresholds) {
 	s.cur = m
 }
 
-func (s *Series) setMinute(m int64, b Minute) {
-	slot := &s.minutes[mod(m, MinutesKept)]
+func (s *Series) setMinute(m int64, b Minute, fine uint8) {
+	i := mod(m, MinutesKept)
+	slot := &s.minutes.m[i]
 	if slot.Valid() {
 		s.observed--
 	}
@@ -285,6 +390,7 @@ func (s *Series) setMinute(m int64, b Minute) {
 		s.observed++
 	}
 	*slot = b
+	s.minutes.fine[i] = fine
 }
 
 // clearMinutes marks minutes [from, to) as without data. Only the last
@@ -295,13 +401,14 @@ func (s *Series) clearMinutes(from, to int64) {
 	}
 	for from < to {
 		i := mod(from, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(to-from))]
+		seg := s.minutes.m[i:min(MinutesKept, i+int(to-from))]
 		for _, b := range seg {
 			if b.Valid() {
 				s.observed--
 			}
 		}
 		clear(seg)
+		clear(s.minutes.fine[i : i+len(seg)])
 		from += int64(len(seg))
 	}
 }
@@ -322,7 +429,7 @@ func (s *Series) clearHours(from, to int64) {
 // first sample and minutes older than a week are Minute(0). It does not
 // allocate when dst has room.
 func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
-	f, t := window(from, to, 60, MaxWindow/time.Minute)
+	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
 	if t <= f {
 		return dst
 	}
@@ -336,7 +443,32 @@ func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
 	lo, hi := max(f, s.cur-MinutesKept), min(t, s.cur)
 	for lo < hi {
 		i := mod(lo, MinutesKept)
-		c := copy(out[lo-f:hi-f], s.minutes[i:])
+		c := copy(out[lo-f:hi-f], s.minutes.m[i:])
+		lo += int64(c)
+	}
+	return dst
+}
+
+// AppendCPUFine appends the fine CPU code (see EncodeCPUFine) of every
+// minute in [from, to), exactly as AppendMinutes appends the minutes, and
+// returns dst: 0 where AppendMinutes gives Minute(0). It does not allocate
+// when dst has room.
+func (s *Series) AppendCPUFine(dst []uint8, from, to time.Time) []uint8 {
+	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
+	if t <= f {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
+	out := dst[n:]
+	clear(out)
+	if !s.seen {
+		return dst
+	}
+	lo, hi := max(f, s.cur-MinutesKept), min(t, s.cur)
+	for lo < hi {
+		i := mod(lo, MinutesKept)
+		c := copy(out[lo-f:hi-f], s.minutes.fine[i:])
 		lo += int64(c)
 	}
 	return dst
@@ -349,7 +481,7 @@ func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
 // finished minutes (its Minutes field says how many). Hours without data
 // are zero. It does not allocate when dst has room.
 func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
-	f, t := window(from, to, 3600, MaxWindow/time.Hour)
+	f, t := s.window(from, to, 3600, MaxWindow/time.Hour)
 	if t <= f {
 		return dst
 	}
@@ -376,12 +508,26 @@ func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
 // Nothing older than a week is kept, so it never cuts off data.
 const MaxWindow = 31 * 24 * time.Hour
 
-// window numbers the minutes or hours (units of unit seconds) of [from, to),
-// at most maxLen of them. Unix seconds cover every time.Time without
-// overflow.
-func window(from, to time.Time, unit int64, maxLen time.Duration) (f, t int64) {
-	f, t = floorDiv(from.Unix(), unit), floorDiv(to.Unix(), unit)
+// window numbers the minutes or hours (units of unit seconds) of [from, to)
+// on the series' timeline, at most maxLen of them. Unix seconds cover every
+// time.Time without overflow; the offset, which a step of the wall clock
+// set, is within the range of Unix nanoseconds.
+func (s *Series) window(from, to time.Time, unit int64, maxLen time.Duration) (f, t int64) {
+	off := floorDiv(s.offset, int64(time.Second))
+	f, t = floorDiv(satAdd(from.Unix(), off), unit), floorDiv(satAdd(to.Unix(), off), unit)
 	return max(f, t-int64(maxLen)), t
+}
+
+// satAdd adds without overflowing.
+func satAdd(a, b int64) int64 {
+	c := a + b
+	if (c > a) != (b > 0) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return c
 }
 
 // unixNano converts a sample time, rejecting zero and unrepresentable ones.

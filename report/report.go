@@ -162,8 +162,10 @@ type Filter struct {
 	WithSandboxes bool
 }
 
-// Apply filters r.Containers in place and sorts them by money wasted:
-// idle cost plus over-reservation per month, largest first.
+// Apply filters r.Containers in place and sorts them by money at stake
+// per month, largest first: what a serverless candidate would save, or
+// what a container wastes (idle cost plus over-reservation), whichever is
+// larger.
 func (f Filter) Apply(r *Report) {
 	out := r.Containers[:0]
 	for _, c := range r.Containers {
@@ -187,7 +189,7 @@ func (f Filter) Apply(r *Report) {
 		out = append(out, c)
 	}
 	slices.SortStableFunc(out, func(a, b Container) int {
-		if c := cmp.Compare(wasted(b), wasted(a)); c != 0 {
+		if c := cmp.Compare(atStake(b), atStake(a)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Namespace+"/"+a.ID, b.Namespace+"/"+b.ID)
@@ -195,13 +197,20 @@ func (f Filter) Apply(r *Report) {
 	r.Containers = out
 }
 
-// wasted is the money a container wastes per month: what it pays for
-// idling plus what it reserves beyond its p95 while busy.
-func wasted(c Container) float64 {
-	if c.Analysis == nil {
+// atStake is the money per month a decision about a container moves: what
+// it pays for idling plus what it reserves beyond its p95 while busy, or,
+// for a serverless candidate, the saving if that is larger (a candidate's
+// saving, not its idle cost, is what acting on the verdict brings).
+func atStake(c Container) float64 {
+	a := c.Analysis
+	if a == nil {
 		return -1
 	}
-	return c.Analysis.IdleCostPerMonth + c.Analysis.OverReservedPerMon
+	wasted := a.IdleCostPerMonth + a.OverReservedPerMon
+	if a.Platform != "" {
+		return max(wasted, a.SavingsPerMonth)
+	}
+	return wasted
 }
 
 // Render writes r as "table", "json" or "markdown".

@@ -50,6 +50,18 @@ func TestSortedByMoneyWasted(t *testing.T) {
 	}
 }
 
+// TestRankedBySaving: a candidate that idles cheaply but whose move saves
+// more than another container wastes ranks above it.
+func TestRankedBySaving(t *testing.T) {
+	r := testReport()
+	r.Containers = append(r.Containers, Container{ID: "e", Namespace: "k8s.io", Analysis: &Analysis{
+		Verdict: "serverless-container", Platform: "serverless-container", IdleCostPerMonth: 2, SavingsPerMonth: 18}})
+	Filter{}.Apply(&r)
+	if got := ids(r); got != "b,e,c,a,d" {
+		t.Fatalf("order = %s, want b,e,c,a,d", got)
+	}
+}
+
 func TestFilters(t *testing.T) {
 	r := testReport()
 	Filter{Verdicts: []string{"function", "rightsize"}}.Apply(&r)
