@@ -154,11 +154,33 @@ func (s *Sampler) sync() {
 		t.c = c
 		s.order = append(s.order, t)
 	}
+	s.markCollisions()
 	for key, t := range s.byKey {
 		if !live[key] {
 			s.closeTracked(t)
 			t.pos = -1 // no longer in the snapshot: networks it owned are not shown
 			delete(s.byKey, key)
+		}
+	}
+}
+
+// markCollisions gives the containers whose id another containerd
+// namespace also holds a metadata record that exports their namespace, so
+// that two containers never make one series. Runs on inventory changes.
+func (s *Sampler) markCollisions() {
+	seen := make(map[string]int, len(s.order))
+	for _, t := range s.order {
+		seen[t.c.ID]++
+	}
+	for _, t := range s.order {
+		want := ""
+		if seen[t.c.ID] > 1 {
+			want = t.meta.Namespace
+		}
+		if t.meta.IdentityNamespace != want {
+			m := *t.meta
+			m.IdentityNamespace = want
+			t.meta = &m
 		}
 	}
 }

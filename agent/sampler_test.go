@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -282,5 +283,34 @@ func TestSampleNewDropsNetworksOfGoneOwners(t *testing.T) {
 	}
 	if len(snap.Networks) != 0 {
 		t.Fatalf("network of a gone owner published: %+v", snap.Networks)
+	}
+}
+
+// Two containerd namespaces may hold containers with the same id: only
+// then do both carry their namespace as identity, so they stay two series.
+func TestSamplerMarksIDCollisions(t *testing.T) {
+	s, inv, _ := newFixtureSampler(t, 2, true)
+	twin := *inv.cs[0]
+	twin.Namespace = "moby"
+	inv.cs = append(inv.cs, &twin)
+	inv.gen++
+	var snap model.Snapshot
+	s.Sample(time.Unix(1700000100, 0), &snap)
+	got := map[string]string{}
+	for _, c := range snap.Containers {
+		got[c.Meta.Namespace+"/"+c.Meta.ID[60:]] = c.Meta.IdentityNamespace
+	}
+	want := map[string]string{"k8s.io/0001": "k8s.io", "moby/0001": "moby", "k8s.io/0002": ""}
+	if !maps.Equal(got, want) {
+		t.Fatalf("identity namespaces = %v, want %v", got, want)
+	}
+	// The twin leaves: the namespace is no longer needed.
+	inv.cs = inv.cs[:2]
+	inv.gen++
+	s.Sample(time.Unix(1700000110, 0), &snap)
+	for _, c := range snap.Containers {
+		if c.Meta.IdentityNamespace != "" {
+			t.Fatalf("%s still carries its namespace", c.Meta.ID)
+		}
 	}
 }

@@ -43,6 +43,11 @@ type Meta struct {
 	// Namespace is the containerd namespace.
 	Namespace string
 	ID        string
+	// IdentityNamespace is Namespace when another namespace holds a
+	// container with the same ID, else empty: only then is the namespace
+	// needed to tell their series apart, so only then is it exported on
+	// them.
+	IdentityNamespace string
 	// Name is the most human name available: the pod's container name,
 	// "POD" for a sandbox, else the id.
 	Name    string

@@ -41,7 +41,11 @@ type Metric struct {
 // Container identity attributes, on every per-container series. They are
 // all identifying (their cardinality is that of container.id); descriptive
 // metadata lives on the info series instead.
-var ContainerAttributes = []string{"container.id", "container.name", "k8s.namespace.name", "k8s.pod.name"}
+// containerd.namespace is set only where two containerd namespaces hold
+// the same container id (model.Meta.IdentityNamespace), which would
+// otherwise make two containers one series; on the info series it is
+// always set.
+var ContainerAttributes = []string{"container.id", "container.name", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
 
 // ContainerLabelPrefix starts the attribute of an allow-listed container
 // label on the info series, as in the semantic conventions'
@@ -50,7 +54,7 @@ const ContainerLabelPrefix = "container.label."
 
 // Pod identity attributes, on per-pod series such as network counters,
 // which belong to a network namespace shared by the pod's containers.
-var PodAttributes = []string{"container.id", "k8s.namespace.name", "k8s.pod.name"}
+var PodAttributes = []string{"container.id", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
 
 // The metrics. Variables rather than a map so that exporters reference them
 // by identifier and a typo fails to compile.
@@ -106,7 +110,7 @@ var (
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
 		Help:       "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
-		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
+		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}

@@ -44,11 +44,18 @@ func init() {
 // IdentityValues appends the values of m's identity attributes
 // (m.Identity(), in order) for the container meta to dst.
 func IdentityValues(dst []string, m *Metric, meta *model.Meta) []string {
+	if m.ident == identNone {
+		return dst
+	}
+	ns := meta.IdentityNamespace
+	if m.Labels {
+		ns = meta.Namespace // descriptive on the info series: always there
+	}
 	switch m.ident {
 	case identContainer:
-		return append(dst, meta.ID, meta.Name, meta.Pod.Namespace, meta.Pod.Name)
+		return append(dst, meta.ID, meta.Name, meta.Pod.Namespace, meta.Pod.Name, ns)
 	case identPod:
-		return append(dst, meta.ID, meta.Pod.Namespace, meta.Pod.Name)
+		return append(dst, meta.ID, meta.Pod.Namespace, meta.Pod.Name, ns)
 	}
 	return dst
 }
@@ -149,7 +156,7 @@ func boolValue(b bool) float64 {
 
 func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	m := sc.Meta
-	w.attrs = append(w.attrs[:0], m.Image, m.Runtime, m.Namespace, m.Pod.UID, m.Pod.ContainerName,
+	w.attrs = append(w.attrs[:0], m.Image, m.Runtime, m.Pod.UID, m.Pod.ContainerName,
 		boolString(m.Sandbox), boolString(m.GPU))
 	w.emit(&ContainerInfo, 1, m, w.attrs)
 	l := &sc.Limits
