@@ -169,3 +169,14 @@ func FuzzCPUSplit(f *testing.F) {
 		checkSteps(t, []step{{t1, u1, s1}, st2, {st2.total + dt3, st2.user + du3, st2.sys + ds3}})
 	})
 }
+
+func BenchmarkCPUSplit(b *testing.B) {
+	var c cpuSplit
+	st := step{1e9, 6e8, 2e8}
+	b.ReportAllocs()
+	for b.Loop() {
+		st.total += 1e7
+		st.user += 3e6
+		c.apply(st)
+	}
+}
