@@ -8,6 +8,10 @@
 // root given to Detect, so tests and agents running in a container (with
 // the host's /sys mounted elsewhere) work alike.
 //
+// CPU time by mode is the kernel's tick-sampled user/system split scaled to
+// the exact total (cpuacct.usage, v2 usage_usec), so the modes sum to it;
+// each Handle keeps what it needs to hold both modes monotonic.
+//
 // A container that exits while being read is normal: Read then returns an
 // error wrapping fs.ErrNotExist. Content that cannot be parsed yields an
 // error wrapping ErrMalformed and naming the file; the sample is discarded

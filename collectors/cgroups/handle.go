@@ -74,6 +74,7 @@ type Handle struct {
 	files    []file // read by Read, in this order
 	limits   []file // read by Limits, never kept open
 	desc     string
+	cpu      cpuSplit // scales the sampled user/system split of Read
 
 	// pread is unix.Pread outside tests, which swap it to simulate a cgroup
 	// removed while its files are open (the kernel then fails reads with
@@ -329,8 +330,10 @@ type sample struct {
 // leaves it empty (Have == 0), so a half-read sample is never taken for a
 // real one. An error wrapping fs.ErrNotExist means the cgroup is gone (the
 // container exited); one wrapping ErrMalformed names the file whose content
-// was not understood. Read allocates nothing once its buffer has grown to
-// the largest file.
+// was not understood. User and system time are the sampled split scaled
+// to the exact total (see cpuSplit), so successive Reads of one Handle
+// report modes that never go backwards. Read allocates nothing once its
+// buffer has grown to the largest file.
 func (hd *Handle) Read(s *Stats) error {
 	*s = Stats{}
 	hd.host.mu.Lock()
@@ -356,6 +359,9 @@ func (hd *Handle) Read(s *Stats) error {
 	}
 	if sm.user && sm.sys {
 		s.Have |= HaveCPUMode
+		if s.Have.Has(HaveCPU) {
+			hd.cpu.adjust(s.CPUUsageNanos, &s.CPUUserNanos, &s.CPUSystemNanos)
+		}
 	}
 	if sm.memStat {
 		s.Have |= HaveMemoryStat

@@ -190,8 +190,10 @@ var fixtures = []fixture{
 				"4:memory:"+pathA+"\n3:cpuset:/\n2:cpuacct:"+pathA+"\n1:cpu:"+pathA+"\n")
 		},
 		stats: Stats{
-			Have:          HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveIO | HavePids,
-			CPUUsageNanos: 123456789012, CPUUserNanos: 80000000000, CPUSystemNanos: 40000000000,
+			Have: HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveIO | HavePids,
+			// usage_user 80e9 and usage_sys 40e9 are tick-sampled and sum
+			// to less than cpuacct.usage: the total is split 2:1.
+			CPUUsageNanos: 123456789012, CPUUserNanos: 82304526008, CPUSystemNanos: 41152263004,
 			CPUPeriods: 500, CPUThrottledPeriods: 20, CPUThrottledNanos: 3000000000,
 			MemoryUsage:      209715200,
 			MemoryWorkingSet: 209715200 - 62914560, // usage - total_inactive_file
@@ -628,6 +630,77 @@ func TestConcurrentHandles(t *testing.T) {
 	for range 4 {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestReadCPUModes reads changing CPU files through one Handle: the modes
+// always sum to the exact counter, never go backwards, and start over when
+// the counters do (a container restarted in a recreated cgroup).
+func TestReadCPUModes(t *testing.T) {
+	type counters struct{ total, user, sys uint64 } // ns
+	layouts := []struct {
+		name  string
+		paths Paths
+		files func(c counters) map[string]string
+	}{
+		{"v1 usage_user", Paths{Controllers: map[string]string{"cpuacct": "/c"}}, func(c counters) map[string]string {
+			return map[string]string{
+				"cpuacct/cpuacct.usage":        "1\n",
+				"cpuacct/c/cpuacct.usage":      fmt.Sprintf("%d\n", c.total),
+				"cpuacct/c/cpuacct.usage_user": fmt.Sprintf("%d\n", c.user),
+				"cpuacct/c/cpuacct.usage_sys":  fmt.Sprintf("%d\n", c.sys),
+			}
+		}},
+		{"v1 cpuacct.stat", Paths{Controllers: map[string]string{"cpuacct": "/c"}}, func(c counters) map[string]string {
+			return map[string]string{
+				"cpuacct/cpuacct.usage":   "1\n",
+				"cpuacct/c/cpuacct.usage": fmt.Sprintf("%d\n", c.total),
+				"cpuacct/c/cpuacct.stat":  fmt.Sprintf("user %d\nsystem %d\n", c.user/1e7, c.sys/1e7),
+			}
+		}},
+		{"v2", Paths{Unified: "/c"}, func(c counters) map[string]string {
+			return map[string]string{
+				"cgroup.controllers": "cpu\n",
+				"c/cpu.stat":         fmt.Sprintf("usage_usec %d\nuser_usec %d\nsystem_usec %d\n", c.total/1e3, c.user/1e3, c.sys/1e3),
+			}
+		}},
+	}
+	// Tick-sampled modes a fifth below the total, then a split that swings
+	// from all user to all system, then a restart.
+	seq := []struct {
+		c            counters
+		wantU, wantS uint64
+	}{
+		{counters{1e9, 6e8, 2e8}, 7.5e8, 2.5e8},
+		{counters{2e9, 9e9, 2e8}, 1.75e9, 2.5e8},   // ratio says 4.3e7 system: held at 2.5e8
+		{counters{3e9, 9e9, 9e10}, 1.75e9, 1.25e9}, // ratio says 2.7e8 user: held at 1.75e9
+		{counters{3e9, 9e9, 9e10}, 1.75e9, 1.25e9}, // nothing ran
+		{counters{1e8, 0, 1e8}, 0, 1e8},            // restarted
+	}
+	for _, l := range layouts {
+		for _, m := range modes {
+			t.Run(l.name+"/"+m.name, func(t *testing.T) {
+				root := t.TempDir()
+				writeFiles(t, root, l.files(seq[0].c))
+				hd, err := mustDetect(t, root).Open(l.paths, m.opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer hd.Close()
+				for i, st := range seq {
+					writeFiles(t, root, l.files(st.c))
+					var s Stats
+					if err := hd.Read(&s); err != nil {
+						t.Fatal(err)
+					}
+					if !s.Have.Has(HaveCPU|HaveCPUMode) || s.CPUUsageNanos != st.c.total ||
+						s.CPUUserNanos != st.wantU || s.CPUSystemNanos != st.wantS {
+						t.Errorf("read %d of %+v: total %d user %d system %d (have %v); want %d, %d, %d",
+							i, st.c, s.CPUUsageNanos, s.CPUUserNanos, s.CPUSystemNanos, s.Have, st.c.total, st.wantU, st.wantS)
+					}
+				}
+			})
 		}
 	}
 }

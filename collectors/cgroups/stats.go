@@ -48,7 +48,10 @@ func (f Field) String() string {
 type Stats struct {
 	Have Field
 
-	CPUUsageNanos  uint64 // total CPU time
+	// CPUUsageNanos is the exact total CPU time. CPUUserNanos and
+	// CPUSystemNanos split it in the ratio of the kernel's tick-sampled
+	// per-mode counters, so they sum to it; each is monotonic for one Handle.
+	CPUUsageNanos  uint64
 	CPUUserNanos   uint64 // in user mode
 	CPUSystemNanos uint64 // in kernel mode
 
