@@ -38,6 +38,10 @@ type tracked struct {
 	h      *cgroups.Handle
 	pid    uint32
 	failAt time.Time // last open failure, for reopenBackoff
+	// cpuSplit is the CPU-mode state of the last closed handle of this
+	// task, resumed when it is reopened.
+	cpuSplit  cgroups.CPUSplit
+	haveSplit bool
 
 	cur, prev       cgroups.Stats
 	curOK, prevOK   bool
@@ -187,6 +191,7 @@ func (s *Sampler) markCollisions() {
 
 func (s *Sampler) closeTracked(t *tracked) {
 	if t.h != nil {
+		t.cpuSplit, t.haveSplit = t.h.CPUSplit(), true
 		t.h.Close()
 		t.h = nil
 	}
@@ -209,6 +214,11 @@ func (s *Sampler) open(t *tracked) error {
 	h, err := s.cg.Open(paths, cgroups.Options{KeepOpen: s.keepOpen})
 	if err != nil {
 		return err
+	}
+	if t.haveSplit && t.pid == c.Pid {
+		// The same task after a transient error: its CPU modes go on from
+		// where they were, never backwards.
+		h.ResumeCPUSplit(t.cpuSplit)
 	}
 	t.h, t.pid = h, c.Pid
 	if id, err := netstat.NamespaceID(s.procRoot, int(c.Pid)); err == nil {

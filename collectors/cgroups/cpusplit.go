@@ -64,3 +64,23 @@ func share(total, part, other uint64) uint64 {
 	q, _ := bits.Div64(hi, lo, sum)
 	return q
 }
+
+// CPUSplit is a Handle's CPU-mode state, carried from a closed Handle to
+// the next one of the same task (see Handle.CPUSplit and ResumeCPUSplit),
+// so that a reopen after a transient read error cannot step a mode back.
+type CPUSplit struct{ s cpuSplit }
+
+// CPUSplit returns the handle's CPU-mode state.
+func (hd *Handle) CPUSplit() CPUSplit {
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	return CPUSplit{hd.cpu}
+}
+
+// ResumeCPUSplit continues from the state of an earlier Handle of the same
+// task. Counters that went backwards since still reset it, as in Read.
+func (hd *Handle) ResumeCPUSplit(s CPUSplit) {
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	hd.cpu = s.s
+}

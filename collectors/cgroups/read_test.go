@@ -704,3 +704,49 @@ func TestReadCPUModes(t *testing.T) {
 		}
 	}
 }
+
+// A handle reopened for the same task resumes the CPU-mode state of the
+// one it replaces, so a transient error cannot step a mode back.
+func TestResumeCPUSplit(t *testing.T) {
+	root := t.TempDir()
+	files := func(total, user, sys uint64) map[string]string {
+		return map[string]string{
+			"cgroup.controllers": "cpu\n",
+			"c/cpu.stat":         fmt.Sprintf("usage_usec %d\nuser_usec %d\nsystem_usec %d\n", total, user, sys),
+		}
+	}
+	p := Paths{Unified: "/c"}
+	writeFiles(t, root, files(1e6, 6e5, 2e5))
+	h := mustDetect(t, root)
+	a, err := h.Open(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Stats
+	if err := a.Read(&s); err != nil {
+		t.Fatal(err)
+	}
+	state := a.CPUSplit()
+	a.Close()
+	// The split swings to almost all user: a fresh handle would report
+	// less system time than before; a resumed one holds it.
+	writeFiles(t, root, files(2e6, 9e6, 2e5))
+	for _, resume := range []bool{false, true} {
+		b, err := h.Open(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resume {
+			b.ResumeCPUSplit(state)
+		}
+		var s2 Stats
+		if err := b.Read(&s2); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		backwards := s2.CPUSystemNanos < s.CPUSystemNanos
+		if backwards == resume {
+			t.Errorf("resume %v: system %d after %d", resume, s2.CPUSystemNanos, s.CPUSystemNanos)
+		}
+	}
+}

@@ -60,7 +60,7 @@ var PodAttributes = []string{"container.id", "k8s.namespace.name", "k8s.pod.name
 // by identifier and a typo fails to compile.
 var (
 	CPUTime = Metric{Name: "container.cpu.time", Unit: "s", Instrument: Counter,
-		Help: "Total CPU time consumed by the container, by mode.", Attributes: []string{"cpu.mode"}}
+		Help: "Total CPU time consumed by the container, by mode; the modes sum to the cgroup's exact CPU time counter.", Attributes: []string{"cpu.mode"}}
 	CPUUsage = Metric{Name: "container.cpu.usage", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU cores used by the container, averaged over the last sample interval."}
 	CPUThrottledPeriods = Metric{Name: "fleetscope.container.cpu.throttled_periods", Unit: "{period}", Instrument: Counter,
