@@ -78,6 +78,11 @@ func startAgent(t *testing.T, socket string, extra string) *agentProc {
 	if strings.Contains(extra, "sampling:") {
 		sampling = ""
 	}
+	// Each agent gets a state file of its own: tests run in parallel and
+	// must not restore each other's history.
+	if !strings.Contains(extra, "history:") {
+		sampling += "history:\n  state_file: " + filepath.Join(dir, "state.bin") + "\n"
+	}
 	cfg := fmt.Sprintf(`containerd:
   socket: %s
   relist_interval: 30s

@@ -14,6 +14,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Interface holds the counters of one network interface, as the kernel
@@ -103,7 +105,11 @@ func ParseNetDev(data []byte, dst []Interface) ([]Interface, error) {
 			dst = append(dst, Interface{})
 		}
 		it := &dst[n]
-		if it.Name != string(name) { // compared without allocating
+		if !utf8.Valid(name) {
+			// Interface names may hold any byte but '/', ':', blanks and
+			// NUL; what leaves the agent must be UTF-8.
+			it.Name = strings.ToValidUTF8(string(name), "\uFFFD")
+		} else if it.Name != string(name) { // compared without allocating
 			it.Name = string(name)
 		}
 		it.RxBytes, it.RxPackets, it.RxErrors, it.RxDropped = vals[rxBytes], vals[rxPackets], vals[rxErrors], vals[rxDropped]

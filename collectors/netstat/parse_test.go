@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -227,5 +228,17 @@ func BenchmarkParseSNMP(b *testing.B) {
 		if _, ok, err := ParseSNMPPassiveOpens(data); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// An interface may be named with any byte but '/', ':', blanks and NUL;
+// the parsed name is valid UTF-8 whatever it holds.
+func TestParseNetDevInvalidUTF8Name(t *testing.T) {
+	got, err := ParseNetDev([]byte(header+"veth\xff\xfex: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !utf8.ValidString(got[0].Name) || got[0].Name != "veth\uFFFDx" {
+		t.Fatalf("interfaces = %+v", got)
 	}
 }
