@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -52,7 +53,10 @@ var (
 // WriteTo writes the checkpoint of every series, sorted by key, to w. It
 // buffers one series at a time, so w need not be buffered.
 func (st *Store) WriteTo(w io.Writer) (int64, error) {
-	keys := st.Keys()
+	// A series that never got a sample holds no history: it is not
+	// written, and the decoder skips any such record, so that a record of
+	// a few bytes never costs a Series on the heap.
+	keys := slices.DeleteFunc(st.Keys(), func(k Key) bool { return !st.series[k].seen })
 	if len(keys) > maxSeries {
 		return 0, fmt.Errorf("history checkpoint: %d series, at most %d can be written", len(keys), maxSeries)
 	}
@@ -103,9 +107,6 @@ func appendFloat(b []byte, f float64) []byte { return le.AppendUint64(b, math.Fl
 func appendSeries(b []byte, k Key, s *Series) []byte {
 	b = appendString(b, k.Namespace)
 	b = appendString(b, k.ID)
-	if !s.seen {
-		return append(b, 0)
-	}
 	b = append(b, flagSeen)
 	b = le.AppendUint64(b, uint64(s.first))
 	b = le.AppendUint64(b, uint64(s.last))
@@ -125,14 +126,14 @@ func appendSeries(b []byte, k Key, s *Series) []byte {
 	}
 	b = append(b, h.minutes, h.actv)
 
-	for m := s.minuteExtent(); m < s.cur; {
-		i := mod(m, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(s.cur-m))]
+	for m, n := s.minuteExtent(), len(s.minutes); m < s.cur; {
+		i := mod(m, n)
+		seg := s.minutes[i:min(n, i+int(s.cur-m))]
 		b = append(b, minuteBytes(seg)...)
 		m += int64(len(seg))
 	}
 	for hr, curH := s.hourExtent(), floorDiv(s.cur, 60); hr < curH; hr++ {
-		r := &s.hours[mod(hr, HoursKept)]
+		r := &s.hours[mod(hr, len(s.hours))]
 		b = le.AppendUint32(b, math.Float32bits(r.cpu))
 		b = le.AppendUint32(b, r.maxWSKiB)
 		b = le.AppendUint32(b, math.Float32bits(r.rx))
@@ -158,7 +159,13 @@ func (s *Series) hourExtent() int64 {
 // Errors wrap ErrCorrupt or ErrVersion when the data is at fault; other
 // errors come from r.
 func ReadStore(r io.Reader) (*Store, error) {
-	d := &decoder{r: bufio.NewReaderSize(r, 64<<10)}
+	return readStore(r, -1)
+}
+
+// readStore is ReadStore for a checkpoint of size bytes (-1: unknown),
+// against which the decoder bounds every count and length it reads.
+func readStore(r io.Reader, size int64) (*Store, error) {
+	d := &decoder{r: bufio.NewReaderSize(r, 64<<10), size: size}
 	var hdr [headerLen]byte
 	if err := d.read(hdr[:]); err != nil {
 		return nil, err
@@ -175,8 +182,8 @@ func ReadStore(r io.Reader) (*Store, error) {
 	if err := d.read(tr[:]); err != nil {
 		return nil, err
 	}
-	if got := le.Uint32(tr[:]); got != want {
-		return nil, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, got, want)
+	if le.Uint32(tr[:]) != want {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	var one [1]byte
 	switch _, err := io.ReadFull(d.r, one[:]); {
@@ -188,12 +195,17 @@ func ReadStore(r io.Reader) (*Store, error) {
 	return st, nil
 }
 
+// Error texts of the decoder never quote what the file holds (bytes,
+// keys, decoded values): the file may be anything, say a link to a
+// secret, and the errors reach /readyz and the log. They say what is
+// wrong and where (series index, byte offset).
+
 func checkHeader(hdr []byte) error {
 	if string(hdr[:len(magic)]) != magic {
-		return fmt.Errorf("%w: bad magic %q", ErrCorrupt, hdr[:len(magic)])
+		return fmt.Errorf("%w: not a history checkpoint (bad magic)", ErrCorrupt)
 	}
-	if v := le.Uint32(hdr[len(magic):]); v != formatVersion {
-		return fmt.Errorf("%w: version %d, want %d", ErrVersion, v, formatVersion)
+	if le.Uint32(hdr[len(magic):]) != formatVersion {
+		return fmt.Errorf("%w: another format version (this agent reads version %d)", ErrVersion, formatVersion)
 	}
 	return nil
 }
@@ -201,7 +213,7 @@ func checkHeader(hdr []byte) error {
 // decodePayload decodes a payload without header and checksum; it exists
 // so that the decoder can be fuzzed past the checksum.
 func decodePayload(r io.Reader) (*Store, error) {
-	return (&decoder{r: r}).payload()
+	return (&decoder{r: r, size: -1}).payload()
 }
 
 // decoder reads a checkpoint and keeps a running checksum. Fixed-size
@@ -210,6 +222,7 @@ type decoder struct {
 	r       io.Reader
 	crc     uint32
 	n       int64 // bytes consumed, for error messages
+	size    int64 // of the whole checkpoint; -1 when unknown
 	scratch [HoursKept * hourRecLen]byte
 }
 
@@ -235,11 +248,17 @@ func (d *decoder) str(what string) (string, error) {
 		return "", err
 	}
 	n := int(c.u16())
-	if n > maxKeyLen {
-		return "", fmt.Errorf("%w: %s of %d bytes at byte %d", ErrCorrupt, what, n, d.n)
+	if n > maxKeyLen || !d.fits(int64(n)) {
+		return "", fmt.Errorf("%w: %s at byte %d longer than %d bytes or than the rest of the file", ErrCorrupt, what, d.n, maxKeyLen)
 	}
 	c, err = d.next(n)
 	return string(c), err
+}
+
+// fits reports whether n more bytes can follow in a checkpoint of the
+// known size (always, when the size is unknown).
+func (d *decoder) fits(n int64) bool {
+	return d.size < 0 || n <= d.size-d.n
 }
 
 // cursor takes little-endian values off the front of a slice that is
@@ -283,18 +302,22 @@ func (d *decoder) payload() (*Store, error) {
 		return nil, err
 	}
 	count := c.u32()
-	if count > maxSeries {
-		return nil, corrupt("%d series, at most %d allowed", count, maxSeries)
+	if count > maxSeries || !d.fits(int64(count)*minSeriesLen) {
+		return nil, corrupt("series count over %d or more than the rest of the file can hold", maxSeries)
 	}
 	// Trust the count only as far as a small file could hold it.
 	st := &Store{series: make(map[Key]*Series, min(count, 1024))}
 	for i := range count {
+		at := d.n
 		k, s, err := d.series()
 		if err != nil {
-			return nil, fmt.Errorf("series %d (%.80s/%.80s): %w", i, k.Namespace, k.ID, err)
+			return nil, fmt.Errorf("series %d at byte %d: %w", i, at, err)
+		}
+		if s == nil {
+			continue // never sampled: nothing to keep
 		}
 		if _, dup := st.series[k]; dup {
-			return nil, corrupt("series %s/%s appears twice", k.Namespace, k.ID)
+			return nil, corrupt("series %d at byte %d repeats an earlier key", i, at)
 		}
 		st.series[k] = s
 	}
@@ -304,6 +327,9 @@ func (d *decoder) payload() (*Store, error) {
 func finite(f float64) bool { return f >= 0 && f <= math.MaxFloat64 }
 
 const accLen = 3*8 + (4 + 7*8) + (6*8 + 2)
+
+// minSeriesLen is the shortest series record: two empty keys and flags.
+const minSeriesLen = 2 + 2 + 1
 
 func (d *decoder) series() (k Key, s *Series, err error) {
 	if k.Namespace, err = d.str("namespace"); err != nil {
@@ -316,46 +342,53 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	if err != nil {
 		return k, nil, err
 	}
-	s = NewSeries()
-	switch flags := c.u8(); flags {
+	switch c.u8() {
 	case 0:
-		return k, s, nil
+		// Written by older agents for a series without samples.
+		return k, nil, nil
 	case flagSeen:
 	default:
-		return k, nil, corrupt("unknown flags %#x", flags)
+		return k, nil, corrupt("unknown flags")
 	}
 
 	if c, err = d.next(accLen); err != nil {
 		return k, nil, err
 	}
 	first, last, cur := int64(c.u64()), int64(c.u64()), int64(c.u64())
-	a := &s.acc
+	a, h := new(minuteAcc), new(hourAcc)
 	a.samples = c.u32()
 	a.observed = int64(c.u64())
 	a.cpu = c.f64()
 	a.rx, a.tx, a.disk, a.accepts, a.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
-	h := &s.hour
 	h.cpu = c.f64()
 	h.rx, h.tx, h.disk, h.accepts, h.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
 	h.minutes, h.actv = c.u8(), c.u8()
 	switch {
 	case first > last:
-		return k, nil, corrupt("first sample %d after last %d", first, last)
+		return k, nil, corrupt("first sample after the last")
 	case floorDiv(last, nsPerMinute) > cur || cur > maxMinute:
-		return k, nil, corrupt("minute in progress %d out of range", cur)
+		return k, nil, corrupt("minute in progress out of range")
 	case a.observed < 0 || !finite(a.cpu):
 		return k, nil, corrupt("bad minute accumulator")
 	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60):
 		return k, nil, corrupt("bad hour accumulator")
 	}
+	// The rings are as long as the history the record carries, which
+	// follows from the times just checked and is read below: what is
+	// allocated stays proportional to the bytes of the file, however
+	// many series it holds.
+	s = NewSeries()
+	s.minutes = make([]Minute, ringLen(cur-floorDiv(first, nsPerMinute), minMinuteRing, MinutesKept))
+	s.hours = make([]hourRec, ringLen(floorDiv(cur, 60)-floorDiv(first, nsPerHour), minHourRing, HoursKept))
 	s.start(first, cur)
-	s.last = last
+	s.acc, s.hour, s.last = *a, *h, last
+	h = &s.hour
 
 	// The extents follow from the times just checked, so they are at
 	// most a ring long.
-	for m := s.minuteExtent(); m < cur; {
-		i := mod(m, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(cur-m))]
+	for m, n := s.minuteExtent(), len(s.minutes); m < cur; {
+		i := mod(m, n)
+		seg := s.minutes[i:min(n, i+int(cur-m))]
 		if err := d.read(minuteBytes(seg)); err != nil {
 			return k, nil, err
 		}
@@ -369,12 +402,12 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	curH := floorDiv(cur, 60)
 	var valid uint8
 	for m := max(curH*60, s.minuteExtent()); m < cur; m++ {
-		if s.minutes[mod(m, MinutesKept)].Valid() {
+		if s.minutes[mod(m, len(s.minutes))].Valid() {
 			valid++
 		}
 	}
 	if valid != h.minutes {
-		return k, nil, corrupt("hour in progress counts %d minutes, ring has %d", h.minutes, valid)
+		return k, nil, corrupt("hour in progress disagrees with the minute ring")
 	}
 
 	lo := s.hourExtent()
@@ -382,18 +415,18 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		return k, nil, err
 	}
 	for hr := lo; hr < curH; hr++ {
-		r := &s.hours[mod(hr, HoursKept)]
+		r := &s.hours[mod(hr, len(s.hours))]
 		r.cpu, r.maxWSKiB = c.f32(), c.u32()
 		r.rx, r.tx, r.disk = c.f32(), c.f32(), c.f32()
 		r.accepts = c.u32()
 		r.minutes, r.actv = c.u8(), c.u8()
 		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk} {
 			if !finite(float64(f)) {
-				return k, nil, corrupt("hour %d: bad value %v", hr, f)
+				return k, nil, corrupt("finished hour %d of %d: negative or not finite", hr-lo+1, curH-lo)
 			}
 		}
 		if r.minutes > 60 || r.actv > r.minutes {
-			return k, nil, corrupt("hour %d: %d active of %d minutes", hr, r.actv, r.minutes)
+			return k, nil, corrupt("finished hour %d of %d: more active minutes than minutes, or more than 60", hr-lo+1, curH-lo)
 		}
 	}
 	return k, s, nil

@@ -16,9 +16,16 @@ const (
 const (
 	// SeriesHeaderBytes is what a Series costs before its first sample.
 	SeriesHeaderBytes = int(unsafe.Sizeof(Series{}))
-	// SeriesBytes is what a Series costs from its first sample on: the
-	// header and both rings, fixed for the life of the container.
-	SeriesBytes = SeriesHeaderBytes + int(unsafe.Sizeof(minuteRing{})) + int(unsafe.Sizeof(hourRing{}))
+	// SeriesBytes is what a Series costs once it is a week old: the
+	// header and both rings at full length. A younger Series costs less:
+	// its rings grow with its age (see growRings).
+	SeriesBytes = SeriesHeaderBytes + MinutesKept*int(unsafe.Sizeof(Minute(0))) + HoursKept*int(unsafe.Sizeof(hourRec{}))
+)
+
+// Shortest rings, so that a young Series does not reallocate every minute.
+const (
+	minMinuteRing = 16
+	minHourRing   = 2
 )
 
 // Sample is what the agent feeds each tick for one container: deltas since
@@ -64,11 +71,6 @@ type Hour struct {
 	Minutes       uint8
 	ActiveMinutes uint8
 }
-
-type (
-	minuteRing [MinutesKept]Minute
-	hourRing   [HoursKept]hourRec
-)
 
 // hourRec is the ring form of an Hour: 26 bytes of fields, 28 with padding.
 type hourRec struct {
@@ -173,12 +175,17 @@ func (h *hourAcc) rec() hourRec {
 }
 
 // Series is one container's history. Minutes and hours are numbered from
-// the Unix epoch; minute m lives in slot m mod MinutesKept, so the minute
-// ring always holds minutes [cur-MinutesKept, cur) and the hour ring hours
-// [curHour-HoursKept, curHour). Not safe for concurrent use.
+// the Unix epoch; minute m lives in slot m mod len(minutes), so the minute
+// ring always holds minutes [cur-len(minutes), cur) and the hour ring hours
+// [curHour-len(hours), curHour). The rings start short and grow with the
+// container's age up to a week (MinutesKept, HoursKept): their length is
+// always at least the number of minutes (hours) since the first sample, so
+// nothing since then is ever overwritten before it is a week old, and a
+// young Series (or one decoded from a few bytes of checkpoint) costs memory
+// in proportion to its age. Not safe for concurrent use.
 type Series struct {
-	minutes  *minuteRing // nil until the first sample
-	hours    *hourRing
+	minutes  []Minute // nil until the first sample
+	hours    []hourRec
 	first    int64 // Unix nanoseconds of the first sample
 	last     int64 // Unix nanoseconds of the latest sample
 	cur      int64 // minute in progress
@@ -217,7 +224,8 @@ func (s *Series) ObservedMinutes() int { return int(s.observed) }
 // active), marks the minutes skipped since as without data, and starts the
 // new one. Samples older than the minute in progress are ignored, and so
 // are samples whose Time is zero or outside the years 1678 to 2262. Add
-// does not allocate, except for the rings on the first sample.
+// does not allocate, except for the rings: on the first sample, and when
+// they grow during the container's first week (18 times in all).
 func (s *Series) Add(sm Sample, th Thresholds) {
 	t, ok := unixNano(sm.Time)
 	if !ok {
@@ -251,15 +259,51 @@ func (s *Series) Advance(now time.Time, th Thresholds) {
 }
 
 func (s *Series) start(t, m int64) {
-	if s.minutes == nil {
-		s.minutes, s.hours = new(minuteRing), new(hourRing)
-	}
 	s.seen = true
 	s.first, s.last, s.cur = t, t, m
+	if s.minutes == nil {
+		s.minutes = make([]Minute, ringLen(0, minMinuteRing, MinutesKept))
+		s.hours = make([]hourRec, ringLen(0, minHourRing, HoursKept))
+	}
+}
+
+// ringLen is the length of a ring that must hold need entries: a power of
+// two (so that a growing Series reallocates only a few times in its first
+// week) between lo and kept.
+func ringLen(need int64, lo, kept int) int {
+	n := lo
+	for int64(n) < need && n < kept {
+		n *= 2
+	}
+	return min(n, kept)
+}
+
+// growRings makes the rings long enough to hold every minute and hour from
+// the first sample up to (not including) minute m, before m becomes the
+// minute in progress. Entries move to their slots in the longer rings;
+// slots before the first sample stay zero.
+func (s *Series) growRings(m int64) {
+	firstMin := floorDiv(s.first, nsPerMinute)
+	if n := ringLen(m-firstMin, minMinuteRing, MinutesKept); n > len(s.minutes) {
+		old := s.minutes
+		s.minutes = make([]Minute, n)
+		for x := max(s.cur-int64(len(old)), firstMin); x < s.cur; x++ {
+			s.minutes[mod(x, n)] = old[mod(x, len(old))]
+		}
+	}
+	firstH, curH := floorDiv(s.first, nsPerHour), floorDiv(s.cur, 60)
+	if n := ringLen(floorDiv(m, 60)-firstH, minHourRing, HoursKept); n > len(s.hours) {
+		old := s.hours
+		s.hours = make([]hourRec, n)
+		for h := max(curH-int64(len(old)), firstH); h < curH; h++ {
+			s.hours[mod(h, n)] = old[mod(h, len(old))]
+		}
+	}
 }
 
 // advance closes minute s.cur and makes m (> s.cur) the minute in progress.
 func (s *Series) advance(m int64, th *Thresholds) {
+	s.growRings(m)
 	b := s.acc.minute(th)
 	s.setMinute(s.cur, b)
 	if b.Valid() {
@@ -269,7 +313,7 @@ func (s *Series) advance(m int64, th *Thresholds) {
 	s.clearMinutes(s.cur+1, m)
 
 	if h, nh := floorDiv(s.cur, 60), floorDiv(m, 60); nh > h {
-		s.hours[mod(h, HoursKept)] = s.hour.rec()
+		s.hours[mod(h, len(s.hours))] = s.hour.rec()
 		s.hour = hourAcc{}
 		s.clearHours(h+1, nh)
 	}
@@ -277,7 +321,7 @@ func (s *Series) advance(m int64, th *Thresholds) {
 }
 
 func (s *Series) setMinute(m int64, b Minute) {
-	slot := &s.minutes[mod(m, MinutesKept)]
+	slot := &s.minutes[mod(m, len(s.minutes))]
 	if slot.Valid() {
 		s.observed--
 	}
@@ -288,14 +332,15 @@ func (s *Series) setMinute(m int64, b Minute) {
 }
 
 // clearMinutes marks minutes [from, to) as without data. Only the last
-// MinutesKept of them can still be in the ring.
+// len(s.minutes) of them can still be in the ring.
 func (s *Series) clearMinutes(from, to int64) {
-	if to-from > MinutesKept {
-		from = to - MinutesKept
+	n := len(s.minutes)
+	if to-from > int64(n) {
+		from = to - int64(n)
 	}
 	for from < to {
-		i := mod(from, MinutesKept)
-		seg := s.minutes[i:min(MinutesKept, i+int(to-from))]
+		i := mod(from, n)
+		seg := s.minutes[i:min(n, i+int(to-from))]
 		for _, b := range seg {
 			if b.Valid() {
 				s.observed--
@@ -307,11 +352,12 @@ func (s *Series) clearMinutes(from, to int64) {
 }
 
 func (s *Series) clearHours(from, to int64) {
-	if to-from > HoursKept {
-		from = to - HoursKept
+	n := len(s.hours)
+	if to-from > int64(n) {
+		from = to - int64(n)
 	}
 	for ; from < to; from++ {
-		s.hours[mod(from, HoursKept)] = hourRec{}
+		s.hours[mod(from, n)] = hourRec{}
 	}
 }
 
@@ -333,9 +379,9 @@ func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
 	if !s.seen {
 		return dst
 	}
-	lo, hi := max(f, s.cur-MinutesKept), min(t, s.cur)
+	lo, hi := max(f, s.cur-int64(len(s.minutes))), min(t, s.cur)
 	for lo < hi {
-		i := mod(lo, MinutesKept)
+		i := mod(lo, len(s.minutes))
 		c := copy(out[lo-f:hi-f], s.minutes[i:])
 		lo += int64(c)
 	}
@@ -361,8 +407,8 @@ func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
 		return dst
 	}
 	curH := floorDiv(s.cur, 60)
-	for h := max(f, curH-HoursKept); h < min(t, curH); h++ {
-		out[h-f] = s.hours[mod(h, HoursKept)].hour()
+	for h := max(f, curH-int64(len(s.hours))); h < min(t, curH); h++ {
+		out[h-f] = s.hours[mod(h, len(s.hours))].hour()
 	}
 	if f <= curH && curH < t {
 		r := s.hour.rec()

@@ -425,8 +425,8 @@ func TestSeriesMemory(t *testing.T) {
 	if got := unsafe.Sizeof(hourRec{}); got != 28 {
 		t.Errorf("hour record: %d bytes, want 28", got)
 	}
-	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 14952 {
-		t.Errorf("SeriesBytes = %d, the package doc says 14952", SeriesBytes)
+	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 14984 {
+		t.Errorf("SeriesBytes = %d, the package doc says 14984", SeriesBytes)
 	}
 	if SeriesBytes > 16<<10 {
 		t.Errorf("SeriesBytes = %d, over 16 KiB", SeriesBytes)
@@ -454,5 +454,86 @@ func TestSeriesMemory(t *testing.T) {
 	t.Logf("heap per series: %d bytes (data %d)", per, SeriesBytes)
 	if per > 16<<10 {
 		t.Errorf("heap per series = %d bytes, over 16 KiB", per)
+	}
+}
+
+// TestRingsGrowWithAge feeds a container for eight days and checks, every
+// few hours, that growing rings lost nothing since the first sample and
+// that they stop growing at a week.
+func TestRingsGrowWithAge(t *testing.T) {
+	s := NewSeries()
+	start := t0.Add(17 * time.Minute) // not on an hour boundary
+	end := start.Add(8 * 24 * time.Hour)
+	allocs := 0
+	for at, i := start, 0; at.Before(end); at, i = at.Add(30*time.Second), i+1 {
+		before := cap(s.minutes) + cap(s.hours)
+		s.Add(Sample{Time: at, CPUSeconds: float64(i%7) * 3, WorkingSet: 1 << 20}, defaultTh)
+		if cap(s.minutes)+cap(s.hours) != before {
+			allocs++
+		}
+		if i%(6*120) != 0 {
+			continue
+		}
+		cur := at.Truncate(time.Minute)
+		from := start.Truncate(time.Minute)
+		if weekAgo := cur.Add(-MinutesKept * time.Minute); weekAgo.After(from) {
+			from = weekAgo
+		}
+		mins := s.AppendMinutes(nil, start.Add(-24*time.Hour), cur)
+		valid := 0
+		for j, m := range mins {
+			at := start.Add(-24 * time.Hour).Truncate(time.Minute).Add(time.Duration(j) * time.Minute)
+			if want := !at.Before(from); m.Valid() != want {
+				t.Fatalf("at %v: minute %v valid = %v, want %v", cur, at, m.Valid(), want)
+			}
+			if m.Valid() {
+				valid++
+			}
+		}
+		if valid != s.ObservedMinutes() {
+			t.Fatalf("at %v: %d valid minutes, ObservedMinutes %d", cur, valid, s.ObservedMinutes())
+		}
+		hours := s.AppendHours(nil, start.Add(-24*time.Hour), cur.Truncate(time.Hour))
+		for j, h := range hours {
+			hr := start.Add(-24 * time.Hour).Truncate(time.Hour).Add(time.Duration(j) * time.Hour)
+			full := !hr.Before(start.Truncate(time.Hour).Add(time.Hour)) && !hr.Before(cur.Truncate(time.Hour).Add(-HoursKept*time.Hour))
+			if full && h.Minutes != 60 {
+				t.Fatalf("at %v: hour %v has %d minutes, want 60", cur, hr, h.Minutes)
+			}
+			if hr.Before(start.Truncate(time.Hour)) && h.Minutes != 0 {
+				t.Fatalf("at %v: hour %v before the first sample has %d minutes", cur, hr, h.Minutes)
+			}
+		}
+	}
+	if len(s.minutes) != MinutesKept || len(s.hours) != HoursKept {
+		t.Errorf("after 8 days: rings of %d minutes and %d hours, want a week", len(s.minutes), len(s.hours))
+	}
+	// Power-of-two growth: a handful of reallocations in a week.
+	if allocs > 20 {
+		t.Errorf("rings grew %d times in a week", allocs)
+	}
+	t.Logf("rings grew %d times", allocs)
+}
+
+// TestWeekOldSeriesMemory checks what a Series costs at full length, size
+// classes included; younger ones cost less.
+func TestWeekOldSeriesMemory(t *testing.T) {
+	const n = 1000
+	keep := make([]*Series, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		keep[i] = NewSeries()
+		keep[i].Add(Sample{Time: t0}, defaultTh)
+		keep[i].Add(Sample{Time: t0.Add(8 * 24 * time.Hour)}, defaultTh)
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("allocated per week-old series: %d bytes (data %d)", per, SeriesBytes)
+	if per > 16<<10 {
+		t.Errorf("allocated per week-old series = %d bytes, over 16 KiB", per)
+	}
+	if len(keep[0].minutes) != MinutesKept || len(keep[0].hours) != HoursKept {
+		t.Error("rings not at full length after a week")
 	}
 }
