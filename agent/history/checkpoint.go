@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -448,7 +449,7 @@ func saveFile(path string, write func(io.Writer) error) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("save history checkpoint %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return fmt.Errorf("save history checkpoint %s: %w", path, err)
 	}
@@ -479,6 +480,31 @@ func saveFile(path string, write func(io.Writer) error) (err error) {
 	return syncDir(dir)
 }
 
+// tempPrefix begins the name of saveFile's temporary files for path;
+// os.CreateTemp ends it with decimal digits.
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// removeStaleTemps removes the temporary files a save of path left behind
+// when the agent was killed mid-checkpoint (each as large as a
+// checkpoint). Only regular files named exactly as saveFile names them,
+// next to path, are removed. It is meant for start-up, before any save.
+func removeStaleTemps(path string) {
+	dir, prefix := filepath.Dir(path), tempPrefix(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // no directory, nothing left behind; other errors show on load
+	}
+	for _, e := range entries {
+		digits, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		// A file that cannot be removed now is tried again at the next
+		// start; it costs disk space, nothing else.
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
 // syncDir makes a rename durable. Filesystems that cannot sync a
 // directory say so with EINVAL or ENOTSUP; the rename then stands as is.
 func syncDir(dir string) error {
@@ -496,13 +522,17 @@ func syncDir(dir string) error {
 	return err
 }
 
-// LoadFile reads the checkpoint at path. A missing file gives an empty
-// store and no error. A corrupt, foreign or other-version file is renamed
+// LoadFile reads the checkpoint at path, at start-up: it first removes the
+// temporary files of a save that was interrupted. A missing file gives an
+// empty store and no error. path must be a regular file: a symbolic link
+// (not followed) or anything else is reported and left in place, and the
+// next save replaces it. A corrupt, foreign or other-version file is renamed
 // to path+".corrupt-<unix time>" and LoadFile returns an empty store with
 // an error that wraps ErrCorrupt or ErrVersion and names both paths. Any
 // other error (say, permission denied) also comes with an empty store, and
 // the file is left in place.
 func LoadFile(path string) (*Store, error) {
+	removeStaleTemps(path)
 	st, err := loadFile(path)
 	switch {
 	case err == nil:
@@ -524,26 +554,49 @@ func LoadFile(path string) (*Store, error) {
 // damaged file is rejected before anything is allocated for it, then
 // decodes it.
 func loadFile(path string) (*Store, error) {
-	f, err := os.Open(path)
+	// O_NOFOLLOW: a link planted in the state directory must not make
+	// the agent (root) read, and report on, a file it points to.
+	// O_NONBLOCK: opening a FIFO for reading must not hang the start.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, errors.New("is a symbolic link, which is not followed")
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if err := verify(f); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", fileType(fi.Mode()))
+	}
+	if err := verify(f, fi.Size()); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	return ReadStore(f)
+	return readStore(f, fi.Size())
 }
 
-func verify(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
+// fileType names the type of a file that is not a regular one.
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
 	}
-	size := fi.Size()
+	return "mode " + m.Type().String()
+}
+
+func verify(f *os.File, size int64) error {
 	var hdr [headerLen]byte
 	if err := readFull(f, hdr[:]); err != nil {
 		return err
@@ -567,8 +620,8 @@ func verify(f *os.File) error {
 	if err := readFull(f, buf[:trailerLen]); err != nil {
 		return err
 	}
-	if got := le.Uint32(buf); got != sum {
-		return fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", ErrCorrupt, got, sum)
+	if le.Uint32(buf) != sum {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	return nil
 }

@@ -1,13 +1,20 @@
 package history
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // craftCheckpoint builds a valid checkpoint of about size bytes whose
@@ -76,3 +83,161 @@ func TestLoadFileHeapBoundedByFileSize(t *testing.T) {
 // maxHeapPerFileByte bounds what loading a checkpoint may keep per byte
 // of file.
 const maxHeapPerFileByte = 4
+
+const secret = "root:$6$s3cr3tHASH:19000:0:99999:7:::\n"
+
+// TestLoadFileDoesNotFollowLinks plants a link to a secret-looking file
+// where the checkpoint should be: the error names the path and the
+// problem, never the content, and the target is left alone.
+func TestLoadFileDoesNotFollowLinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "shadow")
+	if err := os.WriteFile(target, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "history.bin")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	st, err := LoadFile(path)
+	if err == nil || st == nil || st.Len() != 0 {
+		t.Fatalf("LoadFile(link) = %v, %v; want an empty store and an error", st, err)
+	}
+	msg := err.Error()
+	t.Log(msg)
+	if !strings.Contains(msg, path) || !strings.Contains(msg, "symbolic link") {
+		t.Errorf("error %q does not name the path and the problem", msg)
+	}
+	checkNoContent(t, msg)
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("the link was moved or replaced")
+	}
+	if b, _ := os.ReadFile(target); string(b) != secret {
+		t.Error("the link's target changed")
+	}
+}
+
+// TestLoadFileErrorsDoNotQuoteContent loads files that are not
+// checkpoints, or damaged ones: no error quotes their bytes.
+func TestLoadFileErrorsDoNotQuoteContent(t *testing.T) {
+	valid := encode(t, sampleStore())
+	for name, data := range map[string][]byte{
+		"foreign":       []byte(secret),
+		"other version": withVersion(append([]byte(magic), secret...), 0x73746f72),
+		"bad checksum":  append(bytes.Clone(valid[:len(valid)-4]), "ro:x"...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.bin")
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadFile(path)
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Fatalf("LoadFile = %v, want an error naming %s", err, path)
+			}
+			t.Log(err)
+			checkNoContent(t, err.Error())
+			// The decoder alone, past the checksum.
+			if _, err := ReadStore(bytes.NewReader(data)); err != nil {
+				checkNoContent(t, err.Error())
+			}
+		})
+	}
+}
+
+// checkNoContent fails if msg holds any 4-byte run of the secret, quoted
+// or not, or the version number read from the crafted file.
+func checkNoContent(t *testing.T, msg string) {
+	t.Helper()
+	for i := 0; i+4 <= len(secret); i++ {
+		if run := secret[i : i+4]; strings.Contains(msg, run) || strings.Contains(msg, fmt.Sprintf("%q", run)[1:5]) {
+			t.Errorf("error %q quotes the file's content (%q)", msg, run)
+			return
+		}
+	}
+	for _, v := range []string{"1936879474", "73746f72", "726f3a78"} {
+		if strings.Contains(msg, v) {
+			t.Errorf("error %q quotes a value read from the file (%s)", msg, v)
+		}
+	}
+}
+
+func TestLoadFileRejectsFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.bin")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := LoadFile(path); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), path) {
+			t.Errorf("LoadFile(fifo) = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("LoadFile blocked on a FIFO")
+	}
+}
+
+// TestLoadFileRemovesStaleTemps leaves what a SIGKILL mid-save leaves
+// behind, plus look-alikes that are not ours.
+func TestLoadFileRemovesStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "history.bin")
+	if err := sampleStore().SaveFile(path); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{".history.bin.tmp-123456", ".history.bin.tmp-4294967295"}
+	kept := []string{".history.bin.tmp-", ".history.bin.tmp-12x", ".other.bin.tmp-1", "history.bin.tmp-1", ".history.bin.tmp-7.keep", "history.bin.corrupt-1"}
+	for _, n := range append(slices.Clone(stale), kept...) {
+		if err := os.WriteFile(filepath.Join(dir, n), make([]byte, 1<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A link named like ours is not a file we wrote: left alone.
+	link := ".history.bin.tmp-99"
+	if err := os.Symlink(filepath.Join(dir, kept[0]), filepath.Join(dir, link)); err != nil {
+		t.Fatal(err)
+	}
+	kept = append(kept, link)
+	st, err := LoadFile(path)
+	if err != nil || st.Len() == 0 {
+		t.Fatalf("LoadFile = %v, %v", st, err)
+	}
+	for _, n := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, n)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale temporary file %s is still there", n)
+		}
+	}
+	for _, n := range append(kept, "history.bin") {
+		if _, err := os.Lstat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s was removed: %v", n, err)
+		}
+	}
+	// What saveFile creates matches what is removed.
+	if err := saveFile(path, func(io.Writer) error { return errors.New("interrupted") }); err == nil {
+		t.Fatal("saveFile did not fail")
+	}
+	var names []string
+	if err := saveFile(path, func(w io.Writer) error {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), tempPrefix(path)) && e.Type().IsRegular() && !slices.Contains(kept, e.Name()) {
+				names = append(names, e.Name())
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 {
+		t.Fatalf("temporary files during a save: %v", names)
+	}
+	if err := os.WriteFile(filepath.Join(dir, names[0]), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	LoadFile(path)
+	if _, err := os.Lstat(filepath.Join(dir, names[0])); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a temporary file named as saveFile names them (%s) was not removed", names[0])
+	}
+}
