@@ -349,7 +349,7 @@ func newHTTP(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 // Run lets the periodic reader export until ctx is done, then flushes once
 // more within a short timeout and shuts the SDK down.
 func (e *Exporter) Run(ctx context.Context) error {
-	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", e.endpoint, "interval", e.interval.String())
+	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", config.RedactURL(e.endpoint), "interval", e.interval.String())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
