@@ -67,7 +67,7 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 	if th, ok := st.thresholds[c]; ok {
 		return th
 	}
-	th, err := analysis.ThresholdsFor(st.cfg.Analysis.Idle, c.Labels)
+	th, err := analysis.ThresholdsFor(st.cfg.Analysis.Idle, c.OverrideLabels)
 	if err != nil {
 		st.log.Warn("ignoring idle threshold label", "container", c.Key(), "err", err)
 	}
@@ -157,7 +157,7 @@ func (st *state) analyseOne(now time.Time, sc *snapshot.Container) {
 	if series == nil {
 		return
 	}
-	in := analysis.Input{Now: now, Series: series, Labels: sc.Meta.Labels, GPU: sc.Meta.GPU}
+	in := analysis.Input{Now: now, Series: series, Labels: sc.Meta.OverrideLabels, GPU: sc.Meta.GPU}
 	r := sc.Meta.Resources
 	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = r.CPUQuotaMicros, r.CPUPeriodMicros, r.CPUShares
 	if r.MemoryLimit > 0 {
