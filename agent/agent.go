@@ -1,7 +1,9 @@
-// Package agent is the Fleetscope daemon: it wires discovery, the sampling
-// loop, the exporters and the HTTP server together and owns their
-// lifecycles. One jittered ticker drives sampling; each tick publishes an
-// immutable snapshot that everything else reads.
+// Package agent is the Fleetscope daemon's core: it runs discovery, the
+// storage measurer and the sampling loop, feeds history and analysis, and
+// publishes one immutable model.Snapshot per tick. It knows nothing of the
+// exporters and the HTTP server that read those snapshots: the command
+// wires them (as node_exporter's main does), so dependencies point one way,
+// from the daemon's edges to its core.
 package agent
 
 import (
@@ -17,13 +19,19 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/config"
-	"github.com/fleetscope/fleetscope/exporters/otlp"
+	"github.com/fleetscope/fleetscope/model"
 )
+
+// ExportHealth is an exporter's own health, published in each snapshot's
+// Self (the OTLP exporter implements it).
+type ExportHealth interface {
+	Failures() uint64
+	Points() uint64
+}
 
 // Agent is one running daemon.
 type Agent struct {
@@ -38,9 +46,10 @@ type Agent struct {
 	sampler *Sampler
 	host    *host.Collector
 	state   *state
-	otlp    *otlp.Exporter // nil when OTLP export is off
+	export  ExportHealth // nil when no push exporter runs
+	changed <-chan struct{}
 
-	snap     atomic.Pointer[snapshot.Snapshot]
+	snap     atomic.Pointer[model.Snapshot]
 	overruns uint64
 	hostErrs uint64
 }
@@ -75,35 +84,33 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
 		state:   newState(cfg, log),
 	}
-	a.otlp, err = otlp.New(context.Background(), cfg.OTLP, a, otlp.Options{Version: version, NodeName: node, MaxSeriesPerMetric: cfg.Export.MaxSeriesPerMetric, Log: log.With("component", "otlp")})
-	if err != nil {
-		api.Close()
-		return nil, fmt.Errorf("otlp: %w", err)
-	}
+	a.changed = disc.Subscribe()
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil
 }
 
-// Snapshot returns the latest published snapshot, nil before the first.
-func (a *Agent) Snapshot() *snapshot.Snapshot { return a.snap.Load() }
+// NodeName is the node the agent reports as: host.node_name, else the
+// hostname.
+func (a *Agent) NodeName() string { return a.node }
 
-// Run runs until ctx is done, then stops every part and returns. Only a
-// failure to serve HTTP ends it early.
-func (a *Agent) Run(ctx context.Context, srv *Server) error {
+// Snapshot returns the latest published snapshot, nil before the first.
+func (a *Agent) Snapshot() *model.Snapshot { return a.snap.Load() }
+
+// ReportExportHealth makes each snapshot carry e's health. Call it before
+// Run.
+func (a *Agent) ReportExportHealth(e ExportHealth) { a.export = e }
+
+// Run runs until ctx is done, then stops every part, writes a last
+// checkpoint and returns; every goroutine it starts has ended by then.
+func (a *Agent) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.disc.Run(gctx) })
 	g.Go(func() error { return a.storage.Run(gctx) })
 	g.Go(func() error { a.loop(gctx); return nil })
-	if srv != nil {
-		g.Go(func() error { return srv.Run(gctx) })
-	}
-	if a.otlp != nil {
-		g.Go(func() error { return a.otlp.Run(gctx) })
-	}
 	err := g.Wait()
 	// The loop has stopped, so history is ours: a clean shutdown always
 	// leaves a current checkpoint.
-	a.state.checkpoint(time.Now(), a.snap.Load())
+	a.state.checkpoint(time.Now(), a.sampler.Sources())
 	a.sampler.Close()
 	a.api.Close()
 	if errors.Is(err, context.Canceled) {
@@ -153,7 +160,7 @@ func (a *Agent) loop(ctx context.Context) {
 				return
 			case <-timer.C:
 				break waiting
-			case <-a.disc.Changed():
+			case <-a.changed:
 				// A container that just started shows now, not at the
 				// next tick; only new containers are read.
 				a.tick(ctx, time.Now(), 0, true)
@@ -166,7 +173,7 @@ func (a *Agent) loop(ctx context.Context) {
 // discovered containers and carries the rest (and the host) over from the
 // previous snapshot.
 func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, onlyNew bool) {
-	snap := &snapshot.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
+	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
 	var res tickResult
 	var err error
 	var hdur time.Duration
@@ -178,8 +185,9 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, only
 	} else {
 		res = a.sampler.Sample(now, snap)
 		hstart := time.Now()
-		err = a.host.Read(ctx, &snap.Host)
-		snap.HostOK = err == nil || snap.Host.CPUs > 0
+		var hs host.Stats
+		err = a.host.Read(ctx, &hs)
+		snap.Host, snap.HostOK = hostOf(&hs), err == nil || hs.CPUs > 0
 		if err != nil {
 			a.hostErrs++
 			a.log.Debug("host reading incomplete", "err", err)
@@ -188,20 +196,21 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, only
 	}
 
 	running, stopped := 0, 0
+	srcs := a.sampler.Sources()
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
-		if u, ok := a.storage.Usage(sc.Meta.Namespace, sc.Meta.ID); ok {
-			sc.HaveLayer, sc.Layer = true, u
+		if u, ok := a.storage.Usage(srcs[i].Namespace, srcs[i].ID); ok {
+			sc.HaveLayer, sc.LayerBytes, sc.LayerInodes = true, uint64(max(u.Bytes, 0)), uint64(max(u.Inodes, 0))
 		}
-		if sc.Meta.Running() {
+		if sc.Running {
 			running++
 		} else {
 			stopped++
 		}
 	}
 	h := a.disc.Health()
-	snap.Self = snapshot.Self{
-		Collectors: []snapshot.CollectorStatus{
+	snap.Self = model.Self{
+		Collectors: []model.CollectorStatus{
 			{Name: "cgroups", Duration: res.cgroupDur, Success: res.cgroupOK, Errors: a.sampler.cgroupErrs},
 			{Name: "netstat", Duration: res.netDur, Success: res.netOK, Errors: a.sampler.netErrs},
 			{Name: "host", Duration: hdur, Success: err == nil, Errors: a.hostErrs},
@@ -213,15 +222,16 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, only
 		Overruns:         a.overruns,
 		DiscoveryErrors:  a.disc.Errors(),
 		ContainerdUp:     h.Connected,
-		ContainerdReason: h.Reason,
+		ContainerdSince:  h.Since,
+		ContainerdReason: model.Clean(h.Reason),
 		OpenFiles:        a.sampler.OpenFiles(),
 		Running:          running,
 		Stopped:          stopped,
 	}
-	if a.otlp != nil {
-		snap.Self.OTLPEnabled, snap.Self.OTLPExportFailures, snap.Self.OTLPExportPoints = true, a.otlp.Failures(), a.otlp.Points()
+	if a.export != nil {
+		snap.Self.OTLPEnabled, snap.Self.OTLPExportFailures, snap.Self.OTLPExportPoints = true, a.export.Failures(), a.export.Points()
 	}
-	a.state.record(snap)
+	a.state.record(snap, srcs)
 	a.state.fillSelf(snap)
 	a.snap.Store(snap)
 }
@@ -229,14 +239,15 @@ func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, only
 // Analysed returns the latest snapshot with the analysis recomputed from
 // all history up to now. It uses the loop's state, so call it only after
 // Run has returned; `fleetscope report --local` does.
-func (a *Agent) Analysed() *snapshot.Snapshot {
+func (a *Agent) Analysed() *model.Snapshot {
 	s := a.snap.Load()
 	if s == nil {
 		return nil
 	}
 	c := *s
 	c.Containers = slices.Clone(s.Containers)
-	a.state.analyse(&c)
-	a.state.attach(&c)
+	srcs := a.sampler.Sources()
+	a.state.analyse(&c, srcs)
+	a.state.attach(&c, srcs)
 	return &c
 }

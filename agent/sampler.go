@@ -1,20 +1,17 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/collectors/netstat"
+	"github.com/fleetscope/fleetscope/collectors/procfs"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // Inventory is where the sampler learns which containers exist: the
@@ -37,6 +34,7 @@ const reopenBackoff = 30 * time.Second
 // read into cur in place; prev keeps the last good sample for rates.
 type tracked struct {
 	c      *containerd.Container
+	meta   *model.Meta // c as the model publishes it
 	h      *cgroups.Handle
 	pid    uint32
 	failAt time.Time // last open failure, for reopenBackoff
@@ -101,6 +99,9 @@ type Sampler struct {
 	byKey   map[string]*tracked
 	order   []*tracked
 	scratch []*containerd.Container
+	// sources are the records behind the last filled snapshot's
+	// containers, index for index: the agent's own view, with every label.
+	sources []*containerd.Container
 	nets    map[uint64]*netTracked
 	hostNet uint64
 	bootAt  time.Time
@@ -119,7 +120,7 @@ func NewSampler(cg *cgroups.Host, procRoot string, keepOpen bool, inv Inventory,
 	if id, err := netstat.NamespaceID(procRoot, 1); err == nil {
 		s.hostNet = id
 	}
-	s.bootAt = readBootTime(procRoot)
+	s.bootAt = procfs.BootTime(procRoot)
 	return s
 }
 
@@ -147,6 +148,9 @@ func (s *Sampler) sync() {
 			s.closeTracked(t)
 			*t = tracked{}
 		}
+		if t.c != c {
+			t.meta = metaOf(c)
+		}
 		t.c = c
 		s.order = append(s.order, t)
 	}
@@ -170,15 +174,7 @@ func (s *Sampler) closeTracked(t *tracked) {
 // /proc/<pid>/cgroup, else from the spec's cgroupsPath.
 func (s *Sampler) open(t *tracked) error {
 	c := t.c
-	var paths cgroups.Paths
-	procFile := filepath.Join(s.procRoot, strconv.FormatUint(uint64(c.Pid), 10), "cgroup")
-	data, err := os.ReadFile(procFile)
-	if err == nil {
-		paths, err = cgroups.ParseProcCgroup(data)
-		if err != nil {
-			err = fmt.Errorf("%s: %w", procFile, err)
-		}
-	}
+	paths, err := cgroups.ProcessPaths(s.procRoot, c.Pid)
 	if err != nil {
 		if c.CgroupsPath == "" {
 			return err
@@ -196,7 +192,7 @@ func (s *Sampler) open(t *tracked) error {
 	if id, err := netstat.NamespaceID(s.procRoot, int(c.Pid)); err == nil {
 		t.netns = id
 	}
-	t.startedAt = processStart(s.procRoot, c.Pid, s.bootAt)
+	t.startedAt = procfs.StartTime(s.procRoot, c.Pid, s.bootAt)
 	t.limitsAt = time.Time{}
 	return nil
 }
@@ -221,7 +217,7 @@ type tickResult struct {
 // Sample reads every running container once and fills snap (whose
 // Containers and Networks it allocates: one slice each per tick, not per
 // container).
-func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
+func (s *Sampler) Sample(now time.Time, snap *model.Snapshot) tickResult {
 	return s.sample(now, snap, false)
 }
 
@@ -230,11 +226,11 @@ func (s *Sampler) Sample(now time.Time, snap *snapshot.Snapshot) tickResult {
 // new container shows without waiting for the next tick and without the
 // cost of a full one. No deltas are produced for containers not read, so
 // history is never fed twice.
-func (s *Sampler) SampleNew(now time.Time, snap *snapshot.Snapshot) tickResult {
+func (s *Sampler) SampleNew(now time.Time, snap *model.Snapshot) tickResult {
 	return s.sample(now, snap, true)
 }
 
-func (s *Sampler) sample(now time.Time, snap *snapshot.Snapshot, onlyNew bool) tickResult {
+func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tickResult {
 	var res tickResult
 	s.sync()
 
@@ -410,23 +406,26 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 }
 
 // fill copies the tick's results into snap.
-func (s *Sampler) fill(snap *snapshot.Snapshot) {
-	snap.Containers = make([]snapshot.Container, len(s.order))
+func (s *Sampler) fill(snap *model.Snapshot) {
+	snap.Containers = make([]model.Container, len(s.order))
+	s.sources = s.sources[:0]
 	for i, t := range s.order {
 		t.pos = i
+		s.sources = append(s.sources, t.c)
 		sc := &snap.Containers[i]
-		sc.Meta = t.c
+		sc.Meta = t.meta
+		sc.Running = t.c.Running()
 		sc.Network = -1
 		sc.StartedAt = t.startedAt
 		if t.curOK {
-			sc.Sampled, sc.Stats = true, t.cur
+			sc.Sampled, sc.Usage = true, usageOf(&t.cur)
 			sc.HaveRates = t.haveRates
 			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores, t.ioRead, t.ioWrite
 			if t.haveRates && t.fresh {
-				sc.Delta = snapshot.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
+				sc.Delta = model.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
 			}
 		}
-		sc.HaveLimits, sc.Limits = t.haveLimits, t.limits
+		sc.Limits = resolveLimits(t.meta.Spec, &t.limits, t.haveLimits)
 	}
 	nIf := 0
 	for _, n := range s.nets {
@@ -434,7 +433,7 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 			nIf += len(n.stats.Interfaces)
 		}
 	}
-	snap.Interfaces = make([]netstat.Interface, 0, nIf)
+	snap.Interfaces = make([]model.Interface, 0, nIf)
 	snap.Networks = snap.Networks[:0]
 	netIndex := make(map[uint64]int, len(s.nets))
 	for id, n := range s.nets {
@@ -444,10 +443,12 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 			continue
 		}
 		from := len(snap.Interfaces)
-		snap.Interfaces = append(snap.Interfaces, n.stats.Interfaces...)
+		for j := range n.stats.Interfaces {
+			snap.Interfaces = append(snap.Interfaces, interfaceOf(&n.stats.Interfaces[j]))
+		}
 		owner := n.owner.pos
 		netIndex[id] = len(snap.Networks)
-		snap.Networks = append(snap.Networks, snapshot.Network{
+		snap.Networks = append(snap.Networks, model.Network{
 			Owner:           owner,
 			Interfaces:      snap.Interfaces[from:len(snap.Interfaces):len(snap.Interfaces)],
 			TCPPassiveOpens: n.stats.TCPPassiveOpens,
@@ -469,6 +470,10 @@ func (s *Sampler) fill(snap *snapshot.Snapshot) {
 		}
 	}
 }
+
+// Sources returns the discovered records behind the last filled
+// snapshot's containers, index for index. Valid until the next sample.
+func (s *Sampler) Sources() []*containerd.Container { return s.sources }
 
 // OpenFiles counts the descriptors the sampler holds.
 func (s *Sampler) OpenFiles() int {
@@ -496,57 +501,4 @@ func (s *Sampler) Close() {
 			n.r.Close()
 		}
 	}
-}
-
-// readBootTime reads btime from <proc>/stat; zero if unavailable.
-func readBootTime(procRoot string) time.Time {
-	data, err := os.ReadFile(filepath.Join(procRoot, "stat"))
-	if err != nil {
-		return time.Time{}
-	}
-	for line := range bytes.Lines(data) {
-		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
-			if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
-				return time.Unix(n, 0)
-			}
-		}
-	}
-	return time.Time{}
-}
-
-// clockTicks is USER_HZ, which Linux fixes at 100 for userspace ABI.
-const clockTicks = 100
-
-// processStart returns when pid started, from its /proc/<pid>/stat. Read
-// once per task, so a plain parse is fine here.
-func processStart(procRoot string, pid uint32, boot time.Time) time.Time {
-	if boot.IsZero() {
-		return time.Time{}
-	}
-	data, err := os.ReadFile(filepath.Join(procRoot, strconv.FormatUint(uint64(pid), 10), "stat"))
-	if err != nil {
-		return time.Time{}
-	}
-	ticks, ok := parseStartTicks(data)
-	if !ok {
-		return time.Time{}
-	}
-	return boot.Add(time.Duration(ticks) * time.Second / clockTicks)
-}
-
-// parseStartTicks returns field 22 (starttime, in clock ticks since boot) of
-// a /proc/<pid>/stat line. The command name (field 2) may contain spaces and
-// parentheses, so fields are counted after its last closing parenthesis.
-func parseStartTicks(data []byte) (uint64, bool) {
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := bytes.Fields(data[i+1:])
-	const startField = 22 - 3 // field 3 is the first after ')'
-	if len(fields) <= startField {
-		return 0, false
-	}
-	ticks, err := strconv.ParseUint(string(fields[startField]), 10, 64)
-	return ticks, err == nil
 }

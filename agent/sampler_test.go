@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // fixedInventory is an Inventory over a fixed list, for tests.
@@ -80,7 +80,7 @@ func newFixtureSampler(tb testing.TB, n int, keepOpen bool) (*Sampler, *fixedInv
 
 func TestSamplerReadsEveryContainer(t *testing.T) {
 	s, _, _ := newFixtureSampler(t, 3, true)
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	t0 := time.Unix(1700000100, 0)
 	s.Sample(t0, &snap)
 	if len(snap.Containers) != 3 {
@@ -90,14 +90,14 @@ func TestSamplerReadsEveryContainer(t *testing.T) {
 	if !c.Sampled {
 		t.Fatal("container not sampled")
 	}
-	if c.Stats.CPUUsageNanos != 2e9 || c.Stats.CPUUserNanos != 1.2e9 {
-		t.Fatalf("cpu = %d/%d ns, want 2e9/1.2e9", c.Stats.CPUUsageNanos, c.Stats.CPUUserNanos)
+	if c.Usage.CPUNanos != 2e9 || c.Usage.CPUUserNanos != 1.2e9 {
+		t.Fatalf("cpu = %d/%d ns, want 2e9/1.2e9", c.Usage.CPUNanos, c.Usage.CPUUserNanos)
 	}
 	// working set = memory.current - inactive_file = 10 MiB - 2 MiB
-	if c.Stats.MemoryWorkingSet != 8<<20 {
-		t.Fatalf("working set = %d, want %d", c.Stats.MemoryWorkingSet, 8<<20)
+	if c.Usage.MemoryWorkingSet != 8<<20 {
+		t.Fatalf("working set = %d, want %d", c.Usage.MemoryWorkingSet, 8<<20)
 	}
-	if !c.HaveLimits || c.Limits.CPUQuotaMicros != 50000 || c.Limits.MemoryLimit != 0 {
+	if c.Limits.CPUQuotaMicros != 50000 || c.Limits.MemoryBytes != 0 {
 		t.Fatalf("limits = %+v", c.Limits)
 	}
 	if c.HaveRates {
@@ -110,7 +110,7 @@ func TestSamplerReadsEveryContainer(t *testing.T) {
 
 func TestSamplerRates(t *testing.T) {
 	s, _, cgRoot := newFixtureSampler(t, 1, false)
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	t0 := time.Unix(1700000100, 0)
 	s.Sample(t0, &snap)
 	// Half a core for 10 s is 5 s of CPU.
@@ -140,7 +140,7 @@ func TestSamplerRates(t *testing.T) {
 // is listed but not reported as sampled.
 func TestSamplerVanishedAndMalformed(t *testing.T) {
 	s, _, cgRoot := newFixtureSampler(t, 3, false)
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	t0 := time.Unix(1700000100, 0)
 	s.Sample(t0, &snap)
 	dir := func(i int) string {
@@ -164,7 +164,7 @@ func TestSamplerVanishedAndMalformed(t *testing.T) {
 
 func TestSamplerFollowsInventory(t *testing.T) {
 	s, inv, _ := newFixtureSampler(t, 3, true)
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	s.Sample(time.Unix(1700000100, 0), &snap)
 	files := s.OpenFiles()
 	if files == 0 {
@@ -186,7 +186,7 @@ func TestSamplerFollowsInventory(t *testing.T) {
 func TestSampleAllocationsPerContainer(t *testing.T) {
 	measure := func(n int) float64 {
 		s, _, _ := newFixtureSampler(t, n, true)
-		var snap snapshot.Snapshot
+		var snap model.Snapshot
 		now := time.Unix(1700000100, 0)
 		s.Sample(now, &snap)
 		return testing.AllocsPerRun(20, func() {
@@ -202,7 +202,7 @@ func TestSampleAllocationsPerContainer(t *testing.T) {
 
 func benchmarkSample(b *testing.B, n int, keepOpen bool) {
 	s, _, _ := newFixtureSampler(b, n, keepOpen)
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	now := time.Unix(1700000100, 0)
 	s.Sample(now, &snap)
 	b.ReportAllocs()
@@ -228,7 +228,7 @@ func TestSampleNewReadsOnlyNewContainers(t *testing.T) {
 	s, inv, _ := newFixtureSampler(t, 4, true)
 	all := inv.cs
 	inv.cs = all[:3]
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	t0 := time.Unix(1700000100, 0)
 	s.Sample(t0, &snap)
 	s.Sample(t0.Add(10*time.Second), &snap)
@@ -244,8 +244,8 @@ func TestSampleNewReadsOnlyNewContainers(t *testing.T) {
 		if !c.Sampled || c.Delta.Valid {
 			t.Fatalf("container %d: sampled=%v delta=%v; want carried over without a delta", i, c.Sampled, c.Delta.Valid)
 		}
-		if c.Stats.CPUUsageNanos == 0 || !c.HaveRates {
-			t.Fatalf("container %d lost its figures: %+v", i, c.Stats)
+		if c.Usage.CPUNanos == 0 || !c.HaveRates {
+			t.Fatalf("container %d lost its figures: %+v", i, c.Usage)
 		}
 	}
 	s.Sample(t0.Add(20*time.Second), &snap)
@@ -262,7 +262,7 @@ func TestSampleNewReadsOnlyNewContainers(t *testing.T) {
 // snapshot's containers).
 func TestSampleNewDropsNetworksOfGoneOwners(t *testing.T) {
 	s, inv, _ := newFixtureSampler(t, 3, true)
-	var snap snapshot.Snapshot
+	var snap model.Snapshot
 	t0 := time.Unix(1700000100, 0)
 	s.Sample(t0, &snap)
 	// The fixture has no network namespaces; give the last container one

@@ -4,12 +4,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/history"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
-	"github.com/fleetscope/fleetscope/collectors/cgroups"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // analysisPeriod is how often verdicts are recomputed: history has minute
@@ -76,16 +75,17 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 }
 
 // record feeds the tick's deltas into history, analyses once a minute and
-// checkpoints on schedule; then it attaches results to snap.
-func (st *state) record(snap *snapshot.Snapshot) {
+// checkpoints on schedule; then it attaches results to snap. srcs are the
+// discovered records behind snap's containers, index for index.
+func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
-		key := history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}
+		key := history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}
 		if !sc.Delta.Valid {
 			// Close the minute of a container that stopped, so its last
 			// active minute shows; no samples means no data, not idle.
 			if series := st.store.Get(key); series != nil {
-				series.Advance(snap.Time, st.thresholdsFor(sc.Meta))
+				series.Advance(snap.Time, st.thresholdsFor(srcs[i]))
 			}
 			continue
 		}
@@ -94,41 +94,40 @@ func (st *state) record(snap *snapshot.Snapshot) {
 			Time:           snap.Time,
 			Interval:       d.Interval,
 			CPUSeconds:     d.CPUSeconds,
-			WorkingSet:     sc.Stats.MemoryWorkingSet,
+			WorkingSet:     sc.Usage.MemoryWorkingSet,
 			NetRxBytes:     d.NetRxBytes,
 			NetTxBytes:     d.NetTxBytes,
 			DiskWriteBytes: d.DiskWriteBytes,
 			TCPAccepts:     d.TCPAccepts,
-		}, st.thresholdsFor(sc.Meta))
+		}, st.thresholdsFor(srcs[i]))
 	}
 	if snap.Time.Sub(st.analysedAt) >= analysisPeriod {
-		st.analyse(snap)
+		st.analyse(snap, srcs)
 		st.analysedAt = snap.Time
 	} else {
-		st.analyseMissing(snap)
+		st.analyseMissing(snap, srcs)
 	}
-	st.attach(snap)
+	st.attach(snap, srcs)
 	if snap.Time.Sub(st.lastCheckpoint) >= st.cfg.History.CheckpointInterval {
-		st.checkpoint(snap.Time, snap)
+		st.checkpoint(snap.Time, srcs)
 	}
 }
 
 // attach points each container of snap at its latest result.
-func (st *state) attach(snap *snapshot.Snapshot) {
+func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 	for i := range snap.Containers {
-		sc := &snap.Containers[i]
-		sc.Analysis = st.results[history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}]
+		snap.Containers[i].Analysis = st.results[history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}]
 	}
 }
 
 // analyse recomputes every container's result. Results are new values
 // each time, so snapshots already published keep theirs unchanged.
-func (st *state) analyse(snap *snapshot.Snapshot) {
+func (st *state) analyse(snap *model.Snapshot, srcs []*containerd.Container) {
 	st.results = make(map[history.Key]*analysis.Result, len(snap.Containers))
 	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {
-		live[snap.Containers[i].Meta] = true
-		st.analyseOne(snap.Time, &snap.Containers[i])
+		live[srcs[i]] = true
+		st.analyseOne(snap.Time, &snap.Containers[i], srcs[i])
 	}
 	// Forget the thresholds of container versions that are gone. Done here,
 	// once a minute, rather than with a map built on every tick.
@@ -142,46 +141,35 @@ func (st *state) analyse(snap *snapshot.Snapshot) {
 // analyseMissing analyses containers that have history but no result yet:
 // those discovered since the last round, e.g. right after a restart, so
 // restored history shows at once rather than a minute later.
-func (st *state) analyseMissing(snap *snapshot.Snapshot) {
+func (st *state) analyseMissing(snap *model.Snapshot, srcs []*containerd.Container) {
 	for i := range snap.Containers {
-		m := snap.Containers[i].Meta
-		if st.results[history.Key{Namespace: m.Namespace, ID: m.ID}] == nil {
-			st.analyseOne(snap.Time, &snap.Containers[i])
+		c := srcs[i]
+		if st.results[history.Key{Namespace: c.Namespace, ID: c.ID}] == nil {
+			st.analyseOne(snap.Time, &snap.Containers[i], c)
 		}
 	}
 }
 
-func (st *state) analyseOne(now time.Time, sc *snapshot.Container) {
-	key := history.Key{Namespace: sc.Meta.Namespace, ID: sc.Meta.ID}
+func (st *state) analyseOne(now time.Time, sc *model.Container, c *containerd.Container) {
+	key := history.Key{Namespace: c.Namespace, ID: c.ID}
 	series := st.store.Get(key)
 	if series == nil {
 		return
 	}
-	in := analysis.Input{Now: now, Series: series, Labels: sc.Meta.OverrideLabels, GPU: sc.Meta.GPU}
-	r := sc.Meta.Resources
-	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = r.CPUQuotaMicros, r.CPUPeriodMicros, r.CPUShares
-	if r.MemoryLimit > 0 {
-		in.MemoryLimitBytes = uint64(r.MemoryLimit)
-	}
-	if l := &sc.Limits; sc.HaveLimits && l.Have.Has(cgroups.HaveCPU) {
-		in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
-	}
-	if l := &sc.Limits; sc.HaveLimits && l.Have.Has(cgroups.HaveMemory) {
-		in.MemoryLimitBytes = l.MemoryLimit
-	}
+	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, Sandbox: c.Sandbox}
+	l := &sc.Limits
+	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
+	in.MemoryLimitBytes = l.MemoryBytes
 	res := analysis.Analyze(in, st.cfg.Analysis, &st.scratch)
 	st.results[key] = &res
 }
 
 // checkpoint drops the history of containers gone for longer than the
 // retention and writes the state file.
-func (st *state) checkpoint(now time.Time, snap *snapshot.Snapshot) {
-	live := map[history.Key]bool{}
-	if snap != nil {
-		for i := range snap.Containers {
-			m := snap.Containers[i].Meta
-			live[history.Key{Namespace: m.Namespace, ID: m.ID}] = true
-		}
+func (st *state) checkpoint(now time.Time, srcs []*containerd.Container) {
+	live := make(map[history.Key]bool, len(srcs))
+	for _, c := range srcs {
+		live[history.Key{Namespace: c.Namespace, ID: c.ID}] = true
 	}
 	if n := st.store.Prune(now, st.cfg.History.Retention, st.cfg.History.MaxGone, func(k history.Key) bool { return live[k] }); n > 0 {
 		st.log.Info("dropped history of gone containers (past history.retention or history.max_gone)", "containers", n)
@@ -206,7 +194,7 @@ func (st *state) checkpoint(now time.Time, snap *snapshot.Snapshot) {
 }
 
 // fillSelf reports history health in snap.
-func (st *state) fillSelf(snap *snapshot.Snapshot) {
+func (st *state) fillSelf(snap *model.Snapshot) {
 	snap.Self.HistoryContainers = st.store.Len()
 	snap.Self.CheckpointFailures = st.checkpointFailures
 	snap.Self.LastCheckpoint = st.lastCheckpoint

@@ -19,7 +19,7 @@ type HistoryConfig struct {
 	// listed is kept before it is dropped.
 	Retention time.Duration `yaml:"retention"`
 	// MaxGone bounds how many gone containers' histories are kept within
-	// the retention (the most recently seen win): each holds ~15 KiB, and a
+	// the retention (the most recently seen win): each holds ~25 KiB, and a
 	// node running short jobs sees thousands a day.
 	MaxGone int `yaml:"max_gone"`
 }
@@ -37,8 +37,12 @@ type AnalysisConfig struct {
 	CandidateIdleRatio float64 `yaml:"candidate_idle_ratio"`
 	// RightsizeRatio is the share of a reservation left unused at the p95
 	// from which a kept container is told to rightsize.
-	RightsizeRatio float64         `yaml:"rightsize_ratio"`
-	Platforms      PlatformsConfig `yaml:"platforms"`
+	RightsizeRatio float64 `yaml:"rightsize_ratio"`
+	// MinSavingPerMonth is the least a serverless candidate must save a
+	// month, in Prices.Currency: below it a move is not worth its work and
+	// risk. It also sets how the score weighs money (see agent/analysis).
+	MinSavingPerMonth float64         `yaml:"min_saving_per_month"`
+	Platforms         PlatformsConfig `yaml:"platforms"`
 }
 
 // IdleConfig defines an idle minute: every figure below its floor.
@@ -78,7 +82,18 @@ type PlatformConfig struct {
 	// MaxDuration is the longest a single invocation or request may run.
 	MaxDuration  time.Duration `yaml:"max_duration"`
 	MaxMemoryMiB uint64        `yaml:"max_memory_mib"`
-	GPU          bool          `yaml:"gpu"`
+	// MaxVCPUs is the most CPU one instance can have; a workload whose
+	// peak exceeds it cannot run there.
+	MaxVCPUs float64 `yaml:"max_vcpus"`
+	// VCPUStep is the granularity CPU is sold in (1: whole vCPUs); 0 means
+	// CPU is not chosen but follows memory (see MemoryMiBPerVCPU).
+	VCPUStep float64 `yaml:"vcpu_step"`
+	// MemoryMiBPerVCPU is the memory the platform ties to one vCPU: on a
+	// platform that allocates CPU in proportion to memory, the memory that
+	// buys one vCPU; on one with memory minimums per vCPU, that minimum. A
+	// workload is sized at least at its peak vCPUs times this. 0: no tie.
+	MemoryMiBPerVCPU float64 `yaml:"memory_mib_per_vcpu"`
+	GPU              bool    `yaml:"gpu"`
 	// MinMemoryMiB and MemoryStepMiB describe how memory sizes are
 	// offered: a workload is billed for its peak rounded up.
 	MinMemoryMiB            uint64  `yaml:"min_memory_mib"`
@@ -110,31 +125,52 @@ func defaultAnalysis() AnalysisConfig {
 			Currency: "USD",
 			VCPUHour: 0.04048,
 			GiBHour:  0.004445,
-			Source:   "AWS Fargate on-demand, Linux/x86, us-east-1 (list price, 2025)",
+			Source:   "AWS Fargate on-demand, Linux/x86, us-east-1, https://aws.amazon.com/fargate/pricing/ (list price, 2025)",
 		},
 		CandidateIdleRatio: 0.8,
 		RightsizeRatio:     0.5,
+		MinSavingPerMonth:  1,
 		Platforms: PlatformsConfig{
+			// Lambda: 128 MB to 10,240 MB in 1 MB steps; CPU in proportion
+			// to memory, one vCPU at 1,769 MB, at most 6 vCPUs (at
+			// 10,240 MB); 15-minute timeout. Lambda's "MB" are MiB
+			// (10,240 MB is 10 GiB).
 			Function: PlatformConfig{
 				Name:                    "function",
 				MaxDuration:             15 * time.Minute,
 				MaxMemoryMiB:            10240,
+				MaxVCPUs:                6,
+				VCPUStep:                0,
+				MemoryMiBPerVCPU:        1769,
 				MinMemoryMiB:            128,
-				MemoryStepMiB:           64,
+				MemoryStepMiB:           1,
 				PricePerGiBSecond:       0.0000166667,
 				PricePerMillionRequests: 0.20,
-				Source:                  "AWS Lambda, x86, us-east-1 (list price, 2025)",
+				Source: "AWS Lambda, x86, us-east-1: prices https://aws.amazon.com/lambda/pricing/ (list price, 2025); " +
+					"memory, vCPU coupling and limits https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html " +
+					"and https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (read 2026-11)",
 			},
+			// Cloud Run services: whole vCPUs from 1 to 8 (fractions below 1
+			// come with restrictions and are not modelled); 4 vCPUs need at
+			// least 2 GiB and 8 at least 4 GiB, i.e. 512 MiB per vCPU, which
+			// the second generation environment's 512 MiB minimum also
+			// meets for 1 vCPU (6 vCPUs need 4 GiB, 1 GiB more than this:
+			// under 2% of their price); 60-minute requests, 32 GiB.
 			Container: PlatformConfig{
 				Name:                    "serverless-container",
 				MaxDuration:             60 * time.Minute,
 				MaxMemoryMiB:            32768,
+				MaxVCPUs:                8,
+				VCPUStep:                1,
+				MemoryMiBPerVCPU:        512,
 				MinMemoryMiB:            128,
 				MemoryStepMiB:           128,
 				PricePerGiBSecond:       0.0000025,
 				PricePerVCPUSecond:      0.000024,
 				PricePerMillionRequests: 0.40,
-				Source:                  "Google Cloud Run, request-based billing, tier 1 (list price, 2025)",
+				Source: "Google Cloud Run, request-based billing, tier 1: prices https://cloud.google.com/run/pricing (list price, 2025); " +
+					"vCPU and memory limits https://cloud.google.com/run/docs/configuring/services/cpu and " +
+					"https://cloud.google.com/run/docs/configuring/services/memory-limits (read 2026-11)",
 			},
 		},
 	}
@@ -180,6 +216,7 @@ func (c Config) validateAnalysis(v *validator) {
 	v.nonNegative("analysis.prices.gib_hour", a.Prices.GiBHour)
 	v.fraction("analysis.candidate_idle_ratio", a.CandidateIdleRatio, false)
 	v.fraction("analysis.rightsize_ratio", a.RightsizeRatio, false)
+	v.nonNegative("analysis.min_saving_per_month", a.MinSavingPerMonth)
 	for name, p := range map[string]PlatformConfig{"function": a.Platforms.Function, "container": a.Platforms.Container} {
 		f := "analysis.platforms." + name + "."
 		v.positive(f+"max_duration", p.MaxDuration)
@@ -188,6 +225,14 @@ func (c Config) validateAnalysis(v *validator) {
 		}
 		if p.MemoryStepMiB == 0 {
 			v.add(f+"memory_step_mib", "must be positive")
+		}
+		if math.IsNaN(p.MaxVCPUs) || math.IsInf(p.MaxVCPUs, 0) || p.MaxVCPUs <= 0 {
+			v.add(f+"max_vcpus", "must be a positive number, got %v", p.MaxVCPUs)
+		}
+		v.nonNegative(f+"vcpu_step", p.VCPUStep)
+		v.nonNegative(f+"memory_mib_per_vcpu", p.MemoryMiBPerVCPU)
+		if p.VCPUStep > 0 && p.VCPUStep > p.MaxVCPUs {
+			v.add(f+"vcpu_step", "must not exceed max_vcpus (%v), got %v", p.MaxVCPUs, p.VCPUStep)
 		}
 		if p.MinMemoryMiB > p.MaxMemoryMiB {
 			v.add(f+"min_memory_mib", "must not exceed max_memory_mib (%d), got %d", p.MaxMemoryMiB, p.MinMemoryMiB)

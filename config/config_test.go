@@ -176,6 +176,11 @@ func TestValidate(t *testing.T) {
 		{"label empty", func(c *Config) { c.Export.ContainerLabels = []string{" "} }, []string{"export.container_labels[0]"}, "empty"},
 		{"label twice", func(c *Config) { c.Export.ContainerLabels = []string{"app", "app"} }, []string{"export.container_labels[1]"}, "twice"},
 		{"label with space", func(c *Config) { c.Export.ContainerLabels = []string{"my app"} }, []string{"export.container_labels[0]"}, "spaces"},
+		{"no vCPU limit", func(c *Config) { c.Analysis.Platforms.Function.MaxVCPUs = 0 }, []string{"analysis.platforms.function.max_vcpus"}, "positive"},
+		{"vCPU step above the limit", func(c *Config) { c.Analysis.Platforms.Container.VCPUStep = 16 }, []string{"analysis.platforms.container.vcpu_step"}, "max_vcpus"},
+		{"negative memory per vCPU", func(c *Config) { c.Analysis.Platforms.Function.MemoryMiBPerVCPU = -1 }, []string{"analysis.platforms.function.memory_mib_per_vcpu"}, ""},
+		{"negative minimum saving", func(c *Config) { c.Analysis.MinSavingPerMonth = -1 }, []string{"analysis.min_saving_per_month"}, "non-negative"},
+		{"no minimum saving", func(c *Config) { c.Analysis.MinSavingPerMonth = 0 }, nil, ""},
 		{"series cap zero", func(c *Config) { c.Export.MaxSeriesPerMetric = 0 }, []string{"export.max_series_per_metric"}, "at least 1"},
 	}
 	for _, tt := range tests {

@@ -89,6 +89,9 @@ go vet ./...
 header "staticcheck"
 go run "$STATICCHECK" ./...
 
+header "golangci-lint (import direction, .golangci.yml)"
+./scripts/lint.sh
+
 header "govulncheck (offline database)"
 ./scripts/vulncheck.sh
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetscope/fleetscope/agent/report"
 	"github.com/fleetscope/fleetscope/internal/testenv"
+	"github.com/fleetscope/fleetscope/report"
 )
 
 func (a *agentProc) report(t *testing.T) report.Report {

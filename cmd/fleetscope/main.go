@@ -1,6 +1,7 @@
 // Command fleetscope is the Fleetscope node agent and its command-line
-// tools. It only parses arguments and wires packages together; the logic
-// lives in agent, collectors, exporters and config.
+// tools. It parses arguments and wires the packages together: the agent
+// publishes snapshots; the exporters and the HTTP server, built and run
+// here, read them. The logic lives in the packages.
 package main
 
 import (
@@ -19,9 +20,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/fleetscope/fleetscope/agent"
-	"github.com/fleetscope/fleetscope/agent/report"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/exporters/otlp"
+	"github.com/fleetscope/fleetscope/exporters/promtext"
+	"github.com/fleetscope/fleetscope/report"
+	"github.com/fleetscope/fleetscope/server"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -175,16 +183,54 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	push, err := otlp.New(ctx, cfg.OTLP, a, otlp.Options{
+		Version: buildVersion(), NodeName: a.NodeName(), MaxSeriesPerMetric: cfg.Export.MaxSeriesPerMetric,
+		Log: log.With("component", "otlp"),
+	})
+	if err != nil {
+		log.Error("cannot start", "err", fmt.Errorf("otlp: %w", err))
+		return 1
+	}
+	if push != nil {
+		otlp.SDKErrorsTo(log.With("component", "otlp"))
+		a.ReportExportHealth(push)
+	}
+	srv := server.New(a, metricsHandler(cfg, a, log), server.Options{
+		Web: cfg.Web, Version: buildVersion(), Log: log,
+		Currency: cfg.Analysis.Prices.Currency, PriceSource: cfg.Analysis.Prices.Source,
+	})
+	if err := srv.Listen(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 	log.Info("fleetscope starting", "version", buildVersion(), "listen", cfg.Web.ListenAddress,
 		"containerd", cfg.Containerd.Socket, "interval", cfg.Sampling.Interval.String())
 	start := time.Now()
-	err = a.Run(ctx, agent.NewServer(a))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	if push != nil {
+		g.Go(func() error { return push.Run(gctx) })
+	}
+	err = g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped", "err", err)
 		return 1
 	}
 	log.Info("stopped", "uptime", time.Since(start).Round(time.Second).String())
 	return 0
+}
+
+// metricsHandler serves /metrics: the snapshot's text, then the Go runtime
+// and process metrics of the agent itself.
+func metricsHandler(cfg config.Config, src promtext.Source, log *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	w := promtext.New(src, promtext.Options{Version: buildVersion(), MaxSeriesPerMetric: cfg.Export.MaxSeriesPerMetric})
+	return promtext.Handler(w, reg, log)
 }
 
 // listFlag collects a repeatable flag; commas separate values too.
@@ -255,12 +301,10 @@ func localReport(cfg config.Config, d time.Duration, stderr io.Writer) (report.R
 	if d < 90*time.Second {
 		return report.Report{}, fmt.Errorf("--duration must be at least 90s (history counts whole minutes), got %s", d)
 	}
+	// A quick look builds no exporter, so nothing half-observed reaches
+	// the fleet's collector, whatever OTEL_* variables the shell carries.
 	cfg.History.StateFile = ""
 	cfg.Sampling.Jitter = 0
-	// A quick look must not push half-observed figures to the fleet's
-	// collector, whatever OTEL_* variables the shell carries.
-	cfg.OTLP.Endpoint = ""
-	os.Setenv("OTEL_SDK_DISABLED", "true")
 	if cfg.Sampling.Interval > 2*time.Second {
 		cfg.Sampling.Interval = 2 * time.Second
 	}
@@ -275,7 +319,7 @@ func localReport(cfg config.Config, d time.Duration, stderr io.Writer) (report.R
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	if err := a.Run(ctx, nil); err != nil {
+	if err := a.Run(ctx); err != nil {
 		return report.Report{}, err
 	}
 	p := cfg.Analysis.Prices

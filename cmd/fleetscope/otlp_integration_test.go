@@ -275,9 +275,14 @@ func TestOTLPExportAgainstContainerd(t *testing.T) {
 				t.Errorf("only %d series compared", checked)
 			}
 
-			if v, _, ok := value(after, schema.OTLPExportPoints.PromName(), nil); !ok || v <= 0 {
-				t.Errorf("%s = %v (present %v)", schema.OTLPExportPoints.PromName(), v, ok)
-			}
+			// The agent's own figures are as of its latest sample, which
+			// may have been taken just before the first export finished.
+			testenv.Eventually(t, 5*time.Second, "exported points counted", func() error {
+				if v, _, ok := value(a.scrape(t), schema.OTLPExportPoints.PromName(), nil); !ok || v <= 0 {
+					return fmt.Errorf("%s = %v (present %v)", schema.OTLPExportPoints.PromName(), v, ok)
+				}
+				return nil
+			})
 			if v, _, ok := value(after, schema.OTLPExportFailures.PromName(), nil); !ok || v != 0 {
 				t.Errorf("%s = %v (present %v), want 0", schema.OTLPExportFailures.PromName(), v, ok)
 			}

@@ -99,7 +99,7 @@ func checkPackagingQueries(t *testing.T, exported map[string]bool) {
 // /metrics file, the exposition of a fixture snapshot.
 func goldenFamilies(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := os.Open("../../exporters/prometheus/testdata/metrics.golden")
+	f, err := os.Open("../../exporters/promtext/testdata/metrics.golden")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -195,4 +198,19 @@ func expandSlice(slice string) (string, error) {
 		}
 	}
 	return sb.String(), nil
+}
+
+// ProcessPaths reads and parses <procRoot>/<pid>/cgroup: where a task's
+// cgroups are, resolved once per task.
+func ProcessPaths(procRoot string, pid uint32) (Paths, error) {
+	file := filepath.Join(procRoot, strconv.FormatUint(uint64(pid), 10), "cgroup")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return Paths{}, err
+	}
+	p, err := ParseProcCgroup(data)
+	if err != nil {
+		return Paths{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return p, nil
 }

@@ -53,9 +53,10 @@ type Discovery struct {
 	byKey  map[string]*Container
 	health Health
 
-	gen     atomic.Uint64
-	errs    atomic.Uint64
-	changed chan struct{}
+	gen    atomic.Uint64
+	errs   atomic.Uint64
+	subsMu sync.Mutex
+	subs   []chan struct{}
 }
 
 // New returns a Discovery over api; call Run to start it.
@@ -70,12 +71,11 @@ func New(api API, opt Options) *Discovery {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Discovery{
-		api:     api,
-		opt:     opt,
-		log:     opt.Logger.With("component", "discovery"),
-		byKey:   map[string]*Container{},
-		health:  Health{Reason: "not connected yet", Since: time.Now()},
-		changed: make(chan struct{}, 1),
+		api:    api,
+		opt:    opt,
+		log:    opt.Logger.With("component", "discovery"),
+		byKey:  map[string]*Container{},
+		health: Health{Reason: "not connected yet", Since: time.Now()},
 	}
 }
 
@@ -83,9 +83,18 @@ func New(api API, opt Options) *Discovery {
 // with the last one they saw to skip rebuilding their own state.
 func (d *Discovery) Generation() uint64 { return d.gen.Load() }
 
-// Changed is signalled (without blocking, coalesced) after every change, so
-// the sampler can pick up a new container before its next tick.
-func (d *Discovery) Changed() <-chan struct{} { return d.changed }
+// Subscribe returns a channel of its own that is signalled (without
+// blocking, coalesced) after every change, so a reader such as the
+// sampler can pick up a new container before its next tick. Each reader
+// subscribes once: a channel shared by two would let one steal the other's
+// wake-up.
+func (d *Discovery) Subscribe() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	d.subsMu.Lock()
+	d.subs = append(d.subs, c)
+	d.subsMu.Unlock()
+	return c
+}
 
 // Errors counts discovery errors: failed connections, lists, undecodable
 // specs and events.
@@ -290,9 +299,13 @@ func (d *Discovery) relist(ctx context.Context) error {
 
 func (d *Discovery) bump() {
 	d.gen.Add(1)
-	select {
-	case d.changed <- struct{}{}:
-	default:
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	for _, c := range d.subs {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -206,7 +206,21 @@ func TestDiscoveryFollowsEvents(t *testing.T) {
 	f := newFakeAPI()
 	f.add("k8s.io", "existing", nil, "", 1)
 	d := start(t, f, Options{})
+	// Two readers each get their own wake-up: one cannot steal the
+	// other's.
+	sampler, storage := d.Subscribe(), d.Subscribe()
 	waitFor(t, "connection", func() bool { return d.Health().Connected })
+	drain := func(c <-chan struct{}) {
+		for {
+			select {
+			case <-c:
+			default:
+				return
+			}
+		}
+	}
+	drain(sampler)
+	drain(storage)
 	gen := d.Generation()
 
 	f.add("k8s.io", "c", nil, "", 0)
@@ -215,10 +229,12 @@ func TestDiscoveryFollowsEvents(t *testing.T) {
 	if d.Generation() == gen {
 		t.Fatal("generation did not move on a change")
 	}
-	select {
-	case <-d.Changed():
-	default:
-		t.Fatal("no change notification")
+	for name, c := range map[string]<-chan struct{}{"first": sampler, "second": storage} {
+		select {
+		case <-c:
+		default:
+			t.Fatalf("no change notification for the %s subscriber", name)
+		}
 	}
 
 	f.send(t, "k8s.io", &apievents.TaskStart{ContainerID: "c", Pid: 77})

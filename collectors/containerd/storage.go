@@ -66,6 +66,7 @@ func (s *Storage) IncompleteRounds() uint64 { return s.partial.Load() }
 func (s *Storage) Run(ctx context.Context) error {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
+	changed := s.disc.Subscribe()
 	var cs []*Container
 	for {
 		// Wait for discovery's first list rather than measuring nothing
@@ -74,7 +75,7 @@ func (s *Storage) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-s.disc.Changed():
+			case <-changed:
 			case <-time.After(time.Second):
 			}
 		}

@@ -37,8 +37,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	"google.golang.org/grpc/credentials"
 
-	"github.com/fleetscope/fleetscope/agent/snapshot"
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/model"
 )
 
 // scope is the instrumentation scope of every metric.
@@ -50,7 +50,7 @@ const shutdownTimeout = 2 * time.Second
 
 // Source hands out the latest snapshot; nil before the first tick.
 type Source interface {
-	Snapshot() *snapshot.Snapshot
+	Snapshot() *model.Snapshot
 }
 
 // Options are what the exporter needs besides its configuration.
@@ -71,13 +71,23 @@ type Options struct {
 }
 
 // Exporter pushes the latest snapshot to an OTLP endpoint periodically.
+// New only prepares it; the periodic reader, which owns a goroutine, lives
+// from Run's start to its return.
 type Exporter struct {
+	exp        *counting
+	log        *slog.Logger
+	protocol   string
+	endpoint   string
+	interval   time.Duration
+	readerOpts []sdkmetric.PeriodicReaderOption
+	res        *resource.Resource
+	src        Source
+	version    string
+	maxSeries  int
+
+	// provider is set by Run before ready is closed.
 	provider *sdkmetric.MeterProvider
-	exp      *counting
-	log      *slog.Logger
-	protocol string
-	endpoint string
-	interval time.Duration
+	ready    chan struct{}
 }
 
 // Enabled reports whether an endpoint is configured, in cfg or in the
@@ -151,9 +161,6 @@ func New(ctx context.Context, cfg config.OTLPConfig, src Source, o Options) (*Ex
 		// be parsed.
 		log.Warn("OTLP resource incomplete", "err", err)
 	}
-	// The SDK reports export errors through the global handler; ours
-	// logs the first of a streak itself, so the rest go to debug.
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Debug("OpenTelemetry SDK", "err", err) }))
 	exp := &counting{Exporter: inner, log: log}
 	readerOpts := []sdkmetric.PeriodicReaderOption{}
 	interval := cfg.Interval
@@ -168,17 +175,21 @@ func New(ctx context.Context, cfg config.OTLPConfig, src Source, o Options) (*Ex
 		readerOpts = append(readerOpts, sdkmetric.WithTimeout(cfg.Timeout))
 	}
 	e := &Exporter{
-		exp: exp, log: log, protocol: protocol, interval: interval,
-		provider: newProvider(sdkmetric.NewPeriodicReader(exp, readerOpts...), res),
+		exp: exp, log: log, protocol: protocol, interval: interval, readerOpts: readerOpts, res: res,
+		src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric, ready: make(chan struct{}),
 	}
 	e.endpoint = cfg.Endpoint
 	if v, ok := envValue(lookup, "ENDPOINT"); ok {
 		e.endpoint = v
 	}
-	if _, err := newObserver(e.provider.Meter(scope), src, o.Version, o.MaxSeriesPerMetric); err != nil {
-		return nil, fmt.Errorf("OTLP instruments: %w", err)
-	}
 	return e, nil
+}
+
+// SDKErrorsTo sends the OpenTelemetry SDK's own error reports to log at
+// debug level: the exporter logs the first failure of a streak itself.
+// The SDK's handler is process-global, so only the command calls this.
+func SDKErrorsTo(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Debug("OpenTelemetry SDK", "err", err) }))
 }
 
 // newProvider returns the meter provider around reader. The SDK's default
@@ -346,9 +357,16 @@ func newHTTP(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 	return exp, nil
 }
 
-// Run lets the periodic reader export until ctx is done, then flushes once
-// more within a short timeout and shuts the SDK down.
+// Run starts the periodic reader and lets it export until ctx is done,
+// then flushes once more within a short timeout and shuts the SDK down,
+// ending the reader's goroutine before it returns.
 func (e *Exporter) Run(ctx context.Context) error {
+	e.provider = newProvider(sdkmetric.NewPeriodicReader(e.exp, e.readerOpts...), e.res)
+	close(e.ready)
+	if _, err := newObserver(e.provider.Meter(scope), e.src, e.version, e.maxSeries); err != nil {
+		e.provider.Shutdown(context.WithoutCancel(ctx))
+		return fmt.Errorf("OTLP instruments: %w", err)
+	}
 	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", config.RedactURL(e.endpoint), "interval", e.interval.String())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
@@ -357,6 +375,17 @@ func (e *Exporter) Run(ctx context.Context) error {
 		e.log.Warn("OTLP exporter shutdown", "err", err)
 	}
 	return nil
+}
+
+// ForceFlush exports now, once Run has started (it waits for that, or for
+// ctx).
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return e.provider.ForceFlush(ctx)
 }
 
 // Failures is the number of failed exports so far.

@@ -17,50 +17,44 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/fleetscope/fleetscope/agent/analysis"
-	"github.com/fleetscope/fleetscope/agent/snapshot"
-	"github.com/fleetscope/fleetscope/collectors/cgroups"
-	"github.com/fleetscope/fleetscope/collectors/containerd"
-	"github.com/fleetscope/fleetscope/collectors/host"
-	"github.com/fleetscope/fleetscope/collectors/netstat"
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp/otlptest"
-	promexp "github.com/fleetscope/fleetscope/exporters/prometheus"
+	"github.com/fleetscope/fleetscope/exporters/promtext"
 	"github.com/fleetscope/fleetscope/exporters/schema"
+	"github.com/fleetscope/fleetscope/model"
 )
 
-type fixed struct{ s *snapshot.Snapshot }
+type fixed struct{ s *model.Snapshot }
 
-func (f *fixed) Snapshot() *snapshot.Snapshot { return f.s }
+func (f *fixed) Snapshot() *model.Snapshot { return f.s }
 
 // fixture is a snapshot with every kind of series: a pod (sandbox with the
 // network namespace, app with limits, layer and analysis), a stopped
 // container, host and self figures, OTLP health.
-func fixture() *snapshot.Snapshot {
+func fixture() *model.Snapshot {
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	sb := &containerd.Container{Namespace: "k8s.io", ID: "s1", Image: "pause:3.9", Runtime: "io.containerd.runc.v2",
-		Pid: 1, Status: containerd.StatusRunning, Sandbox: true,
-		Pod: containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", SandboxID: "s1"}}
-	app := &containerd.Container{Namespace: "k8s.io", ID: "c1", Image: "api:2", Runtime: "io.containerd.runc.v2",
-		Pid: 2, Status: containerd.StatusRunning,
-		Pod:          containerd.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", ContainerName: "api", SandboxID: "s1"},
-		Resources:    containerd.Resources{CPUQuotaMicros: 200000, CPUPeriodMicros: 100000, CPUShares: 2048, MemoryLimit: 1 << 30},
-		ExportLabels: []containerd.Label{{Key: "app.kubernetes.io/name", Value: "api"}, {Key: "team", Value: "payments"}}}
-	gone := &containerd.Container{Namespace: "default", ID: "x9", Image: "busybox", Status: containerd.StatusStopped}
-	all := cgroups.HaveCPU | cgroups.HaveCPUMode | cgroups.HaveThrottling | cgroups.HaveMemory | cgroups.HaveMemoryStat | cgroups.HaveIO | cgroups.HavePids | cgroups.HaveSwap
-	ifs := []netstat.Interface{
+	sb := &model.Meta{Namespace: "k8s.io", ID: "s1", Name: "POD", Image: "pause:3.9", Runtime: "io.containerd.runc.v2",
+		Sandbox: true, Pod: model.Pod{Name: "api-0", Namespace: "prod", UID: "u-1"}}
+	app := &model.Meta{Namespace: "k8s.io", ID: "c1", Name: "api", Image: "api:2", Runtime: "io.containerd.runc.v2",
+		Pod:    model.Pod{Name: "api-0", Namespace: "prod", UID: "u-1", ContainerName: "api"},
+		Spec:   model.Limits{CPUQuotaMicros: 200000, CPUPeriodMicros: 100000, CPUShares: 2048, MemoryBytes: 1 << 30},
+		Labels: []model.Label{{Key: "app.kubernetes.io/name", Value: "api"}, {Key: "team", Value: "payments"}}}
+	gone := &model.Meta{Namespace: "default", ID: "x9", Name: "x9", Image: "busybox"}
+	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids | model.HaveSwap
+	ifs := []model.Interface{
 		{Name: "eth0", RxBytes: 5000, TxBytes: 7000, RxPackets: 50, TxPackets: 70, RxErrors: 1, TxDropped: 2},
 		{Name: "eth1", RxBytes: 10, TxBytes: 20},
 	}
-	return &snapshot.Snapshot{
+	return &model.Snapshot{
 		Time: t0, Interval: 10 * time.Second, NodeName: "n1",
-		Containers: []snapshot.Container{
+		Containers: []model.Container{
 			{Meta: gone, Network: -1},
-			{Meta: sb, Sampled: true, Network: 0, StartedAt: t0.Add(-2 * time.Hour),
-				Stats: cgroups.Stats{Have: all, CPUUserNanos: 3e7, CPUSystemNanos: 1e7, MemoryUsage: 2 << 20, MemoryWorkingSet: 1 << 20, Pids: 1}},
-			{Meta: app, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour), HaveRates: true, CPUCores: 1.5,
-				HaveLimits: true, Limits: cgroups.Limits{Have: cgroups.HaveCPU | cgroups.HaveMemory, CPUQuotaMicros: 150000, CPUPeriodMicros: 100000, CPUShares: 1024, MemoryLimit: 512 << 20},
-				HaveLayer: true, Layer: containerd.LayerUsage{Bytes: 4242},
+			{Meta: sb, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-2 * time.Hour),
+				Usage: model.Usage{Have: all, CPUUserNanos: 3e7, CPUSystemNanos: 1e7, MemoryUsage: 2 << 20, MemoryWorkingSet: 1 << 20, Pids: 1}},
+			{Meta: app, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour), HaveRates: true, CPUCores: 1.5,
+				Limits:    model.Limits{CPUQuotaMicros: 150000, CPUPeriodMicros: 100000, CPUShares: 1024, MemoryBytes: 512 << 20},
+				HaveLayer: true, LayerBytes: 4242,
 				Analysis: &analysis.Result{ObservedFor: 30 * time.Hour, IdleRatio1h: 0.5, IdleRatio24h: math.NaN(), IdleRatio7d: 0.9,
 					Bursts:      analysis.Bursts{Count: 2, P50: time.Minute, P95: 3 * time.Minute, Max: 4 * time.Minute},
 					Reserved:    analysis.Reserved{CPUCores: 1.5, MemoryBytes: 512 << 20, CPUSource: "limit", MemorySource: "limit"},
@@ -69,17 +63,17 @@ func fixture() *snapshot.Snapshot {
 					Reasons:               []analysis.Reason{{Code: "idle_ratio_high"}, {Code: "bursty"}},
 					Blockers:              []analysis.Reason{{Code: "burst_too_long"}},
 					ServerlessMonthlyCost: 3, SavingsPerMonth: 43},
-				Stats: cgroups.Stats{Have: all, CPUUserNanos: 7e9, CPUSystemNanos: 2e9, CPUPeriods: 10, CPUThrottledPeriods: 3, CPUThrottledNanos: 2e8,
+				Usage: model.Usage{Have: all, CPUUserNanos: 7e9, CPUSystemNanos: 2e9, CPUPeriods: 10, CPUThrottledPeriods: 3, CPUThrottledNanos: 2e8,
 					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20,
 					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12}},
 		},
-		Networks:   []snapshot.Network{{Owner: 1, Interfaces: ifs}},
+		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
 		HostOK:     true,
-		Host: host.Stats{CPUs: 4, CPUUserSeconds: 10, CPUSystemSeconds: 5, CPUIdleSeconds: 100, CPUIOWaitSeconds: 1, CPUOtherSeconds: 2,
+		Host: model.Host{CPUs: 4, CPUUserSeconds: 10, CPUSystemSeconds: 5, CPUIdleSeconds: 100, CPUIOWaitSeconds: 1, CPUOtherSeconds: 2,
 			MemoryTotal: 16 << 30, MemoryAvailable: 8 << 30, FilesystemPath: "/", FilesystemSize: 50 << 30, FilesystemUsed: 20 << 30},
-		Self: snapshot.Self{
-			Collectors: []snapshot.CollectorStatus{{Name: "cgroups", Duration: time.Millisecond, Success: true}, {Name: "host", Errors: 3}},
+		Self: model.Self{
+			Collectors: []model.CollectorStatus{{Name: "cgroups", Duration: time.Millisecond, Success: true}, {Name: "host", Errors: 3}},
 			TickLag:    2 * time.Millisecond, Overruns: 1, DiscoveryErrors: 2, ContainerdUp: true, OpenFiles: 30, Running: 2, Stopped: 1,
 			HistoryContainers: 3, CheckpointFailures: 1, LastCheckpoint: t0.Add(-time.Minute), RestoreFailures: 1,
 			OTLPEnabled: true, OTLPExportFailures: 4, OTLPExportPoints: 99,
@@ -127,7 +121,7 @@ func TestPrometheusNamesAreTheStandardTranslation(t *testing.T) {
 		}
 		translated[got] = true
 	}
-	f, err := os.Open("../prometheus/testdata/metrics.golden")
+	f, err := os.Open("../promtext/testdata/metrics.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +168,7 @@ func TestSameSeriesAsPrometheus(t *testing.T) {
 	src := &fixed{fixture()}
 	const maxSeries = 3
 
-	mfs, err := promexp.New(src, promexp.Options{Version: "1.0.0", MaxSeriesPerMetric: maxSeries}).Gather()
+	mfs, err := promtext.New(src, promtext.Options{Version: "1.0.0", MaxSeriesPerMetric: maxSeries}).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,32 +281,51 @@ func TestAttributeCache(t *testing.T) {
 	if err := r.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
+	// ifaces counts the interfaces a container's sets describe; fitSet
+	// finds its serverless-fit set.
+	ifaces := func(m *model.Meta) int {
+		n := 0
+		for k := range o.containers[m].sets {
+			if k.names == "network.io.direction,network.interface.name" && k.a == "receive" {
+				n++
+			}
+		}
+		return n
+	}
+	fitSet := func(m *model.Meta) *attrSet {
+		for k, v := range o.containers[m].sets {
+			if k.names == "verdict,platform" {
+				return v
+			}
+		}
+		return nil
+	}
 	app := s.Containers[2].Meta
 	first := o.containers[app]
 	if first == nil || len(o.containers) != 3 {
 		t.Fatalf("cache has %d containers, app %v", len(o.containers), first)
 	}
-	if len(o.containers[s.Containers[1].Meta].ifaces) != 2 {
+	if ifaces(s.Containers[1].Meta) != 2 {
 		t.Fatal("sandbox interfaces not cached")
 	}
-	fit := first.fit
+	fit := fitSet(app)
 
 	// Next tick: same metadata pointers, the stopped container gone, one
 	// interface gone, analysis unchanged.
 	s2 := *s
 	s2.Containers = s.Containers[1:]
-	s2.Networks = []snapshot.Network{{Owner: 0, Interfaces: s.Interfaces[:1]}}
+	s2.Networks = []model.Network{{Owner: 0, Interfaces: s.Interfaces[:1]}}
 	src.s = &s2
 	if err := r.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
-	if o.containers[app] != first || &o.containers[app].fit[0] != &fit[0] {
+	if o.containers[app] != first || fitSet(app) != fit || &fitSet(app).opts[0] != &fit.opts[0] {
 		t.Error("attribute sets rebuilt for an unchanged container")
 	}
 	if _, ok := o.containers[s.Containers[0].Meta]; ok || len(o.containers) != 2 {
 		t.Errorf("gone container still cached (%d entries)", len(o.containers))
 	}
-	if n := len(o.containers[s.Containers[1].Meta].ifaces); n != 1 {
+	if n := ifaces(s.Containers[1].Meta); n != 1 {
 		t.Errorf("%d interfaces cached, want 1", n)
 	}
 
@@ -320,7 +333,7 @@ func TestAttributeCache(t *testing.T) {
 	meta := *app
 	meta.Pod.Name = "api-1"
 	s3 := s2
-	s3.Containers = append([]snapshot.Container(nil), s2.Containers...)
+	s3.Containers = append([]model.Container(nil), s2.Containers...)
 	s3.Containers[1].Meta = &meta
 	src.s = &s3
 	if err := r.Collect(context.Background(), &rm); err != nil {
@@ -422,11 +435,12 @@ func (c *counting) Failures() uint64 { return c.failures.Load() }
 // exported (the SDK keeps no state for it).
 func TestLargeNodeAndVanishedSeries(t *testing.T) {
 	const n = 1500
-	s := &snapshot.Snapshot{Time: time.Now()}
+	s := &model.Snapshot{Time: time.Now()}
 	for i := range n {
-		m := &containerd.Container{Namespace: "k8s.io", ID: fmt.Sprintf("c%04d", i), Pid: 1, Status: containerd.StatusRunning}
-		s.Containers = append(s.Containers, snapshot.Container{Meta: m, Sampled: true, Network: -1,
-			Stats: cgroups.Stats{Have: cgroups.HaveCPUMode, CPUUserNanos: uint64(i) * 1e9}})
+		id := fmt.Sprintf("c%04d", i)
+		m := &model.Meta{Namespace: "k8s.io", ID: id, Name: id}
+		s.Containers = append(s.Containers, model.Container{Meta: m, Running: true, Sampled: true, Network: -1,
+			Usage: model.Usage{Have: model.HaveCPUMode, CPUUserNanos: uint64(i) * 1e9}})
 	}
 	src := &fixed{s}
 	r := sdkmetric.NewManualReader()
@@ -552,7 +566,7 @@ func TestCollectorDownThenUp(t *testing.T) {
 
 			for range 2 {
 				fctx, fcancel := context.WithTimeout(context.Background(), 3*time.Second)
-				if err := e.provider.ForceFlush(fctx); err == nil {
+				if err := e.ForceFlush(fctx); err == nil {
 					t.Fatal("export to a closed port succeeded")
 				}
 				fcancel()
@@ -568,7 +582,7 @@ func TestCollectorDownThenUp(t *testing.T) {
 					t.Fatalf("no export after the collector came up (%d failures)", e.Failures())
 				}
 				fctx, fcancel := context.WithTimeout(context.Background(), 3*time.Second)
-				e.provider.ForceFlush(fctx)
+				e.ForceFlush(fctx)
 				fcancel()
 			}
 			if e.Points() == 0 {

@@ -30,6 +30,12 @@ type Metric struct {
 	// Attributes are the metric's own attributes beyond the identity every
 	// container series carries (see ContainerAttributes).
 	Attributes []string
+	// Labels is set on the info series, which also carries the
+	// container's allow-listed labels (ContainerLabelPrefix + key).
+	Labels bool
+
+	index int // in All
+	ident int // identity kind, see IdentityKind
 }
 
 // Container identity attributes, on every per-container series. They are
@@ -100,7 +106,7 @@ var (
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
 		Help:       "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
-		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}}
+		Attributes: []string{"container.image.name", "container.runtime.name", "containerd.namespace", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}
@@ -260,8 +266,23 @@ func (m *Metric) PromName() string {
 	return name
 }
 
-// PromLabel is the Prometheus label name of an attribute.
-func PromLabel(attr string) string { return sanitize(attr) }
+// PromLabel is the Prometheus label name of an attribute: every byte
+// outside [a-zA-Z0-9_] becomes '_' (a ':' is legal in metric names but not
+// in label names, and one bad name fails the whole scrape), and a leading
+// digit gets a '_' in front, so the result always matches
+// [a-zA-Z_][a-zA-Z0-9_]*.
+func PromLabel(attr string) string {
+	b := []byte(attr)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || b[0] >= '0' && b[0] <= '9' {
+		b = append([]byte{'_'}, b...)
+	}
+	return string(b)
+}
 
 func sanitize(s string) string {
 	b := []byte(s)

@@ -1,0 +1,510 @@
+package analysis
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
+)
+
+// Verdict is what Fleetscope advises for a container.
+type Verdict string
+
+// Verdicts, from the most to the least radical change.
+const (
+	VerdictFunction            Verdict = "function"
+	VerdictServerlessContainer Verdict = "serverless-container"
+	VerdictScaleToZero         Verdict = "scale-to-zero-schedule"
+	VerdictRightsize           Verdict = "rightsize"
+	VerdictKeep                Verdict = "keep"
+	VerdictInsufficientData    Verdict = "insufficient-data"
+)
+
+// Sources of a Reserved figure.
+const (
+	SourceLimit    = "limit"
+	SourceRequest  = "request"
+	SourceObserved = "observed"
+)
+
+// Reason codes. Codes are stable and machine-readable; texts are not.
+const (
+	CodeInsufficientData = "insufficient_data"
+	CodeIdleRatioHigh    = "idle_ratio_high"
+	CodeShortBursts      = "short_bursts"
+	CodeCheaper          = "cheaper"
+	CodeAlwaysIdleHours  = "always_idle_hours"
+	CodeOverReserved     = "over_reserved"
+	CodeReservationUsed  = "reservation_used"
+	CodeGPU              = "gpu"
+	CodeLatencyCritical  = "latency_critical"
+	CodeBurstTooLong     = "burst_too_long"
+	CodeMemoryTooLarge   = "memory_too_large"
+	CodeCPUTooLarge      = "cpu_too_large"
+	CodeLocalDiskWrites  = "local_disk_writes"
+	CodeNotIdleEnough    = "not_idle_enough"
+	CodeNotCheaper       = "not_cheaper"
+	CodePodSandbox       = "pod_sandbox"
+	CodeSavingTooSmall   = "saving_too_small"
+)
+
+const (
+	scaleToZeroMinHours   = 6
+	hoursPerMonth         = 730 // 365 × 24 / 12, as cloud price lists count
+	window                = 7 * 24 * time.Hour
+	idleHourMinMinutes    = 45      // minutes of data for an hour-of-day occurrence to count
+	statefulMinWriteBytes = 1 << 20 // below this, writes are noise (a log flush), not state
+)
+
+// Input is one container to analyse.
+type Input struct {
+	// Now ends every window.
+	Now    time.Time
+	Series *history.Series
+	Labels map[string]string
+	// GPU is true when the container is granted a GPU-class device.
+	GPU bool
+	// Sandbox is true for a pod's sandbox (pause) container, which is
+	// never a candidate of its own: the pod is the unit of a decision.
+	Sandbox bool
+
+	// Reservation inputs: the cgroup's live limits when known, else the
+	// OCI spec's. A quota <= 0, zero period, shares or limit mean unset.
+	CPUQuotaMicros   int64
+	CPUPeriodMicros  uint64
+	CPUShares        uint64
+	MemoryLimitBytes uint64
+}
+
+// Reserved is what the container holds, and where each figure comes from
+// (SourceLimit, SourceRequest or SourceObserved).
+type Reserved struct {
+	CPUCores                float64
+	MemoryBytes             uint64
+	CPUSource, MemorySource string
+}
+
+// Bursts summarise runs of consecutive active minutes over 7 days.
+type Bursts struct {
+	Count         int
+	P50, P95, Max time.Duration
+}
+
+// Reason explains a verdict or a blocker.
+type Reason struct {
+	// Code is one of the Code constants.
+	Code string
+	// Text is for humans and carries the numbers behind the reason.
+	Text string
+}
+
+// Result is the analysis of one container. Its slices are its own: a
+// Result stays valid after the Scratch that built it is reused.
+type Result struct {
+	ObservedFor time.Duration
+	// Idle ratios over the last hour, day and 7 days; NaN when the window
+	// holds no minute with data.
+	IdleRatio1h, IdleRatio24h, IdleRatio7d float64
+	Bursts                                 Bursts
+	CPUP50, CPUP95, CPUMax                 float64 // cores
+	WorkingSetP95, WorkingSetMax           uint64  // bytes
+	// IdleHoursOfDay are UTC hours (0..23), ascending.
+	IdleHoursOfDay []int
+
+	Reserved                                                                     Reserved
+	CostPerHour, IdleCostPerHour, IdleCostPerMonth, OverReservationWastePerMonth float64
+
+	Verdict Verdict
+	// Score (0..100) says how good a serverless candidate the container
+	// is; 0 unless Verdict is function or serverless-container.
+	Score int
+	// Platform names the platform of a function or serverless-container
+	// verdict.
+	Platform string
+	Reasons  []Reason
+	Blockers []Reason
+
+	CurrentMonthlyCost, ServerlessMonthlyCost, SavingsPerMonth float64
+}
+
+// Scratch holds buffers reused from one Analyze to the next, so analysing
+// a fleet does not allocate a week of minutes per container. A Scratch is
+// not safe for concurrent use; its zero value is ready.
+type Scratch struct {
+	minutes []history.Minute
+	fine    []uint8
+	hours   []history.Hour
+	runs    []int32
+	ws      []uint64
+	text    textBuilder
+}
+
+// minuteStats are the figures one pass over the minutes yields.
+type minuteStats struct {
+	valid, idle     [3]int // per window: 1h, 24h, 7d
+	cpu             [256]int32
+	confirm, refute [24]uint8
+}
+
+// cpuOrder lists every Minute value by ascending Cores, so CPU percentiles
+// come from a 256-bucket histogram instead of sorting a week of floats.
+var cpuOrder = func() (o [256]history.Minute) {
+	for i := range o {
+		o[i] = history.Minute(i)
+	}
+	slices.SortStableFunc(o[:], func(a, b history.Minute) int {
+		if a.Cores() < b.Cores() {
+			return -1
+		}
+		if a.Cores() > b.Cores() {
+			return 1
+		}
+		return 0
+	})
+	return o
+}()
+
+// Analyze analyses one container; see the package documentation for the
+// rules. sc may be nil (buffers are then allocated for this call).
+func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
+	if sc == nil {
+		sc = new(Scratch)
+	}
+	var r Result
+	var ms minuteStats
+	sc.runs = sc.runs[:0]
+	sc.ws = sc.ws[:0]
+	var acceptsTotal, diskTotal float64
+	// A time beyond what Unix nanoseconds hold (the zero Time, say) can
+	// name no minute of history.
+	if n := in.Now.UnixNano(); in.Series != nil && time.Unix(0, n).Equal(in.Now) {
+		from := in.Now.Add(-window)
+		// Minutes [now-7d, now) are finished ones; hours run to the end of
+		// now's hour so that the one in progress counts too.
+		sc.minutes = in.Series.AppendMinutes(sc.minutes[:0], from, in.Now)
+		sc.fine = in.Series.AppendCPUFine(sc.fine[:0], from, in.Now)
+		sc.hours = in.Series.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
+		// Minutes are numbered on the series' timeline, which is off the
+		// wall clock by the clock steps it absorbed.
+		first := floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 60)
+		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, first)
+		for i := range sc.hours {
+			h := &sc.hours[i]
+			if h.Minutes == 0 {
+				continue
+			}
+			sc.ws = append(sc.ws, h.MaxWorkingSet)
+			acceptsTotal += float64(h.TCPAccepts)
+			diskTotal += float64(h.DiskWriteBytes)
+		}
+	}
+
+	r.ObservedFor = time.Duration(ms.valid[2]) * time.Minute
+	r.IdleRatio1h = ratio(ms.idle[0], ms.valid[0])
+	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
+	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
+	r.Bursts = burstsOf(sc.runs)
+	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], sc.minutes, sc.fine)
+	slices.Sort(sc.ws)
+	if n := len(sc.ws); n > 0 {
+		r.WorkingSetP95, r.WorkingSetMax = sc.ws[rank(0.95, n)], sc.ws[n-1]
+	}
+	if r.ObservedFor >= 2*24*time.Hour {
+		r.IdleHoursOfDay = idleHours(&ms)
+	}
+
+	r.Reserved = reservedOf(&in, &r)
+	p := &cfg.Prices
+	cores, gib := r.Reserved.CPUCores, float64(r.Reserved.MemoryBytes)/gibibyte
+	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour
+	idle := r.IdleRatio7d
+	if math.IsNaN(idle) {
+		idle = 0
+	}
+	r.IdleCostPerHour = r.CostPerHour * idle
+	r.IdleCostPerMonth = r.IdleCostPerHour * hoursPerMonth
+	r.CurrentMonthlyCost = r.CostPerHour * hoursPerMonth
+	var unusedCores, unusedGiB float64
+	if r.Reserved.CPUSource != SourceObserved {
+		unusedCores = max(cores-r.CPUP95, 0)
+	}
+	if r.Reserved.MemorySource != SourceObserved && r.Reserved.MemoryBytes > r.WorkingSetP95 {
+		unusedGiB = float64(r.Reserved.MemoryBytes-r.WorkingSetP95) / gibibyte
+	}
+	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * hoursPerMonth
+
+	// Requests per month: accepted connections, else bursts, scaled from
+	// the time observed to a month.
+	var requests float64
+	if hours := r.ObservedFor.Hours(); hours > 0 {
+		n := acceptsTotal
+		if n == 0 {
+			n = float64(r.Bursts.Count)
+		}
+		requests = n * hoursPerMonth / hours
+	}
+	activeSeconds := (1 - idle) * hoursPerMonth * 3600
+
+	fa := facts{
+		in: &in, cfg: &cfg, r: &r, idle: idle, requests: requests, activeSeconds: activeSeconds,
+		latency: latencyCritical(in.Labels), diskFloor: diskFloor(cfg.Idle, in.Labels),
+	}
+	if as := float64(ms.valid[2]-ms.idle[2]) * 60; diskTotal >= statefulMinWriteBytes && as > 0 {
+		fa.writeRate = diskTotal / as
+	}
+	decide(&fa, &sc.text)
+	return r
+}
+
+// floorDiv divides rounding towards minus infinity; b must be positive.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// minuteClass caches Valid (bit 0) and Active (bit 1) of every Minute
+// value, so the scan below counts without branching.
+var minuteClass = func() (c [256]uint8) {
+	for i := range c {
+		m := history.Minute(i)
+		if m.Valid() {
+			c[i] = 1
+		}
+		if m.Active() {
+			c[i] |= 2
+		}
+	}
+	return c
+}()
+
+// scanMinutes makes one pass over a week of minutes: idle ratios per
+// window, the CPU histogram, burst runs (appended to runs and returned) and
+// hour-of-day idleness. first is the Unix minute of ms[0].
+func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64) []int32 {
+	n := len(ms)
+	// Running counts of valid and idle minutes, read at the start of the
+	// day and hour windows.
+	var valid, active int
+	mark24h, mark1h := max(n-24*60, 0), max(n-60, 0)
+	var valid24h, active24h, valid1h, active1h int
+	// run is the burst in progress, gap the minutes without data since its
+	// last active minute: they join the run if activity resumes.
+	var run, gap int32
+	// Walk hour by hour (UTC) so that hour-of-day idleness needs no
+	// division per minute.
+	hourOfDay := int(((first/60)%24 + 24) % 24)
+	for lo := 0; lo < n; {
+		hi := min(lo+60-int(((first+int64(lo))%60+60)%60), n)
+		var bValid, bActive int
+		// Split the hour where a window starts, to read the counts there.
+		for seg := lo; seg < hi; {
+			end := hi
+			for _, mark := range [...]int{mark24h, mark1h} {
+				if seg < mark && mark < end {
+					end = mark
+				}
+			}
+			if seg == mark24h {
+				valid24h, active24h = valid+bValid, active+bActive
+			}
+			if seg == mark1h {
+				valid1h, active1h = valid+bValid, active+bActive
+			}
+			for _, m := range ms[seg:end] {
+				st.cpu[m]++
+				c := int(minuteClass[m])
+				bValid += c & 1
+				bActive += c >> 1
+				switch {
+				case c > 1:
+					run += gap + 1
+					gap = 0
+				case run == 0:
+				case c == 0:
+					gap++
+				default:
+					// An idle minute ends a burst; a gap before it does
+					// not count.
+					runs = append(runs, run)
+					run, gap = 0, 0
+				}
+			}
+			seg = end
+		}
+		valid += bValid
+		active += bActive
+		switch {
+		case bActive > 0:
+			st.refute[hourOfDay] = min(st.refute[hourOfDay]+1, 255)
+		case bValid >= idleHourMinMinutes:
+			st.confirm[hourOfDay] = min(st.confirm[hourOfDay]+1, 255)
+		}
+		hourOfDay = (hourOfDay + 1) % 24
+		lo = hi
+	}
+	if run > 0 {
+		runs = append(runs, run) // still going at the end of the window
+	}
+	// Active minutes are valid ones, so the rest of the valid are idle.
+	idle, idle24h, idle1h := valid-active, valid24h-active24h, valid1h-active1h
+	st.valid = [3]int{valid - valid1h, valid - valid24h, valid}
+	st.idle = [3]int{idle - idle1h, idle - idle24h, idle}
+	return runs
+}
+
+func ratio(part, whole int) float64 {
+	if whole == 0 {
+		return math.NaN()
+	}
+	return float64(part) / float64(whole)
+}
+
+// rank is the nearest-rank index of percentile q among n sorted values.
+func rank(q float64, n int) int {
+	i := int(math.Ceil(q*float64(n))) - 1
+	return min(max(i, 0), n-1)
+}
+
+func burstsOf(runs []int32) Bursts {
+	if len(runs) == 0 {
+		return Bursts{}
+	}
+	slices.Sort(runs)
+	n := len(runs)
+	d := func(m int32) time.Duration { return time.Duration(m) * time.Minute }
+	return Bursts{Count: n, P50: d(runs[rank(0.5, n)]), P95: d(runs[rank(0.95, n)]), Max: d(runs[n-1])}
+}
+
+// cpuPercentiles finds the CPU code of each percentile in the histogram h
+// of the n minutes with data, then the exact value within that code from
+// the minutes' fine codes (fine parallels minutes).
+func cpuPercentiles(h *[256]int32, n int, minutes []history.Minute, fine []uint8) (p50, p95, maxCores float64) {
+	if n == 0 {
+		return 0, 0, 0
+	}
+	// Per percentile: its CPU code and its 1-based rank among the
+	// minutes of that code.
+	ranks := [3]int{rank(0.5, n) + 1, rank(0.95, n) + 1, n}
+	var code [3]uint8
+	var within [3]int
+	cum := 0
+	for _, m := range cpuOrder {
+		c := int(h[m])
+		if c == 0 || minuteClass[m]&1 == 0 { // the scan counts minutes without data too
+			continue
+		}
+		before := cum
+		cum += c
+		for i, r := range ranks {
+			if before < r && cum >= r {
+				code[i], within[i] = m.Code(), r-before
+			}
+		}
+	}
+	p95, maxCores = refine(code[1], within[1], code[2], minutes, fine)
+	return history.CoresFine(code[0], history.FineUnknown), p95, maxCores
+}
+
+// refine gives the exact CPU of the k-th smallest (1-based) minute among
+// those of CPU code c95, and of the largest minute of code cmax, from the
+// minutes' fine codes in one pass: the histogram's code says which bucket
+// a percentile falls in, the pass says where in it. (The median is left at
+// its bucket's middle: nothing is computed from it.)
+func refine(c95 uint8, k int, cmax uint8, minutes []history.Minute, fine []uint8) (p95, maxCores float64) {
+	p95, maxCores = history.CoresFine(c95, history.FineUnknown), history.CoresFine(cmax, history.FineUnknown)
+	if len(fine) != len(minutes) || (c95 < 2 && cmax < 2) {
+		return p95, maxCores
+	}
+	// Four histograms, one per minute mod 4: a constant load puts every
+	// minute in the same counter, and one chain of increments to it would
+	// serialise the loop on store-to-load latency.
+	var hist [4][256]int32
+	var top uint8
+	for i, m := range minutes {
+		c := m.Code()
+		if c == c95 {
+			hist[i&3][fine[i]]++
+		}
+		if c == cmax {
+			top = max(top, fine[i])
+		}
+	}
+	if c95 >= 2 {
+		cum := 0
+		for f := range 256 {
+			cum += int(hist[0][f] + hist[1][f] + hist[2][f] + hist[3][f])
+			if cum >= k {
+				p95 = history.CoresFine(c95, uint8(f))
+				break
+			}
+		}
+	}
+	if cmax >= 2 {
+		maxCores = history.CoresFine(cmax, top)
+	}
+	return p95, maxCores
+}
+
+func idleHours(st *minuteStats) []int {
+	n := 0
+	for h := range 24 {
+		if st.confirm[h] >= 2 && st.refute[h] == 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]int, 0, n)
+	for h := range 24 {
+		if st.confirm[h] >= 2 && st.refute[h] == 0 {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+const gibibyte = 1 << 30
+
+// unlimitedMemory is above any real limit: cgroup v1 reports "no limit" as
+// a page-rounded maximum of about 2^63.
+const unlimitedMemory = 1 << 62
+
+func reservedOf(in *Input, r *Result) Reserved {
+	var res Reserved
+	switch {
+	case in.CPUQuotaMicros > 0 && in.CPUPeriodMicros > 0:
+		res.CPUCores = float64(in.CPUQuotaMicros) / float64(in.CPUPeriodMicros)
+		res.CPUSource = SourceLimit
+	case in.CPUShares > 2:
+		// Kubernetes writes 2 shares for a container without a request.
+		res.CPUCores = float64(in.CPUShares) / 1024
+		res.CPUSource = SourceRequest
+	default:
+		res.CPUCores = r.CPUP95
+		res.CPUSource = SourceObserved
+	}
+	if in.MemoryLimitBytes > 0 && in.MemoryLimitBytes < unlimitedMemory {
+		res.MemoryBytes = in.MemoryLimitBytes
+		res.MemorySource = SourceLimit
+	} else {
+		res.MemoryBytes = r.WorkingSetMax
+		res.MemorySource = SourceObserved
+	}
+	return res
+}
+
+// diskFloor is the container's idle disk write floor, labels included.
+func diskFloor(cfg config.IdleConfig, labels map[string]string) float64 {
+	if v, ok := labels[LabelIdleDiskWriteBytesPerSecond]; ok {
+		if f, ok := parseFloor(v); ok {
+			return f
+		}
+	}
+	return cfg.DiskWriteBytesPerSecond
+}

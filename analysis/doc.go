@@ -1,0 +1,149 @@
+// Package analysis turns a container's history into idle ratios, costs and a
+// serverless verdict. It is pure: no I/O and no clock (now is a parameter),
+// so every rule below is unit-tested with synthetic histories.
+//
+// # Windows and figures
+//
+// Analyze reads the last 7 days of minutes and hours of a history.Series,
+// ending at Input.Now. A minute without data (history.Minute(0)) is neither
+// idle nor active and is left out of every ratio.
+//
+//   - ObservedFor is the number of minutes with data × 1 minute.
+//   - IdleRatio1h, IdleRatio24h and IdleRatio7d are idle minutes / minutes
+//     with data in the last 60, 1440 and 10080 minutes; NaN when the window
+//     holds no minute with data. The 7-day ratio is "the idle ratio" used
+//     for cost and verdicts: it covers whatever was observed, up to 7 days.
+//   - Bursts are runs of consecutive active minutes. An idle minute ends a
+//     run. Minutes without data between two active minutes (an agent
+//     restart, a missed tick) belong to the run and count in its length:
+//     nothing says the work paused, and a platform's duration limit must
+//     hold for the whole job, so a gap must not split a 25-minute job into
+//     two that each fit 15 minutes. Minutes without data followed by an
+//     idle minute, or at Now, do not count. A run still going at Now
+//     counts. Percentiles here and below are nearest-rank.
+//   - CPUP50, CPUP95 and CPUMax are over minutes with data; CPUP95 and
+//     CPUMax are exact to 0.03% (history's fine CPU codes; minutes restored
+//     from a checkpoint that predates them are within 5.5%), CPUP50, from
+//     which nothing is computed, within 5.5%; WorkingSetP95
+//     and WorkingSetMax over the per-hour maxima of hours with data.
+//   - IdleHoursOfDay are the UTC hours of the day during which the
+//     container was idle on every day observed: an hour-of-day qualifies when
+//     at least 2 days (distinct occurrences) have ≥ 45 minutes of data in it,
+//     all idle, and no occurrence has a single active minute. It is empty
+//     unless 48 hours were observed in total.
+//
+// # Reservation and cost
+//
+// Reserved CPU is the CFS quota/period (source "limit"), else the CPU
+// shares/1024 (source "request"; shares of 2 or less are Kubernetes'
+// BestEffort marker, not a request — note that a plain cgroup v1 container
+// without any setting reads 1024 shares, i.e. one core), else CPUP95
+// (source "observed"). Reserved memory is the memory limit ("limit"), else
+// WorkingSetMax ("observed"); cgroups have no memory request.
+//
+//   - CostPerHour = reserved cores × prices.vcpu_hour + reserved GiB ×
+//     prices.gib_hour.
+//   - IdleCostPerHour = CostPerHour × IdleRatio7d; IdleCostPerMonth and
+//     CurrentMonthlyCost are per-hour figures × 730 hours (365 × 24 / 12, the
+//     month cloud price lists use).
+//   - OverReservationWastePerMonth = 730 × the cost of (reserved − used):
+//     cores above CPUP95 and bytes above WorkingSetP95, each counted only
+//     when reserved by a limit or request (an observed "reservation" wastes
+//     nothing).
+//
+// # Serverless cost on a platform
+//
+// Active seconds per month = (1 − IdleRatio7d) × 730 × 3600: an active
+// minute is billed in full, which overstates a request-driven workload and
+// so errs against serverless.
+//
+// The peak CPU is CPUMax, capped at the CPU limit if there is one (history's
+// CPU codes round, and a limited container never used more than its
+// limit). vCPUs are the peak rounded up to the platform's VCPUStep, at
+// least one step; with no step (a platform that hands out CPU in
+// proportion to memory, such as Lambda) they are the peak itself. Memory is
+// the largest of WorkingSetMax, vCPUs × MemoryMiBPerVCPU (the memory the
+// platform ties to that much CPU: Lambda gives one vCPU at 1,769 MB, so a
+// function doing 4 cores of work must be sized at 7,076 MB whatever its
+// working set) and MinMemoryMiB, rounded up to MemoryStepMiB and at most
+// MaxMemoryMiB (Lambda's 6 vCPUs come at 10,240 MB, a little under six
+// times 1,769 MB: the largest size buys the most CPU there is). Function
+// platforms have no vCPU price, so the vCPU term vanishes for them and
+// their CPU is paid through memory. Requests per month are the
+// TCP connections accepted in the window scaled from ObservedFor to 730
+// hours; when none were seen, the number of bursts scaled the same way (a
+// burst is at least one invocation).
+//
+//	monthly = active s × (vCPUs × price_per_vcpu_second + GiB × price_per_gib_second)
+//	        + requests / 1e6 × price_per_million_requests
+//
+// # Blockers
+//
+// A blocker rules a platform out:
+//
+//   - gpu: a GPU is attached and the platform offers none.
+//   - pod_sandbox: the container is a pod's sandbox (pause) container
+//     (Input.Sandbox). The pod is the unit of a decision; its sandbox holds
+//     the pod's namespaces and is never a candidate of its own.
+//   - latency_critical: label fleetscope.io/latency-critical is true; cold
+//     starts are not acceptable.
+//   - burst_too_long: the longest burst exceeds the platform's MaxDuration.
+//   - memory_too_large: WorkingSetMax exceeds the platform's MaxMemoryMiB.
+//   - cpu_too_large: the peak CPU exceeds the platform's MaxVCPUs.
+//   - local_disk_writes: the container keeps state on local disk: it wrote
+//     at least 1 MiB to block devices in the window and its average write
+//     rate over its active seconds exceeds the idle disk floor (label
+//     override included). Idle minutes are below that floor by definition,
+//     so the writes that count are those made while working.
+//   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio.
+//   - not_cheaper: every platform without another blocker would cost at
+//     least what the container costs now.
+//   - saving_too_small: a platform without another blocker would cost less,
+//     but would save less than min_saving_per_month. A move is work and
+//     risk; a pause container saving a tenth of a cent or a BestEffort one
+//     saving four cents a month is not worth it.
+//
+// # Verdicts, first match wins
+//
+//  1. insufficient-data: ObservedFor < min_observation, or nothing was
+//     observed at all. Figures and blockers are still filled in.
+//  2. function: no blocker for the function platform: its monthly cost is
+//     below CurrentMonthlyCost by at least min_saving_per_month.
+//  3. serverless-container: the same for the container platform (reached
+//     when the function platform is blocked, typically by burst length or
+//     memory, or costs more).
+//  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
+//     (whatever the platforms allow), not latency-critical and not a pod
+//     sandbox. Stopping the container in those hours needs no platform, so
+//     stateful, long-running or large containers qualify.
+//  5. rightsize: CPU or memory reserved by a limit or request whose unused
+//     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
+//  6. keep.
+//
+// A GPU container therefore never gets function, serverless-container or
+// scale-to-zero-schedule unless the platform table says a platform offers
+// GPUs (only then for 2 and 3).
+//
+// ServerlessMonthlyCost is the cost on the verdict's platform, else on the
+// cheapest platform without a blocker other than not_cheaper and
+// saving_too_small (then SavingsPerMonth = CurrentMonthlyCost −
+// ServerlessMonthlyCost is below min_saving_per_month), else 0 with
+// SavingsPerMonth 0.
+//
+// # Score
+//
+// Score (0..100) is non-zero only for function and serverless-container:
+//
+//	round(100 × idle × money × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
+//
+// where idle is IdleRatio7d, saved is SavingsPerMonth / CurrentMonthlyCost
+// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1], and
+//
+//	money = SavingsPerMonth / (SavingsPerMonth + 10 × min_saving_per_month)
+//
+// (1 when min_saving_per_month is 0): the money saved in absolute terms,
+// reaching one half at ten times the minimum saving. A candidate that saves
+// little scores low however idle it is, so sorting by score puts the
+// largest savings first; then idleness, the share of money saved and the
+// headroom typical bursts leave under the platform's limit.
+package analysis

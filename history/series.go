@@ -1,0 +1,629 @@
+package history
+
+import (
+	"math"
+	"slices"
+	"time"
+	"unsafe"
+)
+
+const (
+	nsPerMinute = int64(time.Minute)
+	nsPerHour   = int64(time.Hour)
+)
+
+// Byte costs of a Series, asserted by the tests (see the package doc).
+const (
+	// SeriesHeaderBytes is what a Series costs before its first sample.
+	SeriesHeaderBytes = int(unsafe.Sizeof(Series{}))
+	// SeriesBytes is what a Series costs once it is a week old: the
+	// header and both rings at full length, the minute ring with its fine
+	// CPU codes. A younger Series costs less: its rings grow with its age
+	// (see growRings).
+	SeriesBytes = SeriesHeaderBytes + MinutesKept*int(unsafe.Sizeof(Minute(0))+1) + HoursKept*int(unsafe.Sizeof(hourRec{}))
+)
+
+// Shortest rings, so that a young Series does not reallocate every minute.
+const (
+	minMinuteRing = 16
+	minHourRing   = 2
+)
+
+// Sample is what the agent feeds each tick for one container: deltas since
+// its previous sample.
+type Sample struct {
+	Time time.Time
+	// CPUSeconds that are negative, NaN or absurd (≥ 1e12) count as zero.
+	CPUSeconds float64
+	// WorkingSet is a gauge, in bytes; a minute keeps its maximum.
+	WorkingSet             uint64
+	NetRxBytes, NetTxBytes uint64
+	DiskWriteBytes         uint64
+	TCPAccepts             uint64
+	// Interval is the span the deltas cover. When zero, it is the time
+	// since the previous sample fed to the Series, which is unknown for the
+	// first sample ever (its deltas count in the totals, not in the rates).
+	Interval time.Duration
+	// Mono is a reading of a monotonic clock taken with Time (any origin,
+	// the same for every sample of a process); 0 when unknown. It tells a
+	// step of the wall clock from time really passing; without it the
+	// monotonic reading Time carries, if any (time.Now's), is used.
+	Mono time.Duration
+}
+
+// Thresholds decide whether a finished minute was idle: idle = CPU cores
+// (CPU seconds of the minute / observed seconds in it) < CPUCores and
+// (rx+tx bytes)/s < NetBytesPerSecond and disk write bytes/s <
+// DiskWriteBytesPerSecond. Observed seconds are the sum of the intervals of
+// the samples in that minute. With zero thresholds every minute is active.
+type Thresholds struct {
+	CPUCores, NetBytesPerSecond, DiskWriteBytesPerSecond float64
+}
+
+// Hour aggregates one hour. In the ring it takes 28 bytes (float32 sums,
+// working set in KiB as a uint32, so at most 4 TiB).
+type Hour struct {
+	CPUSeconds float32
+	// MaxWorkingSet is the largest working set sampled, in bytes, rounded
+	// up to a whole KiB.
+	MaxWorkingSet          uint64
+	NetRxBytes, NetTxBytes float32
+	DiskWriteBytes         float32
+	// TCPAccepts counts inbound TCP connections accepted (a request
+	// estimate), saturating at 2^32-1.
+	TCPAccepts uint32
+	// Minutes is the number of sampled minutes in the hour, ActiveMinutes
+	// how many of them were active.
+	Minutes       uint8
+	ActiveMinutes uint8
+}
+
+// hourRec is the ring form of an Hour: 26 bytes of fields, 28 with padding.
+type hourRec struct {
+	cpu           float32
+	maxWSKiB      uint32
+	rx, tx, disk  float32
+	accepts       uint32
+	minutes, actv uint8
+}
+
+func (r *hourRec) hour() Hour {
+	return Hour{
+		CPUSeconds:     r.cpu,
+		MaxWorkingSet:  uint64(r.maxWSKiB) << 10,
+		NetRxBytes:     r.rx,
+		NetTxBytes:     r.tx,
+		DiskWriteBytes: r.disk,
+		TCPAccepts:     r.accepts,
+		Minutes:        r.minutes,
+		ActiveMinutes:  r.actv,
+	}
+}
+
+// maxCPUDelta bounds a sample's CPU seconds: about 30,000 years of a core.
+const maxCPUDelta = 1e12
+
+// minuteAcc accumulates the samples of the minute in progress.
+type minuteAcc struct {
+	observed     int64 // nanoseconds covered by the samples' intervals
+	cpu          float64
+	rx, tx, disk uint64
+	accepts      uint64
+	maxWS        uint64
+	samples      uint32
+}
+
+func (a *minuteAcc) add(sm *Sample, interval int64) {
+	a.samples++
+	a.observed += interval
+	// NaN, negative (a counter reset) and absurd deltas count as zero, so
+	// that sums stay finite and checkpoints stay readable.
+	if sm.CPUSeconds > 0 && sm.CPUSeconds < maxCPUDelta {
+		a.cpu += sm.CPUSeconds
+	}
+	a.rx += sm.NetRxBytes
+	a.tx += sm.NetTxBytes
+	a.disk += sm.DiskWriteBytes
+	a.accepts += sm.TCPAccepts
+	a.maxWS = max(a.maxWS, sm.WorkingSet)
+}
+
+// minute closes the accumulator into its byte. Without a known interval the
+// rates are taken as zero.
+func (a *minuteAcc) minute(th *Thresholds) (Minute, uint8) {
+	if a.samples == 0 {
+		return 0, 0
+	}
+	var cores, net, disk float64
+	if a.observed > 0 {
+		secs := float64(a.observed) / 1e9
+		cores = a.cpu / secs
+		net = (float64(a.rx) + float64(a.tx)) / secs
+		disk = float64(a.disk) / secs
+	}
+	idle := cores < th.CPUCores && net < th.NetBytesPerSecond && disk < th.DiskWriteBytesPerSecond
+	_, fine := EncodeCPUFine(cores)
+	return MakeMinute(cores, !idle), fine
+}
+
+// hourAcc accumulates the finished minutes of the hour in progress.
+type hourAcc struct {
+	cpu           float64
+	rx, tx, disk  uint64
+	accepts       uint64
+	maxWS         uint64
+	minutes, actv uint8
+}
+
+func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
+	h.cpu += a.cpu
+	h.rx += a.rx
+	h.tx += a.tx
+	h.disk += a.disk
+	h.accepts += a.accepts
+	h.maxWS = max(h.maxWS, a.maxWS)
+	h.minutes++
+	if m.Active() {
+		h.actv++
+	}
+}
+
+func (h *hourAcc) rec() hourRec {
+	return hourRec{
+		cpu:      float32(h.cpu),
+		maxWSKiB: uint32(min((h.maxWS+1023)>>10, math.MaxUint32)),
+		rx:       float32(h.rx),
+		tx:       float32(h.tx),
+		disk:     float32(h.disk),
+		accepts:  uint32(min(h.accepts, math.MaxUint32)),
+		minutes:  h.minutes,
+		actv:     h.actv,
+	}
+}
+
+// Series is one container's history. Minutes and hours are numbered from
+// the Unix epoch; minute m lives in slot m mod the minute ring's length n,
+// so the minute ring always holds minutes [cur-n, cur) and the hour ring
+// hours [curHour-len(hours), curHour). The rings start short and grow with
+// the container's age up to a week (MinutesKept, HoursKept): their length
+// is always at least the number of minutes (hours) since the first sample,
+// so nothing since then is ever overwritten before it is a week old, and a
+// young Series (or one decoded from a few bytes of checkpoint) costs memory
+// in proportion to its age. Not safe for concurrent use.
+//
+// Each minute keeps a fine CPU code beside its byte (see EncodeCPUFine):
+// percentiles near a limit need more than the ±5.5% of the byte. The
+// minute ring holds both, in one allocation that grows as one: ring[:n]
+// are the minutes, ring[n:] their fine codes, slot for slot (see mins and
+// fine).
+//
+// Minutes are numbered on the series' own timeline: the wall clock plus
+// offset. When the wall clock steps (a sample stamped 30 days ahead, an NTP
+// correction backwards), the offset absorbs the step, so the timeline only
+// moves as far as time really passed (see clock) and history is neither
+// wiped by a jump ahead nor frozen by a jump back.
+type Series struct {
+	ring     []Minute // 2n entries, nil until the first sample
+	hours    []hourRec
+	first    int64 // timeline nanoseconds of the first sample
+	last     int64 // timeline nanoseconds of the latest sample
+	cur      int64 // minute in progress
+	offset   int64 // timeline − wall clock, nanoseconds
+	acc      minuteAcc
+	hour     hourAcc // hour of cur
+	observed int32   // valid minutes in the ring
+	seen     bool
+	clk      clock
+}
+
+// clock is the last time the series was told about, to measure what really
+// elapsed since. It lives only in memory: a restart starts without one.
+type clock struct {
+	wall time.Time     // as given, with its monotonic reading if any
+	mono time.Duration // Sample.Mono, 0 if none
+	ts   int64         // timeline nanoseconds assigned to it
+	set  bool
+}
+
+// stepTolerance is how far the wall clock may drift from elapsed time
+// before it counts as a step: a second, plus a thousandth of the time
+// elapsed, which covers NTP slewing (at most 500 ppm) over long quiet
+// spells. Smaller drifts follow the wall clock.
+const stepTolerance = int64(time.Second)
+
+// timeline maps a wall time to the series' timeline, absorbing a step of
+// the wall clock into the offset when what elapsed is known: from mono
+// readings of both ends, or from the monotonic readings of both times.
+// Without either (the first time after a restart) a wall clock that went
+// back before the latest sample is clamped to it, so nothing already
+// recorded is lost; a jump ahead cannot be told from real downtime there
+// and is taken as such.
+func (s *Series) timeline(t time.Time, mono time.Duration) (int64, bool) {
+	wall, ok := unixNano(t)
+	if !ok {
+		return 0, false
+	}
+	ts := satAdd(wall, s.offset)
+	if ts <= minTimeline || ts >= maxTimeline {
+		return 0, false
+	}
+	if s.seen && s.clk.set {
+		var elapsed time.Duration
+		known := false
+		switch {
+		case mono != 0 && s.clk.mono != 0:
+			elapsed, known = mono-s.clk.mono, true
+		case hasMono(t) && hasMono(s.clk.wall):
+			elapsed, known = t.Sub(s.clk.wall), true
+		}
+		if known && elapsed >= 0 {
+			want := satAdd(s.clk.ts, int64(elapsed))
+			if d := ts - want; want < maxTimeline && (d > stepTolerance+int64(elapsed)/1000 || d < -(stepTolerance+int64(elapsed)/1000)) {
+				s.offset -= d
+				ts = want
+			}
+		}
+	}
+	if s.seen && !s.clk.set && ts < s.last {
+		// The first time after a restart, behind the latest sample, with
+		// nothing to measure the step by: continue from there. (Later, a
+		// time behind without a clock to measure it is a late sample, and
+		// Add ignores it if its minute is closed.)
+		s.offset += s.last - ts
+		ts = s.last
+	}
+	if ts >= s.clk.ts || !s.clk.set {
+		s.clk = clock{wall: t, mono: mono, ts: ts, set: true}
+	}
+	return ts, true
+}
+
+// A timeline time that saturated int64 is no time at all.
+const (
+	minTimeline = math.MinInt64
+	maxTimeline = math.MaxInt64
+)
+
+// hasMono reports whether t carries a monotonic clock reading.
+func hasMono(t time.Time) bool { return t != t.Round(0) }
+
+// Offset is how far the series' timeline is from the wall clock after the
+// clock steps it absorbed: zero until the wall clock steps.
+func (s *Series) Offset() time.Duration { return time.Duration(s.offset) }
+
+// NewSeries returns an empty Series. Its rings are allocated by the first
+// sample.
+func NewSeries() *Series { return &Series{} }
+
+// FirstSeen is the time of the first sample ever, kept across checkpoints;
+// zero before any sample.
+func (s *Series) FirstSeen() time.Time {
+	if !s.seen {
+		return time.Time{}
+	}
+	return time.Unix(0, s.first-s.offset)
+}
+
+// LastSeen is the time of the latest sample; zero before any sample.
+func (s *Series) LastSeen() time.Time {
+	if !s.seen {
+		return time.Time{}
+	}
+	return time.Unix(0, s.last-s.offset)
+}
+
+// ObservedMinutes is the number of valid minutes in the ring.
+func (s *Series) ObservedMinutes() int { return int(s.observed) }
+
+// Add accumulates sm into the minute in progress. When sm.Time lies in a
+// later minute, it first closes that minute (with th deciding idle or
+// active), marks the minutes skipped since as without data, and starts the
+// new one. Minutes are those of the series' timeline, which absorbs steps
+// of the wall clock (see Series). Samples whose Time is zero or outside the
+// years 1678 to 2262 are ignored. Add does not allocate, except for the
+// rings: on the first sample, and when they grow during the container's
+// first week (18 times in all).
+func (s *Series) Add(sm Sample, th Thresholds) {
+	t, ok := s.timeline(sm.Time, sm.Mono)
+	if !ok {
+		return
+	}
+	m := floorDiv(t, nsPerMinute)
+	if !s.seen {
+		s.start(t, m)
+	} else if m < s.cur {
+		return
+	} else if m > s.cur {
+		s.advance(m, &th)
+	}
+	interval := int64(sm.Interval)
+	if interval <= 0 {
+		interval = max(t-s.last, 0)
+	}
+	s.last = max(s.last, t)
+	s.acc.add(&sm, interval)
+}
+
+// Advance closes the minute in progress if now lies in a later minute,
+// without adding a sample, so that the last minute of a container that
+// stopped being sampled becomes visible. It does nothing before the first
+// sample.
+func (s *Series) Advance(now time.Time, th Thresholds) { s.AdvanceMono(now, 0, th) }
+
+// AdvanceMono is Advance with a monotonic clock reading taken with now, as
+// in Sample.Mono.
+func (s *Series) AdvanceMono(now time.Time, mono time.Duration, th Thresholds) {
+	if !s.seen {
+		return
+	}
+	t, ok := s.timeline(now, mono)
+	if m := floorDiv(t, nsPerMinute); ok && m > s.cur {
+		s.advance(m, &th)
+	}
+}
+
+func (s *Series) start(t, m int64) {
+	s.seen = true
+	s.first, s.last, s.cur = t, t, m
+	if s.ring == nil {
+		s.allocRings(0, 0)
+	}
+}
+
+// allocRings allocates rings long enough for need minutes and needH
+// hours.
+func (s *Series) allocRings(need, needH int64) {
+	s.ring = make([]Minute, 2*ringLen(need, minMinuteRing, MinutesKept))
+	s.hours = make([]hourRec, ringLen(needH, minHourRing, HoursKept))
+}
+
+// mins is the minute ring.
+func (s *Series) mins() []Minute { return s.ring[:len(s.ring)/2] }
+
+// fine holds the fine CPU code of each minute of the ring, slot for slot.
+func (s *Series) fine() []uint8 { return minuteBytes(s.ring[len(s.ring)/2:]) }
+
+// ringLen is the length of a ring that must hold need entries: a power of
+// two (so that a growing Series reallocates only a few times in its first
+// week) between lo and kept.
+func ringLen(need int64, lo, kept int) int {
+	n := lo
+	for int64(n) < need && n < kept {
+		n *= 2
+	}
+	return min(n, kept)
+}
+
+// growRings makes the rings long enough to hold every minute and hour from
+// the first sample up to (not including) minute m, before m becomes the
+// minute in progress. Entries move to their slots in the longer rings;
+// slots before the first sample stay zero.
+func (s *Series) growRings(m int64) {
+	firstMin := floorDiv(s.first, nsPerMinute)
+	if n, on := ringLen(m-firstMin, minMinuteRing, MinutesKept), len(s.ring)/2; n > on {
+		// Minutes and their fine codes move together.
+		old := s.ring
+		s.ring = make([]Minute, 2*n)
+		for x := max(s.cur-int64(on), firstMin); x < s.cur; x++ {
+			i, j := mod(x, n), mod(x, on)
+			s.ring[i], s.ring[n+i] = old[j], old[on+j]
+		}
+	}
+	firstH, curH := floorDiv(s.first, nsPerHour), floorDiv(s.cur, 60)
+	if n := ringLen(floorDiv(m, 60)-firstH, minHourRing, HoursKept); n > len(s.hours) {
+		old := s.hours
+		s.hours = make([]hourRec, n)
+		for h := max(curH-int64(len(old)), firstH); h < curH; h++ {
+			s.hours[mod(h, n)] = old[mod(h, len(old))]
+		}
+	}
+}
+
+// advance closes minute s.cur and makes m (> s.cur) the minute in progress.
+func (s *Series) advance(m int64, th *Thresholds) {
+	s.growRings(m)
+	b, fine := s.acc.minute(th)
+	s.setMinute(s.cur, b, fine)
+	if b.Valid() {
+		s.hour.addMinute(&s.acc, b)
+	}
+	s.acc = minuteAcc{}
+	s.clearMinutes(s.cur+1, m)
+
+	if h, nh := floorDiv(s.cur, 60), floorDiv(m, 60); nh > h {
+		s.hours[mod(h, len(s.hours))] = s.hour.rec()
+		s.hour = hourAcc{}
+		s.clearHours(h+1, nh)
+	}
+	s.cur = m
+}
+
+func (s *Series) setMinute(m int64, b Minute, fine uint8) {
+	n := len(s.ring) / 2
+	i := mod(m, n)
+	slot := &s.ring[i]
+	if slot.Valid() {
+		s.observed--
+	}
+	if b.Valid() {
+		s.observed++
+	}
+	*slot = b
+	s.ring[n+i] = Minute(fine)
+}
+
+// clearMinutes marks minutes [from, to) as without data. Only the last
+// ring length of them can still be in the ring.
+func (s *Series) clearMinutes(from, to int64) {
+	n := len(s.ring) / 2
+	if to-from > int64(n) {
+		from = to - int64(n)
+	}
+	for from < to {
+		i := mod(from, n)
+		seg := s.ring[i:min(n, i+int(to-from))]
+		for _, b := range seg {
+			if b.Valid() {
+				s.observed--
+			}
+		}
+		clear(seg)
+		clear(s.ring[n+i : n+i+len(seg)])
+		from += int64(len(seg))
+	}
+}
+
+func (s *Series) clearHours(from, to int64) {
+	n := len(s.hours)
+	if to-from > int64(n) {
+		from = to - int64(n)
+	}
+	for ; from < to; from++ {
+		s.hours[mod(from, n)] = hourRec{}
+	}
+}
+
+// AppendMinutes appends one entry per minute in [from, to), both truncated
+// to whole minutes, oldest first, and returns dst. A window longer than
+// MaxWindow is shortened to its last MaxWindow. Only finished minutes
+// still in the ring have data; the minute in progress, minutes before the
+// first sample and minutes older than a week are Minute(0). It does not
+// allocate when dst has room.
+func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
+	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
+	if t <= f {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
+	out := dst[n:]
+	clear(out)
+	if !s.seen {
+		return dst
+	}
+	mins := s.mins()
+	lo, hi := max(f, s.cur-int64(len(mins))), min(t, s.cur)
+	for lo < hi {
+		i := mod(lo, len(mins))
+		c := copy(out[lo-f:hi-f], mins[i:])
+		lo += int64(c)
+	}
+	return dst
+}
+
+// AppendCPUFine appends the fine CPU code (see EncodeCPUFine) of every
+// minute in [from, to), exactly as AppendMinutes appends the minutes, and
+// returns dst: 0 where AppendMinutes gives Minute(0). It does not allocate
+// when dst has room.
+func (s *Series) AppendCPUFine(dst []uint8, from, to time.Time) []uint8 {
+	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
+	if t <= f {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
+	out := dst[n:]
+	clear(out)
+	if !s.seen {
+		return dst
+	}
+	fine := s.fine()
+	lo, hi := max(f, s.cur-int64(len(fine))), min(t, s.cur)
+	for lo < hi {
+		i := mod(lo, len(fine))
+		c := copy(out[lo-f:hi-f], fine[i:])
+		lo += int64(c)
+	}
+	return dst
+}
+
+// AppendHours appends one entry per hour in [from, to), both truncated to
+// whole hours, oldest first, and returns dst. A window longer than
+// MaxWindow is shortened to its last MaxWindow. Finished hours come from the
+// ring; the hour in progress is included as a partial aggregate of its
+// finished minutes (its Minutes field says how many). Hours without data
+// are zero. It does not allocate when dst has room.
+func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
+	f, t := s.window(from, to, 3600, MaxWindow/time.Hour)
+	if t <= f {
+		return dst
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
+	out := dst[n:]
+	clear(out)
+	if !s.seen {
+		return dst
+	}
+	curH := floorDiv(s.cur, 60)
+	for h := max(f, curH-int64(len(s.hours))); h < min(t, curH); h++ {
+		out[h-f] = s.hours[mod(h, len(s.hours))].hour()
+	}
+	if f <= curH && curH < t {
+		r := s.hour.rec()
+		out[curH-f] = r.hour()
+	}
+	return dst
+}
+
+// MaxWindow bounds the windows of AppendMinutes and AppendHours, so that a
+// careless from (a zero time, say) cannot ask for millions of entries.
+// Nothing older than a week is kept, so it never cuts off data.
+const MaxWindow = 31 * 24 * time.Hour
+
+// window numbers the minutes or hours (units of unit seconds) of [from, to)
+// on the series' timeline, at most maxLen of them. Unix seconds cover every
+// time.Time without overflow; the offset, which a step of the wall clock
+// set, is within the range of Unix nanoseconds.
+func (s *Series) window(from, to time.Time, unit int64, maxLen time.Duration) (f, t int64) {
+	off := floorDiv(s.offset, int64(time.Second))
+	f, t = floorDiv(satAdd(from.Unix(), off), unit), floorDiv(satAdd(to.Unix(), off), unit)
+	return max(f, t-int64(maxLen)), t
+}
+
+// satAdd adds without overflowing.
+func satAdd(a, b int64) int64 {
+	c := a + b
+	if (c > a) != (b > 0) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return c
+}
+
+// unixNano converts a sample time, rejecting zero and unrepresentable ones.
+func unixNano(t time.Time) (int64, bool) {
+	if sec := t.Unix(); t.IsZero() || sec <= math.MinInt64/1_000_000_000 || sec >= math.MaxInt64/1_000_000_000 {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+// floorDiv divides rounding towards minus infinity, so that times before
+// 1970 still fall in the right minute; b must be positive.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// mod is the slot of absolute index a in a ring of n.
+func mod(a int64, n int) int {
+	r := int(a % int64(n))
+	if r < 0 {
+		r += n
+	}
+	return r
+}
+
+// minuteBytes views a slice of minutes as bytes.
+func minuteBytes(m []Minute) []byte {
+	if len(m) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&m[0])), len(m))
+}

@@ -1,0 +1,569 @@
+package history
+
+import (
+	"math"
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// t0 is a Monday 00:00 UTC, so minute and hour boundaries are obvious.
+var t0 = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
+
+var defaultTh = Thresholds{CPUCores: 0.01, NetBytesPerSecond: 1000, DiskWriteBytesPerSecond: 1000}
+
+// feed adds one sample every step in [from, to), each built by mk.
+func feed(s *Series, from, to time.Time, step time.Duration, th Thresholds, mk func(t time.Time) Sample) {
+	for at := from; at.Before(to); at = at.Add(step) {
+		sm := mk(at)
+		sm.Time = at
+		s.Add(sm, th)
+	}
+}
+
+func constant(sm Sample) func(time.Time) Sample {
+	return func(time.Time) Sample { return sm }
+}
+
+func minutes(s *Series, from, to time.Time) []Minute {
+	return s.AppendMinutes(nil, from, to)
+}
+
+// oneMinute feeds minute 0 with a 1 s tick, preceded by a sample at -1 s
+// that sets the time base, closes it with a sample at 60 s and returns it.
+func oneMinute(t *testing.T, th Thresholds, perSecond Sample) Minute {
+	t.Helper()
+	s := NewSeries()
+	s.Add(Sample{Time: t0.Add(-time.Second)}, th)
+	feed(s, t0, t0.Add(time.Minute), time.Second, th, constant(perSecond))
+	s.Add(Sample{Time: t0.Add(time.Minute)}, th)
+	got := minutes(s, t0, t0.Add(time.Minute))
+	if len(got) != 1 || !got[0].Valid() {
+		t.Fatalf("minute 0 = %v, want one valid minute", got)
+	}
+	return got[0]
+}
+
+func TestIdleDecision(t *testing.T) {
+	// Thresholds 0.01 cores, 1000 B/s of network, 1000 B/s of disk writes;
+	// each case feeds the same sample every second for 60 s.
+	for _, tc := range []struct {
+		name   string
+		sample Sample
+		active bool
+		cores  float64
+	}{
+		{"nothing", Sample{}, false, 0},
+		{"cpu just below", Sample{CPUSeconds: 0.0095}, false, 0.0095},
+		{"cpu just above", Sample{CPUSeconds: 0.0105}, true, 0.0105},
+		{"net 999 B/s", Sample{CPUSeconds: 0.001, NetRxBytes: 500, NetTxBytes: 499}, false, 0.001},
+		{"net 1000 B/s is not below", Sample{NetRxBytes: 500, NetTxBytes: 500}, true, 0},
+		{"tx alone", Sample{NetTxBytes: 2000}, true, 0},
+		{"disk 999 B/s", Sample{DiskWriteBytes: 999}, false, 0},
+		{"disk 1000 B/s", Sample{DiskWriteBytes: 1000}, true, 0},
+		{"low cpu, busy net", Sample{CPUSeconds: 0.001, NetRxBytes: 5000}, true, 0.001},
+		{"accepts and memory do not count", Sample{TCPAccepts: 50, WorkingSet: 1 << 30}, false, 0},
+		{"busy", Sample{CPUSeconds: 1.5}, true, 1.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := oneMinute(t, defaultTh, tc.sample)
+			if m.Active() != tc.active {
+				t.Errorf("active = %v, want %v", m.Active(), tc.active)
+			}
+			if tc.cores == 0 {
+				if m.Cores() != 0 {
+					t.Errorf("cores = %v, want 0", m.Cores())
+				}
+			} else if rel := math.Abs(m.Cores()-tc.cores) / tc.cores; rel > 0.06 {
+				t.Errorf("cores = %v, want %v ± 6%%", m.Cores(), tc.cores)
+			}
+		})
+	}
+	t.Run("zero thresholds make every minute active", func(t *testing.T) {
+		if m := oneMinute(t, Thresholds{}, Sample{}); !m.Active() {
+			t.Error("minute is idle")
+		}
+	})
+}
+
+func TestObservedSecondsAreTheSamplesIntervals(t *testing.T) {
+	// Two samples 10 s apart carry 0.4 CPU seconds over 20 observed seconds:
+	// 0.02 cores, active, although 0.4 s over the whole minute would be idle.
+	s := NewSeries()
+	s.Add(Sample{Time: t0.Add(-10 * time.Second)}, defaultTh)
+	s.Add(Sample{Time: t0, CPUSeconds: 0.2}, defaultTh)
+	s.Add(Sample{Time: t0.Add(10 * time.Second), CPUSeconds: 0.2}, defaultTh)
+	s.Advance(t0.Add(time.Minute), defaultTh)
+	m := minutes(s, t0, t0.Add(time.Minute))[0]
+	if !m.Active() || m.Code() != EncodeCPU(0.02) {
+		t.Errorf("minute = active %v code %d, want active code %d", m.Active(), m.Code(), EncodeCPU(0.02))
+	}
+
+	// An explicit Interval wins over the time since the previous sample:
+	// 0.3 s over 30 s is 0.01 cores, at the threshold, so active.
+	s = NewSeries()
+	s.Add(Sample{Time: t0.Add(-time.Hour)}, defaultTh)
+	s.Add(Sample{Time: t0.Add(5 * time.Second), CPUSeconds: 0.3, Interval: 30 * time.Second}, defaultTh)
+	s.Advance(t0.Add(time.Minute), defaultTh)
+	if m := minutes(s, t0, t0.Add(time.Minute))[0]; !m.Active() || m.Code() != EncodeCPU(0.01) {
+		t.Errorf("with Interval: active %v code %d, want active code %d", m.Active(), m.Code(), EncodeCPU(0.01))
+	}
+
+	// The very first sample has no interval: its deltas are counted in
+	// the hour but the minute's rates are zero.
+	s = NewSeries()
+	s.Add(Sample{Time: t0, CPUSeconds: 5}, defaultTh)
+	s.Advance(t0.Add(time.Minute), defaultTh)
+	if m := minutes(s, t0, t0.Add(time.Minute))[0]; !m.Valid() || m.Active() || m.Cores() != 0 {
+		t.Errorf("first-sample minute = %#x, want valid idle 0 cores", uint8(m))
+	}
+	if h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]; h.CPUSeconds != 5 || h.Minutes != 1 {
+		t.Errorf("hour = %+v, want 5 CPU seconds in 1 minute", h)
+	}
+}
+
+func TestMinuteAndHourBoundaries(t *testing.T) {
+	s := NewSeries()
+	th := defaultTh
+	busy := Sample{CPUSeconds: 0.5, NetRxBytes: 100, NetTxBytes: 200, DiskWriteBytes: 7, TCPAccepts: 3}
+	// 1 s tick from t0-1s up to 59:59.999 of hour 0; minutes with an odd
+	// number are busy, and the working set grows with the minute.
+	feed(s, t0.Add(-time.Second), t0.Add(time.Hour-time.Millisecond), time.Second, th, func(at time.Time) Sample {
+		m := int(at.Sub(t0) / time.Minute)
+		if at.Before(t0) {
+			return Sample{}
+		}
+		sm := Sample{WorkingSet: uint64(m+1) << 20}
+		if m%2 == 1 {
+			sm.CPUSeconds, sm.NetRxBytes, sm.NetTxBytes, sm.DiskWriteBytes, sm.TCPAccepts =
+				busy.CPUSeconds, busy.NetRxBytes, busy.NetTxBytes, busy.DiskWriteBytes, busy.TCPAccepts
+		}
+		return sm
+	})
+	s.Add(Sample{Time: t0.Add(time.Hour - time.Millisecond), WorkingSet: 1 << 40}, th)
+
+	// Minute 59 is still in progress; the hour is partial with 59 minutes.
+	ms := minutes(s, t0, t0.Add(time.Hour))
+	if len(ms) != 60 || ms[59] != 0 || !ms[58].Valid() {
+		t.Fatalf("minute 58/59 = %#x/%#x", uint8(ms[58]), uint8(ms[59]))
+	}
+	// The minute before t0 held only the base sample.
+	if pre := minutes(s, t0.Add(-time.Minute), t0); !pre[0].Valid() || pre[0].Active() {
+		t.Errorf("minute -1 = %#x, want valid idle", uint8(pre[0]))
+	}
+	hs := s.AppendHours(nil, t0, t0.Add(time.Hour))
+	if hs[0].Minutes != 59 || hs[0].ActiveMinutes != 29 {
+		t.Errorf("partial hour: %d minutes, %d active; want 59, 29", hs[0].Minutes, hs[0].ActiveMinutes)
+	}
+
+	// A sample exactly on the hour closes minute 59 and hour 0.
+	s.Add(Sample{Time: t0.Add(time.Hour)}, th)
+	ms = minutes(s, t0, t0.Add(time.Hour))
+	for i, m := range ms {
+		if !m.Valid() || m.Active() != (i%2 == 1) {
+			t.Fatalf("minute %d = %#x, want valid, active %v", i, uint8(m), i%2 == 1)
+		}
+	}
+	if s.ObservedMinutes() != 61 {
+		t.Errorf("ObservedMinutes = %d, want 61", s.ObservedMinutes())
+	}
+	hs = s.AppendHours(nil, t0.Add(-time.Hour), t0.Add(2*time.Hour))
+	if len(hs) != 3 {
+		t.Fatalf("%d hours, want 3", len(hs))
+	}
+	if hs[0] != (Hour{Minutes: 1}) {
+		t.Errorf("hour -1 = %+v", hs[0])
+	}
+	want := Hour{
+		CPUSeconds:     30 * 60 * 0.5,
+		MaxWorkingSet:  1 << 40,
+		NetRxBytes:     30 * 60 * 100,
+		NetTxBytes:     30 * 60 * 200,
+		DiskWriteBytes: 30 * 60 * 7,
+		TCPAccepts:     30 * 60 * 3,
+		Minutes:        60,
+		ActiveMinutes:  30,
+	}
+	if hs[1] != want {
+		t.Errorf("hour 0 = %+v\nwant     %+v", hs[1], want)
+	}
+	// Hour 1 is in progress and has no finished minute yet.
+	if hs[2] != (Hour{}) {
+		t.Errorf("hour 1 = %+v, want zero", hs[2])
+	}
+}
+
+func TestWorkingSetRoundsUpToKiB(t *testing.T) {
+	s := NewSeries()
+	s.Add(Sample{Time: t0, WorkingSet: 1025}, defaultTh)
+	s.Add(Sample{Time: t0.Add(time.Hour)}, defaultTh)
+	if h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]; h.MaxWorkingSet != 2048 {
+		t.Errorf("MaxWorkingSet = %d, want 2048", h.MaxWorkingSet)
+	}
+}
+
+func TestGapAndStoppedContainer(t *testing.T) {
+	s := NewSeries()
+	busy := constant(Sample{CPUSeconds: 1})
+	feed(s, t0, t0.Add(10*time.Minute), 10*time.Second, defaultTh, busy)
+	// Stopped for 20 minutes, then running again for 10.
+	feed(s, t0.Add(30*time.Minute), t0.Add(40*time.Minute), 10*time.Second, defaultTh, busy)
+	ms := minutes(s, t0, t0.Add(40*time.Minute))
+	for i, m := range ms {
+		wantValid := i < 10 || (i >= 30 && i < 39) // 39 is in progress
+		if m.Valid() != wantValid {
+			t.Errorf("minute %d valid = %v, want %v", i, m.Valid(), wantValid)
+		}
+	}
+	if s.ObservedMinutes() != 19 {
+		t.Errorf("ObservedMinutes = %d, want 19", s.ObservedMinutes())
+	}
+	// The container stops for good: Advance closes its last minute.
+	s.Advance(t0.Add(50*time.Minute), defaultTh)
+	if m := minutes(s, t0.Add(39*time.Minute), t0.Add(50*time.Minute)); !m[0].Active() || m[1] != 0 {
+		t.Errorf("after Advance: minute 39 = %#x, 40 = %#x", uint8(m[0]), uint8(m[1]))
+	}
+	if s.ObservedMinutes() != 20 {
+		t.Errorf("ObservedMinutes = %d, want 20", s.ObservedMinutes())
+	}
+	if !s.LastSeen().Equal(t0.Add(40*time.Minute - 10*time.Second)) {
+		t.Errorf("LastSeen = %v", s.LastSeen())
+	}
+	// A sample older than the minute in progress is ignored.
+	before := minutes(s, t0, t0.Add(50*time.Minute))
+	s.Add(Sample{Time: t0.Add(5 * time.Minute), CPUSeconds: 100}, defaultTh)
+	s.Add(Sample{Time: time.Time{}, CPUSeconds: 100}, defaultTh)
+	s.Add(Sample{Time: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), CPUSeconds: 100}, defaultTh)
+	if after := minutes(s, t0, t0.Add(50*time.Minute)); string(minuteBytes(after)) != string(minuteBytes(before)) {
+		t.Error("an old sample changed history")
+	}
+}
+
+func TestGapLongerThanRing(t *testing.T) {
+	s := NewSeries()
+	busy := constant(Sample{CPUSeconds: 10})
+	// Eight days of data fill the ring; then a gap just over a week, so
+	// that some slots still hold minutes from before the gap.
+	feed(s, t0, t0.Add(8*24*time.Hour), 10*time.Second, defaultTh, busy)
+	restart := t0.Add(8*24*time.Hour + 7*24*time.Hour + 2*time.Hour + 3*time.Minute)
+	s.Add(Sample{Time: restart, CPUSeconds: 10}, defaultTh)
+	if got := s.ObservedMinutes(); got != 0 {
+		t.Errorf("ObservedMinutes right after the gap = %d, want 0", got)
+	}
+	for i, m := range minutes(s, restart.Add(-7*24*time.Hour-time.Hour), restart.Add(time.Hour)) {
+		if m != 0 {
+			t.Fatalf("minute %d around the gap = %#x, want no data", i, uint8(m))
+		}
+	}
+	for i, h := range s.AppendHours(nil, restart.Add(-8*24*time.Hour), restart) {
+		if h != (Hour{}) {
+			t.Fatalf("hour %d before the restart = %+v, want zero", i, h)
+		}
+	}
+
+	feed(s, restart.Add(10*time.Second), restart.Add(2*time.Hour+time.Second), 10*time.Second, defaultTh, busy)
+	if got := s.ObservedMinutes(); got != 120 {
+		t.Errorf("ObservedMinutes = %d, want 120", got)
+	}
+	hs := s.AppendHours(nil, restart.Add(-7*24*time.Hour), restart.Add(3*time.Hour))
+	for i, h := range hs {
+		var want uint8
+		switch i {
+		case 168: // restart is at :03
+			want = 57
+		case 169:
+			want = 60
+		case 170:
+			want = 3
+		}
+		if h.Minutes != want {
+			t.Errorf("hour %d: %d minutes, want %d", i, h.Minutes, want)
+		}
+	}
+	if !s.FirstSeen().Equal(t0) {
+		t.Errorf("FirstSeen = %v, want %v", s.FirstSeen(), t0)
+	}
+}
+
+// weekPattern is the CPU of minute k: bucket midpoints, so that encoding
+// is exact, cycling with a period that is prime to the ring's length.
+func weekPattern(k int) float64 { return codeCores[2+k%121] }
+
+func TestRingWrapAround(t *testing.T) {
+	s := NewSeries()
+	start := t0
+	end := t0.Add(8*24*time.Hour + 30*time.Minute)
+	s.Add(Sample{Time: start.Add(-10 * time.Second)}, defaultTh)
+	feed(s, start, end.Add(time.Second), 10*time.Second, defaultTh, func(at time.Time) Sample {
+		k := int(at.Sub(start) / time.Minute)
+		return Sample{CPUSeconds: weekPattern(k) * 10}
+	})
+	// The minute of end is in progress; the ring holds the week before.
+	if got := s.ObservedMinutes(); got != MinutesKept {
+		t.Errorf("ObservedMinutes = %d, want %d", got, MinutesKept)
+	}
+	week := minutes(s, end.Add(-7*24*time.Hour), end)
+	if len(week) != MinutesKept {
+		t.Fatalf("%d minutes", len(week))
+	}
+	first := int(end.Add(-7*24*time.Hour).Sub(start) / time.Minute)
+	for i, m := range week {
+		if want := EncodeCPU(weekPattern(first + i)); m.Code() != want {
+			t.Fatalf("minute %d of the week: code %d, want %d", i, m.Code(), want)
+		}
+	}
+	// The first day and a half fell out of the ring.
+	for i, m := range minutes(s, start, end.Add(-7*24*time.Hour)) {
+		if m != 0 {
+			t.Fatalf("minute %d: %#x, want gone", i, uint8(m))
+		}
+	}
+	// A window straddling the ring's oldest edge.
+	edge := minutes(s, end.Add(-7*24*time.Hour-2*time.Minute), end.Add(-7*24*time.Hour+2*time.Minute))
+	if edge[0] != 0 || edge[1] != 0 || edge[2].Code() != EncodeCPU(weekPattern(first)) || !edge[3].Valid() {
+		t.Errorf("ring edge = %v", edge)
+	}
+	hs := s.AppendHours(nil, end.Add(-8*24*time.Hour), end.Add(time.Hour))
+	for i, h := range hs {
+		var want uint8
+		switch {
+		case i < 24: // more than a week old
+		case i < len(hs)-1:
+			want = 60
+		default:
+			want = 30 // in progress
+		}
+		if h.Minutes != want {
+			t.Errorf("hour %d: %d minutes, want %d", i, h.Minutes, want)
+		}
+	}
+}
+
+func TestAppendMinutesWindows(t *testing.T) {
+	s := NewSeries()
+	feed(s, t0.Add(-10*time.Second), t0.Add(10*time.Minute+time.Second), 10*time.Second, defaultTh, constant(Sample{CPUSeconds: 1}))
+	// Finished minutes are -1 .. 9; minute 10 is in progress.
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		valid    string // one letter per entry: v valid, - none
+	}{
+		{"empty", t0, t0, ""},
+		{"reversed", t0.Add(time.Minute), t0, ""},
+		{"within one minute", t0.Add(10 * time.Second), t0.Add(50 * time.Second), ""},
+		{"one minute", t0, t0.Add(time.Minute), "v"},
+		{"unaligned edges truncate", t0.Add(59 * time.Second), t0.Add(2*time.Minute + 59*time.Second), "vv"},
+		{"before the first sample", t0.Add(-3 * time.Minute), t0.Add(time.Minute), "--vv"},
+		{"up to the minute in progress", t0.Add(8 * time.Minute), t0.Add(12 * time.Minute), "vv--"},
+		{"far future", t0.Add(time.Hour), t0.Add(time.Hour + 2*time.Minute), "--"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := []Minute{42}
+			got := s.AppendMinutes(dst, tc.from, tc.to)
+			if got[0] != 42 {
+				t.Fatal("prefix of dst overwritten")
+			}
+			str := ""
+			for _, m := range got[1:] {
+				if m.Valid() {
+					str += "v"
+				} else {
+					str += "-"
+				}
+			}
+			if str != tc.valid {
+				t.Errorf("got %q, want %q", str, tc.valid)
+			}
+		})
+	}
+	// A zero from is cut to MaxWindow, aligned on to.
+	if got := s.AppendMinutes(nil, time.Time{}, t0.Add(time.Minute)); len(got) != int(MaxWindow/time.Minute) || !got[len(got)-1].Valid() || !got[len(got)-2].Valid() || got[len(got)-3].Valid() {
+		t.Errorf("zero from: %d entries, want %d ending with the two first minutes", len(got), MaxWindow/time.Minute)
+	}
+	if got := s.AppendHours(nil, time.Time{}, t0.Add(time.Hour)); len(got) != int(MaxWindow/time.Hour) || got[len(got)-1].Minutes != 10 || got[len(got)-2].Minutes != 1 {
+		t.Errorf("zero from: %d hours, want %d ending with the first two", len(got), MaxWindow/time.Hour)
+	}
+	var never Series
+	if got := never.AppendMinutes(nil, t0, t0.Add(3*time.Minute)); len(got) != 3 || got[0]|got[1]|got[2] != 0 {
+		t.Errorf("never-sampled series: %v", got)
+	}
+	if got := never.AppendHours(nil, t0, t0.Add(3*time.Hour)); len(got) != 3 || got[2] != (Hour{}) {
+		t.Errorf("never-sampled series: %v", got)
+	}
+
+	buf := make([]Minute, 0, MinutesKept)
+	hbuf := make([]Hour, 0, HoursKept+1)
+	if n := testing.AllocsPerRun(100, func() {
+		buf = s.AppendMinutes(buf[:0], t0.Add(-7*24*time.Hour), t0)
+		hbuf = s.AppendHours(hbuf[:0], t0.Add(-7*24*time.Hour), t0.Add(time.Hour))
+	}); n != 0 {
+		t.Errorf("AppendMinutes/AppendHours: %v allocations with room in dst", n)
+	}
+}
+
+func TestAddDoesNotAllocate(t *testing.T) {
+	s := NewSeries()
+	at := t0
+	s.Add(Sample{Time: at}, defaultTh)
+	i := 0
+	n := testing.AllocsPerRun(20000, func() {
+		i++
+		step := time.Second
+		if i%5000 == 0 {
+			step = 3 * 24 * time.Hour // a gap now and then
+		}
+		at = at.Add(step)
+		s.Add(Sample{Time: at, CPUSeconds: 0.5, NetRxBytes: 10, WorkingSet: 1 << 20}, defaultTh)
+	})
+	if n != 0 {
+		t.Errorf("Add: %v allocations per call", n)
+	}
+}
+
+func TestSeriesMemory(t *testing.T) {
+	if got := unsafe.Sizeof(hourRec{}); got != 28 {
+		t.Errorf("hour record: %d bytes, want 28", got)
+	}
+	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 25120 {
+		t.Errorf("SeriesBytes = %d, the package doc says 25120", SeriesBytes)
+	}
+	if SeriesBytes > 25<<10 {
+		t.Errorf("SeriesBytes = %d, over 25 KiB", SeriesBytes)
+	}
+	// What the allocator really hands out, size classes included.
+	const n = 1000
+	keep := make([]*Series, n)
+	allocs := testing.AllocsPerRun(1, func() {
+		for i := range keep {
+			keep[i] = NewSeries()
+			keep[i].Add(Sample{Time: t0}, defaultTh)
+		}
+	})
+	if allocs != 3*n {
+		t.Errorf("%v allocations for %d series, want 3 each", allocs, n)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		keep[i] = NewSeries()
+		keep[i].Add(Sample{Time: t0}, defaultTh)
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("heap per series: %d bytes (data %d)", per, SeriesBytes)
+	if per > 25<<10 {
+		t.Errorf("heap per series = %d bytes, over 25 KiB", per)
+	}
+}
+
+// TestRingsGrowWithAge feeds a container for eight days and checks, every
+// few hours, that growing rings lost nothing since the first sample and
+// that they stop growing at a week.
+func TestRingsGrowWithAge(t *testing.T) {
+	s := NewSeries()
+	start := t0.Add(17 * time.Minute) // not on an hour boundary
+	end := start.Add(8 * 24 * time.Hour)
+	allocs := 0
+	// Each minute's fine CPU code as it was when the minute closed: the
+	// codes must move with their minutes when the ring grows.
+	fineAt := map[time.Time]uint8{}
+	for at, i := start, 0; at.Before(end); at, i = at.Add(30*time.Second), i+1 {
+		before := cap(s.ring) + cap(s.hours)
+		s.Add(Sample{Time: at, CPUSeconds: float64(i%7) * 3, WorkingSet: 1 << 20}, defaultTh)
+		if cap(s.ring)+cap(s.hours) != before {
+			allocs++
+		}
+		if closed := at.Truncate(time.Minute).Add(-time.Minute); at.Sub(at.Truncate(time.Minute)) < 30*time.Second && !closed.Before(start.Truncate(time.Minute)) {
+			fineAt[closed] = s.AppendCPUFine(nil, closed, closed.Add(time.Minute))[0]
+		}
+		if i%(6*120) != 0 {
+			continue
+		}
+		cur := at.Truncate(time.Minute)
+		from := start.Truncate(time.Minute)
+		if weekAgo := cur.Add(-MinutesKept * time.Minute); weekAgo.After(from) {
+			from = weekAgo
+		}
+		mins := s.AppendMinutes(nil, start.Add(-24*time.Hour), cur)
+		valid := 0
+		for j, m := range mins {
+			at := start.Add(-24 * time.Hour).Truncate(time.Minute).Add(time.Duration(j) * time.Minute)
+			if want := !at.Before(from); m.Valid() != want {
+				t.Fatalf("at %v: minute %v valid = %v, want %v", cur, at, m.Valid(), want)
+			}
+			if m.Valid() {
+				valid++
+			}
+		}
+		if valid != s.ObservedMinutes() {
+			t.Fatalf("at %v: %d valid minutes, ObservedMinutes %d", cur, valid, s.ObservedMinutes())
+		}
+		fine := s.AppendCPUFine(nil, start.Add(-24*time.Hour), cur)
+		nonzero := 0
+		for j, f := range fine {
+			at := start.Add(-24 * time.Hour).Truncate(time.Minute).Add(time.Duration(j) * time.Minute)
+			if at.Before(from) {
+				if f != 0 {
+					t.Fatalf("at %v: minute %v outside the ring has fine code %d", cur, at, f)
+				}
+				continue
+			}
+			if want, ok := fineAt[at]; !ok || f != want {
+				t.Fatalf("at %v: minute %v has fine code %d, want %d (recorded %v)", cur, at, f, want, ok)
+			}
+			if f != 0 {
+				nonzero++
+			}
+		}
+		if valid > 60 && nonzero == 0 {
+			t.Fatalf("at %v: no fine CPU codes", cur)
+		}
+		hours := s.AppendHours(nil, start.Add(-24*time.Hour), cur.Truncate(time.Hour))
+		for j, h := range hours {
+			hr := start.Add(-24 * time.Hour).Truncate(time.Hour).Add(time.Duration(j) * time.Hour)
+			full := !hr.Before(start.Truncate(time.Hour).Add(time.Hour)) && !hr.Before(cur.Truncate(time.Hour).Add(-HoursKept*time.Hour))
+			if full && h.Minutes != 60 {
+				t.Fatalf("at %v: hour %v has %d minutes, want 60", cur, hr, h.Minutes)
+			}
+			if hr.Before(start.Truncate(time.Hour)) && h.Minutes != 0 {
+				t.Fatalf("at %v: hour %v before the first sample has %d minutes", cur, hr, h.Minutes)
+			}
+		}
+	}
+	if len(s.mins()) != MinutesKept || len(s.fine()) != MinutesKept || len(s.hours) != HoursKept {
+		t.Errorf("after 8 days: rings of %d minutes (%d fine codes) and %d hours, want a week", len(s.mins()), len(s.fine()), len(s.hours))
+	}
+	// Power-of-two growth: a handful of reallocations in a week.
+	if allocs > 20 {
+		t.Errorf("rings grew %d times in a week", allocs)
+	}
+	t.Logf("rings grew %d times", allocs)
+}
+
+// TestWeekOldSeriesMemory checks what a Series keeps on the heap at full
+// length, size classes included (the short rings it outgrew are garbage);
+// younger ones cost less.
+func TestWeekOldSeriesMemory(t *testing.T) {
+	const n = 1000
+	keep := make([]*Series, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		keep[i] = NewSeries()
+		keep[i].Add(Sample{Time: t0}, defaultTh)
+		keep[i].Add(Sample{Time: t0.Add(8 * 24 * time.Hour)}, defaultTh)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("heap per week-old series: %d bytes (data %d)", per, SeriesBytes)
+	if per > 25<<10 {
+		t.Errorf("heap per week-old series = %d bytes, over 25 KiB", per)
+	}
+	if len(keep[0].mins()) != MinutesKept || len(keep[0].fine()) != MinutesKept || len(keep[0].hours) != HoursKept {
+		t.Error("rings not at full length after a week")
+	}
+	runtime.KeepAlive(keep)
+}

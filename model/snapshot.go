@@ -1,0 +1,269 @@
+// Package model is the data the agent publishes and everything downstream
+// reads: one immutable Snapshot per sampling tick. The exporters, the HTTP
+// API and the report depend on this package only, never on the collectors
+// that fill it or the agent that assembles it, so its types are its own.
+//
+// Every string in a Snapshot is valid UTF-8: names chosen by tenants and
+// image authors (container, image, pod and interface names, labels) are
+// cleaned once, when the agent copies them in (see Clean), so no exporter
+// has to check and none can emit a payload its peer rejects.
+package model
+
+import (
+	"time"
+
+	"github.com/fleetscope/fleetscope/analysis"
+)
+
+// Snapshot is everything known after one tick. Nothing in it is modified
+// after publication.
+type Snapshot struct {
+	// Time is when the tick's sampling started.
+	Time time.Time
+	// Interval is the configured sample interval.
+	Interval time.Duration
+	// Containers are every container in the inventory, sorted by
+	// namespace and id.
+	Containers []Container
+	// Networks are per network namespace, shared by a pod's containers.
+	Networks []Network
+	// Interfaces backs Networks[i].Interfaces (one allocation per tick).
+	Interfaces []Interface
+
+	Host     Host
+	HostOK   bool
+	NodeName string
+	Self     Self
+}
+
+// Meta is a container's identity and descriptive metadata. A Meta is
+// immutable and replaced (a new pointer) whenever anything in it changes,
+// so consumers may cache per pointer.
+type Meta struct {
+	// Namespace is the containerd namespace.
+	Namespace string
+	ID        string
+	// Name is the most human name available: the pod's container name,
+	// "POD" for a sandbox, else the id.
+	Name    string
+	Image   string
+	Runtime string
+	Pod     Pod
+	// Sandbox is true for a pod's sandbox (pause) container.
+	Sandbox bool
+	// GPU is true when the container is granted a GPU-class device.
+	GPU bool
+	// Labels are the allow-listed container labels, sorted by key.
+	Labels []Label
+	// Spec are the limits and requests of the OCI spec, the fallback
+	// when the cgroup cannot be read.
+	Spec Limits
+}
+
+// Pod is the Kubernetes identity of a container; empty outside Kubernetes.
+type Pod struct {
+	Name, Namespace, UID string
+	// ContainerName is the name in the pod spec; empty for a sandbox.
+	ContainerName string
+}
+
+// Label is one container label.
+type Label struct{ Key, Value string }
+
+// Limits are a container's CPU and memory limits and requests. Zero means
+// unset (or unlimited).
+type Limits struct {
+	CPUQuotaMicros  int64 // CFS quota per period; <= 0 is unlimited
+	CPUPeriodMicros uint64
+	CPUShares       uint64 // v1 shares, or v2 weight converted back
+	MemoryBytes     uint64 // memory limit
+}
+
+// CPULimitCores is the CPU limit in cores, 0 when unlimited.
+func (l *Limits) CPULimitCores() float64 {
+	if l.CPUQuotaMicros <= 0 || l.CPUPeriodMicros == 0 {
+		return 0
+	}
+	return float64(l.CPUQuotaMicros) / float64(l.CPUPeriodMicros)
+}
+
+// CPURequestCores is the CPU request in cores (shares / 1024), 0 if unset.
+func (l *Limits) CPURequestCores() float64 { return float64(l.CPUShares) / 1024 }
+
+// Container is one container's figures in a tick.
+type Container struct {
+	Meta *Meta
+	// Running is true when the container has a live task.
+	Running bool
+
+	// Sampled is true when Usage holds a complete, consistent reading of
+	// this tick. A container whose cgroup could not be read (vanished,
+	// permission denied, malformed file) is listed with Sampled false and
+	// its usage is not exported: a half-read sample is never reported.
+	Sampled bool
+	Usage   Usage
+
+	// Limits are the cgroup's live limits where they could be read, else
+	// the spec's: resolved once, by the agent.
+	Limits Limits
+
+	// HaveRates is true from the second consecutive sample on.
+	HaveRates bool
+	// CPUCores is the average number of cores used since the previous
+	// sample.
+	CPUCores float64
+	// IOReadBytesPerSec and IOWriteBytesPerSec are block I/O rates.
+	IOReadBytesPerSec, IOWriteBytesPerSec float64
+
+	// Network indexes Networks, or is -1 (host network, or unknown).
+	Network int
+	// HaveLayer is true when the writable layer has been measured.
+	HaveLayer   bool
+	LayerBytes  uint64
+	LayerInodes uint64
+	// StartedAt is when the container's task started (zero if unknown).
+	StartedAt time.Time
+
+	// Delta is what happened since the previous sample, as fed to
+	// history. Network figures are the pod's, shared by its containers:
+	// traffic makes every container of the pod active.
+	Delta Delta
+
+	// Analysis is the latest idle, cost and serverless analysis (it is
+	// refreshed once a minute); nil until the container has history.
+	Analysis *analysis.Result
+}
+
+// Have tells which groups of values in Usage were read: a controller or
+// file that does not exist leaves its bit unset.
+type Have uint32
+
+// Groups of Usage values.
+const (
+	HaveCPU        Have = 1 << iota // CPUNanos
+	HaveCPUMode                     // CPUUserNanos, CPUSystemNanos
+	HaveThrottling                  // CPUPeriods, CPUThrottledPeriods, CPUThrottledNanos
+	HaveMemory                      // MemoryUsage
+	HaveMemoryStat                  // MemoryWorkingSet, MemoryRSS, MemoryCache
+	HaveSwap                        // MemorySwap
+	HaveIO                          // IO*
+	HavePids                        // Pids
+)
+
+// Has reports whether every bit of x is set in h.
+func (h Have) Has(x Have) bool { return h&x == x }
+
+// Usage is one reading of a container's cumulative resource usage.
+type Usage struct {
+	Have Have
+
+	CPUNanos uint64 // exact total CPU time
+	// CPUUserNanos and CPUSystemNanos split CPUNanos by mode; they sum to
+	// it.
+	CPUUserNanos, CPUSystemNanos uint64
+
+	CPUPeriods, CPUThrottledPeriods, CPUThrottledNanos uint64
+
+	MemoryUsage      uint64
+	MemoryWorkingSet uint64 // usage minus inactive file pages
+	MemoryRSS        uint64
+	MemoryCache      uint64
+	MemorySwap       uint64
+
+	IOReadBytes, IOWriteBytes uint64
+	IOReadOps, IOWriteOps     uint64
+
+	Pids uint64
+}
+
+// Delta is one container's change between two consecutive samples.
+type Delta struct {
+	Valid bool
+	// Interval is the time between the two samples.
+	Interval               time.Duration
+	CPUSeconds             float64
+	DiskWriteBytes         uint64
+	NetRxBytes, NetTxBytes uint64
+	TCPAccepts             uint64
+}
+
+// Network is one network namespace's counters, attributed to the pod (or
+// the single container) that owns it, never multiplied by its containers.
+type Network struct {
+	// Owner is the index in Containers of the owning container: the pod's
+	// sandbox when there is one.
+	Owner int
+	// Interfaces are the namespace's interfaces except lo.
+	Interfaces []Interface
+	// TCPPassiveOpens counts inbound TCP connections accepted, a cheap
+	// request estimate.
+	TCPPassiveOpens uint64
+	HaveTCP         bool
+	HaveRates       bool
+	RxBytesPerSec   float64
+	TxBytesPerSec   float64
+}
+
+// Interface is one network interface's cumulative counters.
+type Interface struct {
+	Name                                    string
+	RxBytes, RxPackets, RxErrors, RxDropped uint64
+	TxBytes, TxPackets, TxErrors, TxDropped uint64
+}
+
+// Host is the node's capacity and usage.
+type Host struct {
+	CPUs int
+	// Cumulative CPU times over all CPUs, by mode.
+	CPUUserSeconds, CPUSystemSeconds, CPUIdleSeconds, CPUIOWaitSeconds, CPUOtherSeconds float64
+	MemoryTotal, MemoryAvailable                                                        uint64
+	FilesystemPath                                                                      string
+	FilesystemSize, FilesystemUsed, FilesystemFree                                      uint64
+}
+
+// Self are the agent's own health figures.
+type Self struct {
+	Collectors       []CollectorStatus
+	TickLag          time.Duration
+	TickDuration     time.Duration
+	Overruns         uint64
+	DiscoveryErrors  uint64
+	ContainerdUp     bool
+	ContainerdSince  time.Time // when ContainerdUp last changed
+	ContainerdReason string
+	OpenFiles        int
+	Running, Stopped int
+
+	// History and checkpoint health.
+	HistoryContainers  int
+	CheckpointFailures uint64
+	LastCheckpoint     time.Time
+	RestoreFailures    uint64
+	// StateProblem describes the last checkpoint or restore failure, for
+	// /readyz; empty when the last checkpoint succeeded.
+	StateProblem string
+
+	// OTLP exporter health; OTLPEnabled is false when no endpoint is set.
+	OTLPEnabled        bool
+	OTLPExportFailures uint64
+	OTLPExportPoints   uint64
+}
+
+// CollectorStatus is the outcome of a collector's last round.
+type CollectorStatus struct {
+	Name     string
+	Duration time.Duration
+	Success  bool
+	Errors   uint64
+}
+
+// Find returns the container with namespace and id, or nil.
+func (s *Snapshot) Find(namespace, id string) *Container {
+	for i := range s.Containers {
+		m := s.Containers[i].Meta
+		if m.Namespace == namespace && m.ID == id {
+			return &s.Containers[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,356 @@
+// Package report is the JSON shape of the agent's /api/v1/containers and
+// the rendering of `fleetscope report`: every container with its figures,
+// verdict and reasons, sorted by the money it wastes.
+package report
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/model"
+)
+
+// Report is the API document.
+type Report struct {
+	Node        string      `json:"node"`
+	Time        time.Time   `json:"time"`
+	Currency    string      `json:"currency"`
+	PriceSource string      `json:"price_source"`
+	Containers  []Container `json:"containers"`
+}
+
+// Container is one container's figures.
+type Container struct {
+	ID           string `json:"id"`
+	Namespace    string `json:"namespace"`
+	Name         string `json:"name"`
+	PodName      string `json:"pod_name,omitempty"`
+	PodNamespace string `json:"pod_namespace,omitempty"`
+	Image        string `json:"image"`
+	Running      bool   `json:"running"`
+	Sandbox      bool   `json:"sandbox"`
+	GPU          bool   `json:"gpu"`
+
+	CPUCores        *float64 `json:"cpu_cores,omitempty"`
+	WorkingSetBytes *uint64  `json:"working_set_bytes,omitempty"`
+
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Analysis is the idle, cost and serverless part of a container.
+type Analysis struct {
+	ObservedSeconds float64            `json:"observed_seconds"`
+	IdleRatio       map[string]float64 `json:"idle_ratio"`
+	Verdict         string             `json:"verdict"`
+	Score           int                `json:"score"`
+	Platform        string             `json:"platform,omitempty"`
+	Reasons         []Reason           `json:"reasons"`
+	Blockers        []Reason           `json:"blockers"`
+
+	ReservedCPUCores   float64 `json:"reserved_cpu_cores"`
+	ReservedCPUSource  string  `json:"reserved_cpu_source"`
+	ReservedMemory     uint64  `json:"reserved_memory_bytes"`
+	ReservedMemorySrc  string  `json:"reserved_memory_source"`
+	CPUP50             float64 `json:"cpu_p50_cores"`
+	CPUP95             float64 `json:"cpu_p95_cores"`
+	CPUMax             float64 `json:"cpu_max_cores"`
+	WorkingSetP95      uint64  `json:"working_set_p95_bytes"`
+	WorkingSetMax      uint64  `json:"working_set_max_bytes"`
+	Bursts             int     `json:"bursts"`
+	BurstP50Seconds    float64 `json:"burst_p50_seconds"`
+	BurstP95Seconds    float64 `json:"burst_p95_seconds"`
+	BurstMaxSeconds    float64 `json:"burst_max_seconds"`
+	IdleHoursOfDay     []int   `json:"idle_hours_of_day,omitempty"`
+	CostPerHour        float64 `json:"cost_per_hour"`
+	IdleCostPerHour    float64 `json:"idle_cost_per_hour"`
+	IdleCostPerMonth   float64 `json:"idle_cost_per_month"`
+	OverReservedPerMon float64 `json:"overreservation_cost_per_month"`
+	CurrentMonthlyCost float64 `json:"current_monthly_cost"`
+	ServerlessMonthly  float64 `json:"serverless_monthly_cost"`
+	SavingsPerMonth    float64 `json:"savings_per_month"`
+}
+
+// Reason is one reason or blocker.
+type Reason struct {
+	Code string `json:"code"`
+	Text string `json:"text"`
+}
+
+// FromSnapshot builds the document from a snapshot.
+func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
+	r := Report{Currency: currency, PriceSource: priceSource, Containers: []Container{}}
+	if s == nil {
+		return r
+	}
+	r.Node, r.Time = s.NodeName, s.Time
+	for i := range s.Containers {
+		sc := &s.Containers[i]
+		m := sc.Meta
+		c := Container{
+			ID: m.ID, Namespace: m.Namespace, Name: m.Name, PodName: m.Pod.Name, PodNamespace: m.Pod.Namespace,
+			Image: m.Image, Running: sc.Running, Sandbox: m.Sandbox, GPU: m.GPU,
+		}
+		if sc.Sampled {
+			ws := sc.Usage.MemoryWorkingSet
+			c.WorkingSetBytes = &ws
+			if sc.HaveRates {
+				cores := sc.CPUCores
+				c.CPUCores = &cores
+			}
+		}
+		if a := sc.Analysis; a != nil {
+			c.Analysis = fromResult(a)
+		}
+		r.Containers = append(r.Containers, c)
+	}
+	return r
+}
+
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
+}
+
+func reasons(rs []analysis.Reason) []Reason {
+	out := make([]Reason, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, Reason{Code: r.Code, Text: r.Text})
+	}
+	return out
+}
+
+func fromResult(a *analysis.Result) *Analysis {
+	idle := map[string]float64{}
+	for name, v := range map[string]float64{"1h": a.IdleRatio1h, "24h": a.IdleRatio24h, "7d": a.IdleRatio7d} {
+		if !math.IsNaN(v) {
+			idle[name] = v
+		}
+	}
+	return &Analysis{
+		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle,
+		Verdict: string(a.Verdict), Score: a.Score, Platform: a.Platform,
+		Reasons: reasons(a.Reasons), Blockers: reasons(a.Blockers),
+		ReservedCPUCores: finite(a.Reserved.CPUCores), ReservedCPUSource: a.Reserved.CPUSource,
+		ReservedMemory: a.Reserved.MemoryBytes, ReservedMemorySrc: a.Reserved.MemorySource,
+		CPUP50: finite(a.CPUP50), CPUP95: finite(a.CPUP95), CPUMax: finite(a.CPUMax),
+		WorkingSetP95: a.WorkingSetP95, WorkingSetMax: a.WorkingSetMax,
+		Bursts: a.Bursts.Count, BurstP50Seconds: a.Bursts.P50.Seconds(), BurstP95Seconds: a.Bursts.P95.Seconds(), BurstMaxSeconds: a.Bursts.Max.Seconds(),
+		IdleHoursOfDay: a.IdleHoursOfDay,
+		CostPerHour:    finite(a.CostPerHour), IdleCostPerHour: finite(a.IdleCostPerHour), IdleCostPerMonth: finite(a.IdleCostPerMonth),
+		OverReservedPerMon: finite(a.OverReservationWastePerMonth), CurrentMonthlyCost: finite(a.CurrentMonthlyCost),
+		ServerlessMonthly: finite(a.ServerlessMonthlyCost), SavingsPerMonth: finite(a.SavingsPerMonth),
+	}
+}
+
+// Filter keeps the containers matching every non-empty criterion.
+type Filter struct {
+	Namespaces []string // Kubernetes namespace, else containerd namespace
+	Verdicts   []string
+	// WithSandboxes keeps pod sandboxes, which are hidden by default.
+	WithSandboxes bool
+}
+
+// Apply filters r.Containers in place and sorts them by money at stake
+// per month, largest first: what a serverless candidate would save, or
+// what a container wastes (idle cost plus over-reservation), whichever is
+// larger.
+func (f Filter) Apply(r *Report) {
+	out := r.Containers[:0]
+	for _, c := range r.Containers {
+		ns := c.PodNamespace
+		if ns == "" {
+			ns = c.Namespace
+		}
+		if len(f.Namespaces) > 0 && !slices.Contains(f.Namespaces, ns) {
+			continue
+		}
+		verdict := ""
+		if c.Analysis != nil {
+			verdict = c.Analysis.Verdict
+		}
+		if len(f.Verdicts) > 0 && !slices.Contains(f.Verdicts, verdict) {
+			continue
+		}
+		if c.Sandbox && !f.WithSandboxes {
+			continue
+		}
+		out = append(out, c)
+	}
+	slices.SortStableFunc(out, func(a, b Container) int {
+		if c := cmp.Compare(atStake(b), atStake(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Namespace+"/"+a.ID, b.Namespace+"/"+b.ID)
+	})
+	r.Containers = out
+}
+
+// atStake is the money per month a decision about a container moves: what
+// it pays for idling plus what it reserves beyond its p95 while busy, or,
+// for a serverless candidate, the saving if that is larger (a candidate's
+// saving, not its idle cost, is what acting on the verdict brings).
+func atStake(c Container) float64 {
+	a := c.Analysis
+	if a == nil {
+		return -1
+	}
+	wasted := a.IdleCostPerMonth + a.OverReservedPerMon
+	if a.Platform != "" {
+		return max(wasted, a.SavingsPerMonth)
+	}
+	return wasted
+}
+
+// Render writes r as "table", "json" or "markdown".
+func Render(w io.Writer, r Report, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "table":
+		return renderTable(w, r)
+	case "markdown":
+		return renderMarkdown(w, r)
+	}
+	return fmt.Errorf("unknown output format %q (want table, json or markdown)", format)
+}
+
+func money(cur string, v float64) string {
+	if cur == "USD" {
+		if v < 0 {
+			return fmt.Sprintf("-$%.2f", -v)
+		}
+		return fmt.Sprintf("$%.2f", v)
+	}
+	return fmt.Sprintf("%.2f %s", v, cur)
+}
+
+func pct(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", v*100)
+}
+
+type row struct {
+	name, ns, verdict, idle, cost, idleCost, saving, why string
+}
+
+func rows(r Report) []row {
+	var out []row
+	for _, c := range r.Containers {
+		name := c.Name
+		if c.PodName != "" {
+			name = c.PodName + "/" + c.Name
+		}
+		ns := c.PodNamespace
+		if ns == "" {
+			ns = c.Namespace
+		}
+		rw := row{name: name, ns: ns, verdict: "-", idle: "-", cost: "-", idleCost: "-", saving: "-"}
+		if a := c.Analysis; a != nil {
+			rw.verdict = a.Verdict
+			if a.Platform != "" && a.Verdict != a.Platform {
+				rw.verdict += " (" + a.Platform + ")"
+			}
+			v, ok := a.IdleRatio["7d"]
+			rw.idle = pct(v, ok)
+			if a.Verdict != string(analysis.VerdictInsufficientData) {
+				rw.cost = money(r.Currency, a.CurrentMonthlyCost)
+				rw.idleCost = money(r.Currency, a.IdleCostPerMonth)
+				if a.Platform != "" {
+					rw.saving = money(r.Currency, a.SavingsPerMonth)
+				}
+			}
+			var why []string
+			for _, b := range a.Blockers {
+				why = append(why, "✗ "+b.Text)
+			}
+			for _, re := range a.Reasons {
+				why = append(why, re.Text)
+			}
+			rw.why = strings.Join(why, "; ")
+		}
+		out = append(out, rw)
+	}
+	return out
+}
+
+func renderTable(w io.Writer, r Report) error {
+	fmt.Fprintf(w, "Node %s, %s. Costs per month at %s.\n\n", r.Node, r.Time.Format(time.RFC3339), r.PriceSource)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tNAMESPACE\tIDLE (7d)\tCOST/MO\tIDLE COST/MO\tVERDICT\tSAVING/MO\tWHY")
+	for _, rw := range rows(r) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return summary(w, r)
+}
+
+func renderMarkdown(w io.Writer, r Report) error {
+	fmt.Fprintf(w, "### Fleetscope report: %s, %s\n\nCosts per month at %s.\n\n", r.Node, r.Time.Format(time.RFC3339), r.PriceSource)
+	fmt.Fprintln(w, "| container | namespace | idle (7d) | cost/mo | idle cost/mo | verdict | saving/mo | why |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	esc := strings.NewReplacer("|", `\|`, "\n", " ")
+	for _, rw := range rows(r) {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			esc.Replace(rw.name), esc.Replace(rw.ns), rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, esc.Replace(rw.why))
+	}
+	fmt.Fprintln(w)
+	return summary(w, r)
+}
+
+func summary(w io.Writer, r Report) error {
+	var idle, savings float64
+	candidates := 0
+	for _, c := range r.Containers {
+		if a := c.Analysis; a != nil {
+			idle += a.IdleCostPerMonth
+			if a.Platform != "" && a.SavingsPerMonth > 0 {
+				savings += a.SavingsPerMonth
+				candidates++
+			}
+		}
+	}
+	_, err := fmt.Fprintf(w, "\nPaid for idle time: %s per month. Serverless candidates: %d, saving %s per month.\n",
+		money(r.Currency, idle), candidates, money(r.Currency, savings))
+	return err
+}
+
+// Fetch reads the report of a running agent at baseURL.
+func Fetch(ctx context.Context, client *http.Client, baseURL string) (Report, error) {
+	var r Report
+	url := strings.TrimSuffix(baseURL, "/") + "/api/v1/containers"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return r, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return r, fmt.Errorf("asking the agent at %s: %w (is `fleetscope run` running? --local samples without one)", baseURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return r, fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, fmt.Errorf("decoding %s: %w", url, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,122 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/model"
+)
+
+func testReport() Report {
+	mk := func(id, pod string, v analysis.Verdict, idleCost, over, saving float64, platform string, sandbox bool) model.Container {
+		return model.Container{
+			Meta: &model.Meta{Namespace: "k8s.io", ID: id, Name: "c-" + id, Sandbox: sandbox,
+				Pod: model.Pod{Name: pod, Namespace: "shop", ContainerName: "c-" + id}},
+			Analysis: &analysis.Result{Verdict: v, IdleRatio1h: 0.5, IdleRatio24h: math.NaN(), IdleRatio7d: 0.95,
+				IdleCostPerMonth: idleCost, OverReservationWastePerMonth: over, SavingsPerMonth: saving, Platform: platform,
+				CurrentMonthlyCost: 30, Reasons: []analysis.Reason{{Code: "idle_ratio_high", Text: "idle 95% of the time"}},
+				Blockers: []analysis.Reason{{Code: "gpu", Text: "a GPU | is attached"}}},
+		}
+	}
+	s := &model.Snapshot{Time: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), NodeName: "n1", Containers: []model.Container{
+		mk("a", "p1", analysis.VerdictKeep, 1, 0, 0, "", false),
+		mk("b", "p2", analysis.VerdictFunction, 20, 5, 24.5, "function", false),
+		mk("c", "p3", analysis.VerdictRightsize, 3, 10, 0, "", false),
+		mk("s", "p2", analysis.VerdictKeep, 100, 0, 0, "", true),
+		{Meta: &model.Meta{Namespace: "default", ID: "d", Name: "d"}},
+	}}
+	return FromSnapshot(s, "USD", "list price")
+}
+
+func ids(r Report) string {
+	var out []string
+	for _, c := range r.Containers {
+		out = append(out, c.ID)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestSortedByMoneyWasted(t *testing.T) {
+	r := testReport()
+	Filter{}.Apply(&r)
+	// b wastes 25, c 13, a 1, d has no analysis; the sandbox is hidden.
+	if got := ids(r); got != "b,c,a,d" {
+		t.Fatalf("order = %s, want b,c,a,d", got)
+	}
+}
+
+// TestRankedBySaving: a candidate that idles cheaply but whose move saves
+// more than another container wastes ranks above it.
+func TestRankedBySaving(t *testing.T) {
+	r := testReport()
+	r.Containers = append(r.Containers, Container{ID: "e", Namespace: "k8s.io", Analysis: &Analysis{
+		Verdict: "serverless-container", Platform: "serverless-container", IdleCostPerMonth: 2, SavingsPerMonth: 18}})
+	Filter{}.Apply(&r)
+	if got := ids(r); got != "b,e,c,a,d" {
+		t.Fatalf("order = %s, want b,e,c,a,d", got)
+	}
+}
+
+func TestFilters(t *testing.T) {
+	r := testReport()
+	Filter{Verdicts: []string{"function", "rightsize"}}.Apply(&r)
+	if got := ids(r); got != "b,c" {
+		t.Fatalf("verdict filter = %s", got)
+	}
+	r = testReport()
+	Filter{Namespaces: []string{"default"}}.Apply(&r)
+	if got := ids(r); got != "d" {
+		t.Fatalf("namespace filter = %s (containerd namespace when not a pod)", got)
+	}
+	r = testReport()
+	Filter{WithSandboxes: true}.Apply(&r)
+	if got := ids(r); got != "s,b,c,a,d" {
+		t.Fatalf("with sandboxes = %s", got)
+	}
+}
+
+func TestRenderFormats(t *testing.T) {
+	r := testReport()
+	Filter{}.Apply(&r)
+	var buf bytes.Buffer
+	if err := Render(&buf, r, "table"); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"p2/c-b", "95%", "function", "$24.50", "idle 95% of the time", "✗ a GPU | is attached",
+		"Paid for idle time: $24.00 per month. Serverless candidates: 1, saving $24.50 per month."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	buf.Reset()
+	if err := Render(&buf, r, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `a GPU \| is attached`) || !strings.Contains(buf.String(), "|---|") {
+		t.Errorf("markdown not escaped or not a table:\n%s", buf.String())
+	}
+	buf.Reset()
+	if err := Render(&buf, r, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	b := back.Containers[0].Analysis
+	if b.Verdict != "function" || b.IdleRatio["7d"] != 0.95 {
+		t.Fatalf("json round trip: %+v", b)
+	}
+	if _, ok := b.IdleRatio["24h"]; ok {
+		t.Fatal("a NaN idle ratio was encoded")
+	}
+	if err := Render(&buf, r, "yaml"); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}

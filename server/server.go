@@ -1,0 +1,247 @@
+// Package server is the agent's HTTP side: /metrics, /healthz, /readyz,
+// the JSON API and, when enabled, Go's profiles, with TLS and basic auth
+// from an exporter-toolkit web configuration. It reads published snapshots
+// only; the command wires it to the agent and the metrics handler.
+//
+// Every listener is reachable from every pod on the node, so every
+// connection and request is bounded here, in one place: header size and
+// read time, write time, idle keep-alive time, open connections per
+// listener (see limitListener) and concurrent scrapes (see the metrics
+// handler's own cap).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/model"
+	"github.com/fleetscope/fleetscope/report"
+)
+
+// Limits on what one client may hold. A scrape of 1,000 containers takes
+// well under a second to render, so these leave room for slow networks
+// while a client that stalls is cut off.
+const (
+	// shutdownGrace bounds how long in-flight requests may finish at
+	// shutdown; with the loop's immediate exit it keeps SIGTERM under 5 s.
+	shutdownGrace = 3 * time.Second
+	// readHeaderTimeout and maxHeaderBytes bound an unfinished request:
+	// a scrape's headers are a few hundred bytes.
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	maxHeaderBytes    = 8 << 10
+	// writeTimeout cuts off a client that does not read its response.
+	writeTimeout = 30 * time.Second
+	// idleTimeout closes keep-alive connections nobody uses: Prometheus
+	// scrapes every 15 s or more and reconnects at no cost.
+	idleTimeout = 60 * time.Second
+	// DefaultMaxConnections is the open connections a listener accepts at
+	// once; further ones are closed at once (see limitListener).
+	DefaultMaxConnections = 256
+)
+
+// Source hands out the latest snapshot; nil before the first tick.
+type Source interface {
+	Snapshot() *model.Snapshot
+}
+
+// Options configure a Server.
+type Options struct {
+	Web     config.WebConfig
+	Version string
+	// Currency and PriceSource label the API's money figures.
+	Currency, PriceSource string
+	// MaxConnections caps each listener's open connections;
+	// zero means DefaultMaxConnections.
+	MaxConnections int
+	Log            *slog.Logger
+}
+
+// Server serves the endpoints on one listener, or two when the API has a
+// listener of its own.
+type Server struct {
+	src       Source
+	opt       Options
+	log       *slog.Logger
+	servers   []*http.Server // the main listener first
+	listeners []net.Listener // set by Listen, index for index
+}
+
+// New builds the server. metrics serves the telemetry path.
+func New(src Source, metrics http.Handler, o Options) *Server {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	s := &Server{src: src, opt: o, log: o.Log}
+	w := o.Web
+	mux := http.NewServeMux()
+	mux.Handle(w.TelemetryPath, metrics)
+	mux.HandleFunc("/healthz", healthz)
+	mux.HandleFunc("/readyz", s.readyz)
+	api := mux
+	if w.APIListenAddress != "" {
+		api = http.NewServeMux()
+		api.HandleFunc("/healthz", healthz)
+	}
+	api.HandleFunc("GET /api/v1/containers", s.containers)
+	if w.PProf {
+		api.HandleFunc("/debug/pprof/", pprof.Index)
+		api.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		api.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		api.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		api.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	index := fmt.Sprintf("Fleetscope %s\n\n%s  metrics\n/healthz  liveness\n/readyz   readiness, with the reason when not ready\n", o.Version, w.TelemetryPath)
+	apiIndex := "/api/v1/containers  every container's figures, verdict and reasons (JSON)\n"
+	if w.PProf {
+		apiIndex += "/debug/pprof/  Go runtime profiles\n"
+	}
+	if w.APIListenAddress != "" {
+		index += "(the API is served on " + w.APIListenAddress + ")\n"
+		api.HandleFunc("/{$}", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, apiIndex) })
+	} else {
+		index += apiIndex
+	}
+	mux.HandleFunc("/{$}", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, index) })
+	s.servers = append(s.servers, newHTTPServer(w.ListenAddress, mux, o.Log))
+	if w.APIListenAddress != "" {
+		s.servers = append(s.servers, newHTTPServer(w.APIListenAddress, api, o.Log))
+	}
+	return s
+}
+
+func newHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// Clients that misbehave are not news worth a log line each.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
+
+// readyz is ready once containerd answers and a first sample is published;
+// otherwise it says why, so `kubectl describe` shows the cause.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	var why []string
+	snap := s.src.Snapshot()
+	if snap == nil {
+		why = append(why, "no sample taken yet")
+	} else if !snap.Self.ContainerdUp {
+		why = append(why, fmt.Sprintf("containerd not connected since %s: %s", snap.Self.ContainerdSince.Format(time.RFC3339), snap.Self.ContainerdReason))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(why) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, strings.Join(why, "\n"))
+	} else {
+		fmt.Fprintln(w, "ready")
+	}
+	// Problems that do not stop the agent's work are shown, not failed on.
+	if snap != nil && snap.Self.StateProblem != "" {
+		fmt.Fprintln(w, "warning:", snap.Self.StateProblem)
+	}
+}
+
+// containers serves every container with its figures, verdict and reasons,
+// sorted by money wasted; ?namespace= and ?verdict= filter (repeatable).
+func (s *Server) containers(w http.ResponseWriter, r *http.Request) {
+	rep := report.FromSnapshot(s.src.Snapshot(), s.opt.Currency, s.opt.PriceSource)
+	q := r.URL.Query()
+	report.Filter{Namespaces: q["namespace"], Verdicts: q["verdict"], WithSandboxes: true}.Apply(&rep)
+	w.Header().Set("Content-Type", "application/json")
+	if err := report.Render(w, rep, "json"); err != nil {
+		s.log.Debug("writing /api/v1/containers", "err", err)
+	}
+}
+
+// field names the configuration key of listener i, for errors.
+func field(i int) string {
+	if i > 0 {
+		return "web.api_listen_address"
+	}
+	return "web.listen_address"
+}
+
+// Listen binds every listener, so that a port in use fails the start with
+// the field that names it rather than later, inside Run.
+func (s *Server) Listen() error {
+	for i, srv := range s.servers {
+		l, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			for _, prev := range s.listeners {
+				prev.Close()
+			}
+			s.listeners = nil
+			return fmt.Errorf("%s %s: %w", field(i), srv.Addr, err)
+		}
+		s.listeners = append(s.listeners, limitListener(l, s.opt.MaxConnections))
+	}
+	return nil
+}
+
+// Addrs are the bound addresses, main listener first; empty before Listen.
+func (s *Server) Addrs() []net.Addr {
+	var out []net.Addr
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Run serves until ctx is done, then shuts down gracefully and returns once
+// every listener's goroutine has ended. A listener that fails stops the
+// whole server: an agent half reachable is worse than one that says why.
+func (s *Server) Run(ctx context.Context) error {
+	if s.listeners == nil {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	errc := make(chan error, len(s.servers))
+	var wg sync.WaitGroup
+	for i, srv := range s.servers {
+		l := s.listeners[i]
+		wg.Go(func() {
+			cfg := s.opt.Web.ConfigFile
+			err := web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &cfg}, s.log)
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s %s: %w", field(i), srv.Addr, err)
+			}
+		})
+	}
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, srv := range s.servers {
+		if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	}
+	wg.Wait()
+	return err
+}

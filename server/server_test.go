@@ -1,0 +1,164 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/model"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type fixed struct{ s *model.Snapshot }
+
+func (f fixed) Snapshot() *model.Snapshot { return f.s }
+
+// start runs a server on a free loopback port until the test ends, and
+// checks that Run returns (with every listener goroutine joined).
+func start(t *testing.T, src Source, o Options) string {
+	t.Helper()
+	o.Web = config.Default().Web
+	o.Web.ListenAddress = "127.0.0.1:0"
+	s := New(src, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "metrics") }), o)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(shutdownGrace + 2*time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return s.Addrs()[0].String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReadyz(t *testing.T) {
+	src := &fixed{}
+	addr := start(t, src, Options{})
+	if code, body := get(t, "http://"+addr+"/readyz"); code != 503 || !strings.Contains(body, "no sample") {
+		t.Fatalf("before the first sample: %d %q", code, body)
+	}
+	src.s = &model.Snapshot{Self: model.Self{ContainerdReason: "dial unix /run/x.sock: no such file", ContainerdSince: time.Unix(0, 0)}}
+	if code, body := get(t, "http://"+addr+"/readyz"); code != 503 || !strings.Contains(body, "containerd not connected") || !strings.Contains(body, "no such file") {
+		t.Fatalf("containerd down: %d %q", code, body)
+	}
+	src.s = &model.Snapshot{Self: model.Self{ContainerdUp: true, StateProblem: "restoring history: state.json: not a regular file"}}
+	if code, body := get(t, "http://"+addr+"/readyz"); code != 200 || !strings.Contains(body, "warning: restoring history") {
+		t.Fatalf("ready with a warning: %d %q", code, body)
+	}
+}
+
+// One client holding many idle connections cannot take the slots that
+// others need: past its share, its new connections are closed at once,
+// and another client is still served.
+func TestConnectionCaps(t *testing.T) {
+	addr := start(t, &fixed{&model.Snapshot{Self: model.Self{ContainerdUp: true}}}, Options{MaxConnections: 2 * maxPerClient})
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	// The same client address: 127.0.0.1.
+	for range maxPerClient {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// Make sure the server accepted them before probing the cap.
+	time.Sleep(200 * time.Millisecond)
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(extra, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if line, err := bufio.NewReader(extra).ReadString('\n'); err == nil {
+		t.Fatalf("a connection over the per-client cap was served: %q", line)
+	}
+	// Another address of the loopback network is another client.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	other, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	defer other.Close()
+	other.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(other, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if line, err := bufio.NewReader(other).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("another client was refused: %q %v", line, err)
+	}
+	// Closing connections frees the slots.
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	time.Sleep(200 * time.Millisecond)
+	if code, _ := get(t, "http://"+addr+"/healthz"); code != 200 {
+		t.Fatalf("after closing, /healthz = %d", code)
+	}
+}
+
+// A client that sends headers without end is cut off by the header cap.
+func TestHeaderCap(t *testing.T) {
+	addr := start(t, &fixed{}, Options{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("a", 64<<10))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.Contains(line, "431") {
+		t.Fatalf("oversized headers answered %q, want 431", line)
+	}
+}
+
+func TestListenNamesTheField(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	o := Options{Web: config.Default().Web}
+	o.Web.ListenAddress = l.Addr().String()
+	s := New(&fixed{}, http.NotFoundHandler(), o)
+	err = s.Listen()
+	if err == nil || !strings.Contains(err.Error(), "web.listen_address") {
+		t.Fatalf("port in use: %v", err)
+	}
+}
