@@ -66,7 +66,7 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 	if th, ok := st.thresholds[c]; ok {
 		return th
 	}
-	th, err := analysis.ThresholdsFor(st.cfg.Analysis.Idle, c.Labels)
+	th, err := analysis.ThresholdsFor(st.cfg.Analysis.Idle, c.OverrideLabels)
 	if err != nil {
 		st.log.Warn("ignoring idle threshold label", "container", c.Key(), "err", err)
 	}
@@ -156,7 +156,7 @@ func (st *state) analyseOne(now time.Time, sc *model.Container, c *containerd.Co
 	if series == nil {
 		return
 	}
-	in := analysis.Input{Now: now, Series: series, Labels: c.Labels, GPU: c.GPU, Sandbox: c.Sandbox}
+	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, Sandbox: c.Sandbox}
 	l := &sc.Limits
 	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
 	in.MemoryLimitBytes = l.MemoryBytes

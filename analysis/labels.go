@@ -10,7 +10,9 @@ import (
 	"github.com/fleetscope/fleetscope/history"
 )
 
-// Container labels read by the analysis.
+// Labels read by the analysis. Callers pass only labels the workload's
+// owner or the operator set (the pod's, see containerd.Container's
+// OverrideLabels), never an image's.
 const (
 	LabelIdleCPUCores                = "fleetscope.io/idle-cpu-cores"
 	LabelIdleNetworkBytesPerSecond   = "fleetscope.io/idle-network-bytes-per-second"

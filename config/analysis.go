@@ -46,8 +46,9 @@ type AnalysisConfig struct {
 }
 
 // IdleConfig defines an idle minute: every figure below its floor.
-// Containers can override each floor with a label of the same name under
-// fleetscope.io/ (e.g. fleetscope.io/idle-cpu-cores=0.05).
+// Pods can override each floor with a label of the same name under
+// fleetscope.io/ (e.g. fleetscope.io/idle-cpu-cores=0.05); image labels and
+// the labels of containers outside a pod are not read (see the README).
 type IdleConfig struct {
 	// CPUCores is the CPU floor, in cores averaged over the minute.
 	CPUCores float64 `yaml:"cpu_cores"`

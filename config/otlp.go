@@ -56,21 +56,26 @@ func defaultOTLP() OTLPConfig {
 }
 
 // ParseOTLPHeaders parses headers in the OTEL_EXPORTER_OTLP_HEADERS format:
-// comma-separated key=value pairs whose values are URL-encoded.
+// comma-separated key=value pairs whose values are URL-encoded. Its errors
+// name the pair by position and the header by name, never quoting a value:
+// header values are credentials.
 func ParseOTLPHeaders(s string) (map[string]string, error) {
 	h := map[string]string{}
+	i := 0
 	for pair := range strings.SplitSeq(s, ",") {
+		i++
 		if strings.TrimSpace(pair) == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(pair, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" {
-			return nil, fmt.Errorf("%q is not key=value", pair)
+			return nil, fmt.Errorf("item %d is not key=value", i)
 		}
+		// PathUnescape's error quotes the bad escape, part of the value.
 		val, err := url.PathUnescape(strings.TrimSpace(v))
 		if err != nil {
-			return nil, fmt.Errorf("value of %q: %w", k, err)
+			return nil, fmt.Errorf("value of %q is not URL-encoded (a %% must start a %%XX escape)", k)
 		}
 		h[k] = val
 	}
@@ -81,13 +86,14 @@ func (c Config) validateOTLP(v *validator) {
 	o := c.OTLP
 	if o.Endpoint != "" {
 		u, err := url.Parse(o.Endpoint)
+		shown := RedactURL(o.Endpoint)
 		switch {
 		case err != nil:
-			v.add("otlp.endpoint", "must be a URL, got %q", o.Endpoint)
+			v.add("otlp.endpoint", "must be a URL, got %q", shown)
 		case u.Scheme != "http" && u.Scheme != "https":
-			v.add("otlp.endpoint", "must be an http:// or https:// URL, got %q", o.Endpoint)
+			v.add("otlp.endpoint", "must be an http:// or https:// URL, got %q", shown)
 		case u.Host == "":
-			v.add("otlp.endpoint", "must name a host, got %q", o.Endpoint)
+			v.add("otlp.endpoint", "must name a host, got %q", shown)
 		}
 	}
 	if !slices.Contains(otlpProtocols, o.Protocol) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -51,8 +52,7 @@ func store1000() *Store {
 	for i := range 1000 {
 		s := st.GetOrCreate(Key{"k8s.io", fmt.Sprintf("%064x", i)})
 		*s = *proto
-		s.minutes, s.hours = new(minuteRing), new(hourRing)
-		*s.minutes, *s.hours = *proto.minutes, *proto.hours
+		s.ring, s.hours = slices.Clone(proto.ring), slices.Clone(proto.hours)
 	}
 	return st
 }

@@ -158,12 +158,13 @@ func TestReadVersion1(t *testing.T) {
 	}
 	// Version 1 had no fine CPU codes: minutes read as mid-bucket.
 	for _, s := range st.series {
-		if s.minutes == nil {
+		if s.ring == nil {
 			continue
 		}
-		for i, m := range s.minutes.m {
+		fine := s.fine()
+		for i, m := range s.mins() {
 			if c := m.Code(); c >= 2 && c < codeMax {
-				s.minutes.fine[i] = FineUnknown
+				fine[i] = FineUnknown
 			}
 		}
 	}

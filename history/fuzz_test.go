@@ -21,7 +21,7 @@ func fuzzSeeds(f *testing.F) [][]byte {
 func checkBounded(t *testing.T, st *Store, n int) {
 	withRings := 0
 	for _, s := range st.series {
-		if s.minutes != nil {
+		if s.ring != nil {
 			withRings++
 		}
 	}

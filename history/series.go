@@ -16,9 +16,17 @@ const (
 const (
 	// SeriesHeaderBytes is what a Series costs before its first sample.
 	SeriesHeaderBytes = int(unsafe.Sizeof(Series{}))
-	// SeriesBytes is what a Series costs from its first sample on: the
-	// header and both rings, fixed for the life of the container.
-	SeriesBytes = SeriesHeaderBytes + int(unsafe.Sizeof(minuteRing{})) + int(unsafe.Sizeof(hourRing{}))
+	// SeriesBytes is what a Series costs once it is a week old: the
+	// header and both rings at full length, the minute ring with its fine
+	// CPU codes. A younger Series costs less: its rings grow with its age
+	// (see growRings).
+	SeriesBytes = SeriesHeaderBytes + MinutesKept*int(unsafe.Sizeof(Minute(0))+1) + HoursKept*int(unsafe.Sizeof(hourRec{}))
+)
+
+// Shortest rings, so that a young Series does not reallocate every minute.
+const (
+	minMinuteRing = 16
+	minHourRing   = 2
 )
 
 // Sample is what the agent feeds each tick for one container: deltas since
@@ -69,18 +77,6 @@ type Hour struct {
 	Minutes       uint8
 	ActiveMinutes uint8
 }
-
-type (
-	// minuteRing holds a byte per minute and, beside it, the minute's
-	// fine CPU code (see EncodeCPUFine): percentiles near a limit need
-	// more than the ±5.5% of the byte, and the second byte is the cheapest
-	// exact-enough figure.
-	minuteRing struct {
-		m    [MinutesKept]Minute
-		fine [MinutesKept]uint8
-	}
-	hourRing [HoursKept]hourRec
-)
 
 // hourRec is the ring form of an Hour: 26 bytes of fields, 28 with padding.
 type hourRec struct {
@@ -186,9 +182,20 @@ func (h *hourAcc) rec() hourRec {
 }
 
 // Series is one container's history. Minutes and hours are numbered from
-// the Unix epoch; minute m lives in slot m mod MinutesKept, so the minute
-// ring always holds minutes [cur-MinutesKept, cur) and the hour ring hours
-// [curHour-HoursKept, curHour). Not safe for concurrent use.
+// the Unix epoch; minute m lives in slot m mod the minute ring's length n,
+// so the minute ring always holds minutes [cur-n, cur) and the hour ring
+// hours [curHour-len(hours), curHour). The rings start short and grow with
+// the container's age up to a week (MinutesKept, HoursKept): their length
+// is always at least the number of minutes (hours) since the first sample,
+// so nothing since then is ever overwritten before it is a week old, and a
+// young Series (or one decoded from a few bytes of checkpoint) costs memory
+// in proportion to its age. Not safe for concurrent use.
+//
+// Each minute keeps a fine CPU code beside its byte (see EncodeCPUFine):
+// percentiles near a limit need more than the ±5.5% of the byte. The
+// minute ring holds both, in one allocation that grows as one: ring[:n]
+// are the minutes, ring[n:] their fine codes, slot for slot (see mins and
+// fine).
 //
 // Minutes are numbered on the series' own timeline: the wall clock plus
 // offset. When the wall clock steps (a sample stamped 30 days ahead, an NTP
@@ -196,8 +203,8 @@ func (h *hourAcc) rec() hourRec {
 // moves as far as time really passed (see clock) and history is neither
 // wiped by a jump ahead nor frozen by a jump back.
 type Series struct {
-	minutes  *minuteRing // nil until the first sample
-	hours    *hourRing
+	ring     []Minute // 2n entries, nil until the first sample
+	hours    []hourRec
 	first    int64 // timeline nanoseconds of the first sample
 	last     int64 // timeline nanoseconds of the latest sample
 	cur      int64 // minute in progress
@@ -314,7 +321,8 @@ func (s *Series) ObservedMinutes() int { return int(s.observed) }
 // new one. Minutes are those of the series' timeline, which absorbs steps
 // of the wall clock (see Series). Samples whose Time is zero or outside the
 // years 1678 to 2262 are ignored. Add does not allocate, except for the
-// rings on the first sample.
+// rings: on the first sample, and when they grow during the container's
+// first week (18 times in all).
 func (s *Series) Add(sm Sample, th Thresholds) {
 	t, ok := s.timeline(sm.Time, sm.Mono)
 	if !ok {
@@ -355,15 +363,65 @@ func (s *Series) AdvanceMono(now time.Time, mono time.Duration, th Thresholds) {
 }
 
 func (s *Series) start(t, m int64) {
-	if s.minutes == nil {
-		s.minutes, s.hours = new(minuteRing), new(hourRing)
-	}
 	s.seen = true
 	s.first, s.last, s.cur = t, t, m
+	if s.ring == nil {
+		s.allocRings(0, 0)
+	}
+}
+
+// allocRings allocates rings long enough for need minutes and needH
+// hours.
+func (s *Series) allocRings(need, needH int64) {
+	s.ring = make([]Minute, 2*ringLen(need, minMinuteRing, MinutesKept))
+	s.hours = make([]hourRec, ringLen(needH, minHourRing, HoursKept))
+}
+
+// mins is the minute ring.
+func (s *Series) mins() []Minute { return s.ring[:len(s.ring)/2] }
+
+// fine holds the fine CPU code of each minute of the ring, slot for slot.
+func (s *Series) fine() []uint8 { return minuteBytes(s.ring[len(s.ring)/2:]) }
+
+// ringLen is the length of a ring that must hold need entries: a power of
+// two (so that a growing Series reallocates only a few times in its first
+// week) between lo and kept.
+func ringLen(need int64, lo, kept int) int {
+	n := lo
+	for int64(n) < need && n < kept {
+		n *= 2
+	}
+	return min(n, kept)
+}
+
+// growRings makes the rings long enough to hold every minute and hour from
+// the first sample up to (not including) minute m, before m becomes the
+// minute in progress. Entries move to their slots in the longer rings;
+// slots before the first sample stay zero.
+func (s *Series) growRings(m int64) {
+	firstMin := floorDiv(s.first, nsPerMinute)
+	if n, on := ringLen(m-firstMin, minMinuteRing, MinutesKept), len(s.ring)/2; n > on {
+		// Minutes and their fine codes move together.
+		old := s.ring
+		s.ring = make([]Minute, 2*n)
+		for x := max(s.cur-int64(on), firstMin); x < s.cur; x++ {
+			i, j := mod(x, n), mod(x, on)
+			s.ring[i], s.ring[n+i] = old[j], old[on+j]
+		}
+	}
+	firstH, curH := floorDiv(s.first, nsPerHour), floorDiv(s.cur, 60)
+	if n := ringLen(floorDiv(m, 60)-firstH, minHourRing, HoursKept); n > len(s.hours) {
+		old := s.hours
+		s.hours = make([]hourRec, n)
+		for h := max(curH-int64(len(old)), firstH); h < curH; h++ {
+			s.hours[mod(h, n)] = old[mod(h, len(old))]
+		}
+	}
 }
 
 // advance closes minute s.cur and makes m (> s.cur) the minute in progress.
 func (s *Series) advance(m int64, th *Thresholds) {
+	s.growRings(m)
 	b, fine := s.acc.minute(th)
 	s.setMinute(s.cur, b, fine)
 	if b.Valid() {
@@ -373,7 +431,7 @@ func (s *Series) advance(m int64, th *Thresholds) {
 	s.clearMinutes(s.cur+1, m)
 
 	if h, nh := floorDiv(s.cur, 60), floorDiv(m, 60); nh > h {
-		s.hours[mod(h, HoursKept)] = s.hour.rec()
+		s.hours[mod(h, len(s.hours))] = s.hour.rec()
 		s.hour = hourAcc{}
 		s.clearHours(h+1, nh)
 	}
@@ -381,8 +439,9 @@ func (s *Series) advance(m int64, th *Thresholds) {
 }
 
 func (s *Series) setMinute(m int64, b Minute, fine uint8) {
-	i := mod(m, MinutesKept)
-	slot := &s.minutes.m[i]
+	n := len(s.ring) / 2
+	i := mod(m, n)
+	slot := &s.ring[i]
 	if slot.Valid() {
 		s.observed--
 	}
@@ -390,35 +449,37 @@ func (s *Series) setMinute(m int64, b Minute, fine uint8) {
 		s.observed++
 	}
 	*slot = b
-	s.minutes.fine[i] = fine
+	s.ring[n+i] = Minute(fine)
 }
 
 // clearMinutes marks minutes [from, to) as without data. Only the last
-// MinutesKept of them can still be in the ring.
+// ring length of them can still be in the ring.
 func (s *Series) clearMinutes(from, to int64) {
-	if to-from > MinutesKept {
-		from = to - MinutesKept
+	n := len(s.ring) / 2
+	if to-from > int64(n) {
+		from = to - int64(n)
 	}
 	for from < to {
-		i := mod(from, MinutesKept)
-		seg := s.minutes.m[i:min(MinutesKept, i+int(to-from))]
+		i := mod(from, n)
+		seg := s.ring[i:min(n, i+int(to-from))]
 		for _, b := range seg {
 			if b.Valid() {
 				s.observed--
 			}
 		}
 		clear(seg)
-		clear(s.minutes.fine[i : i+len(seg)])
+		clear(s.ring[n+i : n+i+len(seg)])
 		from += int64(len(seg))
 	}
 }
 
 func (s *Series) clearHours(from, to int64) {
-	if to-from > HoursKept {
-		from = to - HoursKept
+	n := len(s.hours)
+	if to-from > int64(n) {
+		from = to - int64(n)
 	}
 	for ; from < to; from++ {
-		s.hours[mod(from, HoursKept)] = hourRec{}
+		s.hours[mod(from, n)] = hourRec{}
 	}
 }
 
@@ -440,10 +501,11 @@ func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
 	if !s.seen {
 		return dst
 	}
-	lo, hi := max(f, s.cur-MinutesKept), min(t, s.cur)
+	mins := s.mins()
+	lo, hi := max(f, s.cur-int64(len(mins))), min(t, s.cur)
 	for lo < hi {
-		i := mod(lo, MinutesKept)
-		c := copy(out[lo-f:hi-f], s.minutes.m[i:])
+		i := mod(lo, len(mins))
+		c := copy(out[lo-f:hi-f], mins[i:])
 		lo += int64(c)
 	}
 	return dst
@@ -465,10 +527,11 @@ func (s *Series) AppendCPUFine(dst []uint8, from, to time.Time) []uint8 {
 	if !s.seen {
 		return dst
 	}
-	lo, hi := max(f, s.cur-MinutesKept), min(t, s.cur)
+	fine := s.fine()
+	lo, hi := max(f, s.cur-int64(len(fine))), min(t, s.cur)
 	for lo < hi {
-		i := mod(lo, MinutesKept)
-		c := copy(out[lo-f:hi-f], s.minutes.fine[i:])
+		i := mod(lo, len(fine))
+		c := copy(out[lo-f:hi-f], fine[i:])
 		lo += int64(c)
 	}
 	return dst
@@ -493,8 +556,8 @@ func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
 		return dst
 	}
 	curH := floorDiv(s.cur, 60)
-	for h := max(f, curH-HoursKept); h < min(t, curH); h++ {
-		out[h-f] = s.hours[mod(h, HoursKept)].hour()
+	for h := max(f, curH-int64(len(s.hours))); h < min(t, curH); h++ {
+		out[h-f] = s.hours[mod(h, len(s.hours))].hour()
 	}
 	if f <= curH && curH < t {
 		r := s.hour.rec()

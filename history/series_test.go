@@ -425,8 +425,8 @@ func TestSeriesMemory(t *testing.T) {
 	if got := unsafe.Sizeof(hourRec{}); got != 28 {
 		t.Errorf("hour record: %d bytes, want 28", got)
 	}
-	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 25088 {
-		t.Errorf("SeriesBytes = %d, the package doc says 25088", SeriesBytes)
+	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 25120 {
+		t.Errorf("SeriesBytes = %d, the package doc says 25120", SeriesBytes)
 	}
 	if SeriesBytes > 25<<10 {
 		t.Errorf("SeriesBytes = %d, over 25 KiB", SeriesBytes)
@@ -455,4 +455,115 @@ func TestSeriesMemory(t *testing.T) {
 	if per > 25<<10 {
 		t.Errorf("heap per series = %d bytes, over 25 KiB", per)
 	}
+}
+
+// TestRingsGrowWithAge feeds a container for eight days and checks, every
+// few hours, that growing rings lost nothing since the first sample and
+// that they stop growing at a week.
+func TestRingsGrowWithAge(t *testing.T) {
+	s := NewSeries()
+	start := t0.Add(17 * time.Minute) // not on an hour boundary
+	end := start.Add(8 * 24 * time.Hour)
+	allocs := 0
+	// Each minute's fine CPU code as it was when the minute closed: the
+	// codes must move with their minutes when the ring grows.
+	fineAt := map[time.Time]uint8{}
+	for at, i := start, 0; at.Before(end); at, i = at.Add(30*time.Second), i+1 {
+		before := cap(s.ring) + cap(s.hours)
+		s.Add(Sample{Time: at, CPUSeconds: float64(i%7) * 3, WorkingSet: 1 << 20}, defaultTh)
+		if cap(s.ring)+cap(s.hours) != before {
+			allocs++
+		}
+		if closed := at.Truncate(time.Minute).Add(-time.Minute); at.Sub(at.Truncate(time.Minute)) < 30*time.Second && !closed.Before(start.Truncate(time.Minute)) {
+			fineAt[closed] = s.AppendCPUFine(nil, closed, closed.Add(time.Minute))[0]
+		}
+		if i%(6*120) != 0 {
+			continue
+		}
+		cur := at.Truncate(time.Minute)
+		from := start.Truncate(time.Minute)
+		if weekAgo := cur.Add(-MinutesKept * time.Minute); weekAgo.After(from) {
+			from = weekAgo
+		}
+		mins := s.AppendMinutes(nil, start.Add(-24*time.Hour), cur)
+		valid := 0
+		for j, m := range mins {
+			at := start.Add(-24 * time.Hour).Truncate(time.Minute).Add(time.Duration(j) * time.Minute)
+			if want := !at.Before(from); m.Valid() != want {
+				t.Fatalf("at %v: minute %v valid = %v, want %v", cur, at, m.Valid(), want)
+			}
+			if m.Valid() {
+				valid++
+			}
+		}
+		if valid != s.ObservedMinutes() {
+			t.Fatalf("at %v: %d valid minutes, ObservedMinutes %d", cur, valid, s.ObservedMinutes())
+		}
+		fine := s.AppendCPUFine(nil, start.Add(-24*time.Hour), cur)
+		nonzero := 0
+		for j, f := range fine {
+			at := start.Add(-24 * time.Hour).Truncate(time.Minute).Add(time.Duration(j) * time.Minute)
+			if at.Before(from) {
+				if f != 0 {
+					t.Fatalf("at %v: minute %v outside the ring has fine code %d", cur, at, f)
+				}
+				continue
+			}
+			if want, ok := fineAt[at]; !ok || f != want {
+				t.Fatalf("at %v: minute %v has fine code %d, want %d (recorded %v)", cur, at, f, want, ok)
+			}
+			if f != 0 {
+				nonzero++
+			}
+		}
+		if valid > 60 && nonzero == 0 {
+			t.Fatalf("at %v: no fine CPU codes", cur)
+		}
+		hours := s.AppendHours(nil, start.Add(-24*time.Hour), cur.Truncate(time.Hour))
+		for j, h := range hours {
+			hr := start.Add(-24 * time.Hour).Truncate(time.Hour).Add(time.Duration(j) * time.Hour)
+			full := !hr.Before(start.Truncate(time.Hour).Add(time.Hour)) && !hr.Before(cur.Truncate(time.Hour).Add(-HoursKept*time.Hour))
+			if full && h.Minutes != 60 {
+				t.Fatalf("at %v: hour %v has %d minutes, want 60", cur, hr, h.Minutes)
+			}
+			if hr.Before(start.Truncate(time.Hour)) && h.Minutes != 0 {
+				t.Fatalf("at %v: hour %v before the first sample has %d minutes", cur, hr, h.Minutes)
+			}
+		}
+	}
+	if len(s.mins()) != MinutesKept || len(s.fine()) != MinutesKept || len(s.hours) != HoursKept {
+		t.Errorf("after 8 days: rings of %d minutes (%d fine codes) and %d hours, want a week", len(s.mins()), len(s.fine()), len(s.hours))
+	}
+	// Power-of-two growth: a handful of reallocations in a week.
+	if allocs > 20 {
+		t.Errorf("rings grew %d times in a week", allocs)
+	}
+	t.Logf("rings grew %d times", allocs)
+}
+
+// TestWeekOldSeriesMemory checks what a Series keeps on the heap at full
+// length, size classes included (the short rings it outgrew are garbage);
+// younger ones cost less.
+func TestWeekOldSeriesMemory(t *testing.T) {
+	const n = 1000
+	keep := make([]*Series, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		keep[i] = NewSeries()
+		keep[i].Add(Sample{Time: t0}, defaultTh)
+		keep[i].Add(Sample{Time: t0.Add(8 * 24 * time.Hour)}, defaultTh)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("heap per week-old series: %d bytes (data %d)", per, SeriesBytes)
+	if per > 25<<10 {
+		t.Errorf("heap per week-old series = %d bytes, over 25 KiB", per)
+	}
+	if len(keep[0].mins()) != MinutesKept || len(keep[0].fine()) != MinutesKept || len(keep[0].hours) != HoursKept {
+		t.Error("rings not at full length after a week")
+	}
+	runtime.KeepAlive(keep)
 }

@@ -98,9 +98,7 @@ func (st *Store) SizeBytes() int {
 	n := int(unsafe.Sizeof(Store{}))
 	for k, s := range st.series {
 		n += mapEntryBytes + len(k.Namespace) + len(k.ID) + SeriesHeaderBytes
-		if s.minutes != nil {
-			n += SeriesBytes - SeriesHeaderBytes
-		}
+		n += len(s.ring)*int(unsafe.Sizeof(Minute(0))) + len(s.hours)*int(unsafe.Sizeof(hourRec{}))
 	}
 	return n
 }

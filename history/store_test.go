@@ -26,8 +26,12 @@ func TestStore(t *testing.T) {
 	empty := NewStore().SizeBytes()
 	before := st.SizeBytes()
 	s.Add(Sample{Time: t0}, defaultTh)
+	if got, want := st.SizeBytes()-before, 2*minMinuteRing+minHourRing*28; got != want {
+		t.Errorf("first sample grew SizeBytes by %d, want the short rings' %d (minutes with their fine codes, hours)", got, want)
+	}
+	s.Add(Sample{Time: t0.Add(8 * 24 * time.Hour)}, defaultTh)
 	if got := st.SizeBytes() - before; got != SeriesBytes-SeriesHeaderBytes {
-		t.Errorf("first sample grew SizeBytes by %d, want the rings' %d", got, SeriesBytes-SeriesHeaderBytes)
+		t.Errorf("a week of history grew SizeBytes by %d, want the full rings' %d", got, SeriesBytes-SeriesHeaderBytes)
 	}
 	if before <= empty {
 		t.Errorf("SizeBytes %d with two series, %d empty", before, empty)

@@ -136,7 +136,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	if *print {
-		out, err := cfg.YAML()
+		out, err := cfg.Redacted().YAML()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

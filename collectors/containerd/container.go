@@ -76,6 +76,11 @@ type Container struct {
 	Image     string
 	Runtime   string
 	Labels    map[string]string
+	// OverrideLabels are the labels from which analysis overrides
+	// (fleetscope.io/…) may be taken: the pod's own labels, from its
+	// sandbox, for a CRI container; nil outside Kubernetes and while the
+	// sandbox is unknown. See overrideLabels.
+	OverrideLabels map[string]string
 	// ExportLabels are the labels the export allow-list lets through,
 	// sorted by key.
 	ExportLabels []Label

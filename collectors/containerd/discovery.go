@@ -276,6 +276,7 @@ func (d *Discovery) relist(ctx context.Context) error {
 			next[key] = c.withTask(ts.pid, ts.st)
 		}
 	}
+	linkOverrides(next)
 
 	d.mu.Lock()
 	changed := len(next) != len(d.byKey)
@@ -409,6 +410,9 @@ func (d *Discovery) refresh(ctx context.Context, ns, id string) {
 		c = c.withTask(old.Pid, old.Status)
 	}
 	d.byKey[key] = c
+	// A new app container finds its sandbox; a new sandbox, any container
+	// of its pod seen before it.
+	linkOverrides(d.byKey)
 	d.mu.Unlock()
 	d.bump()
 }

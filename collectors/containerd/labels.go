@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -55,4 +56,47 @@ func (f *LabelFilter) allows(key string) bool {
 		}
 	}
 	return false
+}
+
+// overrideLabels returns the labels c may take analysis overrides from,
+// given the inventory byKey it is published in. Overrides change verdicts,
+// so they are accepted only from labels that the workload's owner or the
+// operator set, never from the image:
+//
+//   - A pod sandbox carries the pod's own labels (the kubelet puts them
+//     there) merged over the labels of the sandbox image, which the
+//     operator chooses in containerd's configuration: its labels count.
+//   - A CRI app container carries only the kubelet's io.kubernetes.*
+//     labels merged with its image's labels, so any fleetscope.io/ label on
+//     it was set by the image's author. It takes its sandbox's labels
+//     instead (nil until the sandbox is discovered).
+//   - A container outside Kubernetes has labels from whoever created it,
+//     but common clients (ctr run among them) merge the image's labels into
+//     them, and nothing on the record tells which is which: it gets none,
+//     so only the configuration applies.
+func overrideLabels(c *Container, byKey map[string]*Container) map[string]string {
+	switch {
+	case c.Sandbox:
+		return c.Labels
+	case c.Pod.SandboxID != "":
+		if sb := byKey[c.Namespace+"/"+c.Pod.SandboxID]; sb != nil && sb.Sandbox {
+			return sb.Labels
+		}
+	}
+	return nil
+}
+
+// linkOverrides sets every container's OverrideLabels from the inventory
+// byKey, replacing (never modifying) a container whose value changes:
+// published containers are immutable.
+func linkOverrides(byKey map[string]*Container) {
+	for k, c := range byKey {
+		want := overrideLabels(c, byKey)
+		if maps.Equal(c.OverrideLabels, want) {
+			continue
+		}
+		n := *c
+		n.OverrideLabels = want
+		byKey[k] = &n
+	}
 }

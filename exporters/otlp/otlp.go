@@ -367,7 +367,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 		e.provider.Shutdown(context.WithoutCancel(ctx))
 		return fmt.Errorf("OTLP instruments: %w", err)
 	}
-	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", e.endpoint, "interval", e.interval.String())
+	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", config.RedactURL(e.endpoint), "interval", e.interval.String())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// check-config --print shows the effective configuration without the
+// credentials it holds, and so does its report of an invalid file.
+func TestCheckConfigPrintRedactsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	for path, text := range map[string]string{
+		good: "otlp:\n  endpoint: https://fleet:pa55w0rd@collector:4318\n  protocol: http/protobuf\n  headers: Authorization=Bearer%20s3cr3t\n",
+		bad:  "otlp:\n  endpoint: ftp://fleet:pa55w0rd@collector:4318\n  headers: Bearer s3cr3t\n",
+	} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+	}{{good, 0}, {bad, exitInvalid}} {
+		var stdout, stderr bytes.Buffer
+		if code := cmdCheckConfig([]string{"--print", tc.path}, &stdout, &stderr); code != tc.code {
+			t.Fatalf("check-config --print %s = %d, want %d; stderr:\n%s", tc.path, code, tc.code, stderr.String())
+		}
+		out := stdout.String() + stderr.String()
+		for _, s := range []string{"pa55w0rd", "fleet:", "s3cr3t"} {
+			if strings.Contains(out, s) {
+				t.Errorf("check-config --print %s shows %q:\n%s", filepath.Base(tc.path), s, out)
+			}
+		}
+		if tc.code == 0 && !strings.Contains(out, "REDACTED@collector:4318") {
+			t.Errorf("printed configuration lost the endpoint's host:\n%s", out)
+		}
+	}
+}
