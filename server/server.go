@@ -46,9 +46,12 @@ const (
 	// idleTimeout closes keep-alive connections nobody uses: Prometheus
 	// scrapes every 15 s or more and reconnects at no cost.
 	idleTimeout = 60 * time.Second
-	// DefaultMaxConnections is the open connections a listener accepts at
-	// once; further ones are closed at once (see limitListener).
-	DefaultMaxConnections = 256
+	// DefaultMaxConnections is the open connections a listener keeps at
+	// once; beyond it, a new one replaces the oldest idle one (see
+	// limitListener).
+	// A connection costs the agent about 20 KiB (goroutine, buffers, at
+	// most maxHeaderBytes of request), so this bounds them to ~20 MiB.
+	DefaultMaxConnections = 1024
 )
 
 // Source hands out the latest snapshot; nil before the first tick.
@@ -195,7 +198,9 @@ func (s *Server) Listen() error {
 			s.listeners = nil
 			return fmt.Errorf("%s %s: %w", field(i), srv.Addr, err)
 		}
-		s.listeners = append(s.listeners, limitListener(l, s.opt.MaxConnections))
+		lim := limitListener(l, s.opt.MaxConnections)
+		srv.ConnState = lim.connState
+		s.listeners = append(s.listeners, lim)
 	}
 	return nil
 }

@@ -162,3 +162,44 @@ func TestListenNamesTheField(t *testing.T) {
 		t.Fatalf("port in use: %v", err)
 	}
 }
+
+// Clients that hold every slot with idle connections cannot lock a
+// scraper out: at the cap, a new connection takes the oldest idle one's
+// slot.
+func TestIdleConnectionsGiveWay(t *testing.T) {
+	const max = 4
+	addr := start(t, &fixed{&model.Snapshot{Self: model.Self{ContainerdUp: true}}}, Options{MaxConnections: max})
+	var idle []net.Conn
+	for i := range max {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(10+i))}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+		time.Sleep(20 * time.Millisecond) // distinct ages
+	}
+	time.Sleep(100 * time.Millisecond)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("a scraper was locked out by idle connections: %q %v", line, err)
+	}
+	// The oldest idle connection gave its slot.
+	idle[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := idle[0].Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("the oldest idle connection is still open: %v", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}

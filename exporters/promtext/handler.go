@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -31,8 +33,9 @@ var (
 	bufioPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 16<<10) }}
 )
 
-// MaxScrapesInFlight is how many scrapes render at once; a further one is
-// answered 503 at once, as promhttp's MaxRequestsInFlight does. Each
+// MaxScrapesInFlight is how many scrapes render at once; a further one
+// waits at most inFlightWait for a slot, then is answered 503, as
+// promhttp's MaxRequestsInFlight does. Each
 // rendering holds its text (a few MiB at a thousand containers), so this
 // bounds the memory scrapes can take, whoever sends them.
 const MaxScrapesInFlight = 8
@@ -50,13 +53,11 @@ func Handler(w *Writer, extra prometheus.Gatherer, log *slog.Logger) http.Handle
 			http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		select {
-		case inFlight <- struct{}{}:
-			defer func() { <-inFlight }()
-		default:
+		if !acquire(r.Context(), inFlight) {
 			http.Error(rw, fmt.Sprintf("too many concurrent scrapes (limit %d)", MaxScrapesInFlight), http.StatusServiceUnavailable)
 			return
 		}
+		defer func() { <-inFlight }()
 		rw.Header().Set("Content-Type", contentType)
 		rw.Header().Add("Vary", "Accept-Encoding")
 		if r.Method == http.MethodHead {
@@ -101,6 +102,29 @@ func Handler(w *Writer, extra prometheus.Gatherer, log *slog.Logger) http.Handle
 			log.Debug("writing metrics", "err", err)
 		}
 	})
+}
+
+// inFlightWait is how long a scrape waits for a free rendering slot before
+// it is turned away: a rendering takes milliseconds, so a short wait lets a
+// scraper through a burst of others, while a flood still gets 503s within
+// a fraction of any scrape timeout.
+const inFlightWait = 250 * time.Millisecond
+
+func acquire(ctx context.Context, slots chan struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(inFlightWait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // acceptsGzip reads Accept-Encoding (RFC 9110, section 12.5.3): gzip is
