@@ -85,6 +85,12 @@ type WebConfig struct {
 	// while /metrics stays reachable by Prometheus. Both listeners use
 	// ConfigFile.
 	APIListenAddress string `yaml:"api_listen_address"`
+	// HealthListenAddress, when set, serves /healthz and /readyz on a
+	// listener of their own, in plain HTTP without config_file's TLS and
+	// basic auth, so that the kubelet's probes keep working when the
+	// metrics listener requires credentials. They tell only whether the
+	// agent runs and why it is not ready.
+	HealthListenAddress string `yaml:"health_listen_address"`
 	// PProf serves Go's runtime profiles under /debug/pprof/ on the API's
 	// listener, for diagnosing the agent's own CPU and memory.
 	PProf bool `yaml:"pprof"`

@@ -81,6 +81,13 @@ func (c Config) Validate() error {
 			v.add("web.api_listen_address", "must differ from web.listen_address (leave it empty to serve the API there), got %q", a)
 		}
 	}
+	if a := c.Web.HealthListenAddress; a != "" {
+		if err := validListenAddress(a); err != "" {
+			v.add("web.health_listen_address", "%s, got %q", err, a)
+		} else if a == c.Web.ListenAddress || a == c.Web.APIListenAddress {
+			v.add("web.health_listen_address", "must differ from web.listen_address and web.api_listen_address, got %q", a)
+		}
+	}
 	switch p := c.Web.TelemetryPath; {
 	case !strings.HasPrefix(p, "/"):
 		v.add("web.telemetry_path", "must start with \"/\", got %q", p)

@@ -78,6 +78,8 @@ type Server struct {
 	opt       Options
 	log       *slog.Logger
 	servers   []*http.Server // the main listener first
+	fields    []string       // the configuration key of each, for errors
+	auth      []bool         // whether web.config_file (TLS, auth) applies
 	listeners []net.Listener // set by Listen, index for index
 }
 
@@ -121,8 +123,20 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 	}
 	mux.HandleFunc("/{$}", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, index) })
 	s.servers = append(s.servers, newHTTPServer(w.ListenAddress, mux, o.Log))
+	s.fields = append(s.fields, "web.listen_address")
+	s.auth = append(s.auth, true)
 	if w.APIListenAddress != "" {
 		s.servers = append(s.servers, newHTTPServer(w.APIListenAddress, api, o.Log))
+		s.fields = append(s.fields, "web.api_listen_address")
+		s.auth = append(s.auth, true)
+	}
+	if w.HealthListenAddress != "" {
+		health := http.NewServeMux()
+		health.HandleFunc("/healthz", healthz)
+		health.HandleFunc("/readyz", s.readyz)
+		s.servers = append(s.servers, newHTTPServer(w.HealthListenAddress, health, o.Log))
+		s.fields = append(s.fields, "web.health_listen_address")
+		s.auth = append(s.auth, false)
 	}
 	return s
 }
@@ -178,14 +192,6 @@ func (s *Server) containers(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// field names the configuration key of listener i, for errors.
-func field(i int) string {
-	if i > 0 {
-		return "web.api_listen_address"
-	}
-	return "web.listen_address"
-}
-
 // Listen binds every listener, so that a port in use fails the start with
 // the field that names it rather than later, inside Run.
 func (s *Server) Listen() error {
@@ -196,7 +202,7 @@ func (s *Server) Listen() error {
 				prev.Close()
 			}
 			s.listeners = nil
-			return fmt.Errorf("%s %s: %w", field(i), srv.Addr, err)
+			return fmt.Errorf("%s %s: %w", s.fields[i], srv.Addr, err)
 		}
 		lim := limitListener(l, s.opt.MaxConnections)
 		srv.ConnState = lim.connState
@@ -229,9 +235,12 @@ func (s *Server) Run(ctx context.Context) error {
 		l := s.listeners[i]
 		wg.Go(func() {
 			cfg := s.opt.Web.ConfigFile
+			if !s.auth[i] {
+				cfg = ""
+			}
 			err := web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &cfg}, s.log)
 			if !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s %s: %w", field(i), srv.Addr, err)
+				errc <- fmt.Errorf("%s %s: %w", s.fields[i], srv.Addr, err)
 			}
 		})
 	}

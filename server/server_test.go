@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/model"
@@ -202,4 +205,41 @@ func TestIdleConnectionsGiveWay(t *testing.T) {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
+}
+
+// With basic auth on the metrics listener, the health listener still
+// answers the kubelet's probes without credentials, and only them.
+func TestHealthListenerWithoutAuth(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(webCfg, []byte("basic_auth_users:\n  prom: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Web: config.Default().Web}
+	o.Web.ListenAddress, o.Web.HealthListenAddress, o.Web.ConfigFile = "127.0.0.1:0", "127.0.0.1:0", webCfg
+	s := New(&fixed{&model.Snapshot{Self: model.Self{ContainerdUp: true}}}, http.NotFoundHandler(), o)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	main, health := s.Addrs()[0].String(), s.Addrs()[1].String()
+
+	if code, _ := get(t, "http://"+main+"/healthz"); code != http.StatusUnauthorized {
+		t.Errorf("metrics listener without credentials: %d, want 401", code)
+	}
+	if code, body := get(t, "http://"+health+"/readyz"); code != 200 || !strings.Contains(body, "ready") {
+		t.Errorf("health listener /readyz: %d %q", code, body)
+	}
+	if code, _ := get(t, "http://"+health+"/healthz"); code != 200 {
+		t.Errorf("health listener /healthz: %d", code)
+	}
+	if code, _ := get(t, "http://"+health+"/api/v1/containers"); code != http.StatusNotFound {
+		t.Errorf("health listener serves the API: %d", code)
+	}
 }
