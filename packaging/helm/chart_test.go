@@ -18,6 +18,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/fleetscope/fleetscope/config"
@@ -536,6 +537,82 @@ func TestValues(t *testing.T) {
 		}
 		if cfg.Host.ProcRoot != "/host/proc" {
 			t.Errorf("host.proc_root %q: a user value displaced the chart's mount", cfg.Host.ProcRoot)
+		}
+	})
+	t.Run("web config", func(t *testing.T) {
+		// TLS and basic auth on the metrics port: the Secret is mounted and
+		// passed to the agent, and the probes move to the plain health
+		// listener, which the agent's configuration enables.
+		objs := renderObjects(t, "--set", "webConfig.content=basic_auth_users: {prom: x}",
+			"--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.scheme=https",
+			"--set", "serviceMonitor.basicAuth.username.name=scrape", "--set", "serviceMonitor.basicAuth.username.key=user")
+		ds := only[*appsv1.DaemonSet](t, objs)
+		cfg := checkConfig(t, ds, only[*corev1.ConfigMap](t, objs))
+		sec := only[*corev1.Secret](t, objs)
+		if !strings.Contains(sec.StringData["web-config.yml"], "basic_auth_users") {
+			t.Errorf("Secret %s holds %v", sec.Name, sec.StringData)
+		}
+		pod := ds.Spec.Template.Spec
+		c := pod.Containers[0]
+		vol := volumeFor(pod, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == sec.Name })
+		if vol == nil || mountOf(c, vol.Name) == nil {
+			t.Fatalf("Secret %s is not mounted", sec.Name)
+		}
+		if arg := "--web.config.file=" + path.Join(mountOf(c, vol.Name).MountPath, "web-config.yml"); !slices.Contains(c.Args, arg) {
+			t.Errorf("args %q lack %q", c.Args, arg)
+		}
+		_, port, err := splitPort(cfg.Web.HealthListenAddress)
+		if err != nil {
+			t.Fatalf("web.health_listen_address %q: %v", cfg.Web.HealthListenAddress, err)
+		}
+		var healthPort *corev1.ContainerPort
+		for i := range c.Ports {
+			if c.Ports[i].Name == "http-health" {
+				healthPort = &c.Ports[i]
+			}
+		}
+		if healthPort == nil || healthPort.ContainerPort != port {
+			t.Fatalf("container ports %+v, want http-health on %d", c.Ports, port)
+		}
+		for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+			if p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != "http-health" {
+				t.Errorf("%s probe %+v does not use the health listener", name, p)
+			}
+		}
+		ep := only[*serviceMonitor](t, objs).Spec.Endpoints[0]
+		if ep.Scheme != "https" || ep.BasicAuth == nil {
+			t.Errorf("ServiceMonitor endpoint %+v lacks scheme or basicAuth", ep)
+		}
+	})
+	t.Run("existing web config secret", func(t *testing.T) {
+		objs := renderObjects(t, "--set", "webConfig.existingSecret=my-web")
+		for _, o := range objs {
+			if o.Kind == "Secret" {
+				t.Errorf("a Secret %s is made next to an existing one", o.Name)
+			}
+		}
+		pod := only[*appsv1.DaemonSet](t, objs).Spec.Template.Spec
+		if volumeFor(pod, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "my-web" }) == nil {
+			t.Error("the existing Secret is not mounted")
+		}
+	})
+	t.Run("network policy", func(t *testing.T) {
+		objs := renderObjects(t, "--set", "networkPolicy.enabled=true")
+		np := only[*networkingv1.NetworkPolicy](t, objs)
+		ds := only[*appsv1.DaemonSet](t, objs)
+		for k, v := range np.Spec.PodSelector.MatchLabels {
+			if ds.Spec.Template.Labels[k] != v {
+				t.Errorf("NetworkPolicy selects %s=%s, pods are labelled %v", k, v, ds.Spec.Template.Labels)
+			}
+		}
+		if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 1 ||
+			np.Spec.Ingress[0].From[0].NamespaceSelector == nil || np.Spec.Ingress[0].Ports[0].Port.String() != "http-metrics" {
+			t.Errorf("ingress %+v, want the metrics port from the monitoring namespace", np.Spec.Ingress)
+		}
+		// With web config, probes reach the health port from anywhere.
+		np = only[*networkingv1.NetworkPolicy](t, renderObjects(t, "--set", "networkPolicy.enabled=true", "--set", "webConfig.existingSecret=w"))
+		if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From != nil || np.Spec.Ingress[1].Ports[0].Port.String() != "http-health" {
+			t.Errorf("ingress %+v, want the health port open", np.Spec.Ingress)
 		}
 	})
 	t.Run("recursiveReadOnly off", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -45,6 +46,10 @@ func newObject(apiVersion, kind string) (any, error) {
 		return &corev1.ConfigMap{}, nil
 	case "v1 ServiceAccount":
 		return &corev1.ServiceAccount{}, nil
+	case "v1 Secret":
+		return &corev1.Secret{}, nil
+	case "networking.k8s.io/v1 NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}, nil
 	case "monitoring.coreos.com/v1 ServiceMonitor":
 		return &serviceMonitor{}, nil
 	case "monitoring.coreos.com/v1 PrometheusRule":
@@ -157,6 +162,8 @@ type endpoint struct {
 	Port              string          `json:"port"`
 	Path              string          `json:"path,omitempty"`
 	Scheme            string          `json:"scheme,omitempty"`
+	TLSConfig         map[string]any  `json:"tlsConfig,omitempty"`
+	BasicAuth         map[string]any  `json:"basicAuth,omitempty"`
 	Interval          string          `json:"interval,omitempty"`
 	ScrapeTimeout     string          `json:"scrapeTimeout,omitempty"`
 	HonorLabels       bool            `json:"honorLabels,omitempty"`

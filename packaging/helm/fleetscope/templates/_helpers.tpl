@@ -56,6 +56,19 @@ Paths inside the agent's container. The host's trees are mounted under
 {{- define "fleetscope.containerdMount" -}}/host/run/containerd{{- end }}
 {{- define "fleetscope.configMount" -}}/etc/fleetscope{{- end }}
 {{- define "fleetscope.stateMount" -}}/var/lib/fleetscope{{- end }}
+{{- define "fleetscope.webConfigMount" -}}/etc/fleetscope-web{{- end }}
+
+{{/*
+The Secret holding the exporter-toolkit web configuration, or "" when
+TLS and basic auth are off.
+*/}}
+{{- define "fleetscope.webConfigSecret" -}}
+{{- if .Values.webConfig.existingSecret }}
+{{- .Values.webConfig.existingSecret }}
+{{- else if .Values.webConfig.content }}
+{{- printf "%s-web-config" (include "fleetscope.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
 
 {{/*
 The agent's configuration: the user's config, with the keys that must agree
@@ -75,5 +88,21 @@ with the chart's mounts set by the chart.
   "history" (dict "state_file" (printf "%s/state.bin" (include "fleetscope.stateMount" .)))
   "web" (dict "listen_address" (printf ":%d" (int .Values.port)))
 }}
+{{- if include "fleetscope.webConfigSecret" . }}
+{{- $_ := set $chart.web "health_listen_address" (printf ":%d" (int .Values.webConfig.healthPort)) }}
+{{- end }}
 {{- mergeOverwrite (deepCopy (.Values.config | default dict)) $chart | toYaml }}
+{{- end }}
+
+{{/*
+A probe from values; with TLS and basic auth on, its HTTP check goes to the
+plain health listener instead.
+*/}}
+{{- define "fleetscope.probe" -}}
+{{- $probe := deepCopy (index . 0) }}
+{{- if and (index . 1) $probe.httpGet }}
+{{- $_ := set $probe.httpGet "port" "http-health" }}
+{{- $_ := unset $probe.httpGet "scheme" }}
+{{- end }}
+{{- toYaml $probe }}
 {{- end }}
