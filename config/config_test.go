@@ -179,6 +179,8 @@ func TestValidate(t *testing.T) {
 		{"label empty", func(c *Config) { c.Export.ContainerLabels = []string{" "} }, []string{"export.container_labels[0]"}, "empty"},
 		{"label twice", func(c *Config) { c.Export.ContainerLabels = []string{"app", "app"} }, []string{"export.container_labels[1]"}, "twice"},
 		{"label with space", func(c *Config) { c.Export.ContainerLabels = []string{"my app"} }, []string{"export.container_labels[0]"}, "spaces"},
+		{"label with colon", func(c *Config) { c.Export.ContainerLabels = []string{"example.com:team"} }, nil, ""},
+		{"label not UTF-8", func(c *Config) { c.Export.ContainerLabels = []string{"te\xffam"} }, []string{"export.container_labels[0]"}, "UTF-8"},
 		{"no vCPU limit", func(c *Config) { c.Analysis.Platforms.Function.MaxVCPUs = 0 }, []string{"analysis.platforms.function.max_vcpus"}, "positive"},
 		{"vCPU step above the limit", func(c *Config) { c.Analysis.Platforms.Container.VCPUStep = 16 }, []string{"analysis.platforms.container.vcpu_step"}, "max_vcpus"},
 		{"negative memory per vCPU", func(c *Config) { c.Analysis.Platforms.Function.MemoryMiBPerVCPU = -1 }, []string{"analysis.platforms.function.memory_mib_per_vcpu"}, ""},

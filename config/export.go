@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ExportConfig bounds what the exporters publish, whichever they are
@@ -36,8 +37,12 @@ func (c Config) validateExport(v *validator) {
 			v.add(field, "must not be empty")
 		case strings.Contains(key, "*"):
 			v.add(field, "%q: \"*\" may only end a prefix", p)
+		case !utf8.ValidString(p):
+			v.add(field, "%q is not valid UTF-8", p)
 		case strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 			v.add(field, "%q must not contain spaces or control characters", p)
+		case len(p) > 253:
+			v.add(field, "%q is longer than a Kubernetes label key (253 bytes)", p)
 		case seen[p]:
 			v.add(field, "%q is listed twice", p)
 		}

@@ -1,6 +1,7 @@
 package promtext
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -115,4 +116,34 @@ func TestHandlerInFlightCap(t *testing.T) {
 	}
 	close(src.release)
 	wg.Wait()
+}
+
+// Allow-listed label keys come from images through CRI: a ':' or a leading
+// digit must not make an invalid label name, and a flood of distinct keys
+// must not grow the label-name cache without bound.
+func TestHostileLabelKeys(t *testing.T) {
+	s := testSnapshot()
+	app := *s.Containers[2].Meta
+	app.Labels = []model.Label{{Key: "example.com:team", Value: "a"}, {Key: "9lives", Value: "b"}}
+	s.Containers[2].Meta = &app
+	w := New(fixed{s}, Options{})
+	text := w.Append(nil)
+	if _, err := parse(text); err != nil {
+		t.Fatalf("invalid exposition: %v", err)
+	}
+	if !strings.Contains(string(text), `container_label_example_com_team="a"`) || !strings.Contains(string(text), `_container_label_9lives="b"`) &&
+		!strings.Contains(string(text), `container_label_9lives="b"`) {
+		t.Errorf("sanitised labels missing:\n%s", text)
+	}
+	for i := range 3 * maxLabelNames {
+		app.Labels = []model.Label{{Key: fmt.Sprintf("k%d", i), Value: "v"}}
+		m := app
+		s.Containers[2].Meta = &m
+		w.Append(nil)
+	}
+	for _, r := range w.free {
+		if len(r.labelNames) > maxLabelNames {
+			t.Fatalf("label-name cache holds %d names, bound %d", len(r.labelNames), maxLabelNames)
+		}
+	}
 }
