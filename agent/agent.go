@@ -84,6 +84,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
 		state:   newState(cfg, log),
 	}
+	a.sampler.WorkloadLabel = cfg.Containerd.WorkloadLabel
 	a.changed = disc.Subscribe()
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil

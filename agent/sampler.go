@@ -93,6 +93,9 @@ const tcpRefresh = time.Minute
 // tick. It is owned by one goroutine; only the snapshots it returns are
 // shared.
 type Sampler struct {
+	// WorkloadLabel is containerd.workload_label; set it before sampling.
+	WorkloadLabel string
+
 	cg       *cgroups.Host
 	procRoot string
 	keepOpen bool
@@ -153,7 +156,7 @@ func (s *Sampler) sync() {
 			*t = tracked{}
 		}
 		if t.c != c {
-			t.meta = metaOf(c)
+			t.meta = metaOf(c, s.WorkloadLabel)
 		}
 		t.c = c
 		s.order = append(s.order, t)

@@ -60,6 +60,10 @@ type Meta struct {
 	GPU bool
 	// Labels are the allow-listed container labels, sorted by key.
 	Labels []Label
+	// Workload is what the container's figures add up to: its pod's
+	// controller (a Deployment, StatefulSet, DaemonSet, Job or CronJob), the
+	// pod itself, or outside Kubernetes a container group.
+	Workload Workload
 	// Spec are the limits and requests of the OCI spec, the fallback
 	// when the cgroup cannot be read.
 	Spec Limits
@@ -70,6 +74,13 @@ type Pod struct {
 	Name, Namespace, UID string
 	// ContainerName is the name in the pod spec; empty for a sandbox.
 	ContainerName string
+}
+
+// Workload names a workload. ReplicaSet is set for a Deployment's pods,
+// Job for a CronJob's.
+type Workload struct {
+	Kind, Name      string
+	ReplicaSet, Job string
 }
 
 // Label is one container label.

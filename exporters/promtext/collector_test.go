@@ -37,14 +37,17 @@ func (f fixed) Snapshot() *model.Snapshot { return f.s }
 func testSnapshot() *model.Snapshot {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	sandbox := &model.Meta{Namespace: "k8s.io", ID: "aaaa", Name: "POD", Image: "registry.k8s.io/pause:3.9", Runtime: "io.containerd.runc.v2",
-		Sandbox: true, Pod: model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1"}}
+		Sandbox: true, Pod: model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1"},
+		Workload: model.Workload{Kind: "Deployment", Name: "web", ReplicaSet: "web-5d8c"}}
 	app := &model.Meta{Namespace: "k8s.io", ID: "bbbb", Name: "nginx", Image: "docker.io/library/nginx:1.27", Runtime: "io.containerd.runc.v2",
-		Pod:  model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx"},
-		Spec: model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryBytes: 256 << 20},
+		Pod:      model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx"},
+		Workload: model.Workload{Kind: "Deployment", Name: "web", ReplicaSet: "web-5d8c"},
+		Spec:     model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryBytes: 256 << 20},
 		// Two keys with one Prometheus name: the first wins.
 		Labels: []model.Label{{Key: "app.kubernetes.io/name", Value: "shop"}, {Key: "app_kubernetes_io_name", Value: "dup"},
 			{Key: "team", Value: `pay"ments`}}}
-	stopped := &model.Meta{Namespace: "default", ID: "cccc", Name: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2"}
+	stopped := &model.Meta{Namespace: "default", ID: "cccc", Name: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2",
+		Workload: model.Workload{Kind: "Container", Name: "cccc"}}
 	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids
 	ifs := []model.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
 	return &model.Snapshot{

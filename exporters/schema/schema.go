@@ -109,8 +109,10 @@ var (
 		Help: "Memory limit of the container; absent when unlimited."}
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
-		Help:       "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
-		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
+		Help: "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
+		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid",
+			"k8s.workload.kind", "k8s.workload.name", "k8s.deployment.name", "k8s.replicaset.name", "k8s.statefulset.name",
+			"k8s.daemonset.name", "k8s.job.name", "k8s.cronjob.name", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}

@@ -140,6 +140,10 @@ func (w *Walker) emit(m *Metric, v float64, meta *model.Meta, attrs []string) {
 	w.sink.Point(m, v, meta, attrs)
 }
 
+// workloadKinds are the kinds with a k8s.<kind>.name attribute on the info
+// series, in the order of ContainerInfo's attributes.
+var workloadKinds = [...]string{"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+
 func boolString(b bool) string {
 	if b {
 		return "true"
@@ -156,8 +160,22 @@ func boolValue(b bool) float64 {
 
 func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	m := sc.Meta
-	w.attrs = append(w.attrs[:0], m.Image, m.Runtime, m.Pod.UID, m.Pod.ContainerName,
-		boolString(m.Sandbox), boolString(m.GPU))
+	wl := &m.Workload
+	w.attrs = append(w.attrs[:0], m.Image, m.Runtime, m.Pod.UID, wl.Kind, wl.Name)
+	// The semantic conventions' attribute of the workload's own kind.
+	for _, k := range workloadKinds {
+		v := ""
+		switch {
+		case k == wl.Kind:
+			v = wl.Name
+		case k == "ReplicaSet" && wl.Kind == "Deployment":
+			v = wl.ReplicaSet
+		case k == "Job" && wl.Kind == "CronJob":
+			v = wl.Job
+		}
+		w.attrs = append(w.attrs, v)
+	}
+	w.attrs = append(w.attrs, m.Pod.ContainerName, boolString(m.Sandbox), boolString(m.GPU))
 	w.emit(&ContainerInfo, 1, m, w.attrs)
 	l := &sc.Limits
 	if c := l.CPULimitCores(); c > 0 {
