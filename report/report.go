@@ -36,10 +36,16 @@ type Container struct {
 	Name         string `json:"name"`
 	PodName      string `json:"pod_name,omitempty"`
 	PodNamespace string `json:"pod_namespace,omitempty"`
-	Image        string `json:"image"`
-	Running      bool   `json:"running"`
-	Sandbox      bool   `json:"sandbox"`
-	GPU          bool   `json:"gpu"`
+	// WorkloadKind and WorkloadName: what the container's figures add up
+	// to (see WorkloadsOf).
+	WorkloadKind string `json:"workload_kind,omitempty"`
+	WorkloadName string `json:"workload_name,omitempty"`
+	// Node is set where a report spans nodes (report --prometheus).
+	Node    string `json:"node,omitempty"`
+	Image   string `json:"image"`
+	Running bool   `json:"running"`
+	Sandbox bool   `json:"sandbox"`
+	GPU     bool   `json:"gpu"`
 
 	CPUCores        *float64 `json:"cpu_cores,omitempty"`
 	WorkingSetBytes *uint64  `json:"working_set_bytes,omitempty"`
@@ -99,6 +105,7 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 		c := Container{
 			ID: m.ID, Namespace: m.Namespace, Name: m.Name, PodName: m.Pod.Name, PodNamespace: m.Pod.Namespace,
 			Image: m.Image, Running: sc.Running, Sandbox: m.Sandbox, GPU: m.GPU,
+			WorkloadKind: m.Workload.Kind, WorkloadName: m.Workload.Name, Node: s.NodeName,
 		}
 		if sc.Sampled {
 			ws := sc.Usage.MemoryWorkingSet

@@ -28,6 +28,7 @@ import (
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp"
 	"github.com/fleetscope/fleetscope/exporters/promtext"
+	"github.com/fleetscope/fleetscope/fleet"
 	"github.com/fleetscope/fleetscope/report"
 	"github.com/fleetscope/fleetscope/server"
 )
@@ -51,9 +52,13 @@ not use, and says which of them would be cheaper as serverless.
 Usage:
   fleetscope run [--config FILE] [--web.config.file FILE]
                                run the node agent (discovery, sampling, /metrics)
-  fleetscope report [--url URL] [--output table|json|markdown] [--namespace NS]... [--verdict V]...
+  fleetscope report [--url URL] [--by container|workload] [--output table|json|markdown]
+                    [--namespace NS]... [--verdict V]...
                                ask a running agent which containers pay for idle time and
                                which should move to serverless, sorted by money wasted
+  fleetscope report --prometheus URL [--by workload|container] [--namespace NS]...
+                               the same for the whole fleet, from the store that holds every
+                               node's series (Prometheus, Thanos, Mimir, VictoriaMetrics)
   fleetscope report --local [--duration 2m] [--config FILE]
                                sample this host for a while without a daemon, then report
   fleetscope check-config [--print] FILE
@@ -251,10 +256,16 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:10076", "base URL of the agent to ask")
 	output := fs.String("output", "table", "table, json or markdown")
+	by := fs.String("by", "container", "container, or workload: one row per Deployment, StatefulSet, DaemonSet, Job, CronJob or bare pod")
 	local := fs.Bool("local", false, "sample this host without a daemon for --duration, then report")
 	duration := fs.Duration("duration", 2*time.Minute, "with --local: how long to sample")
 	path := fs.String("config", "", "with --local: configuration file")
 	all := fs.Bool("all", false, "include pod sandboxes")
+	promURL := fs.String("prometheus", "", "report on the whole fleet from this Prometheus HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) instead of one agent")
+	promUser := fs.String("prometheus.username", "", "with --prometheus: basic auth user")
+	promPassFile := fs.String("prometheus.password-file", "", "with --prometheus: file holding the basic auth password")
+	promTokenFile := fs.String("prometheus.bearer-token-file", "", "with --prometheus: file holding a bearer token")
+	currency := fs.String("currency", "USD", "with --prometheus: the currency of the agents' price sheet")
 	var namespaces, verdicts listFlag
 	fs.Var(&namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
 	fs.Var(&verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
@@ -265,32 +276,98 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "report: --output must be table, json or markdown, got %q\n", *output)
 		return exitInvalid
 	}
-	var rep report.Report
-	if *local {
+	if *by != "container" && *by != "workload" {
+		fmt.Fprintf(stderr, "report: --by must be container or workload, got %q\n", *by)
+		return exitInvalid
+	}
+	var reps []report.Report
+	switch {
+	case *promURL != "":
+		o := fleet.Options{URL: *promURL, Username: *promUser, Currency: *currency, PriceSource: "the agents' price sheets"}
+		var err error
+		if o.Password, err = secretFile("--prometheus.password-file", *promPassFile); err == nil {
+			o.Bearer, err = secretFile("--prometheus.bearer-token-file", *promTokenFile)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "report:", err)
+			return exitInvalid
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if reps, err = fleet.Reports(ctx, o); err != nil {
+			// The store is unreachable, refuses us, or holds no data: a
+			// problem with what was asked for, not a crash of ours.
+			fmt.Fprintln(stderr, "report:", err)
+			return exitInvalid
+		}
+	case *local:
 		cfg, ok := loadConfig(*path, stderr)
 		if !ok {
 			return exitInvalid
 		}
-		var err error
-		if rep, err = localReport(cfg, *duration, stderr); err != nil {
+		rep, err := localReport(cfg, *duration, stderr)
+		if err != nil {
 			fmt.Fprintln(stderr, "report:", err)
 			return 1
 		}
-	} else {
+		reps = []report.Report{rep}
+	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		var err error
-		if rep, err = report.Fetch(ctx, http.DefaultClient, *url); err != nil {
+		rep, err := report.Fetch(ctx, http.DefaultClient, *url)
+		if err != nil {
 			fmt.Fprintln(stderr, "report:", err)
 			return 1
 		}
+		reps = []report.Report{rep}
 	}
-	report.Filter{Namespaces: namespaces, Verdicts: verdicts, WithSandboxes: *all}.Apply(&rep)
-	if err := report.Render(stdout, rep, *output); err != nil {
+	var err error
+	if *by == "workload" {
+		wr := report.WorkloadsOf(reps)
+		report.FilterWorkloads(&wr, namespaces)
+		err = report.RenderWorkloads(stdout, wr, *output)
+	} else {
+		rep := merge(reps)
+		report.Filter{Namespaces: namespaces, Verdicts: verdicts, WithSandboxes: *all}.Apply(&rep)
+		err = report.Render(stdout, rep, *output)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "report:", err)
 		return 1
 	}
 	return 0
+}
+
+// merge makes one container report of several nodes' reports.
+func merge(reps []report.Report) report.Report {
+	if len(reps) == 1 {
+		return reps[0]
+	}
+	out := report.Report{Containers: []report.Container{}}
+	var nodes []string
+	for _, r := range reps {
+		out.Currency, out.PriceSource = r.Currency, r.PriceSource
+		if r.Time.After(out.Time) {
+			out.Time = r.Time
+		}
+		nodes = append(nodes, r.Node)
+		out.Containers = append(out.Containers, r.Containers...)
+	}
+	out.Node = fmt.Sprintf("%d nodes", len(nodes))
+	return out
+}
+
+// secretFile reads a credential from a file, so that it never sits in the
+// process list or the shell's history.
+func secretFile(flagName, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flagName, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // localReport runs the agent's collection and analysis in this process,
