@@ -128,9 +128,15 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		{&schema.IdleCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
 			a.IdleCostPerHour, a.IdleCostPerMonth = v, v*hoursPerMonth
 		}},
-		{&schema.OverReservationCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.OverReservedPerMon = monthly(&schema.OverReservationCost, v) }},
-		{&schema.ServerlessCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.ServerlessMonthly = monthly(&schema.ServerlessCost, v) }},
-		{&schema.ServerlessSavings, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.SavingsPerMonth = monthly(&schema.ServerlessSavings, v) }},
+		{&schema.OverReservationCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+			a.OverReservedPerMon = monthly(&schema.OverReservationCost, v)
+		}},
+		{&schema.ServerlessCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+			a.ServerlessMonthly = monthly(&schema.ServerlessCost, v)
+		}},
+		{&schema.ServerlessSavings, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+			a.SavingsPerMonth = monthly(&schema.ServerlessSavings, v)
+		}},
 		{&schema.IdleRatio, func(a *report.Analysis, s *prommodel.Sample, v float64) { a.IdleRatio[string(s.Metric["window"])] = v }},
 		{&schema.ObservedTime, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.ObservedSeconds = v }},
 		{&schema.ServerlessReason, func(a *report.Analysis, s *prommodel.Sample, _ float64) {
