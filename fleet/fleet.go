@@ -123,10 +123,12 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 			a.Verdict, a.Platform, a.Score = string(s.Metric["verdict"]), string(s.Metric["platform"]), int(v)
 		}},
 		{&schema.Cost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
-			a.CostPerHour, a.CurrentMonthlyCost = v, v*hoursPerMonth
+			a.CurrentMonthlyCost = monthly(&schema.Cost, v)
+			a.CostPerHour = a.CurrentMonthlyCost / hoursPerMonth
 		}},
 		{&schema.IdleCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
-			a.IdleCostPerHour, a.IdleCostPerMonth = v, v*hoursPerMonth
+			a.IdleCostPerMonth = monthly(&schema.IdleCost, v)
+			a.IdleCostPerHour = a.IdleCostPerMonth / hoursPerMonth
 		}},
 		{&schema.OverReservationCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
 			a.OverReservedPerMon = monthly(&schema.OverReservationCost, v)
