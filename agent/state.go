@@ -24,6 +24,8 @@ type state struct {
 
 	thresholds map[*containerd.Container]history.Thresholds
 	results    map[history.Key]*analysis.Result
+	runs       *runLog
+	runSummary []model.WorkloadRuns
 	scratch    analysis.Scratch
 	analysedAt time.Time
 
@@ -41,6 +43,7 @@ func newState(cfg config.Config, log *slog.Logger) *state {
 		cfg: cfg, log: log.With("component", "history"),
 		thresholds: map[*containerd.Container]history.Thresholds{},
 		results:    map[history.Key]*analysis.Result{},
+		runs:       newRunLog(cfg.Analysis),
 	}
 	st.store = history.NewStore()
 	if path := cfg.History.StateFile; path != "" {
@@ -78,6 +81,7 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 // checkpoints on schedule; then it attaches results to snap. srcs are the
 // discovered records behind snap's containers, index for index.
 func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
+	st.runs.observe(snap)
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
 		key := history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}
@@ -115,6 +119,7 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 
 // attach points each container of snap at its latest result.
 func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
+	snap.Runs = st.runSummary
 	for i := range snap.Containers {
 		snap.Containers[i].Analysis = st.results[history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}]
 	}
@@ -123,6 +128,7 @@ func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 // analyse recomputes every container's result. Results are new values
 // each time, so snapshots already published keep theirs unchanged.
 func (st *state) analyse(snap *model.Snapshot, srcs []*containerd.Container) {
+	st.runSummary = st.runs.summary(snap.Time)
 	st.results = make(map[history.Key]*analysis.Result, len(snap.Containers))
 	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {

@@ -146,4 +146,27 @@
 // little scores low however idle it is, so sorting by score puts the
 // largest savings first; then idleness, the share of money saved and the
 // headroom typical bursts leave under the platform's limit.
+//
+// # Runs of Jobs and CronJobs
+//
+// A CronJob's runs are separate, short-lived pods, so no container's
+// history says anything about the workload. AnalyzeRuns judges the runs
+// the agent saw (RunStats: one run per Job, from its pod's first start to
+// its last running sample, CPU seconds and peak working set summed over
+// the pod's containers):
+//
+//   - RunsPerMonth = Count / Window × 730 hours, where Window runs from the
+//     first run's start to now (at least one hour).
+//   - ContainerMonthlyCost = RunsPerMonth × mean run duration × the pod's
+//     reserved cost per hour (prices as above): a run's pod reserves its
+//     requests or limits while it exists, and only then.
+//   - Serverless cost on a platform: each run is one invocation of the
+//     mean duration, sized as above with the peak CPU (the highest average
+//     cores of a run) and the peak working set.
+//   - Verdict: insufficient-data below 2 runs; keep when the runs cover at
+//     least 80% of the window (near-continuous: a long-running service
+//     costs less); function when the longest run, the peak memory and the
+//     peak CPU fit the function platform and it is cheaper;
+//     serverless-container when they fit that platform and it is cheaper;
+//     keep otherwise. Each verdict states its figures in Reasons.
 package analysis

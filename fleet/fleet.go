@@ -161,11 +161,75 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 			}
 		}
 	}
+	if err := q.runs(ctx, byNode, o); err != nil {
+		return nil, err
+	}
 	out := make([]report.Report, 0, len(byNode))
 	for _, r := range byNode {
 		out = append(out, *r)
 	}
 	return out, nil
+}
+
+// runs reads the Jobs' and CronJobs' runs into each node's report.
+func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o Options) error {
+	type key struct{ node, ns, kind, name string }
+	runs := map[key]*report.Runs{}
+	get := func(s *prommodel.Sample) *report.Runs {
+		l := s.Metric
+		k := key{nodeOf(l), string(l["k8s_namespace_name"]), string(l["k8s_workload_kind"]), string(l["k8s_workload_name"])}
+		r := runs[k]
+		if r == nil {
+			r = &report.Runs{Namespace: k.ns, Kind: k.kind, Name: k.name, Node: k.node}
+			runs[k] = r
+		}
+		return r
+	}
+	for _, f := range []struct {
+		m   *schema.Metric
+		set func(r *report.Runs, s *prommodel.Sample, v float64)
+	}{
+		{&schema.WorkloadRuns, func(r *report.Runs, _ *prommodel.Sample, v float64) { r.Count = int(v) }},
+		{&schema.WorkloadRunsWindow, func(r *report.Runs, _ *prommodel.Sample, v float64) { r.WindowSeconds = v }},
+		{&schema.WorkloadRunDuration, func(r *report.Runs, s *prommodel.Sample, v float64) {
+			switch s.Metric["statistic"] {
+			case "p50":
+				r.DurationP50Seconds = v
+			case "p95":
+				r.DurationP95Seconds = v
+			case "max":
+				r.DurationMaxSeconds = v
+			case "mean":
+				r.DurationMeanSeconds = v
+			}
+		}},
+		{&schema.WorkloadRunsCost, func(r *report.Runs, _ *prommodel.Sample, v float64) {
+			r.CostPerMonth = monthly(&schema.WorkloadRunsCost, v)
+		}},
+		{&schema.WorkloadServerlessCost, func(r *report.Runs, _ *prommodel.Sample, v float64) {
+			r.ServerlessPerMonth = monthly(&schema.WorkloadServerlessCost, v)
+		}},
+		{&schema.WorkloadVerdict, func(r *report.Runs, s *prommodel.Sample, _ float64) {
+			r.Verdict, r.Platform = string(s.Metric["verdict"]), string(s.Metric["platform"])
+		}},
+	} {
+		vec, err := q.vectorOf(ctx, f.m.PromName()+`{k8s_workload_name!=""}`, f.m.PromName())
+		if err != nil {
+			return err
+		}
+		for _, s := range vec {
+			f.set(get(s), s, float64(s.Value))
+		}
+	}
+	for k, r := range runs {
+		rep := byNode[k.node]
+		if rep == nil {
+			rep = &report.Report{Node: k.node, Currency: o.Currency, PriceSource: o.PriceSource}
+			byNode[k.node] = rep
+		}
+		rep.Runs = append(rep.Runs, *r)
+	}
+	return nil
 }
 
 // monthly converts a money figure in m's unit ("…/h" or "…/mo") to per
@@ -198,9 +262,13 @@ type querier struct {
 // same-named series of other exporters (cAdvisor's container_* among them)
 // are never mixed in.
 func (q *querier) vector(ctx context.Context, metric string) (prommodel.Vector, error) {
+	return q.vectorOf(ctx, metric+`{container_id!=""}`, metric)
+}
+
+// vectorOf runs the instant query expr, which reads metric.
+func (q *querier) vectorOf(ctx context.Context, expr, metric string) (prommodel.Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
-	expr := metric + `{container_id!=""}`
 	v, _, _, err := q.api.Query(ctx, expr, q.now)
 	if err != nil {
 		return nil, fmt.Errorf("querying the Prometheus API at %s (%s): %w", q.url, metric, err)

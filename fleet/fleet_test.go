@@ -32,7 +32,10 @@ func node(name string, cost float64) *model.Snapshot {
 	m := &model.Meta{Namespace: "k8s.io", ID: "c-" + name, Name: "worker",
 		Pod:      model.Pod{Name: pod, Namespace: "shop", ContainerName: "worker"},
 		Workload: model.Workload{Kind: "Deployment", Name: "checkout-worker", ReplicaSet: "checkout-worker-5d8c"}}
-	return &model.Snapshot{Time: time.Now(), NodeName: name, Containers: []model.Container{{Meta: m, Running: true, Network: -1,
+	runs := []model.WorkloadRuns{{Namespace: "shop", Kind: "CronJob", Name: "report",
+		Stats:   analysis.RunStats{Count: 12, Window: 12 * time.Hour, DurationP50: time.Minute, DurationP95: 2 * time.Minute, DurationMax: 3 * time.Minute, DurationMean: 90 * time.Second},
+		Verdict: analysis.RunVerdict{Verdict: analysis.VerdictFunction, Platform: "function", ContainerMonthlyCost: 4, ServerlessMonthlyCost: 1}}}
+	return &model.Snapshot{Time: time.Now(), NodeName: name, Runs: runs, Containers: []model.Container{{Meta: m, Running: true, Network: -1,
 		Analysis: &analysis.Result{Verdict: analysis.VerdictFunction, Platform: "function", Score: 90,
 			IdleRatio1h: 1, IdleRatio24h: 0.95, IdleRatio7d: 0.9, CostPerHour: cost, IdleCostPerHour: cost * 0.9,
 			ServerlessMonthlyCost: 1, SavingsPerMonth: cost*730 - 1, OverReservationWastePerMonth: 2,
@@ -72,7 +75,8 @@ func store(t *testing.T, nodes ...*model.Snapshot) *httptest.Server {
 		name, rest, _ := strings.Cut(r.Form.Get("query"), "{")
 		var out prommodel.Vector
 		for _, s := range series {
-			if string(s.Metric["__name__"]) == name && (!strings.Contains(rest, `container_id!=""`) || s.Metric["container_id"] != "") {
+			if string(s.Metric["__name__"]) == name && (!strings.Contains(rest, `container_id!=""`) || s.Metric["container_id"] != "") &&
+				(!strings.Contains(rest, `k8s_workload_name!=""`) || s.Metric["k8s_workload_name"] != "") {
 				out = append(out, s)
 			}
 		}
@@ -88,8 +92,13 @@ func TestReportsFromTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	wr := report.WorkloadsOf(reps)
-	if len(wr.Workloads) != 1 || len(wr.Nodes) != 3 {
+	if len(wr.Workloads) != 2 || len(wr.Nodes) != 3 {
 		t.Fatalf("workloads %+v on nodes %v", wr.Workloads, wr.Nodes)
+	}
+	cj := wr.Workloads[1]
+	if cj.Kind != "CronJob" || cj.Name != "report" || cj.Runs == nil || cj.Runs.Count != 36 || cj.Runs.DurationMaxSeconds != 180 ||
+		math.Abs(cj.CostPerMonth-12) > 1e-9 || math.Abs(cj.SavingsPerMonth-9) > 1e-9 || cj.Verdict != "function" {
+		t.Errorf("cronjob row %+v, runs %+v", cj, cj.Runs)
 	}
 	w := wr.Workloads[0]
 	if w.Kind != "Deployment" || w.Name != "checkout-worker" || w.Replicas != 3 || w.Verdict != "function" {

@@ -30,6 +30,10 @@ type Snapshot struct {
 	// Interfaces backs Networks[i].Interfaces (one allocation per tick).
 	Interfaces []Interface
 
+	// Runs are the Jobs' and CronJobs' runs seen on this node, per
+	// workload (refreshed once a minute).
+	Runs []WorkloadRuns
+
 	Host     Host
 	HostOK   bool
 	NodeName string
@@ -81,6 +85,15 @@ type Pod struct {
 type Workload struct {
 	Kind, Name      string
 	ReplicaSet, Job string
+}
+
+// WorkloadRuns are the runs of one Job or CronJob seen on the node: a
+// CronJob's pods come and go, so the workload, not a container, carries
+// its figures.
+type WorkloadRuns struct {
+	Namespace, Kind, Name string
+	Stats                 analysis.RunStats
+	Verdict               analysis.RunVerdict
 }
 
 // Label is one container label.

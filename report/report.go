@@ -27,6 +27,8 @@ type Report struct {
 	Currency    string      `json:"currency"`
 	PriceSource string      `json:"price_source"`
 	Containers  []Container `json:"containers"`
+	// Runs are the Jobs' and CronJobs' runs seen on the node.
+	Runs []Runs `json:"runs,omitempty"`
 }
 
 // Container is one container's figures.
@@ -119,6 +121,17 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 			c.Analysis = fromResult(a)
 		}
 		r.Containers = append(r.Containers, c)
+	}
+	for _, wr := range s.Runs {
+		st, v := &wr.Stats, &wr.Verdict
+		r.Runs = append(r.Runs, Runs{
+			Namespace: wr.Namespace, Kind: wr.Kind, Name: wr.Name, Node: s.NodeName,
+			Count: st.Count, WindowSeconds: st.Window.Seconds(),
+			DurationP50Seconds: st.DurationP50.Seconds(), DurationP95Seconds: st.DurationP95.Seconds(),
+			DurationMaxSeconds: st.DurationMax.Seconds(), DurationMeanSeconds: st.DurationMean.Seconds(),
+			Verdict: string(v.Verdict), Platform: v.Platform, Reasons: reasons(v.Reasons),
+			CostPerMonth: finite(v.ContainerMonthlyCost), ServerlessPerMonth: finite(v.ServerlessMonthlyCost),
+		})
 	}
 	return r
 }

@@ -54,6 +54,64 @@ type Workload struct {
 	// SavingsPerMonth sums the savings of the containers that are
 	// serverless candidates.
 	SavingsPerMonth float64 `json:"savings_per_month"`
+
+	// Runs summarise a Job's or CronJob's runs over every node.
+	Runs *Runs `json:"runs,omitempty"`
+}
+
+// Runs are the runs of one Job or CronJob on one node, or summed over
+// nodes in a WorkloadReport.
+type Runs struct {
+	Namespace string `json:"namespace"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Node      string `json:"node,omitempty"`
+
+	Count int `json:"count"`
+	// WindowSeconds is how long the runs were watched (on several nodes,
+	// the longest).
+	WindowSeconds       float64  `json:"window_seconds"`
+	DurationP50Seconds  float64  `json:"duration_p50_seconds"`
+	DurationP95Seconds  float64  `json:"duration_p95_seconds"`
+	DurationMaxSeconds  float64  `json:"duration_max_seconds"`
+	DurationMeanSeconds float64  `json:"duration_mean_seconds"`
+	Verdict             string   `json:"verdict"`
+	Platform            string   `json:"platform,omitempty"`
+	Reasons             []Reason `json:"reasons,omitempty"`
+	CostPerMonth        float64  `json:"cost_per_month"`
+	ServerlessPerMonth  float64  `json:"serverless_cost_per_month"`
+}
+
+// PerDay is the runs' rate.
+func (r *Runs) PerDay() float64 {
+	if r.WindowSeconds <= 0 {
+		return 0
+	}
+	return float64(r.Count) / max(r.WindowSeconds, 3600) * 86400
+}
+
+// add sums o, a node's runs of the same workload, into r. Counts, costs
+// and the mean add up exactly; the percentiles of several nodes cannot be
+// combined from theirs, so the workload's p50 and p95 are the largest of
+// the nodes' (an upper bound) and its longest run the longest of all.
+func (r *Runs) add(o Runs) {
+	n := r.Count + o.Count
+	if n > 0 {
+		r.DurationMeanSeconds = (r.DurationMeanSeconds*float64(r.Count) + o.DurationMeanSeconds*float64(o.Count)) / float64(n)
+	}
+	r.Count = n
+	r.WindowSeconds = max(r.WindowSeconds, o.WindowSeconds)
+	r.DurationP50Seconds = max(r.DurationP50Seconds, o.DurationP50Seconds)
+	r.DurationP95Seconds = max(r.DurationP95Seconds, o.DurationP95Seconds)
+	r.DurationMaxSeconds = max(r.DurationMaxSeconds, o.DurationMaxSeconds)
+	r.CostPerMonth += o.CostPerMonth
+	r.ServerlessPerMonth += o.ServerlessPerMonth
+	switch {
+	case r.Verdict == "":
+		r.Verdict, r.Platform, r.Reasons = o.Verdict, o.Platform, o.Reasons
+	case r.Verdict != o.Verdict:
+		r.Verdict, r.Platform = VerdictMixed, ""
+	}
 }
 
 type workloadKey struct{ ns, kind, name string }
@@ -121,6 +179,28 @@ func WorkloadsOf(reports []Report) WorkloadReport {
 			}
 		}
 	}
+	for _, r := range reports {
+		for _, run := range r.Runs {
+			k := workloadKey{ns: run.Namespace, kind: run.Kind, name: run.Name}
+			w := byKey[k]
+			if w == nil {
+				// Between runs a CronJob has no container at all.
+				w = &Workload{Namespace: k.ns, Kind: k.kind, Name: k.name}
+				byKey[k], pods[k], verdicts[k] = w, map[string]bool{}, map[string][]string{}
+			}
+			node := cmp.Or(run.Node, r.Node)
+			if node != "" {
+				nodes[node] = true
+				if !slices.Contains(w.Nodes, node) {
+					w.Nodes = append(w.Nodes, node)
+				}
+			}
+			if w.Runs == nil {
+				w.Runs = &Runs{Namespace: k.ns, Kind: k.kind, Name: k.name}
+			}
+			w.Runs.add(run)
+		}
+	}
 	for k, w := range byKey {
 		w.Replicas = len(pods[k])
 		slices.Sort(w.Nodes)
@@ -129,6 +209,18 @@ func WorkloadsOf(reports []Report) WorkloadReport {
 			w.IdleRatio = &v
 		}
 		w.Verdict, w.Differ = agree(verdicts[k])
+		if rs := w.Runs; rs != nil {
+			// A Job's runs are judged as runs, not as containers: their
+			// pods live too briefly for per-container history to say much.
+			w.Verdict, w.Platform, w.Differ = rs.Verdict, rs.Platform, nil
+			w.CostPerMonth = rs.CostPerMonth
+			w.IdleCostPerMonth, w.OverReservedPerMonth = 0, 0
+			w.ServerlessPerMonth, w.SavingsPerMonth = rs.ServerlessPerMonth, 0
+			if rs.Platform != "" {
+				w.SavingsPerMonth = rs.CostPerMonth - rs.ServerlessPerMonth
+			}
+			w.IdleRatio = nil
+		}
 		if w.Verdict == VerdictMixed {
 			// No platform fits a workload whose replicas disagree; its
 			// saving is only that of the replicas that are candidates.
@@ -204,6 +296,26 @@ func total(vs map[string][]string) int {
 	return n
 }
 
+// whyOf is a workload row's WHY column: its runs for a Job or CronJob,
+// else which replicas disagree.
+func whyOf(wl Workload) string {
+	if rs := wl.Runs; rs != nil {
+		s := fmt.Sprintf("%d runs (%.1f a day), p50 %s, p95 %s, longest %s", rs.Count, rs.PerDay(),
+			secs(rs.DurationP50Seconds), secs(rs.DurationP95Seconds), secs(rs.DurationMaxSeconds))
+		for _, r := range rs.Reasons {
+			if r.Code != "runs" {
+				s += "; " + r.Text
+			}
+		}
+		return s
+	}
+	return strings.Join(wl.Differ, "; ")
+}
+
+func secs(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}
+
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -251,7 +363,7 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, format string) error {
 		lines = append(lines, []string{
 			strings.ToLower(wl.Kind) + "/" + wl.Name, wl.Namespace, fmt.Sprint(wl.Replicas), fmt.Sprint(len(wl.Nodes)),
 			idleS, money(r.Currency, wl.CostPerMonth), money(r.Currency, wl.IdleCostPerMonth), verdict, saving,
-			strings.Join(wl.Differ, "; "),
+			whyOf(wl),
 		})
 	}
 	if format == "markdown" {

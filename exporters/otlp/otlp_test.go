@@ -69,7 +69,11 @@ func fixture() *model.Snapshot {
 		},
 		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
-		HostOK:     true,
+		Runs: []model.WorkloadRuns{{Namespace: "prod", Kind: "CronJob", Name: "report",
+			Stats: analysis.RunStats{Count: 24, Window: 24 * time.Hour, DurationP50: time.Minute, DurationP95: 70 * time.Second,
+				DurationMax: 80 * time.Second, DurationMean: time.Minute},
+			Verdict: analysis.RunVerdict{Verdict: analysis.VerdictFunction, Platform: "function", ContainerMonthlyCost: 9, ServerlessMonthlyCost: 2}}},
+		HostOK: true,
 		Host: model.Host{CPUs: 4, CPUUserSeconds: 10, CPUSystemSeconds: 5, CPUIdleSeconds: 100, CPUIOWaitSeconds: 1, CPUOtherSeconds: 2,
 			MemoryTotal: 16 << 30, MemoryAvailable: 8 << 30, FilesystemPath: "/", FilesystemSize: 50 << 30, FilesystemUsed: 20 << 30},
 		Self: model.Self{
@@ -286,7 +290,7 @@ func TestAttributeCache(t *testing.T) {
 	ifaces := func(m *model.Meta) int {
 		n := 0
 		for k := range o.containers[m].sets {
-			if k.names == "network.io.direction,network.interface.name" && k.a == "receive" {
+			if k.names == "network.io.direction,network.interface.name" && k.vals[0] == "receive" {
 				n++
 			}
 		}

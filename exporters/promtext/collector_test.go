@@ -74,8 +74,13 @@ func testSnapshot() *model.Snapshot {
 		},
 		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
-		HostOK:     true,
-		Host:       model.Host{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
+		Runs: []model.WorkloadRuns{{Namespace: "shop", Kind: "CronJob", Name: "report",
+			Stats: analysis.RunStats{Count: 24, Window: 24 * time.Hour, DurationP50: time.Minute, DurationP95: 70 * time.Second,
+				DurationMax: 80 * time.Second, DurationMean: time.Minute},
+			Verdict: analysis.RunVerdict{Verdict: analysis.VerdictFunction, Platform: "function", ContainerMonthlyCost: 9, ServerlessMonthlyCost: 2}}},
+
+		HostOK: true,
+		Host:   model.Host{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
 		Self: model.Self{
 			Collectors:   []model.CollectorStatus{{Name: "cgroups", Duration: 2 * time.Millisecond, Success: true}},
 			TickLag:      time.Millisecond,

@@ -182,11 +182,27 @@ var (
 		Help: "OTLP exports that failed after the exporter's retries; present while the OTLP exporter is enabled."}
 	OTLPExportPoints = Metric{Name: "fleetscope.otlp.export.points", Unit: "{point}", Instrument: Counter,
 		Help: "Metric data points exported over OTLP successfully; present while the OTLP exporter is enabled."}
+	WorkloadRuns = Metric{Name: "fleetscope.workload.runs", Unit: "{run}", Instrument: Gauge,
+		Help: "Runs (pods) of a Job or CronJob seen on this node in the last 7 days.", Attributes: workloadAttributes}
+	WorkloadRunsWindow = Metric{Name: "fleetscope.workload.runs.window", Unit: "s", Instrument: Gauge,
+		Help: "Time from the first of a Job's or CronJob's runs seen on this node to now.", Attributes: workloadAttributes}
+	WorkloadRunDuration = Metric{Name: "fleetscope.workload.run.duration", Unit: "s", Instrument: Gauge,
+		Help: "Duration of a Job's or CronJob's runs on this node (statistic p50, p95, max, mean).", Attributes: append(workloadAttributes[:3:3], "statistic")}
+	WorkloadRunsCost = Metric{Name: "fleetscope.workload.runs.cost", Unit: "{currency}/mo", Instrument: Gauge,
+		Help: "What the pods of a Job's or CronJob's runs reserve, per month at the rate they run.", Attributes: workloadAttributes}
+	WorkloadServerlessCost = Metric{Name: "fleetscope.workload.serverless.cost", Unit: "{currency}/mo", Instrument: Gauge,
+		Help: "What the same runs would cost per month on the verdict's platform.", Attributes: workloadAttributes}
+	WorkloadVerdict = Metric{Name: "fleetscope.workload.verdict", Unit: "", Instrument: Gauge,
+		Help: "Verdict on a Job's or CronJob's runs on this node; the value is always 1.", Attributes: append(workloadAttributes[:3:3], "verdict", "platform")}
 	DroppedSeries = Metric{Name: "fleetscope.exporter.dropped_series", Unit: "{series}", Instrument: Gauge,
 		Help: "Series of a metric left out of the latest scrape or export because the metric reached export.max_series_per_metric; absent while nothing is dropped.", Attributes: []string{"metric"}}
 	Build = Metric{Name: "fleetscope.build.info", Unit: "", Instrument: Gauge,
 		Help: "Build information; the value is always 1.", Attributes: []string{"version", "goversion"}}
 )
+
+// workloadAttributes identify a Job or CronJob, whose runs the node's
+// series describe rather than any one container.
+var workloadAttributes = []string{"k8s.namespace.name", "k8s.workload.kind", "k8s.workload.name"}
 
 // All lists every metric, in the order of the reference table in the README.
 var All = []*Metric{
@@ -197,6 +213,7 @@ var All = []*Metric{
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
 	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessCost, &ServerlessSavings,
 	&ServerlessReason, &BurstDuration, &ObservedTime, &ReservedCPU, &ReservedMemory,
+	&WorkloadRuns, &WorkloadRunsWindow, &WorkloadRunDuration, &WorkloadRunsCost, &WorkloadServerlessCost, &WorkloadVerdict,
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
 	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,

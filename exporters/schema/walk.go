@@ -103,6 +103,9 @@ func (w *Walker) Walk(s *model.Snapshot, sink Sink) {
 		for i := range s.Networks {
 			w.network(s, &s.Networks[i])
 		}
+		for i := range s.Runs {
+			w.runs(&s.Runs[i])
+		}
 		w.host(s)
 		w.self(s)
 	}
@@ -283,6 +286,27 @@ func (w *Walker) network(s *model.Snapshot, n *model.Network) {
 		w.put2(&NetworkErrors, float64(it.TxErrors), m, "transmit", it.Name)
 		w.put2(&NetworkDropped, float64(it.RxDropped), m, "receive", it.Name)
 		w.put2(&NetworkDropped, float64(it.TxDropped), m, "transmit", it.Name)
+	}
+}
+
+func (w *Walker) runs(r *model.WorkloadRuns) {
+	put := func(m *Metric, v float64, extra ...string) {
+		w.attrs = append(append(w.attrs[:0], r.Namespace, r.Kind, r.Name), extra...)
+		w.emit(m, v, nil, w.attrs)
+	}
+	st, v := &r.Stats, &r.Verdict
+	put(&WorkloadRuns, float64(st.Count))
+	put(&WorkloadRunsWindow, st.Window.Seconds())
+	put(&WorkloadRunDuration, st.DurationP50.Seconds(), "p50")
+	put(&WorkloadRunDuration, st.DurationP95.Seconds(), "p95")
+	put(&WorkloadRunDuration, st.DurationMax.Seconds(), "max")
+	put(&WorkloadRunDuration, st.DurationMean.Seconds(), "mean")
+	put(&WorkloadVerdict, 1, string(v.Verdict), v.Platform)
+	if v.Verdict != analysis.VerdictInsufficientData {
+		put(&WorkloadRunsCost, v.ContainerMonthlyCost)
+		if v.Platform != "" {
+			put(&WorkloadServerlessCost, v.ServerlessMonthlyCost)
+		}
 	}
 }
 
