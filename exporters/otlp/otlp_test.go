@@ -581,9 +581,11 @@ func TestCollectorDownThenUp(t *testing.T) {
 
 			rcv := start(t, addr)
 			deadline := time.Now().Add(15 * time.Second)
-			for rcv.Requests() == 0 {
+			// The receiver sees a request before the exporter has its
+			// answer and counts the points: wait for both.
+			for rcv.Requests() == 0 || e.Points() == 0 {
 				if time.Now().After(deadline) {
-					t.Fatalf("no export after the collector came up (%d failures)", e.Failures())
+					t.Fatalf("no export after the collector came up (%d failures, %d requests, %d points)", e.Failures(), rcv.Requests(), e.Points())
 				}
 				fctx, fcancel := context.WithTimeout(context.Background(), 3*time.Second)
 				e.ForceFlush(fctx)
