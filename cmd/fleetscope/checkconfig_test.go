@@ -10,7 +10,20 @@ import (
 
 // check-config --print shows the effective configuration without the
 // credentials it holds, and so does its report of an invalid file.
+// clearFleetscopeEnv unsets the FLEETSCOPE_* variables of the test run
+// (FLEETSCOPE_INTEGRATION and the like), which the configuration loader
+// would reject as unknown settings, for the rest of the test.
+func clearFleetscopeEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FLEETSCOPE_") {
+			t.Setenv(k, "") // restores the value after the test
+			os.Unsetenv(k)
+		}
+	}
+}
+
 func TestCheckConfigPrintRedactsSecrets(t *testing.T) {
+	clearFleetscopeEnv(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
