@@ -182,6 +182,12 @@ func New(ctx context.Context, cfg config.OTLPConfig, src Source, o Options) (*Ex
 	if v, ok := envValue(lookup, "ENDPOINT"); ok {
 		e.endpoint = v
 	}
+	// Once, at start: a port of the other protocol fails every export,
+	// and the failure itself (an HTTP/2 preface error, a 4xx) does not
+	// say why.
+	if msg := config.OTLPPortMismatch(e.endpoint, protocol); msg != "" {
+		log.Warn("OTLP endpoint and protocol disagree: "+msg, "protocol", protocol, "endpoint", config.RedactURL(e.endpoint))
+	}
 	return e, nil
 }
 
@@ -362,11 +368,13 @@ func newHTTP(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 // ending the reader's goroutine before it returns.
 func (e *Exporter) Run(ctx context.Context) error {
 	e.provider = newProvider(sdkmetric.NewPeriodicReader(e.exp, e.readerOpts...), e.res)
-	close(e.ready)
 	if _, err := newObserver(e.provider.Meter(scope), e.src, e.version, e.maxSeries); err != nil {
 		e.provider.Shutdown(context.WithoutCancel(ctx))
 		return fmt.Errorf("OTLP instruments: %w", err)
 	}
+	// Only now: a ForceFlush before the instruments exist would export
+	// an empty batch.
+	close(e.ready)
 	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", config.RedactURL(e.endpoint), "interval", e.interval.String())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)

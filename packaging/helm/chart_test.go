@@ -527,6 +527,15 @@ func TestValues(t *testing.T) {
 		if env := findEnv(ds, "OTEL_EXPORTER_OTLP_ENDPOINT"); env == nil || env.Value != ep {
 			t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT = %+v, want %s", env, ep)
 		}
+		// The example's port is OTLP/HTTP's: the protocol must agree.
+		if env := findEnv(ds, "OTEL_EXPORTER_OTLP_PROTOCOL"); env == nil || env.Value != config.OTLPProtocolHTTP ||
+			config.OTLPPortMismatch(ep, env.Value) != "" {
+			t.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL = %+v with %s", env, ep)
+		}
+		ds = only[*appsv1.DaemonSet](t, renderObjects(t, "--set", "otlp.endpoint=http://c:4317", "--set", "otlp.protocol=grpc"))
+		if env := findEnv(ds, "OTEL_EXPORTER_OTLP_PROTOCOL"); env == nil || env.Value != config.OTLPProtocolGRPC {
+			t.Errorf("otlp.protocol=grpc: OTEL_EXPORTER_OTLP_PROTOCOL = %+v", env)
+		}
 	})
 	t.Run("config merge", func(t *testing.T) {
 		// User settings reach the agent; the chart's mount paths win.

@@ -1,0 +1,46 @@
+package otlp
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/fleetscope/fleetscope/config"
+)
+
+// A port of the other protocol fails every export with an error that does
+// not say why (an HTTP/2 preface error, a 404): New warns once, whichever
+// of the file and the environment named the endpoint and the protocol.
+func TestPortProtocolMismatchWarnsOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		endpoint string
+		env      map[string]string
+		warn     bool
+	}{
+		{"default protocol, HTTP port", "http://c:4318", nil, false},
+		{"default protocol, gRPC port", "http://c:4317", nil, true},
+		{"env gRPC protocol, HTTP port", "http://c:4318", map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, true},
+		{"env endpoint wins", "http://c:4318", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4317"}, true},
+		{"env gRPC protocol and port", "", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&buf, nil))
+			cfg := config.Default().OTLP
+			cfg.Endpoint = tc.endpoint
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			e, err := New(context.Background(), cfg, &fixed{fixture()}, Options{Log: log, LookupEnv: lookup})
+			if err != nil || e == nil {
+				t.Fatalf("New: %v %v", e, err)
+			}
+			// New's gRPC client owns goroutines until shut down.
+			defer e.exp.Shutdown(context.Background())
+			if n := strings.Count(buf.String(), "disagree"); n != map[bool]int{true: 1, false: 0}[tc.warn] {
+				t.Fatalf("warnings = %d, want warn=%v; log:\n%s", n, tc.warn, buf.String())
+			}
+		})
+	}
+}
