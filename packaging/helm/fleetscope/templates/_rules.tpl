@@ -1,16 +1,10 @@
-# Fleetscope alerting rules.
-#
-# Load with `rule_files:` in prometheus.yml (or wrap the groups in a
-# PrometheusRule for the Prometheus Operator). Every alert links its runbook
-# in docs/runbooks/. Thresholds are constants in the expressions below; each
-# alert's description and runbook say what they are and how to change them.
-# Tested with `promtool test rules alerts_test.yaml`.
-#
-# Label conventions: the scrape job's name contains "fleetscope", `instance`
-# identifies the node (relabel it to the node name if you like), and an
-# optional `cluster` label is kept in every aggregation. Where one alert
-# has two rules, a `cause` label tells them apart.
-
+{{/*
+The alerting rules: the PrometheusRule's spec, and with default values the
+project's rule file packaging/prometheus/alerts.yaml (a test renders it from
+here: go test ./packaging/helm -update). Prometheus' own template actions
+are escaped as {{"{{"}}"{{"{{"}}"{{"}}"}}.
+*/}}
+{{- define "fleetscope.rules" -}}
 groups:
   - name: fleetscope-cost
     rules:
@@ -27,8 +21,8 @@ groups:
         labels:
           severity: warning
         annotations:
-          summary: "Container {{ $labels.k8s_namespace_name }}/{{ $labels.k8s_pod_name }}/{{ $labels.container_name }} pays for idle capacity"
-          description: "Container {{ $labels.container_id }} on {{ $labels.instance }} was idle more than 90% of the last 24h and its idle share costs {{ $value | printf \"%.2f\" }} a month (thresholds: idle ratio 24h > 0.9, idle cost > 10/month, for 6h)."
+          summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.container_name }} pays for idle capacity"
+          description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} $labels.instance }} was idle more than 90% of the last 24h and its idle share costs {{"{{"}} $value | printf \"%.2f\" }} a month (thresholds: idle ratio 24h > 0.9, idle cost > 10/month, for 6h)."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeContainerIdle.md"
 
       # Informational: the agent's verdict is a serverless platform with a
@@ -42,8 +36,8 @@ groups:
         labels:
           severity: info
         annotations:
-          summary: "Container {{ $labels.k8s_namespace_name }}/{{ $labels.k8s_pod_name }}/{{ $labels.container_name }} would be cheaper as {{ $labels.verdict }}"
-          description: "Container {{ $labels.container_id }} on {{ $labels.instance }} fits the {{ $labels.platform }} platform with score {{ $value }} (thresholds: fit score > 50, saving > 5/month, for 1h); `fleetscope report` lists its reasons, blockers and saving."
+          summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.container_name }} would be cheaper as {{"{{"}} $labels.verdict }}"
+          description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} $labels.instance }} fits the {{"{{"}} $labels.platform }} platform with score {{"{{"}} $value }} (thresholds: fit score > 50, saving > 5/month, for 1h); `fleetscope report` lists its reasons, blockers and saving."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeServerlessCandidate.md"
 
       # The idle cost of a namespace, summed over every node of a cluster,
@@ -56,37 +50,41 @@ groups:
         labels:
           severity: warning
         annotations:
-          summary: "Namespace {{ $labels.k8s_namespace_name }} pays {{ $value | printf \"%.0f\" }} a month for idle capacity"
-          description: "Containers of namespace {{ $labels.k8s_namespace_name }} cost {{ $value | printf \"%.2f\" }} a month while idle (threshold: 100/month, for 1h)."
+          summary: "Namespace {{"{{"}} $labels.k8s_namespace_name }} pays {{"{{"}} $value | printf \"%.0f\" }} a month for idle capacity"
+          description: "Containers of namespace {{"{{"}} $labels.k8s_namespace_name }} cost {{"{{"}} $value | printf \"%.2f\" }} a month while idle (threshold: 100/month, for 1h)."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeNamespaceIdleCostHigh.md"
 
   - name: fleetscope-agent
     rules:
-      # A scraped agent that does not answer for 5 minutes.
+      # A scraped agent that does not answer for 5 minutes. The agent's
+      # targets are those of prometheusRule.agentUpSelector: by default the
+      # ServiceMonitor's and PodMonitor's job (the chart's name) and, under
+      # annotation scraping (job "kubernetes-pods" in the prometheus-community
+      # chart), the pod label app.kubernetes.io/name that its labelmap copies.
       - alert: FleetscopeAgentDown
         expr: |
-          up{job=~".*fleetscope.*"} == 0
+          ({{ include "fleetscope.agentUp" . }}) == 0
         for: 5m
         labels:
           severity: warning
           cause: scrape_failed
         annotations:
-          summary: "Fleetscope agent {{ $labels.instance }} is down"
-          description: "Prometheus could not scrape the Fleetscope agent {{ $labels.instance }} (job {{ $labels.job }}) for 5 minutes; its node's containers are not measured."
+          summary: "Fleetscope agent {{"{{"}} $labels.instance }} is down"
+          description: "Prometheus could not scrape the Fleetscope agent {{"{{"}} $labels.instance }} (job {{"{{"}} $labels.job }}) for 5 minutes; its node's containers are not measured."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeAgentDown.md"
 
       # No agent target at all for 10 minutes: the DaemonSet or service
       # discovery is gone, so there is no `up` series that could be 0.
       - alert: FleetscopeAgentDown
         expr: |
-          absent(up{job=~".*fleetscope.*"})
+          absent({{ include "fleetscope.agentUp" . }})
         for: 10m
         labels:
           severity: warning
           cause: no_target
         annotations:
           summary: "No Fleetscope agent is scraped"
-          description: "Prometheus has had no scrape target whose job matches .*fleetscope.* for 10 minutes."
+          description: "Prometheus has had no Fleetscope scrape target ({{ include "fleetscope.agentUp" . | replace "\"" "'" }}) for 10 minutes."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeAgentDown.md"
 
       # A collector whose rounds fail, for 15 minutes.
@@ -98,8 +96,8 @@ groups:
           severity: warning
           cause: collector
         annotations:
-          summary: "Fleetscope collector {{ $labels.collector }} fails on {{ $labels.instance }}"
-          description: "The {{ $labels.collector }} collector of the agent on {{ $labels.instance }} has not completed a round for every container for 15 minutes; its figures are missing or stale."
+          summary: "Fleetscope collector {{"{{"}} $labels.collector }} fails on {{"{{"}} $labels.instance }}"
+          description: "The {{"{{"}} $labels.collector }} collector of the agent on {{"{{"}} $labels.instance }} has not completed a round for every container for 15 minutes; its figures are missing or stale."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeCollectionFailing.md"
 
       # The agent has lost containerd for 10 minutes: it keeps sampling the
@@ -112,8 +110,8 @@ groups:
           severity: warning
           cause: containerd
         annotations:
-          summary: "Fleetscope agent on {{ $labels.instance }} is not connected to containerd"
-          description: "The agent on {{ $labels.instance }} has not been connected to containerd for 10 minutes; containers started since are not discovered."
+          summary: "Fleetscope agent on {{"{{"}} $labels.instance }} is not connected to containerd"
+          description: "The agent on {{"{{"}} $labels.instance }} has not been connected to containerd for 10 minutes; containers started since are not discovered."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeCollectionFailing.md"
 
       # An exporter drops series of a metric that reached
@@ -126,6 +124,24 @@ groups:
           severity: warning
           cause: series_cap
         annotations:
-          summary: "Fleetscope agent on {{ $labels.instance }} drops series of {{ $labels.metric }}"
-          description: "The agent on {{ $labels.instance }} has left {{ $value }} series of {{ $labels.metric }} out of its output for 15 minutes, because the metric reached export.max_series_per_metric."
+          summary: "Fleetscope agent on {{"{{"}} $labels.instance }} drops series of {{"{{"}} $labels.metric }}"
+          description: "The agent on {{"{{"}} $labels.instance }} has left {{"{{"}} $value }} series of {{"{{"}} $labels.metric }} out of its output for 15 minutes, because the metric reached export.max_series_per_metric."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeCollectionFailing.md"
+{{- end }}
+
+{{/*
+The `up` series of the agent's scrape targets, as a PromQL expression:
+prometheusRule.agentUpSelector, or by default the job the ServiceMonitor
+and PodMonitor give (jobLabel app.kubernetes.io/name: the chart's name), a
+job whose name contains "fleetscope" (hand-written scrape configs), and the
+pod label app.kubernetes.io/name that annotation scraping's labelmap copies
+(the prometheus-community chart's "kubernetes-pods" job).
+*/}}
+{{- define "fleetscope.agentUp" -}}
+{{- with .Values.prometheusRule.agentUpSelector }}
+{{- . }}
+{{- else }}
+{{- $name := include "fleetscope.name" . }}
+{{- printf "up{job=~\".*%s.*\"} or up{app_kubernetes_io_name=\"%s\"}" $name $name }}
+{{- end }}
+{{- end }}
