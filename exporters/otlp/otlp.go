@@ -57,8 +57,10 @@ type Source interface {
 type Options struct {
 	// Version is the agent's version (service.version).
 	Version string
-	// NodeName is k8s.node.name; HostName is host.name (os.Hostname when
-	// empty).
+	// NodeName is k8s.node.name, and also host.name and
+	// service.instance.id when set: in a DaemonSet the pod's hostname is
+	// the pod's name, not the node's. HostName (os.Hostname when empty)
+	// stands in for both where the node name is unknown.
 	NodeName, HostName string
 	// MaxSeriesPerMetric caps each metric's series in one export; zero
 	// means no cap.
@@ -212,13 +214,19 @@ func newProvider(reader sdkmetric.Reader, res *resource.Resource) *sdkmetric.Met
 }
 
 func newResource(ctx context.Context, o Options) (*resource.Resource, error) {
-	host := o.HostName
+	host := o.NodeName
+	if host == "" {
+		host = o.HostName
+	}
 	if host == "" {
 		host, _ = os.Hostname()
 	}
+	// One agent per node: the node's name identifies the instance, and
+	// Prometheus' OTLP translation makes it the instance label.
 	kv := []attribute.KeyValue{
 		attribute.String("service.name", "fleetscope"),
 		attribute.String("service.version", o.Version),
+		attribute.String("service.instance.id", host),
 		attribute.String("host.name", host),
 	}
 	if o.NodeName != "" {

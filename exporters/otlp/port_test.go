@@ -44,3 +44,31 @@ func TestPortProtocolMismatchWarnsOnce(t *testing.T) {
 		})
 	}
 }
+
+// In a DaemonSet the pod's hostname is the pod's name: host.name and
+// service.instance.id are the node's name whenever it is known, so that a
+// collector, and Prometheus' instance label, show nodes by name.
+func TestResourceNodeIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		node, host string
+		want       string
+	}{
+		{"node-a", "fleetscope-x7k2p", "node-a"},
+		{"", "build-host", "build-host"},
+	} {
+		res, err := newResource(context.Background(), Options{Version: "1", NodeName: tc.node, HostName: tc.host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, kv := range res.Attributes() {
+			got[string(kv.Key)] = kv.Value.Emit()
+		}
+		if got["host.name"] != tc.want || got["service.instance.id"] != tc.want {
+			t.Errorf("node %q host %q: host.name %q service.instance.id %q, want %q", tc.node, tc.host, got["host.name"], got["service.instance.id"], tc.want)
+		}
+		if tc.node != "" && got["k8s.node.name"] != tc.node {
+			t.Errorf("k8s.node.name %q, want %q", got["k8s.node.name"], tc.node)
+		}
+	}
+}

@@ -182,3 +182,32 @@ func TestPromtoolCAdvisorMixed(t *testing.T) {
 	}
 	runPromtool(t, "test", "rules", path)
 }
+
+// Nodes show by name: the dashboard's node variable and every filter on it
+// use the `node` label (the node's name under the ServiceMonitor, the
+// PodMonitor, the documented annotation relabeling and OTLP through a
+// collector), never `instance`, which is a pod's IP and port in a scrape.
+func TestDashboardNodeByName(t *testing.T) {
+	data, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := promqlcheck.ExtractDashboardQueries(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if strings.Contains(q.Expr, `instance=~"$node"`) {
+			t.Errorf("%s filters instance by $node: %s", q.Source, q.Expr)
+		}
+		if strings.Contains(q.Expr, "$node") && !strings.Contains(q.Expr, `node=~"$node"`) {
+			t.Errorf("%s: $node not used as node=~\"$node\": %s", q.Source, q.Expr)
+		}
+	}
+	if !strings.Contains(string(data), `label_values(fleetscope_build_info{cluster=~\"$cluster\"}, node)`) {
+		t.Error("the node variable does not list the node label's values")
+	}
+	if strings.Contains(string(data), "{{instance}}") {
+		t.Error("a legend shows {{instance}} instead of {{node}}")
+	}
+}

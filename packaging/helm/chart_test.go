@@ -157,9 +157,12 @@ const rulesHeader = `# Fleetscope alerting rules.
 # per-alert switches and the agent selector are chart values
 # (prometheusRule.*); without Helm, edit a copy of this file.
 #
-# Label conventions: ` + "`instance`" + ` identifies the node, and an optional
-# ` + "`cluster`" + ` label is kept in every aggregation. Where one alert has two
-# rules, a ` + "`cause`" + ` label tells them apart.
+# Label conventions: ` + "`node`" + ` is the node's name (the chart's ServiceMonitor
+# and PodMonitor relabel it from __meta_kubernetes_pod_node_name; the README
+# shows the same for annotation scraping and OTLP); texts fall back to
+# ` + "`instance`" + ` without it. An optional ` + "`cluster`" + ` label is kept in every
+# aggregation. Where one alert has two rules, a ` + "`cause`" + ` label tells them
+# apart.
 
 `
 

@@ -22,7 +22,7 @@ groups:
           severity: warning
         annotations:
           summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.container_name }} pays for idle capacity"
-          description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} $labels.instance }} was idle more than 90% of the last 24h and its idle share costs {{"{{"}} $value | printf \"%.2f\" }} a month (thresholds: idle ratio 24h > 0.9, idle cost > 10/month, for 6h)."
+          description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} or $labels.node $labels.instance }} was idle more than 90% of the last 24h and its idle share costs {{"{{"}} $value | printf \"%.2f\" }} a month (thresholds: idle ratio 24h > 0.9, idle cost > 10/month, for 6h)."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeContainerIdle.md"
 
       # Informational: the agent's verdict is a serverless platform with a
@@ -37,7 +37,7 @@ groups:
           severity: info
         annotations:
           summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.container_name }} would be cheaper as {{"{{"}} $labels.verdict }}"
-          description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} $labels.instance }} fits the {{"{{"}} $labels.platform }} platform with score {{"{{"}} $value }} (thresholds: fit score > 50, saving > 5/month, for 1h); `fleetscope report` lists its reasons, blockers and saving."
+          description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} or $labels.node $labels.instance }} fits the {{"{{"}} $labels.platform }} platform with score {{"{{"}} $value }} (thresholds: fit score > 50, saving > 5/month, for 1h); `fleetscope report` lists its reasons, blockers and saving."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeServerlessCandidate.md"
 
       # The idle cost of a namespace, summed over every node of a cluster,
@@ -69,8 +69,8 @@ groups:
           severity: warning
           cause: scrape_failed
         annotations:
-          summary: "Fleetscope agent {{"{{"}} $labels.instance }} is down"
-          description: "Prometheus could not scrape the Fleetscope agent {{"{{"}} $labels.instance }} (job {{"{{"}} $labels.job }}) for 5 minutes; its node's containers are not measured."
+          summary: "Fleetscope agent {{"{{"}} or $labels.node $labels.instance }} is down"
+          description: "Prometheus could not scrape the Fleetscope agent {{"{{"}} or $labels.node $labels.instance }} (job {{"{{"}} $labels.job }}) for 5 minutes; its node's containers are not measured."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeAgentDown.md"
 
       # No agent target at all for 10 minutes: the DaemonSet or service
@@ -96,8 +96,8 @@ groups:
           severity: warning
           cause: collector
         annotations:
-          summary: "Fleetscope collector {{"{{"}} $labels.collector }} fails on {{"{{"}} $labels.instance }}"
-          description: "The {{"{{"}} $labels.collector }} collector of the agent on {{"{{"}} $labels.instance }} has not completed a round for every container for 15 minutes; its figures are missing or stale."
+          summary: "Fleetscope collector {{"{{"}} $labels.collector }} fails on {{"{{"}} or $labels.node $labels.instance }}"
+          description: "The {{"{{"}} $labels.collector }} collector of the agent on {{"{{"}} or $labels.node $labels.instance }} has not completed a round for every container for 15 minutes; its figures are missing or stale."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeCollectionFailing.md"
 
       # The agent has lost containerd for 10 minutes: it keeps sampling the
@@ -110,22 +110,22 @@ groups:
           severity: warning
           cause: containerd
         annotations:
-          summary: "Fleetscope agent on {{"{{"}} $labels.instance }} is not connected to containerd"
-          description: "The agent on {{"{{"}} $labels.instance }} has not been connected to containerd for 10 minutes; containers started since are not discovered."
+          summary: "Fleetscope agent on {{"{{"}} or $labels.node $labels.instance }} is not connected to containerd"
+          description: "The agent on {{"{{"}} or $labels.node $labels.instance }} has not been connected to containerd for 10 minutes; containers started since are not discovered."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeCollectionFailing.md"
 
       # An exporter drops series of a metric that reached
       # export.max_series_per_metric: some containers go unmeasured.
       - alert: FleetscopeCollectionFailing
         expr: |
-          max by (job, instance, metric) (fleetscope_exporter_dropped_series) > 0
+          max by (job, instance, node, metric) (fleetscope_exporter_dropped_series) > 0
         for: 15m
         labels:
           severity: warning
           cause: series_cap
         annotations:
-          summary: "Fleetscope agent on {{"{{"}} $labels.instance }} drops series of {{"{{"}} $labels.metric }}"
-          description: "The agent on {{"{{"}} $labels.instance }} has left {{"{{"}} $value }} series of {{"{{"}} $labels.metric }} out of its output for 15 minutes, because the metric reached export.max_series_per_metric."
+          summary: "Fleetscope agent on {{"{{"}} or $labels.node $labels.instance }} drops series of {{"{{"}} $labels.metric }}"
+          description: "The agent on {{"{{"}} or $labels.node $labels.instance }} has left {{"{{"}} $value }} series of {{"{{"}} $labels.metric }} out of its output for 15 minutes, because the metric reached export.max_series_per_metric."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeCollectionFailing.md"
 {{- end }}
 
