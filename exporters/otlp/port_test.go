@@ -62,7 +62,7 @@ func TestResourceNodeIdentity(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, kv := range res.Attributes() {
-			got[string(kv.Key)] = kv.Value.Emit()
+			got[string(kv.Key)] = kv.Value.String()
 		}
 		if got["host.name"] != tc.want || got["service.instance.id"] != tc.want {
 			t.Errorf("node %q host %q: host.name %q service.instance.id %q, want %q", tc.node, tc.host, got["host.name"], got["service.instance.id"], tc.want)

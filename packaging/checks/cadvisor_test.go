@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -107,7 +108,7 @@ func TestSelectorsExcludeCAdvisor(t *testing.T) {
 func matchesAll(ms []*labels.Matcher, name string, shape map[string]string) bool {
 	for _, m := range ms {
 		v := shape[m.Name]
-		if m.Name == labels.MetricName {
+		if m.Name == model.MetricNameLabel {
 			v = name
 		}
 		if !m.Matches(v) {
