@@ -96,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 && args[1] == "env" {
 			fmt.Fprintln(stdout, strings.Join(config.EnvVars(), "\n"))
+			fmt.Fprintln(stdout, "\nOpenTelemetry SDK variables, which win over the otlp section:")
+			fmt.Fprintln(stdout, strings.Join(otelEnvVars, "\n"))
 			return 0
 		}
 		fmt.Fprint(stdout, usage)
@@ -103,6 +105,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "fleetscope: unknown command %q\n\n%s", args[0], usage)
 	return exitInvalid
+}
+
+// parseStatus is the exit status of a failed flag parse: 0 when help was
+// asked for (-h, --help; the flag package has printed it), else that of an
+// invalid invocation.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return exitInvalid
+}
+
+// otelEnvVars are the OpenTelemetry SDK variables the agent honours, listed
+// by "help env" next to its own.
+var otelEnvVars = []string{
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+	"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+	"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+	"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+	"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT",
+	"OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME",
+	"OTEL_SDK_DISABLED", "OTEL_METRICS_EXPORTER",
 }
 
 // loadConfig loads and validates, printing every problem at once.
@@ -130,7 +159,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	print := fs.Bool("print", false, "print the effective configuration (defaults, file and environment merged)")
 	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+		return parseStatus(err)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: fleetscope check-config [--print] FILE")
@@ -169,7 +198,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	path := fs.String("config", "", "configuration file (YAML); defaults and FLEETSCOPE_* variables apply without one")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration file for TLS and basic auth (overrides web.config_file)")
 	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+		return parseStatus(err)
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {
@@ -270,7 +299,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
 	fs.Var(&verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
 	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+		return parseStatus(err)
 	}
 	if *output != "table" && *output != "json" && *output != "markdown" {
 		fmt.Fprintf(stderr, "report: --output must be table, json or markdown, got %q\n", *output)

@@ -415,10 +415,12 @@ func TestOTLPThroughCollector(t *testing.T) {
 	addr := freePort(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "otelcol.yaml")
+	// The agent's default protocol, http/protobuf, into the collector's
+	// HTTP receiver.
 	cfg := fmt.Sprintf(`receivers:
   otlp:
     protocols:
-      grpc:
+      http:
         endpoint: %s
 exporters:
   otlp_grpc:

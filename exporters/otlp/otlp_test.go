@@ -601,7 +601,7 @@ func TestCollectorDownThenUp(t *testing.T) {
 			var mem bool
 			for _, p := range pts {
 				if p.Resource["service.name"] != "fleetscope" || p.Resource["service.version"] != "9.9.9" ||
-					p.Resource["host.name"] != "h1" || p.Resource["k8s.node.name"] != "n1" {
+					p.Resource["host.name"] != "n1" || p.Resource["k8s.node.name"] != "n1" || p.Resource["service.instance.id"] != "n1" {
 					t.Fatalf("resource %v", p.Resource)
 				}
 				if p.Name == "container.memory.usage" && p.Attributes["container.id"] == "c1" {
