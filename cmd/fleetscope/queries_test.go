@@ -18,6 +18,7 @@ import (
 const (
 	packagedDashboard = "../../packaging/grafana/fleetscope.json"
 	packagedRules     = "../../packaging/prometheus/alerts.yaml"
+	packagedRecording = "../../packaging/prometheus/rules.yaml"
 )
 
 // notExported are names the queries may use that no agent exports: the
@@ -43,6 +44,7 @@ func packagingMetrics(t *testing.T) map[string][]string {
 	}{
 		{packagedDashboard, promqlcheck.ExtractDashboardQueries},
 		{packagedRules, promqlcheck.ExtractRuleQueries},
+		{packagedRecording, promqlcheck.ExtractRuleQueries},
 	} {
 		data, err := os.ReadFile(f.path)
 		if err != nil {
@@ -96,9 +98,24 @@ func checkPackagingQueries(t *testing.T, exported map[string]bool) {
 }
 
 // goldenFamilies returns the metric family names of the exporter's golden
-// /metrics file, the exposition of a fixture snapshot.
+// /metrics file, the exposition of a fixture snapshot, and the names the
+// packaged recording rules record (their own expressions are checked with
+// the rest).
 func goldenFamilies(t *testing.T) map[string]bool {
 	t.Helper()
+	names := map[string]bool{}
+	data, err := os.ReadFile(packagedRecording)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rec, ok := strings.CutPrefix(strings.TrimSpace(line), "- record: "); ok {
+			names[strings.TrimSpace(rec)] = true
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("%s records nothing; parsing is broken", packagedRecording)
+	}
 	f, err := os.Open("../../exporters/promtext/testdata/metrics.golden")
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +126,6 @@ func goldenFamilies(t *testing.T) map[string]bool {
 	if err != nil {
 		t.Fatalf("parsing the golden file: %v", err)
 	}
-	names := map[string]bool{}
 	for name := range mfs {
 		names[name] = true
 	}

@@ -355,6 +355,10 @@ func TestQueriesParse(t *testing.T) {
 				if q.Source == `variable "node"` && want == `node=~"$node"` {
 					continue
 				}
+				// Recording rules per workload sum over every node.
+				if strings.Contains(vs.Name, ":") && want == `node=~"$node"` {
+					continue
+				}
 				if !strings.Contains(vs.String(), want) {
 					t.Errorf("%s: selector %s lacks %s", q.Source, vs, want)
 				}

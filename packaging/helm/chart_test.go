@@ -486,7 +486,7 @@ func TestPrometheusOperatorRender(t *testing.T) {
 	ds := only[*appsv1.DaemonSet](t, objs)
 	svc := only[*corev1.Service](t, objs)
 	sm := only[*serviceMonitor](t, objs)
-	pr := only[*prometheusRule](t, objs)
+	pr := alertingRule(t, objs)
 
 	if ann := ds.Spec.Template.Annotations; ann["prometheus.io/scrape"] != "" {
 		t.Errorf("pods keep scrape annotations next to a ServiceMonitor (scraped twice): %v", ann)
@@ -782,7 +782,7 @@ func firstDiff(got, want []byte) string {
 // rules; by default it follows nameOverride.
 func TestAgentUpSelector(t *testing.T) {
 	exprs := func(values ...string) []string {
-		pr := only[*prometheusRule](t, renderObjects(t, append(slices.Clone(monitoringValues), values...)...))
+		pr := alertingRule(t, renderObjects(t, append(slices.Clone(monitoringValues), values...)...))
 		var out []string
 		for _, g := range pr.Spec.Groups {
 			for _, r := range g.Rules {

@@ -3,6 +3,7 @@ package helm
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +33,46 @@ func TestDashboardCopy(t *testing.T) {
 	cp, err := os.ReadFile(dashboardCopy)
 	if err != nil || !bytes.Equal(cp, src) {
 		t.Errorf("%s differs from %s (%v); copy it with: go test ./packaging/helm -update", dashboardCopy, dashboardSource, err)
+	}
+}
+
+// The recording rules ship in the chart as a second PrometheusRule, a copy
+// of packaging/prometheus/rules.yaml (-update copies it), so that the
+// dashboard's "by workload" view works with prometheus-operator too.
+func TestRecordingRules(t *testing.T) {
+	const src, cp = "../prometheus/rules.yaml", "fleetscope/files/rules.yaml"
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(cp, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := os.ReadFile(cp); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("%s differs from %s (%v); copy it with: go test ./packaging/helm -update", cp, src, err)
+	}
+	var file ruleFile
+	if err := decodeStrict(data, &file); err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	var found *prometheusRule
+	for _, o := range renderObjects(t, "--set", "prometheusRule.enabled=true") {
+		if pr, ok := o.Object.(*prometheusRule); ok && strings.HasSuffix(pr.Name, "-workloads") {
+			found = pr
+		}
+	}
+	if found == nil {
+		t.Fatal("no PrometheusRule of recording rules")
+	}
+	if !reflect.DeepEqual(found.Spec, file) {
+		t.Errorf("recording PrometheusRule differs from %s:\n got %+v\nwant %+v", src, found.Spec, file)
+	}
+	for _, o := range renderObjects(t, "--set", "prometheusRule.enabled=true", "--set", "prometheusRule.recordingRules=false") {
+		if pr, ok := o.Object.(*prometheusRule); ok && strings.HasSuffix(pr.Name, "-workloads") {
+			t.Error("recordingRules=false still renders them")
+		}
 	}
 }
 
@@ -166,7 +207,7 @@ func TestOptions(t *testing.T) {
 			"--set", "prometheusRule.alerts.containerIdle.idleRatio=0.8", "--set", "prometheusRule.alerts.containerIdle.idleCostPerMonth=25",
 			"--set", "prometheusRule.alerts.containerIdle.for=2h",
 			"--set", "prometheusRule.additionalRuleLabels.team=platform")...)
-		pr := only[*prometheusRule](t, objs)
+		pr := alertingRule(t, objs)
 		var idle *rule
 		n := 0
 		for _, g := range pr.Spec.Groups {
@@ -191,4 +232,18 @@ func TestOptions(t *testing.T) {
 			t.Errorf("%d rules, want 7 (8 less the disabled one)", n)
 		}
 	})
+}
+
+// alertingRule is the chart's PrometheusRule of alerts (the other one holds
+// the recording rules).
+func alertingRule(t *testing.T, objs objects) *prometheusRule {
+	t.Helper()
+	var keep objects
+	for _, o := range objs {
+		if pr, ok := o.Object.(*prometheusRule); ok && strings.HasSuffix(pr.Name, "-workloads") {
+			continue
+		}
+		keep = append(keep, o)
+	}
+	return only[*prometheusRule](t, keep)
 }
