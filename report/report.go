@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/model"
@@ -234,18 +235,18 @@ func atStake(c Container) float64 {
 }
 
 // Render writes r as "table", "json" or "markdown".
-func Render(w io.Writer, r Report, format string) error {
-	switch format {
+func Render(w io.Writer, r Report, o Options) error {
+	switch o.Format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case "table":
-		return renderTable(w, r)
+		return renderTable(w, r, o.Width)
 	case "markdown":
 		return renderMarkdown(w, r)
 	}
-	return fmt.Errorf("unknown output format %q (want table, json or markdown)", format)
+	return fmt.Errorf("unknown output format %q (want table, json or markdown)", o.Format)
 }
 
 func money(cur string, v float64) string {
@@ -309,17 +310,54 @@ func rows(r Report) []row {
 	return out
 }
 
-func renderTable(w io.Writer, r Report) error {
+// Options say how to render.
+type Options struct {
+	// Format is "table", "json" or "markdown".
+	Format string
+	// Width fits a table to a terminal this wide by shortening its last
+	// column (WHY, with an ellipsis); 0 leaves it whole, as JSON always is.
+	Width int
+}
+
+func renderTable(w io.Writer, r Report, width int) error {
 	fmt.Fprintf(w, "Node %s, %s. Costs per month at %s.\n\n", r.Node, r.Time.Format(time.RFC3339), r.PriceSource)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tNAMESPACE\tIDLE (7d)\tCOST/MO\tIDLE COST/MO\tVERDICT\tSAVING/MO\tWHY")
+	table := [][]string{{"CONTAINER", "NAMESPACE", "IDLE (7d)", "COST/MO", "IDLE COST/MO", "VERDICT", "SAVING/MO", "WHY"}}
 	for _, rw := range rows(r) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why)
+		table = append(table, []string{rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := writeTable(w, table, width); err != nil {
 		return err
 	}
 	return summary(w, r)
+}
+
+// writeTable writes rows aligned in columns two spaces apart, the last
+// column cut (with an ellipsis) so that lines fit width when it is set.
+func writeTable(w io.Writer, rows [][]string, width int) error {
+	if width > 0 && len(rows) > 0 {
+		n := len(rows[0])
+		widths := make([]int, n)
+		for _, row := range rows {
+			for i, cell := range row[:n-1] {
+				widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+			}
+		}
+		used := 0
+		for _, cw := range widths[:n-1] {
+			used += cw + 2
+		}
+		room := max(width-used, 16)
+		for _, row := range rows {
+			if last := []rune(row[n-1]); len(last) > room {
+				row[n-1] = string(last[:room-1]) + "…"
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
 }
 
 func renderMarkdown(w io.Writer, r Report) error {

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -335,13 +334,13 @@ func FilterWorkloads(r *WorkloadReport, namespaces []string) {
 }
 
 // RenderWorkloads writes r as "table", "json" or "markdown".
-func RenderWorkloads(w io.Writer, r WorkloadReport, format string) error {
-	switch format {
+func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
+	switch o.Format {
 	case "json":
 		return writeJSON(w, r)
 	case "table", "markdown":
 	default:
-		return fmt.Errorf("unknown output format %q (want table, json or markdown)", format)
+		return fmt.Errorf("unknown output format %q (want table, json or markdown)", o.Format)
 	}
 	head := []string{"WORKLOAD", "NAMESPACE", "REPLICAS", "NODES", "IDLE", "COST/MO", "IDLE COST/MO", "VERDICT", "SAVING/MO", "WHY"}
 	var lines [][]string
@@ -366,7 +365,7 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, format string) error {
 			whyOf(wl),
 		})
 	}
-	if format == "markdown" {
+	if o.Format == "markdown" {
 		fmt.Fprintf(w, "### Fleetscope report by workload: %d nodes, %s\n\nCosts per month at %s.\n\n", len(r.Nodes), r.Time.Format(time.RFC3339), r.PriceSource)
 		fmt.Fprintln(w, "| "+strings.ToLower(strings.Join(head, " | "))+" |")
 		fmt.Fprintln(w, strings.Repeat("|---", len(head))+"|")
@@ -379,12 +378,7 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, format string) error {
 		}
 	} else {
 		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n\n", len(r.Nodes), strings.Join(r.Nodes, ", "), r.Time.Format(time.RFC3339), r.PriceSource)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(head, "\t"))
-		for _, l := range lines {
-			fmt.Fprintln(tw, strings.Join(l, "\t"))
-		}
-		if err := tw.Flush(); err != nil {
+		if err := writeTable(w, append([][]string{head}, lines...), o.Width); err != nil {
 			return err
 		}
 	}

@@ -62,10 +62,33 @@ func TestWorkloadsOf(t *testing.T) {
 		t.Errorf("weighted idle ratio %v", db.IdleRatio)
 	}
 	var sb strings.Builder
-	if err := RenderWorkloads(&sb, got, "table"); err != nil {
+	if err := RenderWorkloads(&sb, got, Options{Format: "table"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(sb.String(), "deployment/checkout-worker") || !strings.Contains(sb.String(), "$84.00") {
 		t.Errorf("table:\n%s", sb.String())
+	}
+}
+
+// On a terminal the WHY column is cut to fit; every other column stays.
+func TestTableFitsWidth(t *testing.T) {
+	rows := [][]string{{"A", "WHY"}, {"short", strings.Repeat("because ", 30)}}
+	var sb strings.Builder
+	if err := writeTable(&sb, rows, 60); err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(sb.String()) {
+		if n := len([]rune(strings.TrimRight(line, "\n"))); n > 60 {
+			t.Errorf("line of %d columns: %q", n, line)
+		}
+	}
+	if !strings.Contains(sb.String(), "…") || !strings.Contains(sb.String(), "short") {
+		t.Errorf("table:\n%s", sb.String())
+	}
+	sb.Reset()
+	rows[1][1] = strings.Repeat("because ", 30)
+	writeTable(&sb, rows, 0)
+	if strings.Contains(sb.String(), "…") {
+		t.Error("width 0 shortened the table")
 	}
 }

@@ -189,7 +189,7 @@ func (s *Server) containers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	report.Filter{Namespaces: q["namespace"], Verdicts: q["verdict"], WithSandboxes: true}.Apply(&rep)
 	w.Header().Set("Content-Type", "application/json")
-	if err := report.Render(w, rep, "json"); err != nil {
+	if err := report.Render(w, rep, report.Options{Format: "json"}); err != nil {
 		s.log.Debug("writing /api/v1/containers", "err", err)
 	}
 }
@@ -200,7 +200,7 @@ func (s *Server) workloads(w http.ResponseWriter, r *http.Request) {
 	rep := report.WorkloadsOf([]report.Report{report.FromSnapshot(s.src.Snapshot(), s.opt.Currency, s.opt.PriceSource)})
 	report.FilterWorkloads(&rep, r.URL.Query()["namespace"])
 	w.Header().Set("Content-Type", "application/json")
-	if err := report.RenderWorkloads(w, rep, "json"); err != nil {
+	if err := report.RenderWorkloads(w, rep, report.Options{Format: "json"}); err != nil {
 		s.log.Debug("writing /api/v1/workloads", "err", err)
 	}
 }

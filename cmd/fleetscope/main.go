@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/fleetscope/fleetscope/agent"
 	"github.com/fleetscope/fleetscope/config"
@@ -137,8 +138,9 @@ var otelEnvVars = []string{
 // loadConfig loads and validates, printing every problem at once.
 func loadConfig(path string, stderr io.Writer) (config.Config, bool) {
 	cfg, err := config.Load(path, os.Environ())
-	if err == nil {
-		err = cfg.Validate()
+	if fe := (*config.FieldErrors)(nil); err == nil || errors.As(err, &fe) {
+		// Unknown keys do not hide the other problems.
+		err = errors.Join(err, cfg.Validate())
 	}
 	if err != nil {
 		name := path
@@ -295,6 +297,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	promPassFile := fs.String("prometheus.password-file", "", "with --prometheus: file holding the basic auth password")
 	promTokenFile := fs.String("prometheus.bearer-token-file", "", "with --prometheus: file holding a bearer token")
 	currency := fs.String("currency", "USD", "with --prometheus: the currency of the agents' price sheet")
+	wide := fs.Bool("wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
 	var namespaces, verdicts listFlag
 	fs.Var(&namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
 	fs.Var(&verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
@@ -351,14 +354,18 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		reps = []report.Report{rep}
 	}
 	var err error
+	ro := report.Options{Format: *output}
+	if !*wide {
+		ro.Width = terminalWidth(stdout)
+	}
 	if *by == "workload" {
 		wr := report.WorkloadsOf(reps)
 		report.FilterWorkloads(&wr, namespaces)
-		err = report.RenderWorkloads(stdout, wr, *output)
+		err = report.RenderWorkloads(stdout, wr, ro)
 	} else {
 		rep := merge(reps)
 		report.Filter{Namespaces: namespaces, Verdicts: verdicts, WithSandboxes: *all}.Apply(&rep)
-		err = report.Render(stdout, rep, *output)
+		err = report.Render(stdout, rep, ro)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "report:", err)
@@ -399,6 +406,33 @@ func secretFile(flagName, path string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// localConnectTimeout is how long report --local waits for containerd
+// before it gives up.
+const localConnectTimeout = 10 * time.Second
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// terminalWidth is w's width in columns, 0 when it is not a terminal.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return 0
+	}
+	return int(ws.Col)
+}
+
 // localReport runs the agent's collection and analysis in this process,
 // without HTTP and without touching a daemon's state file. A quick look
 // cannot wait for the daemon's minimum observation, so it is shortened to
@@ -425,8 +459,43 @@ func localReport(cfg config.Config, d time.Duration, stderr io.Writer) (report.R
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	if err := a.Run(ctx); err != nil {
-		return report.Report{}, err
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	start, term := time.Now(), isTerminal(stderr)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var unreachable error
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return report.Report{}, err
+			}
+			break wait
+		case <-tick.C:
+			s := a.Snapshot()
+			// Without containerd there is nothing to report: say so
+			// now rather than print an empty table at the end.
+			if time.Since(start) >= localConnectTimeout && (s == nil || !s.Self.ContainerdUp) && unreachable == nil {
+				reason := "no answer yet"
+				if s != nil && s.Self.ContainerdReason != "" {
+					reason = s.Self.ContainerdReason
+				}
+				unreachable = fmt.Errorf("containerd at %s could not be reached in %s: %s", cfg.Containerd.Socket, localConnectTimeout, reason)
+				cancel()
+			}
+			if term && s != nil {
+				el := time.Since(start).Truncate(time.Second)
+				fmt.Fprintf(stderr, "\r%s of %s: %d containers (%d running)   ", el, d, len(s.Containers), s.Self.Running)
+			}
+		}
+	}
+	if term {
+		fmt.Fprintln(stderr)
+	}
+	if unreachable != nil {
+		return report.Report{}, unreachable
 	}
 	p := cfg.Analysis.Prices
 	return report.FromSnapshot(a.Analysed(), p.Currency, p.Source), nil
