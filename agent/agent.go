@@ -174,7 +174,7 @@ func (a *Agent) loop(ctx context.Context) {
 // discovered containers and carries the rest (and the host) over from the
 // previous snapshot.
 func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, onlyNew bool) {
-	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
+	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node, Currency: model.Clean(a.cfg.Analysis.Prices.Currency)}
 	var res tickResult
 	var err error
 	var hdur time.Duration

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -46,7 +47,8 @@ type Options struct {
 	Timeout time.Duration
 	// Transport is the HTTP transport; nil means http.DefaultTransport.
 	Transport http.RoundTripper
-	// Currency labels the money (the store holds amounts, not units).
+	// Currency labels the money where the series carry no currency label
+	// (agents before they had one); PriceSource describes the prices.
 	Currency, PriceSource string
 }
 
@@ -119,8 +121,9 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		m   *schema.Metric
 		set func(a *report.Analysis, s *prommodel.Sample, v float64)
 	}{
-		{&schema.ServerlessFit, func(a *report.Analysis, s *prommodel.Sample, v float64) {
-			a.Verdict, a.Platform, a.Score = string(s.Metric["verdict"]), string(s.Metric["platform"]), int(v)
+		{&schema.ServerlessFit, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.Score = int(math.Round(v * 100)) }},
+		{&schema.ServerlessVerdict, func(a *report.Analysis, s *prommodel.Sample, _ float64) {
+			a.Verdict, a.Platform = string(s.Metric["verdict"]), string(s.Metric["platform"])
 		}},
 		{&schema.Cost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
 			a.CurrentMonthlyCost = monthly(&schema.Cost, v)
@@ -158,6 +161,12 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		for _, s := range vec {
 			if a := analysisOf(s); a != nil {
 				f.set(a, s, float64(s.Value))
+			}
+			// The agents say which currency their price sheet is in.
+			if cur := s.Metric["currency"]; f.m == &schema.Cost && cur != "" {
+				if r := byNode[nodeOf(s.Metric)]; r != nil {
+					r.Currency = string(cur)
+				}
 			}
 		}
 	}

@@ -37,6 +37,8 @@ type Snapshot struct {
 	Host     Host
 	HostOK   bool
 	NodeName string
+	// Currency is the price sheet's, for the money series.
+	Currency string
 	Self     Self
 }
 

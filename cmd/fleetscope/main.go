@@ -296,7 +296,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	promUser := fs.String("prometheus.username", "", "with --prometheus: basic auth user")
 	promPassFile := fs.String("prometheus.password-file", "", "with --prometheus: file holding the basic auth password")
 	promTokenFile := fs.String("prometheus.bearer-token-file", "", "with --prometheus: file holding a bearer token")
-	currency := fs.String("currency", "USD", "with --prometheus: the currency of the agents' price sheet")
+	currency := fs.String("currency", "USD", "with --prometheus: the currency of the agents' price sheet, where their series do not say")
 	wide := fs.Bool("wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
 	var namespaces, verdicts listFlag
 	fs.Var(&namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")

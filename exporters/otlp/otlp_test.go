@@ -47,7 +47,7 @@ func fixture() *model.Snapshot {
 		{Name: "eth1", RxBytes: 10, TxBytes: 20},
 	}
 	return &model.Snapshot{
-		Time: t0, Interval: 10 * time.Second, NodeName: "n1",
+		Time: t0, Interval: 10 * time.Second, NodeName: "n1", Currency: "EUR",
 		Containers: []model.Container{
 			{Meta: gone, Network: -1},
 			{Meta: sb, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-2 * time.Hour),

@@ -51,7 +51,7 @@ func testSnapshot() *model.Snapshot {
 	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids
 	ifs := []model.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
 	return &model.Snapshot{
-		Time: t0, Interval: 10 * time.Second, NodeName: "node-a",
+		Time: t0, Interval: 10 * time.Second, NodeName: "node-a", Currency: "USD",
 		Containers: []model.Container{
 			{Meta: stopped, Network: -1},
 			{Meta: sandbox, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour),

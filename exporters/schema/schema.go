@@ -116,18 +116,22 @@ var (
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}
+	// Money is per hour on every series, in the price sheet's currency
+	// (the currency label); a month is ×730 in queries.
 	Cost = Metric{Name: "fleetscope.container.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the container's reserved CPU and memory cost per hour at the configured prices."}
+		Help: "What the container's reserved CPU and memory cost per hour at the configured prices.", Attributes: []string{"currency"}}
 	IdleCost = Metric{Name: "fleetscope.container.idle.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio)."}
-	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "Monthly cost of reserved capacity above the p95 of use."}
-	ServerlessFit = Metric{Name: "fleetscope.container.serverless.fit", Unit: "{score}", Instrument: Gauge,
-		Help: "How good a serverless candidate the container is (0-100), labelled with its verdict.", Attributes: []string{"verdict", "platform"}}
-	ServerlessCost = Metric{Name: "fleetscope.container.serverless.cost", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "Estimated monthly cost of the same work on the verdict's serverless platform."}
-	ServerlessSavings = Metric{Name: "fleetscope.container.serverless.savings", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "Estimated monthly saving of moving the container to serverless (current minus serverless cost)."}
+		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio).", Attributes: []string{"currency"}}
+	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "Cost per hour of reserved capacity above the p95 of use.", Attributes: []string{"currency"}}
+	ServerlessFit = Metric{Name: "fleetscope.container.serverless.fit", Unit: "1", Instrument: Gauge,
+		Help: "How good a serverless candidate the container is, from 0 to 1 (its verdict is on fleetscope.container.serverless.verdict)."}
+	ServerlessVerdict = Metric{Name: "fleetscope.container.serverless.verdict", Unit: "", Instrument: Gauge,
+		Help: "The container's verdict and the platform it names; the value is always 1.", Attributes: []string{"verdict", "platform"}}
+	ServerlessCost = Metric{Name: "fleetscope.container.serverless.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "Estimated cost per hour of the same work on the verdict's serverless platform.", Attributes: []string{"currency"}}
+	ServerlessSavings = Metric{Name: "fleetscope.container.serverless.savings", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "Estimated saving per hour of moving the container to serverless (current minus serverless cost).", Attributes: []string{"currency"}}
 	ServerlessReason = Metric{Name: "fleetscope.container.serverless.reason", Unit: "", Instrument: Gauge,
 		Help: "A reason behind the container's verdict (kind=reason) or a blocker that rules serverless out (kind=blocker); always 1.", Attributes: []string{"kind", "code"}}
 	BurstDuration = Metric{Name: "fleetscope.container.burst.duration", Unit: "s", Instrument: Gauge,
@@ -188,10 +192,10 @@ var (
 		Help: "Time from the first of a Job's or CronJob's runs seen on this node to now.", Attributes: workloadAttributes}
 	WorkloadRunDuration = Metric{Name: "fleetscope.workload.run.duration", Unit: "s", Instrument: Gauge,
 		Help: "Duration of a Job's or CronJob's runs on this node (statistic p50, p95, max, mean).", Attributes: append(workloadAttributes[:3:3], "statistic")}
-	WorkloadRunsCost = Metric{Name: "fleetscope.workload.runs.cost", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "What the pods of a Job's or CronJob's runs reserve, per month at the rate they run.", Attributes: workloadAttributes}
-	WorkloadServerlessCost = Metric{Name: "fleetscope.workload.serverless.cost", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "What the same runs would cost per month on the verdict's platform.", Attributes: workloadAttributes}
+	WorkloadRunsCost = Metric{Name: "fleetscope.workload.runs.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "What the pods of a Job's or CronJob's runs reserve, per hour at the rate they run.", Attributes: append(workloadAttributes[:3:3], "currency")}
+	WorkloadServerlessCost = Metric{Name: "fleetscope.workload.serverless.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "What the same runs would cost per hour on the verdict's platform.", Attributes: append(workloadAttributes[:3:3], "currency")}
 	WorkloadVerdict = Metric{Name: "fleetscope.workload.verdict", Unit: "", Instrument: Gauge,
 		Help: "Verdict on a Job's or CronJob's runs on this node; the value is always 1.", Attributes: append(workloadAttributes[:3:3], "verdict", "platform")}
 	DroppedSeries = Metric{Name: "fleetscope.exporter.dropped_series", Unit: "{series}", Instrument: Gauge,
@@ -211,7 +215,7 @@ var All = []*Metric{
 	&DiskIO, &DiskOperations, &Pids, &FilesystemUsage, &Uptime,
 	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped,
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
-	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessCost, &ServerlessSavings,
+	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessVerdict, &ServerlessCost, &ServerlessSavings,
 	&ServerlessReason, &BurstDuration, &ObservedTime, &ReservedCPU, &ReservedMemory,
 	&WorkloadRuns, &WorkloadRunsWindow, &WorkloadRunDuration, &WorkloadRunsCost, &WorkloadServerlessCost, &WorkloadVerdict,
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,

@@ -104,7 +104,7 @@ func (w *Walker) Walk(s *model.Snapshot, sink Sink) {
 			w.network(s, &s.Networks[i])
 		}
 		for i := range s.Runs {
-			w.runs(&s.Runs[i])
+			w.runs(&s.Runs[i], s.Currency)
 		}
 		w.host(s)
 		w.self(s)
@@ -194,7 +194,7 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 		w.put(&FilesystemUsage, float64(sc.LayerBytes), m)
 	}
 	if sc.Analysis != nil {
-		w.analysis(m, sc.Analysis)
+		w.analysis(m, sc.Analysis, s.Currency)
 	}
 	if !sc.Sampled {
 		return
@@ -237,7 +237,11 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	}
 }
 
-func (w *Walker) analysis(m *model.Meta, r *analysis.Result) {
+// hoursPerMonth turns the analysis' monthly figures into the hourly ones
+// every money series carries (365 × 24 / 12, as the analysis counts).
+const hoursPerMonth = 730
+
+func (w *Walker) analysis(m *model.Meta, r *analysis.Result, currency string) {
 	w.put(&ObservedTime, r.ObservedFor.Seconds(), m)
 	if !math.IsNaN(r.IdleRatio1h) {
 		w.put1(&IdleRatio, r.IdleRatio1h, m, "1h")
@@ -248,7 +252,8 @@ func (w *Walker) analysis(m *model.Meta, r *analysis.Result) {
 	if !math.IsNaN(r.IdleRatio7d) {
 		w.put1(&IdleRatio, r.IdleRatio7d, m, "7d")
 	}
-	w.put2(&ServerlessFit, float64(r.Score), m, string(r.Verdict), r.Platform)
+	w.put(&ServerlessFit, float64(r.Score)/100, m)
+	w.put2(&ServerlessVerdict, 1, m, string(r.Verdict), r.Platform)
 	for _, x := range r.Reasons {
 		w.put2(&ServerlessReason, 1, m, "reason", x.Code)
 	}
@@ -260,12 +265,12 @@ func (w *Walker) analysis(m *model.Meta, r *analysis.Result) {
 	}
 	w.put1(&ReservedCPU, r.Reserved.CPUCores, m, r.Reserved.CPUSource)
 	w.put1(&ReservedMemory, float64(r.Reserved.MemoryBytes), m, r.Reserved.MemorySource)
-	w.put(&Cost, r.CostPerHour, m)
-	w.put(&IdleCost, r.IdleCostPerHour, m)
-	w.put(&OverReservationCost, r.OverReservationWastePerMonth, m)
+	w.put1(&Cost, r.CostPerHour, m, currency)
+	w.put1(&IdleCost, r.IdleCostPerHour, m, currency)
+	w.put1(&OverReservationCost, r.OverReservationWastePerMonth/hoursPerMonth, m, currency)
 	if r.Platform != "" {
-		w.put(&ServerlessCost, r.ServerlessMonthlyCost, m)
-		w.put(&ServerlessSavings, r.SavingsPerMonth, m)
+		w.put1(&ServerlessCost, r.ServerlessMonthlyCost/hoursPerMonth, m, currency)
+		w.put1(&ServerlessSavings, r.SavingsPerMonth/hoursPerMonth, m, currency)
 	}
 	if r.Bursts.Count > 0 {
 		w.put1(&BurstDuration, r.Bursts.P50.Seconds(), m, "p50")
@@ -289,7 +294,7 @@ func (w *Walker) network(s *model.Snapshot, n *model.Network) {
 	}
 }
 
-func (w *Walker) runs(r *model.WorkloadRuns) {
+func (w *Walker) runs(r *model.WorkloadRuns, currency string) {
 	put := func(m *Metric, v float64, extra ...string) {
 		w.attrs = append(append(w.attrs[:0], r.Namespace, r.Kind, r.Name), extra...)
 		w.emit(m, v, nil, w.attrs)
@@ -303,9 +308,9 @@ func (w *Walker) runs(r *model.WorkloadRuns) {
 	put(&WorkloadRunDuration, st.DurationMean.Seconds(), "mean")
 	put(&WorkloadVerdict, 1, string(v.Verdict), v.Platform)
 	if v.Verdict != analysis.VerdictInsufficientData {
-		put(&WorkloadRunsCost, v.ContainerMonthlyCost)
+		put(&WorkloadRunsCost, v.ContainerMonthlyCost/hoursPerMonth, currency)
 		if v.Platform != "" {
-			put(&WorkloadServerlessCost, v.ServerlessMonthlyCost)
+			put(&WorkloadServerlessCost, v.ServerlessMonthlyCost/hoursPerMonth, currency)
 		}
 	}
 }

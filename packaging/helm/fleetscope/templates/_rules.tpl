@@ -39,9 +39,11 @@ groups:
       # fit score above {{ .fitScore }} and an estimated saving above {{ .savingPerMonth }} a month.
       - alert: FleetscopeServerlessCandidate
         expr: |
-          fleetscope_container_serverless_fit{verdict=~"function|serverless-container", container_name!="POD"} > {{ .fitScore }}
-          and ignoring (verdict, platform)
-          fleetscope_container_serverless_savings_per_month > {{ .savingPerMonth }}
+          (fleetscope_container_serverless_fit_ratio{container_name!="POD"} * 100 > {{ .fitScore }})
+          * ignoring (verdict, platform) group_left (verdict, platform)
+          fleetscope_container_serverless_verdict{verdict=~"function|serverless-container", container_name!="POD"}
+          and ignoring (verdict, platform, currency)
+          fleetscope_container_serverless_savings_per_hour * 730 > {{ .savingPerMonth }}
         for: {{ .for }}
         labels:
           severity: info
