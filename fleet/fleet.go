@@ -69,7 +69,7 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	}
 	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: &authTransport{next: rt, o: o}})
 	if err != nil {
-		return nil, fmt.Errorf("Prometheus URL %s: %w", o.URL, err)
+		return nil, fmt.Errorf("the Prometheus API URL %s: %w", o.URL, err)
 	}
 	q := &querier{api: v1.NewAPI(client), url: o.URL, timeout: o.Timeout, now: time.Now()}
 
