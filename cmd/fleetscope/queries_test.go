@@ -152,7 +152,7 @@ func TestPackagingQueriesUseExportedNames(t *testing.T) {
 	used := packagingMetrics(t)
 	for _, want := range []string{
 		"fleetscope_container_idle_cost_per_hour", "fleetscope_container_serverless_fit_ratio", "fleetscope_container_serverless_verdict",
-		"fleetscope_container_serverless_reason", "container_cpu_usage", "k8s_container_memory_limit_bytes",
+		"fleetscope_container_serverless_reason", "container_cpu_usage", "k8s_container_memory_limit_current_bytes",
 		"fleetscope_host_cpus", "fleetscope_collector_success", "fleetscope_containerd_up", "up",
 	} {
 		if len(used[want]) == 0 {

@@ -481,7 +481,7 @@ func TestLargeNodeAndVanishedSeries(t *testing.T) {
 	s2 := *s
 	s2.Containers = s.Containers[:10]
 	src.s = &s2
-	if ids := cpuPoints(); ids["c0010/3"] || !ids["c0009/3"] {
+	if ids := cpuPoints(); ids["c0010/2"] || !ids["c0009/2"] {
 		t.Fatal("series of a vanished container still exported, or a live one missing")
 	}
 }

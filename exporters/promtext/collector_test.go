@@ -204,7 +204,7 @@ func TestVanishedContainersVanish(t *testing.T) {
 }
 
 func TestNetworkNotMultipliedByContainers(t *testing.T) {
-	got := count(t, New(fixed{testSnapshot()}, Options{Version: "x"}), "container_network_io_bytes_total")
+	got := count(t, New(fixed{testSnapshot()}, Options{Version: "x"}), "k8s_pod_network_io_bytes_total")
 	if got != 2 { // one interface × two directions, once for the pod
 		t.Fatalf("network io series = %d, want 2", got)
 	}

@@ -45,7 +45,7 @@ type Metric struct {
 // the same container id (model.Meta.IdentityNamespace), which would
 // otherwise make two containers one series; on the info series it is
 // always set.
-var ContainerAttributes = []string{"container.id", "container.name", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
+var ContainerAttributes = []string{"container.id", "k8s.container.name", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
 
 // ContainerLabelPrefix starts the attribute of an allow-listed container
 // label on the info series, as in the semantic conventions'
@@ -92,27 +92,27 @@ var (
 	Uptime = Metric{Name: "container.uptime", Unit: "s", Instrument: Gauge,
 		Help: "Time since the container's task started."}
 
-	NetworkIO = Metric{Name: "container.network.io", Unit: "By", Instrument: Counter,
+	NetworkIO = Metric{Name: "k8s.pod.network.io", Unit: "By", Instrument: Counter,
 		Help: "Bytes received and transmitted in the pod's network namespace, per interface.", Attributes: []string{"network.io.direction", "network.interface.name"}}
-	NetworkPackets = Metric{Name: "container.network.packet.count", Unit: "{packet}", Instrument: Counter,
+	NetworkPackets = Metric{Name: "fleetscope.pod.network.packets", Unit: "{packet}", Instrument: Counter,
 		Help: "Packets received and transmitted in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
-	NetworkErrors = Metric{Name: "container.network.errors", Unit: "{error}", Instrument: Counter,
+	NetworkErrors = Metric{Name: "k8s.pod.network.errors", Unit: "{error}", Instrument: Counter,
 		Help: "Receive and transmit errors in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
-	NetworkDropped = Metric{Name: "container.network.packet.dropped", Unit: "{packet}", Instrument: Counter,
+	NetworkDropped = Metric{Name: "fleetscope.pod.network.dropped", Unit: "{packet}", Instrument: Counter,
 		Help: "Packets dropped in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
 
-	CPULimit = Metric{Name: "k8s.container.cpu.limit", Unit: "{cpu}", Instrument: Gauge,
+	CPULimit = Metric{Name: "k8s.container.cpu.limit.current", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU limit of the container in cores (CFS quota / period); absent when unlimited."}
-	CPURequest = Metric{Name: "k8s.container.cpu.request", Unit: "{cpu}", Instrument: Gauge,
+	CPURequest = Metric{Name: "k8s.container.cpu.request.current", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU request of the container in cores, derived from cgroup CPU shares (shares / 1024)."}
-	MemoryLimit = Metric{Name: "k8s.container.memory.limit", Unit: "By", Instrument: Gauge,
+	MemoryLimit = Metric{Name: "k8s.container.memory.limit.current", Unit: "By", Instrument: Gauge,
 		Help: "Memory limit of the container; absent when unlimited."}
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
 		Help: "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
 		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid",
 			"k8s.workload.kind", "k8s.workload.name", "k8s.deployment.name", "k8s.replicaset.name", "k8s.statefulset.name",
-			"k8s.daemonset.name", "k8s.job.name", "k8s.cronjob.name", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
+			"k8s.daemonset.name", "k8s.job.name", "k8s.cronjob.name", "container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}

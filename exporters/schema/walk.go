@@ -53,11 +53,25 @@ func IdentityValues(dst []string, m *Metric, meta *model.Meta) []string {
 	}
 	switch m.ident {
 	case identContainer:
-		return append(dst, meta.ID, meta.Name, meta.Pod.Namespace, meta.Pod.Name, ns)
+		return append(dst, meta.ID, k8sContainerName(meta), meta.Pod.Namespace, meta.Pod.Name, ns)
 	case identPod:
 		return append(dst, meta.ID, meta.Pod.Namespace, meta.Pod.Name, ns)
 	}
 	return dst
+}
+
+// k8sContainerName is the k8s.container.name of a container's series: its
+// name in the pod spec, "POD" for the pod's sandbox (as the kubelet's
+// cAdvisor calls it), none outside Kubernetes, where container.id alone
+// identifies it and the info series carries its container.name.
+func k8sContainerName(m *model.Meta) string {
+	switch {
+	case m.Pod.ContainerName != "":
+		return m.Pod.ContainerName
+	case m.Sandbox && m.Pod.Name != "":
+		return "POD"
+	}
+	return ""
 }
 
 // IdentityKind tells series of one container apart by the identity they
@@ -178,7 +192,7 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 		}
 		w.attrs = append(w.attrs, v)
 	}
-	w.attrs = append(w.attrs, m.Pod.ContainerName, boolString(m.Sandbox), boolString(m.GPU))
+	w.attrs = append(w.attrs, m.Name, boolString(m.Sandbox), boolString(m.GPU))
 	w.emit(&ContainerInfo, 1, m, w.attrs)
 	l := &sc.Limits
 	if c := l.CPULimitCores(); c > 0 {

@@ -124,7 +124,7 @@ func matchesAll(ms []*labels.Matcher, name string, shape map[string]string) bool
 // series only, each once.
 func TestPromtoolCAdvisorMixed(t *testing.T) {
 	fleetscope := map[string]string{"job": "fleetscope", "instance": "10.0.1.5:10076", "node": "node-a",
-		"container_id": strings.Repeat("ab", 32), "container_name": "web", "k8s_namespace_name": "shop", "k8s_pod_name": "web-1"}
+		"container_id": strings.Repeat("ab", 32), "k8s_container_name": "web", "k8s_namespace_name": "shop", "k8s_pod_name": "web-1"}
 	var tests strings.Builder
 	inputs := map[string]bool{}
 	var input strings.Builder

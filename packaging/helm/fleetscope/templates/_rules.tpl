@@ -12,13 +12,13 @@ groups:
       {{- if .enabled }}
       # Idle for more than {{ mulf .idleRatio 100 }}% of the last 24 hours while its reservation
       # costs more than {{ .idleCostPerMonth }} (currency of the agent's price sheet) a month,
-      # continuously for {{ .for }}. Pod sandboxes (container_name="POD") are
+      # continuously for {{ .for }}. Pod sandboxes (k8s_container_name="POD") are
       # the pod's, not a workload's, and are left out.
       - alert: FleetscopeContainerIdle
         expr: |
-          fleetscope_container_idle_cost_per_hour{container_name!="POD"} * 730 > {{ .idleCostPerMonth }}
+          fleetscope_container_idle_cost_per_hour{k8s_container_name!="POD"} * 730 > {{ .idleCostPerMonth }}
           and ignoring (window)
-          fleetscope_container_idle_ratio{window="24h", container_name!="POD"} > {{ .idleRatio }}
+          fleetscope_container_idle_ratio{window="24h", k8s_container_name!="POD"} > {{ .idleRatio }}
         for: {{ .for }}
         labels:
           severity: warning
@@ -26,7 +26,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
-          summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.container_name }} pays for idle capacity"
+          summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.k8s_container_name }} pays for idle capacity"
           description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} or $labels.node $labels.instance }} was idle more than {{ mulf .idleRatio 100 }}% of the last 24h and its idle share costs {{"{{"}} $value | printf \"%.2f\" }} a month (thresholds: idle ratio 24h > {{ .idleRatio }}, idle cost > {{ .idleCostPerMonth }}/month, for {{ .for }})."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeContainerIdle.md"
       {{- end }}
@@ -39,9 +39,9 @@ groups:
       # fit score above {{ .fitScore }} and an estimated saving above {{ .savingPerMonth }} a month.
       - alert: FleetscopeServerlessCandidate
         expr: |
-          (fleetscope_container_serverless_fit_ratio{container_name!="POD"} * 100 > {{ .fitScore }})
+          (fleetscope_container_serverless_fit_ratio{k8s_container_name!="POD"} * 100 > {{ .fitScore }})
           * ignoring (verdict, platform) group_left (verdict, platform)
-          fleetscope_container_serverless_verdict{verdict=~"function|serverless-container", container_name!="POD"}
+          fleetscope_container_serverless_verdict{verdict=~"function|serverless-container", k8s_container_name!="POD"}
           and ignoring (verdict, platform, currency)
           fleetscope_container_serverless_savings_per_hour * 730 > {{ .savingPerMonth }}
         for: {{ .for }}
@@ -51,7 +51,7 @@ groups:
           {{- toYaml . | nindent 10 }}
           {{- end }}
         annotations:
-          summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.container_name }} would be cheaper as {{"{{"}} $labels.verdict }}"
+          summary: "Container {{"{{"}} $labels.k8s_namespace_name }}/{{"{{"}} $labels.k8s_pod_name }}/{{"{{"}} $labels.k8s_container_name }} would be cheaper as {{"{{"}} $labels.verdict }}"
           description: "Container {{"{{"}} $labels.container_id }} on {{"{{"}} or $labels.node $labels.instance }} fits the {{"{{"}} $labels.platform }} platform with score {{"{{"}} $value }} (thresholds: fit score > {{ .fitScore }}, saving > {{ .savingPerMonth }}/month, for {{ .for }}); `fleetscope report` lists its reasons, blockers and saving."
           runbook_url: "https://github.com/fleetscope/fleetscope/blob/main/docs/runbooks/FleetscopeServerlessCandidate.md"
       {{- end }}
