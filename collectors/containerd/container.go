@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/api/types/task"
-	"github.com/containerd/containerd/v2/core/containers"
 )
 
 // CRI labels that containerd's CRI plugin puts on every container it creates.
@@ -201,12 +200,12 @@ func (s *ociSpec) grantsGPU() bool {
 // newContainer builds a Container from containerd's record; the task fields
 // are filled separately. A spec that cannot be decoded is reported but the
 // container is still returned: an unreadable spec must not hide a container.
-func newContainer(ns string, r *containers.Container) (*Container, error) {
+func newContainer(ns string, r *Record) (*Container, error) {
 	c := &Container{
 		Namespace:   ns,
 		ID:          r.ID,
 		Image:       r.Image,
-		Runtime:     r.Runtime.Name,
+		Runtime:     r.Runtime,
 		Labels:      r.Labels,
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
@@ -224,19 +223,20 @@ func newContainer(ns string, r *containers.Container) (*Container, error) {
 	if c.Sandbox {
 		c.Pod.SandboxID = r.ID
 		c.Pod.ContainerName = ""
+	} else {
+		// The record's sandbox (containerd 2's sandbox API), unless the
+		// spec's CRI annotation below names one.
+		c.Pod.SandboxID = r.SandboxID
 	}
-	if r.Spec == nil || len(r.Spec.GetValue()) == 0 {
+	if len(r.Spec) == 0 {
 		return c, nil
 	}
 	var s ociSpec
-	if err := json.Unmarshal(r.Spec.GetValue(), &s); err != nil {
+	if err := json.Unmarshal(r.Spec, &s); err != nil {
 		return c, fmt.Errorf("container %s/%s: decoding OCI spec: %w", ns, r.ID, err)
 	}
 	if id := s.Annotations[annotationSandboxID]; id != "" && !c.Sandbox {
 		c.Pod.SandboxID = id
-	}
-	if r.SandboxID != "" && c.Pod.SandboxID == "" {
-		c.Pod.SandboxID = r.SandboxID
 	}
 	c.GPU = s.grantsGPU()
 	if s.Linux != nil {

@@ -2,15 +2,12 @@ package containerd
 
 import (
 	"testing"
-
-	"github.com/containerd/containerd/v2/core/containers"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
-func record(id string, labels map[string]string, spec string) *containers.Container {
-	r := &containers.Container{ID: id, Labels: labels}
+func record(id string, labels map[string]string, spec string) *Record {
+	r := &Record{ID: id, Labels: labels}
 	if spec != "" {
-		r.Spec = &anypb.Any{Value: []byte(spec)}
+		r.Spec = []byte(spec)
 	}
 	return r
 }
