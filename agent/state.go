@@ -156,7 +156,7 @@ func (st *state) analyseOne(now time.Time, sc *model.Container, c *containerd.Co
 	if series == nil {
 		return
 	}
-	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, Sandbox: c.Sandbox}
+	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, GPUs: c.GPUs, Sandbox: c.Sandbox}
 	l := &sc.Limits
 	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
 	in.MemoryLimitBytes = l.MemoryBytes

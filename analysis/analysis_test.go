@@ -427,7 +427,7 @@ func TestVerdicts(t *testing.T) {
 				in.GPU = true
 				return in
 			},
-			verdict: VerdictRightsize, reasons: []string{CodeOverReserved},
+			verdict: VerdictRightsize, reasons: []string{CodeOverReserved, CodeGPUCost},
 			blockers: []string{CodeGPU},
 		},
 	}
@@ -1001,5 +1001,56 @@ func TestWasteNearLimit(t *testing.T) {
 	}
 	if math.Abs(r.CPUP95-p95) > 0.0005*p95 || math.Abs(r.CPUMax-levels[n-1]) > 0.0005*levels[n-1] {
 		t.Fatalf("p95 %v (true %v), max %v (true %v)", r.CPUP95, p95, r.CPUMax, levels[n-1])
+	}
+}
+
+// A GPU-granted container pays for its GPUs, idle or not: they are in its
+// cost and idle cost, and the reasons say the idleness is inferred.
+func TestGPUCost(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 2 * 24 * 60
+	s := build(th, t0, n, 2, hourly(6, busyLoad, idleLoad))
+	cfg := defaultAnalysis()
+	in := withLimits(s, t0.Add(n*time.Minute), 1, 1<<30)
+	base := Analyze(in, cfg, nil)
+	p := cfg.Prices
+	if want := 1*p.VCPUHour + 1*p.GiBHour; !near(base.CostPerHour, want, 1e-12) {
+		t.Fatalf("without GPU: cost %v, want %v", base.CostPerHour, want)
+	}
+	if _, ok := reason(base.Reasons, CodeGPUCost); ok {
+		t.Fatalf("gpu_cost reason without a GPU: %v", base.Reasons)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		gpus    int
+		want    int
+		assumed string
+	}{
+		{"two GPUs from the spec", 2, 2, ""},
+		{"count unknown", 0, 1, "1 assumed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := in
+			in.GPU, in.GPUs = true, tc.gpus
+			r := Analyze(in, cfg, nil)
+			if r.Reserved.GPUs != tc.want || r.Reserved.GPUsAssumed != (tc.assumed != "") {
+				t.Fatalf("reserved %+v", r.Reserved)
+			}
+			want := base.CostPerHour + float64(tc.want)*p.GPUHour
+			if !near(r.CostPerHour, want, 1e-12) || !near(r.IdleCostPerHour, want*r.IdleRatio7d, 1e-12) ||
+				!near(r.IdleCostPerMonth, want*r.IdleRatio7d*730, 1e-12) || !near(r.CurrentMonthlyCost, want*730, 1e-12) {
+				t.Fatalf("cost %v idle %v/h %v/month current %v, want cost %v", r.CostPerHour, r.IdleCostPerHour, r.IdleCostPerMonth, r.CurrentMonthlyCost, want)
+			}
+			// The GPU's use is not measured, so it is no over-reservation.
+			if !near(r.OverReservationWastePerMonth, base.OverReservationWastePerMonth, 1e-12) {
+				t.Fatalf("waste %v, want %v", r.OverReservationWastePerMonth, base.OverReservationWastePerMonth)
+			}
+			g, ok := reason(r.Reasons, CodeGPUCost)
+			if !ok || !strings.Contains(g.Text, "inferred") || !strings.Contains(g.Text, "no GPU utilisation") ||
+				!strings.Contains(g.Text, "0.3500 USD an hour") || (tc.assumed != "" && !strings.Contains(g.Text, tc.assumed)) {
+				t.Fatalf("reasons %v", r.Reasons)
+			}
+		})
 	}
 }

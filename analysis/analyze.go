@@ -48,6 +48,7 @@ const (
 	CodeNotCheaper       = "not_cheaper"
 	CodePodSandbox       = "pod_sandbox"
 	CodeSavingTooSmall   = "saving_too_small"
+	CodeGPUCost          = "gpu_cost"
 )
 
 const (
@@ -66,6 +67,9 @@ type Input struct {
 	Labels map[string]string
 	// GPU is true when the container is granted a GPU-class device.
 	GPU bool
+	// GPUs is how many GPUs it is granted, when its spec says; 0 with GPU
+	// true counts as one (see the package documentation).
+	GPUs int
 	// Sandbox is true for a pod's sandbox (pause) container, which is
 	// never a candidate of its own: the pod is the unit of a decision.
 	Sandbox bool
@@ -84,6 +88,10 @@ type Reserved struct {
 	CPUCores                float64
 	MemoryBytes             uint64
 	CPUSource, MemorySource string
+	// GPUs are the GPUs granted; GPUsAssumed is true when the spec grants
+	// GPUs without saying how many and one is assumed.
+	GPUs        int
+	GPUsAssumed bool
 }
 
 // Bursts summarise runs of consecutive active minutes over 7 days.
@@ -218,7 +226,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.Reserved = reservedOf(&in, &r)
 	p := &cfg.Prices
 	cores, gib := r.Reserved.CPUCores, float64(r.Reserved.MemoryBytes)/gibibyte
-	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour
+	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour + float64(r.Reserved.GPUs)*p.GPUHour
 	idle := r.IdleRatio7d
 	if math.IsNaN(idle) {
 		idle = 0
@@ -488,6 +496,12 @@ func reservedOf(in *Input, r *Result) Reserved {
 	default:
 		res.CPUCores = r.CPUP95
 		res.CPUSource = SourceObserved
+	}
+	if in.GPU || in.GPUs > 0 {
+		res.GPUs = max(in.GPUs, 0)
+		if res.GPUs == 0 {
+			res.GPUs, res.GPUsAssumed = 1, true
+		}
 	}
 	if in.MemoryLimitBytes > 0 && in.MemoryLimitBytes < unlimitedMemory {
 		res.MemoryBytes = in.MemoryLimitBytes

@@ -114,7 +114,7 @@ func size(r *Result, p *config.PlatformConfig) (vcpus float64, mib uint64) {
 // serverlessCost is the monthly cost of the container's work on p.
 func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
 	vcpus, mib := size(fa.r, p)
-	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond
+	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond + float64(fa.r.Reserved.GPUs)*p.PricePerGPUSecond
 	return fa.activeSeconds*perSecond + fa.requests/1e6*p.PricePerMillionRequests
 }
 
@@ -206,7 +206,27 @@ func decide(fa *facts, t *textBuilder) {
 		t.begin(CodeReservationUsed, false).s("p95 uses ").num(r.CPUP95, 3).s(" of ").num(r.Reserved.CPUCores, 3).s(" cores (").s(r.Reserved.CPUSource).
 			s(") and ").mib(r.WorkingSetP95).s(" of ").mib(r.Reserved.MemoryBytes).s(" (").s(r.Reserved.MemorySource).s(")")
 	}
+	if r.Reserved.GPUs > 0 {
+		gpuReason(fa, t)
+	}
 	t.finish(r)
+}
+
+// gpuReason says what the container's GPUs cost, and that their idleness
+// is inferred.
+func gpuReason(fa *facts, t *textBuilder) {
+	r, p := fa.r, &fa.cfg.Prices
+	t.begin(CodeGPUCost, false).int(r.Reserved.GPUs)
+	if r.Reserved.GPUs == 1 {
+		t.s(" GPU")
+	} else {
+		t.s(" GPUs")
+	}
+	if r.Reserved.GPUsAssumed {
+		t.s(" (the spec grants GPUs without saying how many: 1 assumed)")
+	}
+	t.s(" at ").money(p.GPUHour, p.Currency).s(" an hour each, ").money(float64(r.Reserved.GPUs)*p.GPUHour*hoursPerMonth, p.Currency).
+		s(" a month, are in the cost; GPU idleness is inferred from CPU, network and disk, as no GPU utilisation is read yet")
 }
 
 // blockerReasons explains every blocker of fn and ct (ct may be nil), once

@@ -42,14 +42,24 @@
 // WorkingSetMax ("observed"); cgroups have no memory request.
 //
 //   - CostPerHour = reserved cores × prices.vcpu_hour + reserved GiB ×
-//     prices.gib_hour.
+//     prices.gib_hour + GPUs × prices.gpu_hour. GPUs are those the spec
+//     grants (Input.GPUs); a GPU-granted container whose spec does not
+//     say how many (Input.GPU with GPUs 0: a runtime hook, a control
+//     device) counts as one, and its reasons say that the count was
+//     assumed.
 //   - IdleCostPerHour = CostPerHour × IdleRatio7d; IdleCostPerMonth and
 //     CurrentMonthlyCost are per-hour figures × 730 hours (365 × 24 / 12, the
 //     month cloud price lists use).
 //   - OverReservationWastePerMonth = 730 × the cost of (reserved − used):
 //     cores above CPUP95 and bytes above WorkingSetP95, each counted only
 //     when reserved by a limit or request (an observed "reservation" wastes
-//     nothing).
+//     nothing). GPUs are left out: nothing measures their use.
+//
+// GPU idleness is not measured (no GPU utilisation source is read yet): a
+// GPU-granted container's idle minutes are those of its CPU, network and
+// disk, and its GPUs are paid, idle, in those minutes like its CPU and
+// memory. Every analysed GPU container carries a gpu_cost reason saying
+// so, with the GPU count, where it comes from and its price.
 //
 // # Serverless cost on a platform
 //
@@ -74,8 +84,11 @@
 // hours; when none were seen, the number of bursts scaled the same way (a
 // burst is at least one invocation).
 //
-//	monthly = active s × (vCPUs × price_per_vcpu_second + GiB × price_per_gib_second)
+//	monthly = active s × (vCPUs × price_per_vcpu_second + GiB × price_per_gib_second
+//	                      + GPUs × price_per_gpu_second)
 //	        + requests / 1e6 × price_per_million_requests
+//
+// (GPUs as in CostPerHour; only a platform that offers GPUs can host them.)
 //
 // # Blockers
 //

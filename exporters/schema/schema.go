@@ -115,7 +115,7 @@ var (
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}
 	Cost = Metric{Name: "fleetscope.container.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the container's reserved CPU and memory cost per hour at the configured prices."}
+		Help: "What the container's reserved CPU, memory and GPUs cost per hour at the configured prices."}
 	IdleCost = Metric{Name: "fleetscope.container.idle.cost", Unit: "{currency}/h", Instrument: Gauge,
 		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio)."}
 	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/mo", Instrument: Gauge,
