@@ -892,13 +892,14 @@ func TestFunctionCPU(t *testing.T) {
 	}
 
 	// 6 cores fit a function, priced at most at its largest size
-	// (10,240 MiB buys a little under 6 × 1,769).
+	// (10,240 MiB buys a little under 6 × 1,769), where the work runs
+	// 6 / (10,240 / 1,769) times as long.
 	r = Analyze(withLimits(bursty(6), now, 6, 8<<30), defaultAnalysis(), nil)
 	if r.Verdict != VerdictFunction {
 		t.Fatalf("6 cores: %s %v", r.Verdict, r.Blockers)
 	}
 	mem = min(math.Ceil(min(r.CPUMax, 6)*1769), 10240)
-	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
+	want = 0.05*730*3600*6/(mem/1769)*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
 	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
 		t.Fatalf("6 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
 	}
@@ -1052,5 +1053,87 @@ func TestGPUCost(t *testing.T) {
 				t.Fatalf("reasons %v", r.Reasons)
 			}
 		})
+	}
+}
+
+// everySample feeds n minutes of 2 s samples; cores(i) is the CPU rate of
+// sample i.
+func everySample(th history.Thresholds, n int, cores func(i int) float64) *history.Series {
+	s := history.NewSeries()
+	for i := range n * 30 {
+		s.Add(history.Sample{
+			Time: t0.Add(time.Duration(i) * 2 * time.Second), CPUSeconds: cores(i) * 2,
+			WorkingSet: 20 * mib, Interval: 2 * time.Second,
+		}, th)
+	}
+	s.Advance(t0.Add(time.Duration(n)*time.Minute), th)
+	return s
+}
+
+// TestSubMinuteDutyCycle: 1 s of work every 20 s (the demo's cron-like)
+// makes every minute active, so by minutes it is never idle; its samples
+// say it is busy a tenth of the time, and priced at the billed time that
+// work needs, low and high, it is a function candidate with its range in
+// the reasons. A container busy all the time is not, whatever it uses.
+func TestSubMinuteDutyCycle(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 2 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	cfg := defaultAnalysis()
+
+	// One 2 s sample in ten at 0.25 cores (0.5 CPU-seconds), under a
+	// limit of half a core and 256 MiB.
+	cron := everySample(th, n, func(i int) float64 {
+		if i%10 == 0 {
+			return 0.25
+		}
+		return 0
+	})
+	r := Analyze(withLimits(cron, now, 0.5, 256*mib), cfg, nil)
+	if r.IdleRatio7d != 0 || !near(r.BusyRatio, 0.1, 1e-9) || !r.DutyCycled || r.LongestBusyRun != 2*time.Second || r.BusyRuns != n*3 {
+		t.Fatalf("idle %v busy %v duty-cycled %v longest run %v runs %d", r.IdleRatio7d, r.BusyRatio, r.DutyCycled, r.LongestBusyRun, r.BusyRuns)
+	}
+	if r.Verdict != VerdictFunction || len(r.Blockers) != 0 {
+		t.Fatalf("verdict %s, blockers %v, reasons %v", r.Verdict, r.Blockers, r.Reasons)
+	}
+	// Sized for the 0.25 cores of a sample: 443 MiB, 0.2504 vCPU. Low:
+	// 1.5 CPU-seconds a minute flat out; high: the 6 busy seconds a
+	// minute. 3 runs a minute are the requests.
+	const perMonth = 730 * 60.0
+	mib443 := 443.0 / 1024 * 0.0000166667
+	fee := 3 * perMonth / 1e6 * 0.20
+	low, high := 1.5/(443.0/1769)*perMonth, 6*perMonth
+	if !near(r.BilledSecondsLow, low, 1e-6) || !near(r.BilledSecondsHigh, high, 1e-6) {
+		t.Fatalf("billed %v to %v s, want %v to %v", r.BilledSecondsLow, r.BilledSecondsHigh, low, high)
+	}
+	if !near(r.ServerlessMonthlyCostLow, low*mib443+fee, 1e-6) || !near(r.ServerlessMonthlyCost, high*mib443+fee, 1e-6) {
+		t.Fatalf("cost %v to %v, want %v to %v", r.ServerlessMonthlyCostLow, r.ServerlessMonthlyCost, low*mib443+fee, high*mib443+fee)
+	}
+	if want := (0.5*0.04048 + 0.25*0.004445) * 730; !near(r.CurrentMonthlyCost, want, 1e-9) || !near(r.SavingsPerMonth, want-r.ServerlessMonthlyCost, 1e-9) {
+		t.Fatalf("current %v saving %v", r.CurrentMonthlyCost, r.SavingsPerMonth)
+	}
+	c, ok := reason(r.Reasons, CodeCheaper)
+	if !ok || !strings.Contains(c.Text, "1.92 USD to 1.92 USD a month instead of 15.59 USD") || !strings.Contains(c.Text, "busy in 10.0% of the sampled time") ||
+		!strings.Contains(c.Text, "from runs of work") {
+		t.Fatalf("cheaper reason %q", c.Text)
+	}
+	if i, _ := reason(r.Reasons, CodeIdleRatioHigh); !strings.Contains(i.Text, "pieces shorter than a minute") {
+		t.Fatalf("idle reason %q", i.Text)
+	}
+	if r.Score < 1 {
+		t.Fatalf("score %d", r.Score)
+	}
+
+	// Busy all the time: at 0.02 cores under the same limit (as a
+	// function it would cost less than now), and at the limit.
+	for _, cores := range []float64{0.02, 0.5} {
+		busy := everySample(th, n, func(int) float64 { return cores })
+		r := Analyze(withLimits(busy, now, 0.5, 256*mib), cfg, nil)
+		if r.DutyCycled || r.BusyRatio != 1 || r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer {
+			t.Fatalf("%v cores all the time: duty-cycled %v busy %v verdict %s", cores, r.DutyCycled, r.BusyRatio, r.Verdict)
+		}
+		if _, ok := reason(r.Blockers, CodeNotIdleEnough); !ok {
+			t.Fatalf("%v cores all the time: blockers %v", cores, r.Blockers)
+		}
 	}
 }

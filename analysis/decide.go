@@ -2,21 +2,24 @@ package analysis
 
 import (
 	"math"
+	"time"
 
 	"github.com/fleetscope/fleetscope/config"
 )
 
 // facts are the figures decide works from, computed by Analyze.
 type facts struct {
-	in            *Input
-	cfg           *config.AnalysisConfig
-	r             *Result
-	idle          float64 // IdleRatio7d, 0 without data
-	requests      float64 // per month
-	activeSeconds float64 // per month
-	latency       bool
-	diskFloor     float64 // bytes per second
-	writeRate     float64 // bytes per active second; 0 below statefulMinWriteBytes
+	in           *Input
+	cfg          *config.AnalysisConfig
+	r            *Result
+	idle         float64 // IdleRatio7d, 0 without data
+	requests     float64 // per month
+	requestsFrom string  // what requests were counted from
+	cpuSeconds   float64 // per month
+	busySeconds  float64 // per month
+	latency      bool
+	diskFloor    float64 // bytes per second
+	writeRate    float64 // bytes per active second; 0 below statefulMinWriteBytes
 }
 
 // blockers is a set of reasons that rule a platform out.
@@ -35,13 +38,24 @@ const (
 	blockCPU
 )
 
+// What requests were counted from.
+const (
+	fromAccepts = "accepted connections"
+	fromRuns    = "runs of work"
+	fromBursts  = "bursts"
+)
+
 // platform is one serverless platform's fit for the container.
 type platform struct {
 	cfg *config.PlatformConfig
 	// blocked holds the blockers; blockCost and blockSaving are added by
 	// decide, against the current cost.
 	blocked blockers
-	cost    float64 // per month
+	// cost is the monthly cost at the high end of the billed time, costLow
+	// at its low end; vcpus the speed the low end assumes.
+	cost, costLow   float64
+	secLow, secHigh float64 // billed seconds per month
+	vcpus           float64
 }
 
 func evaluate(fa *facts, p *config.PlatformConfig) platform {
@@ -56,7 +70,7 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if fa.in.Sandbox {
 		b |= blockSandbox
 	}
-	if r.Bursts.Max > p.MaxDuration {
+	if longestBurst(r) > p.MaxDuration {
 		b |= blockBurst
 	}
 	if r.WorkingSetMax > p.MaxMemoryMiB<<20 {
@@ -68,17 +82,28 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if fa.writeRate > fa.diskFloor {
 		b |= blockDisk
 	}
-	if r.ObservedFor == 0 || fa.idle < fa.cfg.CandidateIdleRatio {
+	if r.ObservedFor == 0 || (fa.idle < fa.cfg.CandidateIdleRatio && !r.DutyCycled) {
 		b |= blockIdle
 	}
-	return platform{cfg: p, blocked: b, cost: serverlessCost(fa, p)}
+	pl := platform{cfg: p, blocked: b}
+	serverlessCost(fa, &pl)
+	return pl
 }
 
-// peakCPU is the CPU a platform must provide: CPUMax, capped at a CPU limit
-// since a limited container never used more than its limit, whatever the
-// rounding of history's CPU codes says.
+// longestBurst is what a platform's duration limit must hold: the longest
+// burst, or for a duty-cycled container the longest run of busy samples.
+func longestBurst(r *Result) time.Duration {
+	if r.DutyCycled {
+		return r.LongestBusyRun
+	}
+	return r.Bursts.Max
+}
+
+// peakCPU is the CPU a platform must provide: CPUMax or the peak of a
+// sample, capped at a CPU limit since a limited container never used more
+// than its limit, whatever the rounding of history's CPU codes says.
 func peakCPU(r *Result) float64 {
-	peak := r.CPUMax
+	peak := max(r.CPUMax, r.PeakCores)
 	if r.Reserved.CPUSource == SourceLimit {
 		peak = min(peak, r.Reserved.CPUCores)
 	}
@@ -111,11 +136,27 @@ func size(r *Result, p *config.PlatformConfig) (vcpus float64, mib uint64) {
 	return vcpus, mib
 }
 
-// serverlessCost is the monthly cost of the container's work on p.
-func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
+// serverlessCost fills pl's billed time and monthly costs, low and high.
+func serverlessCost(fa *facts, pl *platform) {
+	p := pl.cfg
 	vcpus, mib := size(fa.r, p)
+	// The speed the work runs at there: what the size buys where CPU
+	// follows memory, else the vCPUs chosen.
+	pl.vcpus = vcpus
+	if p.VCPUStep == 0 && p.MemoryMiBPerVCPU > 0 {
+		pl.vcpus = min(float64(mib)/p.MemoryMiBPerVCPU, p.MaxVCPUs)
+	}
+	pl.secHigh = fa.busySeconds
+	if pl.vcpus > 0 {
+		pl.secLow = fa.cpuSeconds / pl.vcpus
+		pl.secHigh = max(pl.secHigh, pl.secLow)
+	} else {
+		pl.secLow = pl.secHigh
+	}
 	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond + float64(fa.r.Reserved.GPUs)*p.PricePerGPUSecond
-	return fa.activeSeconds*perSecond + fa.requests/1e6*p.PricePerMillionRequests
+	fee := fa.requests / 1e6 * p.PricePerMillionRequests
+	pl.cost = pl.secHigh*perSecond + fee
+	pl.costLow = pl.secLow*perSecond + fee
 }
 
 // decide fills the verdict, score, platform, serverless costs, reasons and
@@ -156,6 +197,8 @@ func decide(fa *facts, t *textBuilder) {
 	}
 	if cheapest != nil {
 		r.ServerlessMonthlyCost = cheapest.cost
+		r.ServerlessMonthlyCostLow = cheapest.costLow
+		r.BilledSecondsLow, r.BilledSecondsHigh = cheapest.secLow, cheapest.secHigh
 		r.SavingsPerMonth = current - cheapest.cost
 	}
 
@@ -186,10 +229,16 @@ func decide(fa *facts, t *textBuilder) {
 		}
 		r.Platform = chosen.cfg.Name
 		r.Score = score(r, chosen.cfg, cfg.MinSavingPerMonth)
-		t.begin(CodeIdleRatioHigh, false).s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
-		t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
-		t.begin(CodeCheaper, false).s("as ").s(chosen.cfg.Name).s(" it would cost ").money(chosen.cost, cfg.Prices.Currency).
-			s(" a month instead of ").money(current, cfg.Prices.Currency).s(", saving ").money(r.SavingsPerMonth, cfg.Prices.Currency)
+		if r.DutyCycled {
+			t.begin(CodeIdleRatioHigh, false).s("busy in ").pct(r.BusyRatio).s(" of the sampled time of the ").dur(r.ObservedFor).
+				s(" observed, though active in ").pct(1 - r.IdleRatio7d).s(" of its minutes: work in pieces shorter than a minute (candidates from ").
+				pct(cfg.CandidateIdleRatio).s(" idle)")
+			t.begin(CodeShortBursts, false).int(r.BusyRuns).s(" runs of work, longest ").dur(r.LongestBusyRun).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
+		} else {
+			t.begin(CodeIdleRatioHigh, false).s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
+			t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
+		}
+		cheaperReason(fa, t, chosen)
 	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox:
 		r.Verdict = VerdictScaleToZero
 		n := len(r.IdleHoursOfDay)
@@ -229,6 +278,23 @@ func gpuReason(fa *facts, t *textBuilder) {
 		s(" a month, are in the cost; GPU idleness is inferred from CPU, network and disk, as no GPU utilisation is read yet")
 }
 
+// cheaperReason states the serverless cost's range on p, and its basis.
+func cheaperReason(fa *facts, t *textBuilder, p *platform) {
+	r, cur := fa.r, fa.cfg.Prices.Currency
+	t.begin(CodeCheaper, false).s("as ").s(p.cfg.Name).s(" it would cost ").money(p.costLow, cur).s(" to ").money(p.cost, cur).
+		s(" a month instead of ").money(r.CurrentMonthlyCost, cur).s(", saving ").money(r.SavingsPerMonth, cur).s(" at the high end; billed ").
+		dur(seconds(p.secLow)).s(" to ").dur(seconds(p.secHigh)).s(" a month: low, ").num(fa.cpuSeconds, 0).s(" CPU-seconds flat out at ").num(p.vcpus, 3).
+		s(" vCPU; high, busy in ").pct(r.BusyRatio).s(" of the sampled time; ").num(fa.requests, 0).s(" requests, from ").s(fa.requestsFrom)
+}
+
+// seconds converts a float number of seconds to a Duration, saturating.
+func seconds(s float64) time.Duration {
+	if !(s < float64(math.MaxInt64)/1e9) {
+		return math.MaxInt64
+	}
+	return time.Duration(s * 1e9)
+}
+
 // blockerReasons explains every blocker of fn and ct (ct may be nil), once
 // per code, naming the platforms a platform-specific blocker applies to.
 func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
@@ -260,7 +326,11 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 		t.begin(CodeLatencyCritical, true).s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")
 	}
 	if all&blockBurst != 0 {
-		t.begin(CodeBurstTooLong, true).s("longest burst of activity ").dur(r.Bursts.Max).s(" exceeds the limit of ")
+		if r.DutyCycled {
+			t.begin(CodeBurstTooLong, true).s("longest run of work ").dur(r.LongestBusyRun).s(" exceeds the limit of ")
+		} else {
+			t.begin(CodeBurstTooLong, true).s("longest burst of activity ").dur(r.Bursts.Max).s(" exceeds the limit of ")
+		}
 		limits(t, fn, ct, blockBurst)
 	}
 	if all&blockMemory != 0 {
@@ -382,11 +452,15 @@ func score(r *Result, p *config.PlatformConfig, minSaving float64) int {
 	if minSaving > 0 {
 		money = clamp01(r.SavingsPerMonth / (r.SavingsPerMonth + 10*minSaving))
 	}
+	idle, burst := r.IdleRatio7d, r.Bursts.P95
+	if r.DutyCycled {
+		idle, burst = 1-r.BusyRatio, r.LongestBusyRun
+	}
 	fit := 1.0
 	if p.MaxDuration > 0 {
-		fit = 1 - clamp01(float64(r.Bursts.P95)/float64(p.MaxDuration))
+		fit = 1 - clamp01(float64(burst)/float64(p.MaxDuration))
 	}
-	s := int(math.Round(100 * r.IdleRatio7d * money * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
+	s := int(math.Round(100 * idle * money * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
 	return min(max(s, 1), 100)
 }
 

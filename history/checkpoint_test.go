@@ -378,9 +378,9 @@ func TestCheckpointSize(t *testing.T) {
 	st := NewStore()
 	k := Key{"k8s.io", strings.Repeat("0", 64)}
 	*st.GetOrCreate(k) = *weekSeries()
-	// Header, count and checksum; one record of 24,675 bytes plus the key,
+	// Header, count and checksum; one record of 27,107 bytes plus the key,
 	// as the package doc says.
-	if got, want := len(encode(t, st)), headerLen+4+trailerLen+24675+len(k.Namespace)+len(k.ID); got != want {
+	if got, want := len(encode(t, st)), headerLen+4+trailerLen+27107+len(k.Namespace)+len(k.ID); got != want {
 		t.Errorf("checkpoint of one full week: %d bytes, want %d", got, want)
 	}
 }
@@ -431,5 +431,43 @@ func TestReadVersion2(t *testing.T) {
 			}
 		}
 	}
+	asVersion3(st)
+	sameHistory(t, st, got)
+}
+
+// asVersion3 makes st what a checkpoint of version 3 or older reads back
+// as: without activity below the minute, the minute in progress busy so
+// far, active minutes busy in full, in runs as long as those.
+func asVersion3(st *Store) {
+	for _, s := range st.series {
+		a, h := &s.acc, &s.hour
+		a.busy, a.longest, a.runs, a.peak, a.busyCPU = a.observed, a.observed, 0, 0, a.cpu
+		h.busy, h.runs, h.peak, h.busyCPU = int64(h.actv)*nsPerMinute, 0, 0, h.cpu
+		h.longest = h.busy
+		s.run = 0
+		for i := range s.hours {
+			r := &s.hours[i]
+			r.busy, r.runs, r.peak, r.busyCPU = uint16(r.actv)*60, 0, 0, r.cpu
+			r.longest = r.busy
+		}
+	}
+}
+
+// TestReadVersion3: a checkpoint written before activity below the minute
+// was kept reads its hours as busy for their active minutes.
+func TestReadVersion3(t *testing.T) {
+	st := sampleStore()
+	var buf bytes.Buffer
+	if _, err := st.writeTo(&buf, version3); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.Bytes()[len(magic)]; got != version3 {
+		t.Fatalf("version byte %d", got)
+	}
+	got, err := ReadStore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asVersion3(st)
 	sameHistory(t, st, got)
 }
