@@ -582,9 +582,8 @@ func TestWeekOldSeriesMemory(t *testing.T) {
 func TestActivityBelowTheMinute(t *testing.T) {
 	th := Thresholds{CPUCores: 0.01, NetBytesPerSecond: 1000, DiskWriteBytesPerSecond: 4096}
 	s := NewSeries()
-	at := t0
 	for i := range 1800 { // an hour of 2 s samples
-		at = t0.Add(time.Duration(i) * 2 * time.Second)
+		at := t0.Add(time.Duration(i) * 2 * time.Second)
 		cpu := 0.0
 		if i%10 == 0 {
 			cpu = 0.5 // 0.25 cores over the sample
