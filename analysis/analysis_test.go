@@ -1137,3 +1137,73 @@ func TestSubMinuteDutyCycle(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartsAndListeners: a crash-looping container of a live pod is
+// paid, idle, while it is down: its idle cost counts that time, and it is
+// no candidate of any kind. An always-on TCP server is no function, but
+// may be a serverless container.
+func TestRestartsAndListeners(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 2 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	cfg := defaultAnalysis()
+
+	// Each hour: 5 minutes of work, a crash, 55 minutes down (restarts
+	// while backing off), then a restart.
+	s := history.NewSeries()
+	for i := range n * 2 {
+		at := t0.Add(time.Duration(i) * 30 * time.Second)
+		sm := history.Sample{Time: at, Interval: 30 * time.Second, WorkingSet: 100 * mib}
+		if m := i / 2 % 60; m < 5 {
+			sm.CPUSeconds = 0.3 * 30
+		} else {
+			sm.Down = true
+		}
+		if i > 0 && i%120 == 0 {
+			s.NoteRestart()
+		}
+		s.Add(sm, th)
+	}
+	s.Advance(now, th)
+	r := Analyze(withLimits(s, now, 1, 512*mib), cfg, nil)
+	wantIdle := 55.0 / 60
+	if r.Restarts != 47 || r.DownFor != 48*55*time.Minute || !near(r.IdleRatio7d, wantIdle, 1e-9) {
+		t.Fatalf("restarts %d, down %v, idle %v; want 47, %v, %v", r.Restarts, r.DownFor, r.IdleRatio7d, 48*55*time.Minute, wantIdle)
+	}
+	if !near(r.IdleCostPerHour, r.CostPerHour*wantIdle, 1e-12) || r.IdleCostPerMonth <= 0 {
+		t.Fatalf("idle cost %v of %v per hour", r.IdleCostPerHour, r.CostPerHour)
+	}
+	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Verdict == VerdictScaleToZero {
+		t.Fatalf("crash-looping: verdict %s", r.Verdict)
+	}
+	if b, ok := reason(r.Blockers, CodeRestarting); !ok || !strings.Contains(b.Text, "restarted 47 times") {
+		t.Fatalf("blockers %v", r.Blockers)
+	}
+	if re, ok := reason(r.Reasons, CodeRestarts); !ok || !strings.Contains(re.Text, "idle cost") {
+		t.Fatalf("reasons %v", r.Reasons)
+	}
+
+	// A mostly idle server, listening all the time.
+	srv := history.NewSeries()
+	for i := range n * 2 {
+		l := idleLoad
+		if i/2%60 < 3 {
+			l = busyLoad
+		}
+		srv.Add(history.Sample{
+			Time: t0.Add(time.Duration(i) * 30 * time.Second), Interval: 30 * time.Second,
+			CPUSeconds: l.cores * 30, NetRxBytes: uint64(l.net * 30), WorkingSet: l.ws, Listening: true,
+		}, th)
+	}
+	srv.Advance(now, th)
+	r = Analyze(withLimits(srv, now, 1, 512*mib), cfg, nil)
+	if r.ListeningRatio != 1 || r.Verdict != VerdictServerlessContainer {
+		t.Fatalf("listener: ratio %v verdict %s blockers %v", r.ListeningRatio, r.Verdict, r.Blockers)
+	}
+	if b, ok := reason(r.Blockers, CodeListener); !ok || !strings.Contains(b.Text, "function cannot run") {
+		t.Fatalf("listener blockers %v", r.Blockers)
+	}
+	if _, ok := reason(r.Reasons, CodeListener); !ok {
+		t.Fatalf("listener reasons %v", r.Reasons)
+	}
+}

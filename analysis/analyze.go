@@ -49,6 +49,9 @@ const (
 	CodePodSandbox       = "pod_sandbox"
 	CodeSavingTooSmall   = "saving_too_small"
 	CodeGPUCost          = "gpu_cost"
+	CodeRestarting       = "restarting"
+	CodeRestarts         = "restarts"
+	CodeListener         = "listener"
 )
 
 const (
@@ -133,6 +136,14 @@ type Result struct {
 	PeakCores      float64
 	DutyCycled     bool
 
+	// Restarts counts the restarts noted in the window, DownFor the
+	// minutes the container was down while its pod lived (they are idle
+	// minutes too); ListeningRatio is the share of minutes with data with
+	// a listening TCP socket, NaN without data.
+	Restarts       int
+	DownFor        time.Duration
+	ListeningRatio float64
+
 	Reserved                                                                     Reserved
 	CostPerHour, IdleCostPerHour, IdleCostPerMonth, OverReservationWastePerMonth float64
 
@@ -202,7 +213,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	sc.runs = sc.runs[:0]
 	sc.ws = sc.ws[:0]
 	var acceptsTotal, diskTotal, cpuTotal, busyTotal float64
-	var runsTotal int
+	var runsTotal, listenMinutes int
 	// A time beyond what Unix nanoseconds hold (the zero Time, say) can
 	// name no minute of history.
 	if n := in.Now.UnixNano(); in.Series != nil && time.Unix(0, n).Equal(in.Now) {
@@ -229,6 +240,9 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 			runsTotal += int(h.BusyRuns)
 			r.LongestBusyRun = max(r.LongestBusyRun, h.LongestBusyRun)
 			r.PeakCores = max(r.PeakCores, float64(h.PeakCores))
+			r.Restarts += int(h.Restarts)
+			r.DownFor += time.Duration(h.DownMinutes) * time.Minute
+			listenMinutes += int(h.ListenMinutes)
 		}
 	}
 
@@ -238,6 +252,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
 	r.Bursts = burstsOf(sc.runs)
 	r.BusyRuns = runsTotal
+	r.ListeningRatio = ratio(listenMinutes, ms.valid[2])
 	r.BusyRatio = math.NaN()
 	if ms.valid[2] > 0 {
 		r.BusyRatio = min(busyTotal/float64(ms.valid[2]*60), 1)

@@ -36,6 +36,14 @@ const (
 	blockSaving
 	blockSandbox
 	blockCPU
+	blockRestarting
+	blockListener
+)
+
+// Thresholds of the restarting and listener blockers.
+const (
+	restartingDownShare = 0.1 // of the time observed
+	alwaysListening     = 0.9 // of the minutes with data
 )
 
 // What requests were counted from.
@@ -82,12 +90,24 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if fa.writeRate > fa.diskFloor {
 		b |= blockDisk
 	}
+	if restarting(r) {
+		b |= blockRestarting
+	}
+	if r.ListeningRatio >= alwaysListening && !p.Listen {
+		b |= blockListener
+	}
 	if r.ObservedFor == 0 || (fa.idle < fa.cfg.CandidateIdleRatio && !r.DutyCycled) {
 		b |= blockIdle
 	}
 	pl := platform{cfg: p, blocked: b}
 	serverlessCost(fa, &pl)
 	return pl
+}
+
+// restarting reports whether the container restarted and was down for a
+// good part of the time observed.
+func restarting(r *Result) bool {
+	return r.Restarts > 0 && r.ObservedFor > 0 && float64(r.DownFor) >= restartingDownShare*float64(r.ObservedFor)
 }
 
 // longestBurst is what a platform's duration limit must hold: the longest
@@ -239,7 +259,10 @@ func decide(fa *facts, t *textBuilder) {
 			t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
 		}
 		cheaperReason(fa, t, chosen)
-	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox:
+		if r.ListeningRatio >= alwaysListening {
+			t.begin(CodeListener, false).s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes: ").s(chosen.cfg.Name).s(" sends requests to that port")
+		}
+	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(r):
 		r.Verdict = VerdictScaleToZero
 		n := len(r.IdleHoursOfDay)
 		t.begin(CodeAlwaysIdleHours, false).s("idle every observed day for ").int(n).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
@@ -257,6 +280,10 @@ func decide(fa *facts, t *textBuilder) {
 	}
 	if r.Reserved.GPUs > 0 {
 		gpuReason(fa, t)
+	}
+	if r.Restarts > 0 || r.DownFor > 0 {
+		t.begin(CodeRestarts, false).s("restarted ").int(r.Restarts).s(" times and down ").dur(r.DownFor).s(" of the ").dur(r.ObservedFor).
+			s(" observed while its pod lived: the pod kept its reservation, so that time is paid, idle, and in the idle cost")
 	}
 	t.finish(r)
 }
@@ -321,6 +348,14 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 	}
 	if all&blockSandbox != 0 {
 		t.begin(CodePodSandbox, true).s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
+	}
+	if all&blockRestarting != 0 {
+		t.begin(CodeRestarting, true).s("restarted ").int(r.Restarts).s(" times and down ").dur(r.DownFor).s(" (").pct(float64(r.DownFor) / float64(r.ObservedFor)).
+			s(" of the time observed): its idle time is downtime; fix it before moving it")
+	}
+	if all&blockListener != 0 {
+		t.begin(CodeListener, true).s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes, an always-on server, which ")
+		names(blockListener).s(" cannot run: it invokes handlers, it connects to no port")
 	}
 	if all&blockLatency != 0 {
 		t.begin(CodeLatencyCritical, true).s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")

@@ -44,6 +44,19 @@
 //     minute with idle samples between them, which a minute's average
 //     hides (1 s of work every 20 s makes every minute active). A
 //     container busy all the time is not: its samples are busy too.
+//   - Restarts and down time: the agent notes a restart when the kubelet
+//     replaces a dead container of a pod with a new one (a new id in the
+//     same pod, under the same container name), whose history then goes
+//     on from the dead one's; and while the newest container of a pod is
+//     not running but the pod's sandbox is, it feeds down samples. A
+//     minute mostly down is a down minute, and like any minute without
+//     work an idle one: the pod keeps its reservation while its
+//     container crash-loops or backs off, so that time is paid, idle,
+//     and in the idle cost. Restarts counts the restarts in the window,
+//     DownFor the down minutes × 1 minute.
+//   - ListeningRatio is the share of minutes with data in which the
+//     container's network namespace had a listening TCP socket (read once
+//     a minute from net/tcp and net/tcp6); NaN without data.
 //   - IdleHoursOfDay are the UTC hours of the day during which the
 //     container was idle on every day observed: an hour-of-day qualifies when
 //     at least 2 days (distinct occurrences) have ≥ 45 minutes of data in it,
@@ -149,6 +162,14 @@
 //     rate over its active seconds exceeds the idle disk floor (label
 //     override included). Idle minutes are below that floor by definition,
 //     so the writes that count are those made while working.
+//   - restarting: the container restarted in the window and was down for
+//     at least 10% of ObservedFor. Its idle time is downtime, not spare
+//     capacity: it needs fixing before it moves anywhere. It also rules
+//     out scale-to-zero-schedule.
+//   - listener: the container listened on a TCP port in at least 90% of
+//     its minutes (an always-on server) and the platform does not route
+//     connections to one (listen false: a function is invoked with
+//     events; a serverless container gets requests on its port).
 //   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio and the
 //     container is not duty-cycled.
 //   - not_cheaper: every platform without another blocker would cost at
@@ -168,12 +189,17 @@
 //     when the function platform is blocked, typically by burst length or
 //     memory, or costs more).
 //  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
-//     (whatever the platforms allow), not latency-critical and not a pod
-//     sandbox. Stopping the container in those hours needs no platform, so
+//     (whatever the platforms allow), not latency-critical, not a pod
+//     sandbox and not restarting. Stopping the container in those hours needs no platform, so
 //     stateful, long-running or large containers qualify.
 //  5. rightsize: CPU or memory reserved by a limit or request whose unused
 //     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
 //  6. keep.
+//
+// Whatever the verdict, a container that restarted or was down in the
+// window has a restarts reason (how often, how long down, that the down
+// time is in the idle cost), and a serverless-container candidate that
+// listens has a listener reason (its port takes the requests).
 //
 // A GPU container therefore never gets function, serverless-container or
 // scale-to-zero-schedule unless the platform table says a platform offers

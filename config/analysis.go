@@ -98,6 +98,10 @@ type PlatformConfig struct {
 	// workload is sized at least at its peak vCPUs times this. 0: no tie.
 	MemoryMiBPerVCPU float64 `yaml:"memory_mib_per_vcpu"`
 	GPU              bool    `yaml:"gpu"`
+	// Listen says the platform sends requests to a listening port (a
+	// serverless container); a function platform invokes handlers, so a
+	// container that is an always-on TCP server does not run there as is.
+	Listen bool `yaml:"listen"`
 	// PricePerGPUSecond is what a GPU costs per second of activity on a
 	// platform that offers GPUs.
 	PricePerGPUSecond float64 `yaml:"price_per_gpu_second"`
@@ -175,6 +179,7 @@ func defaultAnalysis() AnalysisConfig {
 				MaxVCPUs:                8,
 				VCPUStep:                1,
 				MemoryMiBPerVCPU:        512,
+				Listen:                  true,
 				MinMemoryMiB:            128,
 				MemoryStepMiB:           128,
 				PricePerGiBSecond:       0.0000025,

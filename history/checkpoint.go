@@ -27,14 +27,17 @@ var (
 
 const (
 	magic         = "FSHISTRY"
-	formatVersion = 4
+	formatVersion = 5
 	// version1 had no timeline offset: its series have none.
 	version1 = 1
 	// version2 had no fine CPU codes: its minutes read as mid-bucket.
 	version2 = 2
 	// version3 had no activity below the minute: its hours read as busy
 	// for their active minutes in full, in runs as long as those.
-	version3   = 3
+	version3 = 3
+	// version4 had no restarts, down or listening minutes: its hours have
+	// none.
+	version4   = 4
 	headerLen  = len(magic) + 4
 	trailerLen = 4
 
@@ -45,6 +48,9 @@ const (
 	maxKeyLen = 1024
 
 	hourRecLen = 40
+	// hourRecLenV4 is the length of an hour of version 4, with the peak
+	// as a float32 and no listening, down minutes or restarts.
+	hourRecLenV4 = 40
 	// hourRecLenV3 is the length of an hour of versions 1 to 3.
 	hourRecLenV3 = 26
 	// seriesFixedLen is the size of a record with samples, without its
@@ -118,6 +124,13 @@ func appendString(b []byte, s string) []byte {
 
 func appendFloat(b []byte, f float64) []byte { return le.AppendUint64(b, math.Float64bits(f)) }
 
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 	b = appendString(b, k.Namespace)
 	b = appendString(b, k.ID)
@@ -142,6 +155,10 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 		b = le.AppendUint32(b, a.runs)
 		b = appendFloat(b, a.peak)
 		b = appendFloat(b, a.busyCPU)
+	}
+	if version > version4 {
+		b = le.AppendUint64(b, uint64(a.down))
+		b = append(b, boolByte(a.listen), s.hour.listen, s.hour.down, s.hour.restarts)
 	}
 	h := &s.hour
 	b = appendFloat(b, h.cpu)
@@ -182,11 +199,19 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 		b = le.AppendUint32(b, math.Float32bits(r.disk))
 		b = le.AppendUint32(b, r.accepts)
 		b = append(b, r.minutes, r.actv)
-		if version > version3 {
+		switch {
+		case version > version4:
 			b = le.AppendUint16(b, r.busy)
 			b = le.AppendUint16(b, r.runs)
 			b = le.AppendUint16(b, r.longest)
-			b = le.AppendUint32(b, math.Float32bits(r.peak))
+			b = le.AppendUint16(b, r.peak)
+			b = le.AppendUint32(b, math.Float32bits(r.busyCPU))
+			b = append(b, r.listen, r.down)
+		case version == version4:
+			b = le.AppendUint16(b, r.busy)
+			b = le.AppendUint16(b, r.runs)
+			b = le.AppendUint16(b, r.longest)
+			b = le.AppendUint32(b, math.Float32bits(float32(r.peakCores())))
 			b = le.AppendUint32(b, math.Float32bits(r.busyCPU))
 		}
 	}
@@ -379,11 +404,15 @@ func (d *decoder) payload() (*Store, error) {
 
 func finite(f float64) bool { return f >= 0 && f <= math.MaxFloat64 }
 
-const accLen = 4*8 + (4 + 7*8) + (6*8 + 2) + accLenV4
+const accLen = 4*8 + (4 + 7*8) + (6*8 + 2) + accLenV4 + accLenV5
 
 // accLenV4 is what version 4 adds to the accumulators: activity below the
 // minute in the minute's and the hour's, and the busy run in progress.
 const accLenV4 = (8+8+4+8+8)*2 + 8
+
+// accLenV5 is what version 5 adds: down time and listening in the minute's
+// accumulator, listening and down minutes and restarts in the hour's.
+const accLenV5 = 8 + 1 + 3
 
 // maxOffset bounds a timeline offset: the span of Unix nanoseconds.
 const maxOffset = math.MaxInt64 / 2
@@ -412,6 +441,9 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	}
 
 	n := accLen
+	if d.version <= version4 {
+		n -= accLenV5
+	}
 	if d.version <= version3 {
 		n -= accLenV4
 	}
@@ -433,6 +465,12 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	a.rx, a.tx, a.disk, a.accepts, a.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
 	if d.version > version3 {
 		a.busy, a.longest, a.runs, a.peak, a.busyCPU = int64(c.u64()), int64(c.u64()), c.u32(), c.f64(), c.f64()
+	}
+	var listen uint8
+	if d.version > version4 {
+		a.down = int64(c.u64())
+		listen, h.listen, h.down, h.restarts = c.u8(), c.u8(), c.u8(), c.u8()
+		a.listen = listen == 1
 	}
 	h.cpu = c.f64()
 	h.rx, h.tx, h.disk, h.accepts, h.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
@@ -456,11 +494,12 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		return k, nil, corrupt("first sample after the last")
 	case floorDiv(last, nsPerMinute) > cur || cur > maxMinute:
 		return k, nil, corrupt("minute in progress out of range")
-	case a.observed < 0 || !finite(a.cpu) || a.busy < 0 || a.busy > a.observed || a.longest < 0 || !finite(a.peak) || !finite(a.busyCPU):
+	case a.observed < 0 || !finite(a.cpu) || a.busy < 0 || a.busy > a.observed || a.longest < 0 || !finite(a.peak) || !finite(a.busyCPU) ||
+		a.down < 0 || a.down > a.observed || listen > 1:
 		return k, nil, corrupt("bad minute accumulator")
 	case h.busy < 0 || h.longest < 0 || !finite(h.peak) || !finite(h.busyCPU) || run < 0:
 		return k, nil, corrupt("bad activity below the minute")
-	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60):
+	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60) || h.listen > h.minutes || h.down > h.minutes:
 		return k, nil, corrupt("bad hour accumulator")
 	}
 	// The rings are as long as the history the record carries, which
@@ -478,9 +517,13 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		perMinute = 2
 	}
 	recLen := int64(hourRecLen)
-	if d.version <= version3 {
+	switch {
+	case d.version <= version3:
 		recLen = hourRecLenV3
+	case d.version == version4:
+		recLen = hourRecLenV4
 	}
+	var peak float32
 	if !d.fits(nMin*perMinute + nHours*recLen) {
 		return k, nil, corrupt("rings longer than the rest of the file")
 	}
@@ -544,16 +587,25 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		r.rx, r.tx, r.disk = c.f32(), c.f32(), c.f32()
 		r.accepts = c.u32()
 		r.minutes, r.actv = c.u8(), c.u8()
-		if d.version > version3 {
-			r.busy, r.runs, r.longest, r.peak, r.busyCPU = c.u16(), c.u16(), c.u16(), c.f32(), c.f32()
-		} else {
+		peak = 0
+		switch {
+		case d.version > version4:
+			r.busy, r.runs, r.longest, r.peak, r.busyCPU = c.u16(), c.u16(), c.u16(), c.u16(), c.f32()
+			r.listen, r.down = c.u8(), c.u8()
+		case d.version == version4:
+			r.busy, r.runs, r.longest = c.u16(), c.u16(), c.u16()
+			peak, r.busyCPU = c.f32(), c.f32()
+			if peak > 0 {
+				r.peak = peakCode(float64(peak))
+			}
+		default:
 			r.busy = uint16(r.actv) * 60
 			r.longest, r.busyCPU = r.busy, r.cpu
 		}
-		if r.busy > 3600 {
-			return k, nil, corrupt("finished hour %d of %d: busy longer than an hour", hr-lo+1, curH-lo)
+		if r.busy > 3600 || r.listen&63 > r.minutes || r.down&63 > r.minutes || r.peak>>8 > codeMax {
+			return k, nil, corrupt("finished hour %d of %d: busy longer than an hour, or more listening or down minutes than minutes", hr-lo+1, curH-lo)
 		}
-		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk, r.peak, r.busyCPU} {
+		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk, peak, r.busyCPU} {
 			if !finite(float64(f)) {
 				return k, nil, corrupt("finished hour %d of %d: negative or not finite", hr-lo+1, curH-lo)
 			}

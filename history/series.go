@@ -44,6 +44,13 @@ type Sample struct {
 	// since the previous sample fed to the Series, which is unknown for the
 	// first sample ever (its deltas count in the totals, not in the rates).
 	Interval time.Duration
+	// Down is true for a sample of a container that is not running while
+	// its pod lives on (a crash, a restart back-off): the pod keeps its
+	// reservation, so the time is observed, idle and counted as down.
+	Down bool
+	// Listening is true when the container's network namespace has a
+	// listening TCP socket.
+	Listening bool
 	// Mono is a reading of a monotonic clock taken with Time (any origin,
 	// the same for every sample of a process); 0 when unknown. It tells a
 	// step of the wall clock from time really passing; without it the
@@ -92,8 +99,16 @@ type Hour struct {
 	// in the hour, including its part in earlier hours, to the second and
 	// at most 65535 s.
 	LongestBusyRun time.Duration
-	// PeakCores is the highest CPU rate of a single sample.
+	// PeakCores is the highest CPU rate of a single sample, within 0.022%
+	// (see EncodeCPUFine).
 	PeakCores float32
+
+	// ListenMinutes counts the sampled minutes with a listening TCP
+	// socket, DownMinutes those mostly down (see Sample.Down), Restarts
+	// the restarts noted in the hour (see Series.NoteRestart), saturating
+	// at 15: the kubelet's back-off reaches 5 minutes within a few
+	// restarts, so a crash loop restarts about 12 times an hour.
+	ListenMinutes, DownMinutes, Restarts uint8
 }
 
 // hourRec is the ring form of an Hour: 40 bytes.
@@ -102,11 +117,28 @@ type hourRec struct {
 	maxWSKiB      uint32
 	rx, tx, disk  float32
 	accepts       uint32
-	peak, busyCPU float32
-	minutes, actv uint8
+	busyCPU       float32
+	peak          uint16 // CPU code << 8 | fine code, see EncodeCPUFine
 	busy, runs    uint16 // seconds, runs begun
 	longest       uint16 // seconds
+	minutes, actv uint8
+	// Listening and down minutes in the low 6 bits; the restarts (0 to
+	// 15) in the top 2 bits of both, the high ones in listen.
+	listen, down uint8
 }
+
+// maxRestarts is the most restarts an hour record holds.
+const maxRestarts = 15
+
+func (r *hourRec) restarts() uint8 { return r.listen>>6<<2 | r.down>>6 }
+
+// peakCode encodes a CPU rate as hourRec.peak.
+func peakCode(cores float64) uint16 {
+	code, fine := EncodeCPUFine(cores)
+	return uint16(code)<<8 | uint16(fine)
+}
+
+func (r *hourRec) peakCores() float64 { return CoresFine(uint8(r.peak>>8), uint8(r.peak)) }
 
 func (r *hourRec) hour() Hour {
 	return Hour{
@@ -122,7 +154,10 @@ func (r *hourRec) hour() Hour {
 		BusyCPUSeconds: r.busyCPU,
 		BusyRuns:       r.runs,
 		LongestBusyRun: time.Duration(r.longest) * time.Second,
-		PeakCores:      r.peak,
+		PeakCores:      float32(r.peakCores()),
+		ListenMinutes:  r.listen & 63,
+		DownMinutes:    r.down & 63,
+		Restarts:       r.restarts(),
 	}
 }
 
@@ -143,12 +178,18 @@ type minuteAcc struct {
 	busy, longest int64
 	runs          uint32
 	peak, busyCPU float64
+	down          int64 // nanoseconds of down samples
+	listen        bool  // a sample saw a listening socket
 }
 
 func (a *minuteAcc) add(sm *Sample, interval int64) {
 	a.samples++
 	a.observed += interval
 	a.cpu += cpuDelta(sm)
+	if sm.Down {
+		a.down += interval
+	}
+	a.listen = a.listen || sm.Listening
 	a.rx += sm.NetRxBytes
 	a.tx += sm.NetTxBytes
 	a.disk += sm.DiskWriteBytes
@@ -199,14 +240,15 @@ func (a *minuteAcc) minute(th *Thresholds) (Minute, uint8) {
 
 // hourAcc accumulates the finished minutes of the hour in progress.
 type hourAcc struct {
-	cpu           float64
-	rx, tx, disk  uint64
-	accepts       uint64
-	maxWS         uint64
-	minutes, actv uint8
-	busy, longest int64 // nanoseconds
-	runs          uint32
-	peak, busyCPU float64
+	cpu                    float64
+	rx, tx, disk           uint64
+	accepts                uint64
+	maxWS                  uint64
+	minutes, actv          uint8
+	busy, longest          int64 // nanoseconds
+	runs                   uint32
+	peak, busyCPU          float64
+	listen, down, restarts uint8
 }
 
 func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
@@ -221,6 +263,12 @@ func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
 	h.runs += a.runs
 	h.peak = max(h.peak, a.peak)
 	h.busyCPU += a.busyCPU
+	if a.listen {
+		h.listen++
+	}
+	if a.down > 0 && 2*a.down >= a.observed {
+		h.down++
+	}
 	h.minutes++
 	if m.Active() {
 		h.actv++
@@ -240,8 +288,10 @@ func (h *hourAcc) rec() hourRec {
 		busy:     uint16(min((h.busy+5e8)/1e9, 3600)),
 		longest:  uint16(min((h.longest+5e8)/1e9, math.MaxUint16)),
 		runs:     uint16(min(h.runs, math.MaxUint16)),
-		peak:     float32(min(h.peak, math.MaxFloat32)),
+		peak:     peakCode(h.peak),
 		busyCPU:  float32(h.busyCPU),
+		listen:   h.listen | min(h.restarts, maxRestarts)>>2<<6,
+		down:     h.down | min(h.restarts, maxRestarts)&3<<6,
 	}
 }
 
@@ -435,6 +485,15 @@ func (s *Series) tick(sm *Sample, interval int64, th *Thresholds) {
 	a.busy += interval
 	a.busyCPU += cpuDelta(sm)
 	a.longest = max(a.longest, s.run)
+}
+
+// NoteRestart counts a restart of the container in the hour in progress:
+// the agent saw a new instance replace a dead one. It does nothing before
+// the first sample.
+func (s *Series) NoteRestart() {
+	if s.seen {
+		s.hour.restarts = uint8(min(int(s.hour.restarts)+1, math.MaxUint8))
+	}
 }
 
 // Advance closes the minute in progress if now lies in a later minute,

@@ -190,7 +190,7 @@ func TestMinuteAndHourBoundaries(t *testing.T) {
 		BusyCPUSeconds: 30 * 60 * 0.5,
 		BusyRuns:       30,
 		LongestBusyRun: time.Minute,
-		PeakCores:      0.5,
+		PeakCores:      float32(CoresFine(EncodeCPUFine(0.5))),
 	}
 	if hs[1] != want {
 		t.Errorf("hour 0 = %+v\nwant     %+v", hs[1], want)
@@ -432,8 +432,8 @@ func TestSeriesMemory(t *testing.T) {
 	if got := unsafe.Sizeof(hourRec{}); got != 40 {
 		t.Errorf("hour record: %d bytes, want 40", got)
 	}
-	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 27232 {
-		t.Errorf("SeriesBytes = %d, the package doc says 27232", SeriesBytes)
+	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 27256 {
+		t.Errorf("SeriesBytes = %d, the package doc says 27256", SeriesBytes)
 	}
 	if SeriesBytes > 27<<10 {
 		t.Errorf("SeriesBytes = %d, over 27 KiB", SeriesBytes)
@@ -592,7 +592,7 @@ func TestActivityBelowTheMinute(t *testing.T) {
 	}
 	s.Add(Sample{Time: t0.Add(time.Hour), Interval: 2 * time.Second}, th)
 	h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]
-	if h.ActiveMinutes != 60 || h.BusySeconds != 360 || h.BusyRuns != 180 || h.LongestBusyRun != 2*time.Second || h.PeakCores != 0.25 {
+	if h.ActiveMinutes != 60 || h.BusySeconds != 360 || h.BusyRuns != 180 || h.LongestBusyRun != 2*time.Second || math.Abs(float64(h.PeakCores)/0.25-1) > 0.00023 {
 		t.Fatalf("hour %+v: want 60 active minutes, 360 busy seconds in 180 runs of 2s, peak 0.25", h)
 	}
 
@@ -622,5 +622,32 @@ func TestActivityBelowTheMinute(t *testing.T) {
 	h = r.AppendHours(nil, t0, t0.Add(time.Hour))[0]
 	if h.BusyRuns != 1 || h.LongestBusyRun != 100*time.Second || h.BusySeconds != 100 {
 		t.Fatalf("hour %+v: want one run of 100 s", h)
+	}
+}
+
+// TestDownRestartsListening: down samples make observed, idle, down
+// minutes; restarts are counted in their hour; a minute with a listening
+// socket in one sample is a listening minute.
+func TestDownRestartsListening(t *testing.T) {
+	s := NewSeries()
+	s.NoteRestart() // before any sample: nothing to count it in
+	for i := range 60 * 6 {
+		sm := Sample{Time: t0.Add(time.Duration(i) * 10 * time.Second), Interval: 10 * time.Second}
+		switch m := i / 6; {
+		case m < 20:
+			sm.CPUSeconds, sm.Listening = 1, i%6 == 0
+		case m < 50:
+			sm.Down = true
+		}
+		if i == 20*6 {
+			s.NoteRestart()
+			s.NoteRestart()
+		}
+		s.Add(sm, defaultTh)
+	}
+	s.Add(Sample{Time: t0.Add(time.Hour), Interval: 10 * time.Second}, defaultTh)
+	h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]
+	if h.Minutes != 60 || h.ActiveMinutes != 20 || h.DownMinutes != 30 || h.ListenMinutes != 20 || h.Restarts != 2 {
+		t.Fatalf("hour %+v: want 60 minutes, 20 active and listening, 30 down, 2 restarts", h)
 	}
 }
