@@ -282,7 +282,7 @@ func decide(fa *facts, t *textBuilder) {
 		gpuReason(fa, t)
 	}
 	if r.Restarts > 0 || r.DownFor > 0 {
-		t.begin(CodeRestarts, false).s("restarted ").int(r.Restarts).s(" times and down ").dur(r.DownFor).s(" of the ").dur(r.ObservedFor).
+		t.begin(CodeRestarts, false).s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" of the ").dur(r.ObservedFor).
 			s(" observed while its pod lived: the pod kept its reservation, so that time is paid, idle, and in the idle cost")
 	}
 	t.finish(r)
@@ -350,7 +350,7 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 		t.begin(CodePodSandbox, true).s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
 	}
 	if all&blockRestarting != 0 {
-		t.begin(CodeRestarting, true).s("restarted ").int(r.Restarts).s(" times and down ").dur(r.DownFor).s(" (").pct(float64(r.DownFor) / float64(r.ObservedFor)).
+		t.begin(CodeRestarting, true).s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" (").pct(float64(r.DownFor) / float64(r.ObservedFor)).
 			s(" of the time observed): its idle time is downtime; fix it before moving it")
 	}
 	if all&blockListener != 0 {

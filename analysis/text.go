@@ -79,6 +79,17 @@ func (t *textBuilder) int(n int) *textBuilder {
 	return t
 }
 
+// times writes how many times something happened: never, once, n times.
+func (t *textBuilder) times(n int) *textBuilder {
+	switch n {
+	case 0:
+		return t.s("never")
+	case 1:
+		return t.s("once")
+	}
+	return t.int(n).s(" times")
+}
+
 // num writes v with prec decimals, without trailing zeros.
 func (t *textBuilder) num(v float64, prec int) *textBuilder {
 	start := len(t.b)
