@@ -1113,7 +1113,7 @@ func TestSubMinuteDutyCycle(t *testing.T) {
 		t.Fatalf("current %v saving %v", r.CurrentMonthlyCost, r.SavingsPerMonth)
 	}
 	c, ok := reason(r.Reasons, CodeCheaper)
-	if !ok || !strings.Contains(c.Text, "1.92 USD to 1.92 USD a month instead of 15.59 USD") || !strings.Contains(c.Text, "busy in 10.0% of the sampled time") ||
+	if !ok || !strings.Contains(c.Text, "1.92 USD a month instead of 15.59 USD") || !strings.Contains(c.Text, "busy in 10.0% of the sampled time") ||
 		!strings.Contains(c.Text, "from runs of work") {
 		t.Fatalf("cheaper reason %q", c.Text)
 	}
@@ -1205,5 +1205,14 @@ func TestRestartsAndListeners(t *testing.T) {
 	}
 	if _, ok := reason(r.Reasons, CodeListener); !ok {
 		t.Fatalf("listener reasons %v", r.Reasons)
+	}
+}
+
+func TestRangeTexts(t *testing.T) {
+	var tb textBuilder
+	tb.moneyRange(0.99114, 1.6812, "USD").s("; ").moneyRange(1.9161, 1.9249, "USD").s("; ").
+		durRange(36*time.Hour, 73*time.Hour).s("; ").durRange(0, 0)
+	if got, want := string(tb.b), "0.9911 USD to 1.68 USD; 1.92 USD; 1d12h to 3d1h; 0s"; got != want {
+		t.Fatalf("%q, want %q", got, want)
 	}
 }

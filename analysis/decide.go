@@ -308,9 +308,9 @@ func gpuReason(fa *facts, t *textBuilder) {
 // cheaperReason states the serverless cost's range on p, and its basis.
 func cheaperReason(fa *facts, t *textBuilder, p *platform) {
 	r, cur := fa.r, fa.cfg.Prices.Currency
-	t.begin(CodeCheaper, false).s("as ").s(p.cfg.Name).s(" it would cost ").money(p.costLow, cur).s(" to ").money(p.cost, cur).
+	t.begin(CodeCheaper, false).s("as ").s(p.cfg.Name).s(" it would cost ").moneyRange(p.costLow, p.cost, cur).
 		s(" a month instead of ").money(r.CurrentMonthlyCost, cur).s(", saving ").money(r.SavingsPerMonth, cur).s(" at the high end; billed ").
-		dur(seconds(p.secLow)).s(" to ").dur(seconds(p.secHigh)).s(" a month: low, ").num(fa.cpuSeconds, 0).s(" CPU-seconds flat out at ").num(p.vcpus, 3).
+		durRange(seconds(p.secLow), seconds(p.secHigh)).s(" a month: low, ").num(fa.cpuSeconds, 0).s(" CPU-seconds flat out at ").num(p.vcpus, 3).
 		s(" vCPU; high, busy in ").pct(r.BusyRatio).s(" of the sampled time; ").num(fa.requests, 0).s(" requests, from ").s(fa.requestsFrom)
 }
 

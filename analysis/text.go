@@ -129,6 +129,36 @@ func (t *textBuilder) money(v float64, currency string) *textBuilder {
 	return t
 }
 
+// moneyRange writes "lo to hi", or a single amount when both read the
+// same.
+func (t *textBuilder) moneyRange(lo, hi float64, currency string) *textBuilder {
+	start := len(t.b)
+	t.money(lo, currency)
+	mid := len(t.b)
+	t.money(hi, currency)
+	if string(t.b[start:mid]) == string(t.b[mid:]) {
+		t.b = t.b[:mid]
+		return t
+	}
+	t.b = t.b[:mid]
+	return t.s(" to ").money(hi, currency)
+}
+
+// durRange writes "lo to hi", or a single duration when both read the
+// same.
+func (t *textBuilder) durRange(lo, hi time.Duration) *textBuilder {
+	start := len(t.b)
+	t.dur(lo)
+	mid := len(t.b)
+	t.dur(hi)
+	if string(t.b[start:mid]) == string(t.b[mid:]) {
+		t.b = t.b[:mid]
+		return t
+	}
+	t.b = t.b[:mid]
+	return t.s(" to ").dur(hi)
+}
+
 func (t *textBuilder) mib(bytes uint64) *textBuilder {
 	t.b = strconv.AppendFloat(t.b, float64(bytes)/(1<<20), 'f', 0, 64)
 	t.b = append(t.b, " MiB"...)
