@@ -29,9 +29,8 @@
 //   - Activity below the minute: history marks each sample busy when its
 //     own rates (its deltas over its interval) are not all below the idle
 //     floors, and keeps per hour the seconds of busy samples and their CPU
-//     seconds, the runs of
-//     consecutive busy samples and the longest of them, and the highest
-//     CPU rate of one sample (see history.Hour). Its resolution is the
+//     seconds, the runs of consecutive busy samples and the longest of
+//     them, and the highest CPU rate of one sample (see history.Hour). Its resolution is the
 //     sampling interval (10 s by default). BusyRatio is busy seconds /
 //     (minutes with data × 60), at most 1, NaN without data;
 //     LongestBusyRun the longest run, BusyRuns the runs begun and

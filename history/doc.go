@@ -26,10 +26,10 @@
 // computed from it, exact to 0.03% instead of 5.5%. Activity below the
 // minute (busy time and its CPU, runs and CPU peak of samples, see [Hour]),
 // restarts, down and listening minutes cost 14 bytes an hour and 120
-// bytes of header: it is what tells 1 s of work every
-// 20 s from work spread over the minute. Growing rings also
-// make a checkpoint cost memory in proportion to its size, not to the
-// number of series it claims.
+// bytes of header; activity below the minute is what tells 1 s of work
+// every 20 s from work spread over the minute. Growing rings also make a
+// checkpoint cost memory in proportion to its size, not to the number of
+// series it claims.
 //
 // # Checkpoint
 //
