@@ -85,8 +85,9 @@ type netTracked struct {
 }
 
 // tcpRefresh is how often the TCP accept counter (net/snmp, the costliest
-// procfs file per namespace) is read: it feeds hourly request estimates,
-// so once a minute is plenty.
+// procfs file per namespace) and the listening sockets (the first page of
+// net/tcp and net/tcp6) are read: they feed hourly request estimates and
+// per-minute listening, so once a minute is plenty.
 const tcpRefresh = time.Minute
 
 // Sampler reads every container's cgroup and network namespace once per
@@ -498,10 +499,12 @@ func (s *Sampler) fill(snap *model.Snapshot) {
 	for i, t := range s.order {
 		if j, ok := netIndex[t.netns]; ok && t.curOK {
 			snap.Containers[i].Network = j
-			if n := s.nets[t.netns]; n.haveRates && n.fresh && t.fresh {
-				d := &snap.Containers[i].Delta
+			n := s.nets[t.netns]
+			d := &snap.Containers[i].Delta
+			if n.haveRates && n.fresh && t.fresh {
 				d.NetRxBytes, d.NetTxBytes, d.TCPAccepts = n.rxDelta, n.txDelta, n.acceptDelta
 			}
+			d.Listening = n.stats.HaveListen && n.stats.Listening
 		}
 	}
 }

@@ -216,6 +216,9 @@ type Delta struct {
 	DiskWriteBytes         uint64
 	NetRxBytes, NetTxBytes uint64
 	TCPAccepts             uint64
+	// Listening is true when the container's network namespace had a
+	// listening TCP socket at its last reading (once a minute).
+	Listening bool
 }
 
 // Network is one network namespace's counters, attributed to the pod (or

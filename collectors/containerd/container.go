@@ -98,6 +98,11 @@ type Container struct {
 	Resources   Resources
 	// GPU is true when the spec grants a GPU-class device.
 	GPU bool
+	// GPUs is how many GPUs the spec grants, when it says: one per GPU
+	// device node (/dev/nvidiaN, /dev/dri/renderD*, /dev/accel/accel*) or
+	// CDI device it names. 0 with GPU true means the count is unknown (a
+	// runtime hook, or only control devices such as /dev/kfd).
+	GPUs int
 
 	Snapshotter, SnapshotKey string
 }
@@ -156,6 +161,7 @@ type ociDevice struct {
 	Path  string `json:"path"`
 	Type  string `json:"type"`
 	Major int64  `json:"major"`
+	Minor int64  `json:"minor"`
 }
 
 // gpuDevicePrefixes are device nodes of accelerators that no serverless
@@ -163,7 +169,56 @@ type ociDevice struct {
 var gpuDevicePrefixes = []string{"/dev/nvidia", "/dev/kfd", "/dev/dri/renderD", "/dev/accel/"}
 
 // nvidiaMajor is the character-device major number NVIDIA's driver uses.
-const nvidiaMajor = 195
+// Its minors below nvidiaControlMinors are GPUs (/dev/nvidiaN); the top
+// ones are control devices (nvidiactl is 255, nvidia-modeset 254).
+const (
+	nvidiaMajor         = 195
+	nvidiaControlMinors = 254
+)
+
+// gpuCount counts the GPUs the spec names: GPU device nodes, else the
+// devices of CDI annotations (a comma-separated list of qualified names
+// such as nvidia.com/gpu=0). 0 when the spec grants GPUs without naming
+// them one by one.
+func (s *ociSpec) gpuCount() int {
+	n := 0
+	if s.Linux != nil {
+		for _, d := range s.Linux.Devices {
+			if d.Type != "c" {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(d.Path, "/dev/dri/renderD"), strings.HasPrefix(d.Path, "/dev/accel/accel"):
+				n++
+			case d.Major == nvidiaMajor && d.Minor >= 0 && d.Minor < nvidiaControlMinors:
+				n++
+			case d.Major == 0 && isNvidiaGPUPath(d.Path):
+				// A device given by path only.
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		return n
+	}
+	for k, v := range s.Annotations {
+		if !strings.HasPrefix(k, "cdi.k8s.io/") {
+			continue
+		}
+		for _, dev := range strings.Split(v, ",") {
+			if strings.Contains(strings.ToLower(dev), "gpu") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// isNvidiaGPUPath reports whether path is /dev/nvidia followed by digits.
+func isNvidiaGPUPath(path string) bool {
+	num, ok := strings.CutPrefix(path, "/dev/nvidia")
+	return ok && num != "" && strings.Trim(num, "0123456789") == ""
+}
 
 func (s *ociSpec) grantsGPU() bool {
 	if s.Linux != nil {
@@ -239,6 +294,9 @@ func newContainer(ns string, r *Record) (*Container, error) {
 		c.Pod.SandboxID = id
 	}
 	c.GPU = s.grantsGPU()
+	if c.GPU {
+		c.GPUs = s.gpuCount()
+	}
 	if s.Linux != nil {
 		c.CgroupsPath = s.Linux.CgroupsPath
 		if res := s.Linux.Resources; res != nil {

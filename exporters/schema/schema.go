@@ -119,7 +119,7 @@ var (
 	// Money is per hour on every series, in the price sheet's currency
 	// (the currency label); a month is ×730 in queries.
 	Cost = Metric{Name: "fleetscope.container.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the container's reserved CPU and memory cost per hour at the configured prices.", Attributes: []string{"currency"}}
+		Help: "What the container's reserved CPU, memory and GPUs cost per hour at the configured prices.", Attributes: []string{"currency"}}
 	IdleCost = Metric{Name: "fleetscope.container.idle.cost", Unit: "{currency}/h", Instrument: Gauge,
 		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio).", Attributes: []string{"currency"}}
 	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/h", Instrument: Gauge,
