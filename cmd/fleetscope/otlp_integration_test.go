@@ -219,8 +219,13 @@ func TestOTLPExportAgainstContainerd(t *testing.T) {
 					if found.Attributes["k8s.pod.name"] == "" && w.id != busy {
 						t.Errorf("%s lacks k8s.pod.name: %v", w.name, found.Attributes)
 					}
-					if _, ok := found.Attributes["k8s.container.name"]; !ok {
+					// A plain containerd container (busy) has no Kubernetes
+					// container name; container.id alone identifies it.
+					if _, ok := found.Attributes["k8s.container.name"]; !ok && w.id != busy {
 						t.Errorf("%s lacks k8s.container.name: %v", w.name, found.Attributes)
+					}
+					if found.Attributes["container.id"] != w.id {
+						t.Errorf("%s lacks container.id %s: %v", w.name, w.id[:12], found.Attributes)
 					}
 				}
 			}

@@ -107,8 +107,8 @@ func Handler(w *Writer, extra prometheus.Gatherer, log *slog.Logger) http.Handle
 // inFlightWait is how long a scrape waits for a free rendering slot before
 // it is turned away: a rendering takes milliseconds, so a short wait lets a
 // scraper through a burst of others, while a flood still gets 503s within
-// a fraction of any scrape timeout.
-const inFlightWait = 250 * time.Millisecond
+// a tenth of Prometheus' default scrape timeout.
+const inFlightWait = time.Second
 
 func acquire(ctx context.Context, slots chan struct{}) bool {
 	select {
