@@ -76,6 +76,14 @@ echo "building the OpenTelemetry Collector for the end-to-end test"
 }
 export FLEETSCOPE_OTELCOL="$OTELCOL_DIR/otelcol/otelcol-fleetscope-test"
 
+# The node test (packaging/kubelet) runs a real kubelet, built from the
+# Kubernetes module once per version into FLEETSCOPE_TOOLS (minutes cold,
+# nothing warm). The build runs in the background while the checks below
+# run, and is waited for before the tests.
+KUBELET_LOG="$OTELCOL_DIR/kubelet-build.log"
+./scripts/kubelet.sh >"$OTELCOL_DIR/kubelet-path" 2>"$KUBELET_LOG" &
+kubelet_build=$!
+
 header "gofmt"
 unformatted=$(gofmt -l .)
 if [[ -n $unformatted ]]; then
@@ -97,6 +105,16 @@ header "govulncheck (offline database)"
 
 header "go build"
 go build ./...
+
+header "kubelet for the node test"
+if ! wait "$kubelet_build"; then
+	tail -40 "$KUBELET_LOG" >&2
+	exit 1
+fi
+grep -v '^go: ' "$KUBELET_LOG" || true
+FLEETSCOPE_KUBELET=$(tail -1 "$OTELCOL_DIR/kubelet-path")
+export FLEETSCOPE_KUBELET
+echo "$FLEETSCOPE_KUBELET"
 
 header "go test (race, integration)"
 # FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.
