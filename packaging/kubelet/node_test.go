@@ -26,6 +26,9 @@ const kubeletVersion = "v1.34.4"
 // one scripts/kubelet.sh caches under FLEETSCOPE_TOOLS.
 func kubeletBinary() (string, error) {
 	if p := os.Getenv("FLEETSCOPE_KUBELET"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("FLEETSCOPE_KUBELET: %w", err)
+		}
 		return p, nil
 	}
 	tools := os.Getenv("FLEETSCOPE_TOOLS")
@@ -128,9 +131,11 @@ func startNode(t *testing.T, ctx context.Context, kubelet string) *node {
 			t.Fatal(err)
 		}
 	}
-	// A run that died without teardown may have left pod cgroups.
+	// A run that died without teardown may have left empty pod cgroups;
+	// cgroups with processes in them mean another kubelet runs here, and
+	// two cannot share /kubepods.
 	if err := removeKubepods(); err != nil {
-		t.Fatalf("leftover kubepods cgroups that cannot be removed: %v", err)
+		t.Fatalf("/kubepods cgroups in use (does a kubelet run on this host?): %v", err)
 	}
 
 	conf := fmt.Sprintf(`version = 2
