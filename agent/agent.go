@@ -84,6 +84,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
 		state:   newState(cfg, log),
 	}
+	a.sampler.WorkloadLabel = cfg.Containerd.WorkloadLabel
 	a.changed = disc.Subscribe()
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil
@@ -173,7 +174,7 @@ func (a *Agent) loop(ctx context.Context) {
 // discovered containers and carries the rest (and the host) over from the
 // previous snapshot.
 func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, onlyNew bool) {
-	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node}
+	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node, Currency: model.Clean(a.cfg.Analysis.Prices.Currency)}
 	var res tickResult
 	var err error
 	var hdur time.Duration

@@ -19,7 +19,8 @@ const unlimitedAbove = 1 << 62
 // metaOf copies a discovered container's identity into the model, its
 // attacker-chosen strings made valid UTF-8 (model.Clean). It runs once
 // per container record, when discovery replaces the record.
-func metaOf(c *containerd.Container) *model.Meta {
+func metaOf(c *containerd.Container, workloadLabel string) *model.Meta {
+	w := containerd.WorkloadOf(c, workloadLabel)
 	m := &model.Meta{
 		Namespace: model.Clean(c.Namespace),
 		ID:        model.Clean(c.ID),
@@ -35,6 +36,10 @@ func metaOf(c *containerd.Container) *model.Meta {
 		Sandbox: c.Sandbox,
 		GPU:     c.GPU,
 		Spec:    specLimits(&c.Resources),
+		Workload: model.Workload{
+			Kind: model.Clean(w.Kind), Name: model.Clean(w.Name),
+			ReplicaSet: model.Clean(w.ReplicaSet), Job: model.Clean(w.Job),
+		},
 	}
 	if len(c.ExportLabels) > 0 {
 		m.Labels = make([]model.Label, len(c.ExportLabels))

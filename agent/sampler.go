@@ -85,14 +85,18 @@ type netTracked struct {
 }
 
 // tcpRefresh is how often the TCP accept counter (net/snmp, the costliest
-// procfs file per namespace) is read: it feeds hourly request estimates,
-// so once a minute is plenty.
+// procfs file per namespace) and the listening sockets (the first page of
+// net/tcp and net/tcp6) are read: they feed hourly request estimates and
+// per-minute listening, so once a minute is plenty.
 const tcpRefresh = time.Minute
 
 // Sampler reads every container's cgroup and network namespace once per
 // tick. It is owned by one goroutine; only the snapshots it returns are
 // shared.
 type Sampler struct {
+	// WorkloadLabel is containerd.workload_label; set it before sampling.
+	WorkloadLabel string
+
 	cg       *cgroups.Host
 	procRoot string
 	keepOpen bool
@@ -153,7 +157,7 @@ func (s *Sampler) sync() {
 			*t = tracked{}
 		}
 		if t.c != c {
-			t.meta = metaOf(c)
+			t.meta = metaOf(c, s.WorkloadLabel)
 		}
 		t.c = c
 		s.order = append(s.order, t)
@@ -495,10 +499,12 @@ func (s *Sampler) fill(snap *model.Snapshot) {
 	for i, t := range s.order {
 		if j, ok := netIndex[t.netns]; ok && t.curOK {
 			snap.Containers[i].Network = j
-			if n := s.nets[t.netns]; n.haveRates && n.fresh && t.fresh {
-				d := &snap.Containers[i].Delta
+			n := s.nets[t.netns]
+			d := &snap.Containers[i].Delta
+			if n.haveRates && n.fresh && t.fresh {
 				d.NetRxBytes, d.NetTxBytes, d.TCPAccepts = n.rxDelta, n.txDelta, n.acceptDelta
 			}
+			d.Listening = n.stats.HaveListen && n.stats.Listening
 		}
 	}
 }

@@ -24,6 +24,17 @@ type state struct {
 
 	thresholds map[*containerd.Container]history.Thresholds
 	results    map[history.Key]*analysis.Result
+	runs       *runLog
+	runSummary []model.WorkloadRuns
+
+	// Pods, rebuilt each tick without allocating once sized: the pods
+	// whose sandbox runs, and the index in the tick's containers of each
+	// pod container's newest instance.
+	livePods map[podKey]bool
+	newest   map[podContainer]int
+	// instances is the instance whose history each pod container's
+	// follows, to tell when a new one replaces it.
+	instances  map[podContainer]history.Key
 	scratch    analysis.Scratch
 	analysedAt time.Time
 
@@ -33,6 +44,13 @@ type state struct {
 	problem            string
 }
 
+// podKey names a pod.
+type podKey struct{ namespace, uid string }
+
+// podContainer names a container of a pod across its instances: the
+// kubelet restarts a container under a new id in the same pod.
+type podContainer struct{ namespace, podUID, name string }
+
 // newState restores history from the state file. A missing file starts
 // fresh silently; a corrupt or foreign one has been moved aside by
 // history.LoadFile and is reported, never fatal.
@@ -41,6 +59,10 @@ func newState(cfg config.Config, log *slog.Logger) *state {
 		cfg: cfg, log: log.With("component", "history"),
 		thresholds: map[*containerd.Container]history.Thresholds{},
 		results:    map[history.Key]*analysis.Result{},
+		runs:       newRunLog(cfg.Analysis),
+		livePods:   map[podKey]bool{},
+		newest:     map[podContainer]int{},
+		instances:  map[podContainer]history.Key{},
 	}
 	st.store = history.NewStore()
 	if path := cfg.History.StateFile; path != "" {
@@ -78,13 +100,23 @@ func (st *state) thresholdsFor(c *containerd.Container) history.Thresholds {
 // checkpoints on schedule; then it attaches results to snap. srcs are the
 // discovered records behind snap's containers, index for index.
 func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
+	st.runs.observe(snap)
+	st.trackPods(srcs)
 	for i := range snap.Containers {
 		sc := &snap.Containers[i]
 		key := history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}
 		if !sc.Delta.Valid {
-			// Close the minute of a container that stopped, so its last
-			// active minute shows; no samples means no data, not idle.
-			if series := st.store.Get(key); series != nil {
+			series := st.store.Get(key)
+			switch {
+			case series == nil:
+			case st.down(i, srcs):
+				// Down while its pod lives: the pod keeps the
+				// reservation, so the time is paid, idle.
+				series.Add(history.Sample{Time: snap.Time, Down: true}, st.thresholdsFor(srcs[i]))
+			default:
+				// Close the minute of a container that stopped, so its
+				// last active minute shows; no samples means no data, not
+				// idle.
 				series.Advance(snap.Time, st.thresholdsFor(srcs[i]))
 			}
 			continue
@@ -99,6 +131,7 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 			NetTxBytes:     d.NetTxBytes,
 			DiskWriteBytes: d.DiskWriteBytes,
 			TCPAccepts:     d.TCPAccepts,
+			Listening:      d.Listening,
 		}, st.thresholdsFor(srcs[i]))
 	}
 	if snap.Time.Sub(st.analysedAt) >= analysisPeriod {
@@ -113,8 +146,67 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 	}
 }
 
+// trackPods finds the pods whose sandbox runs and each pod container's
+// newest instance in srcs, and notes a restart when a new instance
+// replaces a dead one: the new instance goes on with its history.
+func (st *state) trackPods(srcs []*containerd.Container) {
+	clear(st.livePods)
+	clear(st.newest)
+	for i, c := range srcs {
+		switch {
+		case c.Pod.UID == "":
+		case c.Sandbox:
+			if c.Running() {
+				st.livePods[podKey{c.Namespace, c.Pod.UID}] = true
+			}
+		case c.Pod.ContainerName != "":
+			pc := podContainer{c.Namespace, c.Pod.UID, c.Pod.ContainerName}
+			if j, ok := st.newest[pc]; !ok || srcs[j].CreatedAt.Before(c.CreatedAt) {
+				st.newest[pc] = i
+			}
+		}
+	}
+	for pc, i := range st.newest {
+		key := history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}
+		prev, ok := st.instances[pc]
+		if ok && prev == key {
+			continue
+		}
+		st.instances[pc] = key
+		if !ok || running(prev, srcs) {
+			continue // first seen (say, after an agent restart), or not a replacement
+		}
+		st.store.Rename(prev, key)
+		if series := st.store.Get(key); series != nil {
+			series.NoteRestart()
+		}
+	}
+}
+
+// running reports whether the container of key is listed and running.
+func running(key history.Key, srcs []*containerd.Container) bool {
+	for _, c := range srcs {
+		if c.ID == key.ID && c.Namespace == key.Namespace {
+			return c.Running()
+		}
+	}
+	return false
+}
+
+// down reports whether srcs[i] is the newest instance of a pod container,
+// not running while its pod's sandbox runs.
+func (st *state) down(i int, srcs []*containerd.Container) bool {
+	c := srcs[i]
+	if c.Running() || c.Sandbox || c.Pod.UID == "" || c.Pod.ContainerName == "" || !st.livePods[podKey{c.Namespace, c.Pod.UID}] {
+		return false
+	}
+	j, ok := st.newest[podContainer{c.Namespace, c.Pod.UID, c.Pod.ContainerName}]
+	return ok && j == i
+}
+
 // attach points each container of snap at its latest result.
 func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
+	snap.Runs = st.runSummary
 	for i := range snap.Containers {
 		snap.Containers[i].Analysis = st.results[history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}]
 	}
@@ -123,6 +215,7 @@ func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 // analyse recomputes every container's result. Results are new values
 // each time, so snapshots already published keep theirs unchanged.
 func (st *state) analyse(snap *model.Snapshot, srcs []*containerd.Container) {
+	st.runSummary = st.runs.summary(snap.Time)
 	st.results = make(map[history.Key]*analysis.Result, len(snap.Containers))
 	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {
@@ -134,6 +227,11 @@ func (st *state) analyse(snap *model.Snapshot, srcs []*containerd.Container) {
 	for c := range st.thresholds {
 		if !live[c] {
 			delete(st.thresholds, c)
+		}
+	}
+	for pc := range st.instances {
+		if _, ok := st.newest[pc]; !ok {
+			delete(st.instances, pc)
 		}
 	}
 }
@@ -156,7 +254,7 @@ func (st *state) analyseOne(now time.Time, sc *model.Container, c *containerd.Co
 	if series == nil {
 		return
 	}
-	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, Sandbox: c.Sandbox}
+	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, GPUs: c.GPUs, Sandbox: c.Sandbox}
 	l := &sc.Limits
 	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
 	in.MemoryLimitBytes = l.MemoryBytes

@@ -427,7 +427,7 @@ func TestVerdicts(t *testing.T) {
 				in.GPU = true
 				return in
 			},
-			verdict: VerdictRightsize, reasons: []string{CodeOverReserved},
+			verdict: VerdictRightsize, reasons: []string{CodeOverReserved, CodeGPUCost},
 			blockers: []string{CodeGPU},
 		},
 	}
@@ -892,13 +892,14 @@ func TestFunctionCPU(t *testing.T) {
 	}
 
 	// 6 cores fit a function, priced at most at its largest size
-	// (10,240 MiB buys a little under 6 × 1,769).
+	// (10,240 MiB buys a little under 6 × 1,769), where the work runs
+	// 6 / (10,240 / 1,769) times as long.
 	r = Analyze(withLimits(bursty(6), now, 6, 8<<30), defaultAnalysis(), nil)
 	if r.Verdict != VerdictFunction {
 		t.Fatalf("6 cores: %s %v", r.Verdict, r.Blockers)
 	}
 	mem = min(math.Ceil(min(r.CPUMax, 6)*1769), 10240)
-	want = 0.05*730*3600*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
+	want = 0.05*730*3600*6/(mem/1769)*mem/1024*0.0000166667 + 10*3*72*730.0/72/1e6*0.20
 	if !near(r.ServerlessMonthlyCost, want, 1e-9) {
 		t.Fatalf("6 cores as a function: %.10g, want %.10g", r.ServerlessMonthlyCost, want)
 	}
@@ -1001,5 +1002,217 @@ func TestWasteNearLimit(t *testing.T) {
 	}
 	if math.Abs(r.CPUP95-p95) > 0.0005*p95 || math.Abs(r.CPUMax-levels[n-1]) > 0.0005*levels[n-1] {
 		t.Fatalf("p95 %v (true %v), max %v (true %v)", r.CPUP95, p95, r.CPUMax, levels[n-1])
+	}
+}
+
+// A GPU-granted container pays for its GPUs, idle or not: they are in its
+// cost and idle cost, and the reasons say the idleness is inferred.
+func TestGPUCost(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 2 * 24 * 60
+	s := build(th, t0, n, 2, hourly(6, busyLoad, idleLoad))
+	cfg := defaultAnalysis()
+	in := withLimits(s, t0.Add(n*time.Minute), 1, 1<<30)
+	base := Analyze(in, cfg, nil)
+	p := cfg.Prices
+	if want := 1*p.VCPUHour + 1*p.GiBHour; !near(base.CostPerHour, want, 1e-12) {
+		t.Fatalf("without GPU: cost %v, want %v", base.CostPerHour, want)
+	}
+	if _, ok := reason(base.Reasons, CodeGPUCost); ok {
+		t.Fatalf("gpu_cost reason without a GPU: %v", base.Reasons)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		gpus    int
+		want    int
+		assumed string
+	}{
+		{"two GPUs from the spec", 2, 2, ""},
+		{"count unknown", 0, 1, "1 assumed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := in
+			in.GPU, in.GPUs = true, tc.gpus
+			r := Analyze(in, cfg, nil)
+			if r.Reserved.GPUs != tc.want || r.Reserved.GPUsAssumed != (tc.assumed != "") {
+				t.Fatalf("reserved %+v", r.Reserved)
+			}
+			want := base.CostPerHour + float64(tc.want)*p.GPUHour
+			if !near(r.CostPerHour, want, 1e-12) || !near(r.IdleCostPerHour, want*r.IdleRatio7d, 1e-12) ||
+				!near(r.IdleCostPerMonth, want*r.IdleRatio7d*730, 1e-12) || !near(r.CurrentMonthlyCost, want*730, 1e-12) {
+				t.Fatalf("cost %v idle %v/h %v/month current %v, want cost %v", r.CostPerHour, r.IdleCostPerHour, r.IdleCostPerMonth, r.CurrentMonthlyCost, want)
+			}
+			// The GPU's use is not measured, so it is no over-reservation.
+			if !near(r.OverReservationWastePerMonth, base.OverReservationWastePerMonth, 1e-12) {
+				t.Fatalf("waste %v, want %v", r.OverReservationWastePerMonth, base.OverReservationWastePerMonth)
+			}
+			g, ok := reason(r.Reasons, CodeGPUCost)
+			if !ok || !strings.Contains(g.Text, "inferred") || !strings.Contains(g.Text, "no GPU utilisation") ||
+				!strings.Contains(g.Text, "0.3500 USD an hour") || (tc.assumed != "" && !strings.Contains(g.Text, tc.assumed)) {
+				t.Fatalf("reasons %v", r.Reasons)
+			}
+		})
+	}
+}
+
+// everySample feeds n minutes of 2 s samples; cores(i) is the CPU rate of
+// sample i.
+func everySample(th history.Thresholds, n int, cores func(i int) float64) *history.Series {
+	s := history.NewSeries()
+	for i := range n * 30 {
+		s.Add(history.Sample{
+			Time: t0.Add(time.Duration(i) * 2 * time.Second), CPUSeconds: cores(i) * 2,
+			WorkingSet: 20 * mib, Interval: 2 * time.Second,
+		}, th)
+	}
+	s.Advance(t0.Add(time.Duration(n)*time.Minute), th)
+	return s
+}
+
+// TestSubMinuteDutyCycle: 1 s of work every 20 s (the demo's cron-like)
+// makes every minute active, so by minutes it is never idle; its samples
+// say it is busy a tenth of the time, and priced at the billed time that
+// work needs, low and high, it is a function candidate with its range in
+// the reasons. A container busy all the time is not, whatever it uses.
+func TestSubMinuteDutyCycle(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 2 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	cfg := defaultAnalysis()
+
+	// One 2 s sample in ten at 0.25 cores (0.5 CPU-seconds), under a
+	// limit of half a core and 256 MiB.
+	cron := everySample(th, n, func(i int) float64 {
+		if i%10 == 0 {
+			return 0.25
+		}
+		return 0
+	})
+	r := Analyze(withLimits(cron, now, 0.5, 256*mib), cfg, nil)
+	if r.IdleRatio7d != 0 || !near(r.BusyRatio, 0.1, 1e-9) || !r.DutyCycled || r.LongestBusyRun != 2*time.Second || r.BusyRuns != n*3 {
+		t.Fatalf("idle %v busy %v duty-cycled %v longest run %v runs %d", r.IdleRatio7d, r.BusyRatio, r.DutyCycled, r.LongestBusyRun, r.BusyRuns)
+	}
+	if r.Verdict != VerdictFunction || len(r.Blockers) != 0 {
+		t.Fatalf("verdict %s, blockers %v, reasons %v", r.Verdict, r.Blockers, r.Reasons)
+	}
+	// Sized for the 0.25 cores of a sample: 443 MiB, 0.2504 vCPU. Low:
+	// 1.5 CPU-seconds a minute flat out; high: the 6 busy seconds a
+	// minute. 3 runs a minute are the requests.
+	const perMonth = 730 * 60.0
+	mib443 := 443.0 / 1024 * 0.0000166667
+	fee := 3 * perMonth / 1e6 * 0.20
+	low, high := 1.5/(443.0/1769)*perMonth, 6*perMonth
+	if !near(r.BilledSecondsLow, low, 1e-6) || !near(r.BilledSecondsHigh, high, 1e-6) {
+		t.Fatalf("billed %v to %v s, want %v to %v", r.BilledSecondsLow, r.BilledSecondsHigh, low, high)
+	}
+	if !near(r.ServerlessMonthlyCostLow, low*mib443+fee, 1e-6) || !near(r.ServerlessMonthlyCost, high*mib443+fee, 1e-6) {
+		t.Fatalf("cost %v to %v, want %v to %v", r.ServerlessMonthlyCostLow, r.ServerlessMonthlyCost, low*mib443+fee, high*mib443+fee)
+	}
+	if want := (0.5*0.04048 + 0.25*0.004445) * 730; !near(r.CurrentMonthlyCost, want, 1e-9) || !near(r.SavingsPerMonth, want-r.ServerlessMonthlyCost, 1e-9) {
+		t.Fatalf("current %v saving %v", r.CurrentMonthlyCost, r.SavingsPerMonth)
+	}
+	c, ok := reason(r.Reasons, CodeCheaper)
+	if !ok || !strings.Contains(c.Text, "1.92 USD a month instead of 15.59 USD") || !strings.Contains(c.Text, "busy in 10.0% of the sampled time") ||
+		!strings.Contains(c.Text, "from runs of work") {
+		t.Fatalf("cheaper reason %q", c.Text)
+	}
+	if i, _ := reason(r.Reasons, CodeIdleRatioHigh); !strings.Contains(i.Text, "pieces shorter than a minute") {
+		t.Fatalf("idle reason %q", i.Text)
+	}
+	if r.Score < 1 {
+		t.Fatalf("score %d", r.Score)
+	}
+
+	// Busy all the time: at 0.02 cores under the same limit (as a
+	// function it would cost less than now), and at the limit.
+	for _, cores := range []float64{0.02, 0.5} {
+		busy := everySample(th, n, func(int) float64 { return cores })
+		r := Analyze(withLimits(busy, now, 0.5, 256*mib), cfg, nil)
+		if r.DutyCycled || r.BusyRatio != 1 || r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer {
+			t.Fatalf("%v cores all the time: duty-cycled %v busy %v verdict %s", cores, r.DutyCycled, r.BusyRatio, r.Verdict)
+		}
+		if _, ok := reason(r.Blockers, CodeNotIdleEnough); !ok {
+			t.Fatalf("%v cores all the time: blockers %v", cores, r.Blockers)
+		}
+	}
+}
+
+// TestRestartsAndListeners: a crash-looping container of a live pod is
+// paid, idle, while it is down: its idle cost counts that time, and it is
+// no candidate of any kind. An always-on TCP server is no function, but
+// may be a serverless container.
+func TestRestartsAndListeners(t *testing.T) {
+	th := defaultThresholds(t)
+	const n = 2 * 24 * 60
+	now := t0.Add(n * time.Minute)
+	cfg := defaultAnalysis()
+
+	// Each hour: 5 minutes of work, a crash, 55 minutes down (restarts
+	// while backing off), then a restart.
+	s := history.NewSeries()
+	for i := range n * 2 {
+		at := t0.Add(time.Duration(i) * 30 * time.Second)
+		sm := history.Sample{Time: at, Interval: 30 * time.Second, WorkingSet: 100 * mib}
+		if m := i / 2 % 60; m < 5 {
+			sm.CPUSeconds = 0.3 * 30
+		} else {
+			sm.Down = true
+		}
+		if i > 0 && i%120 == 0 {
+			s.NoteRestart()
+		}
+		s.Add(sm, th)
+	}
+	s.Advance(now, th)
+	r := Analyze(withLimits(s, now, 1, 512*mib), cfg, nil)
+	wantIdle := 55.0 / 60
+	if r.Restarts != 47 || r.DownFor != 48*55*time.Minute || !near(r.IdleRatio7d, wantIdle, 1e-9) {
+		t.Fatalf("restarts %d, down %v, idle %v; want 47, %v, %v", r.Restarts, r.DownFor, r.IdleRatio7d, 48*55*time.Minute, wantIdle)
+	}
+	if !near(r.IdleCostPerHour, r.CostPerHour*wantIdle, 1e-12) || r.IdleCostPerMonth <= 0 {
+		t.Fatalf("idle cost %v of %v per hour", r.IdleCostPerHour, r.CostPerHour)
+	}
+	if r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer || r.Verdict == VerdictScaleToZero {
+		t.Fatalf("crash-looping: verdict %s", r.Verdict)
+	}
+	if b, ok := reason(r.Blockers, CodeRestarting); !ok || !strings.Contains(b.Text, "restarted 47 times") {
+		t.Fatalf("blockers %v", r.Blockers)
+	}
+	if re, ok := reason(r.Reasons, CodeRestarts); !ok || !strings.Contains(re.Text, "idle cost") {
+		t.Fatalf("reasons %v", r.Reasons)
+	}
+
+	// A mostly idle server, listening all the time.
+	srv := history.NewSeries()
+	for i := range n * 2 {
+		l := idleLoad
+		if i/2%60 < 3 {
+			l = busyLoad
+		}
+		srv.Add(history.Sample{
+			Time: t0.Add(time.Duration(i) * 30 * time.Second), Interval: 30 * time.Second,
+			CPUSeconds: l.cores * 30, NetRxBytes: uint64(l.net * 30), WorkingSet: l.ws, Listening: true,
+		}, th)
+	}
+	srv.Advance(now, th)
+	r = Analyze(withLimits(srv, now, 1, 512*mib), cfg, nil)
+	if r.ListeningRatio != 1 || r.Verdict != VerdictServerlessContainer {
+		t.Fatalf("listener: ratio %v verdict %s blockers %v", r.ListeningRatio, r.Verdict, r.Blockers)
+	}
+	if b, ok := reason(r.Blockers, CodeListener); !ok || !strings.Contains(b.Text, "function cannot run") {
+		t.Fatalf("listener blockers %v", r.Blockers)
+	}
+	if _, ok := reason(r.Reasons, CodeListener); !ok {
+		t.Fatalf("listener reasons %v", r.Reasons)
+	}
+}
+
+func TestRangeTexts(t *testing.T) {
+	var tb textBuilder
+	tb.moneyRange(0.99114, 1.6812, "USD").s("; ").moneyRange(1.9161, 1.9249, "USD").s("; ").
+		durRange(36*time.Hour, 73*time.Hour).s("; ").durRange(0, 0)
+	if got, want := string(tb.b), "0.9911 USD to 1.68 USD; 1.92 USD; 1d12h to 3d1h; 0s"; got != want {
+		t.Fatalf("%q, want %q", got, want)
 	}
 }

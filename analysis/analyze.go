@@ -48,6 +48,10 @@ const (
 	CodeNotCheaper       = "not_cheaper"
 	CodePodSandbox       = "pod_sandbox"
 	CodeSavingTooSmall   = "saving_too_small"
+	CodeGPUCost          = "gpu_cost"
+	CodeRestarting       = "restarting"
+	CodeRestarts         = "restarts"
+	CodeListener         = "listener"
 )
 
 const (
@@ -66,6 +70,9 @@ type Input struct {
 	Labels map[string]string
 	// GPU is true when the container is granted a GPU-class device.
 	GPU bool
+	// GPUs is how many GPUs it is granted, when its spec says; 0 with GPU
+	// true counts as one (see the package documentation).
+	GPUs int
 	// Sandbox is true for a pod's sandbox (pause) container, which is
 	// never a candidate of its own: the pod is the unit of a decision.
 	Sandbox bool
@@ -84,6 +91,10 @@ type Reserved struct {
 	CPUCores                float64
 	MemoryBytes             uint64
 	CPUSource, MemorySource string
+	// GPUs are the GPUs granted; GPUsAssumed is true when the spec grants
+	// GPUs without saying how many and one is assumed.
+	GPUs        int
+	GPUsAssumed bool
 }
 
 // Bursts summarise runs of consecutive active minutes over 7 days.
@@ -113,6 +124,26 @@ type Result struct {
 	// IdleHoursOfDay are UTC hours (0..23), ascending.
 	IdleHoursOfDay []int
 
+	// Activity below the minute, at the resolution of the samples:
+	// BusyRatio is the share of sampled time in busy samples (NaN without
+	// data), BusyRuns the runs of busy samples, LongestBusyRun the
+	// longest, PeakCores the highest CPU rate of one sample. DutyCycled
+	// says the container is idle enough in its samples though not in its
+	// minutes (see the package documentation).
+	BusyRatio      float64
+	BusyRuns       int
+	LongestBusyRun time.Duration
+	PeakCores      float64
+	DutyCycled     bool
+
+	// Restarts counts the restarts noted in the window, DownFor the
+	// minutes the container was down while its pod lived (they are idle
+	// minutes too); ListeningRatio is the share of minutes with data with
+	// a listening TCP socket, NaN without data.
+	Restarts       int
+	DownFor        time.Duration
+	ListeningRatio float64
+
 	Reserved                                                                     Reserved
 	CostPerHour, IdleCostPerHour, IdleCostPerMonth, OverReservationWastePerMonth float64
 
@@ -127,6 +158,11 @@ type Result struct {
 	Blockers []Reason
 
 	CurrentMonthlyCost, ServerlessMonthlyCost, SavingsPerMonth float64
+	// ServerlessMonthlyCostLow is the low end of the serverless cost's
+	// range (ServerlessMonthlyCost is the high end), and BilledSecondsLow
+	// and BilledSecondsHigh the billed time per month behind them.
+	ServerlessMonthlyCostLow            float64
+	BilledSecondsLow, BilledSecondsHigh float64
 }
 
 // Scratch holds buffers reused from one Analyze to the next, so analysing
@@ -176,7 +212,8 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	var ms minuteStats
 	sc.runs = sc.runs[:0]
 	sc.ws = sc.ws[:0]
-	var acceptsTotal, diskTotal float64
+	var acceptsTotal, diskTotal, cpuTotal, busyTotal float64
+	var runsTotal, listenMinutes int
 	// A time beyond what Unix nanoseconds hold (the zero Time, say) can
 	// name no minute of history.
 	if n := in.Now.UnixNano(); in.Series != nil && time.Unix(0, n).Equal(in.Now) {
@@ -198,6 +235,14 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 			sc.ws = append(sc.ws, h.MaxWorkingSet)
 			acceptsTotal += float64(h.TCPAccepts)
 			diskTotal += float64(h.DiskWriteBytes)
+			cpuTotal += float64(h.BusyCPUSeconds)
+			busyTotal += float64(h.BusySeconds)
+			runsTotal += int(h.BusyRuns)
+			r.LongestBusyRun = max(r.LongestBusyRun, h.LongestBusyRun)
+			r.PeakCores = max(r.PeakCores, float64(h.PeakCores))
+			r.Restarts += int(h.Restarts)
+			r.DownFor += time.Duration(h.DownMinutes) * time.Minute
+			listenMinutes += int(h.ListenMinutes)
 		}
 	}
 
@@ -206,6 +251,13 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
 	r.Bursts = burstsOf(sc.runs)
+	r.BusyRuns = runsTotal
+	r.ListeningRatio = ratio(listenMinutes, ms.valid[2])
+	r.BusyRatio = math.NaN()
+	if ms.valid[2] > 0 {
+		r.BusyRatio = min(busyTotal/float64(ms.valid[2]*60), 1)
+		r.DutyCycled = r.IdleRatio7d < cfg.CandidateIdleRatio && 1-r.BusyRatio >= cfg.CandidateIdleRatio
+	}
 	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], sc.minutes, sc.fine)
 	slices.Sort(sc.ws)
 	if n := len(sc.ws); n > 0 {
@@ -218,7 +270,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.Reserved = reservedOf(&in, &r)
 	p := &cfg.Prices
 	cores, gib := r.Reserved.CPUCores, float64(r.Reserved.MemoryBytes)/gibibyte
-	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour
+	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour + float64(r.Reserved.GPUs)*p.GPUHour
 	idle := r.IdleRatio7d
 	if math.IsNaN(idle) {
 		idle = 0
@@ -235,21 +287,26 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	}
 	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * hoursPerMonth
 
-	// Requests per month: accepted connections, else bursts, scaled from
-	// the time observed to a month.
-	var requests float64
-	if hours := r.ObservedFor.Hours(); hours > 0 {
-		n := acceptsTotal
-		if n == 0 {
-			n = float64(r.Bursts.Count)
-		}
-		requests = n * hoursPerMonth / hours
-	}
-	activeSeconds := (1 - idle) * hoursPerMonth * 3600
-
+	// Requests per month: accepted connections, else runs of busy
+	// samples, else bursts; these and the work are scaled from the time
+	// observed to a month.
 	fa := facts{
-		in: &in, cfg: &cfg, r: &r, idle: idle, requests: requests, activeSeconds: activeSeconds,
+		in: &in, cfg: &cfg, r: &r, idle: idle,
 		latency: latencyCritical(in.Labels), diskFloor: diskFloor(cfg.Idle, in.Labels),
+	}
+	if hours := r.ObservedFor.Hours(); hours > 0 {
+		scale := hoursPerMonth / hours
+		fa.requests, fa.requestsFrom = acceptsTotal, fromAccepts
+		switch {
+		case acceptsTotal > 0:
+		case runsTotal > 0:
+			fa.requests, fa.requestsFrom = float64(runsTotal), fromRuns
+		default:
+			fa.requests, fa.requestsFrom = float64(r.Bursts.Count), fromBursts
+		}
+		fa.requests *= scale
+		fa.cpuSeconds = cpuTotal * scale
+		fa.busySeconds = busyTotal * scale
 	}
 	if as := float64(ms.valid[2]-ms.idle[2]) * 60; diskTotal >= statefulMinWriteBytes && as > 0 {
 		fa.writeRate = diskTotal / as
@@ -488,6 +545,12 @@ func reservedOf(in *Input, r *Result) Reserved {
 	default:
 		res.CPUCores = r.CPUP95
 		res.CPUSource = SourceObserved
+	}
+	if in.GPU || in.GPUs > 0 {
+		res.GPUs = max(in.GPUs, 0)
+		if res.GPUs == 0 {
+			res.GPUs, res.GPUsAssumed = 1, true
+		}
 	}
 	if in.MemoryLimitBytes > 0 && in.MemoryLimitBytes < unlimitedMemory {
 		res.MemoryBytes = in.MemoryLimitBytes

@@ -2,21 +2,24 @@ package analysis
 
 import (
 	"math"
+	"time"
 
 	"github.com/fleetscope/fleetscope/config"
 )
 
 // facts are the figures decide works from, computed by Analyze.
 type facts struct {
-	in            *Input
-	cfg           *config.AnalysisConfig
-	r             *Result
-	idle          float64 // IdleRatio7d, 0 without data
-	requests      float64 // per month
-	activeSeconds float64 // per month
-	latency       bool
-	diskFloor     float64 // bytes per second
-	writeRate     float64 // bytes per active second; 0 below statefulMinWriteBytes
+	in           *Input
+	cfg          *config.AnalysisConfig
+	r            *Result
+	idle         float64 // IdleRatio7d, 0 without data
+	requests     float64 // per month
+	requestsFrom string  // what requests were counted from
+	cpuSeconds   float64 // per month
+	busySeconds  float64 // per month
+	latency      bool
+	diskFloor    float64 // bytes per second
+	writeRate    float64 // bytes per active second; 0 below statefulMinWriteBytes
 }
 
 // blockers is a set of reasons that rule a platform out.
@@ -33,6 +36,21 @@ const (
 	blockSaving
 	blockSandbox
 	blockCPU
+	blockRestarting
+	blockListener
+)
+
+// Thresholds of the restarting and listener blockers.
+const (
+	restartingDownShare = 0.1 // of the time observed
+	alwaysListening     = 0.9 // of the minutes with data
+)
+
+// What requests were counted from.
+const (
+	fromAccepts = "accepted connections"
+	fromRuns    = "runs of work"
+	fromBursts  = "bursts"
 )
 
 // platform is one serverless platform's fit for the container.
@@ -41,7 +59,11 @@ type platform struct {
 	// blocked holds the blockers; blockCost and blockSaving are added by
 	// decide, against the current cost.
 	blocked blockers
-	cost    float64 // per month
+	// cost is the monthly cost at the high end of the billed time, costLow
+	// at its low end; vcpus the speed the low end assumes.
+	cost, costLow   float64
+	secLow, secHigh float64 // billed seconds per month
+	vcpus           float64
 }
 
 func evaluate(fa *facts, p *config.PlatformConfig) platform {
@@ -56,7 +78,7 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if fa.in.Sandbox {
 		b |= blockSandbox
 	}
-	if r.Bursts.Max > p.MaxDuration {
+	if longestBurst(r) > p.MaxDuration {
 		b |= blockBurst
 	}
 	if r.WorkingSetMax > p.MaxMemoryMiB<<20 {
@@ -68,17 +90,40 @@ func evaluate(fa *facts, p *config.PlatformConfig) platform {
 	if fa.writeRate > fa.diskFloor {
 		b |= blockDisk
 	}
-	if r.ObservedFor == 0 || fa.idle < fa.cfg.CandidateIdleRatio {
+	if restarting(r) {
+		b |= blockRestarting
+	}
+	if r.ListeningRatio >= alwaysListening && !p.Listen {
+		b |= blockListener
+	}
+	if r.ObservedFor == 0 || (fa.idle < fa.cfg.CandidateIdleRatio && !r.DutyCycled) {
 		b |= blockIdle
 	}
-	return platform{cfg: p, blocked: b, cost: serverlessCost(fa, p)}
+	pl := platform{cfg: p, blocked: b}
+	serverlessCost(fa, &pl)
+	return pl
 }
 
-// peakCPU is the CPU a platform must provide: CPUMax, capped at a CPU limit
-// since a limited container never used more than its limit, whatever the
-// rounding of history's CPU codes says.
+// restarting reports whether the container restarted and was down for a
+// good part of the time observed.
+func restarting(r *Result) bool {
+	return r.Restarts > 0 && r.ObservedFor > 0 && float64(r.DownFor) >= restartingDownShare*float64(r.ObservedFor)
+}
+
+// longestBurst is what a platform's duration limit must hold: the longest
+// burst, or for a duty-cycled container the longest run of busy samples.
+func longestBurst(r *Result) time.Duration {
+	if r.DutyCycled {
+		return r.LongestBusyRun
+	}
+	return r.Bursts.Max
+}
+
+// peakCPU is the CPU a platform must provide: CPUMax or the peak of a
+// sample, capped at a CPU limit since a limited container never used more
+// than its limit, whatever the rounding of history's CPU codes says.
 func peakCPU(r *Result) float64 {
-	peak := r.CPUMax
+	peak := max(r.CPUMax, r.PeakCores)
 	if r.Reserved.CPUSource == SourceLimit {
 		peak = min(peak, r.Reserved.CPUCores)
 	}
@@ -111,11 +156,27 @@ func size(r *Result, p *config.PlatformConfig) (vcpus float64, mib uint64) {
 	return vcpus, mib
 }
 
-// serverlessCost is the monthly cost of the container's work on p.
-func serverlessCost(fa *facts, p *config.PlatformConfig) float64 {
+// serverlessCost fills pl's billed time and monthly costs, low and high.
+func serverlessCost(fa *facts, pl *platform) {
+	p := pl.cfg
 	vcpus, mib := size(fa.r, p)
-	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond
-	return fa.activeSeconds*perSecond + fa.requests/1e6*p.PricePerMillionRequests
+	// The speed the work runs at there: what the size buys where CPU
+	// follows memory, else the vCPUs chosen.
+	pl.vcpus = vcpus
+	if p.VCPUStep == 0 && p.MemoryMiBPerVCPU > 0 {
+		pl.vcpus = min(float64(mib)/p.MemoryMiBPerVCPU, p.MaxVCPUs)
+	}
+	pl.secHigh = fa.busySeconds
+	if pl.vcpus > 0 {
+		pl.secLow = fa.cpuSeconds / pl.vcpus
+		pl.secHigh = max(pl.secHigh, pl.secLow)
+	} else {
+		pl.secLow = pl.secHigh
+	}
+	perSecond := vcpus*p.PricePerVCPUSecond + float64(mib)/1024*p.PricePerGiBSecond + float64(fa.r.Reserved.GPUs)*p.PricePerGPUSecond
+	fee := fa.requests / 1e6 * p.PricePerMillionRequests
+	pl.cost = pl.secHigh*perSecond + fee
+	pl.costLow = pl.secLow*perSecond + fee
 }
 
 // decide fills the verdict, score, platform, serverless costs, reasons and
@@ -156,6 +217,8 @@ func decide(fa *facts, t *textBuilder) {
 	}
 	if cheapest != nil {
 		r.ServerlessMonthlyCost = cheapest.cost
+		r.ServerlessMonthlyCostLow = cheapest.costLow
+		r.BilledSecondsLow, r.BilledSecondsHigh = cheapest.secLow, cheapest.secHigh
 		r.SavingsPerMonth = current - cheapest.cost
 	}
 
@@ -186,11 +249,20 @@ func decide(fa *facts, t *textBuilder) {
 		}
 		r.Platform = chosen.cfg.Name
 		r.Score = score(r, chosen.cfg, cfg.MinSavingPerMonth)
-		t.begin(CodeIdleRatioHigh, false).s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
-		t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
-		t.begin(CodeCheaper, false).s("as ").s(chosen.cfg.Name).s(" it would cost ").money(chosen.cost, cfg.Prices.Currency).
-			s(" a month instead of ").money(current, cfg.Prices.Currency).s(", saving ").money(r.SavingsPerMonth, cfg.Prices.Currency)
-	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox:
+		if r.DutyCycled {
+			t.begin(CodeIdleRatioHigh, false).s("busy in ").pct(r.BusyRatio).s(" of the sampled time of the ").dur(r.ObservedFor).
+				s(" observed, though active in ").pct(1 - r.IdleRatio7d).s(" of its minutes: work in pieces shorter than a minute (candidates from ").
+				pct(cfg.CandidateIdleRatio).s(" idle)")
+			t.begin(CodeShortBursts, false).int(r.BusyRuns).s(" runs of work, longest ").dur(r.LongestBusyRun).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
+		} else {
+			t.begin(CodeIdleRatioHigh, false).s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
+			t.begin(CodeShortBursts, false).int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max).s(", within the ").s(chosen.cfg.Name).s(" limit of ").dur(chosen.cfg.MaxDuration)
+		}
+		cheaperReason(fa, t, chosen)
+		if r.ListeningRatio >= alwaysListening {
+			t.begin(CodeListener, false).s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes: ").s(chosen.cfg.Name).s(" sends requests to that port")
+		}
+	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(r):
 		r.Verdict = VerdictScaleToZero
 		n := len(r.IdleHoursOfDay)
 		t.begin(CodeAlwaysIdleHours, false).s("idle every observed day for ").int(n).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
@@ -206,7 +278,48 @@ func decide(fa *facts, t *textBuilder) {
 		t.begin(CodeReservationUsed, false).s("p95 uses ").num(r.CPUP95, 3).s(" of ").num(r.Reserved.CPUCores, 3).s(" cores (").s(r.Reserved.CPUSource).
 			s(") and ").mib(r.WorkingSetP95).s(" of ").mib(r.Reserved.MemoryBytes).s(" (").s(r.Reserved.MemorySource).s(")")
 	}
+	if r.Reserved.GPUs > 0 {
+		gpuReason(fa, t)
+	}
+	if r.Restarts > 0 || r.DownFor > 0 {
+		t.begin(CodeRestarts, false).s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" of the ").dur(r.ObservedFor).
+			s(" observed while its pod lived: the pod kept its reservation, so that time is paid, idle, and in the idle cost")
+	}
 	t.finish(r)
+}
+
+// gpuReason says what the container's GPUs cost, and that their idleness
+// is inferred.
+func gpuReason(fa *facts, t *textBuilder) {
+	r, p := fa.r, &fa.cfg.Prices
+	t.begin(CodeGPUCost, false).int(r.Reserved.GPUs)
+	if r.Reserved.GPUs == 1 {
+		t.s(" GPU")
+	} else {
+		t.s(" GPUs")
+	}
+	if r.Reserved.GPUsAssumed {
+		t.s(" (the spec grants GPUs without saying how many: 1 assumed)")
+	}
+	t.s(" at ").money(p.GPUHour, p.Currency).s(" an hour each, ").money(float64(r.Reserved.GPUs)*p.GPUHour*hoursPerMonth, p.Currency).
+		s(" a month, are in the cost; GPU idleness is inferred from CPU, network and disk, as no GPU utilisation is read yet")
+}
+
+// cheaperReason states the serverless cost's range on p, and its basis.
+func cheaperReason(fa *facts, t *textBuilder, p *platform) {
+	r, cur := fa.r, fa.cfg.Prices.Currency
+	t.begin(CodeCheaper, false).s("as ").s(p.cfg.Name).s(" it would cost ").moneyRange(p.costLow, p.cost, cur).
+		s(" a month instead of ").money(r.CurrentMonthlyCost, cur).s(", saving ").money(r.SavingsPerMonth, cur).s(" at the high end; billed ").
+		durRange(seconds(p.secLow), seconds(p.secHigh)).s(" a month: low, ").num(fa.cpuSeconds, 0).s(" CPU-seconds flat out at ").num(p.vcpus, 3).
+		s(" vCPU; high, busy in ").pct(r.BusyRatio).s(" of the sampled time; ").num(fa.requests, 0).s(" requests, from ").s(fa.requestsFrom)
+}
+
+// seconds converts a float number of seconds to a Duration, saturating.
+func seconds(s float64) time.Duration {
+	if !(s < float64(math.MaxInt64)/1e9) {
+		return math.MaxInt64
+	}
+	return time.Duration(s * 1e9)
 }
 
 // blockerReasons explains every blocker of fn and ct (ct may be nil), once
@@ -236,11 +349,23 @@ func blockerReasons(fa *facts, t *textBuilder, fn, ct *platform) {
 	if all&blockSandbox != 0 {
 		t.begin(CodePodSandbox, true).s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
 	}
+	if all&blockRestarting != 0 {
+		t.begin(CodeRestarting, true).s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" (").pct(float64(r.DownFor) / float64(r.ObservedFor)).
+			s(" of the time observed): its idle time is downtime; fix it before moving it")
+	}
+	if all&blockListener != 0 {
+		t.begin(CodeListener, true).s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes, an always-on server, which ")
+		names(blockListener).s(" cannot run: it invokes handlers, it connects to no port")
+	}
 	if all&blockLatency != 0 {
 		t.begin(CodeLatencyCritical, true).s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")
 	}
 	if all&blockBurst != 0 {
-		t.begin(CodeBurstTooLong, true).s("longest burst of activity ").dur(r.Bursts.Max).s(" exceeds the limit of ")
+		if r.DutyCycled {
+			t.begin(CodeBurstTooLong, true).s("longest run of work ").dur(r.LongestBusyRun).s(" exceeds the limit of ")
+		} else {
+			t.begin(CodeBurstTooLong, true).s("longest burst of activity ").dur(r.Bursts.Max).s(" exceeds the limit of ")
+		}
 		limits(t, fn, ct, blockBurst)
 	}
 	if all&blockMemory != 0 {
@@ -362,11 +487,15 @@ func score(r *Result, p *config.PlatformConfig, minSaving float64) int {
 	if minSaving > 0 {
 		money = clamp01(r.SavingsPerMonth / (r.SavingsPerMonth + 10*minSaving))
 	}
+	idle, burst := r.IdleRatio7d, r.Bursts.P95
+	if r.DutyCycled {
+		idle, burst = 1-r.BusyRatio, r.LongestBusyRun
+	}
 	fit := 1.0
 	if p.MaxDuration > 0 {
-		fit = 1 - clamp01(float64(r.Bursts.P95)/float64(p.MaxDuration))
+		fit = 1 - clamp01(float64(burst)/float64(p.MaxDuration))
 	}
-	s := int(math.Round(100 * r.IdleRatio7d * money * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
+	s := int(math.Round(100 * idle * money * (0.5 + 0.5*saved) * (0.75 + 0.25*fit)))
 	return min(max(s, 1), 100)
 }
 

@@ -26,6 +26,36 @@
 //     from a checkpoint that predates them are within 5.5%), CPUP50, from
 //     which nothing is computed, within 5.5%; WorkingSetP95
 //     and WorkingSetMax over the per-hour maxima of hours with data.
+//   - Activity below the minute: history marks each sample busy when its
+//     own rates (its deltas over its interval) are not all below the idle
+//     floors, and keeps per hour the seconds of busy samples and their CPU
+//     seconds, the runs of consecutive busy samples and the longest of
+//     them, and the highest CPU rate of one sample (see history.Hour). Its resolution is the
+//     sampling interval (10 s by default). BusyRatio is busy seconds /
+//     (minutes with data × 60), at most 1, NaN without data;
+//     LongestBusyRun the longest run, BusyRuns the runs begun and
+//     PeakCores the highest sample rate in the window. Hours recorded
+//     before history kept this (checkpoint versions 1 to 3) read as busy
+//     for their active minutes in full, with all their CPU seconds, in
+//     runs as long as those.
+//   - A container is duty-cycled when IdleRatio7d < candidate_idle_ratio
+//     ≤ 1 − BusyRatio: its minutes hold work, but in pieces shorter than a
+//     minute with idle samples between them, which a minute's average
+//     hides (1 s of work every 20 s makes every minute active). A
+//     container busy all the time is not: its samples are busy too.
+//   - Restarts and down time: the agent notes a restart when the kubelet
+//     replaces a dead container of a pod with a new one (a new id in the
+//     same pod, under the same container name), whose history then goes
+//     on from the dead one's; and while the newest container of a pod is
+//     not running but the pod's sandbox is, it feeds down samples. A
+//     minute mostly down is a down minute, and like any minute without
+//     work an idle one: the pod keeps its reservation while its
+//     container crash-loops or backs off, so that time is paid, idle,
+//     and in the idle cost. Restarts counts the restarts in the window,
+//     DownFor the down minutes × 1 minute.
+//   - ListeningRatio is the share of minutes with data in which the
+//     container's network namespace had a listening TCP socket (read once
+//     a minute from net/tcp and net/tcp6); NaN without data.
 //   - IdleHoursOfDay are the UTC hours of the day during which the
 //     container was idle on every day observed: an hour-of-day qualifies when
 //     at least 2 days (distinct occurrences) have ≥ 45 minutes of data in it,
@@ -42,24 +72,54 @@
 // WorkingSetMax ("observed"); cgroups have no memory request.
 //
 //   - CostPerHour = reserved cores × prices.vcpu_hour + reserved GiB ×
-//     prices.gib_hour.
+//     prices.gib_hour + GPUs × prices.gpu_hour. GPUs are those the spec
+//     grants (Input.GPUs); a GPU-granted container whose spec does not
+//     say how many (Input.GPU with GPUs 0: a runtime hook, a control
+//     device) counts as one, and its reasons say that the count was
+//     assumed.
 //   - IdleCostPerHour = CostPerHour × IdleRatio7d; IdleCostPerMonth and
 //     CurrentMonthlyCost are per-hour figures × 730 hours (365 × 24 / 12, the
 //     month cloud price lists use).
 //   - OverReservationWastePerMonth = 730 × the cost of (reserved − used):
 //     cores above CPUP95 and bytes above WorkingSetP95, each counted only
 //     when reserved by a limit or request (an observed "reservation" wastes
-//     nothing).
+//     nothing). GPUs are left out: nothing measures their use.
+//
+// GPU idleness is not measured (no GPU utilisation source is read yet): a
+// GPU-granted container's idle minutes are those of its CPU, network and
+// disk, and its GPUs are paid, idle, in those minutes like its CPU and
+// memory. Every analysed GPU container carries a gpu_cost reason saying
+// so, with the GPU count, where it comes from and its price.
 //
 // # Serverless cost on a platform
 //
-// Active seconds per month = (1 − IdleRatio7d) × 730 × 3600: an active
-// minute is billed in full, which overstates a request-driven workload and
-// so errs against serverless.
+// The billed time is estimated as a range, from what was measured in the
+// window and scaled from ObservedFor to 730 hours:
 //
-// The peak CPU is CPUMax, capped at the CPU limit if there is one (history's
-// CPU codes round, and a limited container never used more than its
-// limit). vCPUs are the peak rounded up to the platform's VCPUStep, at
+//   - low: the CPU seconds of the busy samples in the window (work done
+//     while idle, below the floors, would not run there) divided by the
+//     vCPUs the platform
+//     gives at the size below (on a platform where CPU follows memory,
+//     the size's memory / MemoryMiBPerVCPU, at most MaxVCPUs): the work
+//     running flat out, never waiting, so that billed seconds × vCPUs =
+//     CPU seconds.
+//   - high: the larger of low and the busy seconds (every busy sample
+//     billed in full: the work took at most that long in the container,
+//     waits included, unless the platform's vCPUs are slower). For hours
+//     recorded before activity below the minute was kept, every active
+//     minute is billed in full, as the estimate was before.
+//
+// The high end is the realistic one: verdicts, savings, scores and
+// ServerlessMonthlyCost are priced at it, ServerlessMonthlyCostLow at the
+// low end, and BilledSecondsLow and BilledSecondsHigh give the range on
+// that platform. A candidate's cheaper reason states the range and its
+// basis (CPU seconds, busy share of the samples, runs or accepted
+// connections).
+//
+// The peak CPU is the larger of CPUMax and PeakCores (a minute's average
+// hides a second at 4 cores), capped at the CPU limit if there is one
+// (history's CPU codes round, and a limited container never used more
+// than its limit). vCPUs are the peak rounded up to the platform's VCPUStep, at
 // least one step; with no step (a platform that hands out CPU in
 // proportion to memory, such as Lambda) they are the peak itself. Memory is
 // the largest of WorkingSetMax, vCPUs × MemoryMiBPerVCPU (the memory the
@@ -71,11 +131,15 @@
 // platforms have no vCPU price, so the vCPU term vanishes for them and
 // their CPU is paid through memory. Requests per month are the
 // TCP connections accepted in the window scaled from ObservedFor to 730
-// hours; when none were seen, the number of bursts scaled the same way (a
-// burst is at least one invocation).
+// hours; when none were seen, the runs of busy samples, else the number of
+// bursts, scaled the same way (a run or a burst is at least one
+// invocation).
 //
-//	monthly = active s × (vCPUs × price_per_vcpu_second + GiB × price_per_gib_second)
+//	monthly = billed s × (vCPUs × price_per_vcpu_second + GiB × price_per_gib_second
+//	                      + GPUs × price_per_gpu_second)
 //	        + requests / 1e6 × price_per_million_requests
+//
+// (GPUs as in CostPerHour; only a platform that offers GPUs can host them.)
 //
 // # Blockers
 //
@@ -87,7 +151,9 @@
 //     the pod's namespaces and is never a candidate of its own.
 //   - latency_critical: label fleetscope.io/latency-critical is true; cold
 //     starts are not acceptable.
-//   - burst_too_long: the longest burst exceeds the platform's MaxDuration.
+//   - burst_too_long: the longest burst exceeds the platform's MaxDuration;
+//     for a duty-cycled container, the LongestBusyRun does (its minute
+//     bursts are as long as its life).
 //   - memory_too_large: WorkingSetMax exceeds the platform's MaxMemoryMiB.
 //   - cpu_too_large: the peak CPU exceeds the platform's MaxVCPUs.
 //   - local_disk_writes: the container keeps state on local disk: it wrote
@@ -95,7 +161,16 @@
 //     rate over its active seconds exceeds the idle disk floor (label
 //     override included). Idle minutes are below that floor by definition,
 //     so the writes that count are those made while working.
-//   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio.
+//   - restarting: the container restarted in the window and was down for
+//     at least 10% of ObservedFor. Its idle time is downtime, not spare
+//     capacity: it needs fixing before it moves anywhere. It also rules
+//     out scale-to-zero-schedule.
+//   - listener: the container listened on a TCP port in at least 90% of
+//     its minutes (an always-on server) and the platform does not route
+//     connections to one (listen false: a function is invoked with
+//     events; a serverless container gets requests on its port).
+//   - not_idle_enough: IdleRatio7d is below candidate_idle_ratio and the
+//     container is not duty-cycled.
 //   - not_cheaper: every platform without another blocker would cost at
 //     least what the container costs now.
 //   - saving_too_small: a platform without another blocker would cost less,
@@ -113,12 +188,17 @@
 //     when the function platform is blocked, typically by burst length or
 //     memory, or costs more).
 //  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
-//     (whatever the platforms allow), not latency-critical and not a pod
-//     sandbox. Stopping the container in those hours needs no platform, so
+//     (whatever the platforms allow), not latency-critical, not a pod
+//     sandbox and not restarting. Stopping the container in those hours needs no platform, so
 //     stateful, long-running or large containers qualify.
 //  5. rightsize: CPU or memory reserved by a limit or request whose unused
 //     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
 //  6. keep.
+//
+// Whatever the verdict, a container that restarted or was down in the
+// window has a restarts reason (how often, how long down, that the down
+// time is in the idle cost), and a serverless-container candidate that
+// listens has a listener reason (its port takes the requests).
 //
 // A GPU container therefore never gets function, serverless-container or
 // scale-to-zero-schedule unless the platform table says a platform offers
@@ -136,8 +216,10 @@
 //
 //	round(100 × idle × money × (0.5 + 0.5 × saved) × (0.75 + 0.25 × fit)), at least 1
 //
-// where idle is IdleRatio7d, saved is SavingsPerMonth / CurrentMonthlyCost
-// and fit is 1 − Bursts.P95 / MaxDuration, both clamped to [0, 1], and
+// where idle is IdleRatio7d (1 − BusyRatio for a duty-cycled container),
+// saved is SavingsPerMonth / CurrentMonthlyCost and fit is 1 − Bursts.P95
+// / MaxDuration (LongestBusyRun / MaxDuration for a duty-cycled
+// container), both clamped to [0, 1], and
 //
 //	money = SavingsPerMonth / (SavingsPerMonth + 10 × min_saving_per_month)
 //
@@ -146,4 +228,27 @@
 // little scores low however idle it is, so sorting by score puts the
 // largest savings first; then idleness, the share of money saved and the
 // headroom typical bursts leave under the platform's limit.
+//
+// # Runs of Jobs and CronJobs
+//
+// A CronJob's runs are separate, short-lived pods, so no container's
+// history says anything about the workload. AnalyzeRuns judges the runs
+// the agent saw (RunStats: one run per Job, from its pod's first start to
+// its last running sample, CPU seconds and peak working set summed over
+// the pod's containers):
+//
+//   - RunsPerMonth = Count / Window × 730 hours, where Window runs from the
+//     first run's start to now (at least one hour).
+//   - ContainerMonthlyCost = RunsPerMonth × mean run duration × the pod's
+//     reserved cost per hour (prices as above): a run's pod reserves its
+//     requests or limits while it exists, and only then.
+//   - Serverless cost on a platform: each run is one invocation of the
+//     mean duration, sized as above with the peak CPU (the highest average
+//     cores of a run) and the peak working set.
+//   - Verdict: insufficient-data below 2 runs; keep when the runs cover at
+//     least 80% of the window (near-continuous: a long-running service
+//     costs less); function when the longest run, the peak memory and the
+//     peak CPU fit the function platform and it is cheaper;
+//     serverless-container when they fit that platform and it is cheaper;
+//     keep otherwise. Each verdict states its figures in Reasons.
 package analysis

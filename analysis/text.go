@@ -79,6 +79,17 @@ func (t *textBuilder) int(n int) *textBuilder {
 	return t
 }
 
+// times writes how many times something happened: never, once, n times.
+func (t *textBuilder) times(n int) *textBuilder {
+	switch n {
+	case 0:
+		return t.s("never")
+	case 1:
+		return t.s("once")
+	}
+	return t.int(n).s(" times")
+}
+
 // num writes v with prec decimals, without trailing zeros.
 func (t *textBuilder) num(v float64, prec int) *textBuilder {
 	start := len(t.b)
@@ -116,6 +127,36 @@ func (t *textBuilder) money(v float64, currency string) *textBuilder {
 		t.b = append(t.b, currency...)
 	}
 	return t
+}
+
+// moneyRange writes "lo to hi", or a single amount when both read the
+// same.
+func (t *textBuilder) moneyRange(lo, hi float64, currency string) *textBuilder {
+	start := len(t.b)
+	t.money(lo, currency)
+	mid := len(t.b)
+	t.money(hi, currency)
+	if string(t.b[start:mid]) == string(t.b[mid:]) {
+		t.b = t.b[:mid]
+		return t
+	}
+	t.b = t.b[:mid]
+	return t.s(" to ").money(hi, currency)
+}
+
+// durRange writes "lo to hi", or a single duration when both read the
+// same.
+func (t *textBuilder) durRange(lo, hi time.Duration) *textBuilder {
+	start := len(t.b)
+	t.dur(lo)
+	mid := len(t.b)
+	t.dur(hi)
+	if string(t.b[start:mid]) == string(t.b[mid:]) {
+		t.b = t.b[:mid]
+		return t
+	}
+	t.b = t.b[:mid]
+	return t.s(" to ").dur(hi)
 }
 
 func (t *textBuilder) mib(bytes uint64) *textBuilder {

@@ -67,6 +67,10 @@ type PriceConfig struct {
 	GiBHour  float64 `yaml:"gib_hour"`
 	// Source says where the prices come from, for reports.
 	Source string `yaml:"source"`
+	// GPUHour is what one GPU granted to a container costs per hour, and
+	// GPUSource where that price comes from.
+	GPUHour   float64 `yaml:"gpu_hour"`
+	GPUSource string  `yaml:"gpu_source"`
 }
 
 // PlatformsConfig is the table of serverless platforms verdicts are
@@ -94,6 +98,13 @@ type PlatformConfig struct {
 	// workload is sized at least at its peak vCPUs times this. 0: no tie.
 	MemoryMiBPerVCPU float64 `yaml:"memory_mib_per_vcpu"`
 	GPU              bool    `yaml:"gpu"`
+	// Listen says the platform sends requests to a listening port (a
+	// serverless container); a function platform invokes handlers, so a
+	// container that is an always-on TCP server does not run there as is.
+	Listen bool `yaml:"listen"`
+	// PricePerGPUSecond is what a GPU costs per second of activity on a
+	// platform that offers GPUs.
+	PricePerGPUSecond float64 `yaml:"price_per_gpu_second"`
 	// MinMemoryMiB and MemoryStepMiB describe how memory sizes are
 	// offered: a workload is billed for its peak rounded up.
 	MinMemoryMiB            uint64  `yaml:"min_memory_mib"`
@@ -126,6 +137,11 @@ func defaultAnalysis() AnalysisConfig {
 			VCPUHour: 0.04048,
 			GiBHour:  0.004445,
 			Source:   "AWS Fargate on-demand, Linux/x86, us-east-1, https://aws.amazon.com/fargate/pricing/ (list price, 2025)",
+			// The cheapest data-centre GPU with a public per-GPU list
+			// price (one attached to a VM, billed on top of its vCPUs and
+			// memory): a floor for what a GPU costs.
+			GPUHour:   0.35,
+			GPUSource: "Google Compute Engine, NVIDIA T4 attached to an N1 VM, on-demand, us-central1, https://cloud.google.com/compute/gpus-pricing (list price, 2025)",
 		},
 		CandidateIdleRatio: 0.8,
 		RightsizeRatio:     0.5,
@@ -163,6 +179,7 @@ func defaultAnalysis() AnalysisConfig {
 				MaxVCPUs:                8,
 				VCPUStep:                1,
 				MemoryMiBPerVCPU:        512,
+				Listen:                  true,
 				MinMemoryMiB:            128,
 				MemoryStepMiB:           128,
 				PricePerGiBSecond:       0.0000025,
@@ -214,6 +231,7 @@ func (c Config) validateAnalysis(v *validator) {
 	}
 	v.nonNegative("analysis.prices.vcpu_hour", a.Prices.VCPUHour)
 	v.nonNegative("analysis.prices.gib_hour", a.Prices.GiBHour)
+	v.nonNegative("analysis.prices.gpu_hour", a.Prices.GPUHour)
 	v.fraction("analysis.candidate_idle_ratio", a.CandidateIdleRatio, false)
 	v.fraction("analysis.rightsize_ratio", a.RightsizeRatio, false)
 	v.nonNegative("analysis.min_saving_per_month", a.MinSavingPerMonth)
@@ -240,6 +258,7 @@ func (c Config) validateAnalysis(v *validator) {
 		v.nonNegative(f+"price_per_gib_second", p.PricePerGiBSecond)
 		v.nonNegative(f+"price_per_vcpu_second", p.PricePerVCPUSecond)
 		v.nonNegative(f+"price_per_million_requests", p.PricePerMillionRequests)
+		v.nonNegative(f+"price_per_gpu_second", p.PricePerGPUSecond)
 	}
 	if a.Platforms.Function.MaxDuration > a.Platforms.Container.MaxDuration {
 		v.add("analysis.platforms.function.max_duration", "a function platform whose runs outlast the container platform's (%s) is not supported, got %s",

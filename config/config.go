@@ -44,6 +44,10 @@ type ContainerdConfig struct {
 	// ReconnectMaxBackoff caps the delay between attempts to reconnect to
 	// containerd or to re-subscribe to its events.
 	ReconnectMaxBackoff time.Duration `yaml:"reconnect_max_backoff"`
+	// WorkloadLabel names the container label whose value is the workload
+	// of a container outside Kubernetes (e.g. com.docker.compose.service);
+	// empty makes each such container its own workload.
+	WorkloadLabel string `yaml:"workload_label"`
 }
 
 // HostConfig holds the paths through which the host is read. They are

@@ -13,24 +13,43 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// FieldErrors are problems with individual keys or variables (an unknown
+// key, a value of the wrong type, an unknown FLEETSCOPE_ variable): the rest
+// of the configuration was still read, so a caller may validate it too and
+// report every problem at once.
+type FieldErrors struct{ Err error }
+
+func (e *FieldErrors) Error() string { return e.Err.Error() }
+func (e *FieldErrors) Unwrap() error { return e.Err }
+
 // Load returns the defaults, overridden by the YAML file at path (unless path
 // is empty), overridden by the FLEETSCOPE_ variables in environ. It does not
-// validate the result; see Validate.
+// validate the result; see Validate. An error that is a *FieldErrors comes
+// with the configuration as far as it could be read; any other error (an
+// unreadable file, broken YAML) with none.
 func Load(path string, environ []string) (Config, error) {
 	c := Default()
+	var fields []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return Config{}, fmt.Errorf("reading configuration: %w", err)
 		}
 		if err := decode(data, path, &c); err != nil {
-			return Config{}, err
+			var fe *FieldErrors
+			if !errors.As(err, &fe) {
+				return Config{}, err
+			}
+			fields = append(fields, fe.Err)
 		}
 	}
 	if err := applyEnv(&c, environ); err != nil {
-		return Config{}, err
+		fields = append(fields, err)
 	}
 	normalize(&c)
+	if len(fields) > 0 {
+		return c, &FieldErrors{errors.Join(fields...)}
+	}
 	return c, nil
 }
 
@@ -56,7 +75,8 @@ func decode(data []byte, name string, c *Config) error {
 	case err != nil:
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return explain(data, name, te)
+			// The decoder went on past the keys it could not take.
+			return &FieldErrors{explain(data, name, te)}
 		}
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,7 +20,8 @@ type OTLPConfig struct {
 	// http means plaintext, https TLS. Empty disables the exporter
 	// unless the environment names an endpoint.
 	Endpoint string `yaml:"endpoint"`
-	// Protocol is "grpc" or "http/protobuf".
+	// Protocol is "http/protobuf" (the default, as the OTLP exporter
+	// specification recommends) or "grpc".
 	Protocol string `yaml:"protocol"`
 	// Insecure sends plaintext even to an https endpoint.
 	Insecure bool `yaml:"insecure"`
@@ -49,7 +51,9 @@ var otlpProtocols = []string{OTLPProtocolGRPC, OTLPProtocolHTTP}
 
 func defaultOTLP() OTLPConfig {
 	return OTLPConfig{
-		Protocol: OTLPProtocolGRPC,
+		// The OTLP exporter specification: the default SHOULD be
+		// http/protobuf. The chart's and README's examples use port 4318.
+		Protocol: OTLPProtocolHTTP,
 		Interval: time.Minute,
 		Timeout:  10 * time.Second,
 	}
@@ -80,6 +84,41 @@ func ParseOTLPHeaders(s string) (map[string]string, error) {
 		h[k] = val
 	}
 	return h, nil
+}
+
+// OTLP's well-known ports (IANA): 4317 for gRPC, 4318 for HTTP.
+const (
+	OTLPPortGRPC = "4317"
+	OTLPPortHTTP = "4318"
+)
+
+// OTLPPortMismatch describes an endpoint whose port is the other protocol's
+// well-known one (4317 with http/protobuf, 4318 with grpc), which almost
+// always means a copied example and fails every export (an HTTP/2 preface
+// error, or a 4xx). It returns "" when they agree or the port is another
+// one: a collector may listen anywhere.
+func OTLPPortMismatch(endpoint, protocol string) string {
+	port := endpointPort(endpoint)
+	switch {
+	case port == OTLPPortGRPC && protocol == OTLPProtocolHTTP:
+		return fmt.Sprintf("port %s is OTLP/gRPC's but the protocol is %s (whose port is %s); set the protocol to %s or the port to %s", port, protocol, OTLPPortHTTP, OTLPProtocolGRPC, OTLPPortHTTP)
+	case port == OTLPPortHTTP && protocol == OTLPProtocolGRPC:
+		return fmt.Sprintf("port %s is OTLP/HTTP's but the protocol is %s (whose port is %s); set the protocol to %s or the port to %s", port, protocol, OTLPPortGRPC, OTLPProtocolHTTP, OTLPPortGRPC)
+	}
+	return ""
+}
+
+// endpointPort is the port of an endpoint URL, or of a bare host:port as
+// some gRPC examples write it; "" when there is none.
+func endpointPort(endpoint string) string {
+	endpoint = strings.TrimSpace(endpoint)
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		return u.Port()
+	}
+	if _, port, err := net.SplitHostPort(endpoint); err == nil {
+		return port
+	}
+	return ""
 }
 
 func (c Config) validateOTLP(v *validator) {

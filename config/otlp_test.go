@@ -59,3 +59,32 @@ func TestOTLPFromEnvironment(t *testing.T) {
 		t.Fatalf("OTLP = %+v", c.OTLP)
 	}
 }
+
+// The OTLP exporter specification: the default protocol SHOULD be
+// http/protobuf, whose port (4318) the chart's and README's examples use.
+func TestOTLPDefaultProtocolIsHTTP(t *testing.T) {
+	if p := Default().OTLP.Protocol; p != OTLPProtocolHTTP {
+		t.Fatalf("default otlp.protocol = %q, want %q", p, OTLPProtocolHTTP)
+	}
+}
+
+func TestOTLPPortMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint, protocol string
+		want               string // "" means no warning
+	}{
+		{"http://c:4318", OTLPProtocolHTTP, ""},
+		{"http://c:4317", OTLPProtocolGRPC, ""},
+		{"http://c:4317", OTLPProtocolHTTP, "port 4317 is OTLP/gRPC's"},
+		{"https://c:4318/otlp", OTLPProtocolGRPC, "port 4318 is OTLP/HTTP's"},
+		{"c:4318", OTLPProtocolGRPC, "port 4318 is OTLP/HTTP's"},
+		{"http://c:9090/api/v1/otlp", OTLPProtocolHTTP, ""},
+		{"http://c", OTLPProtocolGRPC, ""},
+		{"", OTLPProtocolGRPC, ""},
+	} {
+		got := OTLPPortMismatch(tc.endpoint, tc.protocol)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("OTLPPortMismatch(%q, %q) = %q, want ...%s...", tc.endpoint, tc.protocol, got, tc.want)
+		}
+	}
+}

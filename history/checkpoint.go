@@ -27,11 +27,17 @@ var (
 
 const (
 	magic         = "FSHISTRY"
-	formatVersion = 3
+	formatVersion = 5
 	// version1 had no timeline offset: its series have none.
 	version1 = 1
 	// version2 had no fine CPU codes: its minutes read as mid-bucket.
-	version2   = 2
+	version2 = 2
+	// version3 had no activity below the minute: its hours read as busy
+	// for their active minutes in full, in runs as long as those.
+	version3 = 3
+	// version4 had no restarts, down or listening minutes: its hours have
+	// none.
+	version4   = 4
 	headerLen  = len(magic) + 4
 	trailerLen = 4
 
@@ -41,7 +47,12 @@ const (
 	maxSeries = 1 << 20
 	maxKeyLen = 1024
 
-	hourRecLen = 26
+	hourRecLen = 40
+	// hourRecLenV4 is the length of an hour of version 4, with the peak
+	// as a float32 and no listening, down minutes or restarts.
+	hourRecLenV4 = 40
+	// hourRecLenV3 is the length of an hour of versions 1 to 3.
+	hourRecLenV3 = 26
 	// seriesFixedLen is the size of a record with samples, without its
 	// key strings and ring extents.
 	seriesFixedLen = 2 + 2 + 1 + accLen
@@ -113,6 +124,13 @@ func appendString(b []byte, s string) []byte {
 
 func appendFloat(b []byte, f float64) []byte { return le.AppendUint64(b, math.Float64bits(f)) }
 
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 	b = appendString(b, k.Namespace)
 	b = appendString(b, k.ID)
@@ -131,12 +149,31 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 	for _, v := range [...]uint64{a.rx, a.tx, a.disk, a.accepts, a.maxWS} {
 		b = le.AppendUint64(b, v)
 	}
+	if version > version3 {
+		b = le.AppendUint64(b, uint64(a.busy))
+		b = le.AppendUint64(b, uint64(a.longest))
+		b = le.AppendUint32(b, a.runs)
+		b = appendFloat(b, a.peak)
+		b = appendFloat(b, a.busyCPU)
+	}
+	if version > version4 {
+		b = le.AppendUint64(b, uint64(a.down))
+		b = append(b, boolByte(a.listen), s.hour.listen, s.hour.down, s.hour.restarts)
+	}
 	h := &s.hour
 	b = appendFloat(b, h.cpu)
 	for _, v := range [...]uint64{h.rx, h.tx, h.disk, h.accepts, h.maxWS} {
 		b = le.AppendUint64(b, v)
 	}
 	b = append(b, h.minutes, h.actv)
+	if version > version3 {
+		b = le.AppendUint64(b, uint64(h.busy))
+		b = le.AppendUint64(b, uint64(h.longest))
+		b = le.AppendUint32(b, h.runs)
+		b = appendFloat(b, h.peak)
+		b = appendFloat(b, h.busyCPU)
+		b = le.AppendUint64(b, uint64(s.run))
+	}
 
 	mins, fine := s.mins(), s.fine()
 	for m, n := s.minuteExtent(), len(mins); m < s.cur; {
@@ -162,6 +199,21 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 		b = le.AppendUint32(b, math.Float32bits(r.disk))
 		b = le.AppendUint32(b, r.accepts)
 		b = append(b, r.minutes, r.actv)
+		switch {
+		case version > version4:
+			b = le.AppendUint16(b, r.busy)
+			b = le.AppendUint16(b, r.runs)
+			b = le.AppendUint16(b, r.longest)
+			b = le.AppendUint16(b, r.peak)
+			b = le.AppendUint32(b, math.Float32bits(r.busyCPU))
+			b = append(b, r.listen, r.down)
+		case version == version4:
+			b = le.AppendUint16(b, r.busy)
+			b = le.AppendUint16(b, r.runs)
+			b = le.AppendUint16(b, r.longest)
+			b = le.AppendUint32(b, math.Float32bits(float32(r.peakCores())))
+			b = le.AppendUint32(b, math.Float32bits(r.busyCPU))
+		}
 	}
 	return b
 }
@@ -352,7 +404,15 @@ func (d *decoder) payload() (*Store, error) {
 
 func finite(f float64) bool { return f >= 0 && f <= math.MaxFloat64 }
 
-const accLen = 4*8 + (4 + 7*8) + (6*8 + 2)
+const accLen = 4*8 + (4 + 7*8) + (6*8 + 2) + accLenV4 + accLenV5
+
+// accLenV4 is what version 4 adds to the accumulators: activity below the
+// minute in the minute's and the hour's, and the busy run in progress.
+const accLenV4 = (8+8+4+8+8)*2 + 8
+
+// accLenV5 is what version 5 adds: down time and listening in the minute's
+// accumulator, listening and down minutes and restarts in the hour's.
+const accLenV5 = 8 + 1 + 3
 
 // maxOffset bounds a timeline offset: the span of Unix nanoseconds.
 const maxOffset = math.MaxInt64 / 2
@@ -381,6 +441,12 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	}
 
 	n := accLen
+	if d.version <= version4 {
+		n -= accLenV5
+	}
+	if d.version <= version3 {
+		n -= accLenV4
+	}
 	if d.version == version1 {
 		n -= 8
 	}
@@ -397,9 +463,30 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	a.observed = int64(c.u64())
 	a.cpu = c.f64()
 	a.rx, a.tx, a.disk, a.accepts, a.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
+	if d.version > version3 {
+		a.busy, a.longest, a.runs, a.peak, a.busyCPU = int64(c.u64()), int64(c.u64()), c.u32(), c.f64(), c.f64()
+	}
+	var listen uint8
+	if d.version > version4 {
+		a.down = int64(c.u64())
+		listen, h.listen, h.down, h.restarts = c.u8(), c.u8(), c.u8(), c.u8()
+		a.listen = listen == 1
+	}
 	h.cpu = c.f64()
 	h.rx, h.tx, h.disk, h.accepts, h.maxWS = c.u64(), c.u64(), c.u64(), c.u64(), c.u64()
 	h.minutes, h.actv = c.u8(), c.u8()
+	var run int64
+	if d.version > version3 {
+		h.busy, h.longest, h.runs, h.peak, h.busyCPU = int64(c.u64()), int64(c.u64()), c.u32(), c.f64(), c.f64()
+		run = int64(c.u64())
+	} else {
+		// Recorded without activity below the minute: the minute so far
+		// counts as busy, and so do the hour's active minutes, as the
+		// analysis took them before, with all their CPU.
+		a.busy, a.longest, a.busyCPU = a.observed, a.observed, a.cpu
+		h.busy = int64(h.actv) * nsPerMinute
+		h.longest, h.busyCPU = h.busy, h.cpu
+	}
 	switch {
 	case offset <= -maxOffset || offset >= maxOffset:
 		return k, nil, corrupt("timeline offset out of range")
@@ -407,9 +494,12 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		return k, nil, corrupt("first sample after the last")
 	case floorDiv(last, nsPerMinute) > cur || cur > maxMinute:
 		return k, nil, corrupt("minute in progress out of range")
-	case a.observed < 0 || !finite(a.cpu):
+	case a.observed < 0 || !finite(a.cpu) || a.busy < 0 || a.busy > a.observed || a.longest < 0 || !finite(a.peak) || !finite(a.busyCPU) ||
+		a.down < 0 || a.down > a.observed || listen > 1:
 		return k, nil, corrupt("bad minute accumulator")
-	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60):
+	case h.busy < 0 || h.longest < 0 || !finite(h.peak) || !finite(h.busyCPU) || run < 0:
+		return k, nil, corrupt("bad activity below the minute")
+	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60) || h.listen > h.minutes || h.down > h.minutes:
 		return k, nil, corrupt("bad hour accumulator")
 	}
 	// The rings are as long as the history the record carries, which
@@ -426,13 +516,21 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	if d.version > version2 {
 		perMinute = 2
 	}
-	if !d.fits(nMin*perMinute + nHours*hourRecLen) {
+	recLen := int64(hourRecLen)
+	switch {
+	case d.version <= version3:
+		recLen = hourRecLenV3
+	case d.version == version4:
+		recLen = hourRecLenV4
+	}
+	var peak float32
+	if !d.fits(nMin*perMinute + nHours*recLen) {
 		return k, nil, corrupt("rings longer than the rest of the file")
 	}
 	s = NewSeries()
 	s.allocRings(cur-firstMin, curH-firstH)
 	s.start(first, cur)
-	s.acc, s.hour, s.last, s.offset = *a, *h, last, offset
+	s.acc, s.hour, s.last, s.offset, s.run = *a, *h, last, offset, run
 	h = &s.hour
 
 	// The extents follow from the times just checked, so they are at
@@ -480,7 +578,7 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	}
 
 	lo := s.hourExtent()
-	if c, err = d.next(int(curH-lo) * hourRecLen); err != nil {
+	if c, err = d.next(int(curH-lo) * int(recLen)); err != nil {
 		return k, nil, err
 	}
 	for hr := lo; hr < curH; hr++ {
@@ -489,7 +587,25 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		r.rx, r.tx, r.disk = c.f32(), c.f32(), c.f32()
 		r.accepts = c.u32()
 		r.minutes, r.actv = c.u8(), c.u8()
-		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk} {
+		peak = 0
+		switch {
+		case d.version > version4:
+			r.busy, r.runs, r.longest, r.peak, r.busyCPU = c.u16(), c.u16(), c.u16(), c.u16(), c.f32()
+			r.listen, r.down = c.u8(), c.u8()
+		case d.version == version4:
+			r.busy, r.runs, r.longest = c.u16(), c.u16(), c.u16()
+			peak, r.busyCPU = c.f32(), c.f32()
+			if peak > 0 {
+				r.peak = peakCode(float64(peak))
+			}
+		default:
+			r.busy = uint16(r.actv) * 60
+			r.longest, r.busyCPU = r.busy, r.cpu
+		}
+		if r.busy > 3600 || r.listen&63 > r.minutes || r.down&63 > r.minutes || r.peak>>8 > codeMax {
+			return k, nil, corrupt("finished hour %d of %d: busy longer than an hour, or more listening or down minutes than minutes", hr-lo+1, curH-lo)
+		}
+		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk, peak, r.busyCPU} {
 			if !finite(float64(f)) {
 				return k, nil, corrupt("finished hour %d of %d: negative or not finite", hr-lo+1, curH-lo)
 			}

@@ -168,5 +168,6 @@ func TestReadVersion1(t *testing.T) {
 			}
 		}
 	}
+	asVersion3(st)
 	sameHistory(t, st, got)
 }

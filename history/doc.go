@@ -16,16 +16,20 @@
 // [SeriesHeaderBytes] bytes, plus, from its first sample on, a minute ring
 // and an hour ring that start at 16 minutes and 2 hours and double as the
 // container ages, up to 2 × 10,080 bytes (the minute byte and its fine CPU
-// code, see [EncodeCPUFine], in one allocation) and 168 × 28 = 4,704 bytes
-// at one week. That is [SeriesBytes] = 25,120 bytes of data per week-old
+// code, see [EncodeCPUFine], in one allocation) and 168 × 40 = 6,720 bytes
+// at one week. That is [SeriesBytes] = 27,256 bytes of data per week-old
 // container on 64-bit platforms; Go's allocator serves the three
-// allocations from its 256, 20,480 and 4,864 byte size classes, so the
-// heap cost is 25,600 bytes, 25 KiB. A series that never received a sample
-// keeps only its header. The fine codes cost 10 KB a container; they are
-// what makes a CPU p95 near a limit, and the over-reservation waste
-// computed from it, exact to 0.03% instead of 5.5%. Growing rings also
-// make a checkpoint cost memory in proportion to its size, not to the
-// number of series it claims.
+// allocations from its 384, 20,480 and 6,784 byte size classes, so the
+// heap cost is 27,648 bytes, 27 KiB. A series that never received a
+// sample keeps only its header. The fine codes cost 10 KB a container; they
+// are what makes a CPU p95 near a limit, and the over-reservation waste
+// computed from it, exact to 0.03% instead of 5.5%. Activity below the
+// minute (busy time and its CPU, runs and CPU peak of samples, see [Hour]),
+// restarts, down and listening minutes cost 14 bytes an hour and 120
+// bytes of header; activity below the minute is what tells 1 s of work
+// every 20 s from work spread over the minute. Growing rings also make a
+// checkpoint cost memory in proportion to its size, not to the number of
+// series it claims.
 //
 // # Checkpoint
 //
@@ -33,7 +37,7 @@
 // endian throughout:
 //
 //	magic    "FSHISTRY" (8 bytes)
-//	version  uint32 (currently 3; versions 1 and 2 are still read)
+//	version  uint32 (currently 5; versions 1 to 4 are still read)
 //	payload  series count (uint32), then per series with samples, sorted
 //	         by key (a series without samples holds no history and is
 //	         not written; a reader skips one written by older agents):
@@ -42,11 +46,16 @@
 //	         sample time and the current minute on the series' timeline,
 //	         (version 2) the timeline's offset from the wall clock, int64
 //	         nanoseconds, then the in-progress minute and
-//	         hour accumulators, then the finished minutes and hours still in
-//	         the rings from the first sample on, oldest first (one byte per
-//	         minute, then (version 3) one fine CPU code per minute, then
-//	         26 bytes per hour); minutes of versions 1 and 2 read as
-//	         mid-bucket, as they decoded before
+//	         hour accumulators ((version 4) with their activity below the
+//	         minute, and the busy run in progress), then the finished
+//	         minutes and hours still in the rings from the first sample on,
+//	         oldest first (one byte per minute, then (version 3) one fine
+//	         CPU code per minute, then 26 bytes per hour, 40 from version
+//	         4, with (version 5) listening and down minutes and restarts);
+//	         minutes of versions 1 and 2 read as mid-bucket, as they
+//	         decoded before; hours of versions 1 to 3 as busy for their
+//	         active minutes in full, with all their CPU, in one run as long as
+//	         those
 //	checksum CRC-32C (Castagnoli) of everything before it, uint32
 //
 // A corrupt or hostile checkpoint yields an error wrapping [ErrCorrupt],
@@ -58,8 +67,8 @@
 // smallest records keeps about 2.9 bytes of heap per byte) and
 // range-checks every value it decodes. Error texts never quote the file's
 // content. A
-// container with a full week of history takes 24,675 bytes plus its key;
-// 1000 of them with 64-character IDs make a checkpoint of about 24.8 MB.
+// container with a full week of history takes 27,119 bytes plus its key;
+// 1000 of them with 64-character IDs make a checkpoint of about 27.2 MB.
 //
 // The in-progress minute and hour are part of the checkpoint, so a burst that
 // spans a checkpoint and a restart continues in the same minute.

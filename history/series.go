@@ -44,6 +44,13 @@ type Sample struct {
 	// since the previous sample fed to the Series, which is unknown for the
 	// first sample ever (its deltas count in the totals, not in the rates).
 	Interval time.Duration
+	// Down is true for a sample of a container that is not running while
+	// its pod lives on (a crash, a restart back-off): the pod keeps its
+	// reservation, so the time is observed, idle and counted as down.
+	Down bool
+	// Listening is true when the container's network namespace has a
+	// listening TCP socket.
+	Listening bool
 	// Mono is a reading of a monotonic clock taken with Time (any origin,
 	// the same for every sample of a process); 0 when unknown. It tells a
 	// step of the wall clock from time really passing; without it the
@@ -60,7 +67,7 @@ type Thresholds struct {
 	CPUCores, NetBytesPerSecond, DiskWriteBytesPerSecond float64
 }
 
-// Hour aggregates one hour. In the ring it takes 28 bytes (float32 sums,
+// Hour aggregates one hour. In the ring it takes 40 bytes (float32 sums,
 // working set in KiB as a uint32, so at most 4 TiB).
 type Hour struct {
 	CPUSeconds float32
@@ -76,16 +83,62 @@ type Hour struct {
 	// how many of them were active.
 	Minutes       uint8
 	ActiveMinutes uint8
+
+	// Activity below the minute, at the resolution of the samples: a
+	// sample is busy when its own rates (its deltas over its interval) are
+	// not all below the thresholds that make a minute idle.
+	//
+	// BusySeconds is the time covered by busy samples, whole seconds, and
+	// BusyCPUSeconds the CPU time they hold.
+	BusySeconds    uint16
+	BusyCPUSeconds float32
+	// BusyRuns counts the runs of consecutive busy samples that began in
+	// the hour, saturating at 65535.
+	BusyRuns uint16
+	// LongestBusyRun is the longest run of consecutive busy samples seen
+	// in the hour, including its part in earlier hours, to the second and
+	// at most 65535 s.
+	LongestBusyRun time.Duration
+	// PeakCores is the highest CPU rate of a single sample, within 0.022%
+	// (see EncodeCPUFine).
+	PeakCores float32
+
+	// ListenMinutes counts the sampled minutes with a listening TCP
+	// socket, DownMinutes those mostly down (see Sample.Down), Restarts
+	// the restarts noted in the hour (see Series.NoteRestart), saturating
+	// at 15: the kubelet's back-off reaches 5 minutes within a few
+	// restarts, so a crash loop restarts about 12 times an hour.
+	ListenMinutes, DownMinutes, Restarts uint8
 }
 
-// hourRec is the ring form of an Hour: 26 bytes of fields, 28 with padding.
+// hourRec is the ring form of an Hour: 40 bytes.
 type hourRec struct {
 	cpu           float32
 	maxWSKiB      uint32
 	rx, tx, disk  float32
 	accepts       uint32
+	busyCPU       float32
+	peak          uint16 // CPU code << 8 | fine code, see EncodeCPUFine
+	busy, runs    uint16 // seconds, runs begun
+	longest       uint16 // seconds
 	minutes, actv uint8
+	// Listening and down minutes in the low 6 bits; the restarts (0 to
+	// 15) in the top 2 bits of both, the high ones in listen.
+	listen, down uint8
 }
+
+// maxRestarts is the most restarts an hour record holds.
+const maxRestarts = 15
+
+func (r *hourRec) restarts() uint8 { return r.listen>>6<<2 | r.down>>6 }
+
+// peakCode encodes a CPU rate as hourRec.peak.
+func peakCode(cores float64) uint16 {
+	code, fine := EncodeCPUFine(cores)
+	return uint16(code)<<8 | uint16(fine)
+}
+
+func (r *hourRec) peakCores() float64 { return CoresFine(uint8(r.peak>>8), uint8(r.peak)) }
 
 func (r *hourRec) hour() Hour {
 	return Hour{
@@ -97,6 +150,14 @@ func (r *hourRec) hour() Hour {
 		TCPAccepts:     r.accepts,
 		Minutes:        r.minutes,
 		ActiveMinutes:  r.actv,
+		BusySeconds:    r.busy,
+		BusyCPUSeconds: r.busyCPU,
+		BusyRuns:       r.runs,
+		LongestBusyRun: time.Duration(r.longest) * time.Second,
+		PeakCores:      float32(r.peakCores()),
+		ListenMinutes:  r.listen & 63,
+		DownMinutes:    r.down & 63,
+		Restarts:       r.restarts(),
 	}
 }
 
@@ -111,21 +172,52 @@ type minuteAcc struct {
 	accepts      uint64
 	maxWS        uint64
 	samples      uint32
+	// Below the minute: nanoseconds covered by busy samples and their CPU
+	// seconds, the longest busy run so far (nanoseconds), busy runs begun,
+	// the highest CPU rate of a sample.
+	busy, longest int64
+	runs          uint32
+	peak, busyCPU float64
+	down          int64 // nanoseconds of down samples
+	listen        bool  // a sample saw a listening socket
 }
 
 func (a *minuteAcc) add(sm *Sample, interval int64) {
 	a.samples++
 	a.observed += interval
-	// NaN, negative (a counter reset) and absurd deltas count as zero, so
-	// that sums stay finite and checkpoints stay readable.
-	if sm.CPUSeconds > 0 && sm.CPUSeconds < maxCPUDelta {
-		a.cpu += sm.CPUSeconds
+	a.cpu += cpuDelta(sm)
+	if sm.Down {
+		a.down += interval
 	}
+	a.listen = a.listen || sm.Listening
 	a.rx += sm.NetRxBytes
 	a.tx += sm.NetTxBytes
 	a.disk += sm.DiskWriteBytes
 	a.accepts += sm.TCPAccepts
 	a.maxWS = max(a.maxWS, sm.WorkingSet)
+}
+
+// cpuDelta is a sample's CPU seconds: NaN, negative (a counter reset) and
+// absurd deltas count as zero, so that sums stay finite and checkpoints
+// stay readable.
+func cpuDelta(sm *Sample) float64 {
+	if sm.CPUSeconds > 0 && sm.CPUSeconds < maxCPUDelta {
+		return sm.CPUSeconds
+	}
+	return 0
+}
+
+// busy reports whether a sample's own rates are not all below th, as
+// minute decides for a minute; a sample of unknown interval is not.
+func busy(sm *Sample, interval int64, th *Thresholds) (bool, float64) {
+	if interval <= 0 {
+		return false, 0
+	}
+	secs := float64(interval) / 1e9
+	cores := cpuDelta(sm) / secs
+	net := (float64(sm.NetRxBytes) + float64(sm.NetTxBytes)) / secs
+	disk := float64(sm.DiskWriteBytes) / secs
+	return !(cores < th.CPUCores && net < th.NetBytesPerSecond && disk < th.DiskWriteBytesPerSecond), cores
 }
 
 // minute closes the accumulator into its byte. Without a known interval the
@@ -148,11 +240,15 @@ func (a *minuteAcc) minute(th *Thresholds) (Minute, uint8) {
 
 // hourAcc accumulates the finished minutes of the hour in progress.
 type hourAcc struct {
-	cpu           float64
-	rx, tx, disk  uint64
-	accepts       uint64
-	maxWS         uint64
-	minutes, actv uint8
+	cpu                    float64
+	rx, tx, disk           uint64
+	accepts                uint64
+	maxWS                  uint64
+	minutes, actv          uint8
+	busy, longest          int64 // nanoseconds
+	runs                   uint32
+	peak, busyCPU          float64
+	listen, down, restarts uint8
 }
 
 func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
@@ -162,6 +258,17 @@ func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
 	h.disk += a.disk
 	h.accepts += a.accepts
 	h.maxWS = max(h.maxWS, a.maxWS)
+	h.busy += a.busy
+	h.longest = max(h.longest, a.longest)
+	h.runs += a.runs
+	h.peak = max(h.peak, a.peak)
+	h.busyCPU += a.busyCPU
+	if a.listen {
+		h.listen++
+	}
+	if a.down > 0 && 2*a.down >= a.observed {
+		h.down++
+	}
 	h.minutes++
 	if m.Active() {
 		h.actv++
@@ -178,6 +285,13 @@ func (h *hourAcc) rec() hourRec {
 		accepts:  uint32(min(h.accepts, math.MaxUint32)),
 		minutes:  h.minutes,
 		actv:     h.actv,
+		busy:     uint16(min((h.busy+5e8)/1e9, 3600)),
+		longest:  uint16(min((h.longest+5e8)/1e9, math.MaxUint16)),
+		runs:     uint16(min(h.runs, math.MaxUint16)),
+		peak:     peakCode(h.peak),
+		busyCPU:  float32(h.busyCPU),
+		listen:   h.listen | min(h.restarts, maxRestarts)>>2<<6,
+		down:     h.down | min(h.restarts, maxRestarts)&3<<6,
 	}
 }
 
@@ -212,6 +326,7 @@ type Series struct {
 	acc      minuteAcc
 	hour     hourAcc // hour of cur
 	observed int32   // valid minutes in the ring
+	run      int64   // nanoseconds of the busy run in progress, 0 if none
 	seen     bool
 	clk      clock
 }
@@ -342,6 +457,43 @@ func (s *Series) Add(sm Sample, th Thresholds) {
 	}
 	s.last = max(s.last, t)
 	s.acc.add(&sm, interval)
+	s.tick(&sm, interval, &th)
+}
+
+// tick follows activity below the minute: busy time, runs of busy samples
+// and the CPU peak of a sample. A run goes on across samples that are
+// missing (nothing says the work paused) and ends at a sample that is not
+// busy.
+func (s *Series) tick(sm *Sample, interval int64, th *Thresholds) {
+	b, cores := busy(sm, interval, th)
+	a := &s.acc
+	if interval >= int64(time.Second) {
+		// Over shorter spans the counters' granularity makes a rate
+		// noise.
+		a.peak = max(a.peak, cores)
+	}
+	if !b {
+		if interval > 0 {
+			s.run = 0
+		}
+		return
+	}
+	if s.run == 0 {
+		a.runs++
+	}
+	s.run = satAdd(s.run, interval)
+	a.busy += interval
+	a.busyCPU += cpuDelta(sm)
+	a.longest = max(a.longest, s.run)
+}
+
+// NoteRestart counts a restart of the container in the hour in progress:
+// the agent saw a new instance replace a dead one. It does nothing before
+// the first sample.
+func (s *Series) NoteRestart() {
+	if s.seen {
+		s.hour.restarts = uint8(min(int(s.hour.restarts)+1, math.MaxUint8))
+	}
 }
 
 // Advance closes the minute in progress if now lies in a later minute,

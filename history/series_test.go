@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"math"
 	"runtime"
 	"testing"
@@ -184,6 +185,12 @@ func TestMinuteAndHourBoundaries(t *testing.T) {
 		TCPAccepts:     30 * 60 * 3,
 		Minutes:        60,
 		ActiveMinutes:  30,
+		// Every other minute is busy, alone: 30 runs of a minute.
+		BusySeconds:    30 * 60,
+		BusyCPUSeconds: 30 * 60 * 0.5,
+		BusyRuns:       30,
+		LongestBusyRun: time.Minute,
+		PeakCores:      float32(CoresFine(EncodeCPUFine(0.5))),
 	}
 	if hs[1] != want {
 		t.Errorf("hour 0 = %+v\nwant     %+v", hs[1], want)
@@ -422,14 +429,14 @@ func TestAddDoesNotAllocate(t *testing.T) {
 }
 
 func TestSeriesMemory(t *testing.T) {
-	if got := unsafe.Sizeof(hourRec{}); got != 28 {
-		t.Errorf("hour record: %d bytes, want 28", got)
+	if got := unsafe.Sizeof(hourRec{}); got != 40 {
+		t.Errorf("hour record: %d bytes, want 40", got)
 	}
-	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 25120 {
-		t.Errorf("SeriesBytes = %d, the package doc says 25120", SeriesBytes)
+	if unsafe.Sizeof(uintptr(0)) == 8 && SeriesBytes != 27256 {
+		t.Errorf("SeriesBytes = %d, the package doc says 27256", SeriesBytes)
 	}
-	if SeriesBytes > 25<<10 {
-		t.Errorf("SeriesBytes = %d, over 25 KiB", SeriesBytes)
+	if SeriesBytes > 27<<10 {
+		t.Errorf("SeriesBytes = %d, over 27 KiB", SeriesBytes)
 	}
 	// What the allocator really hands out, size classes included.
 	const n = 1000
@@ -559,11 +566,88 @@ func TestWeekOldSeriesMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
 	t.Logf("heap per week-old series: %d bytes (data %d)", per, SeriesBytes)
-	if per > 25<<10 {
-		t.Errorf("heap per week-old series = %d bytes, over 25 KiB", per)
+	if per > 27<<10 {
+		t.Errorf("heap per week-old series = %d bytes, over 27 KiB", per)
 	}
 	if len(keep[0].mins()) != MinutesKept || len(keep[0].fine()) != MinutesKept || len(keep[0].hours) != HoursKept {
 		t.Error("rings not at full length after a week")
 	}
 	runtime.KeepAlive(keep)
+}
+
+// TestActivityBelowTheMinute: 1 s of work every 20 s, sampled every 2 s,
+// makes every minute active, yet the hour records the busy samples, their
+// runs and the CPU peak of a sample; a run goes on across minutes and a
+// checkpoint, and ends at a sample that is not busy.
+func TestActivityBelowTheMinute(t *testing.T) {
+	th := Thresholds{CPUCores: 0.01, NetBytesPerSecond: 1000, DiskWriteBytesPerSecond: 4096}
+	s := NewSeries()
+	for i := range 1800 { // an hour of 2 s samples
+		at := t0.Add(time.Duration(i) * 2 * time.Second)
+		cpu := 0.0
+		if i%10 == 0 {
+			cpu = 0.5 // 0.25 cores over the sample
+		}
+		s.Add(Sample{Time: at, CPUSeconds: cpu, Interval: 2 * time.Second}, th)
+	}
+	s.Add(Sample{Time: t0.Add(time.Hour), Interval: 2 * time.Second}, th)
+	h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]
+	if h.ActiveMinutes != 60 || h.BusySeconds != 360 || h.BusyRuns != 180 || h.LongestBusyRun != 2*time.Second || math.Abs(float64(h.PeakCores)/0.25-1) > 0.00023 {
+		t.Fatalf("hour %+v: want 60 active minutes, 360 busy seconds in 180 runs of 2s, peak 0.25", h)
+	}
+
+	// A run of 90 s crosses a minute and a checkpoint.
+	st := NewStore()
+	r := st.GetOrCreate(Key{"k8s.io", "run"})
+	for i := range 45 {
+		r.Add(Sample{Time: t0.Add(time.Duration(i) * 2 * time.Second), CPUSeconds: 1, Interval: 2 * time.Second}, th)
+	}
+	var buf bytes.Buffer
+	if _, err := st.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadStore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = back.Get(Key{"k8s.io", "run"})
+	for i := 45; i < 60; i++ {
+		cpu := 1.0
+		if i >= 50 {
+			cpu = 0
+		}
+		r.Add(Sample{Time: t0.Add(time.Duration(i) * 2 * time.Second), CPUSeconds: cpu, Interval: 2 * time.Second}, th)
+	}
+	r.Add(Sample{Time: t0.Add(time.Hour), Interval: 2 * time.Second}, th)
+	h = r.AppendHours(nil, t0, t0.Add(time.Hour))[0]
+	if h.BusyRuns != 1 || h.LongestBusyRun != 100*time.Second || h.BusySeconds != 100 {
+		t.Fatalf("hour %+v: want one run of 100 s", h)
+	}
+}
+
+// TestDownRestartsListening: down samples make observed, idle, down
+// minutes; restarts are counted in their hour; a minute with a listening
+// socket in one sample is a listening minute.
+func TestDownRestartsListening(t *testing.T) {
+	s := NewSeries()
+	s.NoteRestart() // before any sample: nothing to count it in
+	for i := range 60 * 6 {
+		sm := Sample{Time: t0.Add(time.Duration(i) * 10 * time.Second), Interval: 10 * time.Second}
+		switch m := i / 6; {
+		case m < 20:
+			sm.CPUSeconds, sm.Listening = 1, i%6 == 0
+		case m < 50:
+			sm.Down = true
+		}
+		if i == 20*6 {
+			s.NoteRestart()
+			s.NoteRestart()
+		}
+		s.Add(sm, defaultTh)
+	}
+	s.Add(Sample{Time: t0.Add(time.Hour), Interval: 10 * time.Second}, defaultTh)
+	h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]
+	if h.Minutes != 60 || h.ActiveMinutes != 20 || h.DownMinutes != 30 || h.ListenMinutes != 20 || h.Restarts != 2 {
+		t.Fatalf("hour %+v: want 60 minutes, 20 active and listening, 30 down, 2 restarts", h)
+	}
 }

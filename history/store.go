@@ -39,6 +39,19 @@ func (st *Store) GetOrCreate(k Key) *Series {
 	return s
 }
 
+// Rename moves the Series of from to to, when from has one and to has
+// none, and reports whether it did: a container that the kubelet restarted
+// under a new id goes on with the history of the one it replaced.
+func (st *Store) Rename(from, to Key) bool {
+	s := st.series[from]
+	if s == nil || st.series[to] != nil {
+		return false
+	}
+	delete(st.series, from)
+	st.series[to] = s
+	return true
+}
+
 // Len is the number of series.
 func (st *Store) Len() int { return len(st.series) }
 

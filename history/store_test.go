@@ -26,7 +26,7 @@ func TestStore(t *testing.T) {
 	empty := NewStore().SizeBytes()
 	before := st.SizeBytes()
 	s.Add(Sample{Time: t0}, defaultTh)
-	if got, want := st.SizeBytes()-before, 2*minMinuteRing+minHourRing*28; got != want {
+	if got, want := st.SizeBytes()-before, 2*minMinuteRing+minHourRing*40; got != want {
 		t.Errorf("first sample grew SizeBytes by %d, want the short rings' %d (minutes with their fine codes, hours)", got, want)
 	}
 	s.Add(Sample{Time: t0.Add(8 * 24 * time.Hour)}, defaultTh)

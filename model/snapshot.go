@@ -30,9 +30,15 @@ type Snapshot struct {
 	// Interfaces backs Networks[i].Interfaces (one allocation per tick).
 	Interfaces []Interface
 
+	// Runs are the Jobs' and CronJobs' runs seen on this node, per
+	// workload (refreshed once a minute).
+	Runs []WorkloadRuns
+
 	Host     Host
 	HostOK   bool
 	NodeName string
+	// Currency is the price sheet's, for the money series.
+	Currency string
 	Self     Self
 }
 
@@ -60,6 +66,10 @@ type Meta struct {
 	GPU bool
 	// Labels are the allow-listed container labels, sorted by key.
 	Labels []Label
+	// Workload is what the container's figures add up to: its pod's
+	// controller (a Deployment, StatefulSet, DaemonSet, Job or CronJob), the
+	// pod itself, or outside Kubernetes a container group.
+	Workload Workload
 	// Spec are the limits and requests of the OCI spec, the fallback
 	// when the cgroup cannot be read.
 	Spec Limits
@@ -70,6 +80,22 @@ type Pod struct {
 	Name, Namespace, UID string
 	// ContainerName is the name in the pod spec; empty for a sandbox.
 	ContainerName string
+}
+
+// Workload names a workload. ReplicaSet is set for a Deployment's pods,
+// Job for a CronJob's.
+type Workload struct {
+	Kind, Name      string
+	ReplicaSet, Job string
+}
+
+// WorkloadRuns are the runs of one Job or CronJob seen on the node: a
+// CronJob's pods come and go, so the workload, not a container, carries
+// its figures.
+type WorkloadRuns struct {
+	Namespace, Kind, Name string
+	Stats                 analysis.RunStats
+	Verdict               analysis.RunVerdict
 }
 
 // Label is one container label.
@@ -190,6 +216,9 @@ type Delta struct {
 	DiskWriteBytes         uint64
 	NetRxBytes, NetTxBytes uint64
 	TCPAccepts             uint64
+	// Listening is true when the container's network namespace had a
+	// listening TCP socket at its last reading (once a minute).
+	Listening bool
 }
 
 // Network is one network namespace's counters, attributed to the pod (or

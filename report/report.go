@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/model"
@@ -27,6 +28,8 @@ type Report struct {
 	Currency    string      `json:"currency"`
 	PriceSource string      `json:"price_source"`
 	Containers  []Container `json:"containers"`
+	// Runs are the Jobs' and CronJobs' runs seen on the node.
+	Runs []Runs `json:"runs,omitempty"`
 }
 
 // Container is one container's figures.
@@ -36,10 +39,16 @@ type Container struct {
 	Name         string `json:"name"`
 	PodName      string `json:"pod_name,omitempty"`
 	PodNamespace string `json:"pod_namespace,omitempty"`
-	Image        string `json:"image"`
-	Running      bool   `json:"running"`
-	Sandbox      bool   `json:"sandbox"`
-	GPU          bool   `json:"gpu"`
+	// WorkloadKind and WorkloadName: what the container's figures add up
+	// to (see WorkloadsOf).
+	WorkloadKind string `json:"workload_kind,omitempty"`
+	WorkloadName string `json:"workload_name,omitempty"`
+	// Node is set where a report spans nodes (report --prometheus).
+	Node    string `json:"node,omitempty"`
+	Image   string `json:"image"`
+	Running bool   `json:"running"`
+	Sandbox bool   `json:"sandbox"`
+	GPU     bool   `json:"gpu"`
 
 	CPUCores        *float64 `json:"cpu_cores,omitempty"`
 	WorkingSetBytes *uint64  `json:"working_set_bytes,omitempty"`
@@ -99,6 +108,7 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 		c := Container{
 			ID: m.ID, Namespace: m.Namespace, Name: m.Name, PodName: m.Pod.Name, PodNamespace: m.Pod.Namespace,
 			Image: m.Image, Running: sc.Running, Sandbox: m.Sandbox, GPU: m.GPU,
+			WorkloadKind: m.Workload.Kind, WorkloadName: m.Workload.Name, Node: s.NodeName,
 		}
 		if sc.Sampled {
 			ws := sc.Usage.MemoryWorkingSet
@@ -112,6 +122,17 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 			c.Analysis = fromResult(a)
 		}
 		r.Containers = append(r.Containers, c)
+	}
+	for _, wr := range s.Runs {
+		st, v := &wr.Stats, &wr.Verdict
+		r.Runs = append(r.Runs, Runs{
+			Namespace: wr.Namespace, Kind: wr.Kind, Name: wr.Name, Node: s.NodeName,
+			Count: st.Count, WindowSeconds: st.Window.Seconds(),
+			DurationP50Seconds: st.DurationP50.Seconds(), DurationP95Seconds: st.DurationP95.Seconds(),
+			DurationMaxSeconds: st.DurationMax.Seconds(), DurationMeanSeconds: st.DurationMean.Seconds(),
+			Verdict: string(v.Verdict), Platform: v.Platform, Reasons: reasons(v.Reasons),
+			CostPerMonth: finite(v.ContainerMonthlyCost), ServerlessPerMonth: finite(v.ServerlessMonthlyCost),
+		})
 	}
 	return r
 }
@@ -214,18 +235,18 @@ func atStake(c Container) float64 {
 }
 
 // Render writes r as "table", "json" or "markdown".
-func Render(w io.Writer, r Report, format string) error {
-	switch format {
+func Render(w io.Writer, r Report, o Options) error {
+	switch o.Format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	case "table":
-		return renderTable(w, r)
+		return renderTable(w, r, o.Width)
 	case "markdown":
 		return renderMarkdown(w, r)
 	}
-	return fmt.Errorf("unknown output format %q (want table, json or markdown)", format)
+	return fmt.Errorf("unknown output format %q (want table, json or markdown)", o.Format)
 }
 
 func money(cur string, v float64) string {
@@ -289,17 +310,54 @@ func rows(r Report) []row {
 	return out
 }
 
-func renderTable(w io.Writer, r Report) error {
+// Options say how to render.
+type Options struct {
+	// Format is "table", "json" or "markdown".
+	Format string
+	// Width fits a table to a terminal this wide by shortening its last
+	// column (WHY, with an ellipsis); 0 leaves it whole, as JSON always is.
+	Width int
+}
+
+func renderTable(w io.Writer, r Report, width int) error {
 	fmt.Fprintf(w, "Node %s, %s. Costs per month at %s.\n\n", r.Node, r.Time.Format(time.RFC3339), r.PriceSource)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tNAMESPACE\tIDLE (7d)\tCOST/MO\tIDLE COST/MO\tVERDICT\tSAVING/MO\tWHY")
+	table := [][]string{{"CONTAINER", "NAMESPACE", "IDLE (7d)", "COST/MO", "IDLE COST/MO", "VERDICT", "SAVING/MO", "WHY"}}
 	for _, rw := range rows(r) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why)
+		table = append(table, []string{rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why})
 	}
-	if err := tw.Flush(); err != nil {
+	if err := writeTable(w, table, width); err != nil {
 		return err
 	}
 	return summary(w, r)
+}
+
+// writeTable writes rows aligned in columns two spaces apart, the last
+// column cut (with an ellipsis) so that lines fit width when it is set.
+func writeTable(w io.Writer, rows [][]string, width int) error {
+	if width > 0 && len(rows) > 0 {
+		n := len(rows[0])
+		widths := make([]int, n)
+		for _, row := range rows {
+			for i, cell := range row[:n-1] {
+				widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+			}
+		}
+		used := 0
+		for _, cw := range widths[:n-1] {
+			used += cw + 2
+		}
+		room := max(width-used, 16)
+		for _, row := range rows {
+			if last := []rune(row[n-1]); len(last) > room {
+				row[n-1] = string(last[:room-1]) + "…"
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
 }
 
 func renderMarkdown(w io.Writer, r Report) error {

@@ -84,7 +84,7 @@ func TestRenderFormats(t *testing.T) {
 	r := testReport()
 	Filter{}.Apply(&r)
 	var buf bytes.Buffer
-	if err := Render(&buf, r, "table"); err != nil {
+	if err := Render(&buf, r, Options{Format: "table"}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -95,14 +95,14 @@ func TestRenderFormats(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	if err := Render(&buf, r, "markdown"); err != nil {
+	if err := Render(&buf, r, Options{Format: "markdown"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), `a GPU \| is attached`) || !strings.Contains(buf.String(), "|---|") {
 		t.Errorf("markdown not escaped or not a table:\n%s", buf.String())
 	}
 	buf.Reset()
-	if err := Render(&buf, r, "json"); err != nil {
+	if err := Render(&buf, r, Options{Format: "json"}); err != nil {
 		t.Fatal(err)
 	}
 	var back Report
@@ -116,7 +116,7 @@ func TestRenderFormats(t *testing.T) {
 	if _, ok := b.IdleRatio["24h"]; ok {
 		t.Fatal("a NaN idle ratio was encoded")
 	}
-	if err := Render(&buf, r, "yaml"); err == nil {
+	if err := Render(&buf, r, Options{Format: "yaml"}); err == nil {
 		t.Fatal("unknown format accepted")
 	}
 }

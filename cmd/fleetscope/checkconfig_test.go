@@ -6,11 +6,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
+
+// clearFleetscopeEnv unsets the FLEETSCOPE_* variables of the test run
+// (FLEETSCOPE_INTEGRATION and the like), which the configuration loader
+// would reject as unknown settings, for the rest of the test.
+func clearFleetscopeEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FLEETSCOPE_") {
+			t.Setenv(k, "") // restores the value after the test
+			os.Unsetenv(k)
+		}
+	}
+}
 
 // check-config --print shows the effective configuration without the
 // credentials it holds, and so does its report of an invalid file.
 func TestCheckConfigPrintRedactsSecrets(t *testing.T) {
+	clearFleetscopeEnv(t)
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
@@ -39,5 +53,47 @@ func TestCheckConfigPrintRedactsSecrets(t *testing.T) {
 		if tc.code == 0 && !strings.Contains(out, "REDACTED@collector:4318") {
 			t.Errorf("printed configuration lost the endpoint's host:\n%s", out)
 		}
+	}
+}
+
+// An unknown key is reported together with every other problem, in one run.
+func TestCheckConfigReportsEverything(t *testing.T) {
+	clearFleetscopeEnv(t)
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("sampling:\n  intervall: 10s\n  jitter: 3\nweb:\n  listen_address: nowhere\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := cmdCheckConfig([]string{path}, &stdout, &stderr); code != exitInvalid {
+		t.Fatalf("exit %d, want %d", code, exitInvalid)
+	}
+	for _, want := range []string{"intervall", "sampling.jitter", "web.listen_address"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// report --local without containerd says so within seconds and fails,
+// instead of sampling nothing for the whole duration.
+func TestLocalReportWithoutContainerd(t *testing.T) {
+	clearFleetscopeEnv(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	sock := filepath.Join(dir, "no", "containerd.sock")
+	if err := os.WriteFile(cfg, []byte("containerd:\n  socket: "+sock+"\n  reconnect_max_backoff: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := cmdReport([]string{"--local", "--duration", "2m", "--config", cfg}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), sock) || !strings.Contains(stderr.String(), "could not be reached") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("took %v to notice", took)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("printed a report anyway:\n%s", stdout.String())
 	}
 }

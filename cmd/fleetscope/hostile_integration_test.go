@@ -100,7 +100,7 @@ func TestHostileInterfaceName(t *testing.T) {
 			return err
 		}
 		for _, pt := range rcv.Latest() {
-			if pt.Name == "container.network.io" && pt.Attributes["network.interface.name"] == want {
+			if pt.Name == "k8s.pod.network.io" && pt.Attributes["network.interface.name"] == want {
 				return nil
 			}
 		}

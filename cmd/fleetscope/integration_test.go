@@ -415,10 +415,10 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	if _, m, _ := value(mfs, "fleetscope_container_info", map[string]string{"container_id": idle}); m == nil || label(m, "fleetscope_gpu") != "false" {
 		t.Fatal("idle container reported with a GPU")
 	}
-	if v, _, ok := value(mfs, "k8s_container_memory_limit_bytes", map[string]string{"container_id": app}); !ok || v != 64<<20 {
+	if v, _, ok := value(mfs, "k8s_container_memory_limit_current_bytes", map[string]string{"container_id": app}); !ok || v != 64<<20 {
 		t.Fatalf("app memory limit = %v (present %v), want %d", v, ok, 64<<20)
 	}
-	if v, _, ok := value(mfs, "k8s_container_cpu_limit", map[string]string{"container_id": busy}); !ok || v != 0.2 {
+	if v, _, ok := value(mfs, "k8s_container_cpu_limit_current", map[string]string{"container_id": busy}); !ok || v != 0.2 {
 		t.Fatalf("busy cpu limit = %v (present %v), want 0.2", v, ok)
 	}
 
@@ -426,7 +426,7 @@ func TestAgentAgainstContainerd(t *testing.T) {
 	// sandbox, not repeated for the app container.
 	testenv.Eventually(t, 3*time.Second, "pod network series", func() error {
 		mfs = a.scrape(t)
-		mf := mfs["container_network_io_bytes_total"]
+		mf := mfs["k8s_pod_network_io_bytes_total"]
 		if mf == nil {
 			return fmt.Errorf("no network series")
 		}

@@ -23,11 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/fleetscope/fleetscope/agent"
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp"
 	"github.com/fleetscope/fleetscope/exporters/promtext"
+	"github.com/fleetscope/fleetscope/fleet"
 	"github.com/fleetscope/fleetscope/report"
 	"github.com/fleetscope/fleetscope/server"
 )
@@ -51,9 +53,13 @@ not use, and says which of them would be cheaper as serverless.
 Usage:
   fleetscope run [--config FILE] [--web.config.file FILE]
                                run the node agent (discovery, sampling, /metrics)
-  fleetscope report [--url URL] [--output table|json|markdown] [--namespace NS]... [--verdict V]...
+  fleetscope report [--url URL] [--by container|workload] [--output table|json|markdown]
+                    [--namespace NS]... [--verdict V]...
                                ask a running agent which containers pay for idle time and
                                which should move to serverless, sorted by money wasted
+  fleetscope report --prometheus URL [--by workload|container] [--namespace NS]...
+                               the same for the whole fleet, from the store that holds every
+                               node's series (Prometheus, Thanos, Mimir, VictoriaMetrics)
   fleetscope report --local [--duration 2m] [--config FILE]
                                sample this host for a while without a daemon, then report
   fleetscope check-config [--print] FILE
@@ -91,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 && args[1] == "env" {
 			fmt.Fprintln(stdout, strings.Join(config.EnvVars(), "\n"))
+			fmt.Fprintln(stdout, "\nOpenTelemetry SDK variables, which win over the otlp section:")
+			fmt.Fprintln(stdout, strings.Join(otelEnvVars, "\n"))
 			return 0
 		}
 		fmt.Fprint(stdout, usage)
@@ -100,11 +108,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitInvalid
 }
 
+// parseStatus is the exit status of a failed flag parse: 0 when help was
+// asked for (-h, --help; the flag package has printed it), else that of an
+// invalid invocation.
+func parseStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return exitInvalid
+}
+
+// otelEnvVars are the OpenTelemetry SDK variables the agent honours, listed
+// by "help env" next to its own.
+var otelEnvVars = []string{
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+	"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
+	"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+	"OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
+	"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+	"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+	"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT",
+	"OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME",
+	"OTEL_SDK_DISABLED", "OTEL_METRICS_EXPORTER",
+}
+
 // loadConfig loads and validates, printing every problem at once.
 func loadConfig(path string, stderr io.Writer) (config.Config, bool) {
 	cfg, err := config.Load(path, os.Environ())
-	if err == nil {
-		err = cfg.Validate()
+	if fe := (*config.FieldErrors)(nil); err == nil || errors.As(err, &fe) {
+		// Unknown keys do not hide the other problems.
+		err = errors.Join(err, cfg.Validate())
 	}
 	if err != nil {
 		name := path
@@ -125,7 +161,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	print := fs.Bool("print", false, "print the effective configuration (defaults, file and environment merged)")
 	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+		return parseStatus(err)
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: fleetscope check-config [--print] FILE")
@@ -164,7 +200,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	path := fs.String("config", "", "configuration file (YAML); defaults and FLEETSCOPE_* variables apply without one")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web configuration file for TLS and basic auth (overrides web.config_file)")
 	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+		return parseStatus(err)
 	}
 	cfg, ok := loadConfig(*path, stderr)
 	if !ok {
@@ -251,46 +287,150 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:10076", "base URL of the agent to ask")
 	output := fs.String("output", "table", "table, json or markdown")
+	by := fs.String("by", "container", "container, or workload: one row per Deployment, StatefulSet, DaemonSet, Job, CronJob or bare pod")
 	local := fs.Bool("local", false, "sample this host without a daemon for --duration, then report")
 	duration := fs.Duration("duration", 2*time.Minute, "with --local: how long to sample")
 	path := fs.String("config", "", "with --local: configuration file")
 	all := fs.Bool("all", false, "include pod sandboxes")
+	promURL := fs.String("prometheus", "", "report on the whole fleet from this Prometheus HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) instead of one agent")
+	promUser := fs.String("prometheus.username", "", "with --prometheus: basic auth user")
+	promPassFile := fs.String("prometheus.password-file", "", "with --prometheus: file holding the basic auth password")
+	promTokenFile := fs.String("prometheus.bearer-token-file", "", "with --prometheus: file holding a bearer token")
+	currency := fs.String("currency", "USD", "with --prometheus: the currency of the agents' price sheet, where their series do not say")
+	wide := fs.Bool("wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
 	var namespaces, verdicts listFlag
 	fs.Var(&namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
 	fs.Var(&verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
 	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+		return parseStatus(err)
 	}
 	if *output != "table" && *output != "json" && *output != "markdown" {
 		fmt.Fprintf(stderr, "report: --output must be table, json or markdown, got %q\n", *output)
 		return exitInvalid
 	}
-	var rep report.Report
-	if *local {
+	if *by != "container" && *by != "workload" {
+		fmt.Fprintf(stderr, "report: --by must be container or workload, got %q\n", *by)
+		return exitInvalid
+	}
+	var reps []report.Report
+	switch {
+	case *promURL != "":
+		o := fleet.Options{URL: *promURL, Username: *promUser, Currency: *currency, PriceSource: "the agents' price sheets"}
+		var err error
+		if o.Password, err = secretFile("--prometheus.password-file", *promPassFile); err == nil {
+			o.Bearer, err = secretFile("--prometheus.bearer-token-file", *promTokenFile)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "report:", err)
+			return exitInvalid
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if reps, err = fleet.Reports(ctx, o); err != nil {
+			// The store is unreachable, refuses us, or holds no data: a
+			// problem with what was asked for, not a crash of ours.
+			fmt.Fprintln(stderr, "report:", err)
+			return exitInvalid
+		}
+	case *local:
 		cfg, ok := loadConfig(*path, stderr)
 		if !ok {
 			return exitInvalid
 		}
-		var err error
-		if rep, err = localReport(cfg, *duration, stderr); err != nil {
+		rep, err := localReport(cfg, *duration, stderr)
+		if err != nil {
 			fmt.Fprintln(stderr, "report:", err)
 			return 1
 		}
-	} else {
+		reps = []report.Report{rep}
+	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		var err error
-		if rep, err = report.Fetch(ctx, http.DefaultClient, *url); err != nil {
+		rep, err := report.Fetch(ctx, http.DefaultClient, *url)
+		if err != nil {
 			fmt.Fprintln(stderr, "report:", err)
 			return 1
 		}
+		reps = []report.Report{rep}
 	}
-	report.Filter{Namespaces: namespaces, Verdicts: verdicts, WithSandboxes: *all}.Apply(&rep)
-	if err := report.Render(stdout, rep, *output); err != nil {
+	var err error
+	ro := report.Options{Format: *output}
+	if !*wide {
+		ro.Width = terminalWidth(stdout)
+	}
+	if *by == "workload" {
+		wr := report.WorkloadsOf(reps)
+		report.FilterWorkloads(&wr, namespaces)
+		err = report.RenderWorkloads(stdout, wr, ro)
+	} else {
+		rep := merge(reps)
+		report.Filter{Namespaces: namespaces, Verdicts: verdicts, WithSandboxes: *all}.Apply(&rep)
+		err = report.Render(stdout, rep, ro)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "report:", err)
 		return 1
 	}
 	return 0
+}
+
+// merge makes one container report of several nodes' reports.
+func merge(reps []report.Report) report.Report {
+	if len(reps) == 1 {
+		return reps[0]
+	}
+	out := report.Report{Containers: []report.Container{}}
+	var nodes []string
+	for _, r := range reps {
+		out.Currency, out.PriceSource = r.Currency, r.PriceSource
+		if r.Time.After(out.Time) {
+			out.Time = r.Time
+		}
+		nodes = append(nodes, r.Node)
+		out.Containers = append(out.Containers, r.Containers...)
+	}
+	out.Node = fmt.Sprintf("%d nodes", len(nodes))
+	return out
+}
+
+// secretFile reads a credential from a file, so that it never sits in the
+// process list or the shell's history.
+func secretFile(flagName, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flagName, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// localConnectTimeout is how long report --local waits for containerd
+// before it gives up.
+const localConnectTimeout = 10 * time.Second
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// terminalWidth is w's width in columns, 0 when it is not a terminal.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 // localReport runs the agent's collection and analysis in this process,
@@ -319,8 +459,43 @@ func localReport(cfg config.Config, d time.Duration, stderr io.Writer) (report.R
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	if err := a.Run(ctx); err != nil {
-		return report.Report{}, err
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	start, term := time.Now(), isTerminal(stderr)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var unreachable error
+wait:
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				return report.Report{}, err
+			}
+			break wait
+		case <-tick.C:
+			s := a.Snapshot()
+			// Without containerd there is nothing to report: say so
+			// now rather than print an empty table at the end.
+			if time.Since(start) >= localConnectTimeout && (s == nil || !s.Self.ContainerdUp) && unreachable == nil {
+				reason := "no answer yet"
+				if s != nil && s.Self.ContainerdReason != "" {
+					reason = s.Self.ContainerdReason
+				}
+				unreachable = fmt.Errorf("containerd at %s could not be reached in %s: %s", cfg.Containerd.Socket, localConnectTimeout, reason)
+				cancel()
+			}
+			if term && s != nil {
+				el := time.Since(start).Truncate(time.Second)
+				fmt.Fprintf(stderr, "\r%s of %s: %d containers (%d running)   ", el, d, len(s.Containers), s.Self.Running)
+			}
+		}
+	}
+	if term {
+		fmt.Fprintln(stderr)
+	}
+	if unreachable != nil {
+		return report.Report{}, unreachable
 	}
 	p := cfg.Analysis.Prices
 	return report.FromSnapshot(a.Analysed(), p.Currency, p.Source), nil

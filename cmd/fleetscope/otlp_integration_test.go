@@ -155,7 +155,7 @@ func TestOTLPExportAgainstContainerd(t *testing.T) {
 				if len(pointsOf(pts, "container.cpu.usage", busy)) != 1 {
 					return fmt.Errorf("no container.cpu.usage for the busy container yet")
 				}
-				if len(pointsOf(pts, "container.network.io", sandbox)) != 2 || len(pointsOf(pts, "container.filesystem.usage", app)) != 1 {
+				if len(pointsOf(pts, "k8s.pod.network.io", sandbox)) != 2 || len(pointsOf(pts, "container.filesystem.usage", app)) != 1 {
 					return fmt.Errorf("no network or filesystem figures yet")
 				}
 				return nil
@@ -188,13 +188,13 @@ func TestOTLPExportAgainstContainerd(t *testing.T) {
 				{"container.memory.rss", "By", "gauge", app, nil},
 				{"container.disk.io", "By", "sum", app, map[string]string{"disk.io.direction": "read"}},
 				{"container.disk.io", "By", "sum", app, map[string]string{"disk.io.direction": "write"}},
-				{"container.network.io", "By", "sum", sandbox, map[string]string{"network.io.direction": "receive", "network.interface.name": iface}},
-				{"container.network.io", "By", "sum", sandbox, map[string]string{"network.io.direction": "transmit", "network.interface.name": iface}},
+				{"k8s.pod.network.io", "By", "sum", sandbox, map[string]string{"network.io.direction": "receive", "network.interface.name": iface}},
+				{"k8s.pod.network.io", "By", "sum", sandbox, map[string]string{"network.io.direction": "transmit", "network.interface.name": iface}},
 				{"container.filesystem.usage", "By", "gauge", app, nil},
 				{"container.uptime", "s", "gauge", app, nil},
-				{"k8s.container.cpu.limit", "{cpu}", "gauge", busy, nil},
-				{"k8s.container.cpu.request", "{cpu}", "gauge", busy, nil},
-				{"k8s.container.memory.limit", "By", "gauge", app, nil},
+				{"k8s.container.cpu.limit.current", "{cpu}", "gauge", busy, nil},
+				{"k8s.container.cpu.request.current", "{cpu}", "gauge", busy, nil},
+				{"k8s.container.memory.limit.current", "By", "gauge", app, nil},
 				{"fleetscope.container.info", "", "gauge", app, map[string]string{"k8s.pod.uid": "otel-uid", "k8s.container.name": "web"}},
 			} {
 				var found *otlptest.Point
@@ -215,17 +215,17 @@ func TestOTLPExportAgainstContainerd(t *testing.T) {
 				if found.Unit != w.unit || found.Kind != w.kind || (w.kind == "sum" && (!found.Monotonic || !found.Cumulative)) {
 					t.Errorf("%s: unit %q kind %s monotonic %v cumulative %v; want %q %s, cumulative", w.name, found.Unit, found.Kind, found.Monotonic, found.Cumulative, w.unit, w.kind)
 				}
-				if w.name != "container.network.io" {
+				if w.name != "k8s.pod.network.io" {
 					if found.Attributes["k8s.pod.name"] == "" && w.id != busy {
 						t.Errorf("%s lacks k8s.pod.name: %v", w.name, found.Attributes)
 					}
-					if _, ok := found.Attributes["container.name"]; !ok {
-						t.Errorf("%s lacks container.name: %v", w.name, found.Attributes)
+					if _, ok := found.Attributes["k8s.container.name"]; !ok {
+						t.Errorf("%s lacks k8s.container.name: %v", w.name, found.Attributes)
 					}
 				}
 			}
 			if p := pointsOf(pts, "container.memory.usage", app); len(p) == 1 &&
-				(p[0].Attributes["k8s.pod.name"] != "otel-0" || p[0].Attributes["k8s.namespace.name"] != "obs" || p[0].Attributes["container.name"] != "web") {
+				(p[0].Attributes["k8s.pod.name"] != "otel-0" || p[0].Attributes["k8s.namespace.name"] != "obs" || p[0].Attributes["k8s.container.name"] != "web") {
 				t.Errorf("app identity = %v", p[0].Attributes)
 			}
 
@@ -415,10 +415,12 @@ func TestOTLPThroughCollector(t *testing.T) {
 	addr := freePort(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "otelcol.yaml")
+	// The agent's default protocol, http/protobuf, into the collector's
+	// HTTP receiver.
 	cfg := fmt.Sprintf(`receivers:
   otlp:
     protocols:
-      grpc:
+      http:
         endpoint: %s
 exporters:
   otlp_grpc:

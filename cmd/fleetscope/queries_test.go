@@ -18,6 +18,7 @@ import (
 const (
 	packagedDashboard = "../../packaging/grafana/fleetscope.json"
 	packagedRules     = "../../packaging/prometheus/alerts.yaml"
+	packagedRecording = "../../packaging/prometheus/rules.yaml"
 )
 
 // notExported are names the queries may use that no agent exports: the
@@ -29,6 +30,8 @@ var notExported = map[string]bool{
 	// Present only while an exporter drops series; the golden test and the
 	// schema cover its name.
 	"fleetscope_exporter_dropped_series": true,
+	// Present only while Jobs or CronJobs run on the node; likewise.
+	"fleetscope_workload_runs": true,
 }
 
 // packagingMetrics parses every PromQL expression of the packaged dashboard
@@ -43,6 +46,7 @@ func packagingMetrics(t *testing.T) map[string][]string {
 	}{
 		{packagedDashboard, promqlcheck.ExtractDashboardQueries},
 		{packagedRules, promqlcheck.ExtractRuleQueries},
+		{packagedRecording, promqlcheck.ExtractRuleQueries},
 	} {
 		data, err := os.ReadFile(f.path)
 		if err != nil {
@@ -96,9 +100,12 @@ func checkPackagingQueries(t *testing.T, exported map[string]bool) {
 }
 
 // goldenFamilies returns the metric family names of the exporter's golden
-// /metrics file, the exposition of a fixture snapshot.
+// /metrics file, the exposition of a fixture snapshot, and the names the
+// packaged recording rules record (their own expressions are checked with
+// the rest).
 func goldenFamilies(t *testing.T) map[string]bool {
 	t.Helper()
+	names := recordedNames(t)
 	f, err := os.Open("../../exporters/promtext/testdata/metrics.golden")
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +116,27 @@ func goldenFamilies(t *testing.T) map[string]bool {
 	if err != nil {
 		t.Fatalf("parsing the golden file: %v", err)
 	}
-	names := map[string]bool{}
 	for name := range mfs {
 		names[name] = true
+	}
+	return names
+}
+
+// recordedNames are the names the packaged recording rules record.
+func recordedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	data, err := os.ReadFile(packagedRecording)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rec, ok := strings.CutPrefix(strings.TrimSpace(line), "- record: "); ok {
+			names[strings.TrimSpace(rec)] = true
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("%s records nothing; parsing is broken", packagedRecording)
 	}
 	return names
 }
@@ -135,8 +160,8 @@ func TestPackagingQueriesUseExportedNames(t *testing.T) {
 
 	used := packagingMetrics(t)
 	for _, want := range []string{
-		"fleetscope_container_idle_cost_per_hour", "fleetscope_container_serverless_fit",
-		"fleetscope_container_serverless_reason", "container_cpu_usage", "k8s_container_memory_limit_bytes",
+		"fleetscope_container_idle_cost_per_hour", "fleetscope_container_serverless_fit_ratio", "fleetscope_container_serverless_verdict",
+		"fleetscope_container_serverless_reason", "container_cpu_usage", "k8s_container_memory_limit_current_bytes",
 		"fleetscope_host_cpus", "fleetscope_collector_success", "fleetscope_containerd_up", "up",
 	} {
 		if len(used[want]) == 0 {

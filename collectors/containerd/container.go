@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/api/types/task"
-	"github.com/containerd/containerd/v2/core/containers"
 )
 
 // CRI labels that containerd's CRI plugin puts on every container it creates.
@@ -99,6 +98,11 @@ type Container struct {
 	Resources   Resources
 	// GPU is true when the spec grants a GPU-class device.
 	GPU bool
+	// GPUs is how many GPUs the spec grants, when it says: one per GPU
+	// device node (/dev/nvidiaN, /dev/dri/renderD*, /dev/accel/accel*) or
+	// CDI device it names. 0 with GPU true means the count is unknown (a
+	// runtime hook, or only control devices such as /dev/kfd).
+	GPUs int
 
 	Snapshotter, SnapshotKey string
 }
@@ -157,6 +161,7 @@ type ociDevice struct {
 	Path  string `json:"path"`
 	Type  string `json:"type"`
 	Major int64  `json:"major"`
+	Minor int64  `json:"minor"`
 }
 
 // gpuDevicePrefixes are device nodes of accelerators that no serverless
@@ -164,7 +169,56 @@ type ociDevice struct {
 var gpuDevicePrefixes = []string{"/dev/nvidia", "/dev/kfd", "/dev/dri/renderD", "/dev/accel/"}
 
 // nvidiaMajor is the character-device major number NVIDIA's driver uses.
-const nvidiaMajor = 195
+// Its minors below nvidiaControlMinors are GPUs (/dev/nvidiaN); the top
+// ones are control devices (nvidiactl is 255, nvidia-modeset 254).
+const (
+	nvidiaMajor         = 195
+	nvidiaControlMinors = 254
+)
+
+// gpuCount counts the GPUs the spec names: GPU device nodes, else the
+// devices of CDI annotations (a comma-separated list of qualified names
+// such as nvidia.com/gpu=0). 0 when the spec grants GPUs without naming
+// them one by one.
+func (s *ociSpec) gpuCount() int {
+	n := 0
+	if s.Linux != nil {
+		for _, d := range s.Linux.Devices {
+			if d.Type != "c" {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(d.Path, "/dev/dri/renderD"), strings.HasPrefix(d.Path, "/dev/accel/accel"):
+				n++
+			case d.Major == nvidiaMajor && d.Minor >= 0 && d.Minor < nvidiaControlMinors:
+				n++
+			case d.Major == 0 && isNvidiaGPUPath(d.Path):
+				// A device given by path only.
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		return n
+	}
+	for k, v := range s.Annotations {
+		if !strings.HasPrefix(k, "cdi.k8s.io/") {
+			continue
+		}
+		for _, dev := range strings.Split(v, ",") {
+			if strings.Contains(strings.ToLower(dev), "gpu") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// isNvidiaGPUPath reports whether path is /dev/nvidia followed by digits.
+func isNvidiaGPUPath(path string) bool {
+	num, ok := strings.CutPrefix(path, "/dev/nvidia")
+	return ok && num != "" && strings.Trim(num, "0123456789") == ""
+}
 
 func (s *ociSpec) grantsGPU() bool {
 	if s.Linux != nil {
@@ -201,12 +255,12 @@ func (s *ociSpec) grantsGPU() bool {
 // newContainer builds a Container from containerd's record; the task fields
 // are filled separately. A spec that cannot be decoded is reported but the
 // container is still returned: an unreadable spec must not hide a container.
-func newContainer(ns string, r *containers.Container) (*Container, error) {
+func newContainer(ns string, r *Record) (*Container, error) {
 	c := &Container{
 		Namespace:   ns,
 		ID:          r.ID,
 		Image:       r.Image,
-		Runtime:     r.Runtime.Name,
+		Runtime:     r.Runtime,
 		Labels:      r.Labels,
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
@@ -224,21 +278,25 @@ func newContainer(ns string, r *containers.Container) (*Container, error) {
 	if c.Sandbox {
 		c.Pod.SandboxID = r.ID
 		c.Pod.ContainerName = ""
+	} else {
+		// The record's sandbox (containerd 2's sandbox API), unless the
+		// spec's CRI annotation below names one.
+		c.Pod.SandboxID = r.SandboxID
 	}
-	if r.Spec == nil || len(r.Spec.GetValue()) == 0 {
+	if len(r.Spec) == 0 {
 		return c, nil
 	}
 	var s ociSpec
-	if err := json.Unmarshal(r.Spec.GetValue(), &s); err != nil {
+	if err := json.Unmarshal(r.Spec, &s); err != nil {
 		return c, fmt.Errorf("container %s/%s: decoding OCI spec: %w", ns, r.ID, err)
 	}
 	if id := s.Annotations[annotationSandboxID]; id != "" && !c.Sandbox {
 		c.Pod.SandboxID = id
 	}
-	if r.SandboxID != "" && c.Pod.SandboxID == "" {
-		c.Pod.SandboxID = r.SandboxID
-	}
 	c.GPU = s.grantsGPU()
+	if c.GPU {
+		c.GPUs = s.gpuCount()
+	}
 	if s.Linux != nil {
 		c.CgroupsPath = s.Linux.CgroupsPath
 		if res := s.Linux.Resources; res != nil {

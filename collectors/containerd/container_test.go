@@ -2,15 +2,12 @@ package containerd
 
 import (
 	"testing"
-
-	"github.com/containerd/containerd/v2/core/containers"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
-func record(id string, labels map[string]string, spec string) *containers.Container {
-	r := &containers.Container{ID: id, Labels: labels}
+func record(id string, labels map[string]string, spec string) *Record {
+	r := &Record{ID: id, Labels: labels}
 	if spec != "" {
-		r.Spec = &anypb.Any{Value: []byte(spec)}
+		r.Spec = []byte(spec)
 	}
 	return r
 }
@@ -71,6 +68,36 @@ func TestGPUDetection(t *testing.T) {
 			}
 			if c.GPU != tc.gpu {
 				t.Fatalf("GPU = %v, want %v", c.GPU, tc.gpu)
+			}
+		})
+	}
+}
+
+func TestGPUCount(t *testing.T) {
+	for _, tc := range []struct {
+		name, spec string
+		want       int
+	}{
+		{"two nvidia GPUs and control devices", `{"linux":{"devices":[
+			{"path":"/dev/nvidiactl","type":"c","major":195,"minor":255},
+			{"path":"/dev/nvidia-uvm","type":"c","major":508,"minor":0},
+			{"path":"/dev/nvidia0","type":"c","major":195,"minor":0},
+			{"path":"/dev/nvidia1","type":"c","major":195,"minor":1}]}}`, 2},
+		{"render nodes", `{"linux":{"devices":[{"path":"/dev/kfd","type":"c","major":234},
+			{"path":"/dev/dri/renderD128","type":"c","major":226,"minor":128},
+			{"path":"/dev/dri/renderD129","type":"c","major":226,"minor":129}]}}`, 2},
+		{"cdi annotation", `{"annotations":{"cdi.k8s.io/nvidia":"nvidia.com/gpu=0,nvidia.com/gpu=1,nvidia.com/gpu=2"}}`, 3},
+		{"hook only: unknown", `{"hooks":{"prestart":[{"path":"/usr/bin/nvidia-container-runtime-hook"}]}}`, 0},
+		{"kfd only: unknown", `{"linux":{"devices":[{"path":"/dev/kfd","type":"c","major":234}]}}`, 0},
+		{"no GPU", `{"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10}]}}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := newContainer("ns", record("x", nil, tc.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.GPUs != tc.want {
+				t.Fatalf("GPUs = %d, want %d", c.GPUs, tc.want)
 			}
 		})
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
-	"github.com/containerd/containerd/v2/core/events"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 )
@@ -312,7 +311,7 @@ func (d *Discovery) bump() {
 // handle applies one event to the inventory. Events carry enough to update a
 // task's state without asking containerd; a new or updated container costs
 // one filtered list of that container only.
-func (d *Discovery) handle(ctx context.Context, env *events.Envelope) {
+func (d *Discovery) handle(ctx context.Context, env *Envelope) {
 	if !d.wanted(env.Namespace) || env.Event == nil {
 		return
 	}

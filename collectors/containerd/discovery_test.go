@@ -9,9 +9,6 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	"github.com/containerd/containerd/api/types/task"
-	"github.com/containerd/containerd/v2/core/containers"
-	"github.com/containerd/containerd/v2/core/events"
-	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	"go.uber.org/goleak"
@@ -23,16 +20,16 @@ import (
 type fakeAPI struct {
 	mu       sync.Mutex
 	down     bool
-	recs     map[string][]containers.Container // by namespace
+	recs     map[string][]Record // by namespace
 	tasks    map[string][]*task.Process
-	evs      chan *events.Envelope
+	evs      chan *Envelope
 	errs     chan error
 	lists    int
 	filtered int
 }
 
 func newFakeAPI() *fakeAPI {
-	return &fakeAPI{recs: map[string][]containers.Container{}, tasks: map[string][]*task.Process{}}
+	return &fakeAPI{recs: map[string][]Record{}, tasks: map[string][]*task.Process{}}
 }
 
 var errDown = errors.New("connection refused")
@@ -50,7 +47,7 @@ func (f *fakeAPI) Namespaces(context.Context) ([]string, error) {
 	return nss, nil
 }
 
-func (f *fakeAPI) Containers(_ context.Context, ns string, filters ...string) ([]containers.Container, error) {
+func (f *fakeAPI) Containers(_ context.Context, ns string, filters ...string) ([]Record, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -60,13 +57,13 @@ func (f *fakeAPI) Containers(_ context.Context, ns string, filters ...string) ([
 		f.filtered++
 		for _, r := range f.recs[ns] {
 			if filters[0] == `id=="`+r.ID+`"` {
-				return []containers.Container{r}, nil
+				return []Record{r}, nil
 			}
 		}
 		return nil, nil
 	}
 	f.lists++
-	return append([]containers.Container(nil), f.recs[ns]...), nil
+	return append([]Record(nil), f.recs[ns]...), nil
 }
 
 func (f *fakeAPI) Tasks(_ context.Context, ns string) ([]*task.Process, error) {
@@ -78,7 +75,7 @@ func (f *fakeAPI) Tasks(_ context.Context, ns string) ([]*task.Process, error) {
 	return f.tasks[ns], nil
 }
 
-func (f *fakeAPI) Subscribe(ctx context.Context, _ ...string) (<-chan *events.Envelope, <-chan error) {
+func (f *fakeAPI) Subscribe(ctx context.Context, _ ...string) (<-chan *Envelope, <-chan error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	errs := make(chan error, 1)
@@ -86,12 +83,12 @@ func (f *fakeAPI) Subscribe(ctx context.Context, _ ...string) (<-chan *events.En
 		errs <- errDown
 		return nil, errs
 	}
-	f.evs, f.errs = make(chan *events.Envelope), errs
+	f.evs, f.errs = make(chan *Envelope), errs
 	return f.evs, errs
 }
 
-func (f *fakeAPI) SnapshotUsage(context.Context, string, string, string) (snapshots.Usage, error) {
-	return snapshots.Usage{}, errdefs.ErrNotFound
+func (f *fakeAPI) SnapshotUsage(context.Context, string, string, string) (Usage, error) {
+	return Usage{}, errdefs.ErrNotFound
 }
 func (f *fakeAPI) Version(context.Context) (string, error) { return "fake", nil }
 func (f *fakeAPI) Close() error                            { return nil }
@@ -99,10 +96,10 @@ func (f *fakeAPI) Close() error                            { return nil }
 func (f *fakeAPI) add(ns, id string, labels map[string]string, spec string, pid uint32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := containers.Container{ID: id, Labels: labels, Image: "docker.io/library/busybox:latest",
+	r := Record{ID: id, Labels: labels, Image: "docker.io/library/busybox:latest",
 		CreatedAt: time.Unix(1, 0), UpdatedAt: time.Unix(1, 0)}
 	if spec != "" {
-		r.Spec = &anypb.Any{TypeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Spec", Value: []byte(spec)}
+		r.Spec = []byte(spec)
 	}
 	f.recs[ns] = append(f.recs[ns], r)
 	if pid != 0 {
@@ -122,7 +119,7 @@ func (f *fakeAPI) send(t *testing.T, ns string, ev any) {
 	ch := f.evs
 	f.mu.Unlock()
 	select {
-	case ch <- &events.Envelope{Namespace: ns, Topic: "/x", Event: a}:
+	case ch <- &Envelope{Namespace: ns, Topic: "/x", Event: &anypb.Any{TypeUrl: a.GetTypeUrl(), Value: a.GetValue()}}:
 	case <-time.After(5 * time.Second):
 		t.Fatal("discovery did not take the event")
 	}

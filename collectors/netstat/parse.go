@@ -3,7 +3,11 @@
 // A network namespace is read through any process inside it:
 // /proc/<pid>/net/dev has the interface counters and /proc/<pid>/net/snmp the
 // TCP counters, of which only PassiveOpens (connections accepted) is kept, as
-// a cheap estimate of the requests a service handles. All containers of a pod
+// a cheap estimate of the requests a service handles. /proc/<pid>/net/tcp
+// and tcp6 tell whether the namespace has a listening TCP socket (an
+// always-on server): the kernel lists listening sockets before all others,
+// so the first lines of each file answer, however many connections
+// follow. All containers of a pod
 // share one namespace; NamespaceID tells which processes do.
 //
 // The parsers work on bytes and allocate nothing once their destination has
@@ -37,6 +41,9 @@ type Stats struct {
 	// HaveTCP is false when the namespace has no TCP counters (a kernel
 	// without IPv4 has no net/snmp).
 	HaveTCP bool
+	// Listening is true when a TCP socket of the namespace is in state
+	// LISTEN (IPv4 or IPv6); valid only when HaveListen is true.
+	Listening, HaveListen bool
 }
 
 // netDevFields is the number of counters per interface line: eight receive
@@ -157,6 +164,41 @@ func ParseSNMPPassiveOpens(data []byte) (uint64, bool, error) {
 		return 0, false, errors.New("a line of Tcp names without a line of values")
 	}
 	return 0, false, nil
+}
+
+// tcpListen is the state of a listening socket in /proc/net/tcp (TCP_LISTEN,
+// in hex).
+const tcpListen = "0A"
+
+// ParseTCPListening reports whether the content of /proc/<pid>/net/tcp or
+// tcp6 (or its beginning: a last line without its newline is ignored) lists
+// a socket in state LISTEN. After a header line, each line is "sl:
+// local_address rem_address st ...", st in hex. A line of fewer fields is an
+// error naming it.
+func ParseTCPListening(data []byte) (bool, error) {
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return false, nil // cut off by the read: the next one tells
+		}
+		line := data[:i]
+		data = data[i+1:]
+		if lineNo == 1 || len(trimSpace(line)) == 0 {
+			continue // header
+		}
+		var st []byte
+		rest := line
+		for range 4 {
+			st, rest = nextField(rest)
+		}
+		if st == nil {
+			return false, fmt.Errorf("line %d: want \"sl local rem st ...\", got %q", lineNo, line)
+		}
+		if string(st) == tcpListen {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // nextLine splits data after its first line, dropping the newline.

@@ -187,6 +187,21 @@ func FuzzParseNetDev(f *testing.F) {
 	})
 }
 
+func FuzzParseTCPListening(f *testing.F) {
+	for _, p := range []string{"testdata/proc/100/net/tcp", "testdata/proc/100/net/tcp6", "testdata/proc/400/net/tcp", "/proc/self/net/tcp"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("h\n 0: a b 0A\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		listening, err := ParseTCPListening(data)
+		if listening && (err != nil || !strings.Contains(string(data), "0A")) {
+			t.Fatalf("listening with error %v or without a LISTEN state", err)
+		}
+	})
+}
+
 func FuzzParseSNMP(f *testing.F) {
 	for _, p := range []string{"testdata/proc/100/net/snmp", "testdata/proc/600/net/snmp", "/proc/self/net/snmp"} {
 		if data, err := os.ReadFile(p); err == nil {

@@ -33,10 +33,12 @@ type Reader struct {
 	devPath  string
 	snmpPath string
 	statPath string
+	tcpPaths [2]string // net/tcp, net/tcp6
 
 	// Open only with keepOpen; snmp is nil when the namespace has no
-	// net/snmp.
+	// net/snmp, tcp[i] when it has no such file (no IPv6, say).
 	dev, snmp, stat *os.File
+	tcp             [2]*os.File
 	// procDir is the process's /proc/<pid> directory, used as a pidfd to
 	// ask the kernel whether the process is alive: a signal 0, one cheap
 	// system call, where reading stat makes the kernel format ~50 fields.
@@ -61,6 +63,7 @@ func NewReader(procRoot string, pid int, keepOpen bool) (*Reader, error) {
 		devPath:  filepath.Join(dir, "net", "dev"),
 		snmpPath: filepath.Join(dir, "net", "snmp"),
 		statPath: filepath.Join(dir, "stat"),
+		tcpPaths: [2]string{filepath.Join(dir, "net", "tcp"), filepath.Join(dir, "net", "tcp6")},
 		buf:      make([]byte, 0, initialBufSize),
 		procFd:   -1,
 	}
@@ -78,6 +81,12 @@ func NewReader(procRoot string, pid int, keepOpen bool) (*Reader, error) {
 	if r.stat, err = os.Open(r.statPath); err != nil {
 		r.Close()
 		return nil, err
+	}
+	for i, path := range r.tcpPaths {
+		if r.tcp[i], err = os.Open(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.Close()
+			return nil, err
+		}
 	}
 	r.procFd = openPidfd(dir)
 	return r, nil
@@ -105,6 +114,9 @@ func (r *Reader) Read(s *Stats) error {
 		// a process that exited since net/dev was read; in the latter case
 		// the next Read reports it.
 	}
+	if err := r.readListening(s); err != nil {
+		return err
+	}
 
 	if r.keepOpen {
 		return r.checkAlive()
@@ -112,10 +124,39 @@ func (r *Reader) Read(s *Stats) error {
 	return nil
 }
 
-// ReadInterfaces is Read without net/snmp: it refreshes s.Interfaces and
-// leaves the TCP fields as they were. net/snmp is the most expensive file
-// here (the kernel formats every protocol's counters), and the one counter
-// taken from it feeds hourly history, so callers read it less often.
+// readListening sets s.Listening from the first page of net/tcp, then of
+// net/tcp6: the kernel lists listening sockets first, so a listener, if
+// any, is there, and a namespace with thousands of connections costs no
+// more than an idle one.
+func (r *Reader) readListening(s *Stats) error {
+	s.Listening, s.HaveListen = false, false
+	for i, path := range r.tcpPaths {
+		if r.keepOpen && r.tcp[i] == nil {
+			continue
+		}
+		data, err := r.readHead(r.tcp[i], path)
+		if errors.Is(err, fs.ErrNotExist) && !r.keepOpen {
+			continue // no such protocol in the namespace
+		}
+		if err != nil {
+			return err
+		}
+		s.HaveListen = true
+		if s.Listening, err = ParseTCPListening(data); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if s.Listening {
+			return nil
+		}
+	}
+	return nil
+}
+
+// ReadInterfaces is Read without net/snmp, net/tcp and net/tcp6: it
+// refreshes s.Interfaces and leaves the TCP fields as they were. net/snmp
+// is the most expensive file here (the kernel formats every protocol's
+// counters), and the TCP figures feed hourly history, so callers read
+// them less often.
 func (r *Reader) ReadInterfaces(s *Stats) error {
 	if err := r.readDev(s); err != nil {
 		return err
@@ -203,11 +244,29 @@ func (r *Reader) read(f *os.File, path string) ([]byte, error) {
 	}
 }
 
+// readHead returns the beginning of the file, at most one buffer: through
+// f if it is kept open or else by opening path. The result aliases r.buf.
+func (r *Reader) readHead(f *os.File, path string) ([]byte, error) {
+	if f == nil {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		defer f.Close()
+	}
+	buf := r.buf[:cap(r.buf)]
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
 // Close closes the files kept open, releasing the namespace they pin. The
 // Reader must not be used afterwards.
 func (r *Reader) Close() error {
 	var errs []error
-	for _, f := range []*os.File{r.dev, r.snmp, r.stat} {
+	for _, f := range []*os.File{r.dev, r.snmp, r.stat, r.tcp[0], r.tcp[1]} {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}
@@ -215,14 +274,14 @@ func (r *Reader) Close() error {
 	if r.procFd >= 0 {
 		errs = append(errs, closeFd(r.procFd))
 	}
-	r.dev, r.snmp, r.stat, r.procFd = nil, nil, nil, -1
+	r.dev, r.snmp, r.stat, r.tcp, r.procFd = nil, nil, nil, [2]*os.File{}, -1
 	return errors.Join(errs...)
 }
 
 // Files counts the descriptors the Reader holds open.
 func (r *Reader) Files() int {
 	n := 0
-	for _, f := range []*os.File{r.dev, r.snmp, r.stat} {
+	for _, f := range []*os.File{r.dev, r.snmp, r.stat, r.tcp[0], r.tcp[1]} {
 		if f != nil {
 			n++
 		}

@@ -53,14 +53,18 @@ type observer struct {
 }
 
 // setKey tells a container's (or the node's) attribute sets apart: the
-// identity kind, the metric's attribute names and their first two values.
-// Info series take their values from the container's metadata, so the
-// kind alone identifies them.
+// identity kind, the metric's attribute names and their values. Info
+// series take their values from the container's metadata, so the kind
+// alone identifies them.
 type setKey struct {
 	kind  int
 	names string
-	a, b  string
+	vals  [maxKeyValues]string
 }
+
+// maxKeyValues is the most attributes of its own a metric other than the
+// info series has (a Job's runs: namespace, kind, name and two more).
+const maxKeyValues = 5
 
 // kindInfo is the setKey kind of info series.
 const kindInfo = -1
@@ -152,12 +156,10 @@ func (o *observer) set(m *schema.Metric, meta *model.Meta, attrs []string) opts 
 	switch {
 	case m.Labels:
 		k.kind = kindInfo
-	case len(attrs) > 2:
-		panic("schema: a metric with more than two attributes needs a set key of its own: " + m.Name)
-	case len(attrs) == 2:
-		k.a, k.b = attrs[0], attrs[1]
-	case len(attrs) == 1:
-		k.a = attrs[0]
+	case len(attrs) > maxKeyValues:
+		panic("schema: a metric with more than maxKeyValues attributes needs a larger set key: " + m.Name)
+	default:
+		copy(k.vals[:], attrs)
 	}
 	sets := o.node
 	if meta != nil {

@@ -57,8 +57,10 @@ type Source interface {
 type Options struct {
 	// Version is the agent's version (service.version).
 	Version string
-	// NodeName is k8s.node.name; HostName is host.name (os.Hostname when
-	// empty).
+	// NodeName is k8s.node.name, and also host.name and
+	// service.instance.id when set: in a DaemonSet the pod's hostname is
+	// the pod's name, not the node's. HostName (os.Hostname when empty)
+	// stands in for both where the node name is unknown.
 	NodeName, HostName string
 	// MaxSeriesPerMetric caps each metric's series in one export; zero
 	// means no cap.
@@ -182,6 +184,12 @@ func New(ctx context.Context, cfg config.OTLPConfig, src Source, o Options) (*Ex
 	if v, ok := envValue(lookup, "ENDPOINT"); ok {
 		e.endpoint = v
 	}
+	// Once, at start: a port of the other protocol fails every export,
+	// and the failure itself (an HTTP/2 preface error, a 4xx) does not
+	// say why.
+	if msg := config.OTLPPortMismatch(e.endpoint, protocol); msg != "" {
+		log.Warn("OTLP endpoint and protocol disagree: "+msg, "protocol", protocol, "endpoint", config.RedactURL(e.endpoint))
+	}
 	return e, nil
 }
 
@@ -206,13 +214,19 @@ func newProvider(reader sdkmetric.Reader, res *resource.Resource) *sdkmetric.Met
 }
 
 func newResource(ctx context.Context, o Options) (*resource.Resource, error) {
-	host := o.HostName
+	host := o.NodeName
+	if host == "" {
+		host = o.HostName
+	}
 	if host == "" {
 		host, _ = os.Hostname()
 	}
+	// One agent per node: the node's name identifies the instance, and
+	// Prometheus' OTLP translation makes it the instance label.
 	kv := []attribute.KeyValue{
 		attribute.String("service.name", "fleetscope"),
 		attribute.String("service.version", o.Version),
+		attribute.String("service.instance.id", host),
 		attribute.String("host.name", host),
 	}
 	if o.NodeName != "" {
@@ -362,11 +376,13 @@ func newHTTP(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 // ending the reader's goroutine before it returns.
 func (e *Exporter) Run(ctx context.Context) error {
 	e.provider = newProvider(sdkmetric.NewPeriodicReader(e.exp, e.readerOpts...), e.res)
-	close(e.ready)
 	if _, err := newObserver(e.provider.Meter(scope), e.src, e.version, e.maxSeries); err != nil {
 		e.provider.Shutdown(context.WithoutCancel(ctx))
 		return fmt.Errorf("OTLP instruments: %w", err)
 	}
+	// Only now: a ForceFlush before the instruments exist would export
+	// an empty batch.
+	close(e.ready)
 	e.log.Info("OTLP export enabled", "protocol", e.protocol, "endpoint", config.RedactURL(e.endpoint), "interval", e.interval.String())
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)

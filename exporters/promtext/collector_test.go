@@ -37,18 +37,21 @@ func (f fixed) Snapshot() *model.Snapshot { return f.s }
 func testSnapshot() *model.Snapshot {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	sandbox := &model.Meta{Namespace: "k8s.io", ID: "aaaa", Name: "POD", Image: "registry.k8s.io/pause:3.9", Runtime: "io.containerd.runc.v2",
-		Sandbox: true, Pod: model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1"}}
+		Sandbox: true, Pod: model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1"},
+		Workload: model.Workload{Kind: "Deployment", Name: "web", ReplicaSet: "web-5d8c"}}
 	app := &model.Meta{Namespace: "k8s.io", ID: "bbbb", Name: "nginx", Image: "docker.io/library/nginx:1.27", Runtime: "io.containerd.runc.v2",
-		Pod:  model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx"},
-		Spec: model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryBytes: 256 << 20},
+		Pod:      model.Pod{Name: "web-1", Namespace: "shop", UID: "uid-1", ContainerName: "nginx"},
+		Workload: model.Workload{Kind: "Deployment", Name: "web", ReplicaSet: "web-5d8c"},
+		Spec:     model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000, CPUShares: 512, MemoryBytes: 256 << 20},
 		// Two keys with one Prometheus name: the first wins.
 		Labels: []model.Label{{Key: "app.kubernetes.io/name", Value: "shop"}, {Key: "app_kubernetes_io_name", Value: "dup"},
 			{Key: "team", Value: `pay"ments`}}}
-	stopped := &model.Meta{Namespace: "default", ID: "cccc", Name: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2"}
+	stopped := &model.Meta{Namespace: "default", ID: "cccc", Name: "cccc", Image: "docker.io/library/busybox:latest", Runtime: "io.containerd.runc.v2",
+		Workload: model.Workload{Kind: "Container", Name: "cccc"}}
 	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids
 	ifs := []model.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
 	return &model.Snapshot{
-		Time: t0, Interval: 10 * time.Second, NodeName: "node-a",
+		Time: t0, Interval: 10 * time.Second, NodeName: "node-a", Currency: "USD",
 		Containers: []model.Container{
 			{Meta: stopped, Network: -1},
 			{Meta: sandbox, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour),
@@ -71,8 +74,13 @@ func testSnapshot() *model.Snapshot {
 		},
 		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
 		Interfaces: ifs,
-		HostOK:     true,
-		Host:       model.Host{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
+		Runs: []model.WorkloadRuns{{Namespace: "shop", Kind: "CronJob", Name: "report",
+			Stats: analysis.RunStats{Count: 24, Window: 24 * time.Hour, DurationP50: time.Minute, DurationP95: 70 * time.Second,
+				DurationMax: 80 * time.Second, DurationMean: time.Minute},
+			Verdict: analysis.RunVerdict{Verdict: analysis.VerdictFunction, Platform: "function", ContainerMonthlyCost: 9, ServerlessMonthlyCost: 2}}},
+
+		HostOK: true,
+		Host:   model.Host{CPUs: 2, CPUUserSeconds: 100, CPUSystemSeconds: 50, CPUIdleSeconds: 1000, MemoryTotal: 8 << 30, MemoryAvailable: 6 << 30, FilesystemPath: "/", FilesystemSize: 100 << 30, FilesystemUsed: 40 << 30},
 		Self: model.Self{
 			Collectors:   []model.CollectorStatus{{Name: "cgroups", Duration: 2 * time.Millisecond, Success: true}},
 			TickLag:      time.Millisecond,
@@ -196,7 +204,7 @@ func TestVanishedContainersVanish(t *testing.T) {
 }
 
 func TestNetworkNotMultipliedByContainers(t *testing.T) {
-	got := count(t, New(fixed{testSnapshot()}, Options{Version: "x"}), "container_network_io_bytes_total")
+	got := count(t, New(fixed{testSnapshot()}, Options{Version: "x"}), "k8s_pod_network_io_bytes_total")
 	if got != 2 { // one interface × two directions, once for the pod
 		t.Fatalf("network io series = %d, want 2", got)
 	}

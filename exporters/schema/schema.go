@@ -45,7 +45,7 @@ type Metric struct {
 // the same container id (model.Meta.IdentityNamespace), which would
 // otherwise make two containers one series; on the info series it is
 // always set.
-var ContainerAttributes = []string{"container.id", "container.name", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
+var ContainerAttributes = []string{"container.id", "k8s.container.name", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
 
 // ContainerLabelPrefix starts the attribute of an allow-listed container
 // label on the info series, as in the semantic conventions'
@@ -92,40 +92,46 @@ var (
 	Uptime = Metric{Name: "container.uptime", Unit: "s", Instrument: Gauge,
 		Help: "Time since the container's task started."}
 
-	NetworkIO = Metric{Name: "container.network.io", Unit: "By", Instrument: Counter,
+	NetworkIO = Metric{Name: "k8s.pod.network.io", Unit: "By", Instrument: Counter,
 		Help: "Bytes received and transmitted in the pod's network namespace, per interface.", Attributes: []string{"network.io.direction", "network.interface.name"}}
-	NetworkPackets = Metric{Name: "container.network.packet.count", Unit: "{packet}", Instrument: Counter,
+	NetworkPackets = Metric{Name: "fleetscope.pod.network.packets", Unit: "{packet}", Instrument: Counter,
 		Help: "Packets received and transmitted in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
-	NetworkErrors = Metric{Name: "container.network.errors", Unit: "{error}", Instrument: Counter,
+	NetworkErrors = Metric{Name: "k8s.pod.network.errors", Unit: "{error}", Instrument: Counter,
 		Help: "Receive and transmit errors in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
-	NetworkDropped = Metric{Name: "container.network.packet.dropped", Unit: "{packet}", Instrument: Counter,
+	NetworkDropped = Metric{Name: "fleetscope.pod.network.dropped", Unit: "{packet}", Instrument: Counter,
 		Help: "Packets dropped in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
 
-	CPULimit = Metric{Name: "k8s.container.cpu.limit", Unit: "{cpu}", Instrument: Gauge,
+	CPULimit = Metric{Name: "k8s.container.cpu.limit.current", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU limit of the container in cores (CFS quota / period); absent when unlimited."}
-	CPURequest = Metric{Name: "k8s.container.cpu.request", Unit: "{cpu}", Instrument: Gauge,
+	CPURequest = Metric{Name: "k8s.container.cpu.request.current", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU request of the container in cores, derived from cgroup CPU shares (shares / 1024)."}
-	MemoryLimit = Metric{Name: "k8s.container.memory.limit", Unit: "By", Instrument: Gauge,
+	MemoryLimit = Metric{Name: "k8s.container.memory.limit.current", Unit: "By", Instrument: Gauge,
 		Help: "Memory limit of the container; absent when unlimited."}
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
-		Help:       "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
-		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid", "k8s.container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
+		Help: "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
+		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid",
+			"k8s.workload.kind", "k8s.workload.name", "k8s.deployment.name", "k8s.replicaset.name", "k8s.statefulset.name",
+			"k8s.daemonset.name", "k8s.job.name", "k8s.cronjob.name", "container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
 		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}
+	// Money is per hour on every series, in the price sheet's currency
+	// (the currency label); a month is ×730 in queries.
 	Cost = Metric{Name: "fleetscope.container.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the container's reserved CPU and memory cost per hour at the configured prices."}
+		Help: "What the container's reserved CPU, memory and GPUs cost per hour at the configured prices.", Attributes: []string{"currency"}}
 	IdleCost = Metric{Name: "fleetscope.container.idle.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio)."}
-	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "Monthly cost of reserved capacity above the p95 of use."}
-	ServerlessFit = Metric{Name: "fleetscope.container.serverless.fit", Unit: "{score}", Instrument: Gauge,
-		Help: "How good a serverless candidate the container is (0-100), labelled with its verdict.", Attributes: []string{"verdict", "platform"}}
-	ServerlessCost = Metric{Name: "fleetscope.container.serverless.cost", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "Estimated monthly cost of the same work on the verdict's serverless platform."}
-	ServerlessSavings = Metric{Name: "fleetscope.container.serverless.savings", Unit: "{currency}/mo", Instrument: Gauge,
-		Help: "Estimated monthly saving of moving the container to serverless (current minus serverless cost)."}
+		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio).", Attributes: []string{"currency"}}
+	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "Cost per hour of reserved capacity above the p95 of use.", Attributes: []string{"currency"}}
+	ServerlessFit = Metric{Name: "fleetscope.container.serverless.fit", Unit: "1", Instrument: Gauge,
+		Help: "How good a serverless candidate the container is, from 0 to 1 (its verdict is on fleetscope.container.serverless.verdict)."}
+	ServerlessVerdict = Metric{Name: "fleetscope.container.serverless.verdict", Unit: "", Instrument: Gauge,
+		Help: "The container's verdict and the platform it names; the value is always 1.", Attributes: []string{"verdict", "platform"}}
+	ServerlessCost = Metric{Name: "fleetscope.container.serverless.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "Estimated cost per hour of the same work on the verdict's serverless platform.", Attributes: []string{"currency"}}
+	ServerlessSavings = Metric{Name: "fleetscope.container.serverless.savings", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "Estimated saving per hour of moving the container to serverless (current minus serverless cost).", Attributes: []string{"currency"}}
 	ServerlessReason = Metric{Name: "fleetscope.container.serverless.reason", Unit: "", Instrument: Gauge,
 		Help: "A reason behind the container's verdict (kind=reason) or a blocker that rules serverless out (kind=blocker); always 1.", Attributes: []string{"kind", "code"}}
 	BurstDuration = Metric{Name: "fleetscope.container.burst.duration", Unit: "s", Instrument: Gauge,
@@ -180,11 +186,27 @@ var (
 		Help: "OTLP exports that failed after the exporter's retries; present while the OTLP exporter is enabled."}
 	OTLPExportPoints = Metric{Name: "fleetscope.otlp.export.points", Unit: "{point}", Instrument: Counter,
 		Help: "Metric data points exported over OTLP successfully; present while the OTLP exporter is enabled."}
+	WorkloadRuns = Metric{Name: "fleetscope.workload.runs", Unit: "{run}", Instrument: Gauge,
+		Help: "Runs (pods) of a Job or CronJob seen on this node in the last 7 days.", Attributes: workloadAttributes}
+	WorkloadRunsWindow = Metric{Name: "fleetscope.workload.runs.window", Unit: "s", Instrument: Gauge,
+		Help: "Time from the first of a Job's or CronJob's runs seen on this node to now.", Attributes: workloadAttributes}
+	WorkloadRunDuration = Metric{Name: "fleetscope.workload.run.duration", Unit: "s", Instrument: Gauge,
+		Help: "Duration of a Job's or CronJob's runs on this node (statistic p50, p95, max, mean).", Attributes: append(workloadAttributes[:3:3], "statistic")}
+	WorkloadRunsCost = Metric{Name: "fleetscope.workload.runs.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "What the pods of a Job's or CronJob's runs reserve, per hour at the rate they run.", Attributes: append(workloadAttributes[:3:3], "currency")}
+	WorkloadServerlessCost = Metric{Name: "fleetscope.workload.serverless.cost", Unit: "{currency}/h", Instrument: Gauge,
+		Help: "What the same runs would cost per hour on the verdict's platform.", Attributes: append(workloadAttributes[:3:3], "currency")}
+	WorkloadVerdict = Metric{Name: "fleetscope.workload.verdict", Unit: "", Instrument: Gauge,
+		Help: "Verdict on a Job's or CronJob's runs on this node; the value is always 1.", Attributes: append(workloadAttributes[:3:3], "verdict", "platform")}
 	DroppedSeries = Metric{Name: "fleetscope.exporter.dropped_series", Unit: "{series}", Instrument: Gauge,
 		Help: "Series of a metric left out of the latest scrape or export because the metric reached export.max_series_per_metric; absent while nothing is dropped.", Attributes: []string{"metric"}}
 	Build = Metric{Name: "fleetscope.build.info", Unit: "", Instrument: Gauge,
 		Help: "Build information; the value is always 1.", Attributes: []string{"version", "goversion"}}
 )
+
+// workloadAttributes identify a Job or CronJob, whose runs the node's
+// series describe rather than any one container.
+var workloadAttributes = []string{"k8s.namespace.name", "k8s.workload.kind", "k8s.workload.name"}
 
 // All lists every metric, in the order of the reference table in the README.
 var All = []*Metric{
@@ -193,8 +215,9 @@ var All = []*Metric{
 	&DiskIO, &DiskOperations, &Pids, &FilesystemUsage, &Uptime,
 	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped,
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
-	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessCost, &ServerlessSavings,
+	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessVerdict, &ServerlessCost, &ServerlessSavings,
 	&ServerlessReason, &BurstDuration, &ObservedTime, &ReservedCPU, &ReservedMemory,
+	&WorkloadRuns, &WorkloadRunsWindow, &WorkloadRunDuration, &WorkloadRunsCost, &WorkloadServerlessCost, &WorkloadVerdict,
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
 	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,

@@ -53,11 +53,25 @@ func IdentityValues(dst []string, m *Metric, meta *model.Meta) []string {
 	}
 	switch m.ident {
 	case identContainer:
-		return append(dst, meta.ID, meta.Name, meta.Pod.Namespace, meta.Pod.Name, ns)
+		return append(dst, meta.ID, k8sContainerName(meta), meta.Pod.Namespace, meta.Pod.Name, ns)
 	case identPod:
 		return append(dst, meta.ID, meta.Pod.Namespace, meta.Pod.Name, ns)
 	}
 	return dst
+}
+
+// k8sContainerName is the k8s.container.name of a container's series: its
+// name in the pod spec, "POD" for the pod's sandbox (as the kubelet's
+// cAdvisor calls it), none outside Kubernetes, where container.id alone
+// identifies it and the info series carries its container.name.
+func k8sContainerName(m *model.Meta) string {
+	switch {
+	case m.Pod.ContainerName != "":
+		return m.Pod.ContainerName
+	case m.Sandbox && m.Pod.Name != "":
+		return "POD"
+	}
+	return ""
 }
 
 // IdentityKind tells series of one container apart by the identity they
@@ -103,6 +117,9 @@ func (w *Walker) Walk(s *model.Snapshot, sink Sink) {
 		for i := range s.Networks {
 			w.network(s, &s.Networks[i])
 		}
+		for i := range s.Runs {
+			w.runs(&s.Runs[i], s.Currency)
+		}
 		w.host(s)
 		w.self(s)
 	}
@@ -140,6 +157,10 @@ func (w *Walker) emit(m *Metric, v float64, meta *model.Meta, attrs []string) {
 	w.sink.Point(m, v, meta, attrs)
 }
 
+// workloadKinds are the kinds with a k8s.<kind>.name attribute on the info
+// series, in the order of ContainerInfo's attributes.
+var workloadKinds = [...]string{"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+
 func boolString(b bool) string {
 	if b {
 		return "true"
@@ -156,8 +177,22 @@ func boolValue(b bool) float64 {
 
 func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	m := sc.Meta
-	w.attrs = append(w.attrs[:0], m.Image, m.Runtime, m.Pod.UID, m.Pod.ContainerName,
-		boolString(m.Sandbox), boolString(m.GPU))
+	wl := &m.Workload
+	w.attrs = append(w.attrs[:0], m.Image, m.Runtime, m.Pod.UID, wl.Kind, wl.Name)
+	// The semantic conventions' attribute of the workload's own kind.
+	for _, k := range workloadKinds {
+		v := ""
+		switch {
+		case k == wl.Kind:
+			v = wl.Name
+		case k == "ReplicaSet" && wl.Kind == "Deployment":
+			v = wl.ReplicaSet
+		case k == "Job" && wl.Kind == "CronJob":
+			v = wl.Job
+		}
+		w.attrs = append(w.attrs, v)
+	}
+	w.attrs = append(w.attrs, m.Name, boolString(m.Sandbox), boolString(m.GPU))
 	w.emit(&ContainerInfo, 1, m, w.attrs)
 	l := &sc.Limits
 	if c := l.CPULimitCores(); c > 0 {
@@ -173,7 +208,7 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 		w.put(&FilesystemUsage, float64(sc.LayerBytes), m)
 	}
 	if sc.Analysis != nil {
-		w.analysis(m, sc.Analysis)
+		w.analysis(m, sc.Analysis, s.Currency)
 	}
 	if !sc.Sampled {
 		return
@@ -216,7 +251,11 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	}
 }
 
-func (w *Walker) analysis(m *model.Meta, r *analysis.Result) {
+// hoursPerMonth turns the analysis' monthly figures into the hourly ones
+// every money series carries (365 × 24 / 12, as the analysis counts).
+const hoursPerMonth = 730
+
+func (w *Walker) analysis(m *model.Meta, r *analysis.Result, currency string) {
 	w.put(&ObservedTime, r.ObservedFor.Seconds(), m)
 	if !math.IsNaN(r.IdleRatio1h) {
 		w.put1(&IdleRatio, r.IdleRatio1h, m, "1h")
@@ -227,7 +266,8 @@ func (w *Walker) analysis(m *model.Meta, r *analysis.Result) {
 	if !math.IsNaN(r.IdleRatio7d) {
 		w.put1(&IdleRatio, r.IdleRatio7d, m, "7d")
 	}
-	w.put2(&ServerlessFit, float64(r.Score), m, string(r.Verdict), r.Platform)
+	w.put(&ServerlessFit, float64(r.Score)/100, m)
+	w.put2(&ServerlessVerdict, 1, m, string(r.Verdict), r.Platform)
 	for _, x := range r.Reasons {
 		w.put2(&ServerlessReason, 1, m, "reason", x.Code)
 	}
@@ -239,12 +279,12 @@ func (w *Walker) analysis(m *model.Meta, r *analysis.Result) {
 	}
 	w.put1(&ReservedCPU, r.Reserved.CPUCores, m, r.Reserved.CPUSource)
 	w.put1(&ReservedMemory, float64(r.Reserved.MemoryBytes), m, r.Reserved.MemorySource)
-	w.put(&Cost, r.CostPerHour, m)
-	w.put(&IdleCost, r.IdleCostPerHour, m)
-	w.put(&OverReservationCost, r.OverReservationWastePerMonth, m)
+	w.put1(&Cost, r.CostPerHour, m, currency)
+	w.put1(&IdleCost, r.IdleCostPerHour, m, currency)
+	w.put1(&OverReservationCost, r.OverReservationWastePerMonth/hoursPerMonth, m, currency)
 	if r.Platform != "" {
-		w.put(&ServerlessCost, r.ServerlessMonthlyCost, m)
-		w.put(&ServerlessSavings, r.SavingsPerMonth, m)
+		w.put1(&ServerlessCost, r.ServerlessMonthlyCost/hoursPerMonth, m, currency)
+		w.put1(&ServerlessSavings, r.SavingsPerMonth/hoursPerMonth, m, currency)
 	}
 	if r.Bursts.Count > 0 {
 		w.put1(&BurstDuration, r.Bursts.P50.Seconds(), m, "p50")
@@ -265,6 +305,27 @@ func (w *Walker) network(s *model.Snapshot, n *model.Network) {
 		w.put2(&NetworkErrors, float64(it.TxErrors), m, "transmit", it.Name)
 		w.put2(&NetworkDropped, float64(it.RxDropped), m, "receive", it.Name)
 		w.put2(&NetworkDropped, float64(it.TxDropped), m, "transmit", it.Name)
+	}
+}
+
+func (w *Walker) runs(r *model.WorkloadRuns, currency string) {
+	put := func(m *Metric, v float64, extra ...string) {
+		w.attrs = append(append(w.attrs[:0], r.Namespace, r.Kind, r.Name), extra...)
+		w.emit(m, v, nil, w.attrs)
+	}
+	st, v := &r.Stats, &r.Verdict
+	put(&WorkloadRuns, float64(st.Count))
+	put(&WorkloadRunsWindow, st.Window.Seconds())
+	put(&WorkloadRunDuration, st.DurationP50.Seconds(), "p50")
+	put(&WorkloadRunDuration, st.DurationP95.Seconds(), "p95")
+	put(&WorkloadRunDuration, st.DurationMax.Seconds(), "max")
+	put(&WorkloadRunDuration, st.DurationMean.Seconds(), "mean")
+	put(&WorkloadVerdict, 1, string(v.Verdict), v.Platform)
+	if v.Verdict != analysis.VerdictInsufficientData {
+		put(&WorkloadRunsCost, v.ContainerMonthlyCost/hoursPerMonth, currency)
+		if v.Platform != "" {
+			put(&WorkloadServerlessCost, v.ServerlessMonthlyCost/hoursPerMonth, currency)
+		}
 	}
 }
 

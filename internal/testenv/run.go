@@ -19,7 +19,10 @@ type RunOptions struct {
 	ID        string // required; use RandomID for a 64-hex id like Kubernetes'
 	Args      []string
 	Labels    map[string]string
-	Env       []string // KEY=value
+	// Annotations go into the OCI spec, as CRI puts a pod's sandbox id
+	// (io.kubernetes.cri.sandbox-id) into its app containers'.
+	Annotations map[string]string
+	Env         []string // KEY=value
 
 	CPUQuota, CPUPeriod int64 // CFS limit in µs per period; 0 = none (period defaults to 100000)
 	CPUShares           uint64
@@ -65,6 +68,9 @@ func (d *Daemon) Run(ctx context.Context, o RunOptions) (int, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
 		args = append(args, "--label", k+"="+o.Labels[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Annotations)) {
+		args = append(args, "--annotation", k+"="+o.Annotations[k])
 	}
 	for _, e := range o.Env {
 		args = append(args, "--env", e)

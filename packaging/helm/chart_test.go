@@ -24,7 +24,7 @@ import (
 	"github.com/fleetscope/fleetscope/config"
 )
 
-var update = flag.Bool("update", false, "rewrite the rendered manifests in packaging/kubernetes and the chart's copy of the alert rules")
+var update = flag.Bool("update", false, "rewrite the rendered manifests in packaging/kubernetes and the project's rule file")
 
 const (
 	chartDir  = "fleetscope"
@@ -36,10 +36,8 @@ const (
 	manifestsFile = "../kubernetes/fleetscope.yaml"
 	operatorFile  = "../kubernetes/prometheus-operator.yaml"
 
-	// Helm reads only files inside the chart, so the chart keeps a copy of
-	// the project's alert rules.
-	alertsSource = "../prometheus/alerts.yaml"
-	alertsCopy   = "fleetscope/files/alerts.yaml"
+	// The project's rule file: the chart's rules with default values.
+	rulesFile = "../prometheus/alerts.yaml"
 
 	helmInstall = "go install helm.sh/helm/v3/cmd/helm@v3.22.0"
 )
@@ -126,26 +124,64 @@ func only[T any](t *testing.T, objs objects) T {
 	return found[0]
 }
 
-// TestAlertsCopy keeps the chart's rule file equal to the project's. It
-// comes before the render tests so that -update copies the rules before
-// the manifests embedding them are rewritten.
-func TestAlertsCopy(t *testing.T) {
-	src, err := os.ReadFile(alertsSource)
-	if err != nil {
-		t.Fatalf("the chart embeds %s, which cannot be read: %v", alertsSource, err)
-	}
+// TestRuleFile keeps the project's rule file equal to the chart's rules
+// with default values: the chart's template is the source, so thresholds,
+// switches and the agent selector are values, and rule_files users get
+// what the PrometheusRule holds. It comes before the render tests so that
+// -update writes the rule file first.
+func TestRuleFile(t *testing.T) {
+	want := append([]byte(rulesHeader), renderRules(t)...)
 	if *update {
-		if err := os.WriteFile(alertsCopy, src, 0o644); err != nil {
+		if err := os.WriteFile(rulesFile, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cp, err := os.ReadFile(alertsCopy)
+	got, err := os.ReadFile(rulesFile)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (regenerate with -update)", err)
 	}
-	if !bytes.Equal(cp, src) {
-		t.Errorf("%s differs from %s; copy it with: go test ./packaging/helm -update\n%s", alertsCopy, alertsSource, firstDiff(cp, src))
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the chart's rules; regenerate with: go test ./packaging/helm -update\n%s", rulesFile, firstDiff(got, want))
 	}
+}
+
+// rulesHeader starts the project's rule file.
+const rulesHeader = `# Fleetscope alerting rules.
+#
+# Load with ` + "`rule_files:`" + ` in prometheus.yml; the Helm chart's PrometheusRule
+# holds the same groups. Every alert links its runbook in docs/runbooks/.
+# Tested with ` + "`promtool test rules alerts_test.yaml`" + `.
+#
+# Rendered from the Helm chart (templates/_rules.tpl) with default values; do
+# not edit, regenerate with: go test ./packaging/helm -update. Thresholds,
+# per-alert switches and the agent selector are chart values
+# (prometheusRule.*); without Helm, edit a copy of this file.
+#
+# Label conventions: ` + "`node`" + ` is the node's name (the chart's ServiceMonitor
+# and PodMonitor relabel it from __meta_kubernetes_pod_node_name; the README
+# shows the same for annotation scraping and OTLP); texts fall back to
+# ` + "`instance`" + ` without it. An optional ` + "`cluster`" + ` label is kept in every
+# aggregation. Where one alert has two rules, a ` + "`cause`" + ` label tells them
+# apart.
+
+`
+
+// renderRules renders the chart's rules with the given values: the
+// PrometheusRule's spec, dedented, without trailing blanks.
+func renderRules(t *testing.T, values ...string) []byte {
+	t.Helper()
+	out := render(t, append([]string{"--set", "prometheusRule.enabled=true", "--show-only", "templates/prometheusrule.yaml"}, values...)...)
+	_, spec, ok := strings.Cut(string(out), "\nspec:\n")
+	if !ok {
+		t.Fatalf("no spec in the PrometheusRule:\n%s", out)
+	}
+	var b strings.Builder
+	for line := range strings.Lines(spec) {
+		line = strings.TrimRight(line, " \n")
+		b.WriteString(strings.TrimPrefix(line, "  "))
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
 }
 
 func TestLint(t *testing.T) {
@@ -450,7 +486,7 @@ func TestPrometheusOperatorRender(t *testing.T) {
 	ds := only[*appsv1.DaemonSet](t, objs)
 	svc := only[*corev1.Service](t, objs)
 	sm := only[*serviceMonitor](t, objs)
-	pr := only[*prometheusRule](t, objs)
+	pr := alertingRule(t, objs)
 
 	if ann := ds.Spec.Template.Annotations; ann["prometheus.io/scrape"] != "" {
 		t.Errorf("pods keep scrape annotations next to a ServiceMonitor (scraped twice): %v", ann)
@@ -470,17 +506,17 @@ func TestPrometheusOperatorRender(t *testing.T) {
 		t.Errorf("ServiceMonitor endpoints %+v, want port %s path /metrics", sm.Spec.Endpoints, svc.Spec.Ports[0].Name)
 	}
 
-	// The PrometheusRule is the chart's rule file, unchanged.
-	raw, err := os.ReadFile(alertsCopy)
+	// The PrometheusRule holds the project's rule file.
+	raw, err := os.ReadFile(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var file ruleFile
 	if err := decodeStrict(raw, &file); err != nil {
-		t.Fatalf("%s: %v", alertsCopy, err)
+		t.Fatalf("%s: %v", rulesFile, err)
 	}
 	if !reflect.DeepEqual(pr.Spec, file) {
-		t.Errorf("PrometheusRule spec differs from %s:\n got %+v\nwant %+v", alertsCopy, pr.Spec, file)
+		t.Errorf("PrometheusRule spec differs from %s:\n got %+v\nwant %+v", rulesFile, pr.Spec, file)
 	}
 	var alerts []string
 	for _, g := range pr.Spec.Groups {
@@ -526,6 +562,15 @@ func TestValues(t *testing.T) {
 		ds := only[*appsv1.DaemonSet](t, renderObjects(t, "--set", "otlp.endpoint="+ep))
 		if env := findEnv(ds, "OTEL_EXPORTER_OTLP_ENDPOINT"); env == nil || env.Value != ep {
 			t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT = %+v, want %s", env, ep)
+		}
+		// The example's port is OTLP/HTTP's: the protocol must agree.
+		if env := findEnv(ds, "OTEL_EXPORTER_OTLP_PROTOCOL"); env == nil || env.Value != config.OTLPProtocolHTTP ||
+			config.OTLPPortMismatch(ep, env.Value) != "" {
+			t.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL = %+v with %s", env, ep)
+		}
+		ds = only[*appsv1.DaemonSet](t, renderObjects(t, "--set", "otlp.endpoint=http://c:4317", "--set", "otlp.protocol=grpc"))
+		if env := findEnv(ds, "OTEL_EXPORTER_OTLP_PROTOCOL"); env == nil || env.Value != config.OTLPProtocolGRPC {
+			t.Errorf("otlp.protocol=grpc: OTEL_EXPORTER_OTLP_PROTOCOL = %+v", env)
 		}
 	})
 	t.Run("config merge", func(t *testing.T) {
@@ -731,4 +776,36 @@ func firstDiff(got, want []byte) string {
 		}
 	}
 	return "no line differs"
+}
+
+// FleetscopeAgentDown's selector comes from the values, into both of its
+// rules; by default it follows nameOverride.
+func TestAgentUpSelector(t *testing.T) {
+	exprs := func(values ...string) []string {
+		pr := alertingRule(t, renderObjects(t, append(slices.Clone(monitoringValues), values...)...))
+		var out []string
+		for _, g := range pr.Spec.Groups {
+			for _, r := range g.Rules {
+				if r.Alert == "FleetscopeAgentDown" {
+					out = append(out, strings.TrimSpace(r.Expr))
+				}
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		values []string
+		want   []string
+	}{
+		{nil, []string{`(up{job=~".*fleetscope.*"} or up{app_kubernetes_io_name="fleetscope"}) == 0`,
+			`absent(up{job=~".*fleetscope.*"} or up{app_kubernetes_io_name="fleetscope"})`}},
+		{[]string{"--set", "nameOverride=costs"}, []string{`(up{job=~".*costs.*"} or up{app_kubernetes_io_name="costs"}) == 0`,
+			`absent(up{job=~".*costs.*"} or up{app_kubernetes_io_name="costs"})`}},
+		{[]string{"--set-string", `prometheusRule.agentUpSelector=up{job="agents"\,cluster="eu"}`}, []string{`(up{job="agents",cluster="eu"}) == 0`,
+			`absent(up{job="agents",cluster="eu"})`}},
+	} {
+		if got := exprs(tc.values...); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: FleetscopeAgentDown exprs %q, want %q", tc.values, got, tc.want)
+		}
+	}
 }

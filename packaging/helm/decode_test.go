@@ -54,6 +54,8 @@ func newObject(apiVersion, kind string) (any, error) {
 		return &serviceMonitor{}, nil
 	case "monitoring.coreos.com/v1 PrometheusRule":
 		return &prometheusRule{}, nil
+	case "monitoring.coreos.com/v1 PodMonitor":
+		return &podMonitor{}, nil
 	}
 	return nil, fmt.Errorf("unexpected object %s %s", apiVersion, kind)
 }
@@ -149,12 +151,30 @@ type serviceMonitor struct {
 	metav1.ObjectMeta `json:"metadata"`
 	Spec              struct {
 		JobLabel          string               `json:"jobLabel,omitempty"`
+		SampleLimit       *uint64              `json:"sampleLimit,omitempty"`
 		Selector          metav1.LabelSelector `json:"selector"`
 		NamespaceSelector struct {
 			Any        bool     `json:"any,omitempty"`
 			MatchNames []string `json:"matchNames,omitempty"`
 		} `json:"namespaceSelector"`
 		Endpoints []endpoint `json:"endpoints"`
+	} `json:"spec"`
+}
+
+type podMonitor struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		JobLabel          string               `json:"jobLabel,omitempty"`
+		SampleLimit       *uint64              `json:"sampleLimit,omitempty"`
+		Selector          metav1.LabelSelector `json:"selector"`
+		NamespaceSelector struct {
+			Any        bool     `json:"any,omitempty"`
+			MatchNames []string `json:"matchNames,omitempty"`
+		} `json:"namespaceSelector"`
+		// A PodMetricsEndpoint has the fields of an Endpoint the chart
+		// renders.
+		PodMetricsEndpoints []endpoint `json:"podMetricsEndpoints"`
 	} `json:"spec"`
 }
 

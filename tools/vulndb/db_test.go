@@ -177,7 +177,7 @@ func TestBuildRejectsMalformed(t *testing.T) {
 		{"last_affected", entryJSON(id, affected(`{"type":"SEMVER","events":[{"introduced":"0"},{"last_affected":"1.0.0"}]}`)), `"last_affected": unsupported event`},
 		{"two keys in one event", entryJSON(id, affected(`{"type":"SEMVER","events":[{"introduced":"0","fixed":"1.0.0"}]}`)), `"events"[0]: 2 keys`},
 		{"empty event", entryJSON(id, affected(`{"type":"SEMVER","events":[{}]}`)), `"events"[0]: 0 keys`},
-		{"version of wrong type", entryJSON(id, affected(`{"type":"SEMVER","events":[{"fixed":1}]}`)), `"affected.ranges.events": number where string was expected`},
+		{"version of wrong type", entryJSON(id, affected(`{"type":"SEMVER","events":[{"fixed":1}]}`)), `"affected.0.ranges.0.events.0.fixed": number where string was expected`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

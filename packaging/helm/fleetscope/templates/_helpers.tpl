@@ -22,6 +22,28 @@ contains the chart's name.
 {{- end }}
 {{- end }}
 
+{{/*
+The namespace of every object: namespaceOverride, else the release's.
+*/}}
+{{- define "fleetscope.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The agent's image: registry/repository, then @digest when set, else :tag
+(the chart's appVersion when empty).
+*/}}
+{{- define "fleetscope.image" -}}
+{{- $img := .Values.image }}
+{{- $repo := $img.repository }}
+{{- with $img.registry }}{{ $repo = printf "%s/%s" . $repo }}{{ end }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $repo $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo ($img.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
 {{- define "fleetscope.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -37,6 +59,9 @@ helm.sh/chart: {{ include "fleetscope.chart" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/component: agent
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "fleetscope.serviceAccountName" -}}

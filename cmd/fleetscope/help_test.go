@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Asking a command for help is not an error.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"report", "--help"}, {"report", "-h"}, {"check-config", "--help"}, {"run", "--help"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 0 {
+			t.Errorf("%v: exit %d, want 0\n%s", args, code, errb.String())
+		}
+		if !strings.Contains(errb.String(), "Usage of "+args[0]) {
+			t.Errorf("%v: no usage printed: %q", args, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"report", "--no-such-flag"}, &out, &errb); code != exitInvalid {
+		t.Errorf("unknown flag: exit %d, want %d", code, exitInvalid)
+	}
+}
+
+// "help env" lists the OpenTelemetry variables the agent honours as well
+// as its own.
+func TestHelpEnvListsOTEL(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"help", "env"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, v := range []string{"FLEETSCOPE_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SDK_DISABLED", "OTEL_METRIC_EXPORT_INTERVAL"} {
+		if !strings.Contains(out.String(), v+"\n") {
+			t.Errorf("help env lacks %s", v)
+		}
+	}
+}

@@ -1,0 +1,388 @@
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// VerdictMixed is a workload's verdict when its replicas disagree.
+const VerdictMixed = "mixed"
+
+// WorkloadReport is the per-workload view of one or many nodes' reports:
+// the unit people decide about is the Deployment, StatefulSet, DaemonSet
+// or CronJob, not the container.
+type WorkloadReport struct {
+	Nodes       []string   `json:"nodes"`
+	Time        time.Time  `json:"time"`
+	Currency    string     `json:"currency"`
+	PriceSource string     `json:"price_source"`
+	Workloads   []Workload `json:"workloads"`
+}
+
+// Workload is one workload's figures summed over its containers on every
+// node. Pod sandboxes are left out, as they are of the container view's
+// totals: the pod's containers carry its reservation.
+type Workload struct {
+	Namespace  string   `json:"namespace"`
+	Kind       string   `json:"kind"`
+	Name       string   `json:"name"`
+	Replicas   int      `json:"replicas"` // pods
+	Containers int      `json:"containers"`
+	Nodes      []string `json:"nodes"`
+	// Verdict is the verdict its containers agree on, VerdictMixed when
+	// they do not (Differ then says which differ and why), or "" when none
+	// has been analysed yet.
+	Verdict  string   `json:"verdict"`
+	Platform string   `json:"platform,omitempty"`
+	Differ   []string `json:"differ,omitempty"`
+	// IdleRatio is the containers' idle ratio (7 days, else the longest
+	// window observed) weighted by their cost: the share of the money that
+	// pays for idle time.
+	IdleRatio *float64 `json:"idle_ratio,omitempty"`
+
+	CostPerMonth         float64 `json:"cost_per_month"`
+	IdleCostPerMonth     float64 `json:"idle_cost_per_month"`
+	OverReservedPerMonth float64 `json:"overreservation_cost_per_month"`
+	ServerlessPerMonth   float64 `json:"serverless_cost_per_month"`
+	// SavingsPerMonth sums the savings of the containers that are
+	// serverless candidates.
+	SavingsPerMonth float64 `json:"savings_per_month"`
+
+	// Runs summarise a Job's or CronJob's runs over every node.
+	Runs *Runs `json:"runs,omitempty"`
+}
+
+// Runs are the runs of one Job or CronJob on one node, or summed over
+// nodes in a WorkloadReport.
+type Runs struct {
+	Namespace string `json:"namespace"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Node      string `json:"node,omitempty"`
+
+	Count int `json:"count"`
+	// WindowSeconds is how long the runs were watched (on several nodes,
+	// the longest).
+	WindowSeconds       float64  `json:"window_seconds"`
+	DurationP50Seconds  float64  `json:"duration_p50_seconds"`
+	DurationP95Seconds  float64  `json:"duration_p95_seconds"`
+	DurationMaxSeconds  float64  `json:"duration_max_seconds"`
+	DurationMeanSeconds float64  `json:"duration_mean_seconds"`
+	Verdict             string   `json:"verdict"`
+	Platform            string   `json:"platform,omitempty"`
+	Reasons             []Reason `json:"reasons,omitempty"`
+	CostPerMonth        float64  `json:"cost_per_month"`
+	ServerlessPerMonth  float64  `json:"serverless_cost_per_month"`
+}
+
+// PerDay is the runs' rate.
+func (r *Runs) PerDay() float64 {
+	if r.WindowSeconds <= 0 {
+		return 0
+	}
+	return float64(r.Count) / max(r.WindowSeconds, 3600) * 86400
+}
+
+// add sums o, a node's runs of the same workload, into r. Counts, costs
+// and the mean add up exactly; the percentiles of several nodes cannot be
+// combined from theirs, so the workload's p50 and p95 are the largest of
+// the nodes' (an upper bound) and its longest run the longest of all.
+func (r *Runs) add(o Runs) {
+	n := r.Count + o.Count
+	if n > 0 {
+		r.DurationMeanSeconds = (r.DurationMeanSeconds*float64(r.Count) + o.DurationMeanSeconds*float64(o.Count)) / float64(n)
+	}
+	r.Count = n
+	r.WindowSeconds = max(r.WindowSeconds, o.WindowSeconds)
+	r.DurationP50Seconds = max(r.DurationP50Seconds, o.DurationP50Seconds)
+	r.DurationP95Seconds = max(r.DurationP95Seconds, o.DurationP95Seconds)
+	r.DurationMaxSeconds = max(r.DurationMaxSeconds, o.DurationMaxSeconds)
+	r.CostPerMonth += o.CostPerMonth
+	r.ServerlessPerMonth += o.ServerlessPerMonth
+	switch {
+	case r.Verdict == "":
+		r.Verdict, r.Platform, r.Reasons = o.Verdict, o.Platform, o.Reasons
+	case r.Verdict != o.Verdict:
+		r.Verdict, r.Platform = VerdictMixed, ""
+	}
+}
+
+type workloadKey struct{ ns, kind, name string }
+
+// WorkloadsOf groups the containers of reports (one per node) by workload,
+// sorted by money at stake per month, largest first.
+func WorkloadsOf(reports []Report) WorkloadReport {
+	out := WorkloadReport{Workloads: []Workload{}}
+	nodes := map[string]bool{}
+	byKey := map[workloadKey]*Workload{}
+	pods := map[workloadKey]map[string]bool{}
+	verdicts := map[workloadKey]map[string][]string{} // verdict -> "pod/container"
+	weighted := map[workloadKey][2]float64{}          // Σ cost×idle, Σ cost
+	for _, r := range reports {
+		if out.Currency == "" {
+			out.Currency, out.PriceSource = r.Currency, r.PriceSource
+		}
+		if r.Time.After(out.Time) {
+			out.Time = r.Time
+		}
+		for _, c := range r.Containers {
+			node := cmp.Or(c.Node, r.Node)
+			if node != "" {
+				nodes[node] = true
+			}
+			if c.Sandbox {
+				continue
+			}
+			k := workloadKey{ns: cmp.Or(c.PodNamespace, c.Namespace), kind: c.WorkloadKind, name: c.WorkloadName}
+			if k.kind == "" {
+				k.kind, k.name = "Container", cmp.Or(c.Name, c.ID)
+			}
+			w := byKey[k]
+			if w == nil {
+				w = &Workload{Namespace: k.ns, Kind: k.kind, Name: k.name}
+				byKey[k], pods[k], verdicts[k] = w, map[string]bool{}, map[string][]string{}
+			}
+			w.Containers++
+			pods[k][node+"/"+cmp.Or(c.PodName, c.ID)] = true
+			if node != "" && !slices.Contains(w.Nodes, node) {
+				w.Nodes = append(w.Nodes, node)
+			}
+			a := c.Analysis
+			if a == nil {
+				continue
+			}
+			who := cmp.Or(c.PodName, c.ID) + "/" + c.Name
+			if node != "" {
+				who = node + ":" + who
+			}
+			verdicts[k][a.Verdict] = append(verdicts[k][a.Verdict], who+why(a))
+			if a.Verdict != "insufficient-data" {
+				w.CostPerMonth += a.CurrentMonthlyCost
+				w.IdleCostPerMonth += a.IdleCostPerMonth
+				w.OverReservedPerMonth += a.OverReservedPerMon
+				if idle, ok := longestIdle(a.IdleRatio); ok {
+					s := weighted[k]
+					weighted[k] = [2]float64{s[0] + a.CurrentMonthlyCost*idle, s[1] + a.CurrentMonthlyCost}
+				}
+			}
+			if a.Platform != "" {
+				w.ServerlessPerMonth += a.ServerlessMonthly
+				w.SavingsPerMonth += a.SavingsPerMonth
+				w.Platform = a.Platform
+			}
+		}
+	}
+	for _, r := range reports {
+		for _, run := range r.Runs {
+			k := workloadKey{ns: run.Namespace, kind: run.Kind, name: run.Name}
+			w := byKey[k]
+			if w == nil {
+				// Between runs a CronJob has no container at all.
+				w = &Workload{Namespace: k.ns, Kind: k.kind, Name: k.name}
+				byKey[k], pods[k], verdicts[k] = w, map[string]bool{}, map[string][]string{}
+			}
+			node := cmp.Or(run.Node, r.Node)
+			if node != "" {
+				nodes[node] = true
+				if !slices.Contains(w.Nodes, node) {
+					w.Nodes = append(w.Nodes, node)
+				}
+			}
+			if w.Runs == nil {
+				w.Runs = &Runs{Namespace: k.ns, Kind: k.kind, Name: k.name}
+			}
+			w.Runs.add(run)
+		}
+	}
+	for k, w := range byKey {
+		w.Replicas = len(pods[k])
+		slices.Sort(w.Nodes)
+		if s := weighted[k]; s[1] > 0 {
+			v := s[0] / s[1]
+			w.IdleRatio = &v
+		}
+		w.Verdict, w.Differ = agree(verdicts[k])
+		if rs := w.Runs; rs != nil {
+			// A Job's runs are judged as runs, not as containers: their
+			// pods live too briefly for per-container history to say much.
+			w.Verdict, w.Platform, w.Differ = rs.Verdict, rs.Platform, nil
+			w.CostPerMonth = rs.CostPerMonth
+			w.IdleCostPerMonth, w.OverReservedPerMonth = 0, 0
+			w.ServerlessPerMonth, w.SavingsPerMonth = rs.ServerlessPerMonth, 0
+			if rs.Platform != "" {
+				w.SavingsPerMonth = rs.CostPerMonth - rs.ServerlessPerMonth
+			}
+			w.IdleRatio = nil
+		}
+		if w.Verdict == VerdictMixed {
+			// No platform fits a workload whose replicas disagree; its
+			// saving is only that of the replicas that are candidates.
+			w.Platform = ""
+		}
+		out.Workloads = append(out.Workloads, *w)
+	}
+	out.Nodes = slices.Sorted(maps.Keys(nodes))
+	slices.SortStableFunc(out.Workloads, func(a, b Workload) int {
+		if c := cmp.Compare(b.atStake(), a.atStake()); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Namespace+"/"+a.Kind+"/"+a.Name, b.Namespace+"/"+b.Kind+"/"+b.Name)
+	})
+	return out
+}
+
+// why is the first blocker, else the first reason, of a container's verdict.
+func why(a *Analysis) string {
+	switch {
+	case len(a.Blockers) > 0:
+		return " (" + a.Blockers[0].Text + ")"
+	case len(a.Reasons) > 0:
+		return " (" + a.Reasons[0].Text + ")"
+	}
+	return ""
+}
+
+func longestIdle(r map[string]float64) (float64, bool) {
+	for _, w := range []string{"7d", "24h", "1h"} {
+		if v, ok := r[w]; ok {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// agree returns the verdict every container has, or VerdictMixed and the
+// containers whose verdict differs from the most common one.
+func agree(vs map[string][]string) (string, []string) {
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		for v := range vs {
+			return v, nil
+		}
+	}
+	common := ""
+	for _, v := range slices.Sorted(maps.Keys(vs)) {
+		if common == "" || len(vs[v]) > len(vs[common]) {
+			common = v
+		}
+	}
+	var differ []string
+	for _, v := range slices.Sorted(maps.Keys(vs)) {
+		if v == common {
+			continue
+		}
+		for _, who := range vs[v] {
+			differ = append(differ, v+": "+who)
+		}
+	}
+	slices.Sort(differ)
+	return VerdictMixed, append([]string{fmt.Sprintf("%d of %d: %s", len(vs[common]), total(vs), common)}, differ...)
+}
+
+func total(vs map[string][]string) int {
+	n := 0
+	for _, l := range vs {
+		n += len(l)
+	}
+	return n
+}
+
+// whyOf is a workload row's WHY column: its runs for a Job or CronJob,
+// else which replicas disagree.
+func whyOf(wl Workload) string {
+	if rs := wl.Runs; rs != nil {
+		s := fmt.Sprintf("%d runs (%.1f a day), p50 %s, p95 %s, longest %s", rs.Count, rs.PerDay(),
+			secs(rs.DurationP50Seconds), secs(rs.DurationP95Seconds), secs(rs.DurationMaxSeconds))
+		for _, r := range rs.Reasons {
+			if r.Code != "runs" {
+				s += "; " + r.Text
+			}
+		}
+		return s
+	}
+	return strings.Join(wl.Differ, "; ")
+}
+
+func secs(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (w Workload) atStake() float64 {
+	return max(w.IdleCostPerMonth+w.OverReservedPerMonth, w.SavingsPerMonth)
+}
+
+// FilterWorkloads keeps the workloads in namespaces (all when empty).
+func FilterWorkloads(r *WorkloadReport, namespaces []string) {
+	if len(namespaces) == 0 {
+		return
+	}
+	r.Workloads = slices.DeleteFunc(r.Workloads, func(w Workload) bool { return !slices.Contains(namespaces, w.Namespace) })
+}
+
+// RenderWorkloads writes r as "table", "json" or "markdown".
+func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
+	switch o.Format {
+	case "json":
+		return writeJSON(w, r)
+	case "table", "markdown":
+	default:
+		return fmt.Errorf("unknown output format %q (want table, json or markdown)", o.Format)
+	}
+	head := []string{"WORKLOAD", "NAMESPACE", "REPLICAS", "NODES", "IDLE", "COST/MO", "IDLE COST/MO", "VERDICT", "SAVING/MO", "WHY"}
+	var lines [][]string
+	var idle, savings float64
+	for _, wl := range r.Workloads {
+		idleS := "-"
+		if wl.IdleRatio != nil {
+			idleS = pct(*wl.IdleRatio, true)
+		}
+		verdict, saving := cmp.Or(wl.Verdict, "-"), "-"
+		if wl.Platform != "" && wl.Verdict != VerdictMixed {
+			if wl.Platform != wl.Verdict {
+				verdict += " (" + wl.Platform + ")"
+			}
+			saving = money(r.Currency, wl.SavingsPerMonth)
+			savings += wl.SavingsPerMonth
+		}
+		idle += wl.IdleCostPerMonth
+		lines = append(lines, []string{
+			strings.ToLower(wl.Kind) + "/" + wl.Name, wl.Namespace, fmt.Sprint(wl.Replicas), fmt.Sprint(len(wl.Nodes)),
+			idleS, money(r.Currency, wl.CostPerMonth), money(r.Currency, wl.IdleCostPerMonth), verdict, saving,
+			whyOf(wl),
+		})
+	}
+	if o.Format == "markdown" {
+		fmt.Fprintf(w, "### Fleetscope report by workload: %d nodes, %s\n\nCosts per month at %s.\n\n", len(r.Nodes), r.Time.Format(time.RFC3339), r.PriceSource)
+		fmt.Fprintln(w, "| "+strings.ToLower(strings.Join(head, " | "))+" |")
+		fmt.Fprintln(w, strings.Repeat("|---", len(head))+"|")
+		esc := strings.NewReplacer("|", `\|`, "\n", " ")
+		for _, l := range lines {
+			for i := range l {
+				l[i] = esc.Replace(l[i])
+			}
+			fmt.Fprintln(w, "| "+strings.Join(l, " | ")+" |")
+		}
+	} else {
+		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n\n", len(r.Nodes), strings.Join(r.Nodes, ", "), r.Time.Format(time.RFC3339), r.PriceSource)
+		if err := writeTable(w, append([][]string{head}, lines...), o.Width); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "\nPaid for idle time: %s per month. Serverless candidates' saving: %s per month.\n",
+		money(r.Currency, idle), money(r.Currency, savings))
+	return err
+}
