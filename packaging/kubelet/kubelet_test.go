@@ -74,7 +74,8 @@ func TestNode(t *testing.T) {
 
 	// The agent pod, from the chart as rendered.
 	port := freePort(t)
-	r := renderChart(t, helm, chartValues{image: agentImage, tag: agentTag, socket: n.socket,
+	registry, repository, _ := strings.Cut(agentImage, "/")
+	r := renderChart(t, helm, chartValues{registry: registry, repository: repository, tag: agentTag, socket: n.socket,
 		stateDir: filepath.Join(n.dir, "agent-state"), port: port})
 	agentPod := staticAgentPod(t, r, filepath.Join(n.dir, "agent-config"))
 	agentContainer := agentPod.Spec.Containers[0]
@@ -171,16 +172,16 @@ func TestNode(t *testing.T) {
 			}
 			want := map[string]string{"container_id": c.ID, "k8s_pod_name": c.pod(), "k8s_namespace_name": c.namespace()}
 			if c.sandbox() {
-				want["container_name"] = "POD"
+				want["k8s_container_name"] = "POD"
 			} else {
-				want["container_name"] = c.name()
+				want["k8s_container_name"] = c.name()
 			}
 			if len(find(mfs, "fleetscope_container_info", want)) != 1 {
 				return fmt.Errorf("no info series %v", want)
 			}
 		}
 		// The pair's interface must be seen too.
-		if len(find(mfs, "container_network_io_bytes_total", map[string]string{"network_interface_name": veth + "p"})) == 0 {
+		if len(find(mfs, "k8s_pod_network_io_bytes_total", map[string]string{"network_interface_name": veth + "p"})) == 0 {
 			return fmt.Errorf("no network series for %s", veth+"p")
 		}
 		return nil
@@ -190,7 +191,7 @@ func TestNode(t *testing.T) {
 			t.Errorf("pod %s: not exactly one sandbox", name)
 		}
 	}
-	if ms := find(mfs, "fleetscope_container_info", map[string]string{"k8s_pod_name": podName(agentPod.Name), "k8s_namespace_name": agentPod.Namespace, "container_name": "agent"}); len(ms) != 1 {
+	if ms := find(mfs, "fleetscope_container_info", map[string]string{"k8s_pod_name": podName(agentPod.Name), "k8s_namespace_name": agentPod.Namespace, "k8s_container_name": "agent"}); len(ms) != 1 {
 		t.Errorf("the agent does not report its own container")
 	} else if img := label(ms[0], "container_image_name"); !strings.HasPrefix(img, agentImage) {
 		t.Errorf("agent container image %q", img)
@@ -206,7 +207,7 @@ func TestNode(t *testing.T) {
 
 	// 2. Requests and limits as the kubelet wrote them into the cgroups.
 	byName := func(pod, name string) map[string]string {
-		return map[string]string{"k8s_pod_name": podName(pod), "container_name": name}
+		return map[string]string{"k8s_pod_name": podName(pod), "k8s_container_name": name}
 	}
 	checkValue := func(metric string, sel map[string]string, want float64) {
 		t.Helper()
@@ -226,22 +227,22 @@ func TestNode(t *testing.T) {
 		}
 	}
 	// Burstable: 250m -> 256 shares -> 0.25 cores requested; no CPU limit.
-	checkValue("k8s_container_cpu_request", byName(burstablePod, "web"), 0.25)
-	checkAbsent("k8s_container_cpu_limit", byName(burstablePod, "web"))
-	checkValue("k8s_container_memory_limit_bytes", byName(burstablePod, "web"), 64<<20)
+	checkValue("k8s_container_cpu_request_current", byName(burstablePod, "web"), 0.25)
+	checkAbsent("k8s_container_cpu_limit_current", byName(burstablePod, "web"))
+	checkValue("k8s_container_memory_limit_current_bytes", byName(burstablePod, "web"), 64<<20)
 	// Guaranteed: a CFS quota of 0.5 cores and 512 shares.
-	checkValue("k8s_container_cpu_limit", byName(guaranteedPod, "busy"), 0.5)
-	checkValue("k8s_container_cpu_request", byName(guaranteedPod, "busy"), 0.5)
-	checkValue("k8s_container_memory_limit_bytes", byName(guaranteedPod, "busy"), 32<<20)
+	checkValue("k8s_container_cpu_limit_current", byName(guaranteedPod, "busy"), 0.5)
+	checkValue("k8s_container_cpu_request_current", byName(guaranteedPod, "busy"), 0.5)
+	checkValue("k8s_container_memory_limit_current_bytes", byName(guaranteedPod, "busy"), 32<<20)
 	// BestEffort: the kubelet's 2 shares, no limits.
-	checkValue("k8s_container_cpu_request", byName(bestEffortPod, "idle"), 2.0/1024)
-	checkAbsent("k8s_container_cpu_limit", byName(bestEffortPod, "idle"))
-	checkAbsent("k8s_container_memory_limit_bytes", byName(bestEffortPod, "idle"))
+	checkValue("k8s_container_cpu_request_current", byName(bestEffortPod, "idle"), 2.0/1024)
+	checkAbsent("k8s_container_cpu_limit_current", byName(bestEffortPod, "idle"))
+	checkAbsent("k8s_container_memory_limit_current_bytes", byName(bestEffortPod, "idle"))
 
 	// The pair pod's network is attributed once, to its sandbox, and to
 	// neither app container.
 	for _, dir := range []string{"receive", "transmit"} {
-		ms := find(mfs, "container_network_io_bytes_total", map[string]string{"network_interface_name": veth + "p", "network_io_direction": dir})
+		ms := find(mfs, "k8s_pod_network_io_bytes_total", map[string]string{"network_interface_name": veth + "p", "network_io_direction": dir})
 		if len(ms) != 1 {
 			t.Errorf("network %s series for the pair pod: %d, want 1", dir, len(ms))
 			continue
@@ -251,26 +252,30 @@ func TestNode(t *testing.T) {
 		}
 	}
 
-	// Workload identity: the agent would derive it from the sandbox's pod
-	// labels (pod-template-hash -> Deployment, controller-revision-hash +
-	// statefulset pod name -> StatefulSet). Report what it exports.
-	workload := false
-	for name := range mfs {
-		if strings.Contains(name, "workload") {
-			workload = true
+	// Workload identity, derived from the sandbox's pod labels as the
+	// kubelet wrote them: pod-template-hash makes a Deployment's pod, a
+	// controller-revision-hash with pod-template-generation a DaemonSet's.
+	// Static pods are named <manifest name>-<node>, where the node name
+	// takes the place of the random suffix.
+	for _, w := range []struct {
+		pod, name string
+		labels    map[string]string
+	}{
+		{burstablePod, "web", map[string]string{"k8s_workload_kind": "Deployment", "k8s_workload_name": "web",
+			"k8s_deployment_name": "web", "k8s_replicaset_name": burstablePod}},
+		{guaranteedPod, "busy", map[string]string{"k8s_workload_kind": "DaemonSet", "k8s_workload_name": "busy", "k8s_daemonset_name": "busy"}},
+		{bestEffortPod, "idle", map[string]string{"k8s_workload_kind": "Pod", "k8s_workload_name": podName(bestEffortPod)}},
+	} {
+		ms := find(mfs, "fleetscope_container_info", byName(w.pod, w.name))
+		if len(ms) != 1 {
+			t.Errorf("%s/%s: %d info series", w.pod, w.name, len(ms))
+			continue
 		}
-	}
-	for _, m := range find(mfs, "fleetscope_container_info", map[string]string{"k8s_pod_name": podName(burstablePod)}) {
-		for _, lp := range m.Label {
-			if strings.Contains(lp.GetName(), "workload") || strings.Contains(lp.GetName(), "deployment") {
-				workload = true
+		for k, v := range w.labels {
+			if got := label(ms[0], k); got != v {
+				t.Errorf("%s/%s: %s = %q, want %q", w.pod, w.name, k, got, v)
 			}
 		}
-	}
-	if workload {
-		t.Errorf("the agent exports a workload identity that this test does not check yet: extend it")
-	} else {
-		t.Logf("note: the agent exports no workload identity (Deployment/StatefulSet from the sandbox's pod labels); nothing to check")
 	}
 
 	// Reservation sources in the API's analysis (once a container has
@@ -365,7 +370,7 @@ func TestNode(t *testing.T) {
 		}
 		for _, w := range ws {
 			if w.ID != first && w.running() && len(find(mfs, "fleetscope_container_info",
-				map[string]string{"container_id": w.ID, "k8s_pod_name": podName(crashPod), "k8s_namespace_name": podNamespace, "container_name": "worker"})) == 1 {
+				map[string]string{"container_id": w.ID, "k8s_pod_name": podName(crashPod), "k8s_namespace_name": podNamespace, "k8s_container_name": "worker"})) == 1 {
 				restarted[w.ID] = true
 			}
 		}
@@ -390,7 +395,28 @@ func TestNode(t *testing.T) {
 		return nil
 	})
 	t.Logf("crash pod: %d restarted container(s) reported under the pod; the first id gone", len(restarted))
-	t.Logf("note: the agent keys history by container id, so a restarted container's history starts anew under its pod: it links no history across restarts and gives no restart reason")
+	// The restarted container carries the pod's history: its analysis
+	// counts the restarts.
+	testenv.Eventually(t, 2*time.Minute, "restarted container's analysis counts its restarts", func() error {
+		rep, err := a.report()
+		if err != nil {
+			return err
+		}
+		var seen []string
+		for _, c := range rep.Containers {
+			if c.PodName != podName(crashPod) || c.Name != "worker" || c.Analysis == nil {
+				continue
+			}
+			for _, r := range append(c.Analysis.Reasons, c.Analysis.Blockers...) {
+				if r.Code == "restarts" || r.Code == "restarting" {
+					t.Logf("crash pod: %s %s: %s (observed %.0f s)", c.ID[:12], r.Code, r.Text, c.Analysis.ObservedSeconds)
+					return nil
+				}
+				seen = append(seen, r.Code)
+			}
+		}
+		return fmt.Errorf("no restarts reason on the crash pod's worker; reasons %v", seen)
+	})
 
 	// A removed pod: the kubelet stops its containers and deletes the app
 	// containers at once; within seconds the agent reports no usage of the
@@ -424,7 +450,7 @@ func TestNode(t *testing.T) {
 		for _, m := range find(mfs, "fleetscope_container_info", map[string]string{"k8s_pod_name": podName(burstablePod)}) {
 			id := label(m, "container_id")
 			if i := slices.IndexFunc(cs, func(c container) bool { return c.ID == id }); i < 0 || cs[i].running() {
-				return fmt.Errorf("container %s (%s) of the removed pod is reported but is not a stopped container containerd still holds", id[:12], label(m, "container_name"))
+				return fmt.Errorf("container %s (%s) of the removed pod is reported but is not a stopped container containerd still holds", id[:12], label(m, "k8s_container_name"))
 			}
 		}
 		return nil
@@ -441,7 +467,7 @@ func TestNode(t *testing.T) {
 		if ms := find(mfs, "fleetscope_container_info", map[string]string{"k8s_pod_name": podName(burstablePod)}); len(ms) != 0 {
 			var which []string
 			for _, m := range ms {
-				which = append(which, label(m, "container_name")+" "+label(m, "container_id")[:12])
+				which = append(which, label(m, "k8s_container_name")+" "+label(m, "container_id")[:12])
 			}
 			return fmt.Errorf("%d series of the removed pod remain: %v", len(ms), which)
 		}
@@ -586,8 +612,17 @@ type apiContainer struct {
 	PodNamespace string `json:"pod_namespace"`
 	Sandbox      bool   `json:"sandbox"`
 	Analysis     *struct {
+		ObservedSeconds   float64 `json:"observed_seconds"`
 		ReservedCPUCores  float64 `json:"reserved_cpu_cores"`
 		ReservedCPUSource string  `json:"reserved_cpu_source"`
+		Reasons           []struct {
+			Code string `json:"code"`
+			Text string `json:"text"`
+		} `json:"reasons"`
+		Blockers []struct {
+			Code string `json:"code"`
+			Text string `json:"text"`
+		} `json:"blockers"`
 	} `json:"analysis"`
 }
 

@@ -28,8 +28,8 @@ const podNamespace = "shop"
 // image, socket, state directory and port; everything else is the chart's
 // default.
 type chartValues struct {
-	image, tag, socket, stateDir string
-	port                         int
+	registry, repository, tag, socket, stateDir string
+	port                                        int
 }
 
 // rendered is the chart's DaemonSet and ConfigMap.
@@ -42,7 +42,8 @@ type rendered struct {
 func renderChart(t *testing.T, helm string, v chartValues) rendered {
 	t.Helper()
 	cmd := exec.Command(helm, "template", "fleetscope", "../helm/fleetscope", "--namespace", "monitoring",
-		"--set", "image.repository="+v.image,
+		"--set", "image.registry="+v.registry,
+		"--set", "image.repository="+v.repository,
 		"--set", "image.tag="+v.tag,
 		"--set", "image.pullPolicy=Never",
 		"--set", "containerd.socket="+v.socket,
@@ -129,11 +130,11 @@ func noDNS(spec *corev1.PodSpec) {
 
 // workload pods, by manifest name.
 const (
-	burstablePod  = "web"   // requests, a memory limit, no CPU limit; a Deployment's labels
-	guaranteedPod = "busy"  // requests = limits; busy for busySeconds, then idle; a StatefulSet's labels
-	bestEffortPod = "idle"  // no resources
-	pairPod       = "pair"  // two containers
-	crashPod      = "crash" // its container exits after 15 s and is restarted
+	burstablePod  = "web-5d8f9c7b6d" // requests, a memory limit, no CPU limit; a Deployment's pod
+	guaranteedPod = "busy"           // requests = limits; busy for busySeconds, then idle; a DaemonSet's pod
+	bestEffortPod = "idle"           // no resources
+	pairPod       = "pair"           // two containers
+	crashPod      = "crash"          // its container exits after 15 s and is restarted
 	busySeconds   = 20
 )
 
@@ -176,7 +177,7 @@ func workloadPods() []*corev1.Pod {
 	return []*corev1.Pod{
 		pod(burstablePod, map[string]string{"app": "web", "pod-template-hash": "5d8f9c7b6d"},
 			corev1.Container{Name: "web", Command: sleep, Resources: res(list("250m", "16Mi"), list("", "64Mi"))}),
-		pod(guaranteedPod, map[string]string{"app": "db", "controller-revision-hash": "db-7c9d8f6b5", "statefulset.kubernetes.io/pod-name": "db-0"},
+		pod(guaranteedPod, map[string]string{"app": "busy", "controller-revision-hash": "7c9d8f6b5", "pod-template-generation": "1"},
 			corev1.Container{Name: "busy", Command: []string{"sh", "-c", busy}, Resources: res(list("500m", "32Mi"), list("500m", "32Mi"))}),
 		pod(bestEffortPod, map[string]string{"app": "idle"},
 			corev1.Container{Name: "idle", Command: sleep}),
