@@ -22,6 +22,7 @@ PACKAGES=(
 EXTRA_PACKAGES=(
 	prometheus # promtool: checks and unit-tests the alert rules (the service is not started)
 	podman     # builds the container image from the Dockerfile without a registry or Docker engine
+	containernetworking-plugins # the loopback CNI plugin of the node test's pods
 )
 
 MIN_GO_MAJOR=1

@@ -86,6 +86,15 @@ if [[ ! -x $OTELCOL_DIR/otelcol/otelcol-fleetscope-test ]]; then
 fi
 export FLEETSCOPE_OTELCOL="$OTELCOL_DIR/otelcol/otelcol-fleetscope-test"
 
+# The node test (packaging/kubelet) runs a real kubelet, built from the
+# Kubernetes module once per version into FLEETSCOPE_TOOLS (minutes cold,
+# nothing warm). The build runs in the background while the checks below
+# run, and is waited for before the tests.
+kubelet_tmp=$(mktemp -d)
+trap 'rc=$?; rm -rf "$kubelet_tmp"; (exit $rc); on_exit' EXIT
+./scripts/kubelet.sh >"$kubelet_tmp/path" 2>"$kubelet_tmp/build.log" &
+kubelet_build=$!
+
 header "gofmt"
 unformatted=$(gofmt -l .)
 if [[ -n $unformatted ]]; then
@@ -107,6 +116,16 @@ header "govulncheck (offline database)"
 
 header "go build"
 go build ./...
+
+header "kubelet for the node test"
+if ! wait "$kubelet_build"; then
+	tail -40 "$kubelet_tmp/build.log" >&2
+	exit 1
+fi
+grep -v '^go: ' "$kubelet_tmp/build.log" || true
+FLEETSCOPE_KUBELET=$(tail -1 "$kubelet_tmp/path")
+export FLEETSCOPE_KUBELET
+echo "$FLEETSCOPE_KUBELET"
 
 header "go test (race, integration)"
 # FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.

@@ -32,6 +32,12 @@ var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // `ctr image import` names the image after the org.opencontainers.image.ref.name
 // annotation of the index entry, which carries ref.
 func BuildBusyboxImage(w io.Writer, busyboxPath, ref string) error {
+	return BuildBusyboxImageCmd(w, busyboxPath, ref, []string{"sh"})
+}
+
+// BuildBusyboxImageCmd is BuildBusyboxImage with cmd as the image's default
+// command, e.g. a pod sandbox image that sleeps forever.
+func BuildBusyboxImageCmd(w io.Writer, busyboxPath, ref string, cmd []string) error {
 	if ref == "" {
 		return fmt.Errorf("busybox image: empty reference")
 	}
@@ -56,7 +62,7 @@ func BuildBusyboxImage(w io.Writer, busyboxPath, ref string) error {
 		Platform: platform,
 		Config: ocispec.ImageConfig{
 			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			Cmd: []string{"sh"},
+			Cmd: cmd,
 		},
 		RootFS: ocispec.RootFS{
 			Type: "layers",

@@ -2,7 +2,6 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,11 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +24,6 @@ import (
 )
 
 const (
-	baseRef  = "localhost/fleetscope-build-base:test"
 	imageRef = "localhost/fleetscope:image-test"
 	version  = "v0.0.0-image-test"
 	revision = "0123456789abcdef0123456789abcdef01234567"
@@ -37,44 +33,9 @@ const (
 // DaemonSet runs it, reports its sibling containers.
 func TestImageMonitorsSiblings(t *testing.T) {
 	testenv.Need(t)
-	b := newBuilder(t)
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-
-	// The build runs without network: modules come from the module cache
-	// through a file:// GOPROXY, filled here first so that none is missing.
-	if out, err := exec.CommandContext(ctx, "go", "mod", "download").CombinedOutput(); err != nil {
-		t.Fatalf("go mod download: %v\n%s", err, out)
-	}
-	modCache := goEnv(t, "GOMODCACHE")
-
-	start := time.Now()
-	b.run(ctx, filepath.Join(repo, "packaging/image/build-base.sh"), baseRef)
-	baseTime := time.Since(start)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	start = time.Now()
-	b.run(ctx, b.tool, "build", "--network", "none",
-		// The tools raise RLIMIT_NOFILE in RUN steps to a default that a
-		// restricted root may not reach; the current limit always works.
-		"--ulimit", fmt.Sprintf("nofile=%d:%d", lim.Cur, lim.Max),
-		"--volume", filepath.Join(modCache, "cache/download")+":/goproxy:ro",
-		"--build-arg", "GO_IMAGE="+baseRef,
-		"--build-arg", "GOPROXY=file:///goproxy",
-		"--build-arg", "GOFLAGS=-mod=readonly",
-		"--build-arg", "VERSION="+version,
-		"--build-arg", "REVISION="+revision,
-		"-f", filepath.Join(repo, "Dockerfile"), "-t", imageRef, repo)
-	t.Logf("build stage image made in %v, agent image built in %v", baseTime.Round(time.Second), time.Since(start).Round(time.Second))
-
-	archive := filepath.Join(t.TempDir(), "fleetscope.oci.tar")
-	b.run(ctx, b.tool, "push", imageRef, "oci-archive:"+archive+":"+imageRef)
+	archive := testenv.BuildAgentImage(t, ctx, testenv.AgentImage{Ref: imageRef, Version: version, Revision: revision})
 	checkImageConfig(t, archive)
 
 	d := testenv.Start(t)
@@ -181,128 +142,6 @@ func TestImageMonitorsSiblings(t *testing.T) {
 	})
 	if fi, err := os.Stat(filepath.Join(stateDir, "state.bin")); err != nil || fi.Size() == 0 {
 		t.Errorf("no history checkpoint in the state directory after SIGTERM: %v", err)
-	}
-}
-
-// builder runs podman or buildah on a storage of its own under a temporary
-// directory, so the test neither sees nor leaves images in the host's.
-type builder struct {
-	t    *testing.T
-	tool string
-	env  []string
-}
-
-func newBuilder(t *testing.T) *builder {
-	t.Helper()
-	var tool string
-	for _, name := range []string{"podman", "buildah"} {
-		if p, err := exec.LookPath(name); err == nil {
-			tool = p
-			break
-		}
-	}
-	if tool == "" {
-		msg := "neither podman nor buildah found: apt-get install podman"
-		if os.Getenv(testenv.IntegrationEnv) == "1" {
-			t.Fatalf("%s=1 but %s", testenv.IntegrationEnv, msg)
-		}
-		t.Skip(msg)
-	}
-	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	storage := filepath.Join(dir, "storage.conf")
-	conf := fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n",
-		filepath.Join(dir, "graph"), filepath.Join(dir, "run"))
-	if err := os.WriteFile(storage, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Hosts without systemd as PID 1 have neither systemd cgroups nor the
-	// journal.
-	containers := filepath.Join(dir, "containers.conf")
-	conf = "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"
-	if err := os.WriteFile(containers, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := &builder{t: t, tool: tool, env: append(os.Environ(),
-		"CONTAINERS_STORAGE_CONF="+storage,
-		"CONTAINERS_CONF="+containers,
-		"CONTAINER_TOOL="+tool,
-		"TMPDIR="+tmp,
-	)}
-	t.Cleanup(b.cleanup)
-	return b
-}
-
-// run runs a command with the builder's environment and fails the test
-// with its output if it fails.
-func (b *builder) run(ctx context.Context, name string, args ...string) string {
-	b.t.Helper()
-	out, err := b.output(ctx, name, args...)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return out
-}
-
-func (b *builder) output(ctx context.Context, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = b.env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w\n%s\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(string(out), 30), tail(stderr.String(), 30))
-	}
-	return string(out), nil
-}
-
-// cleanup removes the images, then every build container and layer left
-// in the private storage (a failed build leaves some), and unmounts what
-// remains before the temporary directory goes.
-func (b *builder) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{
-		{"rmi", "--force", imageRef, baseRef},
-		{"rm", "--all"},
-		{"rmi", "--all", "--force"},
-	} {
-		if args[0] == "rm" && filepath.Base(b.tool) == "podman" {
-			args = []string{"rm", "--all", "--force"}
-		}
-		if _, err := b.output(ctx, b.tool, args...); err != nil && !strings.Contains(err.Error(), "image not known") {
-			b.t.Logf("cleanup: %v", err)
-		}
-	}
-	if out, err := b.output(ctx, b.tool, "images", "--quiet"); err != nil || strings.TrimSpace(out) != "" {
-		b.t.Errorf("cleanup left images in the test storage: %q %v", out, err)
-	}
-	for _, kv := range b.env {
-		if dir, ok := strings.CutPrefix(kv, "CONTAINERS_STORAGE_CONF="); ok {
-			unmountUnder(filepath.Dir(dir))
-		}
-	}
-}
-
-// unmountUnder detaches any mount left below dir, so that removing dir
-// cannot fail on a busy overlay.
-func unmountUnder(dir string) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	var mounts []string
-	for line := range strings.Lines(string(data)) {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
-			mounts = append(mounts, f[4])
-		}
-	}
-	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
-	for _, m := range mounts {
-		syscall.Unmount(m, syscall.MNT_DETACH)
 	}
 }
 
@@ -431,15 +270,6 @@ func memoryUsage(text, id string) (float64, bool, error) {
 		}
 	}
 	return 0, false, nil
-}
-
-func goEnv(t *testing.T, name string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" {
-		t.Fatalf("go env %s: %q %v", name, out, err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func freeAddr(t *testing.T) string {
