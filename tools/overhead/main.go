@@ -815,6 +815,8 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	}
 	r.shims = len(shims)
 	cpu0, err := procCPUSeconds(o.procRoot, p.pid())
+	run0, run0Err := procRunNS(o.procRoot, p.pid())
+	cdRun0, cdRun0Err := procRunNS(o.procRoot, cdPid)
 	if err != nil {
 		return r, err
 	}
@@ -879,6 +881,8 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	if p.exited() {
 		return r, fmt.Errorf("died during the window: %w", p.exitErr())
 	}
+	run1, run1Err := procRunNS(o.procRoot, p.pid())
+	cdRun1, cdRun1Err := procRunNS(o.procRoot, cdPid)
 	cpu1, err := procCPUSeconds(o.procRoot, p.pid())
 	if err != nil {
 		return r, err
@@ -894,6 +898,16 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	}
 	r.elapsed = time.Since(t0)
 	r.cpu, r.containerdCPU = cpu1-cpu0, cd1-cd0
+	r.statCPU = r.cpu
+	// stat counts in USER_HZ ticks, 10 ms: a floor process at 55
+	// containers spends a handful of them in a window. The threads'
+	// schedstat run time is exact; use it when it was read both times.
+	if run0Err == nil && run1Err == nil && run1 >= run0 {
+		r.cpu, r.exactCPU = float64(run1-run0)/1e9, true
+	}
+	if cdRun0Err == nil && cdRun1Err == nil && cdRun1 >= cdRun0 {
+		r.containerdCPU = float64(cdRun1-cdRun0) / 1e9
+	}
 	if gone == 0 {
 		r.shimCPU = shim1 - shim0
 	} else {

@@ -33,7 +33,9 @@ type result struct {
 	startup  startup // of the containers added for this n
 
 	elapsed         time.Duration // between the two CPU readings
-	cpu             float64       // the subject's CPU seconds in the window
+	cpu             float64       // the subject's CPU seconds in the window: statCPU, or exact if exactCPU
+	statCPU         float64       // utime+stime from stat, in 10 ms ticks
+	exactCPU        bool          // cpu is the threads' schedstat run time
 	containerdCPU   float64       // containerd's CPU seconds in the same window
 	shimCPU         float64       // its shims' CPU seconds, valid if shims > 0
 	shims           int
@@ -138,7 +140,7 @@ func (r result) cells() []string {
 	}
 	return []string{
 		fmt.Sprint(r.n), r.subject, fmt.Sprint(r.seen),
-		fmt.Sprintf("%.2f", r.cpuPercent()),
+		fmt.Sprintf("%.3f", r.cpuPercent()),
 		fmt.Sprintf("%.1f", r.perContainerTick()),
 		fmt.Sprintf("%.1f", mib(r.rssMax)), fmt.Sprintf("%.1f", mib(r.rssLast)),
 		fmt.Sprintf("%.1f", float64(r.bytes)/1024), fmt.Sprint(r.series),
@@ -232,8 +234,8 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // print writes a one-line summary as soon as a window ends.
 func (r result) print(w io.Writer) {
-	fmt.Fprintf(w, "    %s, %d containers: %.2f%% of a core over %v (%.3f s CPU), containerd %.2f%%, RSS max %.1f MiB\n",
-		r.subject, r.n, r.cpuPercent(), r.elapsed.Round(time.Second), r.cpu, r.containerdPercent(), mib(r.rssMax))
+	fmt.Fprintf(w, "    %s, %d containers: %.3f%% of a core over %v (%.4f s CPU, %.2f s by stat), containerd %.2f%%, RSS max %.1f MiB\n",
+		r.subject, r.n, r.cpuPercent(), r.elapsed.Round(time.Second), r.cpu, r.statCPU, r.containerdPercent(), mib(r.rssMax))
 	if len(r.lags) > 0 {
 		over := "n/a"
 		if r.haveOverruns {
@@ -304,9 +306,12 @@ func writeMarkdown(path string, m machine, o options, results []result) error {
 	fmt.Fprintln(&b)
 	writeTable(&b, results, o.scrapeEvery, true)
 	fmt.Fprintf(&b, `
-CPU is utime+stime of the process from /proc/<pid>/stat between the start and
-the end of the window, which starts once the agent reports every container
-and one more sample interval has passed. "µs / container / tick" charges
+CPU is the run time of the process's threads (summed
+/proc/<pid>/task/*/schedstat, nanoseconds) between the start and the end of
+the window, which starts once the agent reports every container and one
+more sample interval has passed; utime+stime from /proc/<pid>/stat, which
+counts 10 ms ticks, only where schedstat could not be read (containerd's
+likewise; its shims' from stat). "µs / container / tick" charges
 everything the process did in the window (sampling, discovery, storage
 rounds, serving scrapes) to N containers × window/interval ticks. RSS is
 VmRSS, read right after each scrape. /metrics KiB and series are from the
