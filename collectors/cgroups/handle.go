@@ -571,3 +571,36 @@ func parseLimit(k kind, b []byte, l *Limits, cpu *int) error {
 	}
 	return err
 }
+
+// ReadRaw reads every file Read reads, in the same way (pread at offset 0
+// of the kept-open descriptors, or open, read and close each), without
+// parsing anything. It returns the bytes read. It exists to measure the
+// floor of sampling a cgroup: what the kernel charges to render the files,
+// which no parser can save. It allocates nothing once the Host's buffer has
+// grown to the largest file.
+func (hd *Handle) ReadRaw() (int, error) {
+	return hd.readRaw(hd.files)
+}
+
+// ReadLimitsRaw reads every file Limits reads, opening each as Limits
+// does, without parsing. It returns the bytes read.
+func (hd *Handle) ReadLimitsRaw() (int, error) {
+	return hd.readRaw(hd.limits)
+}
+
+func (hd *Handle) readRaw(files []file) (int, error) {
+	hd.host.mu.Lock()
+	defer hd.host.mu.Unlock()
+	if hd.closed {
+		return 0, errClosed
+	}
+	total := 0
+	for i := range files {
+		b, err := hd.load(&files[i], &hd.host.buf)
+		if err != nil {
+			return total, err
+		}
+		total += len(b)
+	}
+	return total, nil
+}

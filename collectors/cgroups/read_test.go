@@ -599,6 +599,88 @@ func BenchmarkRead(b *testing.B) {
 	}
 }
 
+// TestReadRaw checks that ReadRaw and ReadLimitsRaw read exactly the files
+// Read and Limits read, whole, without allocating.
+func TestReadRaw(t *testing.T) {
+	size := func(t *testing.T, files []file) int {
+		n := 0
+		for i := range files {
+			b, err := os.ReadFile(files[i].name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(b)
+		}
+		return n
+	}
+	for _, fx := range fixtures {
+		for _, m := range modes {
+			t.Run(fx.name+"/"+m.name, func(t *testing.T) {
+				hd, err := mustDetect(t, fx.root).Open(fx.paths(t), m.opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer hd.Close()
+				if n, err := hd.ReadRaw(); err != nil || n != size(t, hd.files) || n == 0 {
+					t.Errorf("ReadRaw() = %d, %v; want %d bytes", n, err, size(t, hd.files))
+				}
+				if n, err := hd.ReadLimitsRaw(); err != nil || n != size(t, hd.limits) {
+					t.Errorf("ReadLimitsRaw() = %d, %v; want %d bytes", n, err, size(t, hd.limits))
+				}
+				if allocs := testing.AllocsPerRun(200, func() { _, _ = hd.ReadRaw() }); allocs != 0 {
+					t.Errorf("ReadRaw allocates %v times per call, want 0", allocs)
+				}
+				if allocs := testing.AllocsPerRun(50, func() { _, _ = hd.ReadLimitsRaw() }); allocs != 0 {
+					t.Errorf("ReadLimitsRaw allocates %v times per call, want 0", allocs)
+				}
+				hd.Close()
+				if _, err := hd.ReadRaw(); !errors.Is(err, fs.ErrClosed) {
+					t.Errorf("ReadRaw after Close = %v, want fs.ErrClosed", err)
+				}
+			})
+		}
+	}
+}
+
+func TestReadRawVanish(t *testing.T) {
+	fx := fixtures[0]
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(fx.root)); err != nil {
+		t.Fatal(err)
+	}
+	hd, err := mustDetect(t, dir).Open(fx.paths(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	if err := os.Remove(hd.files[0].name()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hd.ReadRaw(); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadRaw of a removed file = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func BenchmarkReadRaw(b *testing.B) {
+	for _, fx := range fixtures {
+		for _, m := range modes {
+			b.Run(fx.name+"/"+m.name, func(b *testing.B) {
+				hd, err := mustDetect(b, fx.root).Open(fx.paths(b), m.opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer hd.Close()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := hd.ReadRaw(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestConcurrentHandles reads Handles of one Host from several goroutines;
 // run with -race, it checks that they share the Host's buffer safely.
 func TestConcurrentHandles(t *testing.T) {

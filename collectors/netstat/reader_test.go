@@ -474,3 +474,83 @@ func TestParseTCPListening(t *testing.T) {
 		t.Errorf("ParseTCPListening allocates %v times", a)
 	}
 }
+
+// TestReadRaw checks that ReadRaw reads net/dev, and net/snmp when asked,
+// whole and without allocating once the files are open.
+func TestReadRaw(t *testing.T) {
+	size := func(pid int, name string) int {
+		b, err := os.ReadFile(fixtureRoot + "/" + strconv.Itoa(pid) + "/net/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(b)
+	}
+	for _, keepOpen := range []bool{false, true} {
+		t.Run(mode(keepOpen), func(t *testing.T) {
+			r := newReader(t, fixtureRoot, 100, keepOpen)
+			r.buf = make([]byte, 0, 16) // it must grow to whole files
+			dev, snmp := size(100, "dev"), size(100, "snmp")
+			if n, err := r.ReadRaw(false); err != nil || n != dev {
+				t.Errorf("ReadRaw(false) = %d, %v; want %d bytes", n, err, dev)
+			}
+			if n, err := r.ReadRaw(true); err != nil || n != dev+snmp {
+				t.Errorf("ReadRaw(true) = %d, %v; want %d bytes", n, err, dev+snmp)
+			}
+			if !keepOpen {
+				return
+			}
+			for _, withSNMP := range []bool{false, true} {
+				if allocs := testing.AllocsPerRun(50, func() { _, _ = r.ReadRaw(withSNMP) }); allocs != 0 {
+					t.Errorf("ReadRaw(%v): %v allocations, want 0", withSNMP, allocs)
+				}
+			}
+		})
+	}
+	// A namespace without net/snmp reads net/dev only.
+	for _, keepOpen := range []bool{false, true} {
+		r := newReader(t, fixtureRoot, 400, keepOpen)
+		if n, err := r.ReadRaw(true); err != nil || n != size(400, "dev") {
+			t.Errorf("%s: no net/snmp: ReadRaw(true) = %d, %v; want %d bytes", mode(keepOpen), n, err, size(400, "dev"))
+		}
+	}
+}
+
+// TestReadRawDetectsExit: like Read, ReadRaw of kept-open files reports a
+// process that has exited.
+func TestReadRawDetectsExit(t *testing.T) {
+	requireProc(t)
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	r := newReader(t, "/proc", cmd.Process.Pid, true)
+	if _, err := r.ReadRaw(true); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := r.ReadRaw(false); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadRaw after the process exited = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func BenchmarkReadRaw(b *testing.B) {
+	requireProc(b)
+	for _, keepOpen := range []bool{true, false} {
+		for _, withSNMP := range []bool{false, true} {
+			name := mode(keepOpen) + "/dev"
+			if withSNMP {
+				name += "+snmp"
+			}
+			b.Run(name, func(b *testing.B) {
+				r := newReader(b, "/proc", os.Getpid(), keepOpen)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := r.ReadRaw(withSNMP); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -29,17 +29,35 @@
 // when a scrape every -scrape would see fewer than one tick in five (as with
 // -interval 1s). Those scrapes cost the agent CPU; the report says how much.
 //
-// With -cadvisor, cAdvisor is measured the same way right after the agent,
-// in its own window against the same containers, so the two never compete
-// for the CPU and each has its own containerd baseline. It runs as
+// Right after the agent, the floor process is measured the same way (unless
+// -floor=false): this command re-run as a minimal reader that preads, with
+// kept-open descriptors and through the agent's own collectors, exactly the
+// files the agent reads for the same containers at the same interval, and
+// nothing else (see floor.go). The agent's CPU over the floor's is the
+// agent's cost beyond the kernel's work of rendering those files.
 //
-//	cadvisor -listen_ip 127.0.0.1 -port P -housekeeping_interval <interval>
-//	  -allow_dynamic_housekeeping=false -containerd <socket>
-//	  -containerd-namespace k8s.io -docker_only=false
+// With -pods the containers form pods as on a Kubernetes node: a sandbox
+// running sleep plus one to three app containers that join its network
+// namespace, with the CRI labels (io.cri-containerd.kind sandbox or
+// container) and the io.kubernetes.cri.sandbox-id annotation; N counts the
+// sandboxes too. Without it every container has a network namespace of its
+// own.
 //
-// plus whatever -cadvisor-args adds (a later flag overrides an earlier one).
-// cAdvisor only recognises containerd containers whose id is 64 hex
-// characters, which is what this command uses.
+// With -cadvisor, cAdvisor is measured the same way after them, in its own
+// window against the same containers, so no two subjects compete for the
+// CPU and each has its own containerd baseline. -cadvisor-config picks how
+// it runs: "kubelet" as the kubelet runs its embedded cAdvisor, with
+// dynamic housekeeping between 10 s and 15 s,
+//
+//	cadvisor -listen_ip 127.0.0.1 -port P -housekeeping_interval 10s
+//	  -max_housekeeping_interval 15s -allow_dynamic_housekeeping=true
+//	  -containerd <socket> -containerd-namespace k8s.io -docker_only=false
+//
+// "fixed" with a fixed housekeeping interval equal to the agent's
+// (-housekeeping_interval <interval> -allow_dynamic_housekeeping=false), or
+// "both", one window each. Whatever -cadvisor-args adds comes last (a later
+// flag overrides an earlier one). cAdvisor only recognises containerd
+// containers whose id is 64 hex characters, which is what this command uses.
 //
 // Everything it started is removed at the end, also on Ctrl-C. It needs root:
 //
@@ -100,8 +118,11 @@ type options struct {
 	scrapeEvery  time.Duration
 	lagEvery     time.Duration
 	busy         int
+	pods         bool
+	floor        bool
 	fleetscope   string
 	cadvisor     string
+	cadvisorConf []string // "kubelet", "fixed"
 	cadvisorArgs []string
 	out          string
 	profile      string
@@ -110,6 +131,12 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == floorArg {
+		if err := floorMain(os.Args[2:]); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	var o options
 	counts := flag.String("containers", "55,205", "comma-separated container counts; each is measured separately, containers are reused")
 	flag.DurationVar(&o.window, "window", 3*time.Minute, "measurement window per count")
@@ -117,8 +144,11 @@ func main() {
 	flag.DurationVar(&o.scrapeEvery, "scrape", 15*time.Second, "scrape /metrics this often during the window, as Prometheus would")
 	flag.DurationVar(&o.lagEvery, "lag-every", 0, "scrape the agent this often instead, to sample its tick lag (0: every -interval if that is at most a fifth of -scrape, else never)")
 	flag.IntVar(&o.busy, "busy", 5, "how many of the containers burn a little CPU; the rest sleep")
+	flag.BoolVar(&o.pods, "pods", false, "containers form pods: a sandbox plus one to three app containers sharing its network namespace (default: a network namespace per container)")
+	flag.BoolVar(&o.floor, "floor", true, "also measure the floor process: a bare reader of the files the agent reads")
 	flag.StringVar(&o.fleetscope, "fleetscope", "", "fleetscope binary (default: build ./cmd/fleetscope)")
 	flag.StringVar(&o.cadvisor, "cadvisor", "", "cAdvisor binary; if set, cAdvisor is measured the same way after the agent")
+	cadvisorConf := flag.String("cadvisor-config", "kubelet", "how cAdvisor runs: kubelet (dynamic housekeeping, 10s to 15s), fixed (every -interval) or both")
 	cadvisorArgs := flag.String("cadvisor-args", "", "extra space-separated flags for cAdvisor")
 	flag.StringVar(&o.out, "out", "", "also write the results as a markdown file")
 	flag.StringVar(&o.profile, "profile", "", "after each window, save a 30 s CPU profile and a heap profile of the agent in this directory")
@@ -131,6 +161,9 @@ func main() {
 		fatalf("-containers: %v", err)
 	}
 	o.cadvisorArgs = strings.Fields(*cadvisorArgs)
+	if o.cadvisorConf, err = parseCadvisorConfig(*cadvisorConf); err != nil {
+		fatalf("-cadvisor-config: %v", err)
+	}
 	switch {
 	case o.window <= 0:
 		fatalf("-window: must be positive")
@@ -201,12 +234,21 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}
 	subjects := []*subject{fleetscopeSubject(o.fleetscope, o.profile != "")}
+	if o.floor {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("floor process: %w", err)
+		}
+		subjects = append(subjects, floorSubject(self, o))
+	}
 	if o.cadvisor != "" {
 		path, err := exec.LookPath(o.cadvisor)
 		if err != nil {
 			return fmt.Errorf("-cadvisor: %w", err)
 		}
-		subjects = append(subjects, cadvisorSubject(path, o.cadvisorArgs))
+		for _, conf := range o.cadvisorConf {
+			subjects = append(subjects, cadvisorSubject(path, conf, o.cadvisorArgs))
+		}
 	}
 
 	m := describeMachine(ctx, o)
@@ -215,7 +257,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	f := &fleet{d: d, busy: o.busy}
+	f := &fleet{d: d, busy: o.busy, pods: o.pods}
 	defer func() {
 		step("removing %d containers and containerd", f.len())
 		if err := f.removeAll(context.Background()); err != nil {
@@ -295,6 +337,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 type fleet struct {
 	d    *testenv.Daemon
 	busy int
+	pods bool
+
+	// Planned so far, for -pods: pods and app containers, so that a later
+	// grow goes on with the next pod and the busy ones stay the first.
+	nPods, nApps int
 
 	mu  sync.Mutex
 	ids []string
@@ -317,9 +364,38 @@ func (f *fleet) len() int {
 	return len(f.ids)
 }
 
-// grow starts containers until n run. The first f.busy containers ever
-// started run busyScript, the others sleep. It stops at the first failure.
+// added records a started container and reports progress.
+func (f *fleet) added(id string, n int) {
+	f.mu.Lock()
+	f.ids = append(f.ids, id)
+	started := len(f.ids)
+	f.mu.Unlock()
+	if started%25 == 0 || started == n {
+		fmt.Printf("    %d/%d running\n", started, n)
+	}
+}
+
+// podLabels are the CRI labels of a container of pod name, as containerd's
+// CRI plugin sets them; kind is "sandbox" or "container".
+func podLabels(name, kind, container string) map[string]string {
+	l := map[string]string{
+		"io.kubernetes.pod.name":      name,
+		"io.kubernetes.pod.namespace": "overhead",
+		"io.kubernetes.pod.uid":       name + "-uid",
+		"io.cri-containerd.kind":      kind,
+	}
+	if container != "" {
+		l["io.kubernetes.container.name"] = container
+	}
+	return l
+}
+
+// grow starts containers until n run, one namespace each or in pods. It
+// stops at the first failure.
 func (f *fleet) grow(ctx context.Context, n int) error {
+	if f.pods {
+		return f.growPods(ctx, n)
+	}
 	have := f.len()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(startWorkers)
@@ -329,7 +405,6 @@ func (f *fleet) grow(ctx context.Context, n int) error {
 			if i < f.busy {
 				args = []string{"sh", "-c", busyScript}
 			}
-			pod := fmt.Sprintf("overhead-%04d", i)
 			id := testenv.RandomID()
 			rctx, cancel := context.WithTimeout(gctx, runTimeout)
 			defer cancel()
@@ -337,23 +412,90 @@ func (f *fleet) grow(ctx context.Context, n int) error {
 				Namespace: namespace,
 				ID:        id,
 				Args:      args,
-				Labels: map[string]string{
-					"io.kubernetes.pod.name":       pod,
-					"io.kubernetes.pod.namespace":  "overhead",
-					"io.kubernetes.pod.uid":        pod + "-uid",
-					"io.kubernetes.container.name": "app",
-					"io.cri-containerd.kind":       "container",
-				},
+				Labels:    podLabels(fmt.Sprintf("overhead-%04d", i), "container", "app"),
 			})
 			if err != nil {
 				return fmt.Errorf("container %d (%s): %w", i, id, err)
 			}
-			f.mu.Lock()
-			f.ids = append(f.ids, id)
-			started := len(f.ids)
-			f.mu.Unlock()
-			if started%25 == 0 || started == n {
-				fmt.Printf("    %d/%d running\n", started, n)
+			f.added(id, n)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// podPlan is one pod to start: how many app containers, and which of them
+// run busyScript.
+type podPlan struct {
+	name string
+	busy []bool // one per app container
+}
+
+// planPods plans pods holding `want` more containers, sandboxes included:
+// pod i has 1 + i%3 app containers (so 1, 2, 3, 1, …), the last one fewer
+// if the count says so. The first f.busy app containers ever planned are
+// the busy ones.
+func (f *fleet) planPods(want int) []podPlan {
+	var plan []podPlan
+	for want > 0 {
+		p := podPlan{name: fmt.Sprintf("overhead-%04d", f.nPods)}
+		apps := min(1+f.nPods%3, want-1)
+		for range apps {
+			p.busy = append(p.busy, f.nApps < f.busy)
+			f.nApps++
+		}
+		f.nPods++
+		want -= 1 + apps
+		plan = append(plan, p)
+	}
+	return plan
+}
+
+// growPods starts pods until n containers run: the sandbox first (sleep,
+// as the pause container does nothing), then its app containers in its
+// network namespace.
+func (f *fleet) growPods(ctx context.Context, n int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(startWorkers)
+	for _, p := range f.planPods(n - f.len()) {
+		g.Go(func() error {
+			sandbox := testenv.RandomID()
+			rctx, cancel := context.WithTimeout(gctx, runTimeout*time.Duration(1+len(p.busy)))
+			defer cancel()
+			pid, err := f.d.Run(rctx, testenv.RunOptions{
+				Namespace: namespace,
+				ID:        sandbox,
+				Args:      []string{"sleep", "86400"},
+				Labels:    podLabels(p.name, "sandbox", ""),
+				Annotations: map[string]string{
+					"io.kubernetes.cri.container-type": "sandbox",
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("pod %s sandbox (%s): %w", p.name, sandbox, err)
+			}
+			f.added(sandbox, n)
+			for k, busy := range p.busy {
+				args := []string{"sleep", "86400"}
+				if busy {
+					args = []string{"sh", "-c", busyScript}
+				}
+				id := testenv.RandomID()
+				_, err := f.d.Run(rctx, testenv.RunOptions{
+					Namespace:    namespace,
+					ID:           id,
+					Args:         args,
+					Labels:       podLabels(p.name, "container", fmt.Sprintf("app-%d", k)),
+					NetNSFromPID: pid,
+					Annotations: map[string]string{
+						"io.kubernetes.cri.container-type": "container",
+						"io.kubernetes.cri.sandbox-id":     sandbox,
+					},
+				})
+				if err != nil {
+					return fmt.Errorf("pod %s container %d (%s): %w", p.name, k, id, err)
+				}
+				f.added(id, n)
 			}
 			return nil
 		})
@@ -459,30 +601,66 @@ func fleetscopeSubject(bin string, pprof bool) *subject {
 	}
 }
 
-func cadvisorSubject(bin string, extra []string) *subject {
+// parseCadvisorConfig turns -cadvisor-config into the configurations to
+// measure, in order.
+func parseCadvisorConfig(s string) ([]string, error) {
+	switch s {
+	case "kubelet", "fixed":
+		return []string{s}, nil
+	case "both":
+		return []string{"kubelet", "fixed"}, nil
+	}
+	return nil, fmt.Errorf("%q: want kubelet, fixed or both", s)
+}
+
+// The kubelet's cAdvisor settings: housekeeping every 10 s, backing off to
+// at most 15 s for containers whose stats do not change.
+const (
+	kubeletHousekeeping    = 10 * time.Second
+	kubeletMaxHousekeeping = 15 * time.Second
+)
+
+// cadvisorSubject runs cAdvisor in configuration conf, "kubelet" or
+// "fixed"; its name is cadvisor-<conf>.
+func cadvisorSubject(bin, conf string, extra []string) *subject {
 	return &subject{
-		name: "cadvisor",
+		name: "cadvisor-" + conf,
 		path: "/metrics",
 		seen: cadvisorSeen(namespace),
 		command: func(_, addr, socket string, interval time.Duration) ([]string, error) {
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			// A fixed housekeeping interval makes it sample as often as
-			// the agent; dynamic housekeeping would back off for idle
-			// containers.
-			args := []string{bin,
-				"-listen_ip", host, "-port", port,
-				"-housekeeping_interval", interval.String(),
-				"-allow_dynamic_housekeeping=false",
-				"-containerd", socket,
-				"-containerd-namespace", namespace,
-				"-docker_only=false",
-			}
-			return append(args, extra...), nil
+			return cadvisorArgs(bin, conf, addr, socket, interval, extra)
 		},
 	}
+}
+
+func cadvisorArgs(bin, conf, addr, socket string, interval time.Duration, extra []string) ([]string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{bin, "-listen_ip", host, "-port", port}
+	switch conf {
+	case "kubelet":
+		// As the kubelet runs it: dynamic housekeeping backs off for
+		// containers whose stats do not change, idle ones.
+		args = append(args,
+			"-housekeeping_interval", kubeletHousekeeping.String(),
+			"-max_housekeeping_interval", kubeletMaxHousekeeping.String(),
+			"-allow_dynamic_housekeeping=true")
+	case "fixed":
+		// Samples every container as often as the agent does.
+		args = append(args,
+			"-housekeeping_interval", interval.String(),
+			"-allow_dynamic_housekeeping=false")
+	default:
+		return nil, fmt.Errorf("cadvisor configuration %q: want kubelet or fixed", conf)
+	}
+	args = append(args,
+		"-containerd", socket,
+		"-containerd-namespace", namespace,
+		"-docker_only=false",
+	)
+	return append(args, extra...), nil
 }
 
 // process is a started agent.
@@ -637,6 +815,8 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	}
 	r.shims = len(shims)
 	cpu0, err := procCPUSeconds(o.procRoot, p.pid())
+	run0, run0Err := procRunNS(o.procRoot, p.pid())
+	cdRun0, cdRun0Err := procRunNS(o.procRoot, cdPid)
 	if err != nil {
 		return r, err
 	}
@@ -701,6 +881,8 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	if p.exited() {
 		return r, fmt.Errorf("died during the window: %w", p.exitErr())
 	}
+	run1, run1Err := procRunNS(o.procRoot, p.pid())
+	cdRun1, cdRun1Err := procRunNS(o.procRoot, cdPid)
 	cpu1, err := procCPUSeconds(o.procRoot, p.pid())
 	if err != nil {
 		return r, err
@@ -716,6 +898,16 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	}
 	r.elapsed = time.Since(t0)
 	r.cpu, r.containerdCPU = cpu1-cpu0, cd1-cd0
+	r.statCPU = r.cpu
+	// stat counts in USER_HZ ticks, 10 ms: a floor process at 55
+	// containers spends a handful of them in a window. The threads'
+	// schedstat run time is exact; use it when it was read both times.
+	if run0Err == nil && run1Err == nil && run1 >= run0 {
+		r.cpu, r.exactCPU = float64(run1-run0)/1e9, true
+	}
+	if cdRun0Err == nil && cdRun1Err == nil && cdRun1 >= cdRun0 {
+		r.containerdCPU = float64(cdRun1-cdRun0) / 1e9
+	}
 	if gone == 0 {
 		r.shimCPU = shim1 - shim0
 	} else {

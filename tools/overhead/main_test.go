@@ -219,17 +219,102 @@ func TestLagScrapeCPU(t *testing.T) {
 
 func TestComparisons(t *testing.T) {
 	results := []result{
-		{n: 55, subject: "fleetscope", elapsed: time.Minute, cpu: 0.3, rssMax: 20 << 20, bytes: 100 << 10, series: 900},
-		{n: 55, subject: "cadvisor", elapsed: time.Minute, cpu: 6, rssMax: 80 << 20, bytes: 2048 << 10, series: 9000},
+		{n: 55, subject: "fleetscope", elapsed: time.Minute, cpu: 0.3, rssMax: 20 << 20, bytes: 100 << 10},
+		{n: 55, subject: "floor", elapsed: time.Minute, cpu: 0.2, rssMax: 8 << 20, bytes: 1 << 10},
+		{n: 55, subject: "cadvisor-kubelet", elapsed: time.Minute, cpu: 4.5, rssMax: 60 << 20, bytes: 1024 << 10},
+		{n: 55, subject: "cadvisor-fixed", elapsed: 2 * time.Minute, cpu: 12, rssMax: 80 << 20, bytes: 2048 << 10},
 		{n: 205, subject: "fleetscope", elapsed: time.Minute, cpu: 1},
+		{n: 205, subject: "floor", elapsed: time.Minute, cpu: 0.4},
 	}
 	rows := comparisons(results)
-	if len(rows) != 1 {
-		t.Fatalf("rows = %v, want one (205 has no cAdvisor result)", rows)
+	if len(rows) != 3 {
+		t.Fatalf("rows = %q, want a header and two", rows)
 	}
-	want := []string{"55", "0.50", "10.00", "20.0×", "20.0 / 80.0", "100 / 2048", "900 / 9000"}
-	if !slices.Equal(rows[0], want) {
-		t.Errorf("row = %q, want %q", rows[0], want)
+	header := []string{"N", "fleetscope CPU %", "floor CPU %", "fleetscope / floor CPU",
+		"cAdvisor (kubelet) CPU %", "cAdvisor (kubelet) / fleetscope CPU",
+		"cAdvisor (fixed) CPU %", "cAdvisor (fixed) / fleetscope CPU",
+		"RSS max MiB (fleetscope / floor / cAdvisor (kubelet) / cAdvisor (fixed))",
+		"/metrics KiB (fleetscope / floor / cAdvisor (kubelet) / cAdvisor (fixed))"}
+	if !slices.Equal(rows[0], header) {
+		t.Errorf("header = %q, want %q", rows[0], header)
+	}
+	// cAdvisor fixed ran twice as long: its ratio is of rates, 10 %% / 0.5 %%.
+	want := []string{"55", "0.500", "0.333", "1.50×", "7.500", "15.0×", "10.000", "20.0×",
+		"20.0 / 8.0 / 60.0 / 80.0", "100 / 1 / 1024 / 2048"}
+	if !slices.Equal(rows[1], want) {
+		t.Errorf("row = %q, want %q", rows[1], want)
+	}
+	want = []string{"205", "1.667", "0.667", "2.50×", "n/a", "n/a", "n/a", "n/a",
+		"0.0 / 0.0 / n/a / n/a", "0 / 0 / n/a / n/a"}
+	if !slices.Equal(rows[2], want) {
+		t.Errorf("row = %q, want %q", rows[2], want)
+	}
+	if rows := comparisons(results[4:5]); rows != nil {
+		t.Errorf("the agent alone: %q, want no table", rows)
+	}
+}
+
+func TestPlanPods(t *testing.T) {
+	f := &fleet{busy: 2}
+	size := func(plan []podPlan) (n int) {
+		for _, p := range plan {
+			n += 1 + len(p.busy)
+		}
+		return n
+	}
+	plan := f.planPods(10)
+	// 1+1, 1+2, 1+3, then the last pod cut to fit: a lone sandbox.
+	if size(plan) != 10 || len(plan) != 4 {
+		t.Fatalf("plan = %+v: %d containers in %d pods, want 10 in 4", plan, size(plan), len(plan))
+	}
+	if !slices.Equal(plan[0].busy, []bool{true}) || !slices.Equal(plan[1].busy, []bool{true, false}) {
+		t.Errorf("the first two app containers should be the busy ones: %+v", plan)
+	}
+	if len(plan[3].busy) != 0 {
+		t.Errorf("last pod = %+v, want a sandbox alone", plan[3])
+	}
+	// Growing goes on with the next pod; no more busy ones.
+	more := f.planPods(5)
+	if size(more) != 5 || more[0].name != "overhead-0004" || slices.Contains(more[0].busy, true) {
+		t.Errorf("next plan = %+v", more)
+	}
+	if p := f.planPods(1); len(p) != 1 || len(p[0].busy) != 0 {
+		t.Errorf("one container left: %+v, want a lone sandbox", p)
+	}
+}
+
+func TestCadvisorConfig(t *testing.T) {
+	for in, want := range map[string][]string{
+		"kubelet": {"kubelet"}, "fixed": {"fixed"}, "both": {"kubelet", "fixed"},
+	} {
+		if got, err := parseCadvisorConfig(in); err != nil || !slices.Equal(got, want) {
+			t.Errorf("parseCadvisorConfig(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := parseCadvisorConfig("dynamic"); err == nil {
+		t.Error("parseCadvisorConfig accepted an unknown configuration")
+	}
+	args, err := cadvisorArgs("cadvisor", "kubelet", "127.0.0.1:9", "/run/c.sock", 30*time.Second, []string{"-v=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(args, " ")
+	for _, want := range []string{"-housekeeping_interval 10s", "-max_housekeeping_interval 15s",
+		"-allow_dynamic_housekeeping=true", "-containerd /run/c.sock", "-port 9"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("kubelet args %q lack %q", got, want)
+		}
+	}
+	if !strings.HasSuffix(got, " -v=2") {
+		t.Errorf("kubelet args %q: extra flags must come last", got)
+	}
+	args, err = cadvisorArgs("cadvisor", "fixed", "127.0.0.1:9", "/run/c.sock", 30*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = strings.Join(args, " ")
+	if !strings.Contains(got, "-housekeeping_interval 30s -allow_dynamic_housekeeping=false") || strings.Contains(got, "max_housekeeping") {
+		t.Errorf("fixed args = %q", got)
 	}
 }
 

@@ -33,7 +33,9 @@ type result struct {
 	startup  startup // of the containers added for this n
 
 	elapsed         time.Duration // between the two CPU readings
-	cpu             float64       // the subject's CPU seconds in the window
+	cpu             float64       // the subject's CPU seconds in the window: statCPU, or exact if exactCPU
+	statCPU         float64       // utime+stime from stat, in 10 ms ticks
+	exactCPU        bool          // cpu is the threads' schedstat run time
 	containerdCPU   float64       // containerd's CPU seconds in the same window
 	shimCPU         float64       // its shims' CPU seconds, valid if shims > 0
 	shims           int
@@ -138,7 +140,7 @@ func (r result) cells() []string {
 	}
 	return []string{
 		fmt.Sprint(r.n), r.subject, fmt.Sprint(r.seen),
-		fmt.Sprintf("%.2f", r.cpuPercent()),
+		fmt.Sprintf("%.3f", r.cpuPercent()),
 		fmt.Sprintf("%.1f", r.perContainerTick()),
 		fmt.Sprintf("%.1f", mib(r.rssMax)), fmt.Sprintf("%.1f", mib(r.rssLast)),
 		fmt.Sprintf("%.1f", float64(r.bytes)/1024), fmt.Sprint(r.series),
@@ -149,35 +151,79 @@ func (r result) cells() []string {
 	}
 }
 
-var comparisonHeader = []string{
-	"N", "fleetscope CPU %", "cAdvisor CPU %", "cAdvisor / fleetscope CPU",
-	"RSS max MiB (f / c)", "/metrics KiB (f / c)", "series (f / c)",
+// compared are the subjects set beside the agent, in the order of the
+// comparison table's columns.
+var compared = []struct{ subject, label string }{
+	{"floor", "floor"},
+	{"cadvisor-kubelet", "cAdvisor (kubelet)"},
+	{"cadvisor-fixed", "cAdvisor (fixed)"},
 }
 
-// comparisons pairs each fleetscope result with the cAdvisor result of the
-// same N, as table rows.
+// comparisons sets each fleetscope result beside the results of the other
+// subjects for the same N: the floor process (fleetscope CPU ÷ floor CPU,
+// the agent's cost over the kernel's) and cAdvisor in each configuration
+// measured (cAdvisor CPU ÷ fleetscope CPU). It returns the header and the
+// rows; no rows when the agent was measured alone.
 func comparisons(results []result) [][]string {
-	var rows [][]string
+	find := func(subject string, n int) (result, bool) {
+		i := slices.IndexFunc(results, func(c result) bool { return c.subject == subject && c.n == n })
+		if i < 0 {
+			return result{}, false
+		}
+		return results[i], true
+	}
+	var present []int // indexes into compared
+	for i, c := range compared {
+		if slices.ContainsFunc(results, func(r result) bool { return r.subject == c.subject }) {
+			present = append(present, i)
+		}
+	}
+	if len(present) == 0 {
+		return nil
+	}
+	header := []string{"N", "fleetscope CPU %"}
+	names := []string{"fleetscope"}
+	for _, i := range present {
+		c := compared[i]
+		names = append(names, c.label)
+		if c.subject == "floor" {
+			header = append(header, "floor CPU %", "fleetscope / floor CPU")
+		} else {
+			header = append(header, c.label+" CPU %", c.label+" / fleetscope CPU")
+		}
+	}
+	header = append(header, "RSS max MiB ("+strings.Join(names, " / ")+")", "/metrics KiB ("+strings.Join(names, " / ")+")")
+	rows := [][]string{header}
 	for _, f := range results {
 		if f.subject != "fleetscope" {
 			continue
 		}
-		i := slices.IndexFunc(results, func(c result) bool { return c.subject == "cadvisor" && c.n == f.n })
-		if i < 0 {
-			continue
+		row := []string{fmt.Sprint(f.n), fmt.Sprintf("%.3f", f.cpuPercent())}
+		rss := []string{fmt.Sprintf("%.1f", mib(f.rssMax))}
+		size := []string{fmt.Sprintf("%.0f", float64(f.bytes)/1024)}
+		for _, i := range present {
+			c, ok := find(compared[i].subject, f.n)
+			if !ok {
+				row = append(row, "n/a", "n/a")
+				rss, size = append(rss, "n/a"), append(size, "n/a")
+				continue
+			}
+			ratio := "n/a"
+			switch {
+			case compared[i].subject == "floor" && c.cpu > 0:
+				ratio = fmt.Sprintf("%.2f×", f.cpu/f.elapsed.Seconds()/(c.cpu/c.elapsed.Seconds()))
+			case compared[i].subject != "floor" && f.cpu > 0:
+				ratio = fmt.Sprintf("%.1f×", c.cpu/c.elapsed.Seconds()/(f.cpu/f.elapsed.Seconds()))
+			}
+			row = append(row, fmt.Sprintf("%.3f", c.cpuPercent()), ratio)
+			rss = append(rss, fmt.Sprintf("%.1f", mib(c.rssMax)))
+			size = append(size, fmt.Sprintf("%.0f", float64(c.bytes)/1024))
 		}
-		c := results[i]
-		ratio := "n/a"
-		if f.cpu > 0 {
-			ratio = fmt.Sprintf("%.1f×", c.cpu/f.cpu)
-		}
-		rows = append(rows, []string{
-			fmt.Sprint(f.n),
-			fmt.Sprintf("%.2f", f.cpuPercent()), fmt.Sprintf("%.2f", c.cpuPercent()), ratio,
-			fmt.Sprintf("%.1f / %.1f", mib(f.rssMax), mib(c.rssMax)),
-			fmt.Sprintf("%.0f / %.0f", float64(f.bytes)/1024, float64(c.bytes)/1024),
-			fmt.Sprintf("%d / %d", f.series, c.series),
-		})
+		row = append(row, strings.Join(rss, " / "), strings.Join(size, " / "))
+		rows = append(rows, row)
+	}
+	if len(rows) == 1 {
+		return nil
 	}
 	return rows
 }
@@ -188,8 +234,8 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // print writes a one-line summary as soon as a window ends.
 func (r result) print(w io.Writer) {
-	fmt.Fprintf(w, "    %s, %d containers: %.2f%% of a core over %v (%.3f s CPU), containerd %.2f%%, RSS max %.1f MiB\n",
-		r.subject, r.n, r.cpuPercent(), r.elapsed.Round(time.Second), r.cpu, r.containerdPercent(), mib(r.rssMax))
+	fmt.Fprintf(w, "    %s, %d containers: %.3f%% of a core over %v (%.4f s CPU, %.2f s by stat), containerd %.2f%%, RSS max %.1f MiB\n",
+		r.subject, r.n, r.cpuPercent(), r.elapsed.Round(time.Second), r.cpu, r.statCPU, r.containerdPercent(), mib(r.rssMax))
 	if len(r.lags) > 0 {
 		over := "n/a"
 		if r.haveOverruns {
@@ -211,7 +257,7 @@ func writeTable(w io.Writer, results []result, scrapeEvery time.Duration, markdo
 	writeRows(w, rows, markdown)
 	if cmp := comparisons(results); len(cmp) > 0 {
 		fmt.Fprintln(w)
-		writeRows(w, append([][]string{comparisonHeader}, cmp...), markdown)
+		writeRows(w, cmp, markdown)
 	}
 	for _, r := range results {
 		if r.startup.added > 0 && r.subject == "fleetscope" {
@@ -260,9 +306,12 @@ func writeMarkdown(path string, m machine, o options, results []result) error {
 	fmt.Fprintln(&b)
 	writeTable(&b, results, o.scrapeEvery, true)
 	fmt.Fprintf(&b, `
-CPU is utime+stime of the process from /proc/<pid>/stat between the start and
-the end of the window, which starts once the agent reports every container
-and one more sample interval has passed. "µs / container / tick" charges
+CPU is the run time of the process's threads (summed
+/proc/<pid>/task/*/schedstat, nanoseconds) between the start and the end of
+the window, which starts once the agent reports every container and one
+more sample interval has passed; utime+stime from /proc/<pid>/stat, which
+counts 10 ms ticks, only where schedstat could not be read (containerd's
+likewise; its shims' from stat). "µs / container / tick" charges
 everything the process did in the window (sampling, discovery, storage
 rounds, serving scrapes) to N containers × window/interval ticks. RSS is
 VmRSS, read right after each scrape. /metrics KiB and series are from the
@@ -323,6 +372,7 @@ func (m machine) lines(o options) []string {
 		fmt.Sprintf("containerd %s; %s", m.containerd, m.fleetscope),
 		fmt.Sprintf("window %v per N and agent, agent interval %v, scrape every %v%s, %d busy containers (the rest sleep)",
 			o.window, o.interval, o.scrapeEvery, lagNote(o), o.busy),
+		"layout: " + layout(o),
 	}
 }
 
@@ -436,6 +486,13 @@ func cgroupModeFromFS(root string) string {
 	default:
 		return "legacy"
 	}
+}
+
+func layout(o options) string {
+	if o.pods {
+		return "pods (a sandbox running sleep plus 1, 2, 3, 1, … app containers in its network namespace; N counts sandboxes)"
+	}
+	return "a network namespace per container"
 }
 
 func lagNote(o options) string {
