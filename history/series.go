@@ -642,25 +642,7 @@ func (s *Series) clearHours(from, to int64) {
 // first sample and minutes older than a week are Minute(0). It does not
 // allocate when dst has room.
 func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
-	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
-	if t <= f {
-		return dst
-	}
-	n := len(dst)
-	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
-	out := dst[n:]
-	clear(out)
-	if !s.seen {
-		return dst
-	}
-	mins := s.mins()
-	lo, hi := max(f, s.cur-int64(len(mins))), min(t, s.cur)
-	for lo < hi {
-		i := mod(lo, len(mins))
-		c := copy(out[lo-f:hi-f], mins[i:])
-		lo += int64(c)
-	}
-	return dst
+	return appendMinuteRing(s, dst, s.mins(), from, to)
 }
 
 // AppendCPUFine appends the fine CPU code (see EncodeCPUFine) of every
@@ -668,6 +650,13 @@ func (s *Series) AppendMinutes(dst []Minute, from, to time.Time) []Minute {
 // returns dst: 0 where AppendMinutes gives Minute(0). It does not allocate
 // when dst has room.
 func (s *Series) AppendCPUFine(dst []uint8, from, to time.Time) []uint8 {
+	return appendMinuteRing(s, dst, s.fine(), from, to)
+}
+
+// appendMinuteRing appends ring's entry for every minute in [from, to), as
+// AppendMinutes describes; ring is one of s's per-minute rings, indexed by
+// minute modulo its length.
+func appendMinuteRing[T any](s *Series, dst, ring []T, from, to time.Time) []T {
 	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
 	if t <= f {
 		return dst
@@ -679,11 +668,10 @@ func (s *Series) AppendCPUFine(dst []uint8, from, to time.Time) []uint8 {
 	if !s.seen {
 		return dst
 	}
-	fine := s.fine()
-	lo, hi := max(f, s.cur-int64(len(fine))), min(t, s.cur)
+	lo, hi := max(f, s.cur-int64(len(ring))), min(t, s.cur)
 	for lo < hi {
-		i := mod(lo, len(fine))
-		c := copy(out[lo-f:hi-f], fine[i:])
+		i := mod(lo, len(ring))
+		c := copy(out[lo-f:hi-f], ring[i:])
 		lo += int64(c)
 	}
 	return dst
