@@ -661,10 +661,7 @@ func appendMinuteRing[T any](s *Series, dst, ring []T, from, to time.Time) []T {
 	if t <= f {
 		return dst
 	}
-	n := len(dst)
-	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
-	out := dst[n:]
-	clear(out)
+	dst, out := appendZeros(dst, t-f)
 	if !s.seen {
 		return dst
 	}
@@ -688,10 +685,7 @@ func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
 	if t <= f {
 		return dst
 	}
-	n := len(dst)
-	dst = slices.Grow(dst, int(t-f))[:n+int(t-f)]
-	out := dst[n:]
-	clear(out)
+	dst, out := appendZeros(dst, t-f)
 	if !s.seen {
 		return dst
 	}
@@ -704,6 +698,15 @@ func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
 		out[curH-f] = r.hour()
 	}
 	return dst
+}
+
+// appendZeros extends dst by n zero entries, growing it only when it has
+// no room, and returns it and the entries added.
+func appendZeros[T any](dst []T, n int64) (all, added []T) {
+	l := len(dst)
+	dst = slices.Grow(dst, int(n))[:l+int(n)]
+	clear(dst[l:])
+	return dst, dst[l:]
 }
 
 // MaxWindow bounds the windows of AppendMinutes and AppendHours, so that a

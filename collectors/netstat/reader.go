@@ -100,19 +100,14 @@ func (r *Reader) Read(s *Stats) error {
 		return err
 	}
 	s.TCPPassiveOpens, s.HaveTCP = 0, false
-	if !r.keepOpen || r.snmp != nil {
-		data, err := r.read(r.snmp, r.snmpPath)
-		switch {
-		case err == nil:
-			if s.TCPPassiveOpens, s.HaveTCP, err = ParseSNMPPassiveOpens(data); err != nil {
-				return fmt.Errorf("%s: %w", r.snmpPath, err)
-			}
-		case r.keepOpen || !errors.Is(err, fs.ErrNotExist):
-			return err
+	data, err := r.readSNMP()
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		if s.TCPPassiveOpens, s.HaveTCP, err = ParseSNMPPassiveOpens(data); err != nil {
+			return fmt.Errorf("%s: %w", r.snmpPath, err)
 		}
-		// Opened by path, a missing net/snmp is a namespace without IPv4 or
-		// a process that exited since net/dev was read; in the latter case
-		// the next Read reports it.
 	}
 	if err := r.readListening(s); err != nil {
 		return err
@@ -122,6 +117,21 @@ func (r *Reader) Read(s *Stats) error {
 		return r.checkAlive()
 	}
 	return nil
+}
+
+// readSNMP returns net/snmp's content, nil where the namespace has none:
+// kept open, a namespace without IPv4 had no file to open; opened by path,
+// a missing file is that or a process that exited since net/dev was read,
+// which the next read reports. The result aliases r.buf.
+func (r *Reader) readSNMP() ([]byte, error) {
+	if r.keepOpen && r.snmp == nil {
+		return nil, nil
+	}
+	data, err := r.read(r.snmp, r.snmpPath)
+	if err != nil && !r.keepOpen && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return data, err
 }
 
 // readListening sets s.Listening from the first page of net/tcp, then of
@@ -321,14 +331,12 @@ func (r *Reader) ReadRaw(withSNMP bool) (int, error) {
 		return 0, err
 	}
 	total := len(data)
-	if withSNMP && (!r.keepOpen || r.snmp != nil) {
-		data, err := r.read(r.snmp, r.snmpPath)
-		switch {
-		case err == nil:
-			total += len(data)
-		case r.keepOpen || !errors.Is(err, fs.ErrNotExist):
+	if withSNMP {
+		data, err := r.readSNMP()
+		if err != nil {
 			return total, err
 		}
+		total += len(data)
 	}
 	if r.keepOpen {
 		return total, r.checkAlive()
