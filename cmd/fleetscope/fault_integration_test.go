@@ -586,13 +586,21 @@ func TestChurn(t *testing.T) {
 		}
 		c.alive = append(c.alive, id)
 	}
+	// Cgroup files open at the first read of a container and network files
+	// at the next network pass, so the count must hold still for a few
+	// ticks before it is the steady one (a half-opened set can divide too).
 	var perContainer int
-	testenv.Eventually(t, 5*time.Second, "initial containers sampled", func() error {
+	var lastFiles float64
+	var stableSince time.Time
+	testenv.Eventually(t, 15*time.Second, "initial containers sampled", func() error {
 		mfs := a.scrape(t)
 		running, _ := sum(mfs, "fleetscope_containers_tracked", map[string]string{"state": "running"})
 		files, _, _ := value(mfs, "fleetscope_sampler_open_files", nil)
-		if running != churnLive || int(files)%churnLive != 0 || files == 0 {
-			return fmt.Errorf("%v running, %v open files", running, files)
+		if files != lastFiles {
+			lastFiles, stableSince = files, time.Now()
+		}
+		if running != churnLive || int(files)%churnLive != 0 || files == 0 || time.Since(stableSince) < 3*time.Second {
+			return fmt.Errorf("%v running, %v open files (steady for %v)", running, files, time.Since(stableSince).Round(time.Second))
 		}
 		perContainer = int(files) / churnLive
 		return nil
