@@ -1138,6 +1138,38 @@ func TestSubMinuteDutyCycle(t *testing.T) {
 	}
 }
 
+// TestBusyFromAPartialMinute: sampling that begins 6 s before the end of a
+// minute (the agent or the container started then) leaves a valid minute
+// with 5 s of samples. A container busy in every one of them is busy all
+// the time sampled, not a twelfth of the minute, and no candidate.
+func TestBusyFromAPartialMinute(t *testing.T) {
+	th := defaultThresholds(t)
+	cfg := defaultAnalysis()
+	cfg.MinObservation = time.Minute
+	start := t0.Add(54 * time.Second)
+	for _, minutes := range []int{1, 3} {
+		s := history.NewSeries()
+		n := 6 + 60*(minutes-1)
+		for i := range n {
+			sm := history.Sample{Time: start.Add(time.Duration(i) * time.Second), WorkingSet: 20 * mib}
+			if i > 0 {
+				// The first sample has no counter to take a delta from.
+				sm.CPUSeconds, sm.Interval = 0.2, time.Second
+			}
+			s.Add(sm, th)
+		}
+		now := start.Add(time.Duration(n) * time.Second)
+		s.Advance(now, th)
+		r := Analyze(withLimits(s, now, 0.2, 0), cfg, nil)
+		if r.ObservedFor != time.Duration(minutes)*time.Minute || r.IdleRatio7d != 0 {
+			t.Fatalf("%d minutes: observed %v, idle %v", minutes, r.ObservedFor, r.IdleRatio7d)
+		}
+		if r.BusyRatio != 1 || r.DutyCycled || r.Verdict == VerdictFunction || r.Verdict == VerdictServerlessContainer {
+			t.Errorf("%d minutes: busy %v, duty-cycled %v, verdict %s; want busy 1, kept", minutes, r.BusyRatio, r.DutyCycled, r.Verdict)
+		}
+	}
+}
+
 // TestRestartsAndListeners: a crash-looping container of a live pod is
 // paid, idle, while it is down: its idle cost counts that time, and it is
 // no candidate of any kind. An always-on TCP server is no function, but

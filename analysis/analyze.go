@@ -212,7 +212,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	var ms minuteStats
 	sc.runs = sc.runs[:0]
 	sc.ws = sc.ws[:0]
-	var acceptsTotal, diskTotal, cpuTotal, busyTotal float64
+	var acceptsTotal, diskTotal, cpuTotal, busyTotal, sampledTotal float64
 	var runsTotal, listenMinutes int
 	// A time beyond what Unix nanoseconds hold (the zero Time, say) can
 	// name no minute of history.
@@ -237,6 +237,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 			diskTotal += float64(h.DiskWriteBytes)
 			cpuTotal += float64(h.BusyCPUSeconds)
 			busyTotal += float64(h.BusySeconds)
+			sampledTotal += float64(h.SampledSeconds)
 			runsTotal += int(h.BusyRuns)
 			r.LongestBusyRun = max(r.LongestBusyRun, h.LongestBusyRun)
 			r.PeakCores = max(r.PeakCores, float64(h.PeakCores))
@@ -254,8 +255,11 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.BusyRuns = runsTotal
 	r.ListeningRatio = ratio(listenMinutes, ms.valid[2])
 	r.BusyRatio = math.NaN()
-	if ms.valid[2] > 0 {
-		r.BusyRatio = min(busyTotal/float64(ms.valid[2]*60), 1)
+	// Of the time sampled, not of the minutes: the minute sampling began
+	// in holds only the seconds after it, and taking it as a whole made a
+	// container busy from its first sample look idle for most of it.
+	if ms.valid[2] > 0 && sampledTotal > 0 {
+		r.BusyRatio = min(busyTotal/sampledTotal, 1)
 		r.DutyCycled = r.IdleRatio7d < cfg.CandidateIdleRatio && 1-r.BusyRatio >= cfg.CandidateIdleRatio
 	}
 	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], sc.minutes, sc.fine)
@@ -295,7 +299,12 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 		latency: latencyCritical(in.Labels), diskFloor: diskFloor(cfg.Idle, in.Labels),
 	}
 	if hours := r.ObservedFor.Hours(); hours > 0 {
+		// What samples counted scales from the time they covered, which
+		// is short of the minutes where sampling began or ended.
 		scale := hoursPerMonth / hours
+		if sampledTotal > 0 {
+			scale = hoursPerMonth * 3600 / sampledTotal
+		}
 		fa.requests, fa.requestsFrom = acceptsTotal, fromAccepts
 		switch {
 		case acceptsTotal > 0:

@@ -32,12 +32,14 @@
 //     seconds, the runs of consecutive busy samples and the longest of
 //     them, and the highest CPU rate of one sample (see history.Hour). Its resolution is the
 //     sampling interval (10 s by default). BusyRatio is busy seconds /
-//     (minutes with data × 60), at most 1, NaN without data;
+//     seconds sampled (short of the minutes with data × 60 by the
+//     minutes sampling began or ended in), at most 1, NaN without data;
 //     LongestBusyRun the longest run, BusyRuns the runs begun and
 //     PeakCores the highest sample rate in the window. Hours recorded
 //     before history kept this (checkpoint versions 1 to 3) read as busy
 //     for their active minutes in full, with all their CPU seconds, in
-//     runs as long as those.
+//     runs as long as those; hours recorded before history kept the
+//     seconds sampled (versions 1 to 5) read as sampled in full.
 //   - A container is duty-cycled when IdleRatio7d < candidate_idle_ratio
 //     ≤ 1 − BusyRatio: its minutes hold work, but in pieces shorter than a
 //     minute with idle samples between them, which a minute's average
@@ -94,7 +96,9 @@
 // # Serverless cost on a platform
 //
 // The billed time is estimated as a range, from what was measured in the
-// window and scaled from ObservedFor to 730 hours:
+// window and scaled to 730 hours from the time the window's samples
+// covered (its minutes with data in full for hours recorded before that
+// was kept):
 //
 //   - low: the CPU seconds of the busy samples in the window (work done
 //     while idle, below the floors, would not run there) divided by the
@@ -130,7 +134,7 @@
 // times 1,769 MB: the largest size buys the most CPU there is). Function
 // platforms have no vCPU price, so the vCPU term vanishes for them and
 // their CPU is paid through memory. Requests per month are the
-// TCP connections accepted in the window scaled from ObservedFor to 730
+// TCP connections accepted in the window scaled the same way to 730
 // hours; when none were seen, the runs of busy samples, else the number of
 // bursts, scaled the same way (a run or a burst is at least one
 // invocation).

@@ -27,7 +27,7 @@ var (
 
 const (
 	magic         = "FSHISTRY"
-	formatVersion = 5
+	formatVersion = 6
 	// version1 had no timeline offset: its series have none.
 	version1 = 1
 	// version2 had no fine CPU codes: its minutes read as mid-bucket.
@@ -37,7 +37,10 @@ const (
 	version3 = 3
 	// version4 had no restarts, down or listening minutes: its hours have
 	// none.
-	version4   = 4
+	version4 = 4
+	// version5 had no sampled seconds: its minutes read as sampled in
+	// full.
+	version5   = 5
 	headerLen  = len(magic) + 4
 	trailerLen = 4
 
@@ -47,7 +50,10 @@ const (
 	maxSeries = 1 << 20
 	maxKeyLen = 1024
 
-	hourRecLen = 40
+	hourRecLen = 42
+	// hourRecLenV5 is the length of an hour of version 5, without the
+	// sampled seconds.
+	hourRecLenV5 = 40
 	// hourRecLenV4 is the length of an hour of version 4, with the peak
 	// as a float32 and no listening, down minutes or restarts.
 	hourRecLenV4 = 40
@@ -174,6 +180,9 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 		b = appendFloat(b, h.busyCPU)
 		b = le.AppendUint64(b, uint64(s.run))
 	}
+	if version > version5 {
+		b = le.AppendUint64(b, uint64(h.observed))
+	}
 
 	mins, fine := s.mins(), s.fine()
 	for m, n := s.minuteExtent(), len(mins); m < s.cur; {
@@ -198,18 +207,24 @@ func appendSeries(b []byte, k Key, s *Series, version uint32) []byte {
 		b = le.AppendUint32(b, math.Float32bits(r.tx))
 		b = le.AppendUint32(b, math.Float32bits(r.disk))
 		b = le.AppendUint32(b, r.accepts)
-		b = append(b, r.minutes, r.actv)
+		c := r.counts()
+		b = append(b, c.minutes, c.actv)
 		switch {
 		case version > version4:
-			b = le.AppendUint16(b, r.busy)
-			b = le.AppendUint16(b, r.runs)
+			b = le.AppendUint16(b, c.busy)
+			b = le.AppendUint16(b, c.runs)
 			b = le.AppendUint16(b, r.longest)
 			b = le.AppendUint16(b, r.peak)
 			b = le.AppendUint32(b, math.Float32bits(r.busyCPU))
-			b = append(b, r.listen, r.down)
+			// Listening and down minutes in the low 6 bits, the
+			// restarts in the top 2 bits of both, the high ones first.
+			b = append(b, c.listen|c.restarts>>2<<6, c.down|c.restarts&3<<6)
+			if version > version5 {
+				b = le.AppendUint16(b, c.sampled)
+			}
 		case version == version4:
-			b = le.AppendUint16(b, r.busy)
-			b = le.AppendUint16(b, r.runs)
+			b = le.AppendUint16(b, c.busy)
+			b = le.AppendUint16(b, c.runs)
 			b = le.AppendUint16(b, r.longest)
 			b = le.AppendUint32(b, math.Float32bits(float32(r.peakCores())))
 			b = le.AppendUint32(b, math.Float32bits(r.busyCPU))
@@ -404,7 +419,7 @@ func (d *decoder) payload() (*Store, error) {
 
 func finite(f float64) bool { return f >= 0 && f <= math.MaxFloat64 }
 
-const accLen = 4*8 + (4 + 7*8) + (6*8 + 2) + accLenV4 + accLenV5
+const accLen = 4*8 + (4 + 7*8) + (6*8 + 2) + accLenV4 + accLenV5 + accLenV6
 
 // accLenV4 is what version 4 adds to the accumulators: activity below the
 // minute in the minute's and the hour's, and the busy run in progress.
@@ -413,6 +428,9 @@ const accLenV4 = (8+8+4+8+8)*2 + 8
 // accLenV5 is what version 5 adds: down time and listening in the minute's
 // accumulator, listening and down minutes and restarts in the hour's.
 const accLenV5 = 8 + 1 + 3
+
+// accLenV6 is what version 6 adds: the time the hour's samples covered.
+const accLenV6 = 8
 
 // maxOffset bounds a timeline offset: the span of Unix nanoseconds.
 const maxOffset = math.MaxInt64 / 2
@@ -441,6 +459,9 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	}
 
 	n := accLen
+	if d.version <= version5 {
+		n -= accLenV6
+	}
 	if d.version <= version4 {
 		n -= accLenV5
 	}
@@ -487,6 +508,13 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		h.busy = int64(h.actv) * nsPerMinute
 		h.longest, h.busyCPU = h.busy, h.cpu
 	}
+	if d.version > version5 {
+		h.observed = int64(c.u64())
+	} else {
+		// Recorded without sampled time: the hour's minutes so far
+		// count as sampled in full, as the analysis took them before.
+		h.observed = int64(h.minutes) * nsPerMinute
+	}
 	switch {
 	case offset <= -maxOffset || offset >= maxOffset:
 		return k, nil, corrupt("timeline offset out of range")
@@ -497,7 +525,7 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 	case a.observed < 0 || !finite(a.cpu) || a.busy < 0 || a.busy > a.observed || a.longest < 0 || !finite(a.peak) || !finite(a.busyCPU) ||
 		a.down < 0 || a.down > a.observed || listen > 1:
 		return k, nil, corrupt("bad minute accumulator")
-	case h.busy < 0 || h.longest < 0 || !finite(h.peak) || !finite(h.busyCPU) || run < 0:
+	case h.busy < 0 || h.longest < 0 || !finite(h.peak) || !finite(h.busyCPU) || run < 0 || h.observed < 0:
 		return k, nil, corrupt("bad activity below the minute")
 	case !finite(h.cpu) || h.actv > h.minutes || int(h.minutes) > mod(cur, 60) || h.listen > h.minutes || h.down > h.minutes:
 		return k, nil, corrupt("bad hour accumulator")
@@ -522,6 +550,8 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		recLen = hourRecLenV3
 	case d.version == version4:
 		recLen = hourRecLenV4
+	case d.version == version5:
+		recLen = hourRecLenV5
 	}
 	var peak float32
 	if !d.fits(nMin*perMinute + nHours*recLen) {
@@ -586,33 +616,42 @@ func (d *decoder) series() (k Key, s *Series, err error) {
 		r.cpu, r.maxWSKiB = c.f32(), c.u32()
 		r.rx, r.tx, r.disk = c.f32(), c.f32(), c.f32()
 		r.accepts = c.u32()
-		r.minutes, r.actv = c.u8(), c.u8()
+		var n hourCounts
+		n.minutes, n.actv = c.u8(), c.u8()
 		peak = 0
 		switch {
 		case d.version > version4:
-			r.busy, r.runs, r.longest, r.peak, r.busyCPU = c.u16(), c.u16(), c.u16(), c.u16(), c.f32()
-			r.listen, r.down = c.u8(), c.u8()
+			n.busy, n.runs, r.longest, r.peak, r.busyCPU = c.u16(), c.u16(), c.u16(), c.u16(), c.f32()
+			listen, down := c.u8(), c.u8()
+			n.listen, n.down, n.restarts = listen&63, down&63, listen>>6<<2|down>>6
+			n.sampled = uint16(n.minutes) * 60
+			if d.version > version5 {
+				n.sampled = c.u16()
+			}
 		case d.version == version4:
-			r.busy, r.runs, r.longest = c.u16(), c.u16(), c.u16()
+			n.busy, n.runs, r.longest = c.u16(), c.u16(), c.u16()
 			peak, r.busyCPU = c.f32(), c.f32()
 			if peak > 0 {
 				r.peak = peakCode(float64(peak))
 			}
+			n.sampled = uint16(n.minutes) * 60
 		default:
-			r.busy = uint16(r.actv) * 60
-			r.longest, r.busyCPU = r.busy, r.cpu
+			n.busy = uint16(n.actv) * 60
+			n.sampled = uint16(n.minutes) * 60
+			r.longest, r.busyCPU = n.busy, r.cpu
 		}
-		if r.busy > 3600 || r.listen&63 > r.minutes || r.down&63 > r.minutes || r.peak>>8 > codeMax {
-			return k, nil, corrupt("finished hour %d of %d: busy longer than an hour, or more listening or down minutes than minutes", hr-lo+1, curH-lo)
+		if n.minutes > 60 || n.actv > n.minutes {
+			return k, nil, corrupt("finished hour %d of %d: more active minutes than minutes, or more than 60", hr-lo+1, curH-lo)
+		}
+		if n.busy > 3600 || n.sampled > 3600 || n.listen > n.minutes || n.down > n.minutes || r.peak>>8 > codeMax {
+			return k, nil, corrupt("finished hour %d of %d: busy or sampled longer than an hour, or more listening or down minutes than minutes", hr-lo+1, curH-lo)
 		}
 		for _, f := range [...]float32{r.cpu, r.rx, r.tx, r.disk, peak, r.busyCPU} {
 			if !finite(float64(f)) {
 				return k, nil, corrupt("finished hour %d of %d: negative or not finite", hr-lo+1, curH-lo)
 			}
 		}
-		if r.minutes > 60 || r.actv > r.minutes {
-			return k, nil, corrupt("finished hour %d of %d: more active minutes than minutes, or more than 60", hr-lo+1, curH-lo)
-		}
+		r.n = n.pack()
 	}
 	return k, s, nil
 }

@@ -381,9 +381,9 @@ func TestCheckpointSize(t *testing.T) {
 	st := NewStore()
 	k := Key{"k8s.io", strings.Repeat("0", 64)}
 	*st.GetOrCreate(k) = *weekSeries()
-	// Header, count and checksum; one record of 27,119 bytes plus the key,
+	// Header, count and checksum; one record of 27,463 bytes plus the key,
 	// as the package doc says.
-	if got, want := len(encode(t, st)), headerLen+4+trailerLen+27119+len(k.Namespace)+len(k.ID); got != want {
+	if got, want := len(encode(t, st)), headerLen+4+trailerLen+27463+len(k.Namespace)+len(k.ID); got != want {
 		t.Errorf("checkpoint of one full week: %d bytes, want %d", got, want)
 	}
 }
@@ -451,8 +451,24 @@ func asVersion3(st *Store) {
 		s.run = 0
 		for i := range s.hours {
 			r := &s.hours[i]
-			r.busy, r.runs, r.peak, r.busyCPU = uint16(r.actv)*60, 0, 0, r.cpu
-			r.longest = r.busy
+			c := r.counts()
+			c.busy, c.runs = uint16(c.actv)*60, 0
+			r.n, r.peak, r.busyCPU = c.pack(), 0, r.cpu
+			r.longest = c.busy
+		}
+	}
+}
+
+// asVersion5 makes st what a checkpoint of version 5 or older reads back
+// as: its minutes sampled in full.
+func asVersion5(st *Store) {
+	for _, s := range st.series {
+		s.hour.observed = int64(s.hour.minutes) * nsPerMinute
+		for i := range s.hours {
+			r := &s.hours[i]
+			c := r.counts()
+			c.sampled = uint16(c.minutes) * 60
+			r.n = c.pack()
 		}
 	}
 }
@@ -460,18 +476,37 @@ func asVersion3(st *Store) {
 // asVersion4 makes st what a checkpoint of version 4 or older reads back
 // as: without listening or down minutes and restarts.
 func asVersion4(st *Store) {
+	asVersion5(st)
 	for _, s := range st.series {
 		s.acc.down, s.acc.listen = 0, false
 		s.hour.listen, s.hour.down, s.hour.restarts = 0, 0, 0
 		for i := range s.hours {
 			r := &s.hours[i]
-			r.listen, r.down = 0, 0
+			c := r.counts()
+			c.listen, c.down, c.restarts = 0, 0, 0
+			r.n = c.pack()
 			// Version 4 wrote the peak as a float32.
 			if r.peak != 0 {
 				r.peak = peakCode(float64(float32(r.peakCores())))
 			}
 		}
 	}
+}
+
+// TestReadVersion5: a checkpoint written before the sampled time was kept
+// reads its minutes as sampled in full, and the rest as it was.
+func TestReadVersion5(t *testing.T) {
+	st := sampleStore()
+	var buf bytes.Buffer
+	if _, err := st.writeTo(&buf, version5); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadStore(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asVersion5(st)
+	sameHistory(t, st, got)
 }
 
 // TestReadVersion4: a checkpoint written before restarts, down and

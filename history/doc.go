@@ -17,7 +17,7 @@
 // and an hour ring that start at 16 minutes and 2 hours and double as the
 // container ages, up to 2 × 10,080 bytes (the minute byte and its fine CPU
 // code, see [EncodeCPUFine], in one allocation) and 168 × 40 = 6,720 bytes
-// at one week. That is [SeriesBytes] = 27,256 bytes of data per week-old
+// at one week. That is [SeriesBytes] = 27,264 bytes of data per week-old
 // container on 64-bit platforms; Go's allocator serves the three
 // allocations from its 384, 20,480 and 6,784 byte size classes, so the
 // heap cost is 27,648 bytes, 27 KiB. A series that never received a
@@ -25,9 +25,10 @@
 // are what makes a CPU p95 near a limit, and the over-reservation waste
 // computed from it, exact to 0.03% instead of 5.5%. Activity below the
 // minute (busy time and its CPU, runs and CPU peak of samples, see [Hour]),
-// restarts, down and listening minutes cost 14 bytes an hour and 120
-// bytes of header; activity below the minute is what tells 1 s of work
-// every 20 s from work spread over the minute. Growing rings also make a
+// the time sampled, restarts, down and listening minutes cost 14 bytes an
+// hour (their counts share 64 bits) and 128 bytes of header; activity
+// below the minute is what tells 1 s of work every 20 s from work spread
+// over the minute, and the time sampled is what it is a share of. Growing rings also make a
 // checkpoint cost memory in proportion to its size, not to the number of
 // series it claims.
 //
@@ -37,7 +38,7 @@
 // endian throughout:
 //
 //	magic    "FSHISTRY" (8 bytes)
-//	version  uint32 (currently 5; versions 1 to 4 are still read)
+//	version  uint32 (currently 6; versions 1 to 5 are still read)
 //	payload  series count (uint32), then per series with samples, sorted
 //	         by key (a series without samples holds no history and is
 //	         not written; a reader skips one written by older agents):
@@ -51,11 +52,13 @@
 //	         minutes and hours still in the rings from the first sample on,
 //	         oldest first (one byte per minute, then (version 3) one fine
 //	         CPU code per minute, then 26 bytes per hour, 40 from version
-//	         4, with (version 5) listening and down minutes and restarts);
+//	         4, with (version 5) listening and down minutes and restarts,
+//	         42 from version 6, with the seconds sampled);
 //	         minutes of versions 1 and 2 read as mid-bucket, as they
 //	         decoded before; hours of versions 1 to 3 as busy for their
 //	         active minutes in full, with all their CPU, in one run as long as
-//	         those
+//	         those; hours of versions 1 to 5 as sampled for their minutes
+//	         in full
 //	checksum CRC-32C (Castagnoli) of everything before it, uint32
 //
 // A corrupt or hostile checkpoint yields an error wrapping [ErrCorrupt],
@@ -67,8 +70,8 @@
 // smallest records keeps about 2.9 bytes of heap per byte) and
 // range-checks every value it decodes. Error texts never quote the file's
 // content. A
-// container with a full week of history takes 27,119 bytes plus its key;
-// 1000 of them with 64-character IDs make a checkpoint of about 27.2 MB.
+// container with a full week of history takes 27,463 bytes plus its key;
+// 1000 of them with 64-character IDs make a checkpoint of about 27.5 MB.
 //
 // The in-progress minute and hour are part of the checkpoint, so a burst that
 // spans a checkpoint and a restart continues in the same minute.

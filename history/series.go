@@ -88,12 +88,15 @@ type Hour struct {
 	// sample is busy when its own rates (its deltas over its interval) are
 	// not all below the thresholds that make a minute idle.
 	//
-	// BusySeconds is the time covered by busy samples, whole seconds, and
-	// BusyCPUSeconds the CPU time they hold.
+	// SampledSeconds is the time covered by the samples of the sampled
+	// minutes, whole seconds: less than a minute each for the minutes
+	// that sampling began or ended in. BusySeconds is the part of it
+	// covered by busy samples, and BusyCPUSeconds the CPU time they hold.
+	SampledSeconds uint16
 	BusySeconds    uint16
 	BusyCPUSeconds float32
 	// BusyRuns counts the runs of consecutive busy samples that began in
-	// the hour, saturating at 65535.
+	// the hour, saturating at 4095.
 	BusyRuns uint16
 	// LongestBusyRun is the longest run of consecutive busy samples seen
 	// in the hour, including its part in earlier hours, to the second and
@@ -113,24 +116,63 @@ type Hour struct {
 
 // hourRec is the ring form of an Hour: 40 bytes.
 type hourRec struct {
-	cpu           float32
-	maxWSKiB      uint32
-	rx, tx, disk  float32
-	accepts       uint32
-	busyCPU       float32
-	peak          uint16 // CPU code << 8 | fine code, see EncodeCPUFine
-	busy, runs    uint16 // seconds, runs begun
-	longest       uint16 // seconds
-	minutes, actv uint8
-	// Listening and down minutes in the low 6 bits; the restarts (0 to
-	// 15) in the top 2 bits of both, the high ones in listen.
-	listen, down uint8
+	n            uint64 // the small counts, packed by hourCounts.pack
+	cpu          float32
+	maxWSKiB     uint32
+	rx, tx, disk float32
+	accepts      uint32
+	busyCPU      float32
+	peak         uint16 // CPU code << 8 | fine code, see EncodeCPUFine
+	longest      uint16 // seconds
+}
+
+// hourCounts are the small counts of an hour, which an hourRec packs into
+// 64 bits so that it stays at 40 bytes: busy and sampled seconds (at most
+// 3600) and busy runs in 12 bits each, the runs saturating at 4095 (a
+// run takes two samples, so only intervals under 1.8 s reach that);
+// sampled, active, listening and down minutes in 6 bits each; restarts in
+// 4.
+type hourCounts struct {
+	busy, sampled, runs         uint16
+	minutes, actv, listen, down uint8
+	restarts                    uint8
 }
 
 // maxRestarts is the most restarts an hour record holds.
 const maxRestarts = 15
 
-func (r *hourRec) restarts() uint8 { return r.listen>>6<<2 | r.down>>6 }
+// Bit offsets of the packed counts.
+const (
+	shiftSampled  = 12
+	shiftRuns     = 24
+	shiftMinutes  = 36
+	shiftActv     = 42
+	shiftListen   = 48
+	shiftDown     = 54
+	shiftRestarts = 60
+)
+
+func (c hourCounts) pack() uint64 {
+	const w12, w6 = 1<<12 - 1, 1<<6 - 1
+	return min(uint64(c.busy), w12) | min(uint64(c.sampled), w12)<<shiftSampled |
+		min(uint64(c.runs), w12)<<shiftRuns | min(uint64(c.minutes), w6)<<shiftMinutes |
+		min(uint64(c.actv), w6)<<shiftActv | min(uint64(c.listen), w6)<<shiftListen |
+		min(uint64(c.down), w6)<<shiftDown | min(uint64(c.restarts), maxRestarts)<<shiftRestarts
+}
+
+func (r *hourRec) counts() hourCounts {
+	n := r.n
+	return hourCounts{
+		busy:     uint16(n & (1<<12 - 1)),
+		sampled:  uint16(n >> shiftSampled & (1<<12 - 1)),
+		runs:     uint16(n >> shiftRuns & (1<<12 - 1)),
+		minutes:  uint8(n >> shiftMinutes & 63),
+		actv:     uint8(n >> shiftActv & 63),
+		listen:   uint8(n >> shiftListen & 63),
+		down:     uint8(n >> shiftDown & 63),
+		restarts: uint8(n >> shiftRestarts),
+	}
+}
 
 // peakCode encodes a CPU rate as hourRec.peak.
 func peakCode(cores float64) uint16 {
@@ -141,6 +183,7 @@ func peakCode(cores float64) uint16 {
 func (r *hourRec) peakCores() float64 { return CoresFine(uint8(r.peak>>8), uint8(r.peak)) }
 
 func (r *hourRec) hour() Hour {
+	c := r.counts()
 	return Hour{
 		CPUSeconds:     r.cpu,
 		MaxWorkingSet:  uint64(r.maxWSKiB) << 10,
@@ -148,16 +191,17 @@ func (r *hourRec) hour() Hour {
 		NetTxBytes:     r.tx,
 		DiskWriteBytes: r.disk,
 		TCPAccepts:     r.accepts,
-		Minutes:        r.minutes,
-		ActiveMinutes:  r.actv,
-		BusySeconds:    r.busy,
+		Minutes:        c.minutes,
+		ActiveMinutes:  c.actv,
+		SampledSeconds: c.sampled,
+		BusySeconds:    c.busy,
 		BusyCPUSeconds: r.busyCPU,
-		BusyRuns:       r.runs,
+		BusyRuns:       c.runs,
 		LongestBusyRun: time.Duration(r.longest) * time.Second,
 		PeakCores:      float32(r.peakCores()),
-		ListenMinutes:  r.listen & 63,
-		DownMinutes:    r.down & 63,
-		Restarts:       r.restarts(),
+		ListenMinutes:  c.listen,
+		DownMinutes:    c.down,
+		Restarts:       c.restarts,
 	}
 }
 
@@ -245,6 +289,7 @@ type hourAcc struct {
 	accepts                uint64
 	maxWS                  uint64
 	minutes, actv          uint8
+	observed               int64 // nanoseconds covered by samples
 	busy, longest          int64 // nanoseconds
 	runs                   uint32
 	peak, busyCPU          float64
@@ -258,6 +303,7 @@ func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
 	h.disk += a.disk
 	h.accepts += a.accepts
 	h.maxWS = max(h.maxWS, a.maxWS)
+	h.observed += a.observed
 	h.busy += a.busy
 	h.longest = max(h.longest, a.longest)
 	h.runs += a.runs
@@ -277,21 +323,25 @@ func (h *hourAcc) addMinute(a *minuteAcc, m Minute) {
 
 func (h *hourAcc) rec() hourRec {
 	return hourRec{
+		n: hourCounts{
+			busy:     uint16(min((h.busy+5e8)/1e9, 3600)),
+			sampled:  uint16(min((h.observed+5e8)/1e9, 3600)),
+			runs:     uint16(min(h.runs, math.MaxUint16)),
+			minutes:  h.minutes,
+			actv:     h.actv,
+			listen:   h.listen,
+			down:     h.down,
+			restarts: h.restarts,
+		}.pack(),
 		cpu:      float32(h.cpu),
 		maxWSKiB: uint32(min((h.maxWS+1023)>>10, math.MaxUint32)),
 		rx:       float32(h.rx),
 		tx:       float32(h.tx),
 		disk:     float32(h.disk),
 		accepts:  uint32(min(h.accepts, math.MaxUint32)),
-		minutes:  h.minutes,
-		actv:     h.actv,
-		busy:     uint16(min((h.busy+5e8)/1e9, 3600)),
 		longest:  uint16(min((h.longest+5e8)/1e9, math.MaxUint16)),
-		runs:     uint16(min(h.runs, math.MaxUint16)),
 		peak:     peakCode(h.peak),
 		busyCPU:  float32(h.busyCPU),
-		listen:   h.listen | min(h.restarts, maxRestarts)>>2<<6,
-		down:     h.down | min(h.restarts, maxRestarts)&3<<6,
 	}
 }
 
