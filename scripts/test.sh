@@ -67,7 +67,7 @@ fi
 # the official builder (a few minutes) once per builder version and
 # configuration, and kept outside the clone so that later runs skip it.
 TOOLS=${FLEETSCOPE_TOOLS:-/var/cache/fleetscope/tools}
-OTELCOL_VERSION=v0.165.0
+OTELCOL_VERSION=v0.161.0
 otelcol_key=$(sha256sum exporters/otlp/testdata/collector-builder.yaml | cut -c1-12)
 OTELCOL_DIR="$TOOLS/otelcol-$OTELCOL_VERSION-$otelcol_key"
 if [[ ! -x $OTELCOL_DIR/otelcol/otelcol-fleetscope-test ]]; then

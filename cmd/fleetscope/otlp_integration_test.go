@@ -342,7 +342,7 @@ func collectorBinary(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "run", "go.opentelemetry.io/collector/cmd/builder@v0.165.0", "--config", filepath.Join(dir, "builder.yaml"))
+	cmd := exec.CommandContext(ctx, "go", "run", "go.opentelemetry.io/collector/cmd/builder@v0.161.0", "--config", filepath.Join(dir, "builder.yaml"))
 	cmd.Dir = dir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		tail := string(b)
