@@ -126,6 +126,7 @@ type options struct {
 	cadvisorArgs []string
 	out          string
 	profile      string
+	profileFor   time.Duration
 	procRoot     string
 	cgroupRoot   string
 }
@@ -151,7 +152,8 @@ func main() {
 	cadvisorConf := flag.String("cadvisor-config", "kubelet", "how cAdvisor runs: kubelet (dynamic housekeeping, 10s to 15s), fixed (every -interval) or both")
 	cadvisorArgs := flag.String("cadvisor-args", "", "extra space-separated flags for cAdvisor")
 	flag.StringVar(&o.out, "out", "", "also write the results as a markdown file")
-	flag.StringVar(&o.profile, "profile", "", "after each window, save a 30 s CPU profile and a heap profile of the agent in this directory")
+	flag.StringVar(&o.profile, "profile", "", "after each window, save a CPU profile (see -profile-for) and a heap profile of the agent in this directory")
+	flag.DurationVar(&o.profileFor, "profile-for", 30*time.Second, "how long the CPU profiles run (in pieces of 30 s): at small counts the agent needs minutes for enough samples")
 	flag.StringVar(&o.procRoot, "proc", "/proc", "procfs mount point")
 	flag.StringVar(&o.cgroupRoot, "cgroup-root", "/sys/fs/cgroup", "cgroupfs mount point, to name the cgroup mode")
 	flag.Parse()
@@ -931,7 +933,7 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 		}
 	}
 	if o.profile != "" && s.name == "fleetscope" {
-		if err := saveProfiles(ctx, "http://"+addr, o.profile, n); err != nil {
+		if err := saveProfiles(ctx, "http://"+addr, o.profile, n, o.profileFor); err != nil {
 			fmt.Fprintf(os.Stderr, "overhead: profiles: %v\n", err)
 		}
 	}
@@ -939,18 +941,26 @@ func measure(ctx context.Context, o options, d *testenv.Daemon, s *subject, n in
 	return r, nil
 }
 
-// saveProfiles saves a 30 s CPU profile and a heap profile of the agent at
-// base into dir, after the measurement window so that profiling does not
-// count in it. Read them with `go tool pprof -top BINARY FILE`.
-func saveProfiles(ctx context.Context, base, dir string, n int) error {
+// saveProfiles saves CPU profiles covering d and a heap profile of the
+// agent at base into dir, after the measurement window so that profiling
+// does not count in it. The agent's write timeout caps one CPU profile at
+// 30 s, so a longer d is saved as several; read them together with
+// `go tool pprof -top BINARY FILE...`.
+func saveProfiles(ctx context.Context, base, dir string, n int, d time.Duration) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	const maxProfile = 30
+	type get struct{ path, file string }
+	var gets []get
+	for i, left := 1, max(int(d.Seconds()), 1); left > 0; i++ {
+		secs := min(left, maxProfile)
+		gets = append(gets, get{fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), fmt.Sprintf("fleetscope-%d-cpu-%d.pb.gz", n, i)})
+		left -= secs
+	}
+	gets = append(gets, get{"/debug/pprof/heap", fmt.Sprintf("fleetscope-%d-heap.pb.gz", n)})
 	client := &http.Client{Timeout: time.Minute}
-	for _, p := range []struct{ path, file string }{
-		{"/debug/pprof/profile?seconds=30", fmt.Sprintf("fleetscope-%d-cpu.pb.gz", n)},
-		{"/debug/pprof/heap", fmt.Sprintf("fleetscope-%d-heap.pb.gz", n)},
-	} {
+	for _, p := range gets {
 		step("saving %s", p.file)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+p.path, nil)
 		if err != nil {
