@@ -314,3 +314,61 @@ func TestSamplerMarksIDCollisions(t *testing.T) {
 		}
 	}
 }
+
+// A namespace is searched for listening sockets at once, then at most
+// listenRefresh apart (the second search a random part of it early), not
+// every tick: the search costs the kernel a walk of the host's connection
+// table. The answer stands in between.
+func TestListeningLookedForEveryFewMinutes(t *testing.T) {
+	cgRoot, procRoot, inv := fixtureHost(t, t.TempDir(), 1)
+	cg, err := cgroups.Detect(cgRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(procRoot, "1000")
+	const head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	listener := head + "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1241 1\n"
+	for name, content := range map[string]string{
+		"ns/net":  "",
+		"net/dev": "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n  eth0:    1000      10    0    0    0     0          0         0     2000      20    0    0    0     0       0          0\n",
+		"net/tcp": listener,
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewSampler(cg, procRoot, false, inv, slog.New(slog.DiscardHandler))
+	t.Cleanup(s.Close)
+	listening := func() bool {
+		for _, n := range s.nets {
+			return n.stats.HaveListen && n.stats.Listening
+		}
+		t.Fatal("no network namespace tracked")
+		return false
+	}
+	var snap model.Snapshot
+	t0 := time.Unix(1700000100, 0)
+	s.Sample(t0, &snap)
+	if !listening() {
+		t.Fatal("the listener was not seen at the first sample")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "net/tcp"), []byte(head), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	now, gone := t0, time.Duration(0)
+	for now.Sub(t0) <= listenRefresh {
+		now = now.Add(10 * time.Second)
+		s.Sample(now, &snap)
+		if !listening() {
+			gone = now.Sub(t0)
+			break
+		}
+	}
+	if gone < listenRefresh/2 || gone > listenRefresh {
+		t.Fatalf("the listener's end seen after %v, want between %v and %v", gone, listenRefresh/2, listenRefresh)
+	}
+}

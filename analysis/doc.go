@@ -56,8 +56,9 @@
 //     and in the idle cost. Restarts counts the restarts in the window,
 //     DownFor the down minutes × 1 minute.
 //   - ListeningRatio is the share of minutes with data in which the
-//     container's network namespace had a listening TCP socket (read once
-//     a minute from net/tcp and net/tcp6); NaN without data.
+//     container's network namespace had a listening TCP socket (looked
+//     for in net/tcp and net/tcp6 every few minutes, the answer standing
+//     in between); NaN without data.
 //   - IdleHoursOfDay are the UTC hours of the day during which the
 //     container was idle on every day observed: an hour-of-day qualifies when
 //     at least 2 days (distinct occurrences) have ≥ 45 minutes of data in it,

@@ -437,12 +437,22 @@ func TestReaderListening(t *testing.T) {
 				if err := r.Read(&s); err != nil {
 					t.Fatal(err)
 				}
+				if s.Listening || s.HaveListen {
+					t.Errorf("pid %d: Read looked for listening sockets", tc.pid)
+				}
+				if err := r.ReadListening(&s); err != nil {
+					t.Fatal(err)
+				}
 				if s.Listening != tc.listening || s.HaveListen != tc.have {
 					t.Errorf("pid %d: listening %v (have %v), want %v (%v)", tc.pid, s.Listening, s.HaveListen, tc.listening, tc.have)
 				}
+				// Read leaves the answer as it was.
+				if err := r.Read(&s); err != nil || s.Listening != tc.listening || s.HaveListen != tc.have {
+					t.Errorf("pid %d: after Read, listening %v (have %v), %v", tc.pid, s.Listening, s.HaveListen, err)
+				}
 				if keepOpen {
-					if a := testing.AllocsPerRun(20, func() { r.Read(&s) }); a != 0 {
-						t.Errorf("pid %d: Read allocates %v times", tc.pid, a)
+					if a := testing.AllocsPerRun(20, func() { r.Read(&s); r.ReadListening(&s) }); a != 0 {
+						t.Errorf("pid %d: Read and ReadListening allocate %v times", tc.pid, a)
 					}
 				}
 			}
@@ -475,8 +485,9 @@ func TestParseTCPListening(t *testing.T) {
 	}
 }
 
-// TestReadRaw checks that ReadRaw reads net/dev, and net/snmp when asked,
-// whole and without allocating once the files are open.
+// TestReadRaw checks that ReadRaw reads net/dev, net/snmp when asked,
+// whole, and the heads of net/tcp and net/tcp6 when asked, without
+// allocating once the files are open.
 func TestReadRaw(t *testing.T) {
 	size := func(pid int, name string) int {
 		b, err := os.ReadFile(fixtureRoot + "/" + strconv.Itoa(pid) + "/net/" + name)
@@ -490,18 +501,22 @@ func TestReadRaw(t *testing.T) {
 			r := newReader(t, fixtureRoot, 100, keepOpen)
 			r.buf = make([]byte, 0, 16) // it must grow to whole files
 			dev, snmp := size(100, "dev"), size(100, "snmp")
-			if n, err := r.ReadRaw(false); err != nil || n != dev {
-				t.Errorf("ReadRaw(false) = %d, %v; want %d bytes", n, err, dev)
+			if n, err := r.ReadRaw(false, false); err != nil || n != dev {
+				t.Errorf("ReadRaw(false, false) = %d, %v; want %d bytes", n, err, dev)
 			}
-			if n, err := r.ReadRaw(true); err != nil || n != dev+snmp {
-				t.Errorf("ReadRaw(true) = %d, %v; want %d bytes", n, err, dev+snmp)
+			if n, err := r.ReadRaw(true, false); err != nil || n != dev+snmp {
+				t.Errorf("ReadRaw(true, false) = %d, %v; want %d bytes", n, err, dev+snmp)
+			}
+			head := func(name string) int { return min(size(100, name), cap(r.buf)) }
+			if n, err := r.ReadRaw(true, true); err != nil || n != dev+snmp+head("tcp")+head("tcp6") {
+				t.Errorf("ReadRaw(true, true) = %d, %v; want %d bytes", n, err, dev+snmp+head("tcp")+head("tcp6"))
 			}
 			if !keepOpen {
 				return
 			}
 			for _, withSNMP := range []bool{false, true} {
-				if allocs := testing.AllocsPerRun(50, func() { _, _ = r.ReadRaw(withSNMP) }); allocs != 0 {
-					t.Errorf("ReadRaw(%v): %v allocations, want 0", withSNMP, allocs)
+				if allocs := testing.AllocsPerRun(50, func() { _, _ = r.ReadRaw(withSNMP, withSNMP) }); allocs != 0 {
+					t.Errorf("ReadRaw(%v, %v): %v allocations, want 0", withSNMP, withSNMP, allocs)
 				}
 			}
 		})
@@ -509,8 +524,8 @@ func TestReadRaw(t *testing.T) {
 	// A namespace without net/snmp reads net/dev only.
 	for _, keepOpen := range []bool{false, true} {
 		r := newReader(t, fixtureRoot, 400, keepOpen)
-		if n, err := r.ReadRaw(true); err != nil || n != size(400, "dev") {
-			t.Errorf("%s: no net/snmp: ReadRaw(true) = %d, %v; want %d bytes", mode(keepOpen), n, err, size(400, "dev"))
+		if n, err := r.ReadRaw(true, false); err != nil || n != size(400, "dev") {
+			t.Errorf("%s: no net/snmp: ReadRaw(true, false) = %d, %v; want %d bytes", mode(keepOpen), n, err, size(400, "dev"))
 		}
 	}
 }
@@ -524,12 +539,12 @@ func TestReadRawDetectsExit(t *testing.T) {
 		t.Skip(err)
 	}
 	r := newReader(t, "/proc", cmd.Process.Pid, true)
-	if _, err := r.ReadRaw(true); err != nil {
+	if _, err := r.ReadRaw(true, true); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	if _, err := r.ReadRaw(false); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := r.ReadRaw(false, false); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadRaw after the process exited = %v, want fs.ErrNotExist", err)
 	}
 }
@@ -537,16 +552,13 @@ func TestReadRawDetectsExit(t *testing.T) {
 func BenchmarkReadRaw(b *testing.B) {
 	requireProc(b)
 	for _, keepOpen := range []bool{true, false} {
-		for _, withSNMP := range []bool{false, true} {
-			name := mode(keepOpen) + "/dev"
-			if withSNMP {
-				name += "+snmp"
-			}
-			b.Run(name, func(b *testing.B) {
+		for _, files := range []string{"dev", "dev+snmp", "dev+tcp"} {
+			withSNMP, withListen := files == "dev+snmp", files == "dev+tcp"
+			b.Run(mode(keepOpen)+"/"+files, func(b *testing.B) {
 				r := newReader(b, "/proc", os.Getpid(), keepOpen)
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := r.ReadRaw(withSNMP); err != nil {
+					if _, err := r.ReadRaw(withSNMP, withListen); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -37,10 +38,12 @@ import (
 const floorArg = "-floor-process"
 
 // The agent's cadences, which the floor follows: limits and net/snmp once a
-// minute, a full re-list of containers every five minutes.
+// minute, listening sockets and a full re-list of containers every five
+// minutes.
 const (
 	floorLimitsEvery = time.Minute
 	floorSNMPEvery   = time.Minute
+	floorListenEvery = 5 * time.Minute
 	floorRelistEvery = 5 * time.Minute
 )
 
@@ -122,8 +125,9 @@ type floorContainer struct {
 }
 
 type floorNet struct {
-	r      *netstat.Reader
-	snmpAt time.Time
+	r         *netstat.Reader
+	snmpAt    time.Time
+	listenDue time.Time
 }
 
 func newFloor(host *cgroups.Host, procRoot string) *floor {
@@ -252,7 +256,17 @@ func (f *floor) tick(now time.Time) {
 	}
 	for id, n := range f.nets {
 		snmp := now.Sub(n.snmpAt) >= floorSNMPEvery
-		b, err := n.r.ReadRaw(snmp)
+		// Listening sockets as the agent looks for them: at once, then
+		// a random part of the interval early, then every interval.
+		listen := !now.Before(n.listenDue)
+		if listen {
+			next := floorListenEvery
+			if n.listenDue.IsZero() {
+				next -= rand.N(floorListenEvery / 2)
+			}
+			n.listenDue = now.Add(next)
+		}
+		b, err := n.r.ReadRaw(snmp, listen)
 		total += b
 		if err != nil {
 			f.note(err)
