@@ -169,12 +169,10 @@ type Result struct {
 // a fleet does not allocate a week of minutes per container. A Scratch is
 // not safe for concurrent use; its zero value is ready.
 type Scratch struct {
-	minutes []history.Minute
-	fine    []uint8
-	hours   []history.Hour
-	runs    []int32
-	ws      []uint64
-	text    textBuilder
+	scan   minuteScan
+	bursts burstStats
+	ws     []uint64
+	text   textBuilder
 }
 
 // minuteStats are the figures one pass over the minutes yields.
@@ -210,62 +208,42 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	}
 	var r Result
 	var ms minuteStats
-	sc.runs = sc.runs[:0]
+	sc.bursts.reset()
 	sc.ws = sc.ws[:0]
-	var acceptsTotal, diskTotal, cpuTotal, busyTotal, sampledTotal float64
-	var runsTotal, listenMinutes int
+	var tot history.Totals
+	from := in.Now.Add(-window)
 	// A time beyond what Unix nanoseconds hold (the zero Time, say) can
 	// name no minute of history.
 	if n := in.Now.UnixNano(); in.Series != nil && time.Unix(0, n).Equal(in.Now) {
-		from := in.Now.Add(-window)
-		// Minutes [now-7d, now) are finished ones; hours run to the end of
-		// now's hour so that the one in progress counts too.
-		sc.minutes = in.Series.AppendMinutes(sc.minutes[:0], from, in.Now)
-		sc.fine = in.Series.AppendCPUFine(sc.fine[:0], from, in.Now)
-		sc.hours = in.Series.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
 		// Minutes are numbered on the series' timeline, which is off the
 		// wall clock by the clock steps it absorbed.
 		first := floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 60)
-		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, first)
-		for i := range sc.hours {
-			h := &sc.hours[i]
-			if h.Minutes == 0 {
-				continue
-			}
-			sc.ws = append(sc.ws, h.MaxWorkingSet)
-			acceptsTotal += float64(h.TCPAccepts)
-			diskTotal += float64(h.DiskWriteBytes)
-			cpuTotal += float64(h.BusyCPUSeconds)
-			busyTotal += float64(h.BusySeconds)
-			sampledTotal += float64(h.SampledSeconds)
-			runsTotal += int(h.BusyRuns)
-			r.LongestBusyRun = max(r.LongestBusyRun, h.LongestBusyRun)
-			r.PeakCores = max(r.PeakCores, float64(h.PeakCores))
-			r.Restarts += int(h.Restarts)
-			r.DownFor += time.Duration(h.DownMinutes) * time.Minute
-			listenMinutes += int(h.ListenMinutes)
-		}
+		// Minutes [now-7d, now) are finished ones; hours run to the end of
+		// now's hour so that the one in progress counts too.
+		scanWindow(&ms, sc, in.Series, from, in.Now, first)
+		tot, sc.ws = in.Series.SumHours(from, in.Now.Add(time.Hour), sc.ws)
 	}
 
 	r.ObservedFor = time.Duration(ms.valid[2]) * time.Minute
 	r.IdleRatio1h = ratio(ms.idle[0], ms.valid[0])
 	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
-	r.Bursts = burstsOf(sc.runs)
-	r.BusyRuns = runsTotal
-	r.ListeningRatio = ratio(listenMinutes, ms.valid[2])
+	r.Bursts = sc.bursts.bursts()
+	r.LongestBusyRun, r.PeakCores = tot.LongestBusyRun, float64(tot.PeakCores)
+	r.Restarts, r.DownFor = tot.Restarts, time.Duration(tot.DownMinutes)*time.Minute
+	r.BusyRuns = tot.BusyRuns
+	r.ListeningRatio = ratio(tot.ListenMinutes, ms.valid[2])
 	r.BusyRatio = math.NaN()
 	// Of the time sampled, not of the minutes: the minute sampling began
 	// in holds only the seconds after it, and taking it as a whole made a
 	// container busy from its first sample look idle for most of it.
-	if ms.valid[2] > 0 && sampledTotal > 0 {
-		r.BusyRatio = min(busyTotal/sampledTotal, 1)
+	if ms.valid[2] > 0 && tot.SampledSeconds > 0 {
+		r.BusyRatio = min(tot.BusySeconds/tot.SampledSeconds, 1)
 		r.DutyCycled = r.IdleRatio7d < cfg.CandidateIdleRatio && 1-r.BusyRatio >= cfg.CandidateIdleRatio
 	}
-	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], sc.minutes, sc.fine)
-	slices.Sort(sc.ws)
-	if n := len(sc.ws); n > 0 {
-		r.WorkingSetP95, r.WorkingSetMax = sc.ws[rank(0.95, n)], sc.ws[n-1]
+	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], in.Series, from, in.Now)
+	if len(sc.ws) > 0 {
+		r.WorkingSetP95, r.WorkingSetMax = p95Max(sc.ws)
 	}
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
@@ -302,23 +280,23 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 		// What samples counted scales from the time they covered, which
 		// is short of the minutes where sampling began or ended.
 		scale := hoursPerMonth / hours
-		if sampledTotal > 0 {
-			scale = hoursPerMonth * 3600 / sampledTotal
+		if tot.SampledSeconds > 0 {
+			scale = hoursPerMonth * 3600 / tot.SampledSeconds
 		}
-		fa.requests, fa.requestsFrom = acceptsTotal, fromAccepts
+		fa.requests, fa.requestsFrom = tot.TCPAccepts, fromAccepts
 		switch {
-		case acceptsTotal > 0:
-		case runsTotal > 0:
-			fa.requests, fa.requestsFrom = float64(runsTotal), fromRuns
+		case tot.TCPAccepts > 0:
+		case tot.BusyRuns > 0:
+			fa.requests, fa.requestsFrom = float64(tot.BusyRuns), fromRuns
 		default:
 			fa.requests, fa.requestsFrom = float64(r.Bursts.Count), fromBursts
 		}
 		fa.requests *= scale
-		fa.cpuSeconds = cpuTotal * scale
-		fa.busySeconds = busyTotal * scale
+		fa.cpuSeconds = tot.BusyCPUSeconds * scale
+		fa.busySeconds = tot.BusySeconds * scale
 	}
-	if as := float64(ms.valid[2]-ms.idle[2]) * 60; diskTotal >= statefulMinWriteBytes && as > 0 {
-		fa.writeRate = diskTotal / as
+	if as := float64(ms.valid[2]-ms.idle[2]) * 60; tot.DiskWriteBytes >= statefulMinWriteBytes && as > 0 {
+		fa.writeRate = tot.DiskWriteBytes / as
 	}
 	decide(&fa, &sc.text)
 	return r
@@ -334,7 +312,7 @@ func floorDiv(a, b int64) int64 {
 }
 
 // minuteClass caches Valid (bit 0) and Active (bit 1) of every Minute
-// value, so the scan below counts without branching.
+// value, for the minutes the scan takes one by one.
 var minuteClass = func() (c [256]uint8) {
 	for i := range c {
 		m := history.Minute(i)
@@ -347,81 +325,6 @@ var minuteClass = func() (c [256]uint8) {
 	}
 	return c
 }()
-
-// scanMinutes makes one pass over a week of minutes: idle ratios per
-// window, the CPU histogram, burst runs (appended to runs and returned) and
-// hour-of-day idleness. first is the Unix minute of ms[0].
-func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64) []int32 {
-	n := len(ms)
-	// Running counts of valid and idle minutes, read at the start of the
-	// day and hour windows.
-	var valid, active int
-	mark24h, mark1h := max(n-24*60, 0), max(n-60, 0)
-	var valid24h, active24h, valid1h, active1h int
-	// run is the burst in progress, gap the minutes without data since its
-	// last active minute: they join the run if activity resumes.
-	var run, gap int32
-	// Walk hour by hour (UTC) so that hour-of-day idleness needs no
-	// division per minute.
-	hourOfDay := int(((first/60)%24 + 24) % 24)
-	for lo := 0; lo < n; {
-		hi := min(lo+60-int(((first+int64(lo))%60+60)%60), n)
-		var bValid, bActive int
-		// Split the hour where a window starts, to read the counts there.
-		for seg := lo; seg < hi; {
-			end := hi
-			for _, mark := range [...]int{mark24h, mark1h} {
-				if seg < mark && mark < end {
-					end = mark
-				}
-			}
-			if seg == mark24h {
-				valid24h, active24h = valid+bValid, active+bActive
-			}
-			if seg == mark1h {
-				valid1h, active1h = valid+bValid, active+bActive
-			}
-			for _, m := range ms[seg:end] {
-				st.cpu[m]++
-				c := int(minuteClass[m])
-				bValid += c & 1
-				bActive += c >> 1
-				switch {
-				case c > 1:
-					run += gap + 1
-					gap = 0
-				case run == 0:
-				case c == 0:
-					gap++
-				default:
-					// An idle minute ends a burst; a gap before it does
-					// not count.
-					runs = append(runs, run)
-					run, gap = 0, 0
-				}
-			}
-			seg = end
-		}
-		valid += bValid
-		active += bActive
-		switch {
-		case bActive > 0:
-			st.refute[hourOfDay] = min(st.refute[hourOfDay]+1, 255)
-		case bValid >= idleHourMinMinutes:
-			st.confirm[hourOfDay] = min(st.confirm[hourOfDay]+1, 255)
-		}
-		hourOfDay = (hourOfDay + 1) % 24
-		lo = hi
-	}
-	if run > 0 {
-		runs = append(runs, run) // still going at the end of the window
-	}
-	// Active minutes are valid ones, so the rest of the valid are idle.
-	idle, idle24h, idle1h := valid-active, valid24h-active24h, valid1h-active1h
-	st.valid = [3]int{valid - valid1h, valid - valid24h, valid}
-	st.idle = [3]int{idle - idle1h, idle - idle24h, idle}
-	return runs
-}
 
 func ratio(part, whole int) float64 {
 	if whole == 0 {
@@ -436,20 +339,10 @@ func rank(q float64, n int) int {
 	return min(max(i, 0), n-1)
 }
 
-func burstsOf(runs []int32) Bursts {
-	if len(runs) == 0 {
-		return Bursts{}
-	}
-	slices.Sort(runs)
-	n := len(runs)
-	d := func(m int32) time.Duration { return time.Duration(m) * time.Minute }
-	return Bursts{Count: n, P50: d(runs[rank(0.5, n)]), P95: d(runs[rank(0.95, n)]), Max: d(runs[n-1])}
-}
-
 // cpuPercentiles finds the CPU code of each percentile in the histogram h
 // of the n minutes with data, then the exact value within that code from
-// the minutes' fine codes (fine parallels minutes).
-func cpuPercentiles(h *[256]int32, n int, minutes []history.Minute, fine []uint8) (p50, p95, maxCores float64) {
+// the fine codes of the window [from, to) of s.
+func cpuPercentiles(h *[256]int32, n int, s *history.Series, from, to time.Time) (p50, p95, maxCores float64) {
 	if n == 0 {
 		return 0, 0, 0
 	}
@@ -472,48 +365,8 @@ func cpuPercentiles(h *[256]int32, n int, minutes []history.Minute, fine []uint8
 			}
 		}
 	}
-	p95, maxCores = refine(code[1], within[1], code[2], minutes, fine)
+	p95, maxCores = refine(code[1], within[1], code[2], s, from, to)
 	return history.CoresFine(code[0], history.FineUnknown), p95, maxCores
-}
-
-// refine gives the exact CPU of the k-th smallest (1-based) minute among
-// those of CPU code c95, and of the largest minute of code cmax, from the
-// minutes' fine codes in one pass: the histogram's code says which bucket
-// a percentile falls in, the pass says where in it. (The median is left at
-// its bucket's middle: nothing is computed from it.)
-func refine(c95 uint8, k int, cmax uint8, minutes []history.Minute, fine []uint8) (p95, maxCores float64) {
-	p95, maxCores = history.CoresFine(c95, history.FineUnknown), history.CoresFine(cmax, history.FineUnknown)
-	if len(fine) != len(minutes) || (c95 < 2 && cmax < 2) {
-		return p95, maxCores
-	}
-	// Four histograms, one per minute mod 4: a constant load puts every
-	// minute in the same counter, and one chain of increments to it would
-	// serialise the loop on store-to-load latency.
-	var hist [4][256]int32
-	var top uint8
-	for i, m := range minutes {
-		c := m.Code()
-		if c == c95 {
-			hist[i&3][fine[i]]++
-		}
-		if c == cmax {
-			top = max(top, fine[i])
-		}
-	}
-	if c95 >= 2 {
-		cum := 0
-		for f := range 256 {
-			cum += int(hist[0][f] + hist[1][f] + hist[2][f] + hist[3][f])
-			if cum >= k {
-				p95 = history.CoresFine(c95, uint8(f))
-				break
-			}
-		}
-	}
-	if cmax >= 2 {
-		maxCores = history.CoresFine(cmax, top)
-	}
-	return p95, maxCores
 }
 
 func idleHours(st *minuteStats) []int {

@@ -20,7 +20,7 @@ var fleet struct {
 // benchFleet builds, once, 1000 containers with a full week of history
 // each, one sample a minute, in a mix of shapes: hourly bursts, day/night,
 // always busy, always idle and random bursts.
-func benchFleet(b *testing.B) []Input {
+func benchFleet(b testing.TB) []Input {
 	fleet.once.Do(func() {
 		th := defaultThresholds(b)
 		const n = history.MinutesKept + 60
@@ -94,16 +94,17 @@ func BenchmarkAnalyze1000(b *testing.B) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/per, "allocs/container")
 }
 
-// BenchmarkScanMinutes measures the one pass over a week of minutes that
-// dominates Analyze.
+// BenchmarkScanMinutes measures the passes over a week of minutes that
+// dominate Analyze: the scan, and the fine CPU codes of the percentiles.
 func BenchmarkScanMinutes(b *testing.B) {
 	in := benchFleet(b)[4] // random bursts
 	from := in.Now.Add(-window)
-	ms := in.Series.AppendMinutes(nil, from, in.Now)
-	runs := make([]int32, 0, len(ms))
-	first := floorDiv(from.UnixNano(), int64(time.Minute))
+	first := floorDiv(from.Unix(), 60)
+	var sc Scratch
 	for b.Loop() {
 		var st minuteStats
-		runs = scanMinutes(&st, runs[:0], ms, first)
+		sc.bursts.reset()
+		scanWindow(&st, &sc, in.Series, from, in.Now, first)
+		cpuPercentiles(&st.cpu, st.valid[2], in.Series, from, in.Now)
 	}
 }

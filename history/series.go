@@ -703,6 +703,31 @@ func (s *Series) AppendCPUFine(dst []uint8, from, to time.Time) []uint8 {
 	return appendMinuteRing(s, dst, s.fine(), from, to)
 }
 
+// EachMinutes calls fn for each stretch of the window [from, to) (windows
+// as in AppendMinutes) that the minute ring holds, oldest first, and
+// returns the window's length in minutes. at is where mins[0] lies in the
+// window, fine the fine CPU codes of mins, slot for slot; the window's
+// other minutes are Minute(0), as AppendMinutes gives them. It reads a
+// week of minutes in place, where AppendMinutes and AppendCPUFine copy
+// 20 KB: fn must not keep or modify the slices, nor add to s.
+func (s *Series) EachMinutes(from, to time.Time, fn func(at int, mins []Minute, fine []uint8)) int {
+	f, t := s.window(from, to, 60, MaxWindow/time.Minute)
+	if t <= f {
+		return 0
+	}
+	if s.seen {
+		n := len(s.ring) / 2
+		mins, fine := s.mins(), s.fine()
+		for lo, hi := max(f, s.cur-int64(n)), min(t, s.cur); lo < hi; {
+			i := mod(lo, n)
+			j := i + int(min(int64(n-i), hi-lo))
+			fn(int(lo-f), mins[i:j:j], fine[i:j:j])
+			lo += int64(j - i)
+		}
+	}
+	return int(t - f)
+}
+
 // appendMinuteRing appends ring's entry for every minute in [from, to), as
 // AppendMinutes describes; ring is one of s's per-minute rings, indexed by
 // minute modulo its length.
@@ -748,6 +773,92 @@ func (s *Series) AppendHours(dst []Hour, from, to time.Time) []Hour {
 		out[curH-f] = r.hour()
 	}
 	return dst
+}
+
+// Totals sum the hours of a window that have a sampled minute, as
+// SumHours gives them.
+type Totals struct {
+	// Hours is how many hours were summed.
+	Hours int
+	// The sums of the Hour fields of the same names, each hour's value
+	// converted to float64 and added oldest first.
+	TCPAccepts, DiskWriteBytes, BusyCPUSeconds, BusySeconds, SampledSeconds float64
+	// The sums of the Hour fields of the same names.
+	BusyRuns, Restarts, ListenMinutes, DownMinutes int
+	// The highest of the Hour fields of the same names.
+	LongestBusyRun time.Duration
+	PeakCores      float32
+}
+
+// SumHours sums the hours of [from, to) that have a sampled minute, the
+// hours AppendHours gives (the one in progress included), and appends the
+// MaxWorkingSet of each to ws, oldest first. It reads the hour ring in
+// place and decodes one peak, the highest, where AppendHours decodes
+// every field of every hour (a peak takes an exponential). It does not
+// allocate when ws has room.
+func (s *Series) SumHours(from, to time.Time, ws []uint64) (Totals, []uint64) {
+	var t Totals
+	f, end := s.window(from, to, 3600, MaxWindow/time.Hour)
+	if end <= f || !s.seen {
+		return t, ws
+	}
+	// Peak codes order as the rates they decode to (a checkpoint's are
+	// checked to be at most codeMax), so only the highest is decoded.
+	var peak uint16
+	curH := floorDiv(s.cur, 60)
+	n := len(s.hours)
+	for lo, hi := max(f, curH-int64(n)), min(end, curH); lo < hi; {
+		i := mod(lo, n)
+		j := i + int(min(int64(n-i), hi-lo))
+		ws = t.add(s.hours[i:j], ws, &peak)
+		lo += int64(j - i)
+	}
+	if f <= curH && curH < end {
+		r := [1]hourRec{s.hour.rec()}
+		ws = t.add(r[:], ws, &peak)
+	}
+	if t.Hours > 0 {
+		t.PeakCores = float32(CoresFine(uint8(peak>>8), uint8(peak)))
+	}
+	return t, ws
+}
+
+// add sums recs into t, appending their working sets to ws, and raises
+// peak to their highest peak code. The sums are locals and the counts
+// are read straight from their bits, so that the loop runs in registers:
+// the compiler keeps a struct of more than four fields in memory.
+func (t *Totals) add(recs []hourRec, ws []uint64, peak *uint16) []uint64 {
+	accepts, disk, busyCPU, busy, sampled := t.TCPAccepts, t.DiskWriteBytes, t.BusyCPUSeconds, t.BusySeconds, t.SampledSeconds
+	hours, runs, restarts, listen, down := t.Hours, t.BusyRuns, t.Restarts, t.ListenMinutes, t.DownMinutes
+	longest, p := t.LongestBusyRun, *peak
+	k := len(ws)
+	ws = slices.Grow(ws, len(recs))[:k+len(recs)]
+	const w12, w6 = 1<<12 - 1, 1<<6 - 1
+	for i := range recs {
+		r := &recs[i]
+		n := r.n
+		if n>>shiftMinutes&w6 == 0 {
+			continue
+		}
+		hours++
+		ws[k] = uint64(r.maxWSKiB) << 10
+		k++
+		accepts += float64(r.accepts)
+		disk += float64(r.disk)
+		busyCPU += float64(r.busyCPU)
+		busy += float64(n & w12)
+		sampled += float64(n >> shiftSampled & w12)
+		runs += int(n >> shiftRuns & w12)
+		listen += int(n >> shiftListen & w6)
+		down += int(n >> shiftDown & w6)
+		restarts += int(n >> shiftRestarts)
+		longest = max(longest, time.Duration(r.longest)*time.Second)
+		p = max(p, r.peak)
+	}
+	t.TCPAccepts, t.DiskWriteBytes, t.BusyCPUSeconds, t.BusySeconds, t.SampledSeconds = accepts, disk, busyCPU, busy, sampled
+	t.Hours, t.BusyRuns, t.Restarts, t.ListenMinutes, t.DownMinutes = hours, runs, restarts, listen, down
+	t.LongestBusyRun, *peak = longest, p
+	return ws[:k]
 }
 
 // appendZeros extends dst by n zero entries, growing it only when it has

@@ -1,0 +1,476 @@
+package analysis
+
+import (
+	"math/bits"
+	"slices"
+	"time"
+
+	"github.com/fleetscope/fleetscope/history"
+)
+
+// The analysis reads a week of minutes in place (see
+// history.Series.EachMinutes), eight at a time, as the lanes of a 64-bit
+// word (lane j, bits 8j to 8j+7, is the j-th minute): classifying a word
+// costs a few instructions and no branch, where a minute at a time cost a
+// branch per minute that activity made unpredictable.
+const (
+	lanesLow7 = 0x7f7f7f7f7f7f7f7f
+	lanesHigh = 0x8080808080808080
+	lanesOne  = 0x0101010101010101
+	// gatherLanes moves bit 0 of lane j to bit 56+j when multiplied by;
+	// no two partial products share a bit below 56, so nothing carries
+	// into the top byte.
+	gatherLanes = 0x0102040810204080
+	// noCode is no minute's code (codes are 7 bits): a lane value that
+	// matches nothing.
+	noCode = 0xff
+)
+
+// word8 reads b[0:8] as one little-endian word; the compiler merges the
+// loads into one.
+func word8[T ~uint8](b []T) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// classify8 gives the valid and the active minutes of a word as 8-bit
+// masks, bit j for lane j (see minuteClass).
+func classify8(x uint64) (valid, active uint8) {
+	// The high bit of a lane is set when its code (low 7 bits) is not 0;
+	// no lane's sum carries into the next.
+	v := ((x & lanesLow7) + lanesLow7) & lanesHigh
+	a := v & x
+	return uint8((v >> 7 * gatherLanes) >> 56), uint8((a >> 7 * gatherLanes) >> 56)
+}
+
+// zeroLanes sets the high bit of every lane of x that is 0, and no other
+// bit.
+func zeroLanes(x uint64) uint64 {
+	return ^(((x & lanesLow7) + lanesLow7) | x | lanesLow7)
+}
+
+// extend makes b n long, zeroing what it adds.
+func extend(b []uint64, n int) []uint64 {
+	if l := len(b); l < n {
+		b = slices.Grow(b, n-l)[:n]
+		clear(b[l:])
+	}
+	return b
+}
+
+// minuteScan is what a pass over the window's minutes leaves: bitmaps of
+// its valid and active minutes (bit i%64 of word i/64 is minute i of the
+// window; they run a word past the window, so that a stretch ending on a
+// word boundary may flush an empty word), from which counts per hour are
+// popcounts and bursts a few bit scans each, and a histogram of their
+// values, in four tables so that equal minutes in a row do not queue on
+// one counter.
+type minuteScan struct {
+	valid, active []uint64
+	hist          [4][256]int32
+	held          int // minutes added
+}
+
+// add records the stretch of minutes at offset at of the window (its fine
+// codes are for refine); the bitmaps reach its end.
+func (w *minuteScan) add(at int, mins []history.Minute, _ []uint8) {
+	w.held += len(mins)
+	need := (at+len(mins))>>6 + 1
+	w.valid, w.active = extend(w.valid, need), extend(w.active, need)
+	i := 0
+	// One by one up to a multiple of 8 in the window, so that each word
+	// below fills whole bytes of the bitmaps.
+	for ; i < len(mins) && (at+i)&7 != 0; i++ {
+		w.add1(at+i, mins[i])
+	}
+	// The bitmaps' bits gather in registers and are written once a word.
+	var accV, accA uint64
+	cur := (at + i) >> 6
+	h := &w.hist
+	for i+8 <= len(mins) {
+		words := (len(mins) - i) >> 3
+		if words >= 8 {
+			words = 8
+			// A container that keeps one minute value for an hour (a
+			// pod's pause container, idle below the lowest code; one
+			// pinned at its limit) has its blocks of 64 minutes counted
+			// at once. Whether a block is steady is predictable, unlike
+			// whether a word is.
+			if m := mins[i : i+64 : i+64]; steady(m) {
+				h[0][m[0]] += 64
+				c := uint64(minuteClass[m[0]])
+				v, a := -(c & 1), -(c >> 1) // all ones or none
+				p := at + i
+				if p>>6 != cur {
+					w.valid[cur] |= accV
+					w.active[cur] |= accA
+					accV, accA, cur = 0, 0, p>>6
+				}
+				accV |= v << (p & 63)
+				accA |= a << (p & 63)
+				if sh := p & 63; sh != 0 { // the block runs into the next word
+					w.valid[cur] |= accV
+					w.active[cur] |= accA
+					accV, accA, cur = v>>(64-sh), a>>(64-sh), cur+1
+				}
+				i += 64
+				continue
+			}
+		}
+		for range words {
+			m := mins[i : i+8 : i+8]
+			x := word8(m)
+			// Indexing by the bytes as loaded takes fewer instructions
+			// than by shifts of x.
+			h[0][m[0]]++
+			h[1][m[1]]++
+			h[2][m[2]]++
+			h[3][m[3]]++
+			h[0][m[4]]++
+			h[1][m[5]]++
+			h[2][m[6]]++
+			h[3][m[7]]++
+			v, a := classify8(x)
+			p := at + i
+			if p>>6 != cur {
+				w.valid[cur] |= accV
+				w.active[cur] |= accA
+				accV, accA, cur = 0, 0, p>>6
+			}
+			accV |= uint64(v) << (p & 63)
+			accA |= uint64(a) << (p & 63)
+			i += 8
+		}
+	}
+	w.valid[cur] |= accV
+	w.active[cur] |= accA
+	for ; i < len(mins); i++ {
+		w.add1(at+i, mins[i])
+	}
+}
+
+// sameCode reports whether the 64 minutes of m all have the code of the
+// lanes of b.
+func sameCode(m []history.Minute, b uint64) bool {
+	m = m[:64:64]
+	return ((word8(m[0:8])^b)|(word8(m[8:16])^b)|(word8(m[16:24])^b)|(word8(m[24:32])^b)|
+		(word8(m[32:40])^b)|(word8(m[40:48])^b)|(word8(m[48:56])^b)|(word8(m[56:64])^b))&lanesLow7 == 0
+}
+
+// steady reports whether the 64 minutes of m are all the same.
+func steady(m []history.Minute) bool {
+	m = m[:64:64]
+	x := word8(m[0:8])
+	b := uint64(uint8(x)) * lanesOne
+	return (x^b)|(word8(m[8:16])^b)|(word8(m[16:24])^b)|(word8(m[24:32])^b)|
+		(word8(m[32:40])^b)|(word8(m[40:48])^b)|(word8(m[48:56])^b)|(word8(m[56:64])^b) == 0
+}
+
+func (w *minuteScan) add1(p int, m history.Minute) {
+	w.hist[0][m]++
+	c := uint64(minuteClass[m])
+	w.valid[p>>6] |= (c & 1) << (p & 63)
+	w.active[p>>6] |= (c >> 1) << (p & 63)
+}
+
+// countBits counts the set bits of bm in [lo, hi).
+func countBits(bm []uint64, lo, hi int) int {
+	if lo >= hi {
+		return 0
+	}
+	wl, wh := lo>>6, (hi-1)>>6
+	ml, mh := ^uint64(0)<<(lo&63), ^uint64(0)>>(63-(hi-1)&63)
+	if wl == wh {
+		return bits.OnesCount64(bm[wl] & ml & mh)
+	}
+	c := bits.OnesCount64(bm[wl]&ml) + bits.OnesCount64(bm[wh]&mh)
+	for _, x := range bm[wl+1 : wh] {
+		c += bits.OnesCount64(x)
+	}
+	return c
+}
+
+// scanWindow computes the figures of minuteStats for the window [from, to)
+// of s, first the Unix minute of its first minute, and adds the window's
+// bursts to sc.bursts, in one pass over the minutes; the percentiles then
+// take a second pass, over the fine codes of the minutes they fall in
+// (see refine).
+func scanWindow(st *minuteStats, sc *Scratch, s *history.Series, from, to time.Time, first int64) {
+	w := &sc.scan
+	w.valid, w.active = w.valid[:0], w.active[:0]
+	clear(w.hist[:])
+	w.held = 0
+	n := s.EachMinutes(from, to, w.add)
+	w.valid, w.active = extend(w.valid, n>>6+1), extend(w.active, n>>6+1)
+	for m := range st.cpu {
+		st.cpu[m] = w.hist[0][m] + w.hist[1][m] + w.hist[2][m] + w.hist[3][m]
+	}
+	st.cpu[0] += int32(n - w.held) // the minutes the ring does not hold
+
+	// Hour-of-day idleness, walking the window hour by hour (UTC): an
+	// hour with an active minute refutes its hour of the day, one with
+	// enough valid minutes and none active confirms it. An hour lies in
+	// at most two words of the bitmaps.
+	hourOfDay := int(((first/60)%24 + 24) % 24)
+	for lo, hi := 0, 60-int((first%60+60)%60); lo < n; lo, hi = hi, hi+60 {
+		end := min(hi, n)
+		wl, wh := lo>>6, (end-1)>>6
+		ml, mh := ^uint64(0)<<(lo&63), ^uint64(0)>>(63-(end-1)&63)
+		if wl == wh {
+			ml, mh = ml&mh, 0
+		}
+		switch {
+		case w.active[wl]&ml|w.active[wh]&mh != 0:
+			st.refute[hourOfDay] = min(st.refute[hourOfDay]+1, 255)
+		case bits.OnesCount64(w.valid[wl]&ml)+bits.OnesCount64(w.valid[wh]&mh) >= idleHourMinMinutes:
+			st.confirm[hourOfDay] = min(st.confirm[hourOfDay]+1, 255)
+		}
+		if hourOfDay++; hourOfDay == 24 {
+			hourOfDay = 0
+		}
+	}
+	// Valid and idle minutes of the last hour, day and 7 days: active
+	// minutes are valid ones, so the rest of the valid are idle.
+	for i, start := range [...]int{max(n-60, 0), max(n-24*60, 0), 0} {
+		v := countBits(w.valid, start, n)
+		st.valid[i], st.idle[i] = v, v-countBits(w.active, start, n)
+	}
+
+	w.runs(&sc.bursts, n>>6+1)
+}
+
+// runs finds the bursts, runs of active minutes, in the bitmaps' first
+// words words: minutes without data inside a run join it, an idle minute
+// ends it (a gap before it does not count), and a run still going at the
+// end of the window counts as it is. A burst is thus its first active
+// minute to its last one, and the bitmaps yield it in a few steps however
+// long it is.
+func (w *minuteScan) runs(b *burstStats, words int) {
+	var start, last int
+	in := false
+	for i := range words {
+		act := w.active[i]
+		idle := w.valid[i] &^ act
+		base := i << 6
+		for {
+			if !in {
+				if act == 0 {
+					break
+				}
+				p := bits.TrailingZeros64(act)
+				start, last, in = base+p, base+p, true
+				act &= act - 1
+				idle &^= uint64(2)<<p - 1 // idle minutes before a burst end nothing
+				continue
+			}
+			if idle == 0 {
+				if act != 0 {
+					last = base + 63 - bits.LeadingZeros64(act)
+				}
+				break
+			}
+			p := bits.TrailingZeros64(idle)
+			if before := act & (uint64(1)<<p - 1); before != 0 {
+				last = base + 63 - bits.LeadingZeros64(before)
+			}
+			b.add(last - start + 1)
+			in = false
+			act &^= uint64(1)<<p - 1
+			idle &= idle - 1
+		}
+	}
+	if in {
+		b.add(last - start + 1)
+	}
+}
+
+// burstStats collects burst lengths in minutes, for the percentiles of
+// Bursts without sorting every burst: short ones are counted by length,
+// the few longer ones listed.
+type burstStats struct {
+	short   [256]int32
+	long    []int32
+	n, most int
+}
+
+func (b *burstStats) reset() {
+	clear(b.short[:])
+	b.long = b.long[:0]
+	b.n, b.most = 0, 0
+}
+
+func (b *burstStats) add(minutes int) {
+	b.n++
+	b.most = max(b.most, minutes)
+	if minutes < len(b.short) {
+		b.short[minutes]++
+		return
+	}
+	b.long = append(b.long, int32(minutes))
+}
+
+// bursts gives the count, nearest-rank p50 and p95 and the maximum of the
+// lengths collected, as sorting them all would.
+func (b *burstStats) bursts() Bursts {
+	n := b.n
+	if n == 0 {
+		return Bursts{}
+	}
+	slices.Sort(b.long)
+	// at finds the length of rank r, ranks asked in ascending order;
+	// cum counts the lengths up to l.
+	l, cum := 0, int(b.short[0])
+	at := func(r int) time.Duration {
+		for cum <= r && l+1 < len(b.short) {
+			l++
+			cum += int(b.short[l])
+		}
+		if r < cum {
+			return time.Duration(l) * time.Minute
+		}
+		return time.Duration(b.long[r-cum]) * time.Minute
+	}
+	p50 := at(rank(0.5, n))
+	return Bursts{Count: n, P50: p50, P95: at(rank(0.95, n)), Max: time.Duration(b.most) * time.Minute}
+}
+
+// refine gives the exact CPU of the k-th smallest (1-based) minute among
+// those of CPU code c95, and of the largest minute of code cmax, from the
+// fine codes of the window [from, to) of s in one pass: the histogram's
+// code says which bucket a percentile falls in, the pass says where in
+// it. (The median is left at its bucket's middle: nothing is computed
+// from it.)
+func refine(c95 uint8, k int, cmax uint8, s *history.Series, from, to time.Time) (p95, maxCores float64) {
+	p95, maxCores = history.CoresFine(c95, history.FineUnknown), history.CoresFine(cmax, history.FineUnknown)
+	if c95 < 2 && cmax < 2 {
+		return p95, maxCores
+	}
+	// The lanes to look for; the largest minute of c95 is the top of its
+	// histogram, so a cmax equal to it needs no search of its own.
+	want95, wantMax := uint64(noCode), uint64(noCode)
+	if c95 >= 2 {
+		want95 = uint64(c95)
+	}
+	if cmax >= 2 && cmax != c95 {
+		wantMax = uint64(cmax)
+	}
+	var hist [4][256]int32
+	var top uint8
+	b95, bmax, search95, searchMax := want95*lanesOne, wantMax*lanesOne, want95 != noCode, wantMax != noCode
+	s.EachMinutes(from, to, func(_ int, mins []history.Minute, fine []uint8) {
+		i := 0
+		for i+8 <= len(mins) {
+			words := (len(mins) - i) >> 3
+			if words >= 8 {
+				words = 8
+				// Under a steady load every minute of a block of 64 is
+				// of c95 (and so none of cmax): they are counted
+				// without masks. Whether a whole block matches is
+				// predictable, unlike whether a word does.
+				if search95 && sameCode(mins[i:i+64:i+64], b95) {
+					f := fine[i : i+64 : i+64]
+					for j := 0; j < 64; j += 8 {
+						hist[0][f[j]]++
+						hist[1][f[j+1]]++
+						hist[2][f[j+2]]++
+						hist[3][f[j+3]]++
+						hist[0][f[j+4]]++
+						hist[1][f[j+5]]++
+						hist[2][f[j+6]]++
+						hist[3][f[j+7]]++
+					}
+					i += 64
+					continue
+				}
+			}
+			for range words {
+				x := word8(mins[i:]) & lanesLow7
+				e95, emax := zeroLanes(x^b95), uint64(0)
+				if searchMax {
+					emax = zeroLanes(x ^ bmax)
+				}
+				if e95|emax == 0 {
+					i += 8
+					continue
+				}
+				f := fine[i : i+8 : i+8]
+				// Every lane is counted, by 1 where it matches and 0
+				// where not: a loop over the matching lanes would
+				// mispredict its end at every word.
+				m := e95 >> 7
+				hist[0][f[0]] += int32(m & 1)
+				hist[1][f[1]] += int32(m >> 8 & 1)
+				hist[2][f[2]] += int32(m >> 16 & 1)
+				hist[3][f[3]] += int32(m >> 24 & 1)
+				hist[0][f[4]] += int32(m >> 32 & 1)
+				hist[1][f[5]] += int32(m >> 40 & 1)
+				hist[2][f[6]] += int32(m >> 48 & 1)
+				hist[3][f[7]] += int32(m >> 56 & 1)
+				for e := emax; e != 0; e &= e - 1 {
+					top = max(top, f[bits.TrailingZeros64(e)>>3])
+				}
+				i += 8
+			}
+		}
+		for ; i < len(mins); i++ {
+			switch uint64(mins[i].Code()) {
+			case want95:
+				hist[0][fine[i]]++
+			case wantMax:
+				top = max(top, fine[i])
+			}
+		}
+	})
+	if c95 >= 2 {
+		cum := 0
+		for f := range 256 {
+			c := int(hist[0][f] + hist[1][f] + hist[2][f] + hist[3][f])
+			if cum += c; cum >= k {
+				p95 = history.CoresFine(c95, uint8(f))
+				break
+			}
+		}
+		if cmax == c95 {
+			for f := 255; f >= 0; f-- {
+				if hist[0][f]|hist[1][f]|hist[2][f]|hist[3][f] != 0 {
+					top = uint8(f)
+					break
+				}
+			}
+		}
+	}
+	if cmax >= 2 {
+		maxCores = history.CoresFine(cmax, top)
+	}
+	return p95, maxCores
+}
+
+// p95Max gives the nearest-rank p95 and the maximum of vs (not empty), as
+// sorting vs would. The p95 of a week of hours is their 9th largest, so
+// keeping the few largest in order beats sorting all.
+func p95Max(vs []uint64) (p95, largest uint64) {
+	n := len(vs)
+	k := n - rank(0.95, n) // the p95 is the k-th largest
+	var top [16]uint64     // top[:m] are the m largest so far, descending
+	if k > len(top) {
+		slices.Sort(vs)
+		return vs[n-k], vs[n-1]
+	}
+	m := 0
+	for _, v := range vs {
+		if m == k {
+			if v <= top[k-1] {
+				continue
+			}
+			m-- // v displaces the smallest kept
+		}
+		j := m
+		for ; j > 0 && top[j-1] < v; j-- {
+			top[j] = top[j-1]
+		}
+		top[j] = v
+		m++
+	}
+	return top[k-1], top[0]
+}
