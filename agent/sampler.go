@@ -91,10 +91,11 @@ type netTracked struct {
 const tcpRefresh = time.Minute
 
 // listenRefresh is how often a namespace is searched for listening sockets
-// (the first pages of net/tcp and net/tcp6), which costs the kernel a walk
-// of the host's whole connection table wherever there is no socket: 3.3 ms
-// a namespace on a 2-vCPU VM, more than everything else the agent does
-// for it in that time when done every minute. A listening socket lives as
+// (the first pages of net/tcp and net/tcp6, unless net/sockstat counts no
+// TCP socket), which costs the kernel a walk of the host's whole
+// connection table wherever there are few sockets: 3.3 ms a namespace on
+// a 2-vCPU VM, more than everything else the agent does for it in that
+// time when done every minute. A listening socket lives as
 // long as its server, so the answer stands for the minutes in between;
 // the first look is at once, so a new server is known as one from its
 // first minute, and the second comes a random part of the interval early

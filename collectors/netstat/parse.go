@@ -166,6 +166,40 @@ func ParseSNMPPassiveOpens(data []byte) (uint64, bool, error) {
 	return 0, false, nil
 }
 
+// ParseSockstatInUse returns the sockets in use of protocol proto ("TCP" in
+// /proc/<pid>/net/sockstat, "TCP6" in sockstat6), from its line "PROTO:
+// inuse N ...". The boolean is false, with no error, when the file has no
+// such line; a line without a number after inuse is an error naming it.
+func ParseSockstatInUse(data []byte, proto string) (uint64, bool, error) {
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		var line []byte
+		line, data = nextLine(data)
+		if len(line) <= len(proto) || string(line[:len(proto)]) != proto || line[len(proto)] != ':' {
+			continue
+		}
+		rest := line[len(proto)+1:]
+		for {
+			var name, value []byte
+			name, rest = nextField(rest)
+			value, rest = nextField(rest)
+			switch {
+			case name == nil:
+				return 0, false, nil
+			case string(name) != "inuse":
+				continue
+			case value == nil:
+				return 0, false, fmt.Errorf("line %d: %s inuse without a value", lineNo, proto)
+			}
+			v, err := parseUint(value)
+			if err != nil {
+				return 0, false, fmt.Errorf("line %d: %s inuse: %w", lineNo, proto, err)
+			}
+			return v, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
 // tcpListen is the state of a listening socket in /proc/net/tcp (TCP_LISTEN,
 // in hex).
 const tcpListen = "0A"

@@ -257,3 +257,46 @@ func TestParseNetDevInvalidUTF8Name(t *testing.T) {
 		t.Fatalf("interfaces = %+v", got)
 	}
 }
+
+func TestParseSockstatInUse(t *testing.T) {
+	for _, tc := range []struct {
+		data, proto string
+		want        uint64
+		ok          bool
+		err         string
+	}{
+		{"sockets: used 8\nTCP: inuse 3 orphan 0 tw 1 alloc 4 mem 1\nUDP: inuse 0 mem 0\n", "TCP", 3, true, ""},
+		{"TCP6: inuse 2\nUDP6: inuse 0\n", "TCP6", 2, true, ""},
+		// TCP6 is not TCP, nor TCP TCP6.
+		{"TCP6: inuse 2\n", "TCP", 0, false, ""},
+		{"TCP: inuse 2\n", "TCP6", 0, false, ""},
+		{"TCP: orphan 0\n", "TCP", 0, false, ""},
+		{"TCP: inuse\n", "TCP", 0, false, "line 1: TCP inuse without a value"},
+		{"x\nTCP: inuse -1\n", "TCP", 0, false, "line 2: TCP inuse"},
+		{"", "TCP", 0, false, ""},
+	} {
+		n, ok, err := ParseSockstatInUse([]byte(tc.data), tc.proto)
+		if n != tc.want || ok != tc.ok || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%q %s: %d %v %v; want %d %v %q", tc.data, tc.proto, n, ok, err, tc.want, tc.ok, tc.err)
+		}
+	}
+	data := []byte("sockets: used 8\nTCP: inuse 3 orphan 0 tw 1 alloc 4 mem 1\n")
+	if a := testing.AllocsPerRun(100, func() { ParseSockstatInUse(data, "TCP") }); a != 0 {
+		t.Errorf("ParseSockstatInUse allocates %v times", a)
+	}
+}
+
+func FuzzParseSockstatInUse(f *testing.F) {
+	for _, p := range []string{"testdata/proc/100/net/sockstat", "/proc/self/net/sockstat"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("TCP: inuse 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, ok, err := ParseSockstatInUse(data, "TCP")
+		if ok && (err != nil || !strings.Contains(string(data), "TCP:")) {
+			t.Fatalf("ok with error %v or without a TCP line", err)
+		}
+	})
+}

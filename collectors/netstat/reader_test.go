@@ -280,8 +280,8 @@ func TestReaderDetectsExit(t *testing.T) {
 	if kept.procFd < 0 {
 		t.Error("kept-open reader checks liveness through stat, not a pidfd")
 	}
-	if kept.Files() != 6 || byPath.Files() != 0 { // dev, snmp, stat, tcp, tcp6, pidfd
-		t.Errorf("descriptors held: kept open %d, by path %d; want 6 and 0", kept.Files(), byPath.Files())
+	if kept.Files() != 8 || byPath.Files() != 0 { // dev, snmp, stat, tcp, tcp6, sockstat, sockstat6, pidfd
+		t.Errorf("descriptors held: kept open %d, by path %d; want 8 and 0", kept.Files(), byPath.Files())
 	}
 	for _, r := range []*Reader{kept, byPath} {
 		if err := r.Read(&Stats{}); err != nil {
@@ -419,7 +419,8 @@ func TestReadInterfacesKeepsTCP(t *testing.T) {
 
 // TestReaderListening: a listening socket in net/tcp or only in net/tcp6
 // (a dual-stack server) counts; established connections do not; a
-// namespace without the files has no answer. Reading it allocates nothing
+// namespace whose sockstat counts no TCP socket has none without a look at
+// the tables; a namespace without the files has no answer. Reading it allocates nothing
 // with kept-open files.
 func TestReaderListening(t *testing.T) {
 	for _, keepOpen := range []bool{false, true} {
@@ -431,6 +432,9 @@ func TestReaderListening(t *testing.T) {
 				{100, true, true}, // tcp: a connection; tcp6: a listener
 				{400, true, true}, // tcp: a listener, no tcp6
 				{700, false, false},
+				// net/tcp lists a listener, but sockstat counts no TCP
+				// socket in use: the table is not read.
+				{800, false, true},
 			} {
 				r := newReader(t, fixtureRoot, tc.pid, keepOpen)
 				var s Stats
@@ -507,9 +511,12 @@ func TestReadRaw(t *testing.T) {
 			if n, err := r.ReadRaw(true, false); err != nil || n != dev+snmp {
 				t.Errorf("ReadRaw(true, false) = %d, %v; want %d bytes", n, err, dev+snmp)
 			}
+			// sockstat counts sockets, so the heads of both tables are
+			// read: tcp holds only a connection, tcp6 the listener.
 			head := func(name string) int { return min(size(100, name), cap(r.buf)) }
-			if n, err := r.ReadRaw(true, true); err != nil || n != dev+snmp+head("tcp")+head("tcp6") {
-				t.Errorf("ReadRaw(true, true) = %d, %v; want %d bytes", n, err, dev+snmp+head("tcp")+head("tcp6"))
+			listen := size(100, "sockstat") + size(100, "sockstat6") + head("tcp") + head("tcp6")
+			if n, err := r.ReadRaw(true, true); err != nil || n != dev+snmp+listen {
+				t.Errorf("ReadRaw(true, true) = %d, %v; want %d bytes", n, err, dev+snmp+listen)
 			}
 			if !keepOpen {
 				return
