@@ -1,0 +1,5 @@
+package promtext
+
+import "github.com/fleetscope/fleetscope/collectors/cgroups"
+
+var _ = cgroups.HaveCPU
