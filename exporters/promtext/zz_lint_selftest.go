@@ -1,5 +1,0 @@
-package promtext
-
-import "github.com/fleetscope/fleetscope/collectors/cgroups"
-
-var _ = cgroups.HaveCPU
