@@ -332,7 +332,7 @@ func (r *Reader) readHead(f *os.File, path string) ([]byte, error) {
 // Reader must not be used afterwards.
 func (r *Reader) Close() error {
 	var errs []error
-	for _, f := range []*os.File{r.dev, r.snmp, r.stat, r.tcp[0], r.tcp[1], r.sockstat[0], r.sockstat[1]} {
+	for _, f := range r.kept() {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}
@@ -344,10 +344,15 @@ func (r *Reader) Close() error {
 	return errors.Join(errs...)
 }
 
+// kept lists the files a keepOpen Reader holds, nil where none is open.
+func (r *Reader) kept() [7]*os.File {
+	return [7]*os.File{r.dev, r.snmp, r.stat, r.tcp[0], r.tcp[1], r.sockstat[0], r.sockstat[1]}
+}
+
 // Files counts the descriptors the Reader holds open.
 func (r *Reader) Files() int {
 	n := 0
-	for _, f := range []*os.File{r.dev, r.snmp, r.stat, r.tcp[0], r.tcp[1], r.sockstat[0], r.sockstat[1]} {
+	for _, f := range r.kept() {
 		if f != nil {
 			n++
 		}
