@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fleetscope/fleetscope/agent"
+	"github.com/fleetscope/fleetscope/collectors/procfs"
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp"
 	"github.com/fleetscope/fleetscope/exporters/promtext"
@@ -277,10 +278,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 // and process metrics of the agent itself.
 func metricsHandler(cfg config.Config, src promtext.Source, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	reg.MustRegister(collectors.NewGoCollector())
+	if self, err := procfs.OpenSelf("/proc"); err != nil {
+		log.Warn("no process_* series for the agent itself", "err", err)
+	} else {
+		reg.MustRegister(newSelfCollector(self, log))
+	}
 	w := promtext.New(src, promtext.Options{Version: buildVersion(), MaxSeriesPerMetric: cfg.Export.MaxSeriesPerMetric})
 	return promtext.Handler(w, reg, log)
 }

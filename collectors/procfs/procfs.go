@@ -49,18 +49,11 @@ func StartTime(procRoot string, pid uint32, boot time.Time) time.Time {
 }
 
 // parseStartTicks returns field 22 (starttime, in clock ticks since boot) of
-// a /proc/<pid>/stat line. The command name (field 2) may contain spaces and
-// parentheses, so fields are counted after its last closing parenthesis.
+// a /proc/<pid>/stat line.
 func parseStartTicks(data []byte) (uint64, bool) {
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
+	var f statFields
+	if err := f.parse(data); err != nil {
 		return 0, false
 	}
-	fields := bytes.Fields(data[i+1:])
-	const startField = 22 - 3 // field 3 is the first after ')'
-	if len(fields) <= startField {
-		return 0, false
-	}
-	ticks, err := strconv.ParseUint(string(fields[startField]), 10, 64)
-	return ticks, err == nil
+	return f.start, true
 }
