@@ -20,7 +20,10 @@ type LayerUsage struct {
 
 // Storage measures writable layers with the snapshotter's Usage call. That
 // call walks the layer's files, so it runs on its own slow cadence with a
-// time budget per round, continuing where the last round stopped.
+// time budget per round, continuing where the last round stopped. A layer
+// found unchanged is measured every second, then every fourth round until
+// it changes: most layers on a node sit still, and each call costs the
+// agent a gRPC round trip and containerd a walk of the layer.
 type Storage struct {
 	api      API
 	disc     *Discovery
@@ -29,7 +32,7 @@ type Storage struct {
 	log      *slog.Logger
 
 	mu    sync.Mutex
-	usage map[containerKey]LayerUsage
+	usage map[containerKey]layerState
 	next  int // index in the sorted inventory where the next round starts
 
 	errs    atomic.Uint64
@@ -42,7 +45,30 @@ func NewStorage(api API, disc *Discovery, interval, budget time.Duration, log *s
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Storage{api: api, disc: disc, interval: interval, budget: budget,
-		log: log.With("component", "storage"), usage: map[containerKey]LayerUsage{}}
+		log: log.With("component", "storage"), usage: map[containerKey]layerState{}}
+}
+
+// maxQuietShift caps the backoff of an unchanged layer at 1<<2 rounds: a
+// layer that starts growing is seen at most four intervals late.
+const maxQuietShift = 2
+
+// layerState is a measurement and when the layer is next due.
+type layerState struct {
+	LayerUsage
+	quiet int // measurements in a row that found no change, capped
+	due   time.Time
+}
+
+// measured records u and schedules the next measurement: every round
+// while the layer changes, then 2 and 4 rounds apart. Due times sit half
+// an interval early so that a round's jitter never skips one more.
+func (s *Storage) measured(prev layerState, had bool, u LayerUsage) layerState {
+	st := layerState{LayerUsage: u}
+	if had && prev.Bytes == u.Bytes && prev.Inodes == u.Inodes {
+		st.quiet = min(prev.quiet+1, maxQuietShift)
+	}
+	st.due = u.At.Add(s.interval<<st.quiet - s.interval/2)
+	return st
 }
 
 // containerKey identifies a container without building a string, so the
@@ -54,7 +80,7 @@ func (s *Storage) Usage(namespace, id string) (LayerUsage, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.usage[containerKey{namespace, id}]
-	return u, ok
+	return u.LayerUsage, ok
 }
 
 // Errors counts failed measurements; IncompleteRounds counts rounds cut
@@ -89,10 +115,14 @@ func (s *Storage) Run(ctx context.Context) error {
 	}
 }
 
-// Round measures as many of cs as the budget allows and forgets containers
-// no longer in cs.
+// Round measures as many of cs as are due and the budget allows, and
+// forgets containers no longer in cs.
 func (s *Storage) Round(ctx context.Context, cs []*Container) {
-	deadline := time.Now().Add(s.budget)
+	s.round(ctx, cs, time.Now)
+}
+
+func (s *Storage) round(ctx context.Context, cs []*Container, now func() time.Time) {
+	deadline := now().Add(s.budget)
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
@@ -115,13 +145,20 @@ func (s *Storage) Round(ctx context.Context, cs []*Container) {
 	done := 0
 	for i := range cs {
 		c := cs[(start+i)%len(cs)]
-		if time.Now().After(deadline) {
+		if now().After(deadline) {
 			s.partial.Add(1)
 			s.log.Debug("storage round out of budget", "measured", done, "containers", len(cs))
 			break
 		}
 		done++
 		if c.Snapshotter == "" || c.SnapshotKey == "" {
+			continue
+		}
+		k := containerKey{c.Namespace, c.ID}
+		s.mu.Lock()
+		prev, had := s.usage[k]
+		s.mu.Unlock()
+		if had && now().Before(prev.due) {
 			continue
 		}
 		u, err := s.api.SnapshotUsage(rctx, c.Namespace, c.Snapshotter, c.SnapshotKey)
@@ -132,8 +169,9 @@ func (s *Storage) Round(ctx context.Context, cs []*Container) {
 			}
 			continue
 		}
+		st := s.measured(prev, had, LayerUsage{Bytes: u.Size, Inodes: u.Inodes, At: now()})
 		s.mu.Lock()
-		s.usage[containerKey{c.Namespace, c.ID}] = LayerUsage{Bytes: u.Size, Inodes: u.Inodes, At: time.Now()}
+		s.usage[k] = st
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
