@@ -48,6 +48,25 @@ func NewStorage(api API, disc *Discovery, interval, budget time.Duration, log *s
 		log: log.With("component", "storage"), usage: map[containerKey]layerState{}}
 }
 
+// storageConcurrency is how many Usage calls a round keeps in flight.
+const storageConcurrency = 4
+
+// measure asks for one layer's usage and records it.
+func (s *Storage) measure(ctx context.Context, c *Container, k containerKey, prev layerState, had bool, now func() time.Time) {
+	u, err := s.api.SnapshotUsage(ctx, c.Namespace, c.Snapshotter, c.SnapshotKey)
+	if err != nil {
+		if !errdefs.IsNotFound(err) && ctx.Err() == nil {
+			s.errs.Add(1)
+			s.log.Debug("snapshot usage", "container", c.Key(), "err", err)
+		}
+		return
+	}
+	st := s.measured(prev, had, LayerUsage{Bytes: u.Size, Inodes: u.Inodes, At: now()})
+	s.mu.Lock()
+	s.usage[k] = st
+	s.mu.Unlock()
+}
+
 // maxQuietShift caps the backoff of an unchanged layer at 1<<2 rounds: a
 // layer that starts growing is seen at most four intervals late.
 const maxQuietShift = 2
@@ -142,6 +161,11 @@ func (s *Storage) round(ctx context.Context, cs []*Container, now func() time.Ti
 		start = 0
 	}
 
+	// A few calls in flight at once: containerd walks layers in
+	// parallel, and the agent wakes once for several answers instead of
+	// going idle and waking again for each.
+	sem := make(chan struct{}, storageConcurrency)
+	var wg sync.WaitGroup
 	done := 0
 	for i := range cs {
 		c := cs[(start+i)%len(cs)]
@@ -161,19 +185,13 @@ func (s *Storage) round(ctx context.Context, cs []*Container, now func() time.Ti
 		if had && now().Before(prev.due) {
 			continue
 		}
-		u, err := s.api.SnapshotUsage(rctx, c.Namespace, c.Snapshotter, c.SnapshotKey)
-		if err != nil {
-			if !errdefs.IsNotFound(err) && rctx.Err() == nil {
-				s.errs.Add(1)
-				s.log.Debug("snapshot usage", "container", c.Key(), "err", err)
-			}
-			continue
-		}
-		st := s.measured(prev, had, LayerUsage{Bytes: u.Size, Inodes: u.Inodes, At: now()})
-		s.mu.Lock()
-		s.usage[k] = st
-		s.mu.Unlock()
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.measure(rctx, c, k, prev, had, now)
+		})
 	}
+	wg.Wait()
 	s.mu.Lock()
 	s.next = start + done
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -9,11 +10,14 @@ import (
 // sizesAPI answers SnapshotUsage from a table and counts the calls.
 type sizesAPI struct {
 	*fakeAPI
+	mu    sync.Mutex
 	size  map[string]int64 // by snapshot key
 	calls map[string]int
 }
 
 func (a *sizesAPI) SnapshotUsage(_ context.Context, _, _, key string) (Usage, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.calls[key]++
 	return Usage{Size: a.size[key], Inodes: 1}, nil
 }
@@ -64,5 +68,43 @@ func TestStorageBacksOffUnchangedLayers(t *testing.T) {
 	}
 	if u, _ := s.Usage("ns", "q"); u.Bytes != 300 {
 		t.Errorf("changed quiet layer reads %d bytes, want 300", u.Bytes)
+	}
+}
+
+// slowAPI answers SnapshotUsage after a pause and records how many calls
+// were in flight at once.
+type slowAPI struct {
+	*fakeAPI
+	mu            sync.Mutex
+	inFlight, max int
+}
+
+func (a *slowAPI) SnapshotUsage(ctx context.Context, _, _, _ string) (Usage, error) {
+	a.mu.Lock()
+	a.inFlight++
+	a.max = max(a.max, a.inFlight)
+	a.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	a.mu.Lock()
+	a.inFlight--
+	a.mu.Unlock()
+	return Usage{Size: 1}, nil
+}
+
+func TestStorageRoundBoundsCallsInFlight(t *testing.T) {
+	api := &slowAPI{fakeAPI: newFakeAPI()}
+	s := NewStorage(api, nil, time.Minute, 5*time.Second, nil)
+	var cs []*Container
+	for i := range 20 {
+		cs = append(cs, &Container{Namespace: "ns", ID: string(rune('a' + i)), Snapshotter: "overlayfs", SnapshotKey: string(rune('a' + i))})
+	}
+	s.Round(context.Background(), cs)
+	if api.max != storageConcurrency {
+		t.Errorf("%d calls in flight at most, want %d", api.max, storageConcurrency)
+	}
+	for _, c := range cs {
+		if u, ok := s.Usage("ns", c.ID); !ok || u.Bytes != 1 {
+			t.Errorf("container %s: usage %+v, %v after the round", c.ID, u, ok)
+		}
 	}
 }

@@ -244,21 +244,26 @@ func appendFloat(b []byte, v float64) []byte {
 }
 
 // appendEscaped escapes a label value: backslash, double quote and line
-// feed.
+// feed. Runs without any are copied whole, most values being plain.
 func appendEscaped(b []byte, s string) []byte {
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		var esc string
+		switch s[i] {
 		case '\\':
-			b = append(b, '\\', '\\')
+			esc = `\\`
 		case '"':
-			b = append(b, '\\', '"')
+			esc = `\"`
 		case '\n':
-			b = append(b, '\\', 'n')
+			esc = `\n`
 		default:
-			b = append(b, c)
+			continue
 		}
+		b = append(b, s[start:i]...)
+		b = append(b, esc...)
+		start = i + 1
 	}
-	return b
+	return append(b, s[start:]...)
 }
 
 func escapeHelp(s string) string {

@@ -352,3 +352,20 @@ func BenchmarkWriteTo(b *testing.B) {
 		}
 	}
 }
+
+func TestAppendEscaped(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                 "",
+		"plain-value_1.2":  "plain-value_1.2",
+		`a"b`:              `a\"b`,
+		`\`:                `\\`,
+		"x\ny":             `x\ny`,
+		"\"\\\n":           `\"\\\n`,
+		"tail\\":           `tail\\`,
+		"ünïcode\n\"end\"": `ünïcode\n\"end\"`,
+	} {
+		if got := string(appendEscaped([]byte("<"), in)); got != "<"+want {
+			t.Errorf("appendEscaped(%q) = %q, want %q", in, got, "<"+want)
+		}
+	}
+}
