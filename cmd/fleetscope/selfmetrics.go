@@ -43,19 +43,17 @@ func (c *selfCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect sends what could be read: a failed read (the fd directory
-// unlistable, say) is logged and its series left out, like the collector
-// it replaces does.
+// Collect sends what could be read, leaving out what could not, as the
+// collector it replaces does.
 func (c *selfCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	st, err := c.self.Read()
 	c.mu.Unlock()
 	if err != nil {
 		c.log.Debug("reading the agent's own process figures", "err", err)
-		if st.CPUSeconds == 0 {
-			return
-		}
-	} else {
+		return
+	}
+	if st.OpenFDs >= 0 {
 		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(st.OpenFDs))
 	}
 	ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, st.CPUSeconds)
