@@ -23,23 +23,40 @@ func (c Config) Redacted() Config {
 // the user name. It works on the text, not on a parsed URL, so that a URL
 // that does not parse (and is about to be reported as invalid) is
 // redacted just the same.
+//
+// The user information is taken to run from the scheme's "://" (or the
+// start, without a scheme) to the last "@", wherever that is: a password
+// typed without percent-encoding may hold "/", "?", "#" and "@", and then
+// no parser can say where the host begins ("https://u:pa/ss?w#rd@host" is
+// host "u", port "pa" to url.Parse, or a path and a fragment to another).
+// Cutting at the last "@" never shows a password; its price is that a URL
+// with an "@" in its path or query shows less than it could.
 func RedactURL(s string) string {
 	rest := s
-	if _, after, ok := strings.Cut(s, "://"); ok {
-		rest = after
+	if i := strings.Index(s, "://"); i >= 0 && isScheme(s[:i]) {
+		rest = s[i+len("://"):]
 	}
-	// The authority ends at the path, query or fragment; its last "@"
-	// ends the user information (a password may hold "@" unescaped).
-	authority := rest
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority = rest[:i]
-	}
-	at := strings.LastIndexByte(authority, '@')
+	at := strings.LastIndexByte(rest, '@')
 	if at < 0 {
 		return s
 	}
 	start := len(s) - len(rest)
 	return s[:start] + Redacted + s[start+at:]
+}
+
+// isScheme says whether s is a URL scheme (RFC 3986: a letter, then
+// letters, digits, "+", "-" or "."), so that a "://" inside a password is
+// not taken for the end of one.
+func isScheme(s string) bool {
+	for i, c := range []byte(s) {
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // redactHeaders keeps the header names of an OTEL_EXPORTER_OTLP_HEADERS

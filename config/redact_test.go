@@ -12,13 +12,55 @@ func TestRedactURL(t *testing.T) {
 		{"http://collector:4317", "http://collector:4317"},
 		{"https://user:pa55@collector:4318/otlp", "https://REDACTED@collector:4318/otlp"},
 		{"https://t0ken@collector", "https://REDACTED@collector"},
-		{"http://u:p@ss@h:1/x?y=a@b#c@d", "http://REDACTED@h:1/x?y=a@b#c@d"},
-		{"http://h/path@not-userinfo", "http://h/path@not-userinfo"},
+		{"http://u:p@ss@h:1/x", "http://REDACTED@h:1/x"},
 		{"user:pa55@collector:4317", "REDACTED@collector:4317"},
 		{"http://us er:pa55@bad host", "http://REDACTED@bad host"}, // does not parse; redacted anyway
+		// Passwords typed without percent-encoding: "/", "?" and "#"
+		// end the authority to a parser, which then takes part of the
+		// password for a host, a port, a path, a query or a fragment.
+		{"https://user:pa/ss?w#rd@host:4317", "https://REDACTED@host:4317"},
+		{"https://user:pa/ss@host:4317/v1/metrics", "https://REDACTED@host:4317/v1/metrics"},
+		{"https://user:12/34@host", "https://REDACTED@host"}, // parses, as host "user", port 12
+		{"https://user:pa?ss@host", "https://REDACTED@host"},
+		{"https://user:pa#ss@host", "https://REDACTED@host"},
+		{"https://user:p@s/s?w#r@d@host:4317/x", "https://REDACTED@host:4317/x"},
+		{"https://user:pa://ss@host", "https://REDACTED@host"},
+		{"user:pa://ss@host:4317", "REDACTED@host:4317"}, // "user:pa" is no scheme
+		{"https://t0k/en@host", "https://REDACTED@host"},
+		// The price: an "@" in a path or a query hides what precedes it.
+		{"http://h/path@not-userinfo", "http://REDACTED@not-userinfo"},
 	} {
 		if got := RedactURL(tc.in); got != tc.want {
 			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Every password, whatever characters it holds unencoded, stays out of the
+// validation errors of an endpoint that carries it.
+func TestEndpointPasswordsNeverShown(t *testing.T) {
+	for _, pass := range []string{"pa/ss?w#rd", "pa/ss", "pa?ss", "pa#ss", "p@ss/w?rd", "12/34", "pa ss/w", "pa:ss/w", "pa%zz/w", "pa://ss"} {
+		for _, endpoint := range []string{
+			"https://user:" + pass + "@host:4317",
+			"https://user:" + pass + "@host:4317/v1/metrics",
+			"ftp://user:" + pass + "@host:4317",
+			"https://user:" + pass + "@",
+			"user:" + pass + "@host:4317",
+		} {
+			c := Default()
+			c.OTLP.Endpoint = endpoint
+			shown := RedactURL(endpoint)
+			text := shown
+			if err := c.Validate(); err != nil {
+				text += "\n" + err.Error()
+			}
+			// The password, and any piece of it cut at its special
+			// characters that is long enough to say something.
+			for _, piece := range append([]string{pass, "user"}, strings.FieldsFunc(pass, func(r rune) bool { return strings.ContainsRune("/?#@: %", r) })...) {
+				if len(piece) >= 2 && strings.Contains(text, piece) && !strings.Contains(endpoint[strings.LastIndexByte(endpoint, '@'):], piece) {
+					t.Errorf("endpoint %q: %q shows %q", endpoint, text, piece)
+				}
+			}
 		}
 	}
 }

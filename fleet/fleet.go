@@ -10,15 +10,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	prommodel "github.com/prometheus/common/model"
 
 	"github.com/fleetscope/fleetscope/exporters/schema"
 	"github.com/fleetscope/fleetscope/report"
@@ -27,9 +24,26 @@ import (
 // ErrNoData says the store answered but holds no Fleetscope series.
 var ErrNoData = errors.New("no Fleetscope series")
 
-// maxResponseBytes bounds what one query's answer may make us hold: a
-// store, or whatever answers at its URL, may be hostile.
-const maxResponseBytes = 256 << 20
+// A store, or whatever answers at its URL, may be hostile: what one
+// query's answer may make us read and hold is bounded.
+//
+// MaxAnswerBytes bounds the bytes of one answer. The largest answers are
+// the info series (one per container, 600 to 900 bytes of JSON each with
+// the labels the store adds: job, instance, node, the agent's pod) and the
+// reasons (a few per container, 400 to 500 bytes each): 128 MiB holds the
+// reasons of some 100,000 containers, 2,000 nodes of 50 each. The answer
+// is decoded as it arrives and only the labels a report reads are kept, so
+// this bounds the time and traffic a store can make us spend, and the
+// memory its kept labels can take.
+//
+// MaxSeries bounds the series of one answer, as what a report keeps is
+// per series (a container, a reason, a run: a few hundred bytes each, not
+// counting the labels): 300,000 is three reasons for each of those 100,000
+// containers.
+const (
+	MaxAnswerBytes = 128 << 20
+	MaxSeries      = 300_000
+)
 
 // hoursPerMonth turns hourly money into monthly (365 × 24 / 12), as the
 // analysis does.
@@ -41,12 +55,19 @@ type Options struct {
 	// Query, Mimir or VictoriaMetrics select path prefix).
 	URL string
 	// Username and Password, when set, are sent as basic auth; Bearer as a
-	// bearer token. They never appear in errors.
+	// bearer token (user information in URL, when neither is set, as
+	// basic auth). They go to URL's own scheme, host and port only (a
+	// redirect anywhere else is refused) and never appear in errors.
 	Username, Password, Bearer string
 	// Timeout bounds each query; zero means 30 s.
 	Timeout time.Duration
-	// Transport is the HTTP transport; nil means http.DefaultTransport.
+	// Transport is the HTTP transport; nil means a copy of
+	// http.DefaultTransport.
 	Transport http.RoundTripper
+	// MaxAnswerBytes and MaxSeries bound each answer; zero means the
+	// package's constants of the same names.
+	MaxAnswerBytes int64
+	MaxSeries      int
 	// Currency labels the money where the series carry no currency label
 	// (agents before they had one); PriceSource describes the prices.
 	Currency, PriceSource string
@@ -56,45 +77,54 @@ type Options struct {
 // chart's ServiceMonitor and annotation scraping add "node"; an OpenTelemetry
 // Collector's resource-to-label translation gives k8s_node_name; a plain
 // scrape has only its instance.
-var nodeLabels = []prommodel.LabelName{"node", "k8s_node_name", "instance"}
+var nodeLabels = []string{"node", "k8s_node_name", "instance"}
 
-// Reports reads every node's containers from the store.
-func Reports(ctx context.Context, o Options) ([]report.Report, error) {
+// withDefaults fills in the zero fields that have a default.
+func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
 	}
-	rt := o.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
+	if o.MaxAnswerBytes <= 0 {
+		o.MaxAnswerBytes = MaxAnswerBytes
 	}
-	client, err := api.NewClient(api.Config{Address: o.URL, RoundTripper: &authTransport{next: rt, o: o}})
-	if err != nil {
-		return nil, fmt.Errorf("the Prometheus API URL %s: %w", o.URL, err)
+	if o.MaxSeries <= 0 {
+		o.MaxSeries = MaxSeries
 	}
-	q := &querier{api: v1.NewAPI(client), url: o.URL, timeout: o.Timeout, now: time.Now()}
+	return o
+}
+
+// Reports reads every node's containers from the store.
+func Reports(ctx context.Context, o Options) ([]report.Report, error) {
+	o = o.withDefaults()
+	q := &querier{o: o, shown: report.ShownURL(o.URL), now: time.Now()}
+	base, err := url.Parse(o.URL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("the Prometheus API URL %s is not an http:// or https:// URL", q.shown)
+	}
+	q.base = base
 
 	info, err := q.vector(ctx, schema.ContainerInfo.PromName())
 	if err != nil {
 		return nil, err
 	}
 	if len(info) == 0 {
-		return nil, fmt.Errorf("%s: %w (%s is empty: are the agents scraped, or their OTLP data translated to Prometheus names?)", o.URL, ErrNoData, schema.ContainerInfo.PromName())
+		return nil, fmt.Errorf("%s: %w (%s is empty: are the agents scraped, or their OTLP data translated to Prometheus names?)", q.shown, ErrNoData, schema.ContainerInfo.PromName())
 	}
 	type key struct{ node, id string }
 	byNode := map[string]*report.Report{}
 	for _, s := range info {
-		l := s.Metric
+		l := s.labels
 		node := nodeOf(l)
 		r := byNode[node]
 		if r == nil {
-			r = &report.Report{Node: node, Time: s.Timestamp.Time(), Currency: o.Currency, PriceSource: o.PriceSource}
+			r = &report.Report{Node: node, Time: s.time, Currency: o.Currency, PriceSource: o.PriceSource}
 			byNode[node] = r
 		}
 		c := report.Container{
-			ID: string(l["container_id"]), Namespace: string(l["containerd_namespace"]), Name: string(l["container_name"]),
-			PodName: string(l["k8s_pod_name"]), PodNamespace: string(l["k8s_namespace_name"]), Image: string(l["container_image_name"]),
+			ID: l["container_id"], Namespace: l["containerd_namespace"], Name: l["container_name"],
+			PodName: l["k8s_pod_name"], PodNamespace: l["k8s_namespace_name"], Image: l["container_image_name"],
 			Sandbox: l["fleetscope_pod_sandbox"] == "true", GPU: l["fleetscope_gpu"] == "true", Running: true,
-			WorkloadKind: string(l["k8s_workload_kind"]), WorkloadName: string(l["k8s_workload_name"]), Node: node,
+			WorkloadKind: l["k8s_workload_kind"], WorkloadName: l["k8s_workload_name"], Node: node,
 		}
 		r.Containers = append(r.Containers, c)
 	}
@@ -106,8 +136,8 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 			index[key{c.Node, c.ID}] = c
 		}
 	}
-	analysisOf := func(s *prommodel.Sample) *report.Analysis {
-		c := index[key{nodeOf(s.Metric), string(s.Metric["container_id"])}]
+	analysisOf := func(s *sample) *report.Analysis {
+		c := index[key{nodeOf(s.labels), s.labels["container_id"]}]
 		if c == nil {
 			return nil
 		}
@@ -119,34 +149,34 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 
 	fields := []struct {
 		m   *schema.Metric
-		set func(a *report.Analysis, s *prommodel.Sample, v float64)
+		set func(a *report.Analysis, s *sample, v float64)
 	}{
-		{&schema.ServerlessFit, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.Score = int(math.Round(v * 100)) }},
-		{&schema.ServerlessVerdict, func(a *report.Analysis, s *prommodel.Sample, _ float64) {
-			a.Verdict, a.Platform = string(s.Metric["verdict"]), string(s.Metric["platform"])
+		{&schema.ServerlessFit, func(a *report.Analysis, _ *sample, v float64) { a.Score = int(math.Round(v * 100)) }},
+		{&schema.ServerlessVerdict, func(a *report.Analysis, s *sample, _ float64) {
+			a.Verdict, a.Platform = s.labels["verdict"], s.labels["platform"]
 		}},
-		{&schema.Cost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+		{&schema.Cost, func(a *report.Analysis, _ *sample, v float64) {
 			a.CurrentMonthlyCost = monthly(&schema.Cost, v)
 			a.CostPerHour = a.CurrentMonthlyCost / hoursPerMonth
 		}},
-		{&schema.IdleCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+		{&schema.IdleCost, func(a *report.Analysis, _ *sample, v float64) {
 			a.IdleCostPerMonth = monthly(&schema.IdleCost, v)
 			a.IdleCostPerHour = a.IdleCostPerMonth / hoursPerMonth
 		}},
-		{&schema.OverReservationCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+		{&schema.OverReservationCost, func(a *report.Analysis, _ *sample, v float64) {
 			a.OverReservedPerMon = monthly(&schema.OverReservationCost, v)
 		}},
-		{&schema.ServerlessCost, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+		{&schema.ServerlessCost, func(a *report.Analysis, _ *sample, v float64) {
 			a.ServerlessMonthly = monthly(&schema.ServerlessCost, v)
 		}},
-		{&schema.ServerlessSavings, func(a *report.Analysis, _ *prommodel.Sample, v float64) {
+		{&schema.ServerlessSavings, func(a *report.Analysis, _ *sample, v float64) {
 			a.SavingsPerMonth = monthly(&schema.ServerlessSavings, v)
 		}},
-		{&schema.IdleRatio, func(a *report.Analysis, s *prommodel.Sample, v float64) { a.IdleRatio[string(s.Metric["window"])] = v }},
-		{&schema.ObservedTime, func(a *report.Analysis, _ *prommodel.Sample, v float64) { a.ObservedSeconds = v }},
-		{&schema.ServerlessReason, func(a *report.Analysis, s *prommodel.Sample, _ float64) {
-			r := report.Reason{Code: string(s.Metric["code"]), Text: string(s.Metric["code"])}
-			if s.Metric["kind"] == "blocker" {
+		{&schema.IdleRatio, func(a *report.Analysis, s *sample, v float64) { a.IdleRatio[s.labels["window"]] = v }},
+		{&schema.ObservedTime, func(a *report.Analysis, _ *sample, v float64) { a.ObservedSeconds = v }},
+		{&schema.ServerlessReason, func(a *report.Analysis, s *sample, _ float64) {
+			r := report.Reason{Code: s.labels["code"], Text: s.labels["code"]}
+			if s.labels["kind"] == "blocker" {
 				a.Blockers = append(a.Blockers, r)
 			} else {
 				a.Reasons = append(a.Reasons, r)
@@ -158,14 +188,15 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range vec {
+		for i := range vec {
+			s := &vec[i]
 			if a := analysisOf(s); a != nil {
-				f.set(a, s, float64(s.Value))
+				f.set(a, s, s.value)
 			}
 			// The agents say which currency their price sheet is in.
-			if cur := s.Metric["currency"]; f.m == &schema.Cost && cur != "" {
-				if r := byNode[nodeOf(s.Metric)]; r != nil {
-					r.Currency = string(cur)
+			if cur := s.labels["currency"]; f.m == &schema.Cost && cur != "" {
+				if r := byNode[nodeOf(s.labels)]; r != nil {
+					r.Currency = cur
 				}
 			}
 		}
@@ -184,9 +215,9 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o Options) error {
 	type key struct{ node, ns, kind, name string }
 	runs := map[key]*report.Runs{}
-	get := func(s *prommodel.Sample) *report.Runs {
-		l := s.Metric
-		k := key{nodeOf(l), string(l["k8s_namespace_name"]), string(l["k8s_workload_kind"]), string(l["k8s_workload_name"])}
+	get := func(s *sample) *report.Runs {
+		l := s.labels
+		k := key{nodeOf(l), l["k8s_namespace_name"], l["k8s_workload_kind"], l["k8s_workload_name"]}
 		r := runs[k]
 		if r == nil {
 			r = &report.Runs{Namespace: k.ns, Kind: k.kind, Name: k.name, Node: k.node}
@@ -196,12 +227,12 @@ func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o 
 	}
 	for _, f := range []struct {
 		m   *schema.Metric
-		set func(r *report.Runs, s *prommodel.Sample, v float64)
+		set func(r *report.Runs, s *sample, v float64)
 	}{
-		{&schema.WorkloadRuns, func(r *report.Runs, _ *prommodel.Sample, v float64) { r.Count = int(v) }},
-		{&schema.WorkloadRunsWindow, func(r *report.Runs, _ *prommodel.Sample, v float64) { r.WindowSeconds = v }},
-		{&schema.WorkloadRunDuration, func(r *report.Runs, s *prommodel.Sample, v float64) {
-			switch s.Metric["statistic"] {
+		{&schema.WorkloadRuns, func(r *report.Runs, _ *sample, v float64) { r.Count = int(v) }},
+		{&schema.WorkloadRunsWindow, func(r *report.Runs, _ *sample, v float64) { r.WindowSeconds = v }},
+		{&schema.WorkloadRunDuration, func(r *report.Runs, s *sample, v float64) {
+			switch s.labels["statistic"] {
 			case "p50":
 				r.DurationP50Seconds = v
 			case "p95":
@@ -212,22 +243,23 @@ func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o 
 				r.DurationMeanSeconds = v
 			}
 		}},
-		{&schema.WorkloadRunsCost, func(r *report.Runs, _ *prommodel.Sample, v float64) {
+		{&schema.WorkloadRunsCost, func(r *report.Runs, _ *sample, v float64) {
 			r.CostPerMonth = monthly(&schema.WorkloadRunsCost, v)
 		}},
-		{&schema.WorkloadServerlessCost, func(r *report.Runs, _ *prommodel.Sample, v float64) {
+		{&schema.WorkloadServerlessCost, func(r *report.Runs, _ *sample, v float64) {
 			r.ServerlessPerMonth = monthly(&schema.WorkloadServerlessCost, v)
 		}},
-		{&schema.WorkloadVerdict, func(r *report.Runs, s *prommodel.Sample, _ float64) {
-			r.Verdict, r.Platform = string(s.Metric["verdict"]), string(s.Metric["platform"])
+		{&schema.WorkloadVerdict, func(r *report.Runs, s *sample, _ float64) {
+			r.Verdict, r.Platform = s.labels["verdict"], s.labels["platform"]
 		}},
 	} {
 		vec, err := q.vectorOf(ctx, f.m.PromName()+`{k8s_workload_name!=""}`, f.m.PromName())
 		if err != nil {
 			return err
 		}
-		for _, s := range vec {
-			f.set(get(s), s, float64(s.Value))
+		for i := range vec {
+			s := &vec[i]
+			f.set(get(s), s, s.value)
 		}
 	}
 	for k, r := range runs {
@@ -250,68 +282,57 @@ func monthly(m *schema.Metric, v float64) float64 {
 	return v
 }
 
-func nodeOf(l prommodel.Metric) string {
+func nodeOf(l map[string]string) string {
 	for _, n := range nodeLabels {
 		if v := l[n]; v != "" {
-			return string(v)
+			return v
 		}
 	}
 	return ""
 }
 
 type querier struct {
-	api     v1.API
-	url     string
-	timeout time.Duration
-	now     time.Time
+	o     Options
+	base  *url.URL
+	shown string // the store's URL as errors show it
+	now   time.Time
 }
 
 // vector runs an instant query for one metric's latest samples. Series of
 // Fleetscope only: the selector requires its identity label, so that
 // same-named series of other exporters (cAdvisor's container_* among them)
 // are never mixed in.
-func (q *querier) vector(ctx context.Context, metric string) (prommodel.Vector, error) {
+func (q *querier) vector(ctx context.Context, metric string) ([]sample, error) {
 	return q.vectorOf(ctx, metric+`{container_id!=""}`, metric)
 }
 
-// vectorOf runs the instant query expr, which reads metric.
-func (q *querier) vectorOf(ctx context.Context, expr, metric string) (prommodel.Vector, error) {
-	ctx, cancel := context.WithTimeout(ctx, q.timeout)
+// vectorOf runs the instant query expr, which reads metric. It asks with
+// GET, which a redirect keeps as it is.
+func (q *querier) vectorOf(ctx context.Context, expr, metric string) ([]sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.o.Timeout)
 	defer cancel()
-	v, _, _, err := q.api.Query(ctx, expr, q.now)
-	if err != nil {
-		return nil, fmt.Errorf("querying the Prometheus API at %s (%s): %w", q.url, metric, err)
+	u := *q.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/query"
+	u.RawPath = ""
+	params := u.Query()
+	params.Set("query", expr)
+	params.Set("time", strconv.FormatFloat(float64(q.now.UnixNano())/1e9, 'f', 3, 64))
+	u.RawQuery = params.Encode()
+	cred := report.Credentials{Username: q.o.Username, Password: q.o.Password, Bearer: q.o.Bearer}
+	fail := func(err error) ([]sample, error) {
+		return nil, fmt.Errorf("querying the Prometheus API at %s (%s): %w", q.shown, metric, err)
 	}
-	vec, ok := v.(prommodel.Vector)
-	if !ok {
-		return nil, fmt.Errorf("the Prometheus API at %s answered %s with a %s, not a vector", q.url, metric, v.Type())
+	resp, err := report.Get(ctx, q.o.Transport, u.String(), cred, q.o.MaxAnswerBytes)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fail(report.ReadStatusError(resp))
+	}
+	vec, err := decodeVector(resp.Body, q.o.MaxSeries)
+	if err != nil {
+		return fail(err)
 	}
 	return vec, nil
-}
-
-// authTransport adds credentials and bounds the answer's size.
-type authTransport struct {
-	next http.RoundTripper
-	o    Options
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	switch {
-	case t.o.Bearer != "":
-		req.Header.Set("Authorization", "Bearer "+t.o.Bearer)
-	case t.o.Username != "" || t.o.Password != "":
-		req.SetBasicAuth(t.o.Username, t.o.Password)
-	}
-	resp, err := t.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = limitedBody{io.LimitReader(resp.Body, maxResponseBytes), resp.Body}
-	return resp, nil
-}
-
-type limitedBody struct {
-	io.Reader
-	io.Closer
 }

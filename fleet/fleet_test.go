@@ -46,6 +46,11 @@ func node(name string, cost float64) *model.Snapshot {
 // each series labelled with its node, as a Prometheus server scraping
 // them would; it also holds cAdvisor-shaped series without our identity.
 func store(t *testing.T, nodes ...*model.Snapshot) *httptest.Server {
+	return httptest.NewServer(storeHandler(t, nodes...))
+}
+
+// storeHandler is store's handler.
+func storeHandler(t *testing.T, nodes ...*model.Snapshot) http.Handler {
 	var series prommodel.Vector
 	for _, s := range nodes {
 		text := promtext.New(fixed{s}, promtext.Options{}).Append(nil)
@@ -66,7 +71,7 @@ func store(t *testing.T, nodes ...*model.Snapshot) *httptest.Server {
 		}
 	}
 	series = append(series, &prommodel.Sample{Metric: prommodel.Metric{"__name__": "fleetscope_container_cost_per_hour", "id": "/kubepods"}, Value: 99})
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer tok" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
@@ -81,7 +86,7 @@ func store(t *testing.T, nodes ...*model.Snapshot) *httptest.Server {
 			}
 		}
 		json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": out}})
-	}))
+	})
 }
 
 func TestReportsFromTheStore(t *testing.T) {

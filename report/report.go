@@ -5,12 +5,10 @@ package report
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -320,7 +318,7 @@ type Options struct {
 }
 
 func renderTable(w io.Writer, r Report, width int) error {
-	fmt.Fprintf(w, "Node %s, %s. Costs per month at %s.\n\n", r.Node, r.Time.Format(time.RFC3339), r.PriceSource)
+	fmt.Fprintf(w, "Node %s, %s. Costs per month at %s.\n\n", Escape(r.Node), r.Time.Format(time.RFC3339), Escape(r.PriceSource))
 	table := [][]string{{"CONTAINER", "NAMESPACE", "IDLE (7d)", "COST/MO", "IDLE COST/MO", "VERDICT", "SAVING/MO", "WHY"}}
 	for _, rw := range rows(r) {
 		table = append(table, []string{rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why})
@@ -328,12 +326,19 @@ func renderTable(w io.Writer, r Report, width int) error {
 	if err := writeTable(w, table, width); err != nil {
 		return err
 	}
-	return summary(w, r)
+	return summary(w, r, Escape)
 }
 
 // writeTable writes rows aligned in columns two spaces apart, the last
 // column cut (with an ellipsis) so that lines fit width when it is set.
+// Every cell is escaped (see Escape) first: that is what the table shows,
+// and so what its widths are measured on.
 func writeTable(w io.Writer, rows [][]string, width int) error {
+	for _, row := range rows {
+		for i := range row {
+			row[i] = Escape(row[i])
+		}
+	}
 	if width > 0 && len(rows) > 0 {
 		n := len(rows[0])
 		widths := make([]int, n)
@@ -361,19 +366,27 @@ func writeTable(w io.Writer, rows [][]string, width int) error {
 }
 
 func renderMarkdown(w io.Writer, r Report) error {
-	fmt.Fprintf(w, "### Fleetscope report: %s, %s\n\nCosts per month at %s.\n\n", r.Node, r.Time.Format(time.RFC3339), r.PriceSource)
+	fmt.Fprintf(w, "### Fleetscope report: %s, %s\n\nCosts per month at %s.\n\n", markdownText(r.Node), r.Time.Format(time.RFC3339), markdownText(r.PriceSource))
 	fmt.Fprintln(w, "| container | namespace | idle (7d) | cost/mo | idle cost/mo | verdict | saving/mo | why |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
-	esc := strings.NewReplacer("|", `\|`, "\n", " ")
 	for _, rw := range rows(r) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc.Replace(rw.name), esc.Replace(rw.ns), rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, esc.Replace(rw.why))
+		writeMarkdownRow(w, []string{rw.name, rw.ns, rw.idle, rw.cost, rw.idleCost, rw.verdict, rw.saving, rw.why})
 	}
 	fmt.Fprintln(w)
-	return summary(w, r)
+	return summary(w, r, markdownText)
 }
 
-func summary(w io.Writer, r Report) error {
+// writeMarkdownRow writes one row of a Markdown table, every cell escaped
+// (see markdownText).
+func writeMarkdownRow(w io.Writer, cells []string) {
+	for i := range cells {
+		cells[i] = markdownText(cells[i])
+	}
+	fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+}
+
+// summary writes the totals, its money escaped with esc.
+func summary(w io.Writer, r Report, esc func(string) string) error {
 	var idle, savings float64
 	candidates := 0
 	for _, c := range r.Containers {
@@ -386,29 +399,6 @@ func summary(w io.Writer, r Report) error {
 		}
 	}
 	_, err := fmt.Fprintf(w, "\nPaid for idle time: %s per month. Serverless candidates: %d, saving %s per month.\n",
-		money(r.Currency, idle), candidates, money(r.Currency, savings))
+		esc(money(r.Currency, idle)), candidates, esc(money(r.Currency, savings)))
 	return err
-}
-
-// Fetch reads the report of a running agent at baseURL.
-func Fetch(ctx context.Context, client *http.Client, baseURL string) (Report, error) {
-	var r Report
-	url := strings.TrimSuffix(baseURL, "/") + "/api/v1/containers"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return r, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return r, fmt.Errorf("asking the agent at %s: %w (is `fleetscope run` running? --local samples without one)", baseURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return r, fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return r, fmt.Errorf("decoding %s: %w", url, err)
-	}
-	return r, nil
 }

@@ -365,24 +365,22 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
 			whyOf(wl),
 		})
 	}
+	esc := Escape
 	if o.Format == "markdown" {
-		fmt.Fprintf(w, "### Fleetscope report by workload: %d nodes, %s\n\nCosts per month at %s.\n\n", len(r.Nodes), r.Time.Format(time.RFC3339), r.PriceSource)
+		esc = markdownText
+		fmt.Fprintf(w, "### Fleetscope report by workload: %d nodes, %s\n\nCosts per month at %s.\n\n", len(r.Nodes), r.Time.Format(time.RFC3339), markdownText(r.PriceSource))
 		fmt.Fprintln(w, "| "+strings.ToLower(strings.Join(head, " | "))+" |")
 		fmt.Fprintln(w, strings.Repeat("|---", len(head))+"|")
-		esc := strings.NewReplacer("|", `\|`, "\n", " ")
 		for _, l := range lines {
-			for i := range l {
-				l[i] = esc.Replace(l[i])
-			}
-			fmt.Fprintln(w, "| "+strings.Join(l, " | ")+" |")
+			writeMarkdownRow(w, l)
 		}
 	} else {
-		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n\n", len(r.Nodes), strings.Join(r.Nodes, ", "), r.Time.Format(time.RFC3339), r.PriceSource)
+		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n\n", len(r.Nodes), Escape(strings.Join(r.Nodes, ", ")), r.Time.Format(time.RFC3339), Escape(r.PriceSource))
 		if err := writeTable(w, append([][]string{head}, lines...), o.Width); err != nil {
 			return err
 		}
 	}
 	_, err := fmt.Fprintf(w, "\nPaid for idle time: %s per month. Serverless candidates' saving: %s per month.\n",
-		money(r.Currency, idle), money(r.Currency, savings))
+		esc(money(r.Currency, idle)), esc(money(r.Currency, savings)))
 	return err
 }

@@ -6,12 +6,15 @@
 // Every listener is reachable from every pod on the node, so every
 // connection and request is bounded here, in one place: header size and
 // read time, write time, idle keep-alive time, open connections per
-// listener (see limitListener) and concurrent scrapes (see the metrics
-// handler's own cap).
+// listener and per client (see limitListener), HTTP/2 streams per
+// connection, requests in flight per client and in all (see guard), API
+// renderings, password checks (see authCache), and load shed near the
+// memory limit.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,8 +24,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/model"
@@ -52,6 +53,20 @@ const (
 	// A connection costs the agent about 20 KiB (goroutine, buffers, at
 	// most maxHeaderBytes of request), so this bounds them to ~20 MiB.
 	DefaultMaxConnections = 1024
+	// maxStreams is the HTTP/2 streams a connection may have open: a
+	// scraper uses one; the per-client in-flight cap counts them across
+	// connections. It also bounds rapid reset: Go's server closes a
+	// connection (ENHANCE_YOUR_CALM) once more than four times this many
+	// streams wait for a handler, so a resetting client pays a TLS
+	// handshake every 20 requests.
+	maxStreams = 4
+	// maxAPIRenders is how many API answers are rendered at once (each
+	// holds the report of every container while it is written), and
+	// apiWriteTimeout how long one may take to write, so that readers
+	// that trickle free their slot.
+	maxAPIRenders   = 2
+	apiRenderWait   = time.Second
+	apiWriteTimeout = 10 * time.Second
 )
 
 // Source hands out the latest snapshot; nil before the first tick.
@@ -68,7 +83,10 @@ type Options struct {
 	// MaxConnections caps each listener's open connections;
 	// zero means DefaultMaxConnections.
 	MaxConnections int
-	Log            *slog.Logger
+	// Shed, when set, reports that the agent is near its memory limit:
+	// requests other than /healthz are then turned away (503).
+	Shed func() bool
+	Log  *slog.Logger
 }
 
 // Server serves the endpoints on one listener, or two when the API has a
@@ -81,6 +99,10 @@ type Server struct {
 	fields    []string       // the configuration key of each, for errors
 	auth      []bool         // whether web.config_file (TLS, auth) applies
 	listeners []net.Listener // set by Listen, index for index
+
+	web       *webConfig // nil without web.config_file; set by Listen
+	passwords *authCache
+	apiSlots  chan struct{}
 }
 
 // New builds the server. metrics serves the telemetry path.
@@ -91,7 +113,7 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = DefaultMaxConnections
 	}
-	s := &Server{src: src, opt: o, log: o.Log}
+	s := &Server{src: src, opt: o, log: o.Log, passwords: newAuthCache(), apiSlots: make(chan struct{}, maxAPIRenders)}
 	w := o.Web
 	mux := http.NewServeMux()
 	mux.Handle(w.TelemetryPath, metrics)
@@ -102,8 +124,8 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 		api = http.NewServeMux()
 		api.HandleFunc("/healthz", healthz)
 	}
-	api.HandleFunc("GET /api/v1/containers", s.containers)
-	api.HandleFunc("GET /api/v1/workloads", s.workloads)
+	api.Handle("GET /api/v1/containers", s.apiRender(s.containers))
+	api.Handle("GET /api/v1/workloads", s.apiRender(s.workloads))
 	if w.PProf {
 		api.HandleFunc("/debug/pprof/", pprof.Index)
 		api.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -124,11 +146,11 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 		index += apiIndex
 	}
 	mux.HandleFunc("/{$}", func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, index) })
-	s.servers = append(s.servers, newHTTPServer(w.ListenAddress, mux, o.Log))
+	s.servers = append(s.servers, newHTTPServer(w.ListenAddress, newGuard(s.authenticated(mux), o.Shed), o.Log))
 	s.fields = append(s.fields, "web.listen_address")
 	s.auth = append(s.auth, true)
 	if w.APIListenAddress != "" {
-		s.servers = append(s.servers, newHTTPServer(w.APIListenAddress, api, o.Log))
+		s.servers = append(s.servers, newHTTPServer(w.APIListenAddress, newGuard(s.authenticated(api), o.Shed), o.Log))
 		s.fields = append(s.fields, "web.api_listen_address")
 		s.auth = append(s.auth, true)
 	}
@@ -136,7 +158,7 @@ func New(src Source, metrics http.Handler, o Options) *Server {
 		health := http.NewServeMux()
 		health.HandleFunc("/healthz", healthz)
 		health.HandleFunc("/readyz", s.readyz)
-		s.servers = append(s.servers, newHTTPServer(w.HealthListenAddress, health, o.Log))
+		s.servers = append(s.servers, newHTTPServer(w.HealthListenAddress, newGuard(health, o.Shed), o.Log))
 		s.fields = append(s.fields, "web.health_listen_address")
 		s.auth = append(s.auth, false)
 	}
@@ -152,6 +174,17 @@ func newHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
+		// Only with TLS (web.config_file): no endpoint takes a body, so
+		// the receive windows are the protocol's minimum, and frames and
+		// header tables stay at their defaults' floor.
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          maxStreams,
+			MaxReadFrameSize:              16 << 10,
+			MaxDecoderHeaderTableSize:     4 << 10,
+			MaxEncoderHeaderTableSize:     4 << 10,
+			MaxReceiveBufferPerConnection: 64 << 10,
+			MaxReceiveBufferPerStream:     16 << 10,
+		},
 		// Clients that misbehave are not news worth a log line each.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -205,9 +238,74 @@ func (s *Server) workloads(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Listen binds every listener, so that a port in use fails the start with
-// the field that names it rather than later, inside Run.
+// authenticated applies the web configuration's basic auth and headers.
+// A refusal has no body: over HTTP/2 a body could wait on the client's
+// flow control.
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.web == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		cfg, err := s.web.settings()
+		if err != nil {
+			s.log.Warn("the web configuration changed but cannot be used; keeping the previous one", "err", err)
+		}
+		for k, v := range cfg.headers {
+			w.Header().Set(k, v)
+		}
+		if len(cfg.users) > 0 {
+			ok, busy := false, false
+			if user, pass, given := r.BasicAuth(); given {
+				ok, busy = s.passwords.check(cfg.users, user, pass)
+			}
+			switch {
+			case busy:
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			case !ok:
+				w.Header().Set("WWW-Authenticate", `Basic realm="fleetscope"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiRender bounds the API's renderings: at most maxAPIRenders at once,
+// each with apiWriteTimeout to be written.
+func (s *Server) apiRender(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(apiRenderWait)
+		defer t.Stop()
+		select {
+		case s.apiSlots <- struct{}{}:
+		case <-t.C:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		case <-r.Context().Done():
+			return
+		}
+		defer func() { <-s.apiSlots }()
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(apiWriteTimeout))
+		h(w, r)
+	})
+}
+
+// Listen reads the web configuration and binds every listener, so that a
+// bad file or a port in use fails the start with the field that names it
+// rather than later, inside Run.
 func (s *Server) Listen() error {
+	if f := s.opt.Web.ConfigFile; f != "" && s.web == nil {
+		wc, err := loadWebConfig(f)
+		if err != nil {
+			return fmt.Errorf("web.config_file: %w", err)
+		}
+		s.web = wc
+	}
 	for i, srv := range s.servers {
 		l, err := net.Listen("tcp", srv.Addr)
 		if err != nil {
@@ -247,11 +345,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for i, srv := range s.servers {
 		l := s.listeners[i]
 		wg.Go(func() {
-			cfg := s.opt.Web.ConfigFile
-			if !s.auth[i] {
-				cfg = ""
-			}
-			err := web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &cfg}, s.log)
+			err := s.serve(l, srv, s.auth[i])
 			if !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s %s: %w", s.fields[i], srv.Addr, err)
 			}
@@ -271,4 +365,41 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return err
+}
+
+// serve serves one listener, with TLS when the web configuration has it
+// and the listener uses it. Certificates are re-read when their files
+// change, as exporter-toolkit does; whether HTTP/2 is offered is decided
+// at start.
+func (s *Server) serve(l net.Listener, srv *http.Server, useWeb bool) error {
+	if !useWeb || s.web == nil {
+		s.log.Info("listening", "address", l.Addr().String(), "tls", false)
+		return srv.Serve(l)
+	}
+	first, _ := s.web.settings()
+	if first.tls == nil {
+		s.log.Info("listening", "address", l.Addr().String(), "tls", false, "basic_auth", len(first.users) > 0)
+		return srv.Serve(l)
+	}
+	protos := []string{"h2", "http/1.1"}
+	if !first.http2 {
+		protos = protos[1:]
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
+	srv.TLSConfig = &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			cur, err := s.web.settings()
+			if err != nil {
+				s.log.Warn("the web configuration changed but cannot be used; keeping the previous one", "err", err)
+			}
+			if cur.tls == nil {
+				return nil, errors.New("TLS was turned off in the web configuration: restart the agent to serve plain HTTP")
+			}
+			c := cur.tls.Clone()
+			c.NextProtos = protos
+			return c, nil
+		},
+	}
+	s.log.Info("listening", "address", l.Addr().String(), "tls", true, "http2", first.http2, "basic_auth", len(first.users) > 0)
+	return srv.ServeTLS(l, "", "")
 }

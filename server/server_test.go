@@ -30,8 +30,9 @@ func (f fixed) Snapshot() *model.Snapshot { return f.s }
 // checks that Run returns (with every listener goroutine joined).
 func start(t *testing.T, src Source, o Options) string {
 	t.Helper()
+	cf := o.Web.ConfigFile
 	o.Web = config.Default().Web
-	o.Web.ListenAddress = "127.0.0.1:0"
+	o.Web.ListenAddress, o.Web.ConfigFile = "127.0.0.1:0", cf
 	s := New(src, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "metrics") }), o)
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)

@@ -72,6 +72,14 @@ type agentProc struct {
 
 func startAgent(t *testing.T, socket string, extra string) *agentProc {
 	t.Helper()
+	return startAgentIn(t, socket, extra, "")
+}
+
+// startAgentIn starts the agent as startAgent does, inside the cgroup
+// whose cgroup.procs file is procs (none if empty) from its first
+// instruction, so that it sees its limit at start as under a kubelet.
+func startAgentIn(t *testing.T, socket, extra, procs string) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freePort(t)
 	sampling := "sampling:\n  interval: 1s\n  jitter: 0\n"
@@ -102,6 +110,9 @@ func startAgent(t *testing.T, socket string, extra string) *agentProc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary(t), "run", "--config", cfgPath)
+	if procs != "" {
+		cmd = exec.Command("sh", "-c", `echo $$ >"$0" && exec "$@"`, procs, binary(t), "run", "--config", cfgPath)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = agentEnv()
 	if err := cmd.Start(); err != nil {

@@ -227,6 +227,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.Log, stderr)
 	tuneGC()
+	// The agent's own cgroup, as it sees it: not the host's tree that
+	// cgroups.root may name.
+	mem := agent.NewMemoryGuard("/proc/self/cgroup", "/sys/fs/cgroup", log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -251,6 +254,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	srv := server.New(a, metricsHandler(cfg, a, log), server.Options{
 		Web: cfg.Web, Version: buildVersion(), Log: log,
 		Currency: cfg.Analysis.Prices.Currency, PriceSource: cfg.Analysis.Prices.Source,
+		Shed: mem.Shed,
 	})
 	if err := srv.Listen(); err != nil {
 		log.Error("cannot start", "err", err)
@@ -262,6 +266,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return mem.Run(gctx) })
 	if push != nil {
 		g.Go(func() error { return push.Run(gctx) })
 	}
@@ -340,7 +345,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 			o.Bearer, err = secretFile("--prometheus.bearer-token-file", *promTokenFile)
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "report:", err)
+			reportError(stderr, err)
 			return exitInvalid
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -348,7 +353,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		if reps, err = fleet.Reports(ctx, o); err != nil {
 			// The store is unreachable, refuses us, or holds no data: a
 			// problem with what was asked for, not a crash of ours.
-			fmt.Fprintln(stderr, "report:", err)
+			reportError(stderr, err)
 			return exitInvalid
 		}
 	case *local:
@@ -358,16 +363,16 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		}
 		rep, err := localReport(cfg, *duration, stderr)
 		if err != nil {
-			fmt.Fprintln(stderr, "report:", err)
+			reportError(stderr, err)
 			return 1
 		}
 		reps = []report.Report{rep}
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		rep, err := report.Fetch(ctx, http.DefaultClient, *url)
+		rep, err := report.Fetch(ctx, nil, *url)
 		if err != nil {
-			fmt.Fprintln(stderr, "report:", err)
+			reportError(stderr, err)
 			return 1
 		}
 		reps = []report.Report{rep}
@@ -387,10 +392,17 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		err = report.Render(stdout, rep, ro)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "report:", err)
+		reportError(stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// reportError prints an error of the report command. Its text may quote
+// what an agent, a store or a container named: it is escaped, as the
+// report's tables are, so that it cannot drive the terminal.
+func reportError(stderr io.Writer, err error) {
+	fmt.Fprintln(stderr, "report:", report.Escape(err.Error()))
 }
 
 // merge makes one container report of several nodes' reports.

@@ -69,6 +69,10 @@ type render struct {
 	// labels; extra holds the names written in the current info line.
 	labelNames map[string]string
 	extra      []string
+	// extraSet holds the same names as extra on a line of more than
+	// smallLabelLine labels, so that checking for a repeated name costs
+	// O(1) and a line of n labels O(n), not O(n²).
+	extraSet map[string]struct{}
 }
 
 // New returns a Writer over src.
@@ -96,8 +100,12 @@ func New(src Source, o Options) *Writer {
 }
 
 // Append renders the latest snapshot and appends it to dst.
-func (w *Writer) Append(dst []byte) []byte {
-	r := w.render()
+func (w *Writer) Append(dst []byte) []byte { return w.AppendSnapshot(dst, w.src.Snapshot()) }
+
+// AppendSnapshot renders s (nil: only the build info) and appends it to
+// dst.
+func (w *Writer) AppendSnapshot(dst []byte, s *model.Snapshot) []byte {
+	r := w.render(s)
 	defer w.release(r)
 	for _, i := range w.order {
 		if len(r.lines[i]) > 0 {
@@ -111,7 +119,7 @@ func (w *Writer) Append(dst []byte) []byte {
 // WriteTo renders the latest snapshot and writes it to out straight from
 // the render's buffers, so a scrape holds no second copy of its text.
 func (w *Writer) WriteTo(out io.Writer) (int64, error) {
-	r := w.render()
+	r := w.render(w.src.Snapshot())
 	defer w.release(r)
 	var n int64
 	for _, i := range w.order {
@@ -131,8 +139,8 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 	return n, nil
 }
 
-// render fills a render from the latest snapshot.
-func (w *Writer) render() *render {
+// render fills a render from s.
+func (w *Writer) render(s *model.Snapshot) *render {
 	w.mu.Lock()
 	var r *render
 	if n := len(w.free); n > 0 {
@@ -146,7 +154,7 @@ func (w *Writer) render() *render {
 	for i := range r.lines {
 		r.lines[i] = r.lines[i][:0]
 	}
-	r.walker.Walk(w.src.Snapshot(), r)
+	r.walker.Walk(s, r)
 	return r
 }
 
@@ -191,12 +199,12 @@ func (r *render) Point(m *schema.Metric, v float64, meta *model.Meta, attrs []st
 	}
 	if m.Labels && meta != nil {
 		r.extra = r.extra[:0]
+		r.startLine(len(meta.Labels))
 		for _, l := range meta.Labels {
 			name := r.labelName(l.Key)
-			if l.Value == "" || slices.Contains(r.extra, name) {
+			if l.Value == "" || r.repeated(name) {
 				continue
 			}
-			r.extra = append(r.extra, name)
 			b = append(b, sep)
 			sep = ','
 			b = append(b, name...)
@@ -211,6 +219,38 @@ func (r *render) Point(m *schema.Metric, v float64, meta *model.Meta, attrs []st
 	b = append(b, ' ')
 	b = appendFloat(b, v)
 	r.lines[i] = append(b, '\n')
+}
+
+// smallLabelLine is the most labels an info line has for a repeated name
+// to be looked for in r.extra by a linear search, which allocates
+// nothing. Discovery keeps at most 64 allow-listed labels per container,
+// so only a snapshot built some other way has longer lines.
+const smallLabelLine = 128
+
+// startLine prepares the repeated-name check for a line of n labels.
+func (r *render) startLine(n int) {
+	if n <= smallLabelLine {
+		r.extraSet = nil
+		return
+	}
+	// A new set each time: clearing one that grew for a huge line would
+	// cost its old size on every later line.
+	r.extraSet = make(map[string]struct{}, n)
+}
+
+// repeated reports whether name is already on the current info line, and
+// records it when not.
+func (r *render) repeated(name string) bool {
+	if r.extraSet != nil {
+		if _, ok := r.extraSet[name]; ok {
+			return true
+		}
+		r.extraSet[name] = struct{}{}
+	} else if slices.Contains(r.extra, name) {
+		return true
+	}
+	r.extra = append(r.extra, name)
+	return false
 }
 
 // maxLabelNames bounds the label-name cache of a render: label keys are

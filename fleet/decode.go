@@ -1,0 +1,255 @@
+package fleet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/fleetscope/fleetscope/report"
+)
+
+// sample is one series of an instant query's answer: the labels the
+// report reads (every other label is dropped as it is read) and its value.
+type sample struct {
+	labels map[string]string
+	value  float64
+	time   time.Time
+}
+
+// keptLabels are the labels a report is made of; a store's series carry
+// many more (its own, the scrape's), which would only cost memory. A label
+// that Reports reads must be listed here, or it reads as empty.
+var keptLabels = map[string]bool{
+	"container_id": true, "containerd_namespace": true, "container_name": true, "container_image_name": true,
+	"k8s_pod_name": true, "k8s_namespace_name": true, "k8s_workload_kind": true, "k8s_workload_name": true,
+	"fleetscope_pod_sandbox": true, "fleetscope_gpu": true,
+	"node": true, "k8s_node_name": true, "instance": true,
+	"verdict": true, "platform": true, "currency": true, "window": true, "code": true, "kind": true, "statistic": true,
+}
+
+// errTooManySeries says an answer holds more series than are read.
+type errTooManySeries struct{ max int }
+
+func (e *errTooManySeries) Error() string {
+	return fmt.Sprintf("the answer holds more than %d series, the most that is read of one answer", e.max)
+}
+
+// errStatus is an answer whose "status" is not "success".
+type errStatus struct{ status, errorType, message string }
+
+// decodeVector reads a Prometheus API answer to an instant query
+// ({"status":"success","data":{"resultType":"vector","result":[…]}}) one
+// token at a time, so that what it holds is the kept labels of at most
+// maxSeries series, never the answer itself: the bytes are bounded by the
+// reader, and a series' labels, however many, are read one by one.
+func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
+	d := &decoder{dec: json.NewDecoder(r)}
+	d.dec.UseNumber()
+	var (
+		st         errStatus
+		resultType string
+		out        []sample
+	)
+	err := d.object(func(key string) error {
+		switch key {
+		case "status":
+			return d.string(&st.status)
+		case "errorType":
+			return d.string(&st.errorType)
+		case "error":
+			return d.string(&st.message)
+		case "data":
+			return d.object(func(key string) error {
+				switch key {
+				case "resultType":
+					return d.string(&resultType)
+				case "result":
+					var err error
+					out, err = d.result(maxSeries)
+					return err
+				}
+				return d.skip()
+			})
+		}
+		return d.skip()
+	})
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, errors.New("the answer ends before its JSON does")
+	case err != nil:
+		return nil, err
+	case st.status != "success":
+		return nil, &st
+	case resultType != "vector":
+		return nil, fmt.Errorf("a result of type %s, not a vector", report.Excerpt(resultType))
+	}
+	return out, nil
+}
+
+func (e *errStatus) Error() string {
+	// All three are the store's words: escaped, and cut short.
+	msg := "status " + strconv.Quote(report.Excerpt(e.status))
+	if e.errorType != "" {
+		msg += ", " + report.Excerpt(e.errorType)
+	}
+	if e.message != "" {
+		msg += ": " + report.Excerpt(e.message)
+	}
+	return msg
+}
+
+type decoder struct{ dec *json.Decoder }
+
+var errSyntax = errors.New("not the Prometheus API's JSON")
+
+// object reads an object (or null), calling member for each key with the
+// decoder at its value, which member must read.
+func (d *decoder) object(member func(key string) error) error {
+	tok, err := d.dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		return nil
+	}
+	if tok != json.Delim('{') {
+		return errSyntax
+	}
+	for d.dec.More() {
+		tok, err := d.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		if err := member(key); err != nil {
+			return err
+		}
+	}
+	_, err = d.dec.Token() // '}'
+	return err
+}
+
+// array reads an array (or null), calling elem with the decoder at each
+// element, which elem must read.
+func (d *decoder) array(elem func() error) error {
+	tok, err := d.dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		return nil
+	}
+	if tok != json.Delim('[') {
+		return errSyntax
+	}
+	for d.dec.More() {
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+	_, err = d.dec.Token() // ']'
+	return err
+}
+
+func (d *decoder) string(dst *string) error {
+	tok, err := d.dec.Token()
+	if err != nil {
+		return err
+	}
+	s, ok := tok.(string)
+	if !ok {
+		return errSyntax
+	}
+	*dst = s
+	return nil
+}
+
+// skip reads one value of any kind.
+func (d *decoder) skip() error {
+	depth := 0
+	for {
+		tok, err := d.dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// result reads a vector's samples, at most maxSeries of them.
+func (d *decoder) result(maxSeries int) ([]sample, error) {
+	var out []sample
+	err := d.array(func() error {
+		if len(out) == maxSeries {
+			return &errTooManySeries{max: maxSeries}
+		}
+		s := sample{labels: map[string]string{}}
+		err := d.object(func(key string) error {
+			switch key {
+			case "metric":
+				return d.object(func(name string) error {
+					var v string
+					if err := d.string(&v); err != nil {
+						return err
+					}
+					if keptLabels[name] {
+						s.labels[name] = v
+					}
+					return nil
+				})
+			case "value":
+				return d.value(&s)
+			}
+			return d.skip()
+		})
+		out = append(out, s)
+		return err
+	})
+	return out, err
+}
+
+// value reads a sample's [time, "value"].
+func (d *decoder) value(s *sample) error {
+	i := 0
+	return d.array(func() error {
+		tok, err := d.dec.Token()
+		if err != nil {
+			return err
+		}
+		switch v := tok.(type) {
+		case json.Number:
+			if i == 0 {
+				f, err := v.Float64()
+				if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+					return errSyntax
+				}
+				// Stores answer in milliseconds; a float has no more.
+				s.time = time.UnixMilli(int64(math.Round(f * 1000)))
+			}
+		case string:
+			if i == 1 {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return errSyntax
+				}
+				s.value = f
+			}
+		case json.Delim:
+			return errSyntax
+		}
+		i++
+		return nil
+	})
+}
