@@ -61,7 +61,12 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host.cgroup_root: %w", err)
 	}
-	api, err := containerd.Dial(cfg.Containerd.Socket, cfg.Containerd.ReconnectMaxBackoff)
+	// The labels kept per container are chosen as containerd's answers are
+	// decoded: the ones the agent reads and the allow-listed ones, bounded;
+	// any others a container carries never reach the agent's memory.
+	exportLabels := containerd.NewLabelFilter(cfg.Export.ContainerLabels)
+	labels := containerd.NewLabelPolicy(exportLabels, cfg.Containerd.WorkloadLabel)
+	api, err := containerd.Dial(cfg.Containerd.Socket, cfg.Containerd.ReconnectMaxBackoff, containerd.WithLabelPolicy(labels))
 	if err != nil {
 		return nil, fmt.Errorf("containerd.socket: %w", err)
 	}
@@ -73,7 +78,8 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		Namespaces:     cfg.Containerd.Namespaces,
 		RelistInterval: cfg.Containerd.RelistInterval,
 		MaxBackoff:     cfg.Containerd.ReconnectMaxBackoff,
-		ExportLabels:   containerd.NewLabelFilter(cfg.Export.ContainerLabels),
+		ExportLabels:   exportLabels,
+		Labels:         labels,
 		Logger:         log,
 	})
 	a := &Agent{

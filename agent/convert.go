@@ -6,15 +6,11 @@ import (
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/collectors/netstat"
 	"github.com/fleetscope/fleetscope/model"
+	"github.com/fleetscope/fleetscope/resources"
 )
 
 // This file is the one place where collector types become model types:
 // the exporters, the API and the report read only the model.
-
-// unlimitedAbove is where a memory limit stops being one: cgroup v1
-// writes PAGE_COUNTER_MAX pages (just under 2^63 bytes) for "no limit",
-// and nothing real comes near 2^62 bytes (4 EiB).
-const unlimitedAbove = 1 << 62
 
 // metaOf copies a discovered container's identity into the model, its
 // attacker-chosen strings made valid UTF-8 (model.Clean). It runs once
@@ -55,8 +51,8 @@ func specLimits(r *containerd.Resources) model.Limits {
 	if r.CPUQuotaMicros > 0 {
 		l.CPUQuotaMicros = r.CPUQuotaMicros
 	}
-	if r.MemoryLimit > 0 && r.MemoryLimit <= unlimitedAbove {
-		l.MemoryBytes = uint64(r.MemoryLimit)
+	if r.MemoryLimit > 0 {
+		l.MemoryBytes = resources.MemoryLimit(uint64(r.MemoryLimit))
 	}
 	return l
 }
@@ -69,10 +65,7 @@ func resolveLimits(spec model.Limits, l *cgroups.Limits, have bool) model.Limits
 		out.CPUQuotaMicros, out.CPUPeriodMicros, out.CPUShares = max(l.CPUQuotaMicros, 0), l.CPUPeriodMicros, l.CPUShares
 	}
 	if have && l.Have.Has(cgroups.HaveMemory) {
-		out.MemoryBytes = l.MemoryLimit
-		if out.MemoryBytes > unlimitedAbove {
-			out.MemoryBytes = 0
-		}
+		out.MemoryBytes = resources.MemoryLimit(l.MemoryLimit)
 	}
 	return out
 }

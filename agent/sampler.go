@@ -437,7 +437,9 @@ func (s *Sampler) sampleNetworks(now time.Time) bool {
 			continue
 		}
 		n.ok, n.fresh = true, true
-		var rx, tx uint64
+		// The interfaces beyond the collector's bound count in the
+		// totals too: a flood of them hides no traffic.
+		rx, tx := n.stats.Others.RxBytes, n.stats.Others.TxBytes
 		for i := range n.stats.Interfaces {
 			rx += n.stats.Interfaces[i].RxBytes
 			tx += n.stats.Interfaces[i].TxBytes
@@ -509,6 +511,8 @@ func (s *Sampler) fill(snap *model.Snapshot) {
 		snap.Networks = append(snap.Networks, model.Network{
 			Owner:           owner,
 			Interfaces:      snap.Interfaces[from:len(snap.Interfaces):len(snap.Interfaces)],
+			Others:          interfaceOf(&n.stats.Others),
+			OtherInterfaces: n.stats.OthersCount,
 			TCPPassiveOpens: n.stats.TCPPassiveOpens,
 			HaveTCP:         n.stats.HaveTCP,
 			HaveRates:       n.haveRates,

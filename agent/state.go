@@ -66,7 +66,9 @@ func newState(cfg config.Config, log *slog.Logger) *state {
 	}
 	st.store = history.NewStore()
 	if path := cfg.History.StateFile; path != "" {
-		store, err := history.LoadFile(path)
+		// A file larger than the series this configuration keeps can
+		// take is refused unread, and moved aside like a corrupt one.
+		store, err := history.LoadFileLimit(path, history.CheckpointLimit(cfg.History.MaxGone))
 		if err != nil {
 			st.restoreFailures++
 			st.problem = "restoring history: " + err.Error()

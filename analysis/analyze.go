@@ -7,6 +7,7 @@ import (
 
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/history"
+	"github.com/fleetscope/fleetscope/resources"
 )
 
 // Verdict is what Fleetscope advises for a container.
@@ -54,9 +55,13 @@ const (
 	CodeListener         = "listener"
 )
 
+// HoursPerMonth turns money per hour into money per month: 365 × 24 / 12,
+// as cloud price lists count. Every monthly figure Fleetscope computes,
+// exports or reads back from a store is per hour times this.
+const HoursPerMonth = 730
+
 const (
 	scaleToZeroMinHours   = 6
-	hoursPerMonth         = 730 // 365 × 24 / 12, as cloud price lists count
 	window                = 7 * 24 * time.Hour
 	idleHourMinMinutes    = 45      // minutes of data for an hour-of-day occurrence to count
 	statefulMinWriteBytes = 1 << 20 // below this, writes are noise (a log flush), not state
@@ -78,7 +83,9 @@ type Input struct {
 	Sandbox bool
 
 	// Reservation inputs: the cgroup's live limits when known, else the
-	// OCI spec's. A quota <= 0, zero period, shares or limit mean unset.
+	// OCI spec's, read by package resources' rules: a quota <= 0 or zero
+	// period is no limit, 2 shares or fewer no request, and a memory limit
+	// of 0 or from resources.UnlimitedMemory on no limit.
 	CPUQuotaMicros   int64
 	CPUPeriodMicros  uint64
 	CPUShares        uint64
@@ -258,8 +265,8 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 		idle = 0
 	}
 	r.IdleCostPerHour = r.CostPerHour * idle
-	r.IdleCostPerMonth = r.IdleCostPerHour * hoursPerMonth
-	r.CurrentMonthlyCost = r.CostPerHour * hoursPerMonth
+	r.IdleCostPerMonth = r.IdleCostPerHour * HoursPerMonth
+	r.CurrentMonthlyCost = r.CostPerHour * HoursPerMonth
 	var unusedCores, unusedGiB float64
 	if r.Reserved.CPUSource != SourceObserved {
 		unusedCores = max(cores-r.CPUP95, 0)
@@ -267,7 +274,7 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	if r.Reserved.MemorySource != SourceObserved && r.Reserved.MemoryBytes > r.WorkingSetP95 {
 		unusedGiB = float64(r.Reserved.MemoryBytes-r.WorkingSetP95) / gibibyte
 	}
-	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * hoursPerMonth
+	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * HoursPerMonth
 
 	// Requests per month: accepted connections, else runs of busy
 	// samples, else bursts; these and the work are scaled from the time
@@ -279,9 +286,9 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	if hours := r.ObservedFor.Hours(); hours > 0 {
 		// What samples counted scales from the time they covered, which
 		// is short of the minutes where sampling began or ended.
-		scale := hoursPerMonth / hours
+		scale := HoursPerMonth / hours
 		if tot.SampledSeconds > 0 {
-			scale = hoursPerMonth * 3600 / tot.SampledSeconds
+			scale = HoursPerMonth * 3600 / tot.SampledSeconds
 		}
 		fa.requests, fa.requestsFrom = tot.TCPAccepts, fromAccepts
 		switch {
@@ -390,19 +397,15 @@ func idleHours(st *minuteStats) []int {
 
 const gibibyte = 1 << 30
 
-// unlimitedMemory is above any real limit: cgroup v1 reports "no limit" as
-// a page-rounded maximum of about 2^63.
-const unlimitedMemory = 1 << 62
-
 func reservedOf(in *Input, r *Result) Reserved {
 	var res Reserved
+	limit, request := resources.CPULimitCores(in.CPUQuotaMicros, in.CPUPeriodMicros), resources.CPURequestCores(in.CPUShares)
 	switch {
-	case in.CPUQuotaMicros > 0 && in.CPUPeriodMicros > 0:
-		res.CPUCores = float64(in.CPUQuotaMicros) / float64(in.CPUPeriodMicros)
+	case limit > 0:
+		res.CPUCores = limit
 		res.CPUSource = SourceLimit
-	case in.CPUShares > 2:
-		// Kubernetes writes 2 shares for a container without a request.
-		res.CPUCores = float64(in.CPUShares) / 1024
+	case request > 0:
+		res.CPUCores = request
 		res.CPUSource = SourceRequest
 	default:
 		res.CPUCores = r.CPUP95
@@ -414,8 +417,8 @@ func reservedOf(in *Input, r *Result) Reserved {
 			res.GPUs, res.GPUsAssumed = 1, true
 		}
 	}
-	if in.MemoryLimitBytes > 0 && in.MemoryLimitBytes < unlimitedMemory {
-		res.MemoryBytes = in.MemoryLimitBytes
+	if mem := resources.MemoryLimit(in.MemoryLimitBytes); mem > 0 {
+		res.MemoryBytes = mem
 		res.MemorySource = SourceLimit
 	} else {
 		res.MemoryBytes = r.WorkingSetMax

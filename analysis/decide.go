@@ -266,7 +266,7 @@ func decide(fa *facts, t *textBuilder) {
 		r.Verdict = VerdictScaleToZero
 		n := len(r.IdleHoursOfDay)
 		t.begin(CodeAlwaysIdleHours, false).s("idle every observed day for ").int(n).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
-			s("); stopping it then saves about ").money(r.CostPerHour*float64(n)*hoursPerMonth/24, cfg.Prices.Currency).s(" a month")
+			s("); stopping it then saves about ").money(r.CostPerHour*float64(n)*HoursPerMonth/24, cfg.Prices.Currency).s(" a month")
 		if over {
 			overReason(fa, t)
 		}
@@ -301,7 +301,7 @@ func gpuReason(fa *facts, t *textBuilder) {
 	if r.Reserved.GPUsAssumed {
 		t.s(" (the spec grants GPUs without saying how many: 1 assumed)")
 	}
-	t.s(" at ").money(p.GPUHour, p.Currency).s(" an hour each, ").money(float64(r.Reserved.GPUs)*p.GPUHour*hoursPerMonth, p.Currency).
+	t.s(" at ").money(p.GPUHour, p.Currency).s(" an hour each, ").money(float64(r.Reserved.GPUs)*p.GPUHour*HoursPerMonth, p.Currency).
 		s(" a month, are in the cost; GPU idleness is inferred from CPU, network and disk, as no GPU utilisation is read yet")
 }
 

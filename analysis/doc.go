@@ -72,7 +72,9 @@
 // BestEffort marker, not a request — note that a plain cgroup v1 container
 // without any setting reads 1024 shares, i.e. one core), else CPUP95
 // (source "observed"). Reserved memory is the memory limit ("limit"), else
-// WorkingSetMax ("observed"); cgroups have no memory request.
+// WorkingSetMax ("observed"); cgroups have no memory request. What a
+// quota, shares or a memory limit mean is package resources' rule, the
+// one /metrics, the API, the report and the runs' costs read them by too.
 //
 //   - CostPerHour = reserved cores × prices.vcpu_hour + reserved GiB ×
 //     prices.gib_hour + GPUs × prices.gpu_hour. GPUs are those the spec

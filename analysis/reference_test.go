@@ -99,8 +99,8 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 		idle = 0
 	}
 	r.IdleCostPerHour = r.CostPerHour * idle
-	r.IdleCostPerMonth = r.IdleCostPerHour * hoursPerMonth
-	r.CurrentMonthlyCost = r.CostPerHour * hoursPerMonth
+	r.IdleCostPerMonth = r.IdleCostPerHour * HoursPerMonth
+	r.CurrentMonthlyCost = r.CostPerHour * HoursPerMonth
 	var unusedCores, unusedGiB float64
 	if r.Reserved.CPUSource != SourceObserved {
 		unusedCores = max(cores-r.CPUP95, 0)
@@ -108,7 +108,7 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	if r.Reserved.MemorySource != SourceObserved && r.Reserved.MemoryBytes > r.WorkingSetP95 {
 		unusedGiB = float64(r.Reserved.MemoryBytes-r.WorkingSetP95) / gibibyte
 	}
-	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * hoursPerMonth
+	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * HoursPerMonth
 
 	// Requests per month: accepted connections, else runs of busy
 	// samples, else bursts; these and the work are scaled from the time
@@ -120,9 +120,9 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	if hours := r.ObservedFor.Hours(); hours > 0 {
 		// What samples counted scales from the time they covered, which
 		// is short of the minutes where sampling began or ended.
-		scale := hoursPerMonth / hours
+		scale := HoursPerMonth / hours
 		if sampledTotal > 0 {
-			scale = hoursPerMonth * 3600 / sampledTotal
+			scale = HoursPerMonth * 3600 / sampledTotal
 		}
 		fa.requests, fa.requestsFrom = acceptsTotal, fromAccepts
 		switch {

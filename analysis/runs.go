@@ -53,7 +53,7 @@ func AnalyzeRuns(st RunStats, cfg config.AnalysisConfig) RunVerdict {
 		return v
 	}
 	window := max(st.Window, time.Hour)
-	v.RunsPerMonth = float64(st.Count) / window.Hours() * hoursPerMonth
+	v.RunsPerMonth = float64(st.Count) / window.Hours() * HoursPerMonth
 	p := &cfg.Prices
 	perHour := st.ReservedCores*p.VCPUHour + float64(st.ReservedBytes)/gibibyte*p.GiBHour
 	v.ContainerMonthlyCost = v.RunsPerMonth * st.DurationMean.Hours() * perHour

@@ -48,7 +48,7 @@ type AnalysisConfig struct {
 // IdleConfig defines an idle minute: every figure below its floor.
 // Pods can override each floor with a label of the same name under
 // fleetscope.io/ (e.g. fleetscope.io/idle-cpu-cores=0.05); image labels and
-// the labels of containers outside a pod are not read (see the README).
+// the labels of containers outside a pod are not read (see docs/verdicts.md).
 type IdleConfig struct {
 	// CPUCores is the CPU floor, in cores averaged over the minute.
 	CPUCores float64 `yaml:"cpu_cores"`
@@ -60,7 +60,7 @@ type IdleConfig struct {
 }
 
 // PriceConfig is what reserved capacity costs. The defaults are a public
-// on-demand list price; see the README for the source and date.
+// on-demand list price; see docs/verdicts.md for the source and date.
 type PriceConfig struct {
 	Currency string  `yaml:"currency"`
 	VCPUHour float64 `yaml:"vcpu_hour"`

@@ -14,7 +14,10 @@ type ExportConfig struct {
 	// Prometheus). An entry is a label key, or a prefix ending in "*".
 	// Labels may hold secrets or unbounded values, so none are published
 	// unless listed; Kubernetes metadata is published as its own
-	// attributes regardless.
+	// attributes regardless. Of the listed labels, at most 64 per
+	// container are kept (the first in key order, 16 KiB in all), a key
+	// over 256 bytes is dropped and a value over 1 KiB is cut; the
+	// others are dropped as soon as containerd's answer is read.
 	ContainerLabels []string `yaml:"container_labels"`
 	// MaxSeriesPerMetric caps one metric's series in a scrape or export;
 	// the rest are dropped and counted, so that a runaway label cannot

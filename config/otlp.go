@@ -76,6 +76,11 @@ func ParseOTLPHeaders(s string) (map[string]string, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("item %d is not key=value", i)
 		}
+		// A name that is not an HTTP token may hold a credential put in
+		// the wrong place ("Bearer s3cr3t=…"): it is not quoted either.
+		if !isToken(k) {
+			return nil, fmt.Errorf("item %d: the header name is not a valid HTTP token", i)
+		}
 		// PathUnescape's error quotes the bad escape, part of the value.
 		val, err := url.PathUnescape(strings.TrimSpace(v))
 		if err != nil {
@@ -84,6 +89,19 @@ func ParseOTLPHeaders(s string) (map[string]string, error) {
 		h[k] = val
 	}
 	return h, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), as header names
+// must be.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return s != ""
 }
 
 // OTLP's well-known ports (IANA): 4317 for gRPC, 4318 for HTTP.

@@ -23,13 +23,17 @@ type sample struct {
 // keptLabels are the labels a report is made of; a store's series carry
 // many more (its own, the scrape's), which would only cost memory. A label
 // that Reports reads must be listed here, or it reads as empty.
-var keptLabels = map[string]bool{
-	"container_id": true, "containerd_namespace": true, "container_name": true, "container_image_name": true,
-	"k8s_pod_name": true, "k8s_namespace_name": true, "k8s_workload_kind": true, "k8s_workload_name": true,
-	"fleetscope_pod_sandbox": true, "fleetscope_gpu": true,
-	"node": true, "k8s_node_name": true, "instance": true,
-	"verdict": true, "platform": true, "currency": true, "window": true, "code": true, "kind": true, "statistic": true,
-}
+var keptLabels = func() map[string]bool {
+	kept := map[string]bool{}
+	for _, l := range append([]string{
+		labelContainerID, labelContainerdNamespace, labelContainerName, labelContainerImageName,
+		labelPodName, labelNamespaceName, labelWorkloadKind, labelWorkloadName, labelPodSandbox, labelGPU,
+		labelVerdict, labelPlatform, labelCurrency, labelWindow, labelReasonCode, labelReasonKind, labelStatistic,
+	}, nodeLabels...) {
+		kept[l] = true
+	}
+	return kept
+}()
 
 // errTooManySeries says an answer holds more series than are read.
 type errTooManySeries struct{ max int }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/exporters/schema"
 	"github.com/fleetscope/fleetscope/report"
 )
@@ -45,10 +46,6 @@ const (
 	MaxSeries      = 300_000
 )
 
-// hoursPerMonth turns hourly money into monthly (365 × 24 / 12), as the
-// analysis does.
-const hoursPerMonth = 730
-
 // Options say which store to ask and how.
 type Options struct {
 	// URL is the store's base URL (http://prometheus:9090, or a Thanos
@@ -73,11 +70,35 @@ type Options struct {
 	Currency, PriceSource string
 }
 
+// The labels a report reads: each is the Prometheus name of one of the
+// schema's attributes, the names the agents export, never a literal of
+// this package's.
+var (
+	labelContainerID         = schema.PromLabel(schema.AttrContainerID)
+	labelContainerName       = schema.PromLabel(schema.AttrContainerName)
+	labelContainerImageName  = schema.PromLabel(schema.AttrContainerImageName)
+	labelContainerdNamespace = schema.PromLabel(schema.AttrContainerdNamespace)
+	labelPodName             = schema.PromLabel(schema.AttrPodName)
+	labelNamespaceName       = schema.PromLabel(schema.AttrNamespaceName)
+	labelWorkloadKind        = schema.PromLabel(schema.AttrWorkloadKind)
+	labelWorkloadName        = schema.PromLabel(schema.AttrWorkloadName)
+	labelPodSandbox          = schema.PromLabel(schema.AttrPodSandbox)
+	labelGPU                 = schema.PromLabel(schema.AttrGPU)
+	labelVerdict             = schema.PromLabel(schema.AttrVerdict)
+	labelPlatform            = schema.PromLabel(schema.AttrPlatform)
+	labelCurrency            = schema.PromLabel(schema.AttrCurrency)
+	labelWindow              = schema.PromLabel(schema.AttrWindow)
+	labelReasonKind          = schema.PromLabel(schema.AttrReasonKind)
+	labelReasonCode          = schema.PromLabel(schema.AttrReasonCode)
+	labelStatistic           = schema.PromLabel(schema.AttrStatistic)
+)
+
 // nodeLabels are tried in order for the node a series comes from: the
-// chart's ServiceMonitor and annotation scraping add "node"; an OpenTelemetry
-// Collector's resource-to-label translation gives k8s_node_name; a plain
-// scrape has only its instance.
-var nodeLabels = []string{"node", "k8s_node_name", "instance"}
+// chart's ServiceMonitor and annotation scraping add "node" (the store's
+// label, not an attribute of ours); an OpenTelemetry Collector's
+// resource-to-label translation gives the OTLP resource's k8s.node.name; a
+// plain scrape has only its instance (the store's, too).
+var nodeLabels = []string{"node", schema.PromLabel(schema.AttrNodeName), "instance"}
 
 // withDefaults fills in the zero fields that have a default.
 func (o Options) withDefaults() Options {
@@ -121,10 +142,10 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 			byNode[node] = r
 		}
 		c := report.Container{
-			ID: l["container_id"], Namespace: l["containerd_namespace"], Name: l["container_name"],
-			PodName: l["k8s_pod_name"], PodNamespace: l["k8s_namespace_name"], Image: l["container_image_name"],
-			Sandbox: l["fleetscope_pod_sandbox"] == "true", GPU: l["fleetscope_gpu"] == "true", Running: true,
-			WorkloadKind: l["k8s_workload_kind"], WorkloadName: l["k8s_workload_name"], Node: node,
+			ID: l[labelContainerID], Namespace: l[labelContainerdNamespace], Name: l[labelContainerName],
+			PodName: l[labelPodName], PodNamespace: l[labelNamespaceName], Image: l[labelContainerImageName],
+			Sandbox: l[labelPodSandbox] == "true", GPU: l[labelGPU] == "true", Running: true,
+			WorkloadKind: l[labelWorkloadKind], WorkloadName: l[labelWorkloadName], Node: node,
 		}
 		r.Containers = append(r.Containers, c)
 	}
@@ -137,7 +158,7 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		}
 	}
 	analysisOf := func(s *sample) *report.Analysis {
-		c := index[key{nodeOf(s.labels), s.labels["container_id"]}]
+		c := index[key{nodeOf(s.labels), s.labels[labelContainerID]}]
 		if c == nil {
 			return nil
 		}
@@ -153,15 +174,15 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	}{
 		{&schema.ServerlessFit, func(a *report.Analysis, _ *sample, v float64) { a.Score = int(math.Round(v * 100)) }},
 		{&schema.ServerlessVerdict, func(a *report.Analysis, s *sample, _ float64) {
-			a.Verdict, a.Platform = s.labels["verdict"], s.labels["platform"]
+			a.Verdict, a.Platform = s.labels[labelVerdict], s.labels[labelPlatform]
 		}},
 		{&schema.Cost, func(a *report.Analysis, _ *sample, v float64) {
 			a.CurrentMonthlyCost = monthly(&schema.Cost, v)
-			a.CostPerHour = a.CurrentMonthlyCost / hoursPerMonth
+			a.CostPerHour = a.CurrentMonthlyCost / analysis.HoursPerMonth
 		}},
 		{&schema.IdleCost, func(a *report.Analysis, _ *sample, v float64) {
 			a.IdleCostPerMonth = monthly(&schema.IdleCost, v)
-			a.IdleCostPerHour = a.IdleCostPerMonth / hoursPerMonth
+			a.IdleCostPerHour = a.IdleCostPerMonth / analysis.HoursPerMonth
 		}},
 		{&schema.OverReservationCost, func(a *report.Analysis, _ *sample, v float64) {
 			a.OverReservedPerMon = monthly(&schema.OverReservationCost, v)
@@ -172,11 +193,11 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		{&schema.ServerlessSavings, func(a *report.Analysis, _ *sample, v float64) {
 			a.SavingsPerMonth = monthly(&schema.ServerlessSavings, v)
 		}},
-		{&schema.IdleRatio, func(a *report.Analysis, s *sample, v float64) { a.IdleRatio[s.labels["window"]] = v }},
+		{&schema.IdleRatio, func(a *report.Analysis, s *sample, v float64) { a.IdleRatio[s.labels[labelWindow]] = v }},
 		{&schema.ObservedTime, func(a *report.Analysis, _ *sample, v float64) { a.ObservedSeconds = v }},
 		{&schema.ServerlessReason, func(a *report.Analysis, s *sample, _ float64) {
-			r := report.Reason{Code: s.labels["code"], Text: s.labels["code"]}
-			if s.labels["kind"] == "blocker" {
+			r := report.Reason{Code: s.labels[labelReasonCode], Text: s.labels[labelReasonCode]}
+			if s.labels[labelReasonKind] == "blocker" {
 				a.Blockers = append(a.Blockers, r)
 			} else {
 				a.Reasons = append(a.Reasons, r)
@@ -194,7 +215,7 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 				f.set(a, s, s.value)
 			}
 			// The agents say which currency their price sheet is in.
-			if cur := s.labels["currency"]; f.m == &schema.Cost && cur != "" {
+			if cur := s.labels[labelCurrency]; f.m == &schema.Cost && cur != "" {
 				if r := byNode[nodeOf(s.labels)]; r != nil {
 					r.Currency = cur
 				}
@@ -217,7 +238,7 @@ func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o 
 	runs := map[key]*report.Runs{}
 	get := func(s *sample) *report.Runs {
 		l := s.labels
-		k := key{nodeOf(l), l["k8s_namespace_name"], l["k8s_workload_kind"], l["k8s_workload_name"]}
+		k := key{nodeOf(l), l[labelNamespaceName], l[labelWorkloadKind], l[labelWorkloadName]}
 		r := runs[k]
 		if r == nil {
 			r = &report.Runs{Namespace: k.ns, Kind: k.kind, Name: k.name, Node: k.node}
@@ -232,7 +253,7 @@ func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o 
 		{&schema.WorkloadRuns, func(r *report.Runs, _ *sample, v float64) { r.Count = int(v) }},
 		{&schema.WorkloadRunsWindow, func(r *report.Runs, _ *sample, v float64) { r.WindowSeconds = v }},
 		{&schema.WorkloadRunDuration, func(r *report.Runs, s *sample, v float64) {
-			switch s.labels["statistic"] {
+			switch s.labels[labelStatistic] {
 			case "p50":
 				r.DurationP50Seconds = v
 			case "p95":
@@ -250,10 +271,10 @@ func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o 
 			r.ServerlessPerMonth = monthly(&schema.WorkloadServerlessCost, v)
 		}},
 		{&schema.WorkloadVerdict, func(r *report.Runs, s *sample, _ float64) {
-			r.Verdict, r.Platform = s.labels["verdict"], s.labels["platform"]
+			r.Verdict, r.Platform = s.labels[labelVerdict], s.labels[labelPlatform]
 		}},
 	} {
-		vec, err := q.vectorOf(ctx, f.m.PromName()+`{k8s_workload_name!=""}`, f.m.PromName())
+		vec, err := q.vectorOf(ctx, f.m.PromName()+"{"+labelWorkloadName+`!=""}`, f.m.PromName())
 		if err != nil {
 			return err
 		}
@@ -277,7 +298,7 @@ func (q *querier) runs(ctx context.Context, byNode map[string]*report.Report, o 
 // month.
 func monthly(m *schema.Metric, v float64) float64 {
 	if strings.HasSuffix(m.Unit, "/h") {
-		return v * hoursPerMonth
+		return v * analysis.HoursPerMonth
 	}
 	return v
 }
@@ -303,7 +324,7 @@ type querier struct {
 // same-named series of other exporters (cAdvisor's container_* among them)
 // are never mixed in.
 func (q *querier) vector(ctx context.Context, metric string) ([]sample, error) {
-	return q.vectorOf(ctx, metric+`{container_id!=""}`, metric)
+	return q.vectorOf(ctx, metric+"{"+labelContainerID+`!=""}`, metric)
 }
 
 // vectorOf runs the instant query expr, which reads metric. It asks with

@@ -141,15 +141,12 @@ func TestClockBehindAfterRestart(t *testing.T) {
 // reads as one with no offset.
 func TestReadVersion1(t *testing.T) {
 	st := sampleStore()
-	var buf bytes.Buffer
-	if _, err := st.writeTo(&buf, version1); err != nil {
-		t.Fatal(err)
-	}
-	if got := buf.Bytes()[len(magic)]; got != 1 {
+	data := golden(t, version1)
+	if got := data[len(magic)]; got != 1 {
 		t.Fatalf("version byte %d", got)
 	}
 	path := filepath.Join(t.TempDir(), "history.bin")
-	if err := saveFile(path, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+	if err := saveFile(path, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := LoadFile(path)
@@ -157,17 +154,7 @@ func TestReadVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Version 1 had no fine CPU codes: minutes read as mid-bucket.
-	for _, s := range st.series {
-		if s.ring == nil {
-			continue
-		}
-		fine := s.fine()
-		for i, m := range s.mins() {
-			if c := m.Code(); c >= 2 && c < codeMax {
-				fine[i] = FineUnknown
-			}
-		}
-	}
+	minutesAsMidBucket(st)
 	asVersion3(st)
 	sameHistory(t, st, got)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/resources"
 )
 
 // Snapshot is everything known after one tick. Nothing in it is modified
@@ -102,7 +103,9 @@ type WorkloadRuns struct {
 type Label struct{ Key, Value string }
 
 // Limits are a container's CPU and memory limits and requests. Zero means
-// unset (or unlimited).
+// unset (or unlimited). What the numbers mean as a request or a limit is
+// package resources' rule; read them through the methods below, never by
+// hand, so that every reader means the same.
 type Limits struct {
 	CPUQuotaMicros  int64 // CFS quota per period; <= 0 is unlimited
 	CPUPeriodMicros uint64
@@ -112,14 +115,13 @@ type Limits struct {
 
 // CPULimitCores is the CPU limit in cores, 0 when unlimited.
 func (l *Limits) CPULimitCores() float64 {
-	if l.CPUQuotaMicros <= 0 || l.CPUPeriodMicros == 0 {
-		return 0
-	}
-	return float64(l.CPUQuotaMicros) / float64(l.CPUPeriodMicros)
+	return resources.CPULimitCores(l.CPUQuotaMicros, l.CPUPeriodMicros)
 }
 
-// CPURequestCores is the CPU request in cores (shares / 1024), 0 if unset.
-func (l *Limits) CPURequestCores() float64 { return float64(l.CPUShares) / 1024 }
+// CPURequestCores is the CPU request in cores (shares / 1024), 0 without
+// one: a BestEffort container's 2 shares are no request (see
+// resources.CPURequestCores).
+func (l *Limits) CPURequestCores() float64 { return resources.CPURequestCores(l.CPUShares) }
 
 // Container is one container's figures in a tick.
 type Container struct {
@@ -227,8 +229,13 @@ type Network struct {
 	// Owner is the index in Containers of the owning container: the pod's
 	// sandbox when there is one.
 	Owner int
-	// Interfaces are the namespace's interfaces except lo.
+	// Interfaces are the namespace's interfaces except lo, at most a
+	// bound per namespace (the collector's).
 	Interfaces []Interface
+	// Others sums the counters of the interfaces beyond the bound (its
+	// Name is empty), and OtherInterfaces counts them.
+	Others          Interface
+	OtherInterfaces int
 	// TCPPassiveOpens counts inbound TCP connections accepted, a cheap
 	// request estimate.
 	TCPPassiveOpens uint64

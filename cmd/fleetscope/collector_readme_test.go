@@ -19,30 +19,34 @@ import (
 	"github.com/fleetscope/fleetscope/internal/testenv"
 )
 
-// readmeYAML returns the first yaml block after heading in the README, with
-// each of the replacements (old, new, ...) made exactly once: the test runs
-// what the README tells users to run, only on other addresses.
-func readmeYAML(t *testing.T, heading string, replace ...string) string {
+// otlpDoc is the page holding the OpenTelemetry Collector configurations
+// users are told to run.
+const otlpDoc = "../../docs/otlp.md"
+
+// docYAML returns the first yaml block after heading in the OTLP page,
+// with each of the replacements (old, new, ...) made exactly once: the test
+// runs what the documentation tells users to run, only on other addresses.
+func docYAML(t *testing.T, heading string, replace ...string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(otlpDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
 	i := strings.Index(s, "\n"+heading+"\n")
 	if i < 0 {
-		t.Fatalf("README has no heading %q", heading)
+		t.Fatalf("%s has no heading %q", otlpDoc, heading)
 	}
 	s = s[i:]
 	start := strings.Index(s, "```yaml\n")
 	if start < 0 {
-		t.Fatalf("README: no yaml block after %q", heading)
+		t.Fatalf("%s: no yaml block after %q", otlpDoc, heading)
 	}
 	s = s[start+len("```yaml\n"):]
 	s = s[:strings.Index(s, "```")]
 	for i := 0; i+1 < len(replace); i += 2 {
 		if n := strings.Count(s, replace[i]); n != 1 {
-			t.Fatalf("README block after %q holds %q %d times, want once", heading, replace[i], n)
+			t.Fatalf("%s block after %q holds %q %d times, want once", otlpDoc, heading, replace[i], n)
 		}
 		s = strings.Replace(s, replace[i], replace[i+1], 1)
 	}
@@ -76,12 +80,12 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// The collector configurations the README gives, run as written against a
+// The collector configurations docs/otlp.md gives, run as written against a
 // real Collector: into Prometheus, every series keeps the name and labels
 // the agent's /metrics has, plus the node label the dashboard and alerts
 // use; towards an OTLP backend, each container's points arrive under a
 // resource of their own, as the kubeletstats receiver sends them.
-func TestREADMECollectorConfigs(t *testing.T) {
+func TestDocsCollectorConfigs(t *testing.T) {
 	testenv.Need(t)
 	bin := collectorBinary(t)
 	d := testenv.Start(t)
@@ -90,7 +94,7 @@ func TestREADMECollectorConfigs(t *testing.T) {
 	t.Run("into Prometheus", func(t *testing.T) {
 		t.Parallel()
 		grpcAddr, httpAddr, promAddr := freePort(t), freePort(t), freePort(t)
-		runCollector(t, bin, readmeYAML(t, "### Into Prometheus under the dashboard's names",
+		runCollector(t, bin, docYAML(t, "## Into Prometheus under the dashboard's names",
 			"0.0.0.0:4317", grpcAddr, "0.0.0.0:4318", httpAddr, "0.0.0.0:8889", promAddr, service, quietService), httpAddr)
 		a := startAgent(t, d.Socket, fmt.Sprintf("host:\n  node_name: node-prom\notlp:\n  endpoint: http://%s\n  interval: 1s\n  timeout: 1s\n", httpAddr))
 		a.waitReady(t)
@@ -138,7 +142,7 @@ func TestREADMECollectorConfigs(t *testing.T) {
 		t.Parallel()
 		sink := otlptest.StartGRPC(t, "")
 		grpcAddr, httpAddr := freePort(t), freePort(t)
-		runCollector(t, bin, readmeYAML(t, "### A resource per container",
+		runCollector(t, bin, docYAML(t, "## A resource per container",
 			"0.0.0.0:4317", grpcAddr, "0.0.0.0:4318", httpAddr,
 			// The test's backend is plaintext.
 			"backend.example:4317", sink.Addr+"\n    tls:\n      insecure: true", service, quietService), httpAddr)

@@ -27,15 +27,6 @@ const chartMemoryLimit = 128 << 20
 // chart's limit: the rest is its room for growth in containers.
 const attackMemoryBound = 64 << 20
 
-// memoryCgroup makes a memory cgroup limited to limit bytes and moves pid
-// into it; it is removed when the test ends.
-func memoryCgroup(t *testing.T, pid int, limit int64) {
-	t.Helper()
-	if err := os.WriteFile(newMemoryCgroup(t, limit), []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		t.Fatalf("joining the memory cgroup: %v", err)
-	}
-}
-
 // newMemoryCgroup makes a memory cgroup limited to limit bytes, removed
 // when the test ends, and returns its cgroup.procs file.
 func newMemoryCgroup(t *testing.T, limit int64) string {
@@ -51,7 +42,8 @@ func newMemoryCgroup(t *testing.T, limit int64) string {
 		t.Fatalf("memory cgroup: %v", err)
 	}
 	t.Cleanup(func() {
-		// The agent is killed by startAgent's cleanup, which runs first.
+		// An agent started in it (startAgentIn) registered its cleanup,
+		// which kills it, later, so that one runs first.
 		for range 50 {
 			if os.Remove(dir) == nil {
 				return
@@ -65,18 +57,24 @@ func newMemoryCgroup(t *testing.T, limit int64) string {
 	return filepath.Join(dir, "cgroup.procs")
 }
 
-func rssOf(pid int) (int64, error) {
+// rssOf is the process's resident set now, peakRSSOf its peak since it
+// started.
+func rssOf(pid int) (int64, error)     { return statusBytes(pid, "VmRSS") }
+func peakRSSOf(pid int) (int64, error) { return statusBytes(pid, "VmHWM") }
+
+// statusBytes reads a kB field of /proc/<pid>/status, in bytes.
+func statusBytes(pid int, field string) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS")
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // dialFrom connects to addr from a loopback address of its own, as a
@@ -103,8 +101,7 @@ func TestHTTPUnderAttack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := startAgent(t, d.Socket, "")
-	memoryCgroup(t, a.cmd.Process.Pid, chartMemoryLimit)
+	a := startAgentIn(t, d.Socket, "", newMemoryCgroup(t, chartMemoryLimit))
 	a.waitReady(t)
 	pid := a.cmd.Process.Pid
 	rss0, _ := rssOf(pid)

@@ -99,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if len(args) > 1 && args[1] == "env" {
 			fmt.Fprintln(stdout, strings.Join(config.EnvVars(), "\n"))
 			fmt.Fprintln(stdout, "\nOpenTelemetry SDK variables, which win over the otlp section:")
-			fmt.Fprintln(stdout, strings.Join(otelEnvVars, "\n"))
+			fmt.Fprintln(stdout, strings.Join(config.OTELEnvNames(), "\n"))
 			return 0
 		}
 		fmt.Fprint(stdout, usage)
@@ -117,23 +117,6 @@ func parseStatus(err error) int {
 		return 0
 	}
 	return exitInvalid
-}
-
-// otelEnvVars are the OpenTelemetry SDK variables the agent honours, listed
-// by "help env" next to its own.
-var otelEnvVars = []string{
-	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-	"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-	"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-	"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_METRICS_INSECURE",
-	"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
-	"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
-	"OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY",
-	"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
-	"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-	"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT",
-	"OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME",
-	"OTEL_SDK_DISABLED", "OTEL_METRICS_EXPORTER",
 }
 
 // loadConfig loads and validates, printing every problem at once.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fleetscope/fleetscope/resources"
 )
 
 func FuzzUint(f *testing.F) {
@@ -37,7 +39,7 @@ func FuzzLimits(f *testing.F) {
 		if q, p, err := parseCPUMax(b); err == nil && (q < -1 || (q == -1) != strings.HasPrefix(s, "max ")) {
 			t.Fatalf("parseCPUMax(%q) = %d, %d", s, q, p)
 		}
-		if n, err := parseV1Limit(b); err == nil && n >= v1Unlimited {
+		if n, err := parseV1Limit(b); err == nil && n >= resources.UnlimitedMemory {
 			t.Fatalf("parseV1Limit(%q) = %d, not reported as unlimited", s, n)
 		}
 		if n, err := parseQuota(b); err == nil && n < -1 {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fleetscope/fleetscope/resources"
 )
 
 // The parsers below run for every container on every tick, so they work on
@@ -99,13 +101,9 @@ func parseMax(b []byte) (uint64, error) {
 	return n, nil
 }
 
-// v1Unlimited is the smallest value treated as "no limit" in cgroup v1 files:
-// the kernel reports an unset memory limit as PAGE_COUNTER_MAX pages
-// (9223372036854771712 on 4 KiB pages), and nobody sets a real limit of 4 EiB.
-const v1Unlimited = 1 << 62
-
 // parseV1Limit parses memory.limit_in_bytes and similar v1 limits. Unlimited
-// ("-1", "max" or a value of at least 2^62) is reported as 0.
+// ("-1", "max" or a value of at least resources.UnlimitedMemory, where the
+// kernel reports an unset limit as PAGE_COUNTER_MAX pages) is reported as 0.
 func parseV1Limit(b []byte) (uint64, error) {
 	v := trimSpace(b)
 	switch string(v) {
@@ -116,10 +114,7 @@ func parseV1Limit(b []byte) (uint64, error) {
 	if !ok {
 		return 0, malformed("want a limit, got %q", clip(v))
 	}
-	if n >= v1Unlimited {
-		return 0, nil
-	}
-	return n, nil
+	return resources.MemoryLimit(n), nil
 }
 
 // parseQuota parses cpu.cfs_quota_us: microseconds, or -1 for unlimited.

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -58,9 +59,14 @@ type API interface {
 // discovery reads. Extensions are left out: nothing here uses them, and
 // they are client-chosen blobs of any size.
 type Record struct {
-	ID     string
+	ID string
+	// Labels are the labels the API's LabelPolicy keeps; the others were
+	// dropped as the answer was decoded.
 	Labels map[string]string
-	Image  string
+	// LabelsCut counts the labels the policy would keep that a bound
+	// dropped or shortened (see MaxLabels).
+	LabelsCut int
+	Image     string
 	// Runtime is the runtime's name (e.g. io.containerd.runc.v2).
 	Runtime string
 	// Spec is the OCI runtime spec as JSON, the value of the record's spec
@@ -90,19 +96,31 @@ type Usage struct {
 }
 
 // Bounds on what containerd may make the agent hold. containerd's own
-// server and clients use 16 MiB per message; a record is a few KiB, so only
-// a broken or hostile daemon comes near them.
+// server and clients use 16 MiB per message; a record is a few KiB, but
+// whoever creates a container may give it labels up to that size (any
+// number of labels of up to 4 KiB each), which is why records are decoded
+// through the label policy rather than whole.
 const (
 	// maxRecvMessage bounds one message from containerd: one container
 	// record of a streamed list, one event, or a whole namespace's list
-	// from a daemon too old to stream it.
+	// from a daemon too old to stream it. It is containerd's own bound,
+	// so any record containerd accepted in one request can be read.
 	maxRecvMessage = 16 << 20
 	// maxSendMessage bounds our requests, which are a few filters.
 	maxSendMessage = 1 << 20
 	// maxHeaderList bounds the response metadata containerd may send.
 	maxHeaderList = 1 << 20
-	// maxListBytes bounds the records one Containers call accumulates;
-	// a thousand CRI containers take about 20 MiB.
+	// flowWindow is the HTTP/2 flow-control window of the connection and
+	// of each stream: how much containerd may send ahead of what the agent
+	// has read. gRPC's default grows it with the measured bandwidth up to
+	// 16 MiB, so a list of large records (or a burst of large update
+	// events) could hold a whole next message in buffers on top of the
+	// one being decoded; a fixed 1 MiB keeps that small, and is plenty
+	// over a local socket.
+	flowWindow = 1 << 20
+	// maxListBytes bounds the records one Containers call accumulates,
+	// counting what is kept of them (labels past the policy are not):
+	// a thousand CRI containers take about 20 MiB, most of it specs.
 	maxListBytes = 128 << 20
 )
 
@@ -141,12 +159,22 @@ func guardStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn
 	return open(ctx, desc, cc, method, opts...)
 }
 
+// DialOption configures Dial.
+type DialOption func(*rpcAPI)
+
+// WithLabelPolicy makes the API keep only the container labels p keeps,
+// dropping the others while decoding containerd's answers. Without it, only
+// the labels the agent itself reads are kept.
+func WithLabelPolicy(p *LabelPolicy) DialOption {
+	return func(a *rpcAPI) { a.codec.policy = p }
+}
+
 // Dial returns an API over containerd's gRPC services on socket. The
 // connection is lazy: a missing socket surfaces as an error of the first call,
 // so callers retry with backoff rather than failing at start. timeout bounds
 // each connection attempt, the delay between attempts and every call except
 // the event subscription.
-func Dial(socket string, timeout time.Duration) (API, error) {
+func Dial(socket string, timeout time.Duration, opts ...DialOption) (API, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
@@ -160,26 +188,33 @@ func Dial(socket string, timeout time.Duration) (API, error) {
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: timeout}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage), grpc.MaxCallSendMsgSize(maxSendMessage)),
 		grpc.WithMaxHeaderListSize(maxHeaderList),
+		grpc.WithInitialWindowSize(flowWindow),
+		grpc.WithInitialConnWindowSize(flowWindow),
 		grpc.WithChainUnaryInterceptor(guardUnary),
 		grpc.WithChainStreamInterceptor(guardStream),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("containerd connection to %s: %w", socket, err)
 	}
-	return &rpcAPI{conn: conn, timeout: timeout, maxList: maxListBytes,
+	a := &rpcAPI{conn: conn, timeout: timeout, maxList: maxListBytes,
 		namespaces: namespacesapi.NewNamespacesClient(conn),
 		containers: containersapi.NewContainersClient(conn),
 		tasks:      tasksapi.NewTasksClient(conn),
 		events:     eventsapi.NewEventsClient(conn),
 		snapshots:  snapshotsapi.NewSnapshotsClient(conn),
 		version:    versionapi.NewVersionClient(conn),
-	}, nil
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
 }
 
 type rpcAPI struct {
 	conn    *grpc.ClientConn
 	timeout time.Duration
 	maxList int // bytes; a field so tests can lower it
+	codec   recordCodec
 
 	namespaces namespacesapi.NamespacesClient
 	containers containersapi.ContainersClient
@@ -254,68 +289,81 @@ func (a *rpcAPI) Namespaces(ctx context.Context) ([]string, error) {
 
 // Containers streams the list, one record per message, as containerd's
 // own client does, so that no single message has to hold a namespace; a
-// daemon without ListStream gets the one-message List.
+// daemon without ListStream gets the one-message List. Records are decoded
+// by recordCodec, which keeps only the labels of the API's policy.
 func (a *rpcAPI) Containers(ctx context.Context, ns string, filters ...string) ([]Record, error) {
 	ctx, cancel := a.call(ctx, ns)
 	defer cancel()
 	req := &containersapi.ListContainersRequest{Filters: filters}
-	stream, err := a.containers.ListStream(ctx, req)
+	stream, err := a.containers.ListStream(ctx, req, grpc.ForceCodecV2(a.codec))
 	if err != nil {
 		return nil, fromRPC(err)
 	}
-	var recs []Record
-	total := 0
+	b := recordBatch{policy: a.codec.policy}
 	for {
-		m, err := stream.Recv()
+		err := stream.RecvMsg(&b)
 		if err == io.EOF {
-			return recs, nil
+			return b.recs, nil
 		}
-		if status.Code(err) == codes.Unimplemented && len(recs) == 0 {
-			return a.list(ctx, req)
+		if status.Code(err) == codes.Unimplemented && len(b.recs) == 0 {
+			return a.list(ctx, ns, req)
 		}
 		if err != nil {
 			return nil, fromRPC(err)
 		}
-		if total += proto.Size(m); total > a.maxList {
+		if b.size > a.maxList {
 			return nil, fmt.Errorf("container list of namespace %q exceeds %d bytes: %w", ns, a.maxList, errdefs.ErrResourceExhausted)
 		}
-		recs = append(recs, recordOf(m.GetContainer()))
 	}
 }
 
-func (a *rpcAPI) list(ctx context.Context, req *containersapi.ListContainersRequest) ([]Record, error) {
-	resp, err := a.containers.List(ctx, req)
-	if err != nil {
+// listMethod is the one-message List, called by name so that its answer
+// decodes into a recordBatch.
+const listMethod = "/containerd.services.containers.v1.Containers/List"
+
+func (a *rpcAPI) list(ctx context.Context, ns string, req *containersapi.ListContainersRequest) ([]Record, error) {
+	b := recordBatch{policy: a.codec.policy}
+	if err := a.conn.Invoke(ctx, listMethod, req, &b, grpc.ForceCodecV2(a.codec)); err != nil {
 		return nil, fromRPC(err)
 	}
-	recs := make([]Record, 0, len(resp.GetContainers()))
-	for _, c := range resp.GetContainers() {
-		recs = append(recs, recordOf(c))
+	if b.size > a.maxList {
+		return nil, fmt.Errorf("container list of namespace %q exceeds %d bytes: %w", ns, a.maxList, errdefs.ErrResourceExhausted)
 	}
-	return recs, nil
+	return b.recs, nil
 }
 
-func recordOf(c *containersapi.Container) Record {
-	r := Record{
-		ID:          c.GetID(),
-		Labels:      c.GetLabels(),
-		Image:       c.GetImage(),
-		Runtime:     c.GetRuntime().GetName(),
-		Snapshotter: c.GetSnapshotter(),
-		SnapshotKey: c.GetSnapshotKey(),
-		SandboxID:   c.GetSandbox(),
+// recordCodec encodes requests as protobuf and decodes container lists
+// into a recordBatch (and events into an envelopeMsg), straight from
+// gRPC's received buffers: the labels
+// the policy does not keep are skipped in place, never copied, and the
+// message is not first gathered into one contiguous slice. Its name is
+// "proto", so the daemon sees an ordinary call.
+type recordCodec struct{ policy *LabelPolicy }
+
+func (recordCodec) Name() string { return "proto" }
+
+func (recordCodec) Marshal(v any) (mem.BufferSlice, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("encoding %T: not a protobuf message", v)
 	}
-	if v := c.GetSpec().GetValue(); len(v) > 0 {
-		r.Spec = v
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
 	}
-	// A missing timestamp stays the zero time rather than becoming 1970.
-	if t := c.GetCreatedAt(); t != nil {
-		r.CreatedAt = t.AsTime()
+	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+}
+
+func (recordCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	r := data.Reader()
+	defer r.Close()
+	switch m := v.(type) {
+	case *recordBatch:
+		return m.decode(r)
+	case *envelopeMsg:
+		return m.decode(r)
 	}
-	if t := c.GetUpdatedAt(); t != nil {
-		r.UpdatedAt = t.AsTime()
-	}
-	return r
+	return fmt.Errorf("decoding into %T: only container lists and events", v)
 }
 
 func (a *rpcAPI) Tasks(ctx context.Context, ns string) ([]*task.Process, error) {
@@ -334,7 +382,8 @@ func (a *rpcAPI) Tasks(ctx context.Context, ns string) ([]*task.Process, error) 
 func (a *rpcAPI) Subscribe(ctx context.Context, filters ...string) (<-chan *Envelope, <-chan error) {
 	evs := make(chan *Envelope)
 	errs := make(chan error, 1)
-	stream, err := a.events.Subscribe(ctx, &eventsapi.SubscribeRequest{Filters: filters})
+	// The codec reduces a container event to its id (see envelopeMsg).
+	stream, err := a.events.Subscribe(ctx, &eventsapi.SubscribeRequest{Filters: filters}, grpc.ForceCodecV2(a.codec))
 	if err != nil {
 		errs <- fromRPC(err)
 		close(errs)
@@ -343,15 +392,12 @@ func (a *rpcAPI) Subscribe(ctx context.Context, filters ...string) (<-chan *Enve
 	go func() {
 		defer close(errs)
 		for {
-			m, err := stream.Recv()
-			if err != nil {
+			var m envelopeMsg
+			if err := stream.RecvMsg(&m); err != nil {
 				errs <- fromRPC(err)
 				return
 			}
-			env := &Envelope{Namespace: m.GetNamespace(), Topic: m.GetTopic(), Event: m.GetEvent()}
-			if t := m.GetTimestamp(); t != nil {
-				env.Timestamp = t.AsTime()
-			}
+			env := &m.env
 			select {
 			case evs <- env:
 			case <-ctx.Done():

@@ -87,11 +87,19 @@ func (d containersServer) ListStream(req *containersapi.ListContainersRequest, s
 	}
 	d.filters <- req.Filters
 	for _, c := range d.recs[ns] {
+		if !matches(req.Filters, c) {
+			continue
+		}
 		if err := s.Send(&containersapi.ListContainerMessage{Container: c}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// matches implements the one filter discovery sends, id=="<id>".
+func matches(filters []string, c *containersapi.Container) bool {
+	return len(filters) == 0 || filters[0] == `id=="`+c.ID+`"`
 }
 
 type tasksServer struct {
@@ -312,7 +320,8 @@ func TestAPIBoundsWhatTheDaemonSends(t *testing.T) {
 	d.recs["huge"] = []*containersapi.Container{huge}
 	many := make([]*containersapi.Container, 100)
 	for i := range many {
-		many[i] = &containersapi.Container{ID: "c", Labels: map[string]string{"x": strings.Repeat("x", 1000)}}
+		// A label the agent keeps: the bound counts what is kept.
+		many[i] = &containersapi.Container{ID: "c", Labels: map[string]string{LabelPodName: strings.Repeat("x", 1000)}}
 	}
 	d.recs["many"] = many
 	d.serve(t, socket)

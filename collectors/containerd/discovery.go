@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 )
@@ -27,7 +28,11 @@ type Options struct {
 	MaxBackoff time.Duration
 	// ExportLabels chooses the container labels exporters may publish.
 	ExportLabels *LabelFilter
-	Logger       *slog.Logger
+	// Labels chooses the labels kept at all; nil keeps the ones the agent
+	// reads and those ExportLabels allows. Give the API the same policy
+	// (WithLabelPolicy) so that the others are dropped while decoding.
+	Labels *LabelPolicy
+	Logger *slog.Logger
 }
 
 // Health is discovery's view of its containerd connection, for /readyz.
@@ -52,8 +57,13 @@ type Discovery struct {
 	byKey  map[string]*Container
 	health Health
 
-	gen    atomic.Uint64
-	errs   atomic.Uint64
+	gen  atomic.Uint64
+	errs atomic.Uint64
+	cut  atomic.Uint64
+	// warned holds the containers whose cut labels were logged, so that
+	// each is logged once however often its record changes; it is pruned
+	// to the inventory at every re-list. Guarded by mu.
+	warned map[string]bool
 	subsMu sync.Mutex
 	subs   []chan struct{}
 }
@@ -69,11 +79,15 @@ func New(api API, opt Options) *Discovery {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.Labels == nil {
+		opt.Labels = NewLabelPolicy(opt.ExportLabels, "")
+	}
 	return &Discovery{
 		api:    api,
 		opt:    opt,
 		log:    opt.Logger.With("component", "discovery"),
 		byKey:  map[string]*Container{},
+		warned: map[string]bool{},
 		health: Health{Reason: "not connected yet", Since: time.Now()},
 	}
 }
@@ -98,6 +112,11 @@ func (d *Discovery) Subscribe() <-chan struct{} {
 // Errors counts discovery errors: failed connections, lists, undecodable
 // specs and events.
 func (d *Discovery) Errors() uint64 { return d.errs.Load() }
+
+// LabelsCut counts the container records (new or changed) that had
+// labels dropped or shortened by a bound on the labels kept (MaxLabels and
+// its siblings).
+func (d *Discovery) LabelsCut() uint64 { return d.cut.Load() }
 
 // Health reports the connection state.
 func (d *Discovery) Health() Health {
@@ -238,12 +257,18 @@ func (d *Discovery) relist(ctx context.Context) error {
 		if errdefs.IsNotFound(err) {
 			continue // namespace deleted between the two calls
 		}
-		if err != nil {
+		exhausted := errdefs.IsResourceExhausted(err)
+		if err != nil && !exhausted {
 			return fmt.Errorf("listing containers in namespace %q: %w", ns, err)
 		}
 		procs, err := d.api.Tasks(ctx, ns)
 		if err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("listing tasks in namespace %q: %w", ns, err)
+		}
+		if exhausted {
+			if recs, err = d.listEach(ctx, ns, procs); err != nil {
+				return fmt.Errorf("listing containers in namespace %q one by one: %w", ns, err)
+			}
 		}
 		type taskState struct {
 			pid uint32
@@ -264,12 +289,7 @@ func (d *Discovery) relist(ctx context.Context) error {
 			key := ns + "/" + r.ID
 			c := old[key]
 			if c == nil || !c.UpdatedAt.Equal(r.UpdatedAt) {
-				var err error
-				if c, err = newContainer(ns, r); err != nil {
-					d.errs.Add(1)
-					d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", r.ID, "err", err)
-				}
-				c.ExportLabels = d.opt.ExportLabels.Select(c.Labels)
+				c = d.decode(ns, r)
 			}
 			ts := tasks[r.ID]
 			next[key] = c.withTask(ts.pid, ts.st)
@@ -278,6 +298,11 @@ func (d *Discovery) relist(ctx context.Context) error {
 	linkOverrides(next)
 
 	d.mu.Lock()
+	for k := range d.warned {
+		if next[k] == nil {
+			delete(d.warned, k)
+		}
+	}
 	changed := len(next) != len(d.byKey)
 	if !changed {
 		for k, c := range next {
@@ -296,6 +321,39 @@ func (d *Discovery) relist(ctx context.Context) error {
 	return nil
 }
 
+// listEach lists the containers of namespace ns that have a task, one by
+// one, after the namespace's list failed for its size: one record over
+// the message bound (labels added by several updates can take a record
+// past what containerd sends in one message) or records over the list's
+// bound must not blind the agent to every other container. The records
+// that are still too large are left out, and reported; any other error
+// fails the whole list, which must not replace the inventory half done.
+func (d *Discovery) listEach(ctx context.Context, ns string, procs []*task.Process) ([]Record, error) {
+	var recs []Record
+	left := 0
+	for _, p := range procs {
+		id := p.ContainerID
+		if id == "" {
+			id = p.ID
+		}
+		r, err := d.api.Containers(ctx, ns, fmt.Sprintf("id==%q", id))
+		switch {
+		case errdefs.IsResourceExhausted(err):
+			left++
+		case errdefs.IsNotFound(err):
+			// Deleted since the task list.
+		case err != nil:
+			return nil, err
+		default:
+			recs = append(recs, r...)
+		}
+	}
+	d.errs.Add(1)
+	d.log.Warn("container list too large; listed the containers with a task one by one",
+		"namespace", ns, "listed", len(recs), "left_out", left)
+	return recs, nil
+}
+
 func (d *Discovery) bump() {
 	d.gen.Add(1)
 	d.subsMu.Lock()
@@ -308,11 +366,67 @@ func (d *Discovery) bump() {
 	}
 }
 
+// decode builds the Container of record r, keeping only the labels of the
+// label policy. The API has already applied it while decoding (an API that
+// did not, such as a test's, is held to it here: applying it twice keeps
+// the same labels).
+func (d *Discovery) decode(ns string, r *Record) *Container {
+	labels, cut := d.opt.Labels.apply(r.Labels)
+	r.Labels, r.LabelsCut = labels, r.LabelsCut+cut
+	c, err := newContainer(ns, r)
+	if err != nil {
+		d.errs.Add(1)
+		d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", r.ID, "err", err)
+	}
+	c.ExportLabels = d.opt.ExportLabels.Select(c.Labels)
+	if r.LabelsCut > 0 {
+		d.cut.Add(1)
+		d.mu.Lock()
+		first := !d.warned[c.Key()]
+		d.warned[c.Key()] = true
+		d.mu.Unlock()
+		if first {
+			d.log.Warn("container labels over the bounds were dropped or shortened",
+				"namespace", ns, "id", r.ID, "labels_kept", len(c.Labels), "labels_cut", r.LabelsCut,
+				"max_labels", MaxLabels, "max_label_bytes", MaxLabelBytes, "max_value_bytes", MaxLabelValue)
+		}
+	}
+	return c
+}
+
+// Type URLs of the container events whose id is all discovery reads.
+var (
+	containerCreateURL = typeURL(&apievents.ContainerCreate{})
+	containerUpdateURL = typeURL(&apievents.ContainerUpdate{})
+)
+
+func typeURL(v any) string {
+	u, err := typeurl.TypeURL(v)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
 // handle applies one event to the inventory. Events carry enough to update a
 // task's state without asking containerd; a new or updated container costs
 // one filtered list of that container only.
 func (d *Discovery) handle(ctx context.Context, env *Envelope) {
 	if !d.wanted(env.Namespace) || env.Event == nil {
+		return
+	}
+	ns := env.Namespace
+	// A container event costs one re-read of the record, through the
+	// label policy; the event's own copy of the labels (an update carries
+	// them all) is never decoded.
+	if u := env.Event.GetTypeUrl(); u == containerCreateURL || u == containerUpdateURL {
+		id, err := eventContainerID(env.Event.GetValue())
+		if err != nil {
+			d.errs.Add(1)
+			d.log.Debug("undecodable event", "topic", env.Topic, "err", err)
+			return
+		}
+		d.refresh(ctx, ns, id)
 		return
 	}
 	ev, err := typeurl.UnmarshalAny(env.Event)
@@ -321,12 +435,7 @@ func (d *Discovery) handle(ctx context.Context, env *Envelope) {
 		d.log.Debug("undecodable event", "topic", env.Topic, "err", err)
 		return
 	}
-	ns := env.Namespace
 	switch e := ev.(type) {
-	case *apievents.ContainerCreate:
-		d.refresh(ctx, ns, e.ID)
-	case *apievents.ContainerUpdate:
-		d.refresh(ctx, ns, e.ID)
 	case *apievents.ContainerDelete:
 		d.update(ns, e.ID, func(*Container) *Container { return nil })
 	case *apievents.TaskCreate:
@@ -376,6 +485,7 @@ func (d *Discovery) update(ns, id string, fn func(*Container) *Container) bool {
 		n = fn(c)
 		if n == nil {
 			delete(d.byKey, key)
+			delete(d.warned, key)
 		} else {
 			d.byKey[key] = n
 		}
@@ -397,12 +507,7 @@ func (d *Discovery) refresh(ctx context.Context, ns, id string) {
 		}
 		return
 	}
-	c, err := newContainer(ns, &recs[0])
-	if err != nil {
-		d.errs.Add(1)
-		d.log.Warn("container spec unreadable; limits unknown", "namespace", ns, "id", id, "err", err)
-	}
-	c.ExportLabels = d.opt.ExportLabels.Select(c.Labels)
+	c := d.decode(ns, &recs[0])
 	key := c.Key()
 	d.mu.Lock()
 	if old := d.byKey[key]; old != nil {

@@ -32,9 +32,18 @@ type Interface struct {
 
 // Stats is one reading of a network namespace.
 type Stats struct {
-	// Interfaces lists every interface except the loopback, in the order
-	// of the file.
+	// Interfaces lists at most MaxInterfaces interfaces, the loopback
+	// excluded, in the order of the file (see ParseNetDev for which).
 	Interfaces []Interface
+	// Others sums the counters of the interfaces beyond MaxInterfaces
+	// (its Name is empty), and OthersCount counts them: Interfaces and
+	// Others together hold the traffic of every interface read.
+	Others      Interface
+	OthersCount int
+	// Truncated is set when net/dev was longer than MaxNetDevBytes and
+	// only its beginning was read: Others and OthersCount then miss the
+	// interfaces listed after it.
+	Truncated bool
 	// TCPPassiveOpens counts TCP connections accepted in the namespace
 	// since it was created; valid only when HaveTCP is true.
 	TCPPassiveOpens uint64
@@ -56,55 +65,183 @@ const (
 	txBytes, txPackets, txErrors, txDropped = 8, 9, 10, 11
 )
 
-// ParseNetDev parses the content of /proc/<pid>/net/dev into dst[:0], skipping
-// the loopback interface, and returns the extended slice. It reuses dst's
-// elements and their names: when an interface has the same name as the
-// element it lands on, as it does when the same namespace is read again, no
-// string is allocated.
-//
-// Header lines are recognised by their '|'. Any other non-empty line must be
-// "name: " followed by at least sixteen decimal counters (older kernels put
-// no space after the colon); anything else is an error naming the line. On
-// error, dst[:0] is returned.
-func ParseNetDev(data []byte, dst []Interface) ([]Interface, error) {
-	dst = dst[:0]
-	var vals [netDevFields]uint64
-	for lineNo := 1; len(data) > 0; lineNo++ {
-		var line []byte
-		line, data = nextLine(data)
-		if len(trimSpace(line)) == 0 || bytes.IndexByte(line, '|') >= 0 {
-			continue
-		}
-		// Interface names cannot contain ':', so the first one ends the name.
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			return dst[:0], fmt.Errorf("line %d: want \"name: counters\", got %q", lineNo, line)
-		}
-		name := trimSpace(line[:colon])
-		if len(name) == 0 {
-			return dst[:0], fmt.Errorf("line %d: empty interface name", lineNo)
-		}
-		if _, after := nextField(name); len(after) > 0 {
-			// Linux rejects blanks in interface names.
-			return dst[:0], fmt.Errorf("line %d: interface name %q contains a blank", lineNo, name)
-		}
-		rest := line[colon+1:]
-		for i := range vals {
-			var f []byte
-			f, rest = nextField(rest)
-			if f == nil {
-				return dst[:0], fmt.Errorf("line %d: interface %q: %d counters, want %d", lineNo, name, i, netDevFields)
-			}
-			v, err := parseUint(f)
-			if err != nil {
-				return dst[:0], fmt.Errorf("line %d: interface %q: counter %d: %w", lineNo, name, i+1, err)
-			}
-			vals[i] = v
-		}
-		if string(name) == "lo" {
-			continue
-		}
+// MaxInterfaces bounds the interfaces of one network namespace whose
+// counters are kept one by one. A pod has one to four (eth0, perhaps a
+// tunnel or a second network); one with multus attachments perhaps eight;
+// sixteen leaves room for twice that. A tenant that administers its own
+// namespace can add thousands (veth pairs cost it nothing), and each kept
+// interface becomes eight exported series: beyond the bound, interfaces
+// are summed into Stats.Others and counted in Stats.OthersCount, so the
+// namespace's totals stay whole while its series stay few. (The exported
+// help of fleetscope.pod.network.interfaces_dropped names the figure.)
+const MaxInterfaces = 16
 
+// maxNameLen bounds the interface names the parser keeps while it chooses.
+// Linux names have at most 15 bytes (IFNAMSIZ - 1); a longer one can only
+// come from a file that is not the kernel's, and is an error.
+const maxNameLen = 64
+
+// candidate is an interface in the running for one of the kept places,
+// with a copy of its name: when net/dev is read in pieces, the line it
+// came from is gone by the time the choice is made.
+type candidate struct {
+	name    [maxNameLen]byte
+	nameLen uint8
+	kept    bool // kept in the previous reading: it stays while it exists
+	line    int  // position in the file, for the order of the result
+	vals    [8]uint64
+}
+
+func (c *candidate) traffic() uint64 {
+	return sat(c.vals[0], c.vals[4]) // received + transmitted bytes
+}
+
+// sat adds without wrapping: a saturated sum still ranks as the largest.
+func sat(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return 1<<64 - 1
+}
+
+// better ranks a before b for a kept place: an interface kept last time
+// before a newcomer, so the choice does not flap from one reading to the
+// next and a burst of new interfaces cannot push a pod's eth0 out; then
+// the busier one (cumulative bytes, in which a long-lived eth0 leads and
+// an interface created a moment ago has next to nothing); then the one
+// first in the file.
+func better(a, b *candidate) bool {
+	if a.kept != b.kept {
+		return a.kept
+	}
+	if ta, tb := a.traffic(), b.traffic(); ta != tb {
+		return ta > tb
+	}
+	return a.line < b.line
+}
+
+// netDevChooser parses net/dev lines one at a time and keeps the best
+// MaxInterfaces of them, summing the others: whatever the number of
+// lines, it holds MaxInterfaces candidates and allocates nothing.
+type netDevChooser struct {
+	prev   []Interface // the previous reading's kept interfaces
+	cands  [MaxInterfaces]candidate
+	n      int // candidates in use
+	worst  int // index of the worst candidate once all are in use
+	lines  int // interface lines seen
+	others [8]uint64
+	count  int // interfaces summed in others
+}
+
+func (c *netDevChooser) reset(prev []Interface) {
+	c.prev, c.n, c.worst, c.lines, c.others, c.count = prev, 0, 0, 0, [8]uint64{}, 0
+}
+
+// Positions of the kept counters among the sixteen, in candidate.vals
+// and Interface order.
+var keptFields = [8]int{rxBytes, rxPackets, rxErrors, rxDropped, txBytes, txPackets, txErrors, txDropped}
+
+// line parses one line of net/dev (its number lineNo, counting from 1)
+// and enters its interface in the running.
+func (c *netDevChooser) line(line []byte, lineNo int) error {
+	if len(trimSpace(line)) == 0 || bytes.IndexByte(line, '|') >= 0 {
+		return nil
+	}
+	// Interface names cannot contain ':', so the first one ends the name.
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return fmt.Errorf("line %d: want \"name: counters\", got %q", lineNo, line)
+	}
+	name := trimSpace(line[:colon])
+	if len(name) == 0 {
+		return fmt.Errorf("line %d: empty interface name", lineNo)
+	}
+	if _, after := nextField(name); len(after) > 0 {
+		// Linux rejects blanks in interface names.
+		return fmt.Errorf("line %d: interface name %q contains a blank", lineNo, name)
+	}
+	if len(name) > maxNameLen {
+		return fmt.Errorf("line %d: interface name of %d bytes, more than %d", lineNo, len(name), maxNameLen)
+	}
+	var vals [netDevFields]uint64
+	rest := line[colon+1:]
+	for i := range vals {
+		var f []byte
+		f, rest = nextField(rest)
+		if f == nil {
+			return fmt.Errorf("line %d: interface %q: %d counters, want %d", lineNo, name, i, netDevFields)
+		}
+		v, err := parseUint(f)
+		if err != nil {
+			return fmt.Errorf("line %d: interface %q: counter %d: %w", lineNo, name, i+1, err)
+		}
+		vals[i] = v
+	}
+	if string(name) == "lo" {
+		return nil
+	}
+	var nc candidate
+	nc.nameLen = uint8(copy(nc.name[:], name))
+	nc.line = c.lines
+	c.lines++
+	for i, f := range keptFields {
+		nc.vals[i] = vals[f]
+	}
+	for i := range c.prev {
+		if c.prev[i].Name == string(name) { // compared without allocating
+			nc.kept = true
+			break
+		}
+	}
+	switch {
+	case c.n < len(c.cands):
+		c.cands[c.n] = nc
+		c.n++
+		if c.n == len(c.cands) {
+			c.findWorst()
+		}
+	case better(&nc, &c.cands[c.worst]):
+		c.fold(&c.cands[c.worst])
+		c.cands[c.worst] = nc
+		c.findWorst()
+	default:
+		c.fold(&nc)
+	}
+	return nil
+}
+
+// fold adds an interface left out to the others.
+func (c *netDevChooser) fold(x *candidate) {
+	for i, v := range x.vals {
+		c.others[i] = sat(c.others[i], v)
+	}
+	c.count++
+}
+
+func (c *netDevChooser) findWorst() {
+	c.worst = 0
+	for i := 1; i < c.n; i++ {
+		if better(&c.cands[c.worst], &c.cands[i]) {
+			c.worst = i
+		}
+	}
+}
+
+// finish writes the kept interfaces into s.Interfaces, in the order of the
+// file, reusing its elements and their names: when an interface has the
+// same name as the element it lands on, as it does when the same
+// namespace is read again, no string is allocated.
+func (c *netDevChooser) finish(s *Stats) {
+	kept := c.cands[:c.n]
+	// Insertion sort by position in the file: at most MaxInterfaces.
+	for i := 1; i < len(kept); i++ {
+		for j := i; j > 0 && kept[j].line < kept[j-1].line; j-- {
+			kept[j], kept[j-1] = kept[j-1], kept[j]
+		}
+	}
+	dst := s.Interfaces[:0]
+	for i := range kept {
+		k := &kept[i]
 		n := len(dst)
 		if n < cap(dst) {
 			dst = dst[:n+1]
@@ -112,6 +249,7 @@ func ParseNetDev(data []byte, dst []Interface) ([]Interface, error) {
 			dst = append(dst, Interface{})
 		}
 		it := &dst[n]
+		name := k.name[:k.nameLen]
 		if !utf8.Valid(name) {
 			// Interface names may hold any byte but '/', ':', blanks and
 			// NUL; what leaves the agent must be UTF-8.
@@ -119,10 +257,52 @@ func ParseNetDev(data []byte, dst []Interface) ([]Interface, error) {
 		} else if it.Name != string(name) { // compared without allocating
 			it.Name = string(name)
 		}
-		it.RxBytes, it.RxPackets, it.RxErrors, it.RxDropped = vals[rxBytes], vals[rxPackets], vals[rxErrors], vals[rxDropped]
-		it.TxBytes, it.TxPackets, it.TxErrors, it.TxDropped = vals[txBytes], vals[txPackets], vals[txErrors], vals[txDropped]
+		setCounters(it, &k.vals)
 	}
-	return dst, nil
+	s.Interfaces = dst
+	s.Others = Interface{}
+	setCounters(&s.Others, &c.others)
+	s.OthersCount = c.count
+	c.prev = nil
+}
+
+func setCounters(it *Interface, v *[8]uint64) {
+	it.RxBytes, it.RxPackets, it.RxErrors, it.RxDropped = v[0], v[1], v[2], v[3]
+	it.TxBytes, it.TxPackets, it.TxErrors, it.TxDropped = v[4], v[5], v[6], v[7]
+}
+
+// clearInterfaces empties what ParseNetDev fills, after an error.
+func clearInterfaces(s *Stats) {
+	s.Interfaces, s.Others, s.OthersCount, s.Truncated = s.Interfaces[:0], Interface{}, 0, false
+}
+
+// ParseNetDev parses the content of /proc/<pid>/net/dev into s.Interfaces,
+// s.Others and s.OthersCount, leaving s's other fields as they were.
+// Loopback is skipped. Of the other interfaces at most MaxInterfaces are
+// kept, in the order of the file: those kept in s.Interfaces before (s
+// holding the previous reading of the same namespace), then the busiest;
+// the rest are summed into s.Others. It reuses s.Interfaces' elements and
+// names, so reading the same namespace again allocates nothing, however
+// many interfaces it has.
+//
+// Header lines are recognised by their '|'. Any other non-empty line must be
+// "name: " followed by at least sixteen decimal counters (older kernels put
+// no space after the colon); anything else is an error naming the line. On
+// error, s.Interfaces is empty and s.Others zero.
+func ParseNetDev(data []byte, s *Stats) error {
+	var c netDevChooser
+	c.reset(s.Interfaces)
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		var line []byte
+		line, data = nextLine(data)
+		if err := c.line(line, lineNo); err != nil {
+			clearInterfaces(s)
+			return err
+		}
+	}
+	c.finish(s)
+	s.Truncated = false
+	return nil
 }
 
 // ParseSNMPPassiveOpens returns the PassiveOpens counter from the content of

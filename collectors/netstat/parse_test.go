@@ -24,7 +24,7 @@ func TestParseNetDevFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ParseNetDev(data, nil)
+	got, err := parseDev(data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestParseNetDev(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseNetDev([]byte(tt.data), nil)
+			got, err := parseDev([]byte(tt.data), nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
@@ -85,14 +85,14 @@ func TestParseNetDev(t *testing.T) {
 }
 
 func TestParseNetDevReusesNames(t *testing.T) {
-	first, err := ParseNetDev([]byte(header+"eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\neth1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), nil)
+	first, err := parseDev([]byte(header+"eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\neth1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eth0, eth1 := unsafe.StringData(first[0].Name), unsafe.StringData(first[1].Name)
 
 	// eth0 keeps its place, eth1 is replaced by eth2.
-	second, err := ParseNetDev([]byte(header+"eth0: 5 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\neth2: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), first)
+	second, err := parseDev([]byte(header+"eth0: 5 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\neth2: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +113,8 @@ func TestParseNetDevReusesNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst, _ := ParseNetDev(data, nil)
-	if n := testing.AllocsPerRun(100, func() { dst, _ = ParseNetDev(data, dst) }); n != 0 {
+	dst, _ := parseDev(data, nil)
+	if n := testing.AllocsPerRun(100, func() { dst, _ = parseDev(data, dst) }); n != 0 {
 		t.Errorf("ParseNetDev into a sized destination: %v allocations, want 0", n)
 	}
 }
@@ -169,9 +169,13 @@ func FuzzParseNetDev(f *testing.F) {
 	f.Add([]byte("eth0:1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"))
 	f.Add([]byte(":::\n|\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := ParseNetDev(data, nil)
-		if err != nil {
+		var s Stats
+		if err := ParseNetDev(data, &s); err != nil {
 			return
+		}
+		got := s.Interfaces
+		if len(got) > MaxInterfaces || s.OthersCount < 0 || (s.OthersCount == 0 && s.Others != Interface{}) || s.Others.Name != "" {
+			t.Fatalf("%d kept, %d others summed in %+v", len(got), s.OthersCount, s.Others)
 		}
 		for _, it := range got {
 			if it.Name == "" || it.Name == "lo" || strings.ContainsAny(it.Name, ": \t") {
@@ -180,7 +184,7 @@ func FuzzParseNetDev(f *testing.F) {
 		}
 		// Parsing again into the result must give the same result.
 		want := slices.Clone(got)
-		again, err := ParseNetDev(data, got)
+		again, err := parseDev(data, got)
 		if err != nil || !slices.Equal(again, want) {
 			t.Fatalf("second parse: %v, %+v; want %+v", err, again, want)
 		}
@@ -226,7 +230,7 @@ func BenchmarkParseNetDev(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if dst, err = ParseNetDev(data, dst); err != nil {
+		if dst, err = parseDev(data, dst); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -249,7 +253,7 @@ func BenchmarkParseSNMP(b *testing.B) {
 // An interface may be named with any byte but '/', ':', blanks and NUL;
 // the parsed name is valid UTF-8 whatever it holds.
 func TestParseNetDevInvalidUTF8Name(t *testing.T) {
-	got, err := ParseNetDev([]byte(header+"veth\xff\xfex: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), nil)
+	got, err := parseDev([]byte(header+"veth\xff\xfex: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,4 +303,12 @@ func FuzzParseSockstatInUse(f *testing.F) {
 			t.Fatalf("ok with error %v or without a TCP line", err)
 		}
 	})
+}
+
+// parseDev is ParseNetDev on a slice, as the tests of one namespace's
+// interfaces want it.
+func parseDev(data []byte, dst []Interface) ([]Interface, error) {
+	s := Stats{Interfaces: dst}
+	err := ParseNetDev(data, &s)
+	return s.Interfaces, err
 }

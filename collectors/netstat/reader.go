@@ -1,6 +1,7 @@
 package netstat
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,19 @@ import (
 )
 
 // initialBufSize fits net/dev of a pod's namespace and net/snmp (~1.3 KiB)
-// in one read; the buffer grows for a host namespace with many interfaces.
+// in one read. The buffer grows to hold a longer file whole, but for
+// net/dev, which a tenant can make as long as it likes, only to maxDevBuf.
 const initialBufSize = 2 << 10
+
+// MaxNetDevBytes bounds what one reading of net/dev reads: 2 MiB, about
+// 17,000 interfaces of ~120 bytes a line, or 40 ms of the kernel's time.
+// A namespace with more (a tenant's flood) is read up to the bound; the
+// interfaces after it are left out of Stats.Others (Stats.Truncated).
+const MaxNetDevBytes = 2 << 20
+
+// maxDevBuf bounds the buffer net/dev is read through: a file longer than
+// the buffer is read in several pieces, not into a larger buffer.
+const maxDevBuf = 16 << 10
 
 // Reader reads one network namespace through one of its processes.
 //
@@ -47,7 +59,8 @@ type Reader struct {
 	// fixture tree); stat is read instead.
 	procFd int
 
-	buf []byte
+	buf     []byte
+	chooser netDevChooser
 }
 
 // NewReader returns a Reader for the network namespace of process pid, under
@@ -234,14 +247,115 @@ func (r *Reader) ReadInterfaces(s *Stats) error {
 }
 
 func (r *Reader) readDev(s *Stats) error {
-	data, err := r.read(r.dev, r.devPath)
-	if err != nil {
+	if err := r.streamDev(s); err != nil {
+		clearInterfaces(s)
 		return err
 	}
-	if s.Interfaces, err = ParseNetDev(data, s.Interfaces); err != nil {
-		return fmt.Errorf("%s: %w", r.devPath, err)
-	}
 	return nil
+}
+
+// streamDev reads net/dev a buffer at a time, at most MaxNetDevBytes,
+// and hands its lines to the chooser, which keeps MaxInterfaces of them:
+// a namespace with thousands of interfaces costs a bounded buffer and
+// bounded time, not memory in proportion.
+func (r *Reader) streamDev(s *Stats) error {
+	f := r.dev
+	if f == nil {
+		var err error
+		if f, err = os.Open(r.devPath); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
+	c := &r.chooser
+	c.reset(s.Interfaces)
+	s.Truncated = false
+	buf := r.buf[:cap(r.buf)]
+	lineNo, carry, off, eof := 1, 0, int64(0), false
+	for !eof {
+		want := len(buf) - carry
+		if left := MaxNetDevBytes - off; int64(want) > left {
+			want = int(left)
+		}
+		// Reading from offset 0 makes procfs generate the content afresh,
+		// so a kept-open file needs no seek; the reads that follow go on
+		// where the last one stopped. ReadAt fills the buffer unless the
+		// file ends first.
+		n, err := f.ReadAt(buf[carry:carry+want], off)
+		switch {
+		case err == io.EOF:
+			eof = true
+		case err != nil:
+			return err
+		}
+		off += int64(n)
+		data := buf[:carry+n]
+		if !eof && off >= MaxNetDevBytes {
+			// The bound: what follows is not read. The last line, cut
+			// off, is dropped with it.
+			s.Truncated = true
+			if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+				data = data[:i+1]
+			} else {
+				data = data[:0]
+			}
+			eof = true
+		}
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 && !eof {
+				break // the rest of the line comes with the next read
+			}
+			var line []byte
+			line, data = nextLine(data)
+			if err := c.line(line, lineNo); err != nil {
+				return fmt.Errorf("%s: %w", r.devPath, err)
+			}
+			lineNo++
+		}
+		carry = copy(buf, data)
+		if carry == len(buf) && len(buf) >= maxDevBuf {
+			return fmt.Errorf("%s: line %d longer than %d bytes", r.devPath, lineNo, maxDevBuf)
+		}
+		if !eof && len(buf) < maxDevBuf {
+			// A file longer than the buffer (or one line filling it):
+			// fewer, larger reads, up to the bound, once per Reader.
+			nb := make([]byte, min(2*len(buf), maxDevBuf))
+			copy(nb, buf[:carry])
+			buf, r.buf = nb, nb[:0]
+		}
+	}
+	c.finish(s)
+	return nil
+}
+
+// drainDev reads net/dev as streamDev does, within the same bounds,
+// without parsing it, and returns the bytes read.
+func (r *Reader) drainDev() (int, error) {
+	f := r.dev
+	if f == nil {
+		var err error
+		if f, err = os.Open(r.devPath); err != nil {
+			return 0, err
+		}
+		defer f.Close()
+	}
+	if cap(r.buf) == 0 {
+		r.buf = make([]byte, 0, initialBufSize)
+	}
+	buf := r.buf[:cap(r.buf)]
+	var off int64
+	for off < MaxNetDevBytes {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), MaxNetDevBytes-off)], off)
+		off += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return int(off), err
+		}
+	}
+	return int(off), nil
 }
 
 // checkAlive reports, as fs.ErrNotExist, the exit of a process whose files
@@ -389,11 +503,10 @@ func NamespaceID(procRoot string, pid int) (uint64, error) {
 // what the kernel charges to render its files. It allocates nothing once
 // the buffer has grown to the largest file.
 func (r *Reader) ReadRaw(withSNMP, withListen bool) (int, error) {
-	data, err := r.read(r.dev, r.devPath)
+	total, err := r.drainDev()
 	if err != nil {
 		return 0, err
 	}
-	total := len(data)
 	if withSNMP {
 		data, err := r.readSNMP()
 		if err != nil {

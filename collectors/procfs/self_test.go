@@ -3,6 +3,7 @@ package procfs
 import (
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,15 +74,23 @@ func TestSelfRead(t *testing.T) {
 	if age := time.Since(after.Start); age < 0 || age > time.Hour {
 		t.Errorf("start %v is %v ago", after.Start, age)
 	}
-	busy := time.Now().Add(50 * time.Millisecond)
-	for time.Now().Before(busy) {
+	// Spin until the kernel has charged the process 50 ms more CPU, not
+	// for 50 ms of wall time, which a loaded machine may not turn into a
+	// single clock tick of CPU.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	until, deadline := cpu()+50*time.Millisecond, time.Now().Add(10*time.Second)
+	for cpu() < until && time.Now().Before(deadline) {
 	}
 	later, err := s.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if later.CPUSeconds <= before.CPUSeconds {
-		t.Errorf("cpu seconds %v → %v after 50 ms of spinning", before.CPUSeconds, later.CPUSeconds)
+		t.Errorf("cpu seconds %v → %v after 50 ms of CPU spent spinning", before.CPUSeconds, later.CPUSeconds)
 	}
 }
 

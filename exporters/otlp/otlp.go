@@ -25,6 +25,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -237,6 +238,60 @@ func newResource(ctx context.Context, o Options) (*resource.Resource, error) {
 	return resource.New(ctx, resource.WithTelemetrySDK(), resource.WithAttributes(kv...), resource.WithFromEnv())
 }
 
+// headerEnv are the variables that carry export headers, the metrics
+// one last: when both are set it wins, as in the SDK.
+var headerEnv = [...]string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"}
+
+// envHeaders parses the headers of the environment, reporting whether any
+// variable is set. Both are checked, so a malformed one is reported even
+// when the other wins. Errors name the variable and the item, never a
+// value: header values are credentials.
+func envHeaders(lookup func(string) (string, bool)) (map[string]string, bool, error) {
+	var h map[string]string
+	set := false
+	for _, name := range headerEnv {
+		v, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		parsed, err := config.ParseOTLPHeaders(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("%s: %w", name, err)
+		}
+		h, set = parsed, true
+	}
+	return h, set, nil
+}
+
+// sdkEnv serialises hideHeaderEnv: the environment is the process's.
+var sdkEnv sync.Mutex
+
+// hideHeaderEnv removes the header variables from the process environment
+// while the SDK builds its exporter, and returns the function that puts
+// them back. The SDK parses them itself and logs a malformed item
+// verbatim, through its own global logger, whatever the agent's log
+// settings: a credential with a stray comma or percent sign would land in
+// the log. The agent has parsed them already (envHeaders) and passes the
+// headers as an option, which the SDK applies without logging.
+func hideHeaderEnv() (restore func()) {
+	sdkEnv.Lock()
+	var saved [len(headerEnv)]*string
+	for i, name := range headerEnv {
+		if v, ok := os.LookupEnv(name); ok {
+			saved[i] = &v
+			os.Unsetenv(name)
+		}
+	}
+	return func() {
+		for i, name := range headerEnv {
+			if saved[i] != nil {
+				os.Setenv(name, *saved[i])
+			}
+		}
+		sdkEnv.Unlock()
+	}
+}
+
 // tlsConfig builds the TLS configuration of cfg's certificate files; nil
 // when none is set.
 func tlsConfig(cfg config.OTLPConfig) (*tls.Config, error) {
@@ -292,7 +347,13 @@ func settingsFor(cfg config.OTLPConfig, lookup func(string) (string, bool)) (fil
 	} else {
 		fs.insecure = cfg.Insecure
 	}
-	if cfg.Headers != "" && !envSet(lookup, "HEADERS") {
+	// Headers from the environment are parsed here, not by the SDK, and
+	// passed as an option like the file's (see hideHeaderEnv).
+	if h, ok, err := envHeaders(lookup); err != nil {
+		return fs, err
+	} else if ok {
+		fs.headers = h
+	} else if cfg.Headers != "" {
 		h, err := config.ParseOTLPHeaders(cfg.Headers)
 		if err != nil {
 			return fs, fmt.Errorf("otlp.headers: %w", err)
@@ -333,7 +394,9 @@ func newGRPC(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 	if fs.timeout > 0 {
 		opts = append(opts, otlpmetricgrpc.WithTimeout(fs.timeout))
 	}
+	restore := hideHeaderEnv()
 	exp, err := otlpmetricgrpc.New(ctx, opts...)
+	restore()
 	if err != nil {
 		return nil, fmt.Errorf("OTLP gRPC exporter: %w", err)
 	}
@@ -364,7 +427,9 @@ func newHTTP(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 	if fs.timeout > 0 {
 		opts = append(opts, otlpmetrichttp.WithTimeout(fs.timeout))
 	}
+	restore := hideHeaderEnv()
 	exp, err := otlpmetrichttp.New(ctx, opts...)
+	restore()
 	if err != nil {
 		return nil, fmt.Errorf("OTLP HTTP exporter: %w", err)
 	}

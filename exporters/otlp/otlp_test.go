@@ -67,7 +67,8 @@ func fixture() *model.Snapshot {
 					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20,
 					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12}},
 		},
-		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
+		Networks: []model.Network{{Owner: 1, Interfaces: ifs,
+			Others: model.Interface{RxBytes: 30, TxBytes: 40, RxPackets: 3, TxPackets: 4}, OtherInterfaces: 2}},
 		Interfaces: ifs,
 		Runs: []model.WorkloadRuns{{Namespace: "prod", Kind: "CronJob", Name: "report",
 			Stats: analysis.RunStats{Count: 24, Window: 24 * time.Hour, DurationP50: time.Minute, DurationP95: 70 * time.Second,
@@ -309,7 +310,7 @@ func TestAttributeCache(t *testing.T) {
 	if first == nil || len(o.containers) != 3 {
 		t.Fatalf("cache has %d containers, app %v", len(o.containers), first)
 	}
-	if ifaces(s.Containers[1].Meta) != 2 {
+	if ifaces(s.Containers[1].Meta) != 3 { // eth0, eth1 and the others summed
 		t.Fatal("sandbox interfaces not cached")
 	}
 	fit := fitSet(app)
@@ -528,7 +529,9 @@ func TestEnvironmentWins(t *testing.T) {
 	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4317", "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "b=2",
 		"OTEL_EXPORTER_OTLP_INSECURE": "false", "OTEL_EXPORTER_OTLP_TIMEOUT": "500"}
 	fs, err = settingsFor(cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil || fs.endpoint != nil || fs.headers != nil || fs.insecure || fs.timeout != 0 {
+	// Headers are the exception: the environment's are parsed here and
+	// passed as an option (see hideHeaderEnv), still replacing the file's.
+	if err != nil || fs.endpoint != nil || len(fs.headers) != 1 || fs.headers["b"] != "2" || fs.insecure || fs.timeout != 0 {
 		t.Fatalf("environment set: %+v %v", fs, err)
 	}
 }

@@ -38,6 +38,37 @@ type Metric struct {
 	ident int // identity kind, see IdentityKind
 }
 
+// Attribute names that readers of the exported series select, group or
+// read by (the fleet report reads every one of them back from a store).
+// Each is written once, here; the table below is built from these, and a
+// reader takes a series' label name from PromLabel(attribute), never from
+// a literal of its own, so that a rename here renames it everywhere.
+const (
+	AttrContainerID         = "container.id"
+	AttrContainerName       = "container.name"
+	AttrContainerImageName  = "container.image.name"
+	AttrContainerdNamespace = "containerd.namespace"
+	AttrPodName             = "k8s.pod.name"
+	AttrNamespaceName       = "k8s.namespace.name"
+	// AttrNodeName is on no series of the agent's own: the OTLP exporter
+	// sets it on the resource, which a Collector may turn into a label.
+	AttrNodeName     = "k8s.node.name"
+	AttrWorkloadKind = "k8s.workload.kind"
+	AttrWorkloadName = "k8s.workload.name"
+	AttrPodSandbox   = "fleetscope.pod_sandbox"
+	AttrGPU          = "fleetscope.gpu"
+	AttrVerdict      = "verdict"
+	AttrPlatform     = "platform"
+	AttrCurrency     = "currency"
+	AttrWindow       = "window"
+	// AttrReasonKind tells a reason from a blocker; AttrReasonCode is the
+	// analysis' code.
+	AttrReasonKind = "kind"
+	AttrReasonCode = "code"
+	AttrStatistic  = "statistic"
+	AttrSource     = "source"
+)
+
 // Container identity attributes, on every per-container series. They are
 // all identifying (their cardinality is that of container.id); descriptive
 // metadata lives on the info series instead.
@@ -45,7 +76,7 @@ type Metric struct {
 // the same container id (model.Meta.IdentityNamespace), which would
 // otherwise make two containers one series; on the info series it is
 // always set.
-var ContainerAttributes = []string{"container.id", "k8s.container.name", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
+var ContainerAttributes = []string{AttrContainerID, "k8s.container.name", AttrNamespaceName, AttrPodName, AttrContainerdNamespace}
 
 // ContainerLabelPrefix starts the attribute of an allow-listed container
 // label on the info series, as in the semantic conventions'
@@ -54,7 +85,16 @@ const ContainerLabelPrefix = "container.label."
 
 // Pod identity attributes, on per-pod series such as network counters,
 // which belong to a network namespace shared by the pod's containers.
-var PodAttributes = []string{"container.id", "k8s.namespace.name", "k8s.pod.name", "containerd.namespace"}
+var PodAttributes = []string{AttrContainerID, AttrNamespaceName, AttrPodName, AttrContainerdNamespace}
+
+// OtherInterfaces is the network.interface.name of the series that sum
+// the interfaces of a pod beyond those kept one by one (see
+// NetworkInterfacesDropped). It holds a blank, which no interface name
+// can, so it never meets a real interface's series. Its counters are a
+// sum over a changing set: when interfaces come, go or take a kept place
+// the sum may fall, which a rate reads as a counter reset, only ever in
+// the pod that made the interfaces.
+const OtherInterfaces = "other interfaces"
 
 // The metrics. Variables rather than a map so that exporters reference them
 // by identifier and a typo fails to compile.
@@ -100,48 +140,51 @@ var (
 		Help: "Receive and transmit errors in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
 	NetworkDropped = Metric{Name: "fleetscope.pod.network.dropped", Unit: "{packet}", Instrument: Counter,
 		Help: "Packets dropped in the pod's network namespace.", Attributes: []string{"network.io.direction", "network.interface.name"}}
+	NetworkInterfacesDropped = Metric{Name: "fleetscope.pod.network.interfaces_dropped", Unit: "{interface}", Instrument: Gauge,
+		Help: "Interfaces of the pod's network namespace beyond the 16 whose series it keeps; their counters are summed under network.interface.name=\"" + OtherInterfaces + "\". Absent while every interface has its own series."}
 
 	CPULimit = Metric{Name: "k8s.container.cpu.limit.current", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU limit of the container in cores (CFS quota / period); absent when unlimited."}
 	CPURequest = Metric{Name: "k8s.container.cpu.request.current", Unit: "{cpu}", Instrument: Gauge,
-		Help: "CPU request of the container in cores, derived from cgroup CPU shares (shares / 1024)."}
+		Help: "CPU request of the container in cores, derived from cgroup CPU shares (shares / 1024); absent without a request, as for a BestEffort pod's 2 shares."}
 	MemoryLimit = Metric{Name: "k8s.container.memory.limit.current", Unit: "By", Instrument: Gauge,
 		Help: "Memory limit of the container; absent when unlimited."}
 
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,
 		Help: "Descriptive metadata of a container, with its allow-listed labels (container.label.<key>); the value is always 1.",
 		Attributes: []string{"container.image.name", "container.runtime.name", "k8s.pod.uid",
-			"k8s.workload.kind", "k8s.workload.name", "k8s.deployment.name", "k8s.replicaset.name", "k8s.statefulset.name",
-			"k8s.daemonset.name", "k8s.job.name", "k8s.cronjob.name", "container.name", "fleetscope.pod_sandbox", "fleetscope.gpu"}, Labels: true}
+			AttrWorkloadKind, AttrWorkloadName, "k8s.deployment.name", "k8s.replicaset.name", "k8s.statefulset.name",
+			"k8s.daemonset.name", "k8s.job.name", "k8s.cronjob.name", AttrContainerName, AttrPodSandbox, AttrGPU}, Labels: true}
 
 	IdleRatio = Metric{Name: "fleetscope.container.idle.ratio", Unit: "1", Instrument: Gauge,
-		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{"window"}}
+		Help: "Share of observed minutes in which the container was idle, over a window (1h, 24h, 7d).", Attributes: []string{AttrWindow}}
 	// Money is per hour on every series, in the price sheet's currency
-	// (the currency label); a month is ×730 in queries.
+	// (the currency label); a month is ×730 (analysis.HoursPerMonth) in
+	// queries.
 	Cost = Metric{Name: "fleetscope.container.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the container's reserved CPU, memory and GPUs cost per hour at the configured prices.", Attributes: []string{"currency"}}
+		Help: "What the container's reserved CPU, memory and GPUs cost per hour at the configured prices.", Attributes: []string{AttrCurrency}}
 	IdleCost = Metric{Name: "fleetscope.container.idle.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio).", Attributes: []string{"currency"}}
+		Help: "The part of the container's cost per hour paid for idle time (cost × 7-day idle ratio).", Attributes: []string{AttrCurrency}}
 	OverReservationCost = Metric{Name: "fleetscope.container.overreservation.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "Cost per hour of reserved capacity above the p95 of use.", Attributes: []string{"currency"}}
+		Help: "Cost per hour of reserved capacity above the p95 of use.", Attributes: []string{AttrCurrency}}
 	ServerlessFit = Metric{Name: "fleetscope.container.serverless.fit", Unit: "1", Instrument: Gauge,
 		Help: "How good a serverless candidate the container is, from 0 to 1 (its verdict is on fleetscope.container.serverless.verdict)."}
 	ServerlessVerdict = Metric{Name: "fleetscope.container.serverless.verdict", Unit: "", Instrument: Gauge,
-		Help: "The container's verdict and the platform it names; the value is always 1.", Attributes: []string{"verdict", "platform"}}
+		Help: "The container's verdict and the platform it names; the value is always 1.", Attributes: []string{AttrVerdict, AttrPlatform}}
 	ServerlessCost = Metric{Name: "fleetscope.container.serverless.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "Estimated cost per hour of the same work on the verdict's serverless platform.", Attributes: []string{"currency"}}
+		Help: "Estimated cost per hour of the same work on the verdict's serverless platform.", Attributes: []string{AttrCurrency}}
 	ServerlessSavings = Metric{Name: "fleetscope.container.serverless.savings", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "Estimated saving per hour of moving the container to serverless (current minus serverless cost).", Attributes: []string{"currency"}}
+		Help: "Estimated saving per hour of moving the container to serverless (current minus serverless cost).", Attributes: []string{AttrCurrency}}
 	ServerlessReason = Metric{Name: "fleetscope.container.serverless.reason", Unit: "", Instrument: Gauge,
-		Help: "A reason behind the container's verdict (kind=reason) or a blocker that rules serverless out (kind=blocker); always 1.", Attributes: []string{"kind", "code"}}
+		Help: "A reason behind the container's verdict (kind=reason) or a blocker that rules serverless out (kind=blocker); always 1.", Attributes: []string{AttrReasonKind, AttrReasonCode}}
 	BurstDuration = Metric{Name: "fleetscope.container.burst.duration", Unit: "s", Instrument: Gauge,
-		Help: "Length of the container's active bursts over 7 days (statistic p50, p95, max).", Attributes: []string{"statistic"}}
+		Help: "Length of the container's active bursts over 7 days (statistic p50, p95, max).", Attributes: []string{AttrStatistic}}
 	ObservedTime = Metric{Name: "fleetscope.container.observed.time", Unit: "s", Instrument: Gauge,
 		Help: "How long the container has been observed (valid minutes of history)."}
 	ReservedCPU = Metric{Name: "fleetscope.container.reserved.cpu", Unit: "{cpu}", Instrument: Gauge,
-		Help: "CPU cores the cost is computed for: the limit, else the request, else observed use.", Attributes: []string{"source"}}
+		Help: "CPU cores the cost is computed for: the limit, else the request, else observed use.", Attributes: []string{AttrSource}}
 	ReservedMemory = Metric{Name: "fleetscope.container.reserved.memory", Unit: "By", Instrument: Gauge,
-		Help: "Memory the cost is computed for: the limit, else observed use.", Attributes: []string{"source"}}
+		Help: "Memory the cost is computed for: the limit, else observed use.", Attributes: []string{AttrSource}}
 	HistoryContainers = Metric{Name: "fleetscope.history.containers", Unit: "{container}", Instrument: Gauge,
 		Help: "Containers with history in memory, including recently gone ones."}
 	CheckpointFailures = Metric{Name: "fleetscope.history.checkpoint.failures", Unit: "{failure}", Instrument: Counter,
@@ -191,29 +234,29 @@ var (
 	WorkloadRunsWindow = Metric{Name: "fleetscope.workload.runs.window", Unit: "s", Instrument: Gauge,
 		Help: "Time from the first of a Job's or CronJob's runs seen on this node to now.", Attributes: workloadAttributes}
 	WorkloadRunDuration = Metric{Name: "fleetscope.workload.run.duration", Unit: "s", Instrument: Gauge,
-		Help: "Duration of a Job's or CronJob's runs on this node (statistic p50, p95, max, mean).", Attributes: append(workloadAttributes[:3:3], "statistic")}
+		Help: "Duration of a Job's or CronJob's runs on this node (statistic p50, p95, max, mean).", Attributes: append(workloadAttributes[:3:3], AttrStatistic)}
 	WorkloadRunsCost = Metric{Name: "fleetscope.workload.runs.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the pods of a Job's or CronJob's runs reserve, per hour at the rate they run.", Attributes: append(workloadAttributes[:3:3], "currency")}
+		Help: "What the pods of a Job's or CronJob's runs reserve, per hour at the rate they run.", Attributes: append(workloadAttributes[:3:3], AttrCurrency)}
 	WorkloadServerlessCost = Metric{Name: "fleetscope.workload.serverless.cost", Unit: "{currency}/h", Instrument: Gauge,
-		Help: "What the same runs would cost per hour on the verdict's platform.", Attributes: append(workloadAttributes[:3:3], "currency")}
+		Help: "What the same runs would cost per hour on the verdict's platform.", Attributes: append(workloadAttributes[:3:3], AttrCurrency)}
 	WorkloadVerdict = Metric{Name: "fleetscope.workload.verdict", Unit: "", Instrument: Gauge,
-		Help: "Verdict on a Job's or CronJob's runs on this node; the value is always 1.", Attributes: append(workloadAttributes[:3:3], "verdict", "platform")}
+		Help: "Verdict on a Job's or CronJob's runs on this node; the value is always 1.", Attributes: append(workloadAttributes[:3:3], AttrVerdict, AttrPlatform)}
 	DroppedSeries = Metric{Name: "fleetscope.exporter.dropped_series", Unit: "{series}", Instrument: Gauge,
-		Help: "Series of a metric left out of the latest scrape or export because the metric reached export.max_series_per_metric; absent while nothing is dropped.", Attributes: []string{"metric"}}
+		Help: "Series of a metric left out of the latest scrape or export because the metric reached export.max_series_per_metric, or a pod or container its share of it; absent while nothing is dropped.", Attributes: []string{"metric"}}
 	Build = Metric{Name: "fleetscope.build.info", Unit: "", Instrument: Gauge,
 		Help: "Build information; the value is always 1.", Attributes: []string{"version", "goversion"}}
 )
 
 // workloadAttributes identify a Job or CronJob, whose runs the node's
 // series describe rather than any one container.
-var workloadAttributes = []string{"k8s.namespace.name", "k8s.workload.kind", "k8s.workload.name"}
+var workloadAttributes = []string{AttrNamespaceName, AttrWorkloadKind, AttrWorkloadName}
 
 // All lists every metric, in the order of the reference table in the README.
 var All = []*Metric{
 	&CPUTime, &CPUUsage, &CPUThrottledPeriods, &CPUPeriods, &CPUThrottledTime,
 	&MemoryUsage, &MemoryWorkingSet, &MemoryRSS, &MemoryCache, &MemorySwap,
 	&DiskIO, &DiskOperations, &Pids, &FilesystemUsage, &Uptime,
-	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped,
+	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped, &NetworkInterfacesDropped,
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
 	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessVerdict, &ServerlessCost, &ServerlessSavings,
 	&ServerlessReason, &BurstDuration, &ObservedTime, &ReservedCPU, &ReservedMemory,
@@ -230,7 +273,7 @@ var All = []*Metric{
 // for node and agent metrics.
 func (m *Metric) Identity() []string {
 	switch m {
-	case &NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped:
+	case &NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped, &NetworkInterfacesDropped:
 		return PodAttributes
 	}
 	for _, p := range []string{"container.", "k8s.container.", "fleetscope.container."} {

@@ -87,6 +87,17 @@ func (m *Metric) Index() int { return m.index }
 // Walker walks snapshots into a sink, enforcing the series cap. It keeps
 // its counters between walks so that steady walking allocates nothing; a
 // Walker is used by one goroutine at a time.
+//
+// The cap is shared fairly between the sources of a metric's series: each
+// container (for container metrics) and each pod's network namespace (for
+// pod metrics) may always emit its share, MaxSeries divided by the number
+// of such sources in the snapshot, whatever the others emit. A source may
+// emit more only while the cap keeps room for every later source's share
+// (for a network namespace, what it will use of its share, known from its
+// interfaces). So a pod that floods a metric (thousands of interfaces, say)
+// takes what the others leave but can never push another pod's series
+// out: it would take more sources than MaxSeries, each using more than its
+// share.
 type Walker struct {
 	// MaxSeries caps each metric's series in one walk; further series are
 	// left out and counted in DroppedSeries. Zero means no cap.
@@ -95,28 +106,44 @@ type Walker struct {
 	Version string
 
 	series, dropped []int
-	attrs           []string
-	sink            Sink
+	// source counts each metric's series from the current source (one
+	// container, one network namespace); sources counts the sources of
+	// each identity kind in the snapshot, and at is the current source's
+	// position among them.
+	source  []int
+	sources [identPod + 1]int
+	at      int
+	// netLater[i] is what the network namespaces from the i-th on will
+	// use of their shares of each network metric.
+	netLater []int
+	attrs    []string
+	sink     Sink
 }
 
 // Walk emits every series of s (nil: only the build info) to sink.
 func (w *Walker) Walk(s *model.Snapshot, sink Sink) {
 	if w.series == nil {
-		w.series, w.dropped = make([]int, len(All)), make([]int, len(All))
+		w.series, w.dropped, w.source = make([]int, len(All)), make([]int, len(All)), make([]int, len(All))
 	}
 	clear(w.series)
 	clear(w.dropped)
+	w.sources = [identPod + 1]int{}
 	w.sink = sink
 	defer func() { w.sink = nil }()
 
 	w.put2(&Build, 1, nil, w.Version, runtime.Version())
 	if s != nil {
+		w.sources[identContainer], w.sources[identPod] = len(s.Containers), len(s.Networks)
+		w.planNetworks(s)
 		for i := range s.Containers {
+			w.startSource(i)
 			w.container(s, &s.Containers[i])
 		}
 		for i := range s.Networks {
+			w.startSource(i)
 			w.network(s, &s.Networks[i])
 		}
+		w.sources = [identPod + 1]int{}
 		for i := range s.Runs {
 			w.runs(&s.Runs[i], s.Currency)
 		}
@@ -145,16 +172,69 @@ func (w *Walker) put2(m *Metric, v float64, meta *model.Meta, a, b string) {
 	w.emit(m, v, meta, w.attrs)
 }
 
+// startSource starts the series of the i-th source (container or network
+// namespace) of the snapshot.
+func (w *Walker) startSource(i int) {
+	w.at = i
+	clear(w.source)
+}
+
 // emit passes one series to the sink, within the cap.
 func (w *Walker) emit(m *Metric, v float64, meta *model.Meta, attrs []string) {
 	if w.MaxSeries > 0 {
-		if w.series[m.index] >= w.MaxSeries {
+		if !w.allowed(m) {
 			w.dropped[m.index]++
 			return
 		}
 		w.series[m.index]++
+		w.source[m.index]++
 	}
 	w.sink.Point(m, v, meta, attrs)
+}
+
+// allowed tells whether one more series of m fits: within the metric's
+// cap, and for a metric with several sources within the current source's
+// share, or beyond it while every later source's share still fits.
+func (w *Walker) allowed(m *Metric) bool {
+	i := m.index
+	if w.series[i] >= w.MaxSeries {
+		return false
+	}
+	n := w.sources[m.ident]
+	if n == 0 {
+		return true // node and agent series: the metric's cap alone
+	}
+	share := w.MaxSeries / n
+	if w.source[i] < share {
+		return true
+	}
+	reserved := (n - w.at - 1) * share
+	if m.ident == identPod {
+		reserved = w.netLater[w.at+1]
+	}
+	return w.series[i]+1+reserved <= w.MaxSeries
+}
+
+// planNetworks works out netLater: each namespace's series of a network
+// metric are two per interface, two more for the interfaces summed.
+func (w *Walker) planNetworks(s *model.Snapshot) {
+	n := len(s.Networks)
+	if cap(w.netLater) < n+1 {
+		w.netLater = make([]int, n+1)
+	}
+	w.netLater = w.netLater[:n+1]
+	clear(w.netLater)
+	if n == 0 || w.MaxSeries == 0 {
+		return
+	}
+	share := w.MaxSeries / n
+	for i := n - 1; i >= 0; i-- {
+		use := len(s.Networks[i].Interfaces)
+		if s.Networks[i].OtherInterfaces > 0 {
+			use++
+		}
+		w.netLater[i] = w.netLater[i+1] + min(2*use, share)
+	}
 }
 
 // workloadKinds are the kinds with a k8s.<kind>.name attribute on the info
@@ -198,8 +278,8 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	if c := l.CPULimitCores(); c > 0 {
 		w.put(&CPULimit, c, m)
 	}
-	if l.CPUShares > 0 {
-		w.put(&CPURequest, l.CPURequestCores(), m)
+	if c := l.CPURequestCores(); c > 0 {
+		w.put(&CPURequest, c, m)
 	}
 	if l.MemoryBytes > 0 {
 		w.put(&MemoryLimit, float64(l.MemoryBytes), m)
@@ -251,10 +331,6 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	}
 }
 
-// hoursPerMonth turns the analysis' monthly figures into the hourly ones
-// every money series carries (365 × 24 / 12, as the analysis counts).
-const hoursPerMonth = 730
-
 func (w *Walker) analysis(m *model.Meta, r *analysis.Result, currency string) {
 	w.put(&ObservedTime, r.ObservedFor.Seconds(), m)
 	if !math.IsNaN(r.IdleRatio1h) {
@@ -281,10 +357,10 @@ func (w *Walker) analysis(m *model.Meta, r *analysis.Result, currency string) {
 	w.put1(&ReservedMemory, float64(r.Reserved.MemoryBytes), m, r.Reserved.MemorySource)
 	w.put1(&Cost, r.CostPerHour, m, currency)
 	w.put1(&IdleCost, r.IdleCostPerHour, m, currency)
-	w.put1(&OverReservationCost, r.OverReservationWastePerMonth/hoursPerMonth, m, currency)
+	w.put1(&OverReservationCost, r.OverReservationWastePerMonth/analysis.HoursPerMonth, m, currency)
 	if r.Platform != "" {
-		w.put1(&ServerlessCost, r.ServerlessMonthlyCost/hoursPerMonth, m, currency)
-		w.put1(&ServerlessSavings, r.SavingsPerMonth/hoursPerMonth, m, currency)
+		w.put1(&ServerlessCost, r.ServerlessMonthlyCost/analysis.HoursPerMonth, m, currency)
+		w.put1(&ServerlessSavings, r.SavingsPerMonth/analysis.HoursPerMonth, m, currency)
 	}
 	if r.Bursts.Count > 0 {
 		w.put1(&BurstDuration, r.Bursts.P50.Seconds(), m, "p50")
@@ -296,16 +372,25 @@ func (w *Walker) analysis(m *model.Meta, r *analysis.Result, currency string) {
 func (w *Walker) network(s *model.Snapshot, n *model.Network) {
 	m := s.Containers[n.Owner].Meta
 	for i := range n.Interfaces {
-		it := &n.Interfaces[i]
-		w.put2(&NetworkIO, float64(it.RxBytes), m, "receive", it.Name)
-		w.put2(&NetworkIO, float64(it.TxBytes), m, "transmit", it.Name)
-		w.put2(&NetworkPackets, float64(it.RxPackets), m, "receive", it.Name)
-		w.put2(&NetworkPackets, float64(it.TxPackets), m, "transmit", it.Name)
-		w.put2(&NetworkErrors, float64(it.RxErrors), m, "receive", it.Name)
-		w.put2(&NetworkErrors, float64(it.TxErrors), m, "transmit", it.Name)
-		w.put2(&NetworkDropped, float64(it.RxDropped), m, "receive", it.Name)
-		w.put2(&NetworkDropped, float64(it.TxDropped), m, "transmit", it.Name)
+		w.iface(m, &n.Interfaces[i], n.Interfaces[i].Name)
 	}
+	if n.OtherInterfaces > 0 {
+		// The interfaces beyond the collector's bound, summed: a sum over
+		// the pod's interfaces still gives its whole traffic.
+		w.iface(m, &n.Others, OtherInterfaces)
+		w.put(&NetworkInterfacesDropped, float64(n.OtherInterfaces), m)
+	}
+}
+
+func (w *Walker) iface(m *model.Meta, it *model.Interface, name string) {
+	w.put2(&NetworkIO, float64(it.RxBytes), m, "receive", name)
+	w.put2(&NetworkIO, float64(it.TxBytes), m, "transmit", name)
+	w.put2(&NetworkPackets, float64(it.RxPackets), m, "receive", name)
+	w.put2(&NetworkPackets, float64(it.TxPackets), m, "transmit", name)
+	w.put2(&NetworkErrors, float64(it.RxErrors), m, "receive", name)
+	w.put2(&NetworkErrors, float64(it.TxErrors), m, "transmit", name)
+	w.put2(&NetworkDropped, float64(it.RxDropped), m, "receive", name)
+	w.put2(&NetworkDropped, float64(it.TxDropped), m, "transmit", name)
 }
 
 func (w *Walker) runs(r *model.WorkloadRuns, currency string) {
@@ -322,9 +407,9 @@ func (w *Walker) runs(r *model.WorkloadRuns, currency string) {
 	put(&WorkloadRunDuration, st.DurationMean.Seconds(), "mean")
 	put(&WorkloadVerdict, 1, string(v.Verdict), v.Platform)
 	if v.Verdict != analysis.VerdictInsufficientData {
-		put(&WorkloadRunsCost, v.ContainerMonthlyCost/hoursPerMonth, currency)
+		put(&WorkloadRunsCost, v.ContainerMonthlyCost/analysis.HoursPerMonth, currency)
 		if v.Platform != "" {
-			put(&WorkloadServerlessCost, v.ServerlessMonthlyCost/hoursPerMonth, currency)
+			put(&WorkloadServerlessCost, v.ServerlessMonthlyCost/analysis.HoursPerMonth, currency)
 		}
 	}
 }

@@ -234,8 +234,9 @@ func TestNode(t *testing.T) {
 	checkValue("k8s_container_cpu_limit_current", byName(guaranteedPod, "busy"), 0.5)
 	checkValue("k8s_container_cpu_request_current", byName(guaranteedPod, "busy"), 0.5)
 	checkValue("k8s_container_memory_limit_current_bytes", byName(guaranteedPod, "busy"), 32<<20)
-	// BestEffort: the kubelet's 2 shares, no limits.
-	checkValue("k8s_container_cpu_request_current", byName(bestEffortPod, "idle"), 2.0/1024)
+	// BestEffort: the kubelet's 2 shares are no request (as its analysis
+	// reads them, below), and there are no limits.
+	checkAbsent("k8s_container_cpu_request_current", byName(bestEffortPod, "idle"))
 	checkAbsent("k8s_container_cpu_limit_current", byName(bestEffortPod, "idle"))
 	checkAbsent("k8s_container_memory_limit_current_bytes", byName(bestEffortPod, "idle"))
 
