@@ -151,8 +151,10 @@ func TestFetchAnswerTooLarge(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, srv.URL+"/api/v1/containers") || !strings.Contains(msg, "16 MiB") {
 		t.Errorf("error does not name the URL and the bound: %v", msg)
 	}
-	// The server may have buffered a little past the bound in the socket.
-	if w := wrote.Load(); w > MaxAgentAnswerBytes+8<<20 {
+	// The server may have written past the bound into the socket's
+	// buffers (several MiB each way on loopback) before it saw the
+	// connection close; an uncapped client would read on for ever.
+	if w := wrote.Load(); w > 2*MaxAgentAnswerBytes {
 		t.Errorf("the server wrote %d bytes", w)
 	}
 }
