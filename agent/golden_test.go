@@ -18,6 +18,7 @@ import (
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
 	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/exporters/promtext"
+	"github.com/fleetscope/fleetscope/internal/golden"
 	"github.com/fleetscope/fleetscope/model"
 )
 
@@ -95,7 +96,7 @@ func TestGoldenLayouts(t *testing.T) {
 				t.Fatalf("%v (run go test -update to create it)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("/metrics differs from %s (go test -update rewrites it after a deliberate change):\n%s", path, goldenDiff(string(want), string(got)))
+				t.Errorf("/metrics differs from %s (go test -update rewrites it after a deliberate change):\n%s", path, golden.Diff(string(want), string(got)))
 			}
 		})
 	}
@@ -168,22 +169,4 @@ func goldenText(t *testing.T, layout string, cs []goldenContainer) []byte {
 		t.Fatalf("invalid exposition: %v\n%s", err, out)
 	}
 	return []byte(strings.ReplaceAll(string(out), `goversion="`+runtime.Version()+`"`, `goversion="GO"`))
-}
-
-func goldenDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var out []string
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			out = append(out, "- "+a, "+ "+b)
-		}
-	}
-	return strings.Join(out, "\n")
 }

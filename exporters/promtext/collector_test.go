@@ -25,6 +25,7 @@ import (
 	prommodel "github.com/prometheus/common/model"
 
 	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/internal/golden"
 	"github.com/fleetscope/fleetscope/model"
 )
 
@@ -141,29 +142,8 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("/metrics differs from %s (go test -update rewrites it after a deliberate change):\n%s", path, diff(string(want), string(got)))
+		t.Errorf("/metrics differs from %s (go test -update rewrites it after a deliberate change):\n%s", path, golden.Diff(string(want), string(got)))
 	}
-}
-
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var out []string
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			out = append(out, "- "+a, "+ "+b)
-		}
-		if len(out) > 20 {
-			break
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 func TestLint(t *testing.T) {
