@@ -47,7 +47,8 @@ func metaOf(c *containerd.Container, workloadLabel string) *model.Meta {
 }
 
 func specLimits(r *containerd.Resources) model.Limits {
-	l := model.Limits{CPUPeriodMicros: r.CPUPeriodMicros, CPUShares: r.CPUShares}
+	l := model.Limits{CPUPeriodMicros: r.CPUPeriodMicros}
+	l.SetCPURequest(resources.RequestOf(r.CPUShares, 0, 0))
 	if r.CPUQuotaMicros > 0 {
 		l.CPUQuotaMicros = r.CPUQuotaMicros
 	}
@@ -57,12 +58,18 @@ func specLimits(r *containerd.Resources) model.Limits {
 	return l
 }
 
-// resolveLimits is the cgroup's live limits where they were read, else the
-// spec's: the one place that decides which a container is held to.
+// resolveLimits is the one place that decides what a container is held to.
+// Limits are the cgroup's live ones where they were read, else the spec's:
+// a limit is enforced as the file says. The request is the spec's where
+// it has one, since that is what was asked and a cgroup v2 weight is the
+// runtime's arithmetic on it (resources.RequestOf), else the cgroup's.
 func resolveLimits(spec model.Limits, l *cgroups.Limits, have bool) model.Limits {
 	out := spec
 	if have && l.Have.Has(cgroups.HaveCPU) {
-		out.CPUQuotaMicros, out.CPUPeriodMicros, out.CPUShares = max(l.CPUQuotaMicros, 0), l.CPUPeriodMicros, l.CPUShares
+		out.CPUQuotaMicros, out.CPUPeriodMicros = max(l.CPUQuotaMicros, 0), l.CPUPeriodMicros
+		if spec.CPURequestFrom != resources.RequestSpec {
+			out.SetCPURequest(resources.RequestOf(0, l.CPUShares, l.CPUWeight))
+		}
 	}
 	if have && l.Have.Has(cgroups.HaveMemory) {
 		out.MemoryBytes = resources.MemoryLimit(l.MemoryLimit)

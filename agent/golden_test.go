@@ -46,6 +46,8 @@ type goldenContainer struct {
 	id, pod, name string
 	procCgroup    string
 	cgroupsPath   string
+	// specShares are the OCI spec's CPU shares, 0 for a spec without.
+	specShares uint64
 }
 
 // goldenLayouts are the cgroup fixture trees, one golden file each.
@@ -65,7 +67,11 @@ var goldenLayouts = []struct {
 	}},
 	{"v2", []goldenContainer{
 		{id: goldenIDD, pod: "db-1", name: "postgres", cgroupsPath: "/k8s.io/" + goldenIDD},
-		{id: goldenIDE, pod: "cache-1", name: "redis", procCgroup: "0::/k8s.io/" + goldenIDE + "\n"},
+		// Its cpu.weight 39 is what runc before 1.3.2 writes for 1024
+		// shares; the spec's 1024 is the request. postgres has no spec
+		// shares: its weight 100 reads as one core, as the current
+		// runtimes write it.
+		{id: goldenIDE, pod: "cache-1", name: "redis", procCgroup: "0::/k8s.io/" + goldenIDE + "\n", specShares: 1024},
 	}},
 	{"v2-systemd", []goldenContainer{
 		{id: goldenIDF, pod: "queue-1", name: "broker", cgroupsPath: goldenPodF + ":cri-containerd:" + goldenIDF},
@@ -129,8 +135,8 @@ func goldenText(t *testing.T, layout string, cs []goldenContainer) []byte {
 		inv.cs = append(inv.cs, &containerd.Container{
 			Namespace: "k8s.io", ID: c.id, Pid: pid, Status: containerd.StatusRunning,
 			Image: "docker.io/library/" + c.name + ":1", Runtime: "io.containerd.runc.v2",
-			CgroupsPath: c.cgroupsPath,
-			Pod:         containerd.Pod{Name: c.pod, Namespace: "shop", UID: "uid-" + c.pod, ContainerName: c.name},
+			CgroupsPath: c.cgroupsPath, Resources: containerd.Resources{CPUShares: c.specShares},
+			Pod: containerd.Pod{Name: c.pod, Namespace: "shop", UID: "uid-" + c.pod, ContainerName: c.name},
 		})
 	}
 	cg, err := cgroups.Detect(filepath.Join("..", "collectors", "cgroups", "testdata", layout))

@@ -109,8 +109,23 @@ type Label struct{ Key, Value string }
 type Limits struct {
 	CPUQuotaMicros  int64 // CFS quota per period; <= 0 is unlimited
 	CPUPeriodMicros uint64
-	CPUShares       uint64 // v1 shares, or v2 weight converted back
+	// CPUShares is the CPU request in shares (1024 a core), read where
+	// CPURequestFrom says; CPULegacyShares is the older runtimes' reading
+	// of the same cgroup v2 weight (see resources.CPURequest).
+	CPUShares       uint64
+	CPURequestFrom  resources.RequestFrom
+	CPULegacyShares uint64
 	MemoryBytes     uint64 // memory limit
+}
+
+// CPURequest is the request with where it was read.
+func (l *Limits) CPURequest() resources.CPURequest {
+	return resources.CPURequest{Shares: l.CPUShares, From: l.CPURequestFrom, LegacyShares: l.CPULegacyShares}
+}
+
+// SetCPURequest stores r.
+func (l *Limits) SetCPURequest(r resources.CPURequest) {
+	l.CPUShares, l.CPURequestFrom, l.CPULegacyShares = r.Shares, r.From, r.LegacyShares
 }
 
 // CPULimitCores is the CPU limit in cores, 0 when unlimited.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/model"
+	"github.com/fleetscope/fleetscope/resources"
 )
 
 // Report is the API document.
@@ -64,27 +65,35 @@ type Analysis struct {
 	Reasons         []Reason           `json:"reasons"`
 	Blockers        []Reason           `json:"blockers"`
 
-	ReservedCPUCores   float64 `json:"reserved_cpu_cores"`
-	ReservedCPUSource  string  `json:"reserved_cpu_source"`
-	ReservedMemory     uint64  `json:"reserved_memory_bytes"`
-	ReservedMemorySrc  string  `json:"reserved_memory_source"`
-	CPUP50             float64 `json:"cpu_p50_cores"`
-	CPUP95             float64 `json:"cpu_p95_cores"`
-	CPUMax             float64 `json:"cpu_max_cores"`
-	WorkingSetP95      uint64  `json:"working_set_p95_bytes"`
-	WorkingSetMax      uint64  `json:"working_set_max_bytes"`
-	Bursts             int     `json:"bursts"`
-	BurstP50Seconds    float64 `json:"burst_p50_seconds"`
-	BurstP95Seconds    float64 `json:"burst_p95_seconds"`
-	BurstMaxSeconds    float64 `json:"burst_max_seconds"`
-	IdleHoursOfDay     []int   `json:"idle_hours_of_day,omitempty"`
-	CostPerHour        float64 `json:"cost_per_hour"`
-	IdleCostPerHour    float64 `json:"idle_cost_per_hour"`
-	IdleCostPerMonth   float64 `json:"idle_cost_per_month"`
-	OverReservedPerMon float64 `json:"overreservation_cost_per_month"`
-	CurrentMonthlyCost float64 `json:"current_monthly_cost"`
-	ServerlessMonthly  float64 `json:"serverless_monthly_cost"`
-	SavingsPerMonth    float64 `json:"savings_per_month"`
+	ReservedCPUCores  float64 `json:"reserved_cpu_cores"`
+	ReservedCPUSource string  `json:"reserved_cpu_source"`
+	// ReservedCPURequestFrom says, for a reservation that is the request,
+	// where the request was read: "spec" (what the runtime was asked
+	// for), "cpu.shares" (cgroup v1) or "cpu.weight" (cgroup v2, only
+	// when no spec says). A weight reads one way under runc 1.3.2 and
+	// later or crun 1.23 and later, the reading priced, and another under
+	// older runtimes: ReservedCPUCoresLegacyRuntime.
+	ReservedCPURequestFrom        string   `json:"reserved_cpu_request_from,omitempty"`
+	ReservedCPUCoresLegacyRuntime *float64 `json:"reserved_cpu_cores_legacy_runtime,omitempty"`
+	ReservedMemory                uint64   `json:"reserved_memory_bytes"`
+	ReservedMemorySrc             string   `json:"reserved_memory_source"`
+	CPUP50                        float64  `json:"cpu_p50_cores"`
+	CPUP95                        float64  `json:"cpu_p95_cores"`
+	CPUMax                        float64  `json:"cpu_max_cores"`
+	WorkingSetP95                 uint64   `json:"working_set_p95_bytes"`
+	WorkingSetMax                 uint64   `json:"working_set_max_bytes"`
+	Bursts                        int      `json:"bursts"`
+	BurstP50Seconds               float64  `json:"burst_p50_seconds"`
+	BurstP95Seconds               float64  `json:"burst_p95_seconds"`
+	BurstMaxSeconds               float64  `json:"burst_max_seconds"`
+	IdleHoursOfDay                []int    `json:"idle_hours_of_day,omitempty"`
+	CostPerHour                   float64  `json:"cost_per_hour"`
+	IdleCostPerHour               float64  `json:"idle_cost_per_hour"`
+	IdleCostPerMonth              float64  `json:"idle_cost_per_month"`
+	OverReservedPerMon            float64  `json:"overreservation_cost_per_month"`
+	CurrentMonthlyCost            float64  `json:"current_monthly_cost"`
+	ServerlessMonthly             float64  `json:"serverless_monthly_cost"`
+	SavingsPerMonth               float64  `json:"savings_per_month"`
 }
 
 // Reason is one reason or blocker.
@@ -118,6 +127,7 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 		}
 		if a := sc.Analysis; a != nil {
 			c.Analysis = fromResult(a)
+			c.Analysis.setRequestFrom(a, sc.Limits.CPURequest())
 		}
 		r.Containers = append(r.Containers, c)
 	}
@@ -140,6 +150,18 @@ func finite(f float64) float64 {
 		return 0
 	}
 	return f
+}
+
+// setRequestFrom says where a request that the analysis prices was read.
+func (an *Analysis) setRequestFrom(a *analysis.Result, r resources.CPURequest) {
+	if a.Reserved.CPUSource != analysis.SourceRequest {
+		return
+	}
+	an.ReservedCPURequestFrom = r.From.String()
+	if r.From == resources.RequestWeight {
+		legacy := r.LegacyCores()
+		an.ReservedCPUCoresLegacyRuntime = &legacy
+	}
 }
 
 func reasons(rs []analysis.Reason) []Reason {

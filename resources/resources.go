@@ -6,9 +6,9 @@
 // another in its own analysis. It is arithmetic on numbers and imports
 // nothing, so that every package, the collectors included, may use it.
 //
-// Where the numbers come from (cpu.shares, cpu.weight converted back to
-// shares, an OCI spec's shares) is the collectors' business; what they
-// mean is decided here.
+// The collectors report cpu.shares, cpu.weight and an OCI spec's shares
+// as they find them; which of them is the request, and what a weight
+// means as shares, is decided here (RequestOf).
 package resources
 
 // UnlimitedMemory is where a memory limit stops being one. cgroup v1

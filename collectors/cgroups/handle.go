@@ -553,9 +553,9 @@ func parseLimit(k kind, b []byte, l *Limits, cpu *int) error {
 		l.CPUQuotaMicros, l.CPUPeriodMicros, err = parseCPUMax(b)
 		*cpu |= limitQuota | limitPeriod
 	case kWeightV2:
-		if l.CPUWeight, err = parseWeight(b); err == nil {
-			l.CPUShares = weightToShares(l.CPUWeight)
-		}
+		// Read as it is: what a weight means as a request depends on the
+		// runtime that wrote it (resources.RequestOf decides).
+		l.CPUWeight, err = parseWeight(b)
 		*cpu |= limitShares
 	case kMemLimitV1:
 		l.MemoryLimit, err = parseV1Limit(b)

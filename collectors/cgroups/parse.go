@@ -150,26 +150,6 @@ func parseCPUMax(b []byte) (quota int64, period uint64, err error) {
 	return int64(n), period, nil
 }
 
-// Conversion between v1 cpu.shares [2, 262144] and v2 cpu.weight [1, 10000].
-// runc and the kubelet map shares to weight with
-//
-//	weight = 1 + (shares-2)*9999/262142   (integer division)
-//
-// which maps about 26 consecutive share values onto each weight.
-// weightToShares inverts it by returning the smallest shares value that maps
-// back to the same weight, so weight→shares→weight round-trips exactly while
-// shares→weight→shares may come back up to 26 shares (about 2.5% of a CPU)
-// lower than the original request; 1024 shares (one CPU) comes back as 999.
-func weightToShares(w uint64) uint64 {
-	const sharesSpan, weightSpan = 262142, 9999
-	return 2 + ((w-1)*sharesSpan+weightSpan-1)/weightSpan
-}
-
-// sharesToWeight is the runc/kubelet conversion, kept for tests and docs.
-func sharesToWeight(s uint64) uint64 {
-	return 1 + (s-2)*9999/262142
-}
-
 // parseWeight parses cpu.weight, which the kernel bounds to [1, 10000].
 func parseWeight(b []byte) (uint64, error) {
 	v := trimSpace(b)

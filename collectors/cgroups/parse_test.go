@@ -110,32 +110,6 @@ func TestParseCPUMax(t *testing.T) {
 	}
 }
 
-// TestWeightToShares checks the documented properties of the conversion over
-// its whole domain.
-func TestWeightToShares(t *testing.T) {
-	for w := uint64(1); w <= 10000; w++ {
-		s := weightToShares(w)
-		if s < 2 || s > 262144 {
-			t.Fatalf("weightToShares(%d) = %d, outside [2, 262144]", w, s)
-		}
-		if got := sharesToWeight(s); got != w {
-			t.Fatalf("sharesToWeight(weightToShares(%d) = %d) = %d", w, s, got)
-		}
-		if s > 2 && sharesToWeight(s-1) == w {
-			t.Fatalf("weightToShares(%d) = %d is not the smallest shares value for that weight", w, s)
-		}
-	}
-	for s := uint64(2); s <= 262144; s++ {
-		back := weightToShares(sharesToWeight(s))
-		if back > s || s-back > 26 {
-			t.Fatalf("shares %d come back as %d", s, back)
-		}
-	}
-	if got := weightToShares(sharesToWeight(1024)); got != 999 {
-		t.Errorf("1024 shares come back as %d, documented as 999", got)
-	}
-}
-
 func TestParseKeyedFiles(t *testing.T) {
 	t.Run("cpu.stat v2", func(t *testing.T) {
 		st, err := parseCPUStatV2([]byte("usage_usec 3\nuser_usec 2\nsystem_usec 1\nnr_periods 5\nnr_throttled 4\nthrottled_usec 7\n"))

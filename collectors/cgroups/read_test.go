@@ -250,7 +250,7 @@ var fixtures = []fixture{
 		},
 		// weight 100 → smallest shares s with 1+(s-2)*9999/262142 == 100.
 		limits: Limits{Have: HaveCPU | HaveMemory | HavePids, CPUQuotaMicros: -1, CPUPeriodMicros: 100000,
-			CPUWeight: 100, CPUShares: 2598},
+			CPUWeight: 100},
 		files: 6,
 	},
 	{
@@ -262,7 +262,7 @@ var fixtures = []fixture{
 			MemoryUsage: 8192, MemoryWorkingSet: 8192 - 1024, MemoryRSS: 4096, MemoryCache: 4096, MemorySwap: 4096,
 		},
 		limits: Limits{Have: HaveCPU | HaveMemory, CPUQuotaMicros: 50000, CPUPeriodMicros: 100000,
-			CPUWeight: 39, CPUShares: 999, MemoryLimit: 134217728},
+			CPUWeight: 39, MemoryLimit: 134217728},
 		files: 4,
 	},
 	{
@@ -282,7 +282,7 @@ var fixtures = []fixture{
 			Pids: 1,
 		},
 		limits: Limits{Have: HaveCPU | HaveMemory | HavePids, CPUQuotaMicros: 25000, CPUPeriodMicros: 100000,
-			CPUWeight: 10, CPUShares: 238, MemoryLimit: 67108864, PidsLimit: 4096},
+			CPUWeight: 10, MemoryLimit: 67108864, PidsLimit: 4096},
 		files: 5,
 	},
 	{

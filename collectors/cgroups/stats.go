@@ -81,11 +81,12 @@ type Limits struct {
 
 	CPUQuotaMicros  int64  // CFS quota per period; -1 = unlimited
 	CPUPeriodMicros uint64 // CFS period
-	// CPUShares is v1 cpu.shares; on v2 it is derived from cpu.weight with
-	// the inverse of the runc/kubelet conversion (see weightToShares), so
-	// 1024 shares (a one-CPU request) reads back as 999.
+	// CPUShares is v1 cpu.shares, CPUWeight v2 cpu.weight, each 0 on the
+	// other version. They are what the files say: runtimes write a weight
+	// by one of two formulas, so turning it into a request is
+	// resources.RequestOf's business, with the spec's shares first.
 	CPUShares   uint64
-	CPUWeight   uint64 // v2 cpu.weight; 0 on v1
+	CPUWeight   uint64
 	MemoryLimit uint64 // bytes; 0 = unlimited
 	PidsLimit   uint64 // 0 = unlimited
 }
