@@ -115,15 +115,25 @@ func (r *Runs) add(o Runs) {
 
 type workloadKey struct{ ns, kind, name string }
 
+// grouping collects the containers and runs of reports by workload.
+type grouping struct {
+	nodes map[string]bool
+	byKey map[workloadKey]*group
+}
+
+// group is one workload while its containers and runs are added.
+type group struct {
+	w        Workload
+	pods     map[string]bool
+	verdicts map[string][]string // verdict -> "pod/container"
+	weighted [2]float64          // Σ cost×idle, Σ cost
+}
+
 // WorkloadsOf groups the containers of reports (one per node) by workload,
 // sorted by money at stake per month, largest first.
 func WorkloadsOf(reports []Report) WorkloadReport {
 	out := WorkloadReport{Workloads: []Workload{}}
-	nodes := map[string]bool{}
-	byKey := map[workloadKey]*Workload{}
-	pods := map[workloadKey]map[string]bool{}
-	verdicts := map[workloadKey]map[string][]string{} // verdict -> "pod/container"
-	weighted := map[workloadKey][2]float64{}          // Σ cost×idle, Σ cost
+	g := grouping{nodes: map[string]bool{}, byKey: map[workloadKey]*group{}}
 	for _, r := range reports {
 		if out.Currency == "" {
 			out.Currency, out.PriceSource = r.Currency, r.PriceSource
@@ -132,102 +142,18 @@ func WorkloadsOf(reports []Report) WorkloadReport {
 			out.Time = r.Time
 		}
 		for _, c := range r.Containers {
-			node := cmp.Or(c.Node, r.Node)
-			if node != "" {
-				nodes[node] = true
-			}
-			if c.Sandbox {
-				continue
-			}
-			k := workloadKey{ns: cmp.Or(c.PodNamespace, c.Namespace), kind: c.WorkloadKind, name: c.WorkloadName}
-			if k.kind == "" {
-				k.kind, k.name = "Container", cmp.Or(c.Name, c.ID)
-			}
-			w := byKey[k]
-			if w == nil {
-				w = &Workload{Namespace: k.ns, Kind: k.kind, Name: k.name}
-				byKey[k], pods[k], verdicts[k] = w, map[string]bool{}, map[string][]string{}
-			}
-			w.Containers++
-			pods[k][node+"/"+cmp.Or(c.PodName, c.ID)] = true
-			if node != "" && !slices.Contains(w.Nodes, node) {
-				w.Nodes = append(w.Nodes, node)
-			}
-			a := c.Analysis
-			if a == nil {
-				continue
-			}
-			who := cmp.Or(c.PodName, c.ID) + "/" + c.Name
-			if node != "" {
-				who = node + ":" + who
-			}
-			verdicts[k][a.Verdict] = append(verdicts[k][a.Verdict], who+why(a))
-			if a.Verdict != "insufficient-data" {
-				w.CostPerMonth += a.CurrentMonthlyCost
-				w.IdleCostPerMonth += a.IdleCostPerMonth
-				w.OverReservedPerMonth += a.OverReservedPerMon
-				if idle, ok := longestIdle(a.IdleRatio); ok {
-					s := weighted[k]
-					weighted[k] = [2]float64{s[0] + a.CurrentMonthlyCost*idle, s[1] + a.CurrentMonthlyCost}
-				}
-			}
-			if a.Platform != "" {
-				w.ServerlessPerMonth += a.ServerlessMonthly
-				w.SavingsPerMonth += a.SavingsPerMonth
-				w.Platform = a.Platform
-			}
+			g.container(cmp.Or(c.Node, r.Node), c)
 		}
 	}
 	for _, r := range reports {
 		for _, run := range r.Runs {
-			k := workloadKey{ns: run.Namespace, kind: run.Kind, name: run.Name}
-			w := byKey[k]
-			if w == nil {
-				// Between runs a CronJob has no container at all.
-				w = &Workload{Namespace: k.ns, Kind: k.kind, Name: k.name}
-				byKey[k], pods[k], verdicts[k] = w, map[string]bool{}, map[string][]string{}
-			}
-			node := cmp.Or(run.Node, r.Node)
-			if node != "" {
-				nodes[node] = true
-				if !slices.Contains(w.Nodes, node) {
-					w.Nodes = append(w.Nodes, node)
-				}
-			}
-			if w.Runs == nil {
-				w.Runs = &Runs{Namespace: k.ns, Kind: k.kind, Name: k.name}
-			}
-			w.Runs.add(run)
+			g.runs(cmp.Or(run.Node, r.Node), run)
 		}
 	}
-	for k, w := range byKey {
-		w.Replicas = len(pods[k])
-		slices.Sort(w.Nodes)
-		if s := weighted[k]; s[1] > 0 {
-			v := s[0] / s[1]
-			w.IdleRatio = &v
-		}
-		w.Verdict, w.Differ = agree(verdicts[k])
-		if rs := w.Runs; rs != nil {
-			// A Job's runs are judged as runs, not as containers: their
-			// pods live too briefly for per-container history to say much.
-			w.Verdict, w.Platform, w.Differ = rs.Verdict, rs.Platform, nil
-			w.CostPerMonth = rs.CostPerMonth
-			w.IdleCostPerMonth, w.OverReservedPerMonth = 0, 0
-			w.ServerlessPerMonth, w.SavingsPerMonth = rs.ServerlessPerMonth, 0
-			if rs.Platform != "" {
-				w.SavingsPerMonth = rs.CostPerMonth - rs.ServerlessPerMonth
-			}
-			w.IdleRatio = nil
-		}
-		if w.Verdict == VerdictMixed {
-			// No platform fits a workload whose replicas disagree; its
-			// saving is only that of the replicas that are candidates.
-			w.Platform = ""
-		}
-		out.Workloads = append(out.Workloads, *w)
+	for _, gr := range g.byKey {
+		out.Workloads = append(out.Workloads, gr.workload())
 	}
-	out.Nodes = slices.Sorted(maps.Keys(nodes))
+	out.Nodes = slices.Sorted(maps.Keys(g.nodes))
 	slices.SortStableFunc(out.Workloads, func(a, b Workload) int {
 		if c := cmp.Compare(b.atStake(), a.atStake()); c != 0 {
 			return c
@@ -235,6 +161,110 @@ func WorkloadsOf(reports []Report) WorkloadReport {
 		return cmp.Compare(a.Namespace+"/"+a.Kind+"/"+a.Name, b.Namespace+"/"+b.Kind+"/"+b.Name)
 	})
 	return out
+}
+
+// group is the group of k, new if need be.
+func (g *grouping) group(k workloadKey) *group {
+	gr := g.byKey[k]
+	if gr == nil {
+		gr = &group{w: Workload{Namespace: k.ns, Kind: k.kind, Name: k.name}, pods: map[string]bool{}, verdicts: map[string][]string{}}
+		g.byKey[k] = gr
+	}
+	return gr
+}
+
+// onNode notes that gr runs on node, when known.
+func (g *grouping) onNode(gr *group, node string) {
+	if node == "" {
+		return
+	}
+	g.nodes[node] = true
+	if !slices.Contains(gr.w.Nodes, node) {
+		gr.w.Nodes = append(gr.w.Nodes, node)
+	}
+}
+
+// container adds c, seen on node, to its workload's group.
+func (g *grouping) container(node string, c Container) {
+	if node != "" {
+		g.nodes[node] = true
+	}
+	if c.Sandbox {
+		return
+	}
+	k := workloadKey{ns: cmp.Or(c.PodNamespace, c.Namespace), kind: c.WorkloadKind, name: c.WorkloadName}
+	if k.kind == "" {
+		k.kind, k.name = "Container", cmp.Or(c.Name, c.ID)
+	}
+	gr := g.group(k)
+	w := &gr.w
+	w.Containers++
+	gr.pods[node+"/"+cmp.Or(c.PodName, c.ID)] = true
+	g.onNode(gr, node)
+	a := c.Analysis
+	if a == nil {
+		return
+	}
+	who := cmp.Or(c.PodName, c.ID) + "/" + c.Name
+	if node != "" {
+		who = node + ":" + who
+	}
+	gr.verdicts[a.Verdict] = append(gr.verdicts[a.Verdict], who+why(a))
+	if a.Verdict != "insufficient-data" {
+		w.CostPerMonth += a.CurrentMonthlyCost
+		w.IdleCostPerMonth += a.IdleCostPerMonth
+		w.OverReservedPerMonth += a.OverReservedPerMon
+		if idle, ok := longestIdle(a.IdleRatio); ok {
+			s := gr.weighted
+			gr.weighted = [2]float64{s[0] + a.CurrentMonthlyCost*idle, s[1] + a.CurrentMonthlyCost}
+		}
+	}
+	if a.Platform != "" {
+		w.ServerlessPerMonth += a.ServerlessMonthly
+		w.SavingsPerMonth += a.SavingsPerMonth
+		w.Platform = a.Platform
+	}
+}
+
+// runs adds a node's runs of a Job or CronJob to its workload's group;
+// between runs a CronJob has no container at all, so the group may be new.
+func (g *grouping) runs(node string, run Runs) {
+	gr := g.group(workloadKey{ns: run.Namespace, kind: run.Kind, name: run.Name})
+	g.onNode(gr, node)
+	if gr.w.Runs == nil {
+		gr.w.Runs = &Runs{Namespace: run.Namespace, Kind: run.Kind, Name: run.Name}
+	}
+	gr.w.Runs.add(run)
+}
+
+// workload is the group's Workload, its verdict and idle ratio settled.
+func (gr *group) workload() Workload {
+	w := gr.w
+	w.Replicas = len(gr.pods)
+	slices.Sort(w.Nodes)
+	if s := gr.weighted; s[1] > 0 {
+		v := s[0] / s[1]
+		w.IdleRatio = &v
+	}
+	w.Verdict, w.Differ = agree(gr.verdicts)
+	if rs := w.Runs; rs != nil {
+		// A Job's runs are judged as runs, not as containers: their
+		// pods live too briefly for per-container history to say much.
+		w.Verdict, w.Platform, w.Differ = rs.Verdict, rs.Platform, nil
+		w.CostPerMonth = rs.CostPerMonth
+		w.IdleCostPerMonth, w.OverReservedPerMonth = 0, 0
+		w.ServerlessPerMonth, w.SavingsPerMonth = rs.ServerlessPerMonth, 0
+		if rs.Platform != "" {
+			w.SavingsPerMonth = rs.CostPerMonth - rs.ServerlessPerMonth
+		}
+		w.IdleRatio = nil
+	}
+	if w.Verdict == VerdictMixed {
+		// No platform fits a workload whose replicas disagree; its
+		// saving is only that of the replicas that are candidates.
+		w.Platform = ""
+	}
+	return w
 }
 
 // why is the first blocker, else the first reason, of a container's verdict.
