@@ -2,12 +2,10 @@ package analysis
 
 import (
 	"math"
-	"slices"
 	"time"
 
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/history"
-	"github.com/fleetscope/fleetscope/resources"
 )
 
 // Verdict is what Fleetscope advises for a container.
@@ -28,31 +26,6 @@ const (
 	SourceLimit    = "limit"
 	SourceRequest  = "request"
 	SourceObserved = "observed"
-)
-
-// Reason codes. Codes are stable and machine-readable; texts are not.
-const (
-	CodeInsufficientData = "insufficient_data"
-	CodeIdleRatioHigh    = "idle_ratio_high"
-	CodeShortBursts      = "short_bursts"
-	CodeCheaper          = "cheaper"
-	CodeAlwaysIdleHours  = "always_idle_hours"
-	CodeOverReserved     = "over_reserved"
-	CodeReservationUsed  = "reservation_used"
-	CodeGPU              = "gpu"
-	CodeLatencyCritical  = "latency_critical"
-	CodeBurstTooLong     = "burst_too_long"
-	CodeMemoryTooLarge   = "memory_too_large"
-	CodeCPUTooLarge      = "cpu_too_large"
-	CodeLocalDiskWrites  = "local_disk_writes"
-	CodeNotIdleEnough    = "not_idle_enough"
-	CodeNotCheaper       = "not_cheaper"
-	CodePodSandbox       = "pod_sandbox"
-	CodeSavingTooSmall   = "saving_too_small"
-	CodeGPUCost          = "gpu_cost"
-	CodeRestarting       = "restarting"
-	CodeRestarts         = "restarts"
-	CodeListener         = "listener"
 )
 
 // HoursPerMonth turns money per hour into money per month: 365 × 24 / 12,
@@ -189,27 +162,15 @@ type minuteStats struct {
 	confirm, refute [24]uint8
 }
 
-// cpuOrder lists every Minute value by ascending Cores, so CPU percentiles
-// come from a 256-bucket histogram instead of sorting a week of floats.
-var cpuOrder = func() (o [256]history.Minute) {
-	for i := range o {
-		o[i] = history.Minute(i)
-	}
-	slices.SortStableFunc(o[:], func(a, b history.Minute) int {
-		if a.Cores() < b.Cores() {
-			return -1
-		}
-		if a.Cores() > b.Cores() {
-			return 1
-		}
-		return 0
-	})
-	return o
-}()
-
 // Analyze analyses one container; see the package documentation for the
 // rules. sc may be nil (buffers are then allocated for this call).
 func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
+	r, _ := analyze(&in, &cfg, sc)
+	return r
+}
+
+// analyze is Analyze, with the decision the Result states.
+func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decision) {
 	if sc == nil {
 		sc = new(Scratch)
 	}
@@ -236,6 +197,22 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
 	r.Bursts = sc.bursts.bursts()
+	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], in.Series, from, in.Now)
+	if len(sc.ws) > 0 {
+		r.WorkingSetP95, r.WorkingSetMax = p95Max(sc.ws)
+	}
+	if r.ObservedFor >= 2*24*time.Hour {
+		r.IdleHoursOfDay = idleHours(&ms)
+	}
+	d := conclude(in, cfg, &r, &ms, &tot, &sc.text)
+	return r, d
+}
+
+// conclude completes r from the figures of the window's scan in r, ms and
+// tot (its hours' totals): the activity below the minute, reservation and
+// cost, the decision, and its text. The reference analysis of the tests
+// shares it, so that the two differ in their scans alone.
+func conclude(in *Input, cfg *config.AnalysisConfig, r *Result, ms *minuteStats, tot *history.Totals, t *textBuilder) decision {
 	r.LongestBusyRun, r.PeakCores = tot.LongestBusyRun, float64(tot.PeakCores)
 	r.Restarts, r.DownFor = tot.Restarts, time.Duration(tot.DownMinutes)*time.Minute
 	r.BusyRuns = tot.BusyRuns
@@ -248,65 +225,18 @@ func Analyze(in Input, cfg config.AnalysisConfig, sc *Scratch) Result {
 		r.BusyRatio = min(tot.BusySeconds/tot.SampledSeconds, 1)
 		r.DutyCycled = r.IdleRatio7d < cfg.CandidateIdleRatio && 1-r.BusyRatio >= cfg.CandidateIdleRatio
 	}
-	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], in.Series, from, in.Now)
-	if len(sc.ws) > 0 {
-		r.WorkingSetP95, r.WorkingSetMax = p95Max(sc.ws)
-	}
-	if r.ObservedFor >= 2*24*time.Hour {
-		r.IdleHoursOfDay = idleHours(&ms)
-	}
 
-	r.Reserved = reservedOf(&in, &r)
-	p := &cfg.Prices
-	cores, gib := r.Reserved.CPUCores, float64(r.Reserved.MemoryBytes)/gibibyte
-	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour + float64(r.Reserved.GPUs)*p.GPUHour
-	idle := r.IdleRatio7d
-	if math.IsNaN(idle) {
-		idle = 0
-	}
-	r.IdleCostPerHour = r.CostPerHour * idle
-	r.IdleCostPerMonth = r.IdleCostPerHour * HoursPerMonth
-	r.CurrentMonthlyCost = r.CostPerHour * HoursPerMonth
-	var unusedCores, unusedGiB float64
-	if r.Reserved.CPUSource != SourceObserved {
-		unusedCores = max(cores-r.CPUP95, 0)
-	}
-	if r.Reserved.MemorySource != SourceObserved && r.Reserved.MemoryBytes > r.WorkingSetP95 {
-		unusedGiB = float64(r.Reserved.MemoryBytes-r.WorkingSetP95) / gibibyte
-	}
-	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * HoursPerMonth
-
-	// Requests per month: accepted connections, else runs of busy
-	// samples, else bursts; these and the work are scaled from the time
-	// observed to a month.
+	r.Reserved = reservedOf(in, r)
+	price(r, &cfg.Prices)
 	fa := facts{
-		in: &in, cfg: &cfg, r: &r, idle: idle,
+		in: in, cfg: cfg, r: r, idle: idleShare(r),
 		latency: latencyCritical(in.Labels), diskFloor: diskFloor(cfg.Idle, in.Labels),
 	}
-	if hours := r.ObservedFor.Hours(); hours > 0 {
-		// What samples counted scales from the time they covered, which
-		// is short of the minutes where sampling began or ended.
-		scale := HoursPerMonth / hours
-		if tot.SampledSeconds > 0 {
-			scale = HoursPerMonth * 3600 / tot.SampledSeconds
-		}
-		fa.requests, fa.requestsFrom = tot.TCPAccepts, fromAccepts
-		switch {
-		case tot.TCPAccepts > 0:
-		case tot.BusyRuns > 0:
-			fa.requests, fa.requestsFrom = float64(tot.BusyRuns), fromRuns
-		default:
-			fa.requests, fa.requestsFrom = float64(r.Bursts.Count), fromBursts
-		}
-		fa.requests *= scale
-		fa.cpuSeconds = tot.BusyCPUSeconds * scale
-		fa.busySeconds = tot.BusySeconds * scale
-	}
-	if as := float64(ms.valid[2]-ms.idle[2]) * 60; tot.DiskWriteBytes >= statefulMinWriteBytes && as > 0 {
-		fa.writeRate = tot.DiskWriteBytes / as
-	}
-	decide(&fa, &sc.text)
-	return r
+	fa.work(tot, ms.valid[2]-ms.idle[2])
+	d := decide(&fa)
+	d.fill(r, cfg)
+	render(t, &fa, &d)
+	return d
 }
 
 // floorDiv divides rounding towards minus infinity; b must be positive.
@@ -340,42 +270,6 @@ func ratio(part, whole int) float64 {
 	return float64(part) / float64(whole)
 }
 
-// rank is the nearest-rank index of percentile q among n sorted values.
-func rank(q float64, n int) int {
-	i := int(math.Ceil(q*float64(n))) - 1
-	return min(max(i, 0), n-1)
-}
-
-// cpuPercentiles finds the CPU code of each percentile in the histogram h
-// of the n minutes with data, then the exact value within that code from
-// the fine codes of the window [from, to) of s.
-func cpuPercentiles(h *[256]int32, n int, s *history.Series, from, to time.Time) (p50, p95, maxCores float64) {
-	if n == 0 {
-		return 0, 0, 0
-	}
-	// Per percentile: its CPU code and its 1-based rank among the
-	// minutes of that code.
-	ranks := [3]int{rank(0.5, n) + 1, rank(0.95, n) + 1, n}
-	var code [3]uint8
-	var within [3]int
-	cum := 0
-	for _, m := range cpuOrder {
-		c := int(h[m])
-		if c == 0 || minuteClass[m]&1 == 0 { // the scan counts minutes without data too
-			continue
-		}
-		before := cum
-		cum += c
-		for i, r := range ranks {
-			if before < r && cum >= r {
-				code[i], within[i] = m.Code(), r-before
-			}
-		}
-	}
-	p95, maxCores = refine(code[1], within[1], code[2], s, from, to)
-	return history.CoresFine(code[0], history.FineUnknown), p95, maxCores
-}
-
 func idleHours(st *minuteStats) []int {
 	n := 0
 	for h := range 24 {
@@ -393,46 +287,4 @@ func idleHours(st *minuteStats) []int {
 		}
 	}
 	return out
-}
-
-const gibibyte = 1 << 30
-
-func reservedOf(in *Input, r *Result) Reserved {
-	var res Reserved
-	limit, request := resources.CPULimitCores(in.CPUQuotaMicros, in.CPUPeriodMicros), resources.CPURequestCores(in.CPUShares)
-	switch {
-	case limit > 0:
-		res.CPUCores = limit
-		res.CPUSource = SourceLimit
-	case request > 0:
-		res.CPUCores = request
-		res.CPUSource = SourceRequest
-	default:
-		res.CPUCores = r.CPUP95
-		res.CPUSource = SourceObserved
-	}
-	if in.GPU || in.GPUs > 0 {
-		res.GPUs = max(in.GPUs, 0)
-		if res.GPUs == 0 {
-			res.GPUs, res.GPUsAssumed = 1, true
-		}
-	}
-	if mem := resources.MemoryLimit(in.MemoryLimitBytes); mem > 0 {
-		res.MemoryBytes = mem
-		res.MemorySource = SourceLimit
-	} else {
-		res.MemoryBytes = r.WorkingSetMax
-		res.MemorySource = SourceObserved
-	}
-	return res
-}
-
-// diskFloor is the container's idle disk write floor, labels included.
-func diskFloor(cfg config.IdleConfig, labels map[string]string) float64 {
-	if v, ok := labels[LabelIdleDiskWriteBytesPerSecond]; ok {
-		if f, ok := parseFloor(v); ok {
-			return f
-		}
-	}
-	return cfg.DiskWriteBytesPerSecond
 }

@@ -67,3 +67,13 @@ func latencyCritical(labels map[string]string) bool {
 	b, err := strconv.ParseBool(v)
 	return err == nil && b
 }
+
+// diskFloor is the container's idle disk write floor, labels included.
+func diskFloor(cfg config.IdleConfig, labels map[string]string) float64 {
+	if v, ok := labels[LabelIdleDiskWriteBytesPerSecond]; ok {
+		if f, ok := parseFloor(v); ok {
+			return f
+		}
+	}
+	return cfg.DiskWriteBytesPerSecond
+}

@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"math"
 	"slices"
 	"time"
 
@@ -24,15 +23,17 @@ type referenceScratch struct {
 	text    textBuilder
 }
 
-// referenceAnalyze is Analyze as it was before scan.go.
+// referenceAnalyze is Analyze as it was before scan.go: its own scan of
+// the minutes and its own sums of the hours, then the same conclusion
+// (reservation, cost, decision and text), so that a difference is one of
+// the scans.
 func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	sc := new(referenceScratch)
 	var r Result
 	var ms minuteStats
+	var tot history.Totals
 	sc.runs = sc.runs[:0]
 	sc.ws = sc.ws[:0]
-	var acceptsTotal, diskTotal, cpuTotal, busyTotal, sampledTotal float64
-	var runsTotal, listenMinutes int
 	// A time beyond what Unix nanoseconds hold (the zero Time, say) can
 	// name no minute of history.
 	if n := in.Now.UnixNano(); in.Series != nil && time.Unix(0, n).Equal(in.Now) {
@@ -52,17 +53,7 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 				continue
 			}
 			sc.ws = append(sc.ws, h.MaxWorkingSet)
-			acceptsTotal += float64(h.TCPAccepts)
-			diskTotal += float64(h.DiskWriteBytes)
-			cpuTotal += float64(h.BusyCPUSeconds)
-			busyTotal += float64(h.BusySeconds)
-			sampledTotal += float64(h.SampledSeconds)
-			runsTotal += int(h.BusyRuns)
-			r.LongestBusyRun = max(r.LongestBusyRun, h.LongestBusyRun)
-			r.PeakCores = max(r.PeakCores, float64(h.PeakCores))
-			r.Restarts += int(h.Restarts)
-			r.DownFor += time.Duration(h.DownMinutes) * time.Minute
-			listenMinutes += int(h.ListenMinutes)
+			referenceAddHour(&tot, h)
 		}
 	}
 
@@ -71,16 +62,6 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
 	r.Bursts = referenceBursts(sc.runs)
-	r.BusyRuns = runsTotal
-	r.ListeningRatio = ratio(listenMinutes, ms.valid[2])
-	r.BusyRatio = math.NaN()
-	// Of the time sampled, not of the minutes: the minute sampling began
-	// in holds only the seconds after it, and taking it as a whole made a
-	// container busy from its first sample look idle for most of it.
-	if ms.valid[2] > 0 && sampledTotal > 0 {
-		r.BusyRatio = min(busyTotal/sampledTotal, 1)
-		r.DutyCycled = r.IdleRatio7d < cfg.CandidateIdleRatio && 1-r.BusyRatio >= cfg.CandidateIdleRatio
-	}
 	r.CPUP50, r.CPUP95, r.CPUMax = referencePercentiles(&ms.cpu, ms.valid[2], sc.minutes, sc.fine)
 	slices.Sort(sc.ws)
 	if n := len(sc.ws); n > 0 {
@@ -89,58 +70,25 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
 	}
-
-	r.Reserved = reservedOf(&in, &r)
-	p := &cfg.Prices
-	cores, gib := r.Reserved.CPUCores, float64(r.Reserved.MemoryBytes)/gibibyte
-	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour + float64(r.Reserved.GPUs)*p.GPUHour
-	idle := r.IdleRatio7d
-	if math.IsNaN(idle) {
-		idle = 0
-	}
-	r.IdleCostPerHour = r.CostPerHour * idle
-	r.IdleCostPerMonth = r.IdleCostPerHour * HoursPerMonth
-	r.CurrentMonthlyCost = r.CostPerHour * HoursPerMonth
-	var unusedCores, unusedGiB float64
-	if r.Reserved.CPUSource != SourceObserved {
-		unusedCores = max(cores-r.CPUP95, 0)
-	}
-	if r.Reserved.MemorySource != SourceObserved && r.Reserved.MemoryBytes > r.WorkingSetP95 {
-		unusedGiB = float64(r.Reserved.MemoryBytes-r.WorkingSetP95) / gibibyte
-	}
-	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * HoursPerMonth
-
-	// Requests per month: accepted connections, else runs of busy
-	// samples, else bursts; these and the work are scaled from the time
-	// observed to a month.
-	fa := facts{
-		in: &in, cfg: &cfg, r: &r, idle: idle,
-		latency: latencyCritical(in.Labels), diskFloor: diskFloor(cfg.Idle, in.Labels),
-	}
-	if hours := r.ObservedFor.Hours(); hours > 0 {
-		// What samples counted scales from the time they covered, which
-		// is short of the minutes where sampling began or ended.
-		scale := HoursPerMonth / hours
-		if sampledTotal > 0 {
-			scale = HoursPerMonth * 3600 / sampledTotal
-		}
-		fa.requests, fa.requestsFrom = acceptsTotal, fromAccepts
-		switch {
-		case acceptsTotal > 0:
-		case runsTotal > 0:
-			fa.requests, fa.requestsFrom = float64(runsTotal), fromRuns
-		default:
-			fa.requests, fa.requestsFrom = float64(r.Bursts.Count), fromBursts
-		}
-		fa.requests *= scale
-		fa.cpuSeconds = cpuTotal * scale
-		fa.busySeconds = busyTotal * scale
-	}
-	if as := float64(ms.valid[2]-ms.idle[2]) * 60; diskTotal >= statefulMinWriteBytes && as > 0 {
-		fa.writeRate = diskTotal / as
-	}
-	decide(&fa, &sc.text)
+	conclude(&in, &cfg, &r, &ms, &tot, &sc.text)
 	return r
+}
+
+// referenceAddHour adds one hour of AppendHours to t, field by field,
+// where history.Series.SumHours reads the ring in place.
+func referenceAddHour(t *history.Totals, h *history.Hour) {
+	t.Hours++
+	t.TCPAccepts += float64(h.TCPAccepts)
+	t.DiskWriteBytes += float64(h.DiskWriteBytes)
+	t.BusyCPUSeconds += float64(h.BusyCPUSeconds)
+	t.BusySeconds += float64(h.BusySeconds)
+	t.SampledSeconds += float64(h.SampledSeconds)
+	t.BusyRuns += int(h.BusyRuns)
+	t.Restarts += int(h.Restarts)
+	t.ListenMinutes += int(h.ListenMinutes)
+	t.DownMinutes += int(h.DownMinutes)
+	t.LongestBusyRun = max(t.LongestBusyRun, h.LongestBusyRun)
+	t.PeakCores = max(t.PeakCores, h.PeakCores)
 }
 
 // scanMinutes makes one pass over a week of minutes: idle ratios per

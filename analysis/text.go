@@ -1,211 +1,205 @@
 package analysis
 
-import (
-	"math"
-	"strconv"
-	"time"
-)
+import "github.com/fleetscope/fleetscope/config"
 
-// textBuilder writes all reason texts of one Result into one buffer, so a
-// Result costs two allocations (its Reasons and one string backing every
-// Text) however many reasons it has.
-type textBuilder struct {
-	b       []byte
-	pending []pendingReason
-}
+// This file holds the words of Analyze: every reason's text is written
+// here, from a decision and the figures it was made on, into one buffer
+// (see textBuilder).
 
-type pendingReason struct {
-	code       string
-	start, end int
-	blocker    bool
-}
-
-func (t *textBuilder) reset() {
-	t.b = t.b[:0]
-	t.pending = t.pending[:0]
-}
-
-// begin starts a reason; its text is whatever is appended until the next
-// begin or finish.
-func (t *textBuilder) begin(code string, blocker bool) *textBuilder {
-	t.close()
-	t.pending = append(t.pending, pendingReason{code: code, start: len(t.b), end: -1, blocker: blocker})
-	return t
-}
-
-func (t *textBuilder) close() {
-	if n := len(t.pending); n > 0 && t.pending[n-1].end < 0 {
-		t.pending[n-1].end = len(t.b)
-	}
-}
-
-// finish hands the reasons to r: Blockers and Reasons share one backing
-// array, each in the order begun.
-func (t *textBuilder) finish(r *Result) {
-	t.close()
-	if len(t.pending) == 0 {
-		return
-	}
-	s := string(t.b)
-	out := make([]Reason, 0, len(t.pending))
-	for _, blocker := range [...]bool{true, false} {
-		for _, p := range t.pending {
-			if p.blocker == blocker {
-				out = append(out, Reason{Code: p.code, Text: s[p.start:p.end]})
-			}
+// render states d: its blockers, then its other reasons, each once, in
+// the order of their codes, into fa.r's Blockers and Reasons.
+func render(t *textBuilder, fa *facts, d *decision) {
+	t.reset()
+	blockers := d.blockers()
+	for c := range numCodes {
+		if blockers.has(c) {
+			blockerText(t.begin(c.String(), true), fa, d, c)
 		}
 	}
-	nb := 0
-	for _, p := range t.pending {
-		if p.blocker {
-			nb++
+	for c := range numCodes {
+		if d.reasons.has(c) {
+			reasonText(t.begin(c.String(), false), fa, d, c)
 		}
 	}
-	if nb > 0 {
-		r.Blockers = out[:nb:nb]
-	}
-	if nb < len(out) {
-		r.Reasons = out[nb:]
-	}
+	t.finish(fa.r)
 }
 
-func (t *textBuilder) s(s string) *textBuilder {
-	t.b = append(t.b, s...)
-	return t
-}
-
-func (t *textBuilder) int(n int) *textBuilder {
-	t.b = strconv.AppendInt(t.b, int64(n), 10)
-	return t
-}
-
-// times writes how many times something happened: never, once, n times.
-func (t *textBuilder) times(n int) *textBuilder {
-	switch n {
-	case 0:
-		return t.s("never")
-	case 1:
-		return t.s("once")
-	}
-	return t.int(n).s(" times")
-}
-
-// num writes v with prec decimals, without trailing zeros.
-func (t *textBuilder) num(v float64, prec int) *textBuilder {
-	start := len(t.b)
-	t.b = strconv.AppendFloat(t.b, v, 'f', prec, 64)
-	if prec > 0 {
-		i := len(t.b)
-		for i > start && t.b[i-1] == '0' {
-			i--
+// blockerText writes why c rules out the platforms it blocks, naming them
+// where the platforms differ.
+func blockerText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
+	r, cfg := fa.r, fa.cfg
+	cur := cfg.Prices.Currency
+	ps, n := d.blockedBy(c)
+	switch c {
+	case codeGPU:
+		t.s("a GPU is attached, which ").names(cfg, ps[:n]).s(" cannot provide")
+	case codePodSandbox:
+		t.s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
+	case codeRestarting:
+		t.s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" (").pct(float64(r.DownFor) / float64(r.ObservedFor)).
+			s(" of the time observed): its idle time is downtime; fix it before moving it")
+	case codeListener:
+		t.s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes, an always-on server, which ").
+			names(cfg, ps[:n]).s(" cannot run: it invokes handlers, it connects to no port")
+	case codeLatencyCritical:
+		t.s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")
+	case codeBurstTooLong:
+		if r.DutyCycled {
+			t.s("longest run of work ")
+		} else {
+			t.s("longest burst of activity ")
 		}
-		if i > start && t.b[i-1] == '.' {
-			i--
+		t.dur(d.longest).s(" exceeds the limit of ").limits(cfg, ps[:n], c)
+	case codeMemoryTooLarge:
+		t.s("peak working set ").mib(r.WorkingSetMax).s(" exceeds the limit of ").limits(cfg, ps[:n], c)
+	case codeCPUTooLarge:
+		t.s("peak CPU ").num(d.peakCPU, 2).s(" cores exceeds the limit of ").limits(cfg, ps[:n], c)
+	case codeLocalDiskWrites:
+		t.s("writes ").num(fa.writeRate, 0).s(" B/s to local disk while active (idle floor ").num(fa.diskFloor, 0).s(" B/s): it keeps state")
+	case codeNotIdleEnough:
+		if r.ObservedFor == 0 {
+			t.s("never observed")
+		} else {
+			t.s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed, below the ").pct(cfg.CandidateIdleRatio).s(" needed")
 		}
-		t.b = t.b[:i]
-	}
-	return t
-}
-
-// pct writes a ratio as a percentage with one decimal.
-func (t *textBuilder) pct(v float64) *textBuilder {
-	t.b = strconv.AppendFloat(t.b, v*100, 'f', 1, 64)
-	t.b = append(t.b, '%')
-	return t
-}
-
-// money writes an amount with its currency: cents for amounts of at least
-// 1, four decimals below, so small idle costs do not read as zero.
-func (t *textBuilder) money(v float64, currency string) *textBuilder {
-	prec := 2
-	if math.Abs(v) < 1 {
-		prec = 4
-	}
-	t.b = strconv.AppendFloat(t.b, v, 'f', prec, 64)
-	if currency != "" {
-		t.b = append(t.b, ' ')
-		t.b = append(t.b, currency...)
-	}
-	return t
-}
-
-// moneyRange writes "lo to hi", or a single amount when both read the
-// same.
-func (t *textBuilder) moneyRange(lo, hi float64, currency string) *textBuilder {
-	start := len(t.b)
-	t.money(lo, currency)
-	mid := len(t.b)
-	t.money(hi, currency)
-	if string(t.b[start:mid]) == string(t.b[mid:]) {
-		t.b = t.b[:mid]
-		return t
-	}
-	t.b = t.b[:mid]
-	return t.s(" to ").money(hi, currency)
-}
-
-// durRange writes "lo to hi", or a single duration when both read the
-// same.
-func (t *textBuilder) durRange(lo, hi time.Duration) *textBuilder {
-	start := len(t.b)
-	t.dur(lo)
-	mid := len(t.b)
-	t.dur(hi)
-	if string(t.b[start:mid]) == string(t.b[mid:]) {
-		t.b = t.b[:mid]
-		return t
-	}
-	t.b = t.b[:mid]
-	return t.s(" to ").dur(hi)
-}
-
-func (t *textBuilder) mib(bytes uint64) *textBuilder {
-	t.b = strconv.AppendFloat(t.b, float64(bytes)/(1<<20), 'f', 0, 64)
-	t.b = append(t.b, " MiB"...)
-	return t
-}
-
-// dur writes d compactly (3d4h, 2h5m, 15m, 30s) without the allocation
-// of Duration.String.
-func (t *textBuilder) dur(d time.Duration) *textBuilder {
-	switch {
-	case d >= 24*time.Hour:
-		t.int(int(d / (24 * time.Hour))).s("d").int(int(d % (24 * time.Hour) / time.Hour)).s("h")
-	case d >= time.Hour:
-		t.int(int(d / time.Hour)).s("h").int(int(d % time.Hour / time.Minute)).s("m")
-	case d >= time.Minute:
-		t.int(int(d / time.Minute)).s("m")
-		if s := d % time.Minute / time.Second; s != 0 {
-			t.int(int(s)).s("s")
+	case codeNotCheaper:
+		for i, p := range ps[:n] {
+			t.and(i).s("as ").s(platformOf(cfg, p).Name).s(" ").money(d.fits[p].cost, cur)
 		}
-	default:
-		t.int(int(d / time.Second)).s("s")
+		t.s(" a month is not less than ").money(r.CurrentMonthlyCost, cur).s(" now")
+	case codeSavingTooSmall:
+		for i, p := range ps[:n] {
+			t.and(i).s("as ").s(platformOf(cfg, p).Name).s(" it would save ").money(r.CurrentMonthlyCost-d.fits[p].cost, cur)
+		}
+		t.s(" a month, less than the ").money(cfg.MinSavingPerMonth, cur).s(" a candidate must save")
+	}
+}
+
+// and writes the " and " before the i-th item of a list.
+func (t *textBuilder) and(i int) *textBuilder {
+	if i > 0 {
+		t.s(" and ")
 	}
 	return t
 }
 
-// hourRanges writes hours of the day as UTC ranges, e.g. "00-06, 22-23".
-func (t *textBuilder) hourRanges(hours []int) *textBuilder {
-	for i := 0; i < len(hours); {
-		j := i
-		for j+1 < len(hours) && hours[j+1] == hours[j]+1 {
-			j++
-		}
-		if i > 0 {
-			t.s(", ")
-		}
-		t.hour(hours[i])
-		if j > i {
-			t.s("-").hour(hours[j])
-		}
-		i = j + 1
+// names writes the names of ps.
+func (t *textBuilder) names(cfg *config.AnalysisConfig, ps []platformID) *textBuilder {
+	for i, p := range ps {
+		t.and(i).s(platformOf(cfg, p).Name)
 	}
 	return t
 }
 
-func (t *textBuilder) hour(h int) *textBuilder {
-	if h < 10 {
-		t.b = append(t.b, '0')
+// limits writes "<limit> (<platform>)" for each of ps, the limit that
+// c, codeBurstTooLong, codeMemoryTooLarge or codeCPUTooLarge, exceeds.
+func (t *textBuilder) limits(cfg *config.AnalysisConfig, ps []platformID, c reasonCode) *textBuilder {
+	for i, id := range ps {
+		p := platformOf(cfg, id)
+		t.and(i)
+		switch c {
+		case codeBurstTooLong:
+			t.dur(p.MaxDuration)
+		case codeCPUTooLarge:
+			t.num(p.MaxVCPUs, 2).s(" vCPUs")
+		default:
+			t.mib(p.MaxMemoryMiB << 20)
+		}
+		t.s(" (").s(p.Name).s(")")
 	}
-	return t.int(h)
+	return t
+}
+
+// reasonText writes the reason c for the verdict, with its numbers.
+func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
+	r, cfg := fa.r, fa.cfg
+	var p *config.PlatformConfig
+	if d.platform != noPlatform {
+		p = platformOf(cfg, d.platform)
+	}
+	switch c {
+	case codeInsufficientData:
+		if r.ObservedFor == 0 {
+			t.s("no data in the last 7 days")
+		} else {
+			t.s("observed ").dur(r.ObservedFor).s(" of the ").dur(cfg.MinObservation).s(" needed for a verdict")
+		}
+	case codeIdleRatioHigh:
+		if r.DutyCycled {
+			t.s("busy in ").pct(r.BusyRatio).s(" of the sampled time of the ").dur(r.ObservedFor).
+				s(" observed, though active in ").pct(1 - r.IdleRatio7d).s(" of its minutes: work in pieces shorter than a minute (candidates from ").
+				pct(cfg.CandidateIdleRatio).s(" idle)")
+		} else {
+			t.s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")
+		}
+	case codeShortBursts:
+		if r.DutyCycled {
+			t.int(r.BusyRuns).s(" runs of work, longest ").dur(r.LongestBusyRun)
+		} else {
+			t.int(r.Bursts.Count).s(" bursts of activity, p95 ").dur(r.Bursts.P95).s(", longest ").dur(r.Bursts.Max)
+		}
+		t.s(", within the ").s(p.Name).s(" limit of ").dur(p.MaxDuration)
+	case codeCheaper:
+		cheaperText(t, fa, p, &d.fits[d.platform])
+	case codeListener:
+		t.s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes: ").s(p.Name).s(" sends requests to that port")
+	case codeAlwaysIdleHours:
+		t.s("idle every observed day for ").int(d.scheduleHours).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
+			s("); stopping it then saves about ").money(d.scheduleSaving, cfg.Prices.Currency).s(" a month")
+	case codeOverReserved:
+		overText(t, fa, d)
+	case codeReservationUsed:
+		t.s("p95 uses ").num(r.CPUP95, 3).s(" of ").num(r.Reserved.CPUCores, 3).s(" cores (").s(r.Reserved.CPUSource).
+			s(") and ").mib(r.WorkingSetP95).s(" of ").mib(r.Reserved.MemoryBytes).s(" (").s(r.Reserved.MemorySource).s(")")
+	case codeGPUCost:
+		gpuText(t, fa)
+	case codeRestarts:
+		t.s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" of the ").dur(r.ObservedFor).
+			s(" observed while its pod lived: the pod kept its reservation, so that time is paid, idle, and in the idle cost")
+	}
+}
+
+// countedFromText says what requests were counted from.
+var countedFromText = [...]string{fromAccepts: "accepted connections", fromRuns: "runs of work", fromBursts: "bursts"}
+
+// cheaperText states the serverless cost's range on p, and its basis.
+func cheaperText(t *textBuilder, fa *facts, p *config.PlatformConfig, f *fit) {
+	r, cur := fa.r, fa.cfg.Prices.Currency
+	t.s("as ").s(p.Name).s(" it would cost ").moneyRange(f.costLow, f.cost, cur).
+		s(" a month instead of ").money(r.CurrentMonthlyCost, cur).s(", saving ").money(r.SavingsPerMonth, cur).s(" at the high end; billed ").
+		durRange(seconds(f.secLow), seconds(f.secHigh)).s(" a month: low, ").num(fa.cpuSeconds, 0).s(" CPU-seconds flat out at ").num(f.vcpus, 3).
+		s(" vCPU; high, busy in ").pct(r.BusyRatio).s(" of the sampled time; ").num(fa.requests, 0).s(" requests, from ").s(countedFromText[fa.requestsFrom])
+}
+
+// overText states the over-reserved parts and what they cost.
+func overText(t *textBuilder, fa *facts, d *decision) {
+	r := fa.r
+	t.s("p95 uses ")
+	if d.overCPU {
+		t.num(r.CPUP95, 3).s(" of ").num(r.Reserved.CPUCores, 3).s(" reserved cores (").s(r.Reserved.CPUSource).s(")")
+	}
+	if d.overCPU && d.overMemory {
+		t.s(" and ")
+	}
+	if d.overMemory {
+		t.mib(r.WorkingSetP95).s(" of ").mib(r.Reserved.MemoryBytes).s(" reserved (").s(r.Reserved.MemorySource).s(")")
+	}
+	t.s("; the unused reservation costs ").money(r.OverReservationWastePerMonth, fa.cfg.Prices.Currency).s(" a month")
+}
+
+// gpuText says what the container's GPUs cost, and that their idleness is
+// inferred.
+func gpuText(t *textBuilder, fa *facts) {
+	r, p := fa.r, &fa.cfg.Prices
+	t.int(r.Reserved.GPUs)
+	if r.Reserved.GPUs == 1 {
+		t.s(" GPU")
+	} else {
+		t.s(" GPUs")
+	}
+	if r.Reserved.GPUsAssumed {
+		t.s(" (the spec grants GPUs without saying how many: 1 assumed)")
+	}
+	t.s(" at ").money(p.GPUHour, p.Currency).s(" an hour each, ").money(float64(r.Reserved.GPUs)*p.GPUHour*HoursPerMonth, p.Currency).
+		s(" a month, are in the cost; GPU idleness is inferred from CPU, network and disk, as no GPU utilisation is read yet")
 }
