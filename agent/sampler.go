@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/fleetscope/fleetscope/collectors/cgroups"
@@ -32,7 +31,7 @@ const limitsRefresh = time.Minute
 const reopenBackoff = 30 * time.Second
 
 // tracked is the sampler's private state for one container. Stats are
-// read into cur in place; prev keeps the last good sample for rates.
+// read into cur in place.
 type tracked struct {
 	c      *containerd.Container
 	meta   *model.Meta // c as the model publishes it
@@ -44,63 +43,38 @@ type tracked struct {
 	cpuSplit  cgroups.CPUSplit
 	haveSplit bool
 
-	cur, prev       cgroups.Stats
-	curOK, prevOK   bool
-	curAt, prevAt   time.Time
-	limits          cgroups.Limits
-	haveLimits      bool
-	limitsAt        time.Time
-	netns           uint64
-	startedAt       time.Time
-	lastErr         string // last logged error, to log each problem once
-	cpuCores        float64
-	ioRead, ioWrite float64
-	haveRates       bool
-	pos             int // index in the snapshot being filled
-	// Deltas since the previous sample, for history.
-	cpuDelta   float64
-	writeDelta uint64
-	deltaSpan  time.Duration
-	fresh      bool // read in the current pass
+	cur   cgroups.Stats
+	curOK bool
+	// use derives rates from successive good samples: CPU time, bytes
+	// read, bytes written, in the order of useCPU, useRead, useWrite.
+	use        counters
+	limits     cgroups.Limits
+	haveLimits bool
+	limitsAt   time.Time
+	netns      uint64
+	startedAt  time.Time
+	lastErr    string // last logged error, to log each problem once
+	pos        int    // index in the snapshot being filled
+	fresh      bool   // read in the current pass
 }
 
-// netTracked is one network namespace's reader and previous counters.
-type netTracked struct {
-	r         *netstat.Reader
-	stats     netstat.Stats
-	prevRx    uint64
-	prevTx    uint64
-	prevAt    time.Time
-	havePrev  bool
-	seen      bool // touched this tick
-	owner     *tracked
-	rxRate    float64
-	txRate    float64
-	haveRates bool
-	ok        bool
-	// Deltas since the previous read, for history.
-	rxDelta, txDelta, acceptDelta uint64
-	prevAccepts                   uint64
-	tcpAt                         time.Time // last read of net/snmp
-	listenDue                     time.Time // next look for listening sockets
-	fresh                         bool      // read in the current pass
+// The order of a container's counters in tracked.use.
+const (
+	useCPU = iota
+	useRead
+	useWrite
+)
+
+// cpuSeconds is the CPU time of the last good step, for history.
+func (t *tracked) cpuSeconds() float64 { return float64(t.use.delta[useCPU]) / 1e9 }
+
+// cpuCores is the CPU time of the last good step per second.
+func (t *tracked) cpuCores() float64 {
+	if t.use.span <= 0 {
+		return 0
+	}
+	return t.cpuSeconds() / t.use.span.Seconds()
 }
-
-// tcpRefresh is how often the TCP accept counter (net/snmp) is read: it
-// feeds hourly request estimates, so once a minute is plenty.
-const tcpRefresh = time.Minute
-
-// listenRefresh is how often a namespace is searched for listening sockets
-// (the first pages of net/tcp and net/tcp6, unless net/sockstat counts no
-// TCP socket), which costs the kernel a walk of the host's whole
-// connection table wherever there are few sockets: 3.3 ms a namespace on
-// a 2-vCPU VM, more than everything else the agent does for it in that
-// time when done every minute. A listening socket lives as
-// long as its server, so the answer stands for the minutes in between;
-// the first look is at once, so a new server is known as one from its
-// first minute, and the second comes a random part of the interval early
-// so that namespaces found together are not all searched in one tick.
-const listenRefresh = 5 * time.Minute
 
 // Sampler reads every container's cgroup and network namespace once per
 // tick. It is owned by one goroutine; only the snapshots it returns are
@@ -324,13 +298,13 @@ func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tick
 			continue
 		}
 		t.lastErr = ""
-		t.curOK, t.curAt, t.fresh = true, now, true
+		t.curOK, t.fresh = true, true
 		if now.Sub(t.limitsAt) >= limitsRefresh {
 			if err := t.h.Limits(&t.limits); err == nil {
 				t.haveLimits, t.limitsAt = true, now
 			}
 		}
-		s.rates(t)
+		t.use.step(now, t.cur.CPUUsageNanos, t.cur.IOReadBytes, t.cur.IOWriteBytes)
 	}
 	res.cgroupDur = time.Since(start)
 
@@ -349,122 +323,6 @@ func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tick
 	return res
 }
 
-// rates derives per-second figures from the previous good sample. A counter
-// that went backwards (a reset) yields no rate rather than a negative one.
-func (s *Sampler) rates(t *tracked) {
-	t.haveRates = false
-	if t.prevOK {
-		dt := t.curAt.Sub(t.prevAt).Seconds()
-		c, p := &t.cur, &t.prev
-		if dt > 0 && c.CPUUsageNanos >= p.CPUUsageNanos && c.IOReadBytes >= p.IOReadBytes && c.IOWriteBytes >= p.IOWriteBytes {
-			t.deltaSpan = t.curAt.Sub(t.prevAt)
-			t.cpuDelta = float64(c.CPUUsageNanos-p.CPUUsageNanos) / 1e9
-			t.writeDelta = c.IOWriteBytes - p.IOWriteBytes
-			t.cpuCores = t.cpuDelta / dt
-			t.ioRead = float64(c.IOReadBytes-p.IOReadBytes) / dt
-			t.ioWrite = float64(t.writeDelta) / dt
-			t.haveRates = true
-		}
-	}
-	t.prev, t.prevAt, t.prevOK = t.cur, t.curAt, true
-}
-
-// sampleNetworks reads each network namespace once, through its owner: the
-// pod's sandbox when present, else the first container seen in it.
-func (s *Sampler) sampleNetworks(now time.Time) bool {
-	ok := true
-	for _, n := range s.nets {
-		n.seen, n.owner, n.ok, n.fresh = false, nil, false, false
-	}
-	for _, t := range s.order {
-		if !t.curOK || t.netns == 0 || t.netns == s.hostNet {
-			continue
-		}
-		n := s.nets[t.netns]
-		if n == nil {
-			n = &netTracked{}
-			s.nets[t.netns] = n
-		}
-		if n.owner == nil || (t.c.Sandbox && !n.owner.c.Sandbox) {
-			n.owner = t
-		}
-		n.seen = true
-	}
-	for id, n := range s.nets {
-		if !n.seen {
-			if n.r != nil {
-				n.r.Close()
-			}
-			delete(s.nets, id)
-			continue
-		}
-		if n.r == nil {
-			r, err := netstat.NewReader(s.procRoot, int(n.owner.c.Pid), s.keepOpen)
-			if err != nil {
-				if !errors.Is(err, fs.ErrNotExist) {
-					s.netErrs++
-					ok = false
-				}
-				continue
-			}
-			n.r = r
-		}
-		readTCP := now.Sub(n.tcpAt) >= tcpRefresh
-		read := n.r.ReadInterfaces
-		if readTCP {
-			read = n.r.Read
-		}
-		err := read(&n.stats)
-		if err == nil && !now.Before(n.listenDue) {
-			if err = n.r.ReadListening(&n.stats); err == nil {
-				next := listenRefresh
-				if n.listenDue.IsZero() {
-					next -= rand.N(listenRefresh / 2)
-				}
-				n.listenDue = now.Add(next)
-			}
-		}
-		if err != nil {
-			// The reading process may have exited while the namespace
-			// lives on; reopen through the current owner next tick.
-			n.r.Close()
-			n.r = nil
-			if !errors.Is(err, fs.ErrNotExist) {
-				s.netErrs++
-				ok = false
-				s.log.Warn("reading network counters", "owner", n.owner.c.Key(), "err", err)
-			}
-			continue
-		}
-		n.ok, n.fresh = true, true
-		// The interfaces beyond the collector's bound count in the
-		// totals too: a flood of them hides no traffic.
-		rx, tx := n.stats.Others.RxBytes, n.stats.Others.TxBytes
-		for i := range n.stats.Interfaces {
-			rx += n.stats.Interfaces[i].RxBytes
-			tx += n.stats.Interfaces[i].TxBytes
-		}
-		n.haveRates = false
-		n.rxDelta, n.txDelta, n.acceptDelta = 0, 0, 0
-		if n.havePrev && rx >= n.prevRx && tx >= n.prevTx {
-			if dt := now.Sub(n.prevAt).Seconds(); dt > 0 {
-				n.rxDelta, n.txDelta = rx-n.prevRx, tx-n.prevTx
-				n.rxRate = float64(n.rxDelta) / dt
-				n.txRate = float64(n.txDelta) / dt
-				n.haveRates = true
-				if readTCP && !n.tcpAt.IsZero() && n.stats.TCPPassiveOpens >= n.prevAccepts {
-					n.acceptDelta = n.stats.TCPPassiveOpens - n.prevAccepts
-				}
-			}
-		}
-		n.prevRx, n.prevTx, n.prevAt, n.havePrev = rx, tx, now, true
-		if readTCP {
-			n.prevAccepts, n.tcpAt = n.stats.TCPPassiveOpens, now
-		}
-	}
-	return ok
-}
-
 // fill copies the tick's results into snap.
 func (s *Sampler) fill(snap *model.Snapshot) {
 	snap.Containers = make([]model.Container, len(s.order))
@@ -479,60 +337,15 @@ func (s *Sampler) fill(snap *model.Snapshot) {
 		sc.StartedAt = t.startedAt
 		if t.curOK {
 			sc.Sampled, sc.Usage = true, usageOf(&t.cur)
-			sc.HaveRates = t.haveRates
-			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores, t.ioRead, t.ioWrite
-			if t.haveRates && t.fresh {
-				sc.Delta = model.Delta{Valid: true, Interval: t.deltaSpan, CPUSeconds: t.cpuDelta, DiskWriteBytes: t.writeDelta}
+			sc.HaveRates = t.use.ok
+			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores(), t.use.rate(useRead), t.use.rate(useWrite)
+			if t.use.ok && t.fresh {
+				sc.Delta = model.Delta{Valid: true, Interval: t.use.span, CPUSeconds: t.cpuSeconds(), DiskWriteBytes: t.use.delta[useWrite]}
 			}
 		}
 		sc.Limits = resolveLimits(t.meta.Spec, &t.limits, t.haveLimits)
 	}
-	nIf := 0
-	for _, n := range s.nets {
-		if n.ok {
-			nIf += len(n.stats.Interfaces)
-		}
-	}
-	snap.Interfaces = make([]model.Interface, 0, nIf)
-	snap.Networks = snap.Networks[:0]
-	netIndex := make(map[uint64]int, len(s.nets))
-	for id, n := range s.nets {
-		// A pass over new containers only keeps last tick's networks, whose
-		// owner may have left the inventory since.
-		if !n.ok || n.owner == nil || n.owner.pos < 0 {
-			continue
-		}
-		from := len(snap.Interfaces)
-		for j := range n.stats.Interfaces {
-			snap.Interfaces = append(snap.Interfaces, interfaceOf(&n.stats.Interfaces[j]))
-		}
-		owner := n.owner.pos
-		netIndex[id] = len(snap.Networks)
-		snap.Networks = append(snap.Networks, model.Network{
-			Owner:           owner,
-			Interfaces:      snap.Interfaces[from:len(snap.Interfaces):len(snap.Interfaces)],
-			Others:          interfaceOf(&n.stats.Others),
-			OtherInterfaces: n.stats.OthersCount,
-			TCPPassiveOpens: n.stats.TCPPassiveOpens,
-			HaveTCP:         n.stats.HaveTCP,
-			HaveRates:       n.haveRates,
-			RxBytesPerSec:   n.rxRate,
-			TxBytesPerSec:   n.txRate,
-		})
-	}
-	// Every container of a namespace points at its network, so the API can
-	// show pod traffic next to each container without double counting.
-	for i, t := range s.order {
-		if j, ok := netIndex[t.netns]; ok && t.curOK {
-			snap.Containers[i].Network = j
-			n := s.nets[t.netns]
-			d := &snap.Containers[i].Delta
-			if n.haveRates && n.fresh && t.fresh {
-				d.NetRxBytes, d.NetTxBytes, d.TCPAccepts = n.rxDelta, n.txDelta, n.acceptDelta
-			}
-			d.Listening = n.stats.HaveListen && n.stats.Listening
-		}
-	}
+	s.fillNetworks(snap)
 }
 
 // Sources returns the discovered records behind the last filled
@@ -561,8 +374,6 @@ func (s *Sampler) Close() {
 		s.closeTracked(t)
 	}
 	for _, n := range s.nets {
-		if n.r != nil {
-			n.r.Close()
-		}
+		n.close()
 	}
 }
