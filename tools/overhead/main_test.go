@@ -255,7 +255,7 @@ func TestComparisons(t *testing.T) {
 }
 
 func TestPlanPods(t *testing.T) {
-	f := &fleet{busy: 2}
+	f := &containerSet{busy: 2}
 	size := func(plan []podPlan) (n int) {
 		for _, p := range plan {
 			n += 1 + len(p.busy)
