@@ -124,6 +124,25 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	}
 	q.base = base
 
+	byNode, err := q.containers(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.analyses(ctx, byNode); err != nil {
+		return nil, err
+	}
+	if err := q.runs(ctx, byNode, o); err != nil {
+		return nil, err
+	}
+	out := make([]report.Report, 0, len(byNode))
+	for _, r := range byNode {
+		out = append(out, *r)
+	}
+	return out, nil
+}
+
+// containers reads every container's info series into a report per node.
+func (q *querier) containers(ctx context.Context, o Options) (map[string]*report.Report, error) {
 	info, err := q.vector(ctx, schema.ContainerInfo.PromName())
 	if err != nil {
 		return nil, err
@@ -131,7 +150,6 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	if len(info) == 0 {
 		return nil, fmt.Errorf("%s: %w (%s is empty: are the agents scraped, or their OTLP data translated to Prometheus names?)", q.shown, ErrNoData, schema.ContainerInfo.PromName())
 	}
-	type key struct{ node, id string }
 	byNode := map[string]*report.Report{}
 	for _, s := range info {
 		l := s.labels
@@ -149,6 +167,52 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		}
 		r.Containers = append(r.Containers, c)
 	}
+	return byNode, nil
+}
+
+// analysisFields are the analysis series a report reads back, each with
+// where its value goes.
+var analysisFields = []struct {
+	m   *schema.Metric
+	set func(a *report.Analysis, s *sample, v float64)
+}{
+	{&schema.ServerlessFit, func(a *report.Analysis, _ *sample, v float64) { a.Score = int(math.Round(v * 100)) }},
+	{&schema.ServerlessVerdict, func(a *report.Analysis, s *sample, _ float64) {
+		a.Verdict, a.Platform = s.labels[labelVerdict], s.labels[labelPlatform]
+	}},
+	{&schema.Cost, func(a *report.Analysis, _ *sample, v float64) {
+		a.CurrentMonthlyCost = monthly(&schema.Cost, v)
+		a.CostPerHour = a.CurrentMonthlyCost / analysis.HoursPerMonth
+	}},
+	{&schema.IdleCost, func(a *report.Analysis, _ *sample, v float64) {
+		a.IdleCostPerMonth = monthly(&schema.IdleCost, v)
+		a.IdleCostPerHour = a.IdleCostPerMonth / analysis.HoursPerMonth
+	}},
+	{&schema.OverReservationCost, func(a *report.Analysis, _ *sample, v float64) {
+		a.OverReservedPerMon = monthly(&schema.OverReservationCost, v)
+	}},
+	{&schema.ServerlessCost, func(a *report.Analysis, _ *sample, v float64) {
+		a.ServerlessMonthly = monthly(&schema.ServerlessCost, v)
+	}},
+	{&schema.ServerlessSavings, func(a *report.Analysis, _ *sample, v float64) {
+		a.SavingsPerMonth = monthly(&schema.ServerlessSavings, v)
+	}},
+	{&schema.IdleRatio, func(a *report.Analysis, s *sample, v float64) { a.IdleRatio[s.labels[labelWindow]] = v }},
+	{&schema.ObservedTime, func(a *report.Analysis, _ *sample, v float64) { a.ObservedSeconds = v }},
+	{&schema.ServerlessReason, func(a *report.Analysis, s *sample, _ float64) {
+		r := report.Reason{Code: s.labels[labelReasonCode], Text: s.labels[labelReasonCode]}
+		if s.labels[labelReasonKind] == "blocker" {
+			a.Blockers = append(a.Blockers, r)
+		} else {
+			a.Reasons = append(a.Reasons, r)
+		}
+	}},
+}
+
+// analyses reads the analysis series into the containers of byNode; a
+// container gets an analysis once a series of one is found.
+func (q *querier) analyses(ctx context.Context, byNode map[string]*report.Report) error {
+	type key struct{ node, id string }
 	// Pointers into the slices are stable once every append is done.
 	index := map[key]*report.Container{}
 	for _, r := range byNode {
@@ -167,47 +231,10 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		}
 		return c.Analysis
 	}
-
-	fields := []struct {
-		m   *schema.Metric
-		set func(a *report.Analysis, s *sample, v float64)
-	}{
-		{&schema.ServerlessFit, func(a *report.Analysis, _ *sample, v float64) { a.Score = int(math.Round(v * 100)) }},
-		{&schema.ServerlessVerdict, func(a *report.Analysis, s *sample, _ float64) {
-			a.Verdict, a.Platform = s.labels[labelVerdict], s.labels[labelPlatform]
-		}},
-		{&schema.Cost, func(a *report.Analysis, _ *sample, v float64) {
-			a.CurrentMonthlyCost = monthly(&schema.Cost, v)
-			a.CostPerHour = a.CurrentMonthlyCost / analysis.HoursPerMonth
-		}},
-		{&schema.IdleCost, func(a *report.Analysis, _ *sample, v float64) {
-			a.IdleCostPerMonth = monthly(&schema.IdleCost, v)
-			a.IdleCostPerHour = a.IdleCostPerMonth / analysis.HoursPerMonth
-		}},
-		{&schema.OverReservationCost, func(a *report.Analysis, _ *sample, v float64) {
-			a.OverReservedPerMon = monthly(&schema.OverReservationCost, v)
-		}},
-		{&schema.ServerlessCost, func(a *report.Analysis, _ *sample, v float64) {
-			a.ServerlessMonthly = monthly(&schema.ServerlessCost, v)
-		}},
-		{&schema.ServerlessSavings, func(a *report.Analysis, _ *sample, v float64) {
-			a.SavingsPerMonth = monthly(&schema.ServerlessSavings, v)
-		}},
-		{&schema.IdleRatio, func(a *report.Analysis, s *sample, v float64) { a.IdleRatio[s.labels[labelWindow]] = v }},
-		{&schema.ObservedTime, func(a *report.Analysis, _ *sample, v float64) { a.ObservedSeconds = v }},
-		{&schema.ServerlessReason, func(a *report.Analysis, s *sample, _ float64) {
-			r := report.Reason{Code: s.labels[labelReasonCode], Text: s.labels[labelReasonCode]}
-			if s.labels[labelReasonKind] == "blocker" {
-				a.Blockers = append(a.Blockers, r)
-			} else {
-				a.Reasons = append(a.Reasons, r)
-			}
-		}},
-	}
-	for _, f := range fields {
+	for _, f := range analysisFields {
 		vec, err := q.vector(ctx, f.m.PromName())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range vec {
 			s := &vec[i]
@@ -222,14 +249,7 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 			}
 		}
 	}
-	if err := q.runs(ctx, byNode, o); err != nil {
-		return nil, err
-	}
-	out := make([]report.Report, 0, len(byNode))
-	for _, r := range byNode {
-		out = append(out, *r)
-	}
-	return out, nil
+	return nil
 }
 
 // runs reads the Jobs' and CronJobs' runs into each node's report.
