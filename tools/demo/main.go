@@ -44,6 +44,29 @@ type demoContainer struct {
 	opts testenv.RunOptions
 }
 
+// podLabels are the CRI labels of a container of pod name, as containerd's
+// CRI plugin sets them; kind is "sandbox" or "container".
+func podLabels(name, kind, container string) map[string]string {
+	l := map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": "demo",
+		"io.kubernetes.pod.uid": name + "-uid", "io.cri-containerd.kind": kind}
+	if container != "" {
+		l["io.kubernetes.container.name"] = container
+	}
+	return l
+}
+
+// demoContainers are an idle, a bursty and a busy container, so that the
+// report shows different verdicts.
+var demoContainers = []demoContainer{
+	{"idle: sleeps all day", testenv.RunOptions{ID: "idle-worker", Labels: podLabels("idle-worker", "container", "worker"),
+		Args: []string{"sleep", "86400"}, CPUQuota: 100000, MemoryLimit: 512 << 20}},
+	{"bursty: 1 s of work every 20 s", testenv.RunOptions{ID: "cron-like", Labels: podLabels("cron-like", "container", "job"),
+		Args:     []string{"sh", "-c", "while :; do end=$(($(date +%s)+1)); while [ $(date +%s) -lt $end ]; do :; done; sleep 20; done"},
+		CPUQuota: 50000, MemoryLimit: 256 << 20}},
+	{"busy: half a core, always", testenv.RunOptions{ID: "busy-api", Labels: podLabels("busy-api", "container", "api"),
+		Args: []string{"sh", "-c", "while :; do :; done"}, CPUQuota: 50000, CPUShares: 262144, CgroupsPath: "/fleetscope-demo-busy"}},
+}
+
 func run(duration time.Duration, bin string, keep bool) error {
 	if duration < 2*time.Minute {
 		return fmt.Errorf("-duration must be at least 2m: history counts whole minutes")
@@ -76,53 +99,16 @@ func run(duration time.Duration, bin string, keep bool) error {
 		step("cleaning up containers and containerd")
 		d.Cleanup(context.Background())
 	}()
-
-	pod := func(name, kind, container string) map[string]string {
-		l := map[string]string{"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": "demo",
-			"io.kubernetes.pod.uid": name + "-uid", "io.cri-containerd.kind": kind}
-		if container != "" {
-			l["io.kubernetes.container.name"] = container
-		}
-		return l
-	}
-	cs := []demoContainer{
-		{"idle: sleeps all day", testenv.RunOptions{ID: "idle-worker", Labels: pod("idle-worker", "container", "worker"),
-			Args: []string{"sleep", "86400"}, CPUQuota: 100000, MemoryLimit: 512 << 20}},
-		{"bursty: 1 s of work every 20 s", testenv.RunOptions{ID: "cron-like", Labels: pod("cron-like", "container", "job"),
-			Args:     []string{"sh", "-c", "while :; do end=$(($(date +%s)+1)); while [ $(date +%s) -lt $end ]; do :; done; sleep 20; done"},
-			CPUQuota: 50000, MemoryLimit: 256 << 20}},
-		{"busy: half a core, always", testenv.RunOptions{ID: "busy-api", Labels: pod("busy-api", "container", "api"),
-			Args: []string{"sh", "-c", "while :; do :; done"}, CPUQuota: 50000, CPUShares: 262144, CgroupsPath: "/fleetscope-demo-busy"}},
-	}
-	step("running demo containers in namespace k8s.io")
-	for _, c := range cs {
-		c.opts.Namespace = "k8s.io"
-		c.opts.CPUPeriod = 100000
-		if _, err := d.Run(ctx, c.opts); err != nil {
-			return fmt.Errorf("container %s: %w", c.opts.ID, err)
-		}
-		fmt.Printf("    %-12s %s\n", c.opts.ID, c.what)
+	if err := runContainers(ctx, d); err != nil {
+		return err
 	}
 
 	addr, err := testenv.FreeAddr()
 	if err != nil {
 		return err
 	}
-	cfg := filepath.Join(dir, "fleetscope.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(
-		"containerd:\n  socket: %s\n  storage_interval: 10s\nsampling:\n  interval: 2s\nweb:\n  listen_address: %s\nlog:\n  format: text\n"+
-			"history:\n  state_file: %s\n  checkpoint_interval: 30s\nanalysis:\n  min_observation: %s\n",
-		d.Socket, addr, filepath.Join(dir, "state.bin"), minObservation(duration))), 0o644); err != nil {
-		return err
-	}
-	step("starting the agent: fleetscope run --config " + cfg)
-	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	agent, logPath, err := startAgent(bin, dir, d.Socket, addr, duration)
 	if err != nil {
-		return err
-	}
-	agent := exec.Command(bin, "run", "--config", cfg)
-	agent.Stdout, agent.Stderr = logf, logf
-	if err := agent.Start(); err != nil {
 		return err
 	}
 	defer func() {
@@ -137,9 +123,60 @@ func run(duration time.Duration, bin string, keep bool) error {
 	case <-ctx.Done():
 		return nil
 	}
+	if err := show(ctx, bin, addr, logPath); err != nil {
+		return err
+	}
+	if keep {
+		step("running until Ctrl-C")
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// runContainers starts demoContainers in namespace k8s.io.
+func runContainers(ctx context.Context, d *testenv.Daemon) error {
+	step("running demo containers in namespace k8s.io")
+	for _, c := range demoContainers {
+		c.opts.Namespace = "k8s.io"
+		c.opts.CPUPeriod = 100000
+		if _, err := d.Run(ctx, c.opts); err != nil {
+			return fmt.Errorf("container %s: %w", c.opts.ID, err)
+		}
+		fmt.Printf("    %-12s %s\n", c.opts.ID, c.what)
+	}
+	return nil
+}
+
+// startAgent writes the agent's configuration for the containerd at socket
+// into dir and starts it listening on addr, logging into dir.
+func startAgent(bin, dir, socket, addr string, duration time.Duration) (*exec.Cmd, string, error) {
+	cfg := filepath.Join(dir, "fleetscope.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(
+		"containerd:\n  socket: %s\n  storage_interval: 10s\nsampling:\n  interval: 2s\nweb:\n  listen_address: %s\nlog:\n  format: text\n"+
+			"history:\n  state_file: %s\n  checkpoint_interval: 30s\nanalysis:\n  min_observation: %s\n",
+		socket, addr, filepath.Join(dir, "state.bin"), minObservation(duration))), 0o644); err != nil {
+		return nil, "", err
+	}
+	step("starting the agent: fleetscope run --config " + cfg)
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	defer logf.Close() // the agent has its own copy
+	agent := exec.Command(bin, "run", "--config", cfg)
+	agent.Stdout, agent.Stderr = logf, logf
+	if err := agent.Start(); err != nil {
+		return nil, "", err
+	}
+	return agent, logf.Name(), nil
+}
+
+// show prints what the agent at addr found: its metrics as a table, then
+// its report.
+func show(ctx context.Context, bin, addr, logPath string) error {
 	body, err := get("http://" + addr + "/metrics")
 	if err != nil {
-		return fmt.Errorf("scraping the agent: %w (log: %s)", err, logf.Name())
+		return fmt.Errorf("scraping the agent: %w (log: %s)", err, logPath)
 	}
 	printTable(os.Stdout, body)
 
@@ -151,10 +188,6 @@ func run(duration time.Duration, bin string, keep bool) error {
 		return fmt.Errorf("fleetscope report: %w", err)
 	}
 	fmt.Println()
-	if keep {
-		step("running until Ctrl-C")
-		<-ctx.Done()
-	}
 	return nil
 }
 
