@@ -22,6 +22,8 @@ type Inventory interface {
 	Containers(dst []*containerd.Container) ([]*containerd.Container, uint64)
 }
 
+var _ Inventory = (*containerd.Discovery)(nil)
+
 // limitsRefresh is how often cgroup limits are re-read; they change only on
 // an update, so reading them every tick would waste file reads.
 const limitsRefresh = time.Minute

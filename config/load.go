@@ -19,6 +19,8 @@ import (
 // report every problem at once.
 type FieldErrors struct{ Err error }
 
+var _ error = (*FieldErrors)(nil)
+
 func (e *FieldErrors) Error() string { return e.Err.Error() }
 func (e *FieldErrors) Unwrap() error { return e.Err }
 

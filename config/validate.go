@@ -19,6 +19,8 @@ type FieldError struct {
 	Msg   string
 }
 
+var _ error = (*FieldError)(nil)
+
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
 // maxNamespaceLen is containerd's limit on identifier length.

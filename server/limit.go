@@ -170,6 +170,8 @@ type guard struct {
 	perClient map[string]int // at most maxInFlight entries
 }
 
+var _ http.Handler = (*guard)(nil)
+
 func newGuard(next http.Handler, shed func() bool) *guard {
 	return &guard{next: next, shed: shed, perClient: map[string]int{}}
 }

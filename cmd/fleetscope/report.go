@@ -18,6 +18,8 @@ import (
 // listFlag collects a repeatable flag; commas separate values too.
 type listFlag []string
 
+var _ flag.Value = (*listFlag)(nil)
+
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	for item := range strings.SplitSeq(v, ",") {

@@ -41,6 +41,15 @@ func tuneGC() {
 	}
 }
 
+// The agent is the snapshot source of every reader wired here, and the
+// OTLP exporter reports its health back into the agent's snapshots.
+var (
+	_ server.Source      = (*agent.Agent)(nil)
+	_ promtext.Source    = (*agent.Agent)(nil)
+	_ otlp.Source        = (*agent.Agent)(nil)
+	_ agent.ExportHealth = (*otlp.Exporter)(nil)
+)
+
 // cmdRun runs the node agent with its exporters and HTTP server until a
 // signal stops it.
 func cmdRun(args []string, stderr io.Writer) int {

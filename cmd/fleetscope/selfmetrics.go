@@ -22,6 +22,8 @@ type selfCollector struct {
 	cpu, open, max, vsize, vmax, rss, start *prometheus.Desc
 }
 
+var _ prometheus.Collector = (*selfCollector)(nil)
+
 func newSelfCollector(self *procfs.Self, log *slog.Logger) *selfCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &selfCollector{

@@ -52,6 +52,8 @@ type observer struct {
 	values     []string
 }
 
+var _ schema.Sink = (*observer)(nil)
+
 // setKey tells a container's (or the node's) attribute sets apart: the
 // identity kind, the metric's attribute names and their values. Info
 // series take their values from the container's metadata, so the kind

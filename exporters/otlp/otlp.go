@@ -486,6 +486,10 @@ type counting struct {
 	failing          atomic.Bool
 }
 
+// The embedded exporter satisfies this alone; the line marks counting as
+// the exporter the reader is given.
+var _ sdkmetric.Exporter = (*counting)(nil)
+
 // Export implements sdkmetric.Exporter.
 func (c *counting) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
 	err := c.Exporter.Export(ctx, rm)

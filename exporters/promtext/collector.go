@@ -75,6 +75,8 @@ type render struct {
 	extraSet map[string]struct{}
 }
 
+var _ schema.Sink = (*render)(nil)
+
 // New returns a Writer over src.
 func New(src Source, o Options) *Writer {
 	w := &Writer{src: src, version: o.Version, maxSeries: o.MaxSeriesPerMetric, promNames: map[string]string{}}

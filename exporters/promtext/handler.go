@@ -88,6 +88,8 @@ type handler struct {
 	extraAt   time.Time
 }
 
+var _ http.Handler = (*handler)(nil)
+
 // Handler serves w's snapshot text followed by extra's metrics (the Go
 // runtime and process collectors, whose cost does not grow with
 // containers), gzipped when the client accepts it. A failing extra
