@@ -23,6 +23,9 @@ EXTRA_PACKAGES=(
 	prometheus # promtool: checks and unit-tests the alert rules (the service is not started)
 	podman     # builds the container image from the Dockerfile without a registry or Docker engine
 	containernetworking-plugins # the loopback CNI plugin of the node test's pods
+	qemu-system-x86 # the cgroup v2 guest (scripts/guest-cgroupv2.sh), software emulation
+	cpio            # the guest's initramfs
+	e2fsprogs       # mkfs.ext4 -d: the guest's root disk
 )
 
 MIN_GO_MAJOR=1

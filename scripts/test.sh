@@ -132,6 +132,11 @@ header "go test (race, integration)"
 # cmd/fleetscope is the long package: its churn test alone runs 10 minutes.
 FLEETSCOPE_INTEGRATION=1 go test -race -count=1 -timeout 40m ./...
 
+header "cgroup v2 guest (QEMU)"
+# This machine boots cgroup v1; a QEMU guest booted with cgroup v1 off runs
+# the agent against a real containerd with Debian's runc and a current one.
+./scripts/guest-cgroupv2.sh
+
 header "fuzz (${FUZZTIME} per target)"
 # Packages whose tests define fuzz targets; go test -list names them.
 mapfile -t fuzzdirs < <(grep -rlE --include='*_test.go' '^func Fuzz[A-Z0-9_]' . | xargs -r -n1 dirname | sort -u)

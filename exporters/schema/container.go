@@ -14,7 +14,7 @@ var (
 	CPULimit = Metric{Name: "k8s.container.cpu.limit.current", Unit: "{cpu}", Instrument: Gauge,
 		Help: "CPU limit of the container in cores (CFS quota / period); absent when unlimited."}
 	CPURequest = Metric{Name: "k8s.container.cpu.request.current", Unit: "{cpu}", Instrument: Gauge,
-		Help: "CPU request of the container in cores, derived from cgroup CPU shares (shares / 1024); absent without a request, as for a BestEffort pod's 2 shares."}
+		Help: "CPU request of the container in cores (shares / 1024): the OCI spec's shares, else the cgroup's (v2 weight read by the current runtimes' formula); absent without a request, as for a BestEffort pod's 2 shares."}
 	MemoryLimit = Metric{Name: "k8s.container.memory.limit.current", Unit: "By", Instrument: Gauge,
 		Help: "Memory limit of the container; absent when unlimited."}
 	ContainerInfo = Metric{Name: "fleetscope.container.info", Unit: "", Instrument: Gauge,

@@ -33,6 +33,10 @@ type RunOptions struct {
 	// much as a whole nested cgroup, so the default parent can be starved.
 	CgroupsPath string
 
+	// RuncBinary is the runc-compatible binary the shim runs for this
+	// container; empty is the runc on PATH.
+	RuncBinary string
+
 	// NetNSFromPID joins the network namespace of this process, as a pod's
 	// app container joins its sandbox's.
 	NetNSFromPID int
@@ -87,6 +91,9 @@ func (d *Daemon) Run(ctx context.Context, o RunOptions) (int, error) {
 	}
 	if o.MemoryLimit > 0 {
 		args = append(args, "--memory-limit", strconv.FormatUint(o.MemoryLimit, 10))
+	}
+	if o.RuncBinary != "" {
+		args = append(args, "--runc-binary", o.RuncBinary)
 	}
 	if o.CgroupsPath != "" {
 		args = append(args, "--cgroup", o.CgroupsPath)
