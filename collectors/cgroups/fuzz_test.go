@@ -3,32 +3,11 @@ package cgroups
 import (
 	"errors"
 	"math"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/fleetscope/fleetscope/resources"
 )
-
-func FuzzUint(f *testing.F) {
-	for _, s := range []string{"0", "42", "18446744073709551615", "18446744073709551616", "-1", "-9223372036854775808", "+1", "", "1a", "0001"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		digits := s != "" && strings.Trim(s, "0123456789") == ""
-		n, ok := parseUint([]byte(s))
-		want, err := strconv.ParseUint(s, 10, 64)
-		if wantOK := err == nil && digits; ok != wantOK || (ok && n != want) {
-			t.Fatalf("parseUint(%q) = %d, %v; strconv says %d, %v", s, n, ok, want, err)
-		}
-		i, ok := parseInt([]byte(s))
-		wantI, err := strconv.ParseInt(s, 10, 64)
-		wantOK := err == nil && strings.Trim(strings.TrimPrefix(s, "-"), "0123456789") == "" && strings.TrimPrefix(s, "-") != ""
-		if ok != wantOK || (ok && i != wantI) {
-			t.Fatalf("parseInt(%q) = %d, %v; strconv says %d, %v", s, i, ok, wantI, err)
-		}
-	})
-}
 
 func FuzzLimits(f *testing.F) {
 	for _, s := range []string{"max 100000\n", "50000 100000\n", "max\n", "-1\n", "9223372036854771712\n", "100\n", "0\n", ""} {

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
 
 // Options tune a Handle.
@@ -53,12 +55,9 @@ const (
 
 // file is one cgroup file of a Handle.
 type file struct {
-	path []byte // NUL-terminated, so opening it allocates nothing
+	kernfile.File
 	kind kind
-	fd   int // -1 unless kept open
 }
-
-func (f *file) name() string { return string(f.path[:len(f.path)-1]) }
 
 // maxFileSize bounds buffer growth; no cgroup file we read comes close.
 const maxFileSize = 1 << 20
@@ -75,11 +74,6 @@ type Handle struct {
 	limits   []file // read by Limits, never kept open
 	desc     string
 	cpu      cpuSplit // scales the sampled user/system split of Read
-
-	// pread is unix.Pread outside tests, which swap it to simulate a cgroup
-	// removed while its files are open (the kernel then fails reads with
-	// ENODEV, which a regular fixture file never does).
-	pread func(fd int, p []byte, off int64) (int, error)
 }
 
 // Open resolves the files of the container with paths p once, so that Read
@@ -87,7 +81,7 @@ type Handle struct {
 // error: its values are then reported absent in Stats.Have. If the cgroup
 // exists in none of the hierarchies, the error wraps fs.ErrNotExist.
 func (h *Host) Open(p Paths, opt Options) (*Handle, error) {
-	hd := &Handle{host: h, keepOpen: opt.KeepOpen, pread: sysPread, desc: p.String()}
+	hd := &Handle{host: h, keepOpen: opt.KeepOpen, desc: p.String()}
 	var dirs [numCtrl]string
 	found := false
 	for c := range numCtrl {
@@ -204,19 +198,17 @@ func (hd *Handle) resolve(dirs [numCtrl]string) error {
 // addFile checks that path can be opened and appends it to list, keeping
 // the descriptor if keep is set. A missing file is skipped.
 func (hd *Handle) addFile(list *[]file, path string, k kind, keep bool) (bool, error) {
-	f := file{path: append([]byte(path), 0), kind: k, fd: -1}
-	fd, err := sysOpen(f.path)
-	if err != nil {
-		if isGone(err) {
+	f := file{File: kernfile.At(path), kind: k}
+	if err := f.Keep(); err != nil {
+		if kernfile.Vanished(err) {
 			return false, nil
 		}
-		return false, &fs.PathError{Op: "open", Path: path, Err: err}
+		return false, err
 	}
 	if keep {
-		f.fd = fd
 		hd.fds++
 	} else {
-		sysClose(fd)
+		f.Close()
 	}
 	*list = append(*list, f)
 	return true, nil
@@ -250,12 +242,8 @@ func (hd *Handle) Close() error {
 	defer hd.host.mu.Unlock()
 	var first error
 	for i := range hd.files {
-		f := &hd.files[i]
-		if f.fd >= 0 {
-			if err := sysClose(f.fd); err != nil && first == nil {
-				first = &fs.PathError{Op: "close", Path: f.name(), Err: err}
-			}
-			f.fd = -1
+		if err := hd.files[i].Close(); err != nil && first == nil {
+			first = err
 		}
 	}
 	hd.fds = 0
@@ -263,57 +251,16 @@ func (hd *Handle) Close() error {
 	return first
 }
 
-// goneError reports that a cgroup disappeared, which for a container means
-// it exited: normal, not a failure. It matches fs.ErrNotExist.
-type goneError struct {
-	op, path string
-	err      error
-}
-
-func (e *goneError) Error() string {
-	return "cgroups: " + e.op + " " + e.path + ": cgroup is gone: " + e.err.Error()
-}
-
-func (e *goneError) Unwrap() []error { return []error{fs.ErrNotExist, e.err} }
-
-func ioError(op string, f *file, err error) error {
-	if isGone(err) {
-		return &goneError{op: op, path: f.name(), err: err}
-	}
-	return &fs.PathError{Op: op, Path: f.name(), Err: err}
-}
-
 var errClosed = fmt.Errorf("cgroups: handle: %w", fs.ErrClosed)
 
-// load returns the content of f in *bp, growing the buffer when a file does
-// not fit. One read at offset 0 returns a whole cgroup file when the buffer
-// is large enough, because the kernel renders the file in one go.
-func (hd *Handle) load(f *file, bp *[]byte) ([]byte, error) {
-	fd := f.fd
-	if fd < 0 {
-		var err error
-		if fd, err = sysOpen(f.path); err != nil {
-			return nil, ioError("open", f, err)
-		}
-		defer sysClose(fd)
+// load returns the content of f, read into *bp. An error that the cgroup
+// is gone (the container exited) matches fs.ErrNotExist.
+func load(f *file, bp *[]byte) ([]byte, error) {
+	b, err := f.Read(bp, maxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	for {
-		buf := *bp
-		n, err := hd.pread(fd, buf, 0)
-		if err != nil {
-			if isInterrupted(err) {
-				continue
-			}
-			return nil, ioError("read", f, err)
-		}
-		if n < len(buf) {
-			return buf[:n], nil
-		}
-		if len(buf) >= maxFileSize {
-			return nil, fmt.Errorf("cgroups: %s: larger than %d bytes", f.name(), maxFileSize)
-		}
-		*bp = make([]byte, 2*len(buf))
-	}
+	return b, nil
 }
 
 // sample collects what one Read learns before it can be combined.
@@ -345,11 +292,11 @@ func (hd *Handle) Read(s *Stats) error {
 	var sm sample
 	for i := range hd.files {
 		f := &hd.files[i]
-		b, err := hd.load(f, bp)
+		b, err := load(f, bp)
 		if err == nil {
 			err = sm.parse(f.kind, b, s)
 			if err != nil {
-				err = fmt.Errorf("cgroups: %s: %w", f.name(), err)
+				err = fmt.Errorf("cgroups: %s: %w", f.Name(), err)
 			}
 		}
 		if err != nil {
@@ -512,11 +459,11 @@ func (hd *Handle) Limits(l *Limits) error {
 	var cpu int
 	for i := range hd.limits {
 		f := &hd.limits[i]
-		b, err := hd.load(f, bp)
+		b, err := load(f, bp)
 		if err == nil {
 			err = parseLimit(f.kind, b, l, &cpu)
 			if err != nil {
-				err = fmt.Errorf("cgroups: %s: %w", f.name(), err)
+				err = fmt.Errorf("cgroups: %s: %w", f.Name(), err)
 			}
 		}
 		if err != nil {
@@ -596,7 +543,7 @@ func (hd *Handle) readRaw(files []file) (int, error) {
 	}
 	total := 0
 	for i := range files {
-		b, err := hd.load(&files[i], &hd.host.buf)
+		b, err := load(&files[i], &hd.host.buf)
 		if err != nil {
 			return total, err
 		}

@@ -2,10 +2,9 @@ package cgroups
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"math"
 
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 	"github.com/fleetscope/fleetscope/resources"
 )
 
@@ -15,74 +14,17 @@ import (
 
 // ErrMalformed is wrapped by every error about unexpected file content, so a
 // caller can tell bad data from a vanished cgroup or a permission problem.
-var ErrMalformed = errors.New("malformed cgroup file")
-
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
-}
-
-// parseUint parses a non-empty run of ASCII digits, rejecting overflow.
-func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
-}
-
-// parseInt parses an optionally negative decimal that fits in an int64.
-func parseInt(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	u, ok := parseUint(b)
-	if !ok {
-		return 0, false
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, false
-		}
-		return -int64(u), true
-	}
-	if u > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(u), true
-}
-
-// trimSpace drops the trailing newline (and any other trailing blanks) that
-// the kernel prints after a single value.
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 {
-		switch b[len(b)-1] {
-		case '\n', ' ', '\t':
-			b = b[:len(b)-1]
-		default:
-			return b
-		}
-	}
-	return b
-}
+// It is the kernel-file layer's sentinel, which the keyed-file scanner
+// wraps as well.
+var ErrMalformed = kernfile.ErrMalformed
 
 // parseSingle parses a file holding one unsigned number, such as
 // cpuacct.usage, memory.current or pids.current.
 func parseSingle(b []byte) (uint64, error) {
-	v := trimSpace(b)
-	n, ok := parseUint(v)
-	if !ok {
-		return 0, malformed("want one unsigned number, got %q", clip(v))
+	v := kernfile.TrimRight(b)
+	n, err := kernfile.ParseUint(v)
+	if err != nil {
+		return 0, kernfile.Malformed("want one unsigned number, got %q", kernfile.Clip(v))
 	}
 	return n, nil
 }
@@ -90,13 +32,13 @@ func parseSingle(b []byte) (uint64, error) {
 // parseMax parses a file holding a number or "max" (pids.max, memory.max).
 // Unlimited is reported as 0.
 func parseMax(b []byte) (uint64, error) {
-	v := trimSpace(b)
+	v := kernfile.TrimRight(b)
 	if string(v) == "max" {
 		return 0, nil
 	}
-	n, ok := parseUint(v)
-	if !ok {
-		return 0, malformed("want a number or \"max\", got %q", clip(v))
+	n, err := kernfile.ParseUint(v)
+	if err != nil {
+		return 0, kernfile.Malformed("want a number or \"max\", got %q", kernfile.Clip(v))
 	}
 	return n, nil
 }
@@ -105,24 +47,24 @@ func parseMax(b []byte) (uint64, error) {
 // ("-1", "max" or a value of at least resources.UnlimitedMemory, where the
 // kernel reports an unset limit as PAGE_COUNTER_MAX pages) is reported as 0.
 func parseV1Limit(b []byte) (uint64, error) {
-	v := trimSpace(b)
+	v := kernfile.TrimRight(b)
 	switch string(v) {
 	case "max", "-1":
 		return 0, nil
 	}
-	n, ok := parseUint(v)
-	if !ok {
-		return 0, malformed("want a limit, got %q", clip(v))
+	n, err := kernfile.ParseUint(v)
+	if err != nil {
+		return 0, kernfile.Malformed("want a limit, got %q", kernfile.Clip(v))
 	}
 	return resources.MemoryLimit(n), nil
 }
 
 // parseQuota parses cpu.cfs_quota_us: microseconds, or -1 for unlimited.
 func parseQuota(b []byte) (int64, error) {
-	v := trimSpace(b)
-	n, ok := parseInt(v)
-	if !ok || n < -1 {
-		return 0, malformed("want a quota or -1, got %q", clip(v))
+	v := kernfile.TrimRight(b)
+	n, err := kernfile.ParseInt(v)
+	if err != nil || n < -1 {
+		return 0, kernfile.Malformed("want a quota or -1, got %q", kernfile.Clip(v))
 	}
 	return n, nil
 }
@@ -130,95 +72,42 @@ func parseQuota(b []byte) (int64, error) {
 // parseCPUMax parses the v2 cpu.max file: "$QUOTA $PERIOD" where QUOTA may
 // be "max". Unlimited quota is reported as -1.
 func parseCPUMax(b []byte) (quota int64, period uint64, err error) {
-	v := trimSpace(b)
+	v := kernfile.TrimRight(b)
 	i := bytes.IndexByte(v, ' ')
 	if i < 0 {
-		return 0, 0, malformed("want \"$QUOTA $PERIOD\", got %q", clip(v))
+		return 0, 0, kernfile.Malformed("want \"$QUOTA $PERIOD\", got %q", kernfile.Clip(v))
 	}
 	q, p := v[:i], v[i+1:]
-	period, ok := parseUint(p)
-	if !ok {
-		return 0, 0, malformed("bad period %q", clip(p))
+	period, err = kernfile.ParseUint(p)
+	if err != nil {
+		return 0, 0, kernfile.Malformed("bad period %q", kernfile.Clip(p))
 	}
 	if string(q) == "max" {
 		return -1, period, nil
 	}
-	n, ok := parseUint(q)
-	if !ok || n > math.MaxInt64 {
-		return 0, 0, malformed("bad quota %q", clip(q))
+	n, err := kernfile.ParseUint(q)
+	if err != nil || n > math.MaxInt64 {
+		return 0, 0, kernfile.Malformed("bad quota %q", kernfile.Clip(q))
 	}
 	return int64(n), period, nil
 }
 
 // parseWeight parses cpu.weight, which the kernel bounds to [1, 10000].
 func parseWeight(b []byte) (uint64, error) {
-	v := trimSpace(b)
-	n, ok := parseUint(v)
-	if !ok || n < 1 || n > 10000 {
-		return 0, malformed("want a weight in [1, 10000], got %q", clip(v))
+	v := kernfile.TrimRight(b)
+	n, err := kernfile.ParseUint(v)
+	if err != nil || n < 1 || n > 10000 {
+		return 0, kernfile.Malformed("want a weight in [1, 10000], got %q", kernfile.Clip(v))
 	}
 	return n, nil
 }
 
-// nextLine splits off the first line of b. Callers loop while len(b) > 0, so
-// a file ending in "\n" yields no trailing empty line.
-func nextLine(b []byte) (line, rest []byte) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return b, nil
-	}
-	return b[:i], b[i+1:]
-}
-
-// keyed iterates over a flat-keyed file ("key value\n" per line). It checks
-// the trailing newline, which is how a file cut short is told from a
-// complete one, and that every line has a key and a value.
-type keyed struct {
-	rest []byte
-	err  error
-}
-
-func newKeyed(b []byte) keyed {
-	k := keyed{rest: b}
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		k.err = malformed("truncated: no newline at end of %q", clip(lastLine(b)))
-		k.rest = nil
-	}
-	return k
-}
-
-// next returns the next key and value; ok is false at the end or on error.
-func (k *keyed) next() (key, val []byte, ok bool) {
-	if k.err != nil || len(k.rest) == 0 {
-		return nil, nil, false
-	}
-	var line []byte
-	line, k.rest = nextLine(k.rest)
-	i := bytes.IndexByte(line, ' ')
-	if i <= 0 || i == len(line)-1 {
-		k.err = malformed("line %q is not \"key value\"", clip(line))
-		return nil, nil, false
-	}
-	return line[:i], line[i+1:], true
-}
-
-// uint parses val as the value of key, recording an error if it is not one.
-func (k *keyed) uint(key, val []byte) uint64 {
-	n, ok := parseUint(val)
-	if !ok && k.err == nil {
-		k.err = malformed("value %q of %q is not an unsigned number", clip(val), key)
-	}
-	return n
-}
-
 // micros converts a microsecond value to nanoseconds, recording an error on
 // overflow.
-func (k *keyed) micros(key, val []byte) uint64 {
-	n := k.uint(key, val)
+func micros(k *kernfile.Keyed, key, val []byte) uint64 {
+	n := k.Uint(key, val)
 	if n > math.MaxUint64/1000 {
-		if k.err == nil {
-			k.err = malformed("value of %q overflows when converted to nanoseconds", key)
-		}
+		k.Fail(kernfile.Malformed("value of %q overflows when converted to nanoseconds", key))
 		return 0
 	}
 	return n * 1000
@@ -247,22 +136,22 @@ const (
 func parseCPUStatV1(b []byte) (cpuStat, error) {
 	var st cpuStat
 	var seen uint
-	k := newKeyed(b)
-	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+	k := kernfile.NewKeyed(b)
+	for key, val, ok := k.Next(); ok; key, val, ok = k.Next() {
 		switch string(key) {
 		case "nr_periods":
-			st.Periods, seen = k.uint(key, val), seen|seen0
+			st.Periods, seen = k.Uint(key, val), seen|seen0
 		case "nr_throttled":
-			st.Throttled, seen = k.uint(key, val), seen|seen1
+			st.Throttled, seen = k.Uint(key, val), seen|seen1
 		case "throttled_time":
-			st.ThrottledTime, seen = k.uint(key, val), seen|seen2
+			st.ThrottledTime, seen = k.Uint(key, val), seen|seen2
 		}
 	}
-	if k.err != nil {
-		return cpuStat{}, k.err
+	if err := k.Err(); err != nil {
+		return cpuStat{}, err
 	}
 	if seen != seen0|seen1|seen2 {
-		return cpuStat{}, malformed("missing nr_periods, nr_throttled or throttled_time")
+		return cpuStat{}, kernfile.Malformed("missing nr_periods, nr_throttled or throttled_time")
 	}
 	st.HasThrottling = true
 	return st, nil
@@ -274,28 +163,28 @@ func parseCPUStatV1(b []byte) (cpuStat, error) {
 func parseCPUStatV2(b []byte) (cpuStat, error) {
 	var st cpuStat
 	var seen uint
-	k := newKeyed(b)
-	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+	k := kernfile.NewKeyed(b)
+	for key, val, ok := k.Next(); ok; key, val, ok = k.Next() {
 		switch string(key) {
 		case "usage_usec":
-			st.Usage, seen = k.micros(key, val), seen|seen0
+			st.Usage, seen = micros(&k, key, val), seen|seen0
 		case "user_usec":
-			st.User, seen = k.micros(key, val), seen|seen1
+			st.User, seen = micros(&k, key, val), seen|seen1
 		case "system_usec":
-			st.System, seen = k.micros(key, val), seen|seen2
+			st.System, seen = micros(&k, key, val), seen|seen2
 		case "nr_periods":
-			st.Periods, seen = k.uint(key, val), seen|seen3
+			st.Periods, seen = k.Uint(key, val), seen|seen3
 		case "nr_throttled":
-			st.Throttled, seen = k.uint(key, val), seen|seen4
+			st.Throttled, seen = k.Uint(key, val), seen|seen4
 		case "throttled_usec":
-			st.ThrottledTime, seen = k.micros(key, val), seen|seen5
+			st.ThrottledTime, seen = micros(&k, key, val), seen|seen5
 		}
 	}
-	if k.err != nil {
-		return cpuStat{}, k.err
+	if err := k.Err(); err != nil {
+		return cpuStat{}, err
 	}
 	if seen&(seen0|seen1|seen2) != seen0|seen1|seen2 {
-		return cpuStat{}, malformed("missing usage_usec, user_usec or system_usec")
+		return cpuStat{}, kernfile.Malformed("missing usage_usec, user_usec or system_usec")
 	}
 	st.HasUsage, st.HasMode = true, true
 	switch seen & (seen3 | seen4 | seen5) {
@@ -303,7 +192,7 @@ func parseCPUStatV2(b []byte) (cpuStat, error) {
 	case seen3 | seen4 | seen5:
 		st.HasThrottling = true
 	default:
-		return cpuStat{}, malformed("incomplete throttling counters (nr_periods, nr_throttled, throttled_usec)")
+		return cpuStat{}, kernfile.Malformed("incomplete throttling counters (nr_periods, nr_throttled, throttled_usec)")
 	}
 	return st, nil
 }
@@ -318,23 +207,23 @@ func parseCPUAcctStat(b []byte) (cpuStat, error) {
 	const nsPerTick = 1_000_000_000 / userHZ
 	var st cpuStat
 	var seen uint
-	k := newKeyed(b)
-	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+	k := kernfile.NewKeyed(b)
+	for key, val, ok := k.Next(); ok; key, val, ok = k.Next() {
 		switch string(key) {
 		case "user":
-			st.User, seen = k.uint(key, val), seen|seen0
+			st.User, seen = k.Uint(key, val), seen|seen0
 		case "system":
-			st.System, seen = k.uint(key, val), seen|seen1
+			st.System, seen = k.Uint(key, val), seen|seen1
 		}
 	}
-	if k.err != nil {
-		return cpuStat{}, k.err
+	if err := k.Err(); err != nil {
+		return cpuStat{}, err
 	}
 	if seen != seen0|seen1 {
-		return cpuStat{}, malformed("missing user or system")
+		return cpuStat{}, kernfile.Malformed("missing user or system")
 	}
 	if st.User > math.MaxUint64/nsPerTick || st.System > math.MaxUint64/nsPerTick {
-		return cpuStat{}, malformed("tick count overflows when converted to nanoseconds")
+		return cpuStat{}, kernfile.Malformed("tick count overflows when converted to nanoseconds")
 	}
 	st.User *= nsPerTick
 	st.System *= nsPerTick
@@ -354,24 +243,24 @@ type memStat struct {
 func parseMemoryStatV1(b []byte) (memStat, error) {
 	var st memStat
 	var seen uint
-	k := newKeyed(b)
-	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+	k := kernfile.NewKeyed(b)
+	for key, val, ok := k.Next(); ok; key, val, ok = k.Next() {
 		switch string(key) {
 		case "total_rss":
-			st.RSS, seen = k.uint(key, val), seen|seen0
+			st.RSS, seen = k.Uint(key, val), seen|seen0
 		case "total_cache":
-			st.Cache, seen = k.uint(key, val), seen|seen1
+			st.Cache, seen = k.Uint(key, val), seen|seen1
 		case "total_inactive_file":
-			st.InactiveFile, seen = k.uint(key, val), seen|seen2
+			st.InactiveFile, seen = k.Uint(key, val), seen|seen2
 		case "total_swap":
-			st.Swap, st.HasSwap = k.uint(key, val), true
+			st.Swap, st.HasSwap = k.Uint(key, val), true
 		}
 	}
-	if k.err != nil {
-		return memStat{}, k.err
+	if err := k.Err(); err != nil {
+		return memStat{}, err
 	}
 	if seen != seen0|seen1|seen2 {
-		return memStat{}, malformed("missing total_rss, total_cache or total_inactive_file")
+		return memStat{}, kernfile.Malformed("missing total_rss, total_cache or total_inactive_file")
 	}
 	return st, nil
 }
@@ -381,22 +270,22 @@ func parseMemoryStatV1(b []byte) (memStat, error) {
 func parseMemoryStatV2(b []byte) (memStat, error) {
 	var st memStat
 	var seen uint
-	k := newKeyed(b)
-	for key, val, ok := k.next(); ok; key, val, ok = k.next() {
+	k := kernfile.NewKeyed(b)
+	for key, val, ok := k.Next(); ok; key, val, ok = k.Next() {
 		switch string(key) {
 		case "anon":
-			st.RSS, seen = k.uint(key, val), seen|seen0
+			st.RSS, seen = k.Uint(key, val), seen|seen0
 		case "file":
-			st.Cache, seen = k.uint(key, val), seen|seen1
+			st.Cache, seen = k.Uint(key, val), seen|seen1
 		case "inactive_file":
-			st.InactiveFile, seen = k.uint(key, val), seen|seen2
+			st.InactiveFile, seen = k.Uint(key, val), seen|seen2
 		}
 	}
-	if k.err != nil {
-		return memStat{}, k.err
+	if err := k.Err(); err != nil {
+		return memStat{}, err
 	}
 	if seen != seen0|seen1|seen2 {
-		return memStat{}, malformed("missing anon, file or inactive_file")
+		return memStat{}, kernfile.Malformed("missing anon, file or inactive_file")
 	}
 	return st, nil
 }
@@ -412,34 +301,34 @@ type ioStat struct {
 // devices. Lines look like "8:0 Read 4096"; the per-device Sync, Async,
 // Discard and Total lines and the final "Total N" line are skipped.
 func parseBlkio(b []byte) (read, write uint64, err error) {
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		return 0, 0, malformed("truncated: no newline at end of %q", clip(lastLine(b)))
+	if err := kernfile.Complete(b); err != nil {
+		return 0, 0, err
 	}
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = kernfile.NextLine(b)
 		if len(line) == 0 {
 			continue
 		}
 		i := bytes.IndexByte(line, ' ')
 		if i <= 0 {
-			return 0, 0, malformed("line %q is not \"maj:min op value\"", clip(line))
+			return 0, 0, kernfile.Malformed("line %q is not \"maj:min op value\"", kernfile.Clip(line))
 		}
 		dev, rest := line[:i], line[i+1:]
 		if string(dev) == "Total" {
-			if _, ok := parseUint(rest); !ok {
-				return 0, 0, malformed("line %q has a bad total", clip(line))
+			if _, err := kernfile.ParseUint(rest); err != nil {
+				return 0, 0, kernfile.Malformed("line %q has a bad total", kernfile.Clip(line))
 			}
 			continue
 		}
 		j := bytes.IndexByte(rest, ' ')
 		if j <= 0 || bytes.IndexByte(dev, ':') <= 0 {
-			return 0, 0, malformed("line %q is not \"maj:min op value\"", clip(line))
+			return 0, 0, kernfile.Malformed("line %q is not \"maj:min op value\"", kernfile.Clip(line))
 		}
 		op, val := rest[:j], rest[j+1:]
-		n, ok := parseUint(val)
-		if !ok {
-			return 0, 0, malformed("line %q has a bad value", clip(line))
+		n, err := kernfile.ParseUint(val)
+		if err != nil {
+			return 0, 0, kernfile.Malformed("line %q has a bad value", kernfile.Clip(line))
 		}
 		switch string(op) {
 		case "Read":
@@ -456,18 +345,18 @@ func parseBlkio(b []byte) (read, write uint64, err error) {
 // more keys from I/O controllers (all numeric), summed over devices.
 func parseIOStat(b []byte) (ioStat, error) {
 	var st ioStat
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		return ioStat{}, malformed("truncated: no newline at end of %q", clip(lastLine(b)))
+	if err := kernfile.Complete(b); err != nil {
+		return ioStat{}, err
 	}
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = kernfile.NextLine(b)
 		if len(line) == 0 {
 			continue
 		}
 		i := bytes.IndexByte(line, ' ')
 		if i <= 0 || bytes.IndexByte(line[:i], ':') <= 0 {
-			return ioStat{}, malformed("line %q does not start with a device", clip(line))
+			return ioStat{}, kernfile.Malformed("line %q does not start with a device", kernfile.Clip(line))
 		}
 		rest := line[i+1:]
 		for len(rest) > 0 {
@@ -482,7 +371,7 @@ func parseIOStat(b []byte) (ioStat, error) {
 			}
 			eq := bytes.IndexByte(tok, '=')
 			if eq <= 0 {
-				return ioStat{}, malformed("token %q in line %q is not key=value", clip(tok), clip(line))
+				return ioStat{}, kernfile.Malformed("token %q in line %q is not key=value", kernfile.Clip(tok), kernfile.Clip(line))
 			}
 			key, val := tok[:eq], tok[eq+1:]
 			var dst *uint64
@@ -498,28 +387,12 @@ func parseIOStat(b []byte) (ioStat, error) {
 			default:
 				continue
 			}
-			n, ok := parseUint(val)
-			if !ok {
-				return ioStat{}, malformed("value of %q in line %q is not an unsigned number", key, clip(line))
+			n, err := kernfile.ParseUint(val)
+			if err != nil {
+				return ioStat{}, kernfile.Malformed("value of %q in line %q is not an unsigned number", key, kernfile.Clip(line))
 			}
 			*dst += n
 		}
 	}
 	return st, nil
-}
-
-// clip bounds the bytes quoted in an error message.
-func clip(b []byte) []byte {
-	const max = 64
-	if len(b) > max {
-		return b[:max]
-	}
-	return b
-}
-
-func lastLine(b []byte) []byte {
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		return b[i+1:]
-	}
-	return b
 }

@@ -2,39 +2,10 @@ package cgroups
 
 import (
 	"errors"
-	"math"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-func TestParseUint(t *testing.T) {
-	tests := []struct {
-		in   string
-		want uint64
-		ok   bool
-	}{
-		{"0", 0, true},
-		{"42", 42, true},
-		{"0042", 42, true},
-		{"18446744073709551615", math.MaxUint64, true},
-		{"18446744073709551616", 0, false},
-		{"99999999999999999999", 0, false},
-		{"", 0, false},
-		{"-1", 0, false},
-		{"+1", 0, false},
-		{" 1", 0, false},
-		{"1 ", 0, false},
-		{"1a", 0, false},
-		{"abc", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseUint([]byte(tt.in))
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseUint(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
 
 func TestParseSingleAndLimits(t *testing.T) {
 	tests := []struct {

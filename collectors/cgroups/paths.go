@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
 
 // ErrForeignNamespace reports a cgroup path that starts with "/..": the
@@ -72,7 +74,7 @@ func ParseProcCgroup(data []byte) (Paths, error) {
 	b := data
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = kernfile.NextLine(b)
 		if len(line) == 0 {
 			continue
 		}
@@ -82,16 +84,16 @@ func ParseProcCgroup(data []byte) (Paths, error) {
 			j = bytes.IndexByte(line[i+1:], ':')
 		}
 		if i <= 0 || j < 0 {
-			return Paths{}, fmt.Errorf("cgroups: /proc cgroup line %q is not \"id:controllers:path\"", clip(line))
+			return Paths{}, fmt.Errorf("cgroups: /proc cgroup line %q is not \"id:controllers:path\"", kernfile.Clip(line))
 		}
-		if _, ok := parseUint(line[:i]); !ok {
-			return Paths{}, fmt.Errorf("cgroups: /proc cgroup line %q has a bad hierarchy id", clip(line))
+		if _, err := kernfile.ParseUint(line[:i]); err != nil {
+			return Paths{}, fmt.Errorf("cgroups: /proc cgroup line %q has a bad hierarchy id", kernfile.Clip(line))
 		}
 		ctrls := string(line[i+1 : i+1+j])
 		cpath := string(line[i+1+j+1:])
 		if ctrls == "" {
 			if string(line[:i]) != "0" {
-				return Paths{}, fmt.Errorf("cgroups: /proc cgroup line %q: unified hierarchy must have id 0", clip(line))
+				return Paths{}, fmt.Errorf("cgroups: /proc cgroup line %q: unified hierarchy must have id 0", kernfile.Clip(line))
 			}
 			if strings.HasSuffix(cpath, " (deleted)") {
 				return Paths{}, fmt.Errorf("cgroups: cgroup %q was deleted: %w", strings.TrimSuffix(cpath, " (deleted)"), fs.ErrNotExist)

@@ -466,12 +466,12 @@ func TestVanish(t *testing.T) {
 						// with ENODEV; a fixture file stays readable, so
 						// fake the kernel after a few good files.
 						n := 0
-						hd.pread = func(fd int, p []byte, off int64) (int, error) {
+						hd.setPread(func(fd int, p []byte, off int64) (int, error) {
 							if n++; n > 3 {
 								return 0, unix.ENODEV
 							}
 							return unix.Pread(fd, p, off)
-						}
+						})
 					} else {
 						for _, dir := range []string{root, filepath.Join(root, "memory"), filepath.Join(root, "pids")} {
 							if err := os.RemoveAll(filepath.Join(dir, cg)); err != nil {
@@ -505,7 +505,7 @@ func TestReadIOErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hd.pread = func(int, []byte, int64) (int, error) { return 0, tt.errno }
+		hd.setPread(func(int, []byte, int64) (int, error) { return 0, tt.errno })
 		s := Stats{Pids: 3}
 		err = hd.Read(&s)
 		hd.Close()
@@ -605,7 +605,7 @@ func TestReadRaw(t *testing.T) {
 	size := func(t *testing.T, files []file) int {
 		n := 0
 		for i := range files {
-			b, err := os.ReadFile(files[i].name())
+			b, err := os.ReadFile(files[i].Name())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -653,7 +653,7 @@ func TestReadRawVanish(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hd.Close()
-	if err := os.Remove(hd.files[0].name()); err != nil {
+	if err := os.Remove(hd.files[0].Name()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := hd.ReadRaw(); !errors.Is(err, fs.ErrNotExist) {

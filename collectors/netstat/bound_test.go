@@ -246,10 +246,10 @@ func TestReaderTruncates(t *testing.T) {
 	}
 
 	// A short file again: no longer truncated.
-	if err := os.WriteFile(filepath.Join(r.devPath), floodDev(3, 0), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(r.dev.Name()), floodDev(3, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r2 := newReader(t, filepath.Dir(filepath.Dir(filepath.Dir(r.devPath))), 100, false)
+	r2 := newReader(t, filepath.Dir(filepath.Dir(filepath.Dir(r.dev.Name()))), 100, false)
 	if err := r2.ReadInterfaces(&s); err != nil || s.Truncated || len(s.Interfaces) != 4 || s.OthersCount != 0 {
 		t.Errorf("short file: %v, truncated %v, %d kept, %d folded", err, s.Truncated, len(s.Interfaces), s.OthersCount)
 	}

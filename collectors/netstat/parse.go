@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
 
 // Interface holds the counters of one network interface, as the kernel
@@ -144,7 +146,7 @@ var keptFields = [8]int{rxBytes, rxPackets, rxErrors, rxDropped, txBytes, txPack
 // line parses one line of net/dev (its number lineNo, counting from 1)
 // and enters its interface in the running.
 func (c *netDevChooser) line(line []byte, lineNo int) error {
-	if len(trimSpace(line)) == 0 || bytes.IndexByte(line, '|') >= 0 {
+	if len(kernfile.TrimSpace(line)) == 0 || bytes.IndexByte(line, '|') >= 0 {
 		return nil
 	}
 	// Interface names cannot contain ':', so the first one ends the name.
@@ -152,11 +154,11 @@ func (c *netDevChooser) line(line []byte, lineNo int) error {
 	if colon < 0 {
 		return fmt.Errorf("line %d: want \"name: counters\", got %q", lineNo, line)
 	}
-	name := trimSpace(line[:colon])
+	name := kernfile.TrimSpace(line[:colon])
 	if len(name) == 0 {
 		return fmt.Errorf("line %d: empty interface name", lineNo)
 	}
-	if _, after := nextField(name); len(after) > 0 {
+	if _, after := kernfile.NextField(name); len(after) > 0 {
 		// Linux rejects blanks in interface names.
 		return fmt.Errorf("line %d: interface name %q contains a blank", lineNo, name)
 	}
@@ -167,7 +169,7 @@ func (c *netDevChooser) line(line []byte, lineNo int) error {
 	rest := line[colon+1:]
 	for i := range vals {
 		var f []byte
-		f, rest = nextField(rest)
+		f, rest = kernfile.NextField(rest)
 		if f == nil {
 			return fmt.Errorf("line %d: interface %q: %d counters, want %d", lineNo, name, i, netDevFields)
 		}
@@ -294,7 +296,7 @@ func ParseNetDev(data []byte, s *Stats) error {
 	c.reset(s.Interfaces)
 	for lineNo := 1; len(data) > 0; lineNo++ {
 		var line []byte
-		line, data = nextLine(data)
+		line, data = kernfile.NextLine(data)
 		if err := c.line(line, lineNo); err != nil {
 			clearInterfaces(s)
 			return err
@@ -313,7 +315,7 @@ func ParseSNMPPassiveOpens(data []byte) (uint64, bool, error) {
 	var names []byte
 	for lineNo := 1; len(data) > 0; lineNo++ {
 		var line []byte
-		line, data = nextLine(data)
+		line, data = kernfile.NextLine(data)
 		if len(line) < 4 || string(line[:4]) != "Tcp:" {
 			continue
 		}
@@ -324,8 +326,8 @@ func ParseSNMPPassiveOpens(data []byte) (uint64, bool, error) {
 		values := line[4:]
 		for {
 			var name, value []byte
-			name, names = nextField(names)
-			value, values = nextField(values)
+			name, names = kernfile.NextField(names)
+			value, values = kernfile.NextField(values)
 			switch {
 			case name == nil:
 				return 0, false, nil
@@ -353,15 +355,15 @@ func ParseSNMPPassiveOpens(data []byte) (uint64, bool, error) {
 func ParseSockstatInUse(data []byte, proto string) (uint64, bool, error) {
 	for lineNo := 1; len(data) > 0; lineNo++ {
 		var line []byte
-		line, data = nextLine(data)
+		line, data = kernfile.NextLine(data)
 		if len(line) <= len(proto) || string(line[:len(proto)]) != proto || line[len(proto)] != ':' {
 			continue
 		}
 		rest := line[len(proto)+1:]
 		for {
 			var name, value []byte
-			name, rest = nextField(rest)
-			value, rest = nextField(rest)
+			name, rest = kernfile.NextField(rest)
+			value, rest = kernfile.NextField(rest)
 			switch {
 			case name == nil:
 				return 0, false, nil
@@ -397,13 +399,13 @@ func ParseTCPListening(data []byte) (bool, error) {
 		}
 		line := data[:i]
 		data = data[i+1:]
-		if lineNo == 1 || len(trimSpace(line)) == 0 {
+		if lineNo == 1 || len(kernfile.TrimSpace(line)) == 0 {
 			continue // header
 		}
 		var st []byte
 		rest := line
 		for range 4 {
-			st, rest = nextField(rest)
+			st, rest = kernfile.NextField(rest)
 		}
 		if st == nil {
 			return false, fmt.Errorf("line %d: want \"sl local rem st ...\", got %q", lineNo, line)
@@ -415,61 +417,16 @@ func ParseTCPListening(data []byte) (bool, error) {
 	return false, nil
 }
 
-// nextLine splits data after its first line, dropping the newline.
-func nextLine(data []byte) (line, rest []byte) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return data[:i], data[i+1:]
-	}
-	return data, nil
-}
-
-// nextField returns the first blank-separated field of b and what follows
-// it, or nil if b holds only blanks.
-func nextField(b []byte) (field, rest []byte) {
-	i := 0
-	for i < len(b) && isBlank(b[i]) {
-		i++
-	}
-	if i == len(b) {
-		return nil, nil
-	}
-	j := i
-	for j < len(b) && !isBlank(b[j]) {
-		j++
-	}
-	return b[i:j], b[j:]
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && isBlank(b[0]) {
-		b = b[1:]
-	}
-	for len(b) > 0 && isBlank(b[len(b)-1]) {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
-
-var errNotNumber = errors.New("not a decimal number")
-
-// parseUint parses a decimal uint64 without the generality (and, for
-// invalid input, the allocation) of strconv.
+// parseUint parses a counter, naming the bytes that are not one.
 func parseUint(b []byte) (uint64, error) {
-	if len(b) == 0 {
-		return 0, errNotNumber
+	n, err := kernfile.ParseUint(b)
+	switch {
+	case err == nil:
+		return n, nil
+	case len(b) == 0:
+		return 0, err
+	case err == kernfile.ErrRange:
+		return 0, fmt.Errorf("%q %w", kernfile.Clip(b), err)
 	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("%w: %q", errNotNumber, b)
-		}
-		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
-			return 0, fmt.Errorf("%q overflows 64 bits", b)
-		}
-		n = n*10 + d
-	}
-	return n, nil
+	return 0, fmt.Errorf("%w: %q", err, kernfile.Clip(b))
 }

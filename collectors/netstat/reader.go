@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
 
 // initialBufSize fits net/dev of a pod's namespace and net/snmp (~1.3 KiB)
@@ -27,6 +29,10 @@ const MaxNetDevBytes = 2 << 20
 // the buffer is read in several pieces, not into a larger buffer.
 const maxDevBuf = 16 << 10
 
+// maxWholeFile bounds the files read whole (net/snmp, stat, sockstat):
+// each is about a kilobyte, and none grows with what a tenant creates.
+const maxWholeFile = 64 << 10
+
 // Reader reads one network namespace through one of its processes.
 //
 // It reuses its buffers, and Read reuses the Interfaces slice of the Stats
@@ -40,18 +46,15 @@ const maxDevBuf = 16 << 10
 // state, reports its exit as fs.ErrNotExist, and the caller should then
 // Close the Reader to release the namespace.
 type Reader struct {
-	pid           int
-	keepOpen      bool
-	devPath       string
-	snmpPath      string
-	statPath      string
-	tcpPaths      [2]string // net/tcp, net/tcp6
-	sockstatPaths [2]string // net/sockstat, net/sockstat6
+	pid      int
+	keepOpen bool
 
-	// Open only with keepOpen; snmp is nil when the namespace has no
-	// net/snmp, tcp[i] when it has no such file (no IPv6, say).
-	dev, snmp, stat *os.File
-	tcp, sockstat   [2]*os.File
+	// Kept open only with keepOpen, and then snmp is not when the
+	// namespace has no net/snmp, tcp[i] when it has no such file (no
+	// IPv6, say).
+	dev, snmp, stat kernfile.File
+	tcp             [2]kernfile.File // net/tcp, net/tcp6
+	sockstat        [2]kernfile.File // net/sockstat, net/sockstat6
 	// procDir is the process's /proc/<pid> directory, used as a pidfd to
 	// ask the kernel whether the process is alive: a signal 0, one cheap
 	// system call, where reading stat makes the kernel format ~50 fields.
@@ -72,37 +75,24 @@ func NewReader(procRoot string, pid int, keepOpen bool) (*Reader, error) {
 	}
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	r := &Reader{
-		pid:           pid,
-		keepOpen:      keepOpen,
-		devPath:       filepath.Join(dir, "net", "dev"),
-		snmpPath:      filepath.Join(dir, "net", "snmp"),
-		statPath:      filepath.Join(dir, "stat"),
-		tcpPaths:      [2]string{filepath.Join(dir, "net", "tcp"), filepath.Join(dir, "net", "tcp6")},
-		sockstatPaths: [2]string{filepath.Join(dir, "net", "sockstat"), filepath.Join(dir, "net", "sockstat6")},
-		buf:           make([]byte, 0, initialBufSize),
-		procFd:        -1,
+		pid:      pid,
+		keepOpen: keepOpen,
+		dev:      kernfile.At(filepath.Join(dir, "net", "dev")),
+		snmp:     kernfile.At(filepath.Join(dir, "net", "snmp")),
+		stat:     kernfile.At(filepath.Join(dir, "stat")),
+		tcp:      [2]kernfile.File{kernfile.At(filepath.Join(dir, "net", "tcp")), kernfile.At(filepath.Join(dir, "net", "tcp6"))},
+		sockstat: [2]kernfile.File{kernfile.At(filepath.Join(dir, "net", "sockstat")), kernfile.At(filepath.Join(dir, "net", "sockstat6"))},
+		buf:      make([]byte, 0, initialBufSize),
+		procFd:   -1,
 	}
 	if !keepOpen {
 		return r, nil
 	}
-	var err error
-	if r.dev, err = os.Open(r.devPath); err != nil {
-		return nil, err
-	}
-	if r.snmp, err = os.Open(r.snmpPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		r.Close()
-		return nil, err
-	}
-	if r.stat, err = os.Open(r.statPath); err != nil {
-		r.Close()
-		return nil, err
-	}
-	for i := range 2 {
-		if r.tcp[i], err = os.Open(r.tcpPaths[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			r.Close()
-			return nil, err
-		}
-		if r.sockstat[i], err = os.Open(r.sockstatPaths[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// net/dev and stat must be there; the others only where the namespace
+	// has the protocol.
+	for _, f := range r.kept() {
+		err := f.Keep()
+		if err != nil && (f == &r.dev || f == &r.stat || !kernfile.Vanished(err)) {
 			r.Close()
 			return nil, err
 		}
@@ -126,7 +116,7 @@ func (r *Reader) Read(s *Stats) error {
 	}
 	if data != nil {
 		if s.TCPPassiveOpens, s.HaveTCP, err = ParseSNMPPassiveOpens(data); err != nil {
-			return fmt.Errorf("%s: %w", r.snmpPath, err)
+			return fmt.Errorf("%s: %w", r.snmp.Name(), err)
 		}
 	}
 	if r.keepOpen {
@@ -154,11 +144,11 @@ func (r *Reader) tcpInUse() (inuse uint64, known bool, read int, err error) {
 	for i, proto := range [2]string{"TCP", "TCP6"} {
 		var data []byte
 		err := fs.ErrNotExist
-		if !r.keepOpen || r.sockstat[i] != nil {
-			data, err = r.readHead(r.sockstat[i], r.sockstatPaths[i])
+		if !r.keepOpen || r.sockstat[i].Kept() {
+			data, err = r.sockstat[i].Head(r.buf[:cap(r.buf)])
 		}
 		read += len(data)
-		if errors.Is(err, fs.ErrNotExist) && i == 1 {
+		if kernfile.Vanished(err) && i == 1 {
 			break // no IPv6 in the namespace
 		}
 		if err != nil {
@@ -166,7 +156,7 @@ func (r *Reader) tcpInUse() (inuse uint64, known bool, read int, err error) {
 		}
 		n, ok, err := ParseSockstatInUse(data, proto)
 		if err != nil {
-			return 0, false, read, fmt.Errorf("%s: %w", r.sockstatPaths[i], err)
+			return 0, false, read, fmt.Errorf("%s: %w", r.sockstat[i].Name(), err)
 		}
 		if i == 0 && !ok {
 			return 0, false, read, nil
@@ -181,11 +171,11 @@ func (r *Reader) tcpInUse() (inuse uint64, known bool, read int, err error) {
 // a missing file is that or a process that exited since net/dev was read,
 // which the next read reports. The result aliases r.buf.
 func (r *Reader) readSNMP() ([]byte, error) {
-	if r.keepOpen && r.snmp == nil {
+	if r.keepOpen && !r.snmp.Kept() {
 		return nil, nil
 	}
-	data, err := r.read(r.snmp, r.snmpPath)
-	if err != nil && !r.keepOpen && errors.Is(err, fs.ErrNotExist) {
+	data, err := r.snmp.Read(&r.buf, maxWholeFile)
+	if err != nil && !r.keepOpen && kernfile.Vanished(err) {
 		return nil, nil
 	}
 	return data, err
@@ -199,7 +189,7 @@ func (r *Reader) readListening(s *Stats) (int, error) {
 	s.Listening, s.HaveListen = false, false
 	n, ok, read, err := r.tcpInUse()
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case kernfile.Vanished(err):
 		// No sockstat: look at the tables. (A process that exited is
 		// Read's to report.)
 	case err != nil:
@@ -208,13 +198,14 @@ func (r *Reader) readListening(s *Stats) (int, error) {
 		s.HaveListen = true
 		return read, nil
 	}
-	for i, path := range r.tcpPaths {
-		if r.keepOpen && r.tcp[i] == nil {
+	for i := range r.tcp {
+		f := &r.tcp[i]
+		if r.keepOpen && !f.Kept() {
 			continue
 		}
-		data, err := r.readHead(r.tcp[i], path)
+		data, err := f.Head(r.buf[:cap(r.buf)])
 		read += len(data)
-		if errors.Is(err, fs.ErrNotExist) && !r.keepOpen {
+		if kernfile.Vanished(err) && !r.keepOpen {
 			continue // no such protocol in the namespace
 		}
 		if err != nil {
@@ -222,7 +213,7 @@ func (r *Reader) readListening(s *Stats) (int, error) {
 		}
 		s.HaveListen = true
 		if s.Listening, err = ParseTCPListening(data); err != nil {
-			return read, fmt.Errorf("%s: %w", path, err)
+			return read, fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		if s.Listening {
 			return read, nil
@@ -260,9 +251,9 @@ func (r *Reader) readDev(s *Stats) error {
 // bounded time, not memory in proportion.
 func (r *Reader) streamDev(s *Stats) error {
 	f := r.dev
-	if f == nil {
-		var err error
-		if f, err = os.Open(r.devPath); err != nil {
+	if !f.Kept() {
+		// The pieces of one reading come through one descriptor.
+		if err := f.Keep(); err != nil {
 			return err
 		}
 		defer f.Close()
@@ -307,15 +298,15 @@ func (r *Reader) streamDev(s *Stats) error {
 				break // the rest of the line comes with the next read
 			}
 			var line []byte
-			line, data = nextLine(data)
+			line, data = kernfile.NextLine(data)
 			if err := c.line(line, lineNo); err != nil {
-				return fmt.Errorf("%s: %w", r.devPath, err)
+				return fmt.Errorf("%s: %w", f.Name(), err)
 			}
 			lineNo++
 		}
 		carry = copy(buf, data)
 		if carry == len(buf) && len(buf) >= maxDevBuf {
-			return fmt.Errorf("%s: line %d longer than %d bytes", r.devPath, lineNo, maxDevBuf)
+			return fmt.Errorf("%s: line %d longer than %d bytes", f.Name(), lineNo, maxDevBuf)
 		}
 		if !eof && len(buf) < maxDevBuf {
 			// A file longer than the buffer (or one line filling it):
@@ -333,9 +324,8 @@ func (r *Reader) streamDev(s *Stats) error {
 // without parsing it, and returns the bytes read.
 func (r *Reader) drainDev() (int, error) {
 	f := r.dev
-	if f == nil {
-		var err error
-		if f, err = os.Open(r.devPath); err != nil {
+	if !f.Kept() {
+		if err := f.Keep(); err != nil {
 			return 0, err
 		}
 		defer f.Close()
@@ -366,80 +356,32 @@ func (r *Reader) checkAlive() error {
 		switch err := pidfdAlive(r.procFd); {
 		case err == nil:
 			return nil
-		case errors.Is(err, syscall.ESRCH):
-			return fmt.Errorf("%s: process %d has exited: %w", r.statPath, r.pid, fs.ErrNotExist)
+		case kernfile.Vanished(err):
+			return r.exited()
 		}
 	}
-	data, err := r.read(r.stat, r.statPath)
-	if errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("%s: process %d has exited: %w", r.statPath, r.pid, fs.ErrNotExist)
+	data, err := r.stat.Read(&r.buf, maxWholeFile)
+	if kernfile.Vanished(err) {
+		return r.exited()
 	}
 	if err != nil {
 		return err
 	}
 	// The state follows the command name, which is in parentheses and may
 	// itself contain them.
-	end := -1
-	for i := len(data) - 1; i >= 0; i-- {
-		if data[i] == ')' {
-			end = i
-			break
-		}
-	}
+	end := bytes.LastIndexByte(data, ')')
 	if end < 0 || end+2 >= len(data) {
-		return fmt.Errorf("%s: no process state in %q", r.statPath, data)
+		return fmt.Errorf("%s: no process state in %q", r.stat.Name(), kernfile.Clip(data))
 	}
 	switch data[end+2] {
 	case 'Z', 'X', 'x':
-		return fmt.Errorf("%s: process %d has exited: %w", r.statPath, r.pid, fs.ErrNotExist)
+		return r.exited()
 	}
 	return nil
 }
 
-// read returns the whole content of the file, through f if it is kept open
-// or else by opening path. The result aliases r.buf.
-func (r *Reader) read(f *os.File, path string) ([]byte, error) {
-	if f == nil {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
-		defer f.Close()
-	}
-	buf := r.buf[:cap(r.buf)]
-	for {
-		// Reading at offset 0 makes procfs generate the content afresh, so
-		// a kept-open file needs no seek. One read returns at most a page
-		// of a multi-record file; ReadAt keeps reading until end of file.
-		n, err := f.ReadAt(buf, 0)
-		if err == io.EOF {
-			r.buf = buf
-			return buf[:n], nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		// Full buffer: the file may be longer. Read it again, whole.
-		buf = make([]byte, max(2*len(buf), initialBufSize))
-	}
-}
-
-// readHead returns the beginning of the file, at most one buffer: through
-// f if it is kept open or else by opening path. The result aliases r.buf.
-func (r *Reader) readHead(f *os.File, path string) ([]byte, error) {
-	if f == nil {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
-		defer f.Close()
-	}
-	buf := r.buf[:cap(r.buf)]
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	return buf[:n], nil
+func (r *Reader) exited() error {
+	return fmt.Errorf("%s: process %d has exited: %w", r.stat.Name(), r.pid, fs.ErrNotExist)
 }
 
 // Close closes the files kept open, releasing the namespace they pin. The
@@ -447,27 +389,25 @@ func (r *Reader) readHead(f *os.File, path string) ([]byte, error) {
 func (r *Reader) Close() error {
 	var errs []error
 	for _, f := range r.kept() {
-		if f != nil {
-			errs = append(errs, f.Close())
-		}
+		errs = append(errs, f.Close())
 	}
 	if r.procFd >= 0 {
 		errs = append(errs, closeFd(r.procFd))
 	}
-	r.dev, r.snmp, r.stat, r.tcp, r.sockstat, r.procFd = nil, nil, nil, [2]*os.File{}, [2]*os.File{}, -1
+	r.procFd = -1
 	return errors.Join(errs...)
 }
 
-// kept lists the files a keepOpen Reader holds, nil where none is open.
-func (r *Reader) kept() [7]*os.File {
-	return [7]*os.File{r.dev, r.snmp, r.stat, r.tcp[0], r.tcp[1], r.sockstat[0], r.sockstat[1]}
+// kept lists the files a keepOpen Reader may hold open.
+func (r *Reader) kept() [7]*kernfile.File {
+	return [7]*kernfile.File{&r.dev, &r.snmp, &r.stat, &r.tcp[0], &r.tcp[1], &r.sockstat[0], &r.sockstat[1]}
 }
 
 // Files counts the descriptors the Reader holds open.
 func (r *Reader) Files() int {
 	n := 0
 	for _, f := range r.kept() {
-		if f != nil {
+		if f.Kept() {
 			n++
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
 
 // BootTime reads btime from <proc>/stat; zero if unavailable.
@@ -20,7 +22,7 @@ func BootTime(procRoot string) time.Time {
 	}
 	for line := range bytes.Lines(data) {
 		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
-			if n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64); err == nil {
+			if n, err := kernfile.ParseInt(kernfile.TrimSpace(v)); err == nil {
 				return time.Unix(n, 0)
 			}
 		}

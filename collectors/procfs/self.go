@@ -1,14 +1,15 @@
 package procfs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
 
 // SelfStats are the agent's own process figures, as the process_* series
@@ -30,10 +31,10 @@ type SelfStats struct {
 // network counters of the host's namespace, and lists every descriptor:
 // ~350 µs a scrape against ~12 µs.
 type Self struct {
-	stat  *os.File
+	stat  kernfile.File
 	fdDir string
 	start time.Time
-	buf   [statSize]byte
+	buf   []byte
 }
 
 // statSize holds any stat line: the command name is at most 16 bytes and
@@ -43,14 +44,15 @@ const statSize = 4096
 // OpenSelf opens the calling process's stat file under procRoot.
 func OpenSelf(procRoot string) (*Self, error) {
 	dir := filepath.Join(procRoot, "self")
-	f, err := os.Open(filepath.Join(dir, "stat"))
-	if err != nil {
+	f := kernfile.At(filepath.Join(dir, "stat"))
+	if err := f.Keep(); err != nil {
 		return nil, err
 	}
 	return &Self{
 		stat:  f,
 		fdDir: filepath.Join(dir, "fd"),
 		start: StartTime(procRoot, uint32(os.Getpid()), BootTime(procRoot)),
+		buf:   make([]byte, statSize),
 	}, nil
 }
 
@@ -60,12 +62,12 @@ func (s *Self) Close() error { return s.stat.Close() }
 // Read returns the current figures; it fails only when the stat line
 // cannot be read. Not safe for concurrent use.
 func (s *Self) Read() (SelfStats, error) {
-	n, err := s.stat.ReadAt(s.buf[:], 0)
-	if err != nil && !errors.Is(err, io.EOF) {
+	b, err := s.stat.Read(&s.buf, statSize)
+	if err != nil {
 		return SelfStats{}, err
 	}
 	var f statFields
-	if err := f.parse(s.buf[:n]); err != nil {
+	if err := f.parse(b); err != nil {
 		return SelfStats{}, fmt.Errorf("%s: %w", s.stat.Name(), err)
 	}
 	st := SelfStats{Start: s.start}
@@ -117,25 +119,12 @@ type statFields struct {
 // (field 2) may hold spaces and parentheses, so fields are counted after
 // its last closing parenthesis.
 func (f *statFields) parse(b []byte) error {
-	i := len(b) - 1
-	for i >= 0 && b[i] != ')' {
-		i--
-	}
+	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return errors.New("no ')' after the command name")
 	}
 	field := 2
-	for p := i + 1; p < len(b); {
-		for p < len(b) && (b[p] == ' ' || b[p] == '\n') {
-			p++
-		}
-		q := p
-		for q < len(b) && b[q] != ' ' && b[q] != '\n' {
-			q++
-		}
-		if q == p {
-			break
-		}
+	for v, rest := kernfile.NextField(b[i+1:]); v != nil; v, rest = kernfile.NextField(rest) {
 		field++
 		var dst *uint64
 		switch field {
@@ -151,16 +140,15 @@ func (f *statFields) parse(b []byte) error {
 			dst = &f.rss
 		}
 		if dst != nil {
-			v, err := strconv.ParseUint(string(b[p:q]), 10, 64)
+			n, err := kernfile.ParseUint(v)
 			if err != nil {
 				return fmt.Errorf("field %d: %w", field, err)
 			}
-			*dst = v
+			*dst = n
 		}
 		if field == 24 {
 			return nil
 		}
-		p = q
 	}
 	return fmt.Errorf("%d fields, want at least 24", field)
 }

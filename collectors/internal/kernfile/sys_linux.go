@@ -1,4 +1,4 @@
-package cgroups
+package kernfile
 
 import (
 	"unsafe"
@@ -8,7 +8,7 @@ import (
 
 // sysOpen opens a NUL-terminated path read-only. It calls openat directly
 // because unix.Open copies its string argument to the heap on every call,
-// and reopening each file every tick must not allocate.
+// and reopening files every tick must not allocate.
 func sysOpen(path []byte) (int, error) {
 	atFDCWD := unix.AT_FDCWD // a negative constant cannot convert to uintptr directly
 	fd, _, errno := unix.Syscall6(unix.SYS_OPENAT, uintptr(atFDCWD),
@@ -23,11 +23,12 @@ func sysClose(fd int) error { return unix.Close(fd) }
 
 func sysPread(fd int, p []byte, off int64) (int, error) { return unix.Pread(fd, p, off) }
 
-// isGone reports errors meaning the cgroup was removed: ENOENT when opening
-// a file of a removed directory, ENODEV when reading a descriptor kept open
-// across the removal, ESRCH from some controllers' files of dying cgroups.
-func isGone(err error) bool {
-	return err == unix.ENOENT || err == unix.ENODEV || err == unix.ESRCH
-}
+func interrupted(err error) bool { return err == unix.EINTR }
 
-func isInterrupted(err error) bool { return err == unix.EINTR }
+// vanishedErrno: ENOENT opening a file of a removed cgroup or an exited
+// process, ENODEV reading a cgroup file kept open across its removal,
+// ESRCH from a reaped process's files and from some controllers' files of
+// dying cgroups.
+func vanishedErrno(e unix.Errno) bool {
+	return e == unix.ENOENT || e == unix.ENODEV || e == unix.ESRCH
+}
