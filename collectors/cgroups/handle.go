@@ -330,60 +330,22 @@ func (hd *Handle) Read(s *Stats) error {
 	return nil
 }
 
+// parse stores the values of one file of kind k, content b, in s and sm.
 func (sm *sample) parse(k kind, b []byte, s *Stats) error {
+	if dst, have, seen := sm.single(k, s); dst != nil {
+		n, err := parseSingle(b)
+		if err != nil {
+			return err
+		}
+		*dst, s.Have = n, s.Have|have
+		if seen != nil {
+			*seen = true
+		}
+		return nil
+	}
 	switch k {
-	case kCPUAcctUsage:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		s.CPUUsageNanos = n
-		s.Have |= HaveCPU
-	case kCPUAcctUser:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		s.CPUUserNanos, sm.user = n, true
-	case kCPUAcctSys:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		s.CPUSystemNanos, sm.sys = n, true
-	case kCPUAcctStat:
-		st, err := parseCPUAcctStat(b)
-		if err != nil {
-			return err
-		}
-		s.CPUUserNanos, s.CPUSystemNanos = st.User, st.System
-		sm.user, sm.sys = true, true
-	case kCPUStatV1:
-		st, err := parseCPUStatV1(b)
-		if err != nil {
-			return err
-		}
-		s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos = st.Periods, st.Throttled, st.ThrottledTime
-		s.Have |= HaveThrottling
-	case kCPUStatV2:
-		st, err := parseCPUStatV2(b)
-		if err != nil {
-			return err
-		}
-		s.CPUUsageNanos, s.CPUUserNanos, s.CPUSystemNanos = st.Usage, st.User, st.System
-		s.Have |= HaveCPU
-		sm.user, sm.sys = true, true
-		if st.HasThrottling {
-			s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos = st.Periods, st.Throttled, st.ThrottledTime
-			s.Have |= HaveThrottling
-		}
-	case kMemUsageV1, kMemCurrentV2:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		s.MemoryUsage = n
-		s.Have |= HaveMemory
+	case kCPUAcctStat, kCPUStatV1, kCPUStatV2:
+		return sm.parseCPU(k, b, s)
 	case kMemStatV1, kMemStatV2:
 		parse := parseMemoryStatV2
 		if k == kMemStatV1 {
@@ -399,31 +361,16 @@ func (sm *sample) parse(k kind, b []byte, s *Stats) error {
 			s.MemorySwap = st.Swap
 			s.Have |= HaveSwap
 		}
-	case kMemswV1:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		sm.memsw, sm.memswOK = n, true
-	case kSwapCurrentV2:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		s.MemorySwap = n
-		s.Have |= HaveSwap
-	case kBlkioBytes:
+	case kBlkioBytes, kBlkioOps:
 		r, w, err := parseBlkio(b)
 		if err != nil {
 			return err
 		}
-		s.IOReadBytes, s.IOWriteBytes, sm.ioBytes = r, w, true
-	case kBlkioOps:
-		r, w, err := parseBlkio(b)
-		if err != nil {
-			return err
+		if k == kBlkioBytes {
+			s.IOReadBytes, s.IOWriteBytes, sm.ioBytes = r, w, true
+		} else {
+			s.IOReadOps, s.IOWriteOps, sm.ioOps = r, w, true
 		}
-		s.IOReadOps, s.IOWriteOps, sm.ioOps = r, w, true
 	case kIOStatV2:
 		st, err := parseIOStat(b)
 		if err != nil {
@@ -431,15 +378,61 @@ func (sm *sample) parse(k kind, b []byte, s *Stats) error {
 		}
 		s.IOReadBytes, s.IOWriteBytes, s.IOReadOps, s.IOWriteOps = st.ReadBytes, st.WriteBytes, st.ReadOps, st.WriteOps
 		sm.ioBytes, sm.ioOps = true, true
-	case kPidsCurrent:
-		n, err := parseSingle(b)
-		if err != nil {
-			return err
-		}
-		s.Pids = n
-		s.Have |= HavePids
 	default:
 		return fmt.Errorf("cgroups: internal error: kind %d is not a usage file", k)
+	}
+	return nil
+}
+
+// single says where the value of a file holding one number goes: a field
+// of s with the bit it sets in s.Have, or a field of sm with the flag that
+// records it. dst is nil for the other kinds.
+func (sm *sample) single(k kind, s *Stats) (dst *uint64, have Field, seen *bool) {
+	switch k {
+	case kCPUAcctUsage:
+		return &s.CPUUsageNanos, HaveCPU, nil
+	case kCPUAcctUser:
+		return &s.CPUUserNanos, 0, &sm.user
+	case kCPUAcctSys:
+		return &s.CPUSystemNanos, 0, &sm.sys
+	case kMemUsageV1, kMemCurrentV2:
+		return &s.MemoryUsage, HaveMemory, nil
+	case kMemswV1:
+		return &sm.memsw, 0, &sm.memswOK
+	case kSwapCurrentV2:
+		return &s.MemorySwap, HaveSwap, nil
+	case kPidsCurrent:
+		return &s.Pids, HavePids, nil
+	}
+	return nil, 0, nil
+}
+
+// parseCPU parses the files of CPU time by mode and of throttling.
+func (sm *sample) parseCPU(k kind, b []byte, s *Stats) error {
+	var st cpuStat
+	var err error
+	switch k {
+	case kCPUAcctStat:
+		st, err = parseCPUAcctStat(b)
+	case kCPUStatV1:
+		st, err = parseCPUStatV1(b)
+	default:
+		st, err = parseCPUStatV2(b)
+	}
+	if err != nil {
+		return err
+	}
+	if st.HasUsage {
+		s.CPUUsageNanos = st.Usage
+		s.Have |= HaveCPU
+	}
+	if st.HasMode {
+		s.CPUUserNanos, s.CPUSystemNanos = st.User, st.System
+		sm.user, sm.sys = true, true
+	}
+	if st.HasThrottling {
+		s.CPUPeriods, s.CPUThrottledPeriods, s.CPUThrottledNanos = st.Periods, st.Throttled, st.ThrottledTime
+		s.Have |= HaveThrottling
 	}
 	return nil
 }
