@@ -82,13 +82,8 @@ const (
 // rounded up. The float operations are in the runtimes' order, so that
 // the rounding agrees to the last weight.
 func WeightFromShares(shares uint64) uint64 {
-	switch {
-	case shares == 0:
-		return 0
-	case shares <= minShares:
-		return minWeight
-	case shares >= maxShares:
-		return maxWeight
+	if w, ok := weightAtBounds(shares); ok {
+		return w
 	}
 	l := math.Log2(float64(shares))
 	exponent := (l*l+125*l)/612.0 - 7.0/34.0
@@ -99,15 +94,24 @@ func WeightFromShares(shares uint64) uint64 {
 // before 1.23 and the kubelet's own cgroup v2 code used:
 // 1 + (shares-2)*9999/262142, in integers. It maps 1024 shares to 39.
 func LegacyWeightFromShares(shares uint64) uint64 {
-	switch {
-	case shares == 0:
-		return 0
-	case shares <= minShares:
-		return minWeight
-	case shares >= maxShares:
-		return maxWeight
+	if w, ok := weightAtBounds(shares); ok {
+		return w
 	}
 	return 1 + (shares-minShares)*(maxWeight-minWeight)/(maxShares-minShares)
+}
+
+// weightAtBounds is the weight both formulas agree on: unset stays unset,
+// and shares at or beyond their bounds map to the weight's bounds.
+func weightAtBounds(shares uint64) (uint64, bool) {
+	switch {
+	case shares == 0:
+		return 0, true
+	case shares <= minShares:
+		return minWeight, true
+	case shares >= maxShares:
+		return maxWeight, true
+	}
+	return 0, false
 }
 
 // SharesFromWeight reads a cgroup v2 weight back as shares under both

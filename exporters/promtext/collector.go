@@ -196,19 +196,7 @@ func (r *render) Point(m *schema.Metric, v float64, meta *model.Meta, attrs []st
 	if m == &schema.DroppedSeries {
 		r.values[0] = r.w.promNames[r.values[0]]
 	}
-	b := append(r.lines[i], f.name...)
-	sep := byte('{')
-	for j, val := range r.values {
-		if val == "" {
-			continue
-		}
-		b = append(b, sep)
-		sep = ','
-		b = append(b, f.labels[j]...)
-		b = append(b, '=', '"')
-		b = appendEscaped(b, val)
-		b = append(b, '"')
-	}
+	b, sep := appendLabels(append(r.lines[i], f.name...), f, r.values)
 	if m.Labels && meta != nil {
 		r.extra = r.extra[:0]
 		r.startLine(len(meta.Labels))
@@ -258,19 +246,7 @@ func (r *render) Histogram(m *schema.Metric, h *model.Histogram, _ time.Time, at
 // le is the bucket's bound, empty on the sum and count lines.
 func (r *render) histLine(b []byte, f *family, suffix string, attrs []string, le string) []byte {
 	b = append(b, f.name...)
-	b = append(b, suffix...)
-	sep := byte('{')
-	for j, val := range attrs {
-		if val == "" {
-			continue
-		}
-		b = append(b, sep)
-		sep = ','
-		b = append(b, f.labels[j]...)
-		b = append(b, '=', '"')
-		b = appendEscaped(b, val)
-		b = append(b, '"')
-	}
+	b, sep := appendLabels(append(b, suffix...), f, attrs)
 	if le != "" {
 		b = append(b, sep)
 		sep = ','
@@ -371,4 +347,23 @@ func appendEscaped(b []byte, s string) []byte {
 
 func escapeHelp(s string) string {
 	return strings.NewReplacer("\\", `\\`, "\n", `\n`).Replace(s)
+}
+
+// appendLabels appends the non-empty values under f's label names, opening
+// the label set with '{'; it returns the separator the next label takes
+// ('{' while none was written, else ',').
+func appendLabels(b []byte, f *family, values []string) ([]byte, byte) {
+	sep := byte('{')
+	for j, val := range values {
+		if val == "" {
+			continue
+		}
+		b = append(b, sep)
+		sep = ','
+		b = append(b, f.labels[j]...)
+		b = append(b, '=', '"')
+		b = appendEscaped(b, val)
+		b = append(b, '"')
+	}
+	return b, sep
 }
