@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fleetscope/fleetscope/collectors/containerd"
 	"github.com/fleetscope/fleetscope/history"
 	"github.com/fleetscope/fleetscope/model"
 )
@@ -25,6 +26,10 @@ type distKey struct{ namespace, kind, name, container string }
 type workloadDist struct {
 	since, live time.Time
 	d           history.Distributions
+	// own is true for a container that is its own workload (outside
+	// Kubernetes, without a workload label): nothing can continue its
+	// figures, and its series name the container, so they go with it.
+	own bool
 }
 
 // distKeyOf is the key of a container's distributions; ok is false for a
@@ -45,8 +50,11 @@ func (st *state) drain(now time.Time, series *history.Series, m *model.Meta) {
 	if k, ok := distKeyOf(m); ok {
 		wd := st.dists[k]
 		if wd == nil {
-			wd = &workloadDist{since: now}
+			wd = &workloadDist{since: now, own: ownWorkload(m)}
 			st.dists[k] = wd
+			if wd.own {
+				st.ownDists++
+			}
 		}
 		wd.d.Add(&st.drained)
 		wd.live = now
@@ -83,7 +91,7 @@ func (st *state) publishDists(snap *model.Snapshot) []model.WorkloadDistribution
 	out := make([]model.WorkloadDistributions, 0, len(st.dists))
 	for k, wd := range st.dists {
 		if snap.Time.Sub(wd.live) > distGrace {
-			delete(st.dists, k)
+			st.forgetDist(k, wd)
 			continue
 		}
 		out = append(out, model.WorkloadDistributions{
@@ -98,6 +106,55 @@ func (st *state) publishDists(snap *model.Snapshot) []model.WorkloadDistribution
 			cmp.Compare(a.Name, b.Name), cmp.Compare(a.Container, b.Container))
 	})
 	return out
+}
+
+// ownWorkload reports whether m's container is its own workload.
+func ownWorkload(m *model.Meta) bool {
+	return m.Workload.Kind == containerd.KindContainer && m.Workload.Name == m.ID
+}
+
+func (st *state) forgetDist(k distKey, wd *workloadDist) {
+	delete(st.dists, k)
+	if wd.own {
+		st.ownDists--
+	}
+}
+
+// dropGoneOwn forgets, on the tick it is gone, the distributions of a
+// container that was its own workload, rather than after distGrace. The
+// common tick only counts: it rebuilds nothing unless one went.
+func (st *state) dropGoneOwn(snap *model.Snapshot) {
+	if st.ownDists == 0 {
+		return
+	}
+	live := 0
+	for i := range snap.Containers {
+		if ownWorkload(snap.Containers[i].Meta) {
+			live++
+		}
+	}
+	if live >= st.ownDists {
+		return
+	}
+	ids := make(map[string]bool, live)
+	for i := range snap.Containers {
+		if m := snap.Containers[i].Meta; ownWorkload(m) {
+			ids[m.ID] = true
+		}
+	}
+	for k, wd := range st.dists {
+		if wd.own && !ids[k.name] {
+			st.forgetDist(k, wd)
+		}
+	}
+	// A new slice: published snapshots keep the one they have.
+	kept := make([]model.WorkloadDistributions, 0, len(st.distSummary))
+	for _, d := range st.distSummary {
+		if d.Kind != containerd.KindContainer || ids[d.Name] || st.dists[distKey{d.Namespace, d.Kind, d.Name, d.Container}] != nil {
+			kept = append(kept, d)
+		}
+	}
+	st.distSummary = kept
 }
 
 func histogram(d *history.Distribution, bounds []float64) model.Histogram {

@@ -106,3 +106,49 @@ func newest(srcs []*containerd.Container) string {
 	}
 	return id
 }
+
+// A container that is its own workload (outside Kubernetes, no workload
+// label) takes its distributions with it on the tick it goes: their
+// series name it, and nothing can continue them. A labelled service's
+// outlive its container for distGrace, for the next one to continue.
+func TestOwnWorkloadDistributionsGoWithTheContainer(t *testing.T) {
+	cfg := config.Default()
+	cfg.History.StateFile = ""
+	cfg.Containerd.WorkloadLabel = "service"
+	st := newState(cfg, slog.New(slog.DiscardHandler))
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	bare := &containerd.Container{Namespace: "default", ID: "bare", Pid: 10, Status: containerd.StatusRunning}
+	svc := &containerd.Container{Namespace: "default", ID: "svc-1", Pid: 11, Status: containerd.StatusRunning,
+		Labels: map[string]string{"service": "api"}}
+	var last *model.Snapshot
+	feed := func(at time.Duration, srcs ...*containerd.Container) {
+		snap := &model.Snapshot{Time: t0.Add(at)}
+		for _, c := range srcs {
+			snap.Containers = append(snap.Containers, model.Container{Meta: metaOf(c, cfg.Containerd.WorkloadLabel), Running: true,
+				Delta: model.Delta{Valid: true, Interval: 10 * time.Second, CPUSeconds: 1}})
+		}
+		st.record(snap, srcs)
+		last = snap
+	}
+	var at time.Duration
+	for ; at < 3*time.Minute; at += 10 * time.Second {
+		feed(at, bare, svc)
+	}
+	names := func() []string {
+		var out []string
+		for _, d := range last.Distributions {
+			out = append(out, d.Kind+"/"+d.Name)
+		}
+		return out
+	}
+	if got := names(); len(got) != 2 {
+		t.Fatalf("distributions of %v, want the bare container's and the service's", got)
+	}
+	feed(at) // both gone
+	if got := names(); len(got) != 1 || got[0] != containerd.KindContainer+"/api" {
+		t.Errorf("the tick after both left: distributions of %v, want only the service's", got)
+	}
+	if st.ownDists != 0 {
+		t.Errorf("%d own distributions still counted", st.ownDists)
+	}
+}
