@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,22 +58,34 @@ func docYAML(t *testing.T, heading string, replace ...string) string {
 // on the default port.
 const service, quietService = "\nservice:\n", "\nservice:\n  telemetry:\n    metrics:\n      level: none\n"
 
-// runCollector starts the collector with cfg, its OTLP/HTTP receiver on
-// httpAddr, and logs its output on failure.
-func runCollector(t *testing.T, bin, cfg, httpAddr string) {
+// runCollector starts the collector with the config mk makes from fresh
+// ports, its OTLP/HTTP receiver on the httpAddr mk returns, and logs its
+// output on failure. A port taken before the collector bound it is tried
+// again with new ones, up to three times.
+func runCollector(t *testing.T, bin string, mk func() (cfg, httpAddr string)) {
 	t.Helper()
-	dir := t.TempDir()
-	path, logPath := filepath.Join(dir, "otelcol.yaml"), filepath.Join(dir, "otelcol.log")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("collector config:\n%s\ncollector log (tail):\n%s", cfg, tail(string(b), 30))
+	for attempt := 1; ; attempt++ {
+		cfg, httpAddr := mk()
+		dir := t.TempDir()
+		path, logPath := filepath.Join(dir, "otelcol.yaml"), filepath.Join(dir, "otelcol.log")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
 		}
-	})
-	startCollector(t, bin, path, httpAddr, logPath)
+		_, err := tryCollector(t, bin, path, httpAddr, logPath)
+		if err == nil {
+			t.Cleanup(func() {
+				if t.Failed() {
+					b, _ := os.ReadFile(logPath)
+					t.Logf("collector config:\n%s\ncollector log (tail):\n%s", cfg, tail(string(b), 30))
+				}
+			})
+			return
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatalf("collector config:\n%s\n%v", cfg, err)
+		}
+		t.Logf("attempt %d: %v; again with new ports", attempt, err)
+	}
 }
 
 func tail(s string, n int) string {
@@ -93,9 +106,13 @@ func TestDocsCollectorConfigs(t *testing.T) {
 
 	t.Run("into Prometheus", func(t *testing.T) {
 		t.Parallel()
-		grpcAddr, httpAddr, promAddr := freePort(t), freePort(t), freePort(t)
-		runCollector(t, bin, docYAML(t, "## Into Prometheus under the dashboard's names",
-			"0.0.0.0:4317", grpcAddr, "0.0.0.0:4318", httpAddr, "0.0.0.0:8889", promAddr, service, quietService), httpAddr)
+		var httpAddr, promAddr string
+		runCollector(t, bin, func() (string, string) {
+			grpcAddr := freePort(t)
+			httpAddr, promAddr = freePort(t), freePort(t)
+			return docYAML(t, "## Into Prometheus under the dashboard's names",
+				"0.0.0.0:4317", grpcAddr, "0.0.0.0:4318", httpAddr, "0.0.0.0:8889", promAddr, service, quietService), httpAddr
+		})
 		a := startAgent(t, d.Socket, fmt.Sprintf("host:\n  node_name: node-prom\notlp:\n  endpoint: http://%s\n  interval: 1s\n  timeout: 1s\n", httpAddr))
 		a.waitReady(t)
 
@@ -141,11 +158,15 @@ func TestDocsCollectorConfigs(t *testing.T) {
 	t.Run("a resource per container", func(t *testing.T) {
 		t.Parallel()
 		sink := otlptest.StartGRPC(t, "")
-		grpcAddr, httpAddr := freePort(t), freePort(t)
-		runCollector(t, bin, docYAML(t, "## A resource per container",
-			"0.0.0.0:4317", grpcAddr, "0.0.0.0:4318", httpAddr,
-			// The test's backend is plaintext.
-			"backend.example:4317", sink.Addr+"\n    tls:\n      insecure: true", service, quietService), httpAddr)
+		var httpAddr string
+		runCollector(t, bin, func() (string, string) {
+			grpcAddr := freePort(t)
+			httpAddr = freePort(t)
+			return docYAML(t, "## A resource per container",
+				"0.0.0.0:4317", grpcAddr, "0.0.0.0:4318", httpAddr,
+				// The test's backend is plaintext.
+				"backend.example:4317", sink.Addr+"\n    tls:\n      insecure: true", service, quietService), httpAddr
+		})
 		a := startAgent(t, d.Socket, fmt.Sprintf("host:\n  node_name: node-res\notlp:\n  endpoint: http://%s\n  interval: 1s\n  timeout: 1s\n", httpAddr))
 		a.waitReady(t)
 

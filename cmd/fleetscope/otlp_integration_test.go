@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -363,32 +364,57 @@ type collectorProc struct {
 
 func startCollector(t *testing.T, bin, cfgPath, addr, logPath string) *collectorProc {
 	t.Helper()
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	c, err := tryCollector(t, bin, cfgPath, addr, logPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return c
+}
+
+// errPortTaken is a collector that exited because a port it was given was
+// taken between freePort's check and its bind: parallel tests and
+// outgoing connections draw from the same range.
+var errPortTaken = errors.New("a port was taken before the collector bound it")
+
+// tryCollector starts the collector and waits until addr answers; it
+// returns an error wrapping errPortTaken when the collector exited because
+// a port was in use, so that the caller can try new ones.
+func tryCollector(t *testing.T, bin, cfgPath, addr, logPath string) (*collectorProc, error) {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		logf.Close()
+		return nil, err
 	}
 	c := &collectorProc{cmd: cmd, done: make(chan struct{})}
 	go func() { cmd.Wait(); logf.Close(); close(c.done) }()
 	t.Cleanup(c.stop)
-	testenv.Eventually(t, 20*time.Second, "collector listening", func() error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		select {
 		case <-c.done:
 			b, _ := os.ReadFile(logPath)
-			t.Fatalf("collector exited:\n%s", b)
+			if strings.Contains(string(b), "address already in use") {
+				return nil, fmt.Errorf("%w:\n%s", errPortTaken, tail(string(b), 5))
+			}
+			return nil, fmt.Errorf("collector exited:\n%s", b)
 		default:
 		}
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return err
+		if err == nil {
+			conn.Close()
+			return c, nil
 		}
-		return conn.Close()
-	})
-	return c
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("collector not listening on %s after 20s: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (c *collectorProc) stop() {
