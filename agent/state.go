@@ -26,6 +26,12 @@ type state struct {
 	results    map[history.Key]*analysis.Result
 	runs       *runLog
 	runSummary []model.WorkloadRuns
+	// dists sums each workload's distributions on the node; distSummary
+	// is what snapshots publish of them, drained the scratch space.
+	dists       map[distKey]*workloadDist
+	distSummary []model.WorkloadDistributions
+	ownDists    int // entries of dists that are a container's own
+	drained     history.Distributions
 
 	// Pods, rebuilt each tick without allocating once sized: the pods
 	// whose sandbox runs, and the index in the tick's containers of each
@@ -60,6 +66,7 @@ func newState(cfg config.Config, log *slog.Logger) *state {
 		thresholds: map[*containerd.Container]history.Thresholds{},
 		results:    map[history.Key]*analysis.Result{},
 		runs:       newRunLog(cfg.Analysis),
+		dists:      map[distKey]*workloadDist{},
 		livePods:   map[podKey]bool{},
 		newest:     map[podContainer]int{},
 		instances:  map[podContainer]history.Key{},
@@ -111,6 +118,7 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 			series := st.store.Get(key)
 			switch {
 			case series == nil:
+				continue
 			case st.down(i, srcs):
 				// Down while its pod lives: the pod keeps the
 				// reservation, so the time is paid, idle.
@@ -121,10 +129,12 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 				// idle.
 				series.Advance(snap.Time, st.thresholdsFor(srcs[i]))
 			}
+			st.evidence(snap.Time, sc, series)
 			continue
 		}
 		d := sc.Delta
-		st.store.GetOrCreate(key).Add(history.Sample{
+		series := st.store.GetOrCreate(key)
+		series.Add(history.Sample{
 			Time:           snap.Time,
 			Interval:       d.Interval,
 			CPUSeconds:     d.CPUSeconds,
@@ -135,6 +145,7 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 			TCPAccepts:     d.TCPAccepts,
 			Listening:      d.Listening,
 		}, st.thresholdsFor(srcs[i]))
+		st.evidence(snap.Time, sc, series)
 	}
 	if snap.Time.Sub(st.analysedAt) >= analysisPeriod {
 		st.analyse(snap, srcs)
@@ -145,6 +156,15 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 	st.attach(snap, srcs)
 	if snap.Time.Sub(st.lastCheckpoint) >= st.cfg.History.CheckpointInterval {
 		st.checkpoint(snap.Time, srcs)
+	}
+}
+
+// evidence drains a container's distributions and puts its counters in
+// the snapshot.
+func (st *state) evidence(now time.Time, sc *model.Container, series *history.Series) {
+	st.drain(now, series, sc.Meta)
+	if !series.FirstSeen().IsZero() {
+		sc.Evidence, sc.HaveEvidence = evidenceOf(series.Evidence()), true
 	}
 }
 
@@ -209,6 +229,8 @@ func (st *state) down(i int, srcs []*containerd.Container) bool {
 // attach points each container of snap at its latest result.
 func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 	snap.Runs = st.runSummary
+	st.dropGoneOwn(snap)
+	snap.Distributions = st.distSummary
 	for i := range snap.Containers {
 		snap.Containers[i].Analysis = st.results[history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}]
 	}
@@ -218,6 +240,7 @@ func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 // each time, so snapshots already published keep theirs unchanged.
 func (st *state) analyse(snap *model.Snapshot, srcs []*containerd.Container) {
 	st.runSummary = st.runs.summary(snap.Time)
+	st.distSummary = st.publishDists(snap)
 	st.results = make(map[history.Key]*analysis.Result, len(snap.Containers))
 	live := make(map[*containerd.Container]bool, len(snap.Containers))
 	for i := range snap.Containers {

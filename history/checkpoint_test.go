@@ -71,13 +71,14 @@ func sameHistory(t *testing.T, want, got *Store) {
 			t.Errorf("%v: hours differ", k)
 		}
 	}
-	// Everything else, accumulators included, but the clock reading that
-	// only lives in memory.
+	// Everything else, accumulators included, but the clock reading and
+	// the evidence counters that only live in memory.
 	noClock := func(st *Store) map[Key]Series {
 		m := map[Key]Series{}
 		for k, s := range st.series {
 			c := *s
 			c.clk = clock{}
+			c.ev = evidence{}
 			m[k] = c
 		}
 		return m

@@ -10,6 +10,12 @@
 // [HoursKept] hours. Longer hourly history (say 30 days) is deliberately not
 // kept: it would not fit the per-container budget below.
 //
+// Beside the rings, a Series keeps its [Evidence]: counters of what the
+// analysis is made of that only grow while it lives in memory, and the
+// [Distributions] of its closed minutes and ended bursts, which
+// [Series.Drain] hands over for the agent to sum per workload. Neither
+// is checkpointed.
+//
 // # Memory
 //
 // A Series costs memory in proportion to its age, up to a week: a header of
@@ -17,10 +23,10 @@
 // and an hour ring that start at 16 minutes and 2 hours and double as the
 // container ages, up to 2 × 10,080 bytes (the minute byte and its fine CPU
 // code, see [EncodeCPUFine], in one allocation) and 168 × 40 = 6,720 bytes
-// at one week. That is [SeriesBytes] = 27,264 bytes of data per week-old
+// at one week. That is [SeriesBytes] = 27,432 bytes of data per week-old
 // container on 64-bit platforms; Go's allocator serves the three
-// allocations from its 384, 20,480 and 6,784 byte size classes, so the
-// heap cost is 27,648 bytes, 27 KiB. A series that never received a
+// allocations from its 576, 20,480 and 6,784 byte size classes, so the
+// heap cost is 27,840 bytes, 27.2 KiB. A series that never received a
 // sample keeps only its header. The fine codes cost 10 KB a container; they
 // are what makes a CPU p95 near a limit, and the over-reservation waste
 // computed from it, exact to 0.03% instead of 5.5%. Activity below the
@@ -28,7 +34,10 @@
 // the time sampled, restarts, down and listening minutes cost 14 bytes an
 // hour (their counts share 64 bits) and 128 bytes of header; activity
 // below the minute is what tells 1 s of work every 20 s from work spread
-// over the minute, and the time sampled is what it is a share of. Growing rings also make a
+// over the minute, and the time sampled is what it is a share of. The
+// additive evidence (see [Evidence]: lifetime counters, the distributions
+// not yet drained and the burst in progress) costs 168 bytes of header,
+// in memory only. Growing rings also make a
 // checkpoint cost memory in proportion to its size, not to the number of
 // series it claims.
 //

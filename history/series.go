@@ -94,6 +94,7 @@ type Series struct {
 	run      int64   // nanoseconds of the busy run in progress, 0 if none
 	seen     bool
 	clk      clock
+	ev       evidence // in memory only: see Evidence
 }
 
 // Offset is how far the series' timeline is from the wall clock after the
@@ -187,6 +188,7 @@ func (s *Series) tick(sm *Sample, interval int64, th *Thresholds) {
 func (s *Series) NoteRestart() {
 	if s.seen {
 		s.hour.restarts = uint8(min(int(s.hour.restarts)+1, math.MaxUint8))
+		s.ev.Restarts++
 	}
 }
 
@@ -221,6 +223,7 @@ func (s *Series) advance(m int64, th *Thresholds) {
 	s.growRings(m)
 	b, fine := s.acc.minute(th)
 	s.setMinute(s.cur, b, fine)
+	s.ev.minute(s.cur, &s.acc, b, fine)
 	if b.Valid() {
 		s.hour.addMinute(&s.acc, b)
 	}

@@ -34,6 +34,10 @@ type Snapshot struct {
 	// Runs are the Jobs' and CronJobs' runs seen on this node, per
 	// workload (refreshed once a minute).
 	Runs []WorkloadRuns
+	// Distributions are the mergeable distributions of each workload's
+	// containers on this node, per container name (refreshed once a
+	// minute), sorted by namespace, kind, name and container.
+	Distributions []WorkloadDistributions
 
 	Host     Host
 	HostOK   bool
@@ -180,6 +184,58 @@ type Container struct {
 	// Analysis is the latest idle, cost and serverless analysis (it is
 	// refreshed once a minute); nil until the container has history.
 	Analysis *analysis.Result
+
+	// Evidence is what the analysis is made of, as counters; valid when
+	// HaveEvidence, from the container's first sample on.
+	Evidence     Evidence
+	HaveEvidence bool
+}
+
+// Evidence is a container's additive evidence: counters that only grow
+// while the agent runs (an agent restart starts them from zero), so that
+// a store can add them over time, replicas and nodes. Times are seconds.
+// RecordedSeconds are the minutes with data, IdleSeconds the idle ones,
+// DownSeconds those mostly down and ListeningSeconds those with a
+// listening socket, each × 60; SampledSeconds is the time the samples
+// covered, BusySeconds the part covered by busy samples and
+// BusyCPUSeconds their CPU time; BusyRuns counts runs of busy samples and
+// Restarts the restarts the agent noted.
+type Evidence struct {
+	RecordedSeconds, IdleSeconds, DownSeconds, ListeningSeconds float64
+	SampledSeconds, BusySeconds, BusyCPUSeconds                 float64
+	BusyRuns, Restarts                                          uint64
+}
+
+// Histogram is a cumulative distribution: Counts[i] values at most
+// Bounds[i] and above Bounds[i-1] (not cumulative), Counts[len(Bounds)]
+// those above the last bound, and the Sum of all.
+type Histogram struct {
+	Bounds []float64
+	Counts []uint64
+	Sum    float64
+}
+
+// Count is the number of values counted.
+func (h *Histogram) Count() uint64 {
+	var n uint64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
+// WorkloadDistributions are a workload's distributions on this node for
+// one of its containers' names: what its containers' minutes and bursts
+// were, summed over every instance that ran here since Since, so that
+// the counts only grow while the agent runs and add across nodes.
+type WorkloadDistributions struct {
+	Namespace, Kind, Name, Container string
+	// Since is when the node started counting them.
+	Since time.Time
+	// CPU holds each minute's average cores, WorkingSet its largest
+	// working set in bytes, Bursts the lengths of runs of active minutes
+	// in seconds.
+	CPU, WorkingSet, Bursts Histogram
 }
 
 // Have tells which groups of values in Usage were read: a controller or

@@ -440,8 +440,9 @@ func newHTTP(ctx context.Context, cfg config.OTLPConfig, lookup func(string) (st
 // then flushes once more within a short timeout and shuts the SDK down,
 // ending the reader's goroutine before it returns.
 func (e *Exporter) Run(ctx context.Context) error {
-	e.provider = newProvider(sdkmetric.NewPeriodicReader(e.exp, e.readerOpts...), e.res)
-	if _, err := newObserver(e.provider.Meter(scope), e.src, e.version, e.maxSeries); err != nil {
+	hist := &histograms{}
+	e.provider = newProvider(sdkmetric.NewPeriodicReader(e.exp, append(e.readerOpts, sdkmetric.WithProducer(hist))...), e.res)
+	if _, err := newObserver(e.provider.Meter(scope), e.src, e.version, e.maxSeries, hist); err != nil {
 		e.provider.Shutdown(context.WithoutCancel(ctx))
 		return fmt.Errorf("OTLP instruments: %w", err)
 	}
@@ -515,6 +516,8 @@ func countPoints(rm *metricdata.ResourceMetrics) int {
 			case metricdata.Gauge[float64]:
 				n += len(d.DataPoints)
 			case metricdata.Sum[float64]:
+				n += len(d.DataPoints)
+			case metricdata.Histogram[float64]:
 				n += len(d.DataPoints)
 			}
 		}

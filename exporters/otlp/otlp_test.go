@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,9 +67,15 @@ func fixture() *model.Snapshot {
 					ServerlessMonthlyCost: 3, SavingsPerMonth: 43},
 				Usage: model.Usage{Have: all, CPUUserNanos: 7e9, CPUSystemNanos: 2e9, CPUPeriods: 10, CPUThrottledPeriods: 3, CPUThrottledNanos: 2e8,
 					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20,
-					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12}},
+					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12},
+				HaveEvidence: true, Evidence: model.Evidence{RecordedSeconds: 1800, IdleSeconds: 1200, DownSeconds: 60, ListeningSeconds: 1740,
+					SampledSeconds: 1795.5, BusySeconds: 400, BusyCPUSeconds: 350.25, BusyRuns: 12, Restarts: 1}},
 		},
-		Networks: []model.Network{{Owner: 1, Interfaces: ifs,
+		Distributions: []model.WorkloadDistributions{{Namespace: "prod", Kind: "StatefulSet", Name: "api", Container: "api", Since: t0.Add(-time.Hour),
+			CPU:        model.Histogram{Bounds: schema.WorkloadCPU.Bounds, Counts: []uint64{10, 2, 0, 0, 3, 0, 0, 0, 0, 0, 1}, Sum: 4.75},
+			WorkingSet: model.Histogram{Bounds: schema.WorkloadWorkingSet.Bounds, Counts: []uint64{0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0}, Sum: 16 * 200 << 20},
+			Bursts:     model.Histogram{Bounds: schema.WorkloadBursts.Bounds, Counts: []uint64{1, 0, 1, 0, 0, 0, 0, 0, 0, 0}, Sum: 360}}},
+		Networks: []model.Network{{Owner: 1, Interfaces: ifs, HaveTCP: true, TCPPassiveOpens: 77,
 			Others: model.Interface{RxBytes: 30, TxBytes: 40, RxPackets: 3, TxPackets: 4}, OtherInterfaces: 2}},
 		Interfaces: ifs,
 		Runs: []model.WorkloadRuns{{Namespace: "prod", Kind: "CronJob", Name: "report",
@@ -89,10 +97,11 @@ func fixture() *model.Snapshot {
 // collectCapped collects one export of src with a series cap per metric.
 func collectCapped(t *testing.T, src Source, maxSeries int) metricdata.ResourceMetrics {
 	t.Helper()
-	r := sdkmetric.NewManualReader()
+	hist := &histograms{}
+	r := sdkmetric.NewManualReader(sdkmetric.WithProducer(hist))
 	p := newProvider(r, nil)
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
-	if _, err := newObserver(p.Meter(scope), src, "1.0.0", maxSeries); err != nil {
+	if _, err := newObserver(p.Meter(scope), src, "1.0.0", maxSeries, hist); err != nil {
 		t.Fatal(err)
 	}
 	var rm metricdata.ResourceMetrics
@@ -105,10 +114,28 @@ func collectCapped(t *testing.T, src Source, maxSeries int) metricdata.ResourceM
 var namer = otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
 
 func promType(i schema.Instrument) otlptranslator.MetricType {
-	if i == schema.Counter {
+	switch i {
+	case schema.Counter:
 		return otlptranslator.MetricTypeMonotonicCounter
+	case schema.Histogram:
+		return otlptranslator.MetricTypeHistogram
 	}
 	return otlptranslator.MetricTypeGauge
+}
+
+// histogramSeries adds a histogram's series, as Prometheus names them, to
+// to: a cumulative count per bucket (le), the sum and the count.
+func histogramSeries(to map[series]float64, name string, l map[string]string, bounds []float64, cumulative []uint64, sum float64, count uint64) {
+	for i, b := range bounds {
+		bl := maps.Clone(l)
+		bl["le"] = strconv.FormatFloat(b, 'g', -1, 64)
+		to[series{name + "_bucket", labelsKey(bl)}] = float64(cumulative[i])
+	}
+	bl := maps.Clone(l)
+	bl["le"] = "+Inf"
+	to[series{name + "_bucket", labelsKey(bl)}] = float64(count)
+	to[series{name + "_sum", labelsKey(l)}] = sum
+	to[series{name + "_count", labelsKey(l)}] = float64(count)
 }
 
 // Every schema metric's standard OTLP-to-Prometheus translation, as
@@ -186,6 +213,17 @@ func TestSameSeriesAsPrometheus(t *testing.T) {
 					l[lp.GetName()] = lp.GetValue()
 				}
 			}
+			if h := m.GetHistogram(); h != nil {
+				var bounds []float64
+				var cum []uint64
+				for _, b := range h.GetBucket() {
+					if !math.IsInf(b.GetUpperBound(), 1) {
+						bounds, cum = append(bounds, b.GetUpperBound()), append(cum, b.GetCumulativeCount())
+					}
+				}
+				histogramSeries(want, mf.GetName(), l, bounds, cum, h.GetSampleSum(), h.GetSampleCount())
+				continue
+			}
 			v := m.GetGauge().GetValue()
 			if m.Counter != nil {
 				v = m.GetCounter().GetValue()
@@ -228,6 +266,32 @@ func TestSameSeriesAsPrometheus(t *testing.T) {
 					t.Errorf("%s exported as a gauge, schema says counter", m.Name)
 				}
 				dps = d.DataPoints
+			case metricdata.Histogram[float64]:
+				if def.Instrument != schema.Histogram || d.Temporality != metricdata.CumulativeTemporality {
+					t.Errorf("%s: a histogram of temporality %v, schema instrument %v", m.Name, d.Temporality, def.Instrument)
+				}
+				name, _ := namer.Build(otlptranslator.Metric{Name: m.Name, Unit: m.Unit, Type: promType(def.Instrument)})
+				for _, dp := range d.DataPoints {
+					if len(dp.BucketCounts) != len(dp.Bounds)+1 || dp.StartTime.IsZero() || !dp.StartTime.Before(dp.Time) {
+						t.Errorf("%s: %d buckets for %d bounds, start %v, time %v", m.Name, len(dp.BucketCounts), len(dp.Bounds), dp.StartTime, dp.Time)
+						continue
+					}
+					l := map[string]string{}
+					for _, kv := range dp.Attributes.ToSlice() {
+						k, _ := ln.Build(string(kv.Key))
+						l[k] = kv.Value.AsString()
+					}
+					cum := make([]uint64, len(dp.Bounds))
+					var c uint64
+					for i := range dp.Bounds {
+						c += dp.BucketCounts[i]
+						cum[i] = c
+					}
+					if c+dp.BucketCounts[len(dp.Bounds)] != dp.Count {
+						t.Errorf("%s: buckets sum to %d, count %d", m.Name, c+dp.BucketCounts[len(dp.Bounds)], dp.Count)
+					}
+					histogramSeries(got, name, l, dp.Bounds, cum, dp.Sum, dp.Count)
+				}
 			default:
 				t.Errorf("%s: unexpected data %T", m.Name, m.Data)
 			}
@@ -278,7 +342,7 @@ func TestAttributeCache(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	defer p.Shutdown(context.Background())
-	o, err := newObserver(p.Meter(scope), src, "1", 0)
+	o, err := newObserver(p.Meter(scope), src, "1", 0, &histograms{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +436,7 @@ func BenchmarkCollect(b *testing.B) {
 	r := sdkmetric.NewManualReader()
 	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
 	defer p.Shutdown(context.Background())
-	if _, err := newObserver(p.Meter(scope), &fixed{s}, "1", 0); err != nil {
+	if _, err := newObserver(p.Meter(scope), &fixed{s}, "1", 0, &histograms{}); err != nil {
 		b.Fatal(err)
 	}
 	var rm metricdata.ResourceMetrics
@@ -407,7 +471,7 @@ func TestFailuresCountedNoBacklog(t *testing.T) {
 	c := &counting{Exporter: inner, log: discardLog()}
 	p := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(c, sdkmetric.WithInterval(time.Hour))))
 	defer p.Shutdown(context.Background())
-	if _, err := newObserver(p.Meter(scope), &fixed{fixture()}, "1", 0); err != nil {
+	if _, err := newObserver(p.Meter(scope), &fixed{fixture()}, "1", 0, &histograms{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -451,7 +515,7 @@ func TestLargeNodeAndVanishedSeries(t *testing.T) {
 	r := sdkmetric.NewManualReader()
 	p := newProvider(r, nil)
 	defer p.Shutdown(context.Background())
-	if _, err := newObserver(p.Meter(scope), src, "1", 0); err != nil {
+	if _, err := newObserver(p.Meter(scope), src, "1", 0, &histograms{}); err != nil {
 		t.Fatal(err)
 	}
 	cpuPoints := func() map[string]bool {

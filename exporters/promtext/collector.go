@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fleetscope/fleetscope/exporters/schema"
 	"github.com/fleetscope/fleetscope/model"
@@ -55,6 +56,7 @@ type family struct {
 	header string   // HELP and TYPE lines
 	name   string   // Prometheus name
 	labels []string // label names: identity, then the metric's attributes
+	les    []string // a histogram's le values, +Inf last
 }
 
 // render is one scrape's text, by family, and the schema.Sink that
@@ -90,8 +92,16 @@ func New(src Source, o Options) *Writer {
 			f.labels = append(f.labels, schema.PromLabel(a))
 		}
 		typ := "gauge"
-		if m.Instrument == schema.Counter {
+		switch m.Instrument {
+		case schema.Counter:
 			typ = "counter"
+		case schema.Histogram:
+			typ = "histogram"
+			f.les = make([]string, len(m.Bounds)+1)
+			for j, b := range m.Bounds {
+				f.les[j] = string(appendFloat(nil, b))
+			}
+			f.les[len(m.Bounds)] = "+Inf"
 		}
 		f.header = "# HELP " + f.name + " " + escapeHelp(m.Help) + "\n# TYPE " + f.name + " " + typ + "\n"
 		w.families = append(w.families, f)
@@ -209,6 +219,45 @@ func (r *render) Point(m *schema.Metric, v float64, meta *model.Meta, attrs []st
 	b = append(b, ' ')
 	b = appendFloat(b, v)
 	r.lines[i] = append(b, '\n')
+}
+
+// Histogram appends a histogram's lines: its cumulative buckets, sum and
+// count. Empty attribute values are left out, as in Point.
+func (r *render) Histogram(m *schema.Metric, h *model.Histogram, _ time.Time, attrs []string) {
+	i := m.Index()
+	f := r.w.families[i]
+	b := r.lines[i]
+	var cum uint64
+	for j, c := range h.Counts {
+		cum += c
+		b = r.histLine(b, f, "_bucket", attrs, f.les[j])
+		b = strconv.AppendUint(b, cum, 10)
+		b = append(b, '\n')
+	}
+	b = r.histLine(b, f, "_sum", attrs, "")
+	b = appendFloat(b, h.Sum)
+	b = append(b, '\n')
+	b = r.histLine(b, f, "_count", attrs, "")
+	b = strconv.AppendUint(b, cum, 10)
+	r.lines[i] = append(b, '\n')
+}
+
+// histLine appends a histogram line's name and labels, up to its value;
+// le is the bucket's bound, empty on the sum and count lines.
+func (r *render) histLine(b []byte, f *family, suffix string, attrs []string, le string) []byte {
+	b = append(b, f.name...)
+	b, sep := appendLabels(append(b, suffix...), f, attrs)
+	if le != "" {
+		b = append(b, sep)
+		sep = ','
+		b = append(b, `le="`...)
+		b = append(b, le...)
+		b = append(b, '"')
+	}
+	if sep == ',' {
+		b = append(b, '}')
+	}
+	return append(b, ' ')
 }
 
 // smallLabelLine is the most labels an info line has for a repeated name

@@ -25,6 +25,7 @@ import (
 	prommodel "github.com/prometheus/common/model"
 
 	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/exporters/schema"
 	"github.com/fleetscope/fleetscope/internal/golden"
 	"github.com/fleetscope/fleetscope/model"
 )
@@ -71,9 +72,15 @@ func testSnapshot() *model.Snapshot {
 				Usage: model.Usage{Have: all, CPUNanos: 9e9, CPUUserNanos: 6e9, CPUSystemNanos: 3e9,
 					CPUPeriods: 100, CPUThrottledPeriods: 7, CPUThrottledNanos: 5e8,
 					MemoryUsage: 100 << 20, MemoryWorkingSet: 80 << 20, MemoryRSS: 60 << 20, MemoryCache: 40 << 20,
-					IOReadBytes: 4096, IOWriteBytes: 8192, IOReadOps: 1, IOWriteOps: 2, Pids: 5}},
+					IOReadBytes: 4096, IOWriteBytes: 8192, IOReadOps: 1, IOWriteOps: 2, Pids: 5},
+				HaveEvidence: true, Evidence: model.Evidence{RecordedSeconds: 172800, IdleSeconds: 164160, DownSeconds: 120, ListeningSeconds: 172740,
+					SampledSeconds: 172795.5, BusySeconds: 9000.25, BusyCPUSeconds: 2250.125, BusyRuns: 310, Restarts: 2}},
 		},
-		Networks:   []model.Network{{Owner: 1, Interfaces: ifs}},
+		Distributions: []model.WorkloadDistributions{{Namespace: "shop", Kind: "Deployment", Name: "web", Container: "nginx", Since: t0.Add(-48 * time.Hour),
+			CPU:        model.Histogram{Bounds: schema.WorkloadCPU.Bounds, Counts: []uint64{2736, 120, 0, 24, 0, 0, 0, 0, 0, 0, 0}, Sum: 18.5},
+			WorkingSet: model.Histogram{Bounds: schema.WorkloadWorkingSet.Bounds, Counts: []uint64{0, 2880, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Sum: 2880 * 80 << 20},
+			Bursts:     model.Histogram{Bounds: schema.WorkloadBursts.Bounds, Counts: []uint64{40, 20, 3, 0, 0, 0, 0, 0, 0, 0}, Sum: 5400}}},
+		Networks:   []model.Network{{Owner: 1, Interfaces: ifs, HaveTCP: true, TCPPassiveOpens: 42}},
 		Interfaces: ifs,
 		Runs: []model.WorkloadRuns{{Namespace: "shop", Kind: "CronJob", Name: "report",
 			Stats: analysis.RunStats{Count: 24, Window: 24 * time.Hour, DurationP50: time.Minute, DurationP95: 70 * time.Second,

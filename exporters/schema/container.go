@@ -40,6 +40,12 @@ func (w *Walker) container(s *model.Snapshot, sc *model.Container) {
 	if sc.Analysis != nil {
 		w.analysis(m, sc.Analysis, s.Currency)
 	}
+	if sc.HaveEvidence && !m.Sandbox {
+		// Also while not sampled: a container that is down keeps counting.
+		// A pod's sandbox has none: its figures are the pause process's,
+		// never a candidate, and half the containers of a node.
+		w.evidence(m, &sc.Evidence)
+	}
 	if !sc.Sampled {
 		return
 	}

@@ -34,6 +34,9 @@ func (w *Walker) network(s *model.Snapshot, n *model.Network) {
 	for i := range n.Interfaces {
 		w.iface(m, &n.Interfaces[i], n.Interfaces[i].Name)
 	}
+	if n.HaveTCP {
+		w.put(&NetworkAccepts, float64(n.TCPPassiveOpens), m)
+	}
 	if n.OtherInterfaces > 0 {
 		// The interfaces beyond the collector's bound, summed: a sum over
 		// the pod's interfaces still gives its whole traffic.

@@ -11,10 +11,13 @@ import "strings"
 type Instrument int
 
 // Instrument kinds. Counters are monotonic cumulative sums; Prometheus
-// exposes them with a _total suffix.
+// exposes them with a _total suffix. Histograms are cumulative explicit
+// bucket histograms (classic ones in Prometheus: _bucket, _sum, _count),
+// with the bucket layout of the metric's Bounds.
 const (
 	Gauge Instrument = iota
 	Counter
+	Histogram
 )
 
 // Metric describes one exported metric.
@@ -33,6 +36,8 @@ type Metric struct {
 	// Labels is set on the info series, which also carries the
 	// container's allow-listed labels (ContainerLabelPrefix + key).
 	Labels bool
+	// Bounds are a histogram's bucket upper bounds, ascending.
+	Bounds []float64
 
 	index int // in All
 	ident int // identity kind, see IdentityKind
@@ -89,8 +94,8 @@ var PodAttributes = []string{AttrContainerID, AttrNamespaceName, AttrPodName, At
 
 // All lists every metric, in the order of the reference table in the
 // README. The metrics are defined one file per family (cpu.go, memory.go,
-// disk.go, container.go, network.go, analysis.go, workload.go, host.go,
-// self.go), each beside the walk that writes its series, as variables
+// disk.go, container.go, network.go, analysis.go, evidence.go,
+// workload.go, host.go, self.go), each beside the walk that writes its series, as variables
 // rather than a map so that exporters reference them by identifier and a
 // typo fails to compile.
 var All = []*Metric{
@@ -101,6 +106,8 @@ var All = []*Metric{
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
 	&IdleRatio, &Cost, &IdleCost, &OverReservationCost, &ServerlessFit, &ServerlessVerdict, &ServerlessCost, &ServerlessSavings,
 	&ServerlessReason, &BurstDuration, &ObservedTime, &ReservedCPU, &ReservedMemory,
+	&RecordedTime, &IdleTime, &DownTime, &ListeningTime, &SampledTime, &BusyTime, &BusyCPUTime, &BusyRuns, &Restarts, &NetworkAccepts,
+	&WorkloadCPU, &WorkloadWorkingSet, &WorkloadBursts,
 	&WorkloadRuns, &WorkloadRunsWindow, &WorkloadRunDuration, &WorkloadRunsCost, &WorkloadServerlessCost, &WorkloadVerdict,
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
@@ -114,7 +121,7 @@ var All = []*Metric{
 // for node and agent metrics.
 func (m *Metric) Identity() []string {
 	switch m {
-	case &NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped, &NetworkInterfacesDropped:
+	case &NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped, &NetworkInterfacesDropped, &NetworkAccepts:
 		return PodAttributes
 	}
 	for _, p := range []string{"container.", "k8s.container.", "fleetscope.container."} {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/fleetscope/fleetscope/model"
 )
@@ -16,6 +17,11 @@ type Sink interface {
 	// during the call. The identity attributes are IdentityValues(m, meta);
 	// a metric with Labels set also carries meta.Labels.
 	Point(m *Metric, v float64, meta *model.Meta, attrs []string)
+	// Histogram is one histogram series of m, which has no identity
+	// attributes: its own attributes have the values attrs (valid only
+	// during the call), and its counts accumulate from start on. h is
+	// in m's layout (len(h.Bounds) == len(m.Bounds)).
+	Histogram(m *Metric, h *model.Histogram, start time.Time, attrs []string)
 }
 
 // Identity kinds, precomputed per metric.
@@ -144,6 +150,9 @@ func (w *Walker) Walk(s *model.Snapshot, sink Sink) {
 		w.sources = [identPod + 1]int{}
 		for i := range s.Runs {
 			w.runs(&s.Runs[i], s.Currency)
+		}
+		for i := range s.Distributions {
+			w.distributions(&s.Distributions[i])
 		}
 		w.host(s)
 		w.self(s)

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/fleetscope/fleetscope/model"
 )
@@ -29,6 +30,11 @@ func (c *countSink) Point(m *Metric, v float64, meta *model.Meta, attrs []string
 	}
 	c.perPod[pod][m.Name]++
 	c.values[fmt.Sprint(m.Name, "|", pod, "|", attrs)] = v
+}
+
+func (c *countSink) Histogram(m *Metric, h *model.Histogram, _ time.Time, attrs []string) {
+	c.perMetric[m.Name]++
+	c.values[fmt.Sprint(m.Name, "||", attrs)] = float64(h.Count())
 }
 
 // floodSnapshot has pods with one interface each (victims), and one pod
@@ -137,6 +143,8 @@ func TestWalkerOtherInterfaces(t *testing.T) {
 type nopSink struct{}
 
 func (nopSink) Point(*Metric, float64, *model.Meta, []string) {}
+
+func (nopSink) Histogram(*Metric, *model.Histogram, time.Time, []string) {}
 
 // Walking a flood again allocates nothing.
 func TestWalkerFloodAllocs(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	_ "embed"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fleetscope/fleetscope/exporters/schema"
@@ -30,8 +31,11 @@ func metricsPage() ([]byte, error) {
 }
 
 func instrument(m *schema.Metric) string {
-	if m.Instrument == schema.Counter {
+	switch m.Instrument {
+	case schema.Counter:
 		return "counter"
+	case schema.Histogram:
+		return "histogram"
 	}
 	return "gauge"
 }
@@ -70,6 +74,13 @@ func labels(m *schema.Metric) string {
 	}
 	if m.Labels {
 		parts = append(parts, code(schema.PromLabel(schema.ContainerLabelPrefix)+"<key>"))
+	}
+	if m.Instrument == schema.Histogram {
+		les := make([]string, len(m.Bounds))
+		for i, b := range m.Bounds {
+			les[i] = strconv.FormatFloat(b, 'g', -1, 64)
+		}
+		parts = append(parts, code("le")+" (Prometheus only): "+codes(append(les, "+Inf")))
 	}
 	return strings.Join(parts, "; ")
 }
