@@ -26,19 +26,33 @@ type distKey struct{ namespace, kind, name, container string }
 type workloadDist struct {
 	since, live time.Time
 	d           history.Distributions
-	// own is true for a container that is its own workload (outside
-	// Kubernetes, without a workload label): nothing can continue its
-	// figures, and its series name the container, so they go with it.
-	own bool
 }
 
 // distKeyOf is the key of a container's distributions; ok is false for a
-// pod's sandbox, whose figures are the pause process's.
+// pod's sandbox, whose figures are the pause process's, and for a
+// workload of one instance (see singleInstance).
 func distKeyOf(m *model.Meta) (distKey, bool) {
-	if m.Sandbox {
+	if m.Sandbox || singleInstance(m) {
 		return distKey{}, false
 	}
 	return distKey{m.Pod.Namespace, m.Workload.Kind, m.Workload.Name, m.Pod.ContainerName}, true
+}
+
+// singleInstance reports whether m's container is a workload that no
+// other instance can continue: a bare pod (a pod has one node for its
+// whole life, and a new pod of the same name is a new workload to
+// Kubernetes too), or a container outside Kubernetes that is its own
+// workload. Its whole history is the one Series on this node, so its own
+// gauges already say what distributions would; exporting them too cost
+// /metrics a histogram set per such pod (docs/fleet.md, "Budget").
+func singleInstance(m *model.Meta) bool {
+	switch m.Workload.Kind {
+	case containerd.KindPod:
+		return true
+	case containerd.KindContainer:
+		return m.Workload.Name == m.ID
+	}
+	return false
 }
 
 // drain moves what series observed since the last drain into its
@@ -50,11 +64,8 @@ func (st *state) drain(now time.Time, series *history.Series, m *model.Meta) {
 	if k, ok := distKeyOf(m); ok {
 		wd := st.dists[k]
 		if wd == nil {
-			wd = &workloadDist{since: now, own: ownWorkload(m)}
+			wd = &workloadDist{since: now}
 			st.dists[k] = wd
-			if wd.own {
-				st.ownDists++
-			}
 		}
 		wd.d.Add(&st.drained)
 		wd.live = now
@@ -91,7 +102,7 @@ func (st *state) publishDists(snap *model.Snapshot) []model.WorkloadDistribution
 	out := make([]model.WorkloadDistributions, 0, len(st.dists))
 	for k, wd := range st.dists {
 		if snap.Time.Sub(wd.live) > distGrace {
-			st.forgetDist(k, wd)
+			delete(st.dists, k)
 			continue
 		}
 		out = append(out, model.WorkloadDistributions{
@@ -106,55 +117,6 @@ func (st *state) publishDists(snap *model.Snapshot) []model.WorkloadDistribution
 			cmp.Compare(a.Name, b.Name), cmp.Compare(a.Container, b.Container))
 	})
 	return out
-}
-
-// ownWorkload reports whether m's container is its own workload.
-func ownWorkload(m *model.Meta) bool {
-	return m.Workload.Kind == containerd.KindContainer && m.Workload.Name == m.ID
-}
-
-func (st *state) forgetDist(k distKey, wd *workloadDist) {
-	delete(st.dists, k)
-	if wd.own {
-		st.ownDists--
-	}
-}
-
-// dropGoneOwn forgets, on the tick it is gone, the distributions of a
-// container that was its own workload, rather than after distGrace. The
-// common tick only counts: it rebuilds nothing unless one went.
-func (st *state) dropGoneOwn(snap *model.Snapshot) {
-	if st.ownDists == 0 {
-		return
-	}
-	live := 0
-	for i := range snap.Containers {
-		if ownWorkload(snap.Containers[i].Meta) {
-			live++
-		}
-	}
-	if live >= st.ownDists {
-		return
-	}
-	ids := make(map[string]bool, live)
-	for i := range snap.Containers {
-		if m := snap.Containers[i].Meta; ownWorkload(m) {
-			ids[m.ID] = true
-		}
-	}
-	for k, wd := range st.dists {
-		if wd.own && !ids[k.name] {
-			st.forgetDist(k, wd)
-		}
-	}
-	// A new slice: published snapshots keep the one they have.
-	kept := make([]model.WorkloadDistributions, 0, len(st.distSummary))
-	for _, d := range st.distSummary {
-		if d.Kind != containerd.KindContainer || ids[d.Name] || st.dists[distKey{d.Namespace, d.Kind, d.Name, d.Container}] != nil {
-			kept = append(kept, d)
-		}
-	}
-	st.distSummary = kept
 }
 
 func histogram(d *history.Distribution, bounds []float64) model.Histogram {

@@ -19,10 +19,11 @@ func TestEvidenceAcrossRestart(t *testing.T) {
 	cfg.History.StateFile = ""
 	st := newState(cfg, slog.New(slog.DiscardHandler))
 	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
-	pod := containerd.Pod{Name: "web", Namespace: "shop", UID: "uid-1"}
-	sandbox := &containerd.Container{Namespace: "k8s.io", ID: "sb", Sandbox: true, Pid: 10, Status: containerd.StatusRunning, Pod: pod}
+	pod := containerd.Pod{Name: "web-5d8c-x1", Namespace: "shop", UID: "uid-1"}
+	deployment := map[string]string{"pod-template-hash": "5d8c"}
+	sandbox := &containerd.Container{Namespace: "k8s.io", ID: "sb", Sandbox: true, Pid: 10, Status: containerd.StatusRunning, Pod: pod, OverrideLabels: deployment}
 	app := func(id string, created time.Time, running bool) *containerd.Container {
-		c := &containerd.Container{Namespace: "k8s.io", ID: id, CreatedAt: created, Pod: pod}
+		c := &containerd.Container{Namespace: "k8s.io", ID: id, CreatedAt: created, Pod: pod, OverrideLabels: deployment}
 		c.Pod.ContainerName = "app"
 		if running {
 			c.Pid, c.Status = 20, containerd.StatusRunning
@@ -107,11 +108,11 @@ func newest(srcs []*containerd.Container) string {
 	return id
 }
 
-// A container that is its own workload (outside Kubernetes, no workload
-// label) takes its distributions with it on the tick it goes: their
-// series name it, and nothing can continue them. A labelled service's
-// outlive its container for distGrace, for the next one to continue.
-func TestOwnWorkloadDistributionsGoWithTheContainer(t *testing.T) {
+// A workload of one instance (a container that is its own workload, a
+// bare pod) has no distributions: its gauges say it all. A labelled
+// service's outlive its container for distGrace, for the next one to
+// continue.
+func TestSingleInstanceWorkloadsHaveNoDistributions(t *testing.T) {
 	cfg := config.Default()
 	cfg.History.StateFile = ""
 	cfg.Containerd.WorkloadLabel = "service"
@@ -120,6 +121,8 @@ func TestOwnWorkloadDistributionsGoWithTheContainer(t *testing.T) {
 	bare := &containerd.Container{Namespace: "default", ID: "bare", Pid: 10, Status: containerd.StatusRunning}
 	svc := &containerd.Container{Namespace: "default", ID: "svc-1", Pid: 11, Status: containerd.StatusRunning,
 		Labels: map[string]string{"service": "api"}}
+	pod := &containerd.Container{Namespace: "k8s.io", ID: "pod-app", Pid: 12, Status: containerd.StatusRunning,
+		Pod: containerd.Pod{Name: "debug", Namespace: "shop", UID: "u1", ContainerName: "app"}}
 	var last *model.Snapshot
 	feed := func(at time.Duration, srcs ...*containerd.Container) {
 		snap := &model.Snapshot{Time: t0.Add(at)}
@@ -132,7 +135,7 @@ func TestOwnWorkloadDistributionsGoWithTheContainer(t *testing.T) {
 	}
 	var at time.Duration
 	for ; at < 3*time.Minute; at += 10 * time.Second {
-		feed(at, bare, svc)
+		feed(at, bare, svc, pod)
 	}
 	names := func() []string {
 		var out []string
@@ -141,14 +144,20 @@ func TestOwnWorkloadDistributionsGoWithTheContainer(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(); len(got) != 2 {
-		t.Fatalf("distributions of %v, want the bare container's and the service's", got)
-	}
-	feed(at) // both gone
 	if got := names(); len(got) != 1 || got[0] != containerd.KindContainer+"/api" {
-		t.Errorf("the tick after both left: distributions of %v, want only the service's", got)
+		t.Fatalf("distributions of %v, want only the service's", got)
 	}
-	if st.ownDists != 0 {
-		t.Errorf("%d own distributions still counted", st.ownDists)
+	if last.Distributions[0].CPU.Count() == 0 {
+		t.Errorf("the service's CPU distribution counted nothing in 3 minutes")
+	}
+	for ; at < 3*time.Minute+distGrace; at += 30 * time.Second {
+		feed(at) // all gone
+	}
+	if got := names(); len(got) != 1 {
+		t.Errorf("within the grace after the service left: distributions of %v, want the service's", got)
+	}
+	feed(at + time.Minute)
+	if got := names(); len(got) != 0 {
+		t.Errorf("after the grace: distributions of %v, want none", got)
 	}
 }

@@ -30,7 +30,6 @@ type state struct {
 	// is what snapshots publish of them, drained the scratch space.
 	dists       map[distKey]*workloadDist
 	distSummary []model.WorkloadDistributions
-	ownDists    int // entries of dists that are a container's own
 	drained     history.Distributions
 
 	// Pods, rebuilt each tick without allocating once sized: the pods
@@ -229,7 +228,6 @@ func (st *state) down(i int, srcs []*containerd.Container) bool {
 // attach points each container of snap at its latest result.
 func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 	snap.Runs = st.runSummary
-	st.dropGoneOwn(snap)
 	snap.Distributions = st.distSummary
 	for i := range snap.Containers {
 		snap.Containers[i].Analysis = st.results[history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}]

@@ -33,24 +33,28 @@ type Evidence struct {
 // analysis' decision points, so that what a decision compares with a
 // bound comes out exactly from the cumulative counts, and percentiles
 // between bounds within the width of their bucket (see docs/fleet.md).
+//
+// Each bound is a line per workload on /metrics, so the layouts keep only
+// the bounds a decision needs: a 1-replica Deployment's histograms are 32
+// lines, the most of the evidence's cost (docs/fleet.md, "Budget").
 var (
 	// CPUBounds, in cores: the idle floor (0.01); half of the requests
 	// and limits people set (100m, 250m, 500m, 1, 2, 4 cores: the
-	// rightsizing test is a p95 at most half the reservation); the
-	// platforms' largest instances (6 and 8 vCPUs).
-	CPUBounds = []float64{0.01, 0.05, 0.125, 0.25, 0.5, 1, 2, 4, 6, 8}
+	// rightsizing test is a p95 at most half the reservation), and 4
+	// cores, above which the analysis takes the containers' own maxima.
+	CPUBounds = []float64{0.01, 0.05, 0.125, 0.25, 0.5, 1, 2, 4}
 	// WorkingSetBounds, in bytes: powers of two from 64 MiB, half of
-	// the power-of-two memory limits people set, and the platforms'
-	// memory limits (10 GiB and 32 GiB).
-	WorkingSetBounds = []float64{64 << 20, 128 << 20, 256 << 20, 512 << 20, 1 << 30, 2 << 30, 4 << 30, 8 << 30, 10 << 30, 32 << 30}
+	// the power-of-two memory limits people set, and a function's memory
+	// limit (10 GiB).
+	WorkingSetBounds = []float64{64 << 20, 128 << 20, 256 << 20, 512 << 20, 1 << 30, 2 << 30, 4 << 30, 8 << 30, 10 << 30}
 	// BurstBounds, in seconds: bursts are whole minutes; the platforms'
 	// duration limits (15 and 60 minutes) are bounds.
-	BurstBounds = []float64{60, 120, 300, 600, 900, 1800, 3600, 7200, 14400}
+	BurstBounds = []float64{60, 300, 900, 1800, 3600, 14400}
 )
 
 // MaxBuckets is the most buckets a layout has: its bounds and one bucket
 // above them.
-const MaxBuckets = 11
+const MaxBuckets = 10
 
 // Distribution is one histogram: the count of each bucket of its layout
 // (not cumulative; entries past the layout's stay zero) and the sum of

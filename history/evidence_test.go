@@ -51,7 +51,7 @@ func TestEvidenceCounters(t *testing.T) {
 	}
 	wantCPU := [MaxBuckets]uint64{0: 4, 4: 2, 7: 1} // 0 cores ×4, 0.4 ×2, 3 ×1
 	wantWS := [MaxBuckets]uint64{0: 4, 1: 2, 3: 1}  // ≤64 MiB ×4 (down: 0), 100 MiB ×2, 300 MiB
-	wantBursts := [MaxBuckets]uint64{2: 1}          // one burst of 4 minutes: (120, 300] s
+	wantBursts := [MaxBuckets]uint64{1: 1}          // one burst of 4 minutes: (60, 300] s
 	if d.CPU.Counts != wantCPU || d.WorkingSet.Counts != wantWS || d.Bursts.Counts != wantBursts {
 		t.Errorf("buckets: cpu %v ws %v bursts %v", d.CPU.Counts, d.WorkingSet.Counts, d.Bursts.Counts)
 	}
@@ -78,15 +78,16 @@ func TestBucketPlacement(t *testing.T) {
 		{0.01, CPUBounds, 0},
 		{0.0100001, CPUBounds, 1},
 		{0.5, CPUBounds, 4},
-		{8, CPUBounds, 9},
-		{8.01, CPUBounds, 10},
+		{4, CPUBounds, 7},
+		{4.01, CPUBounds, 8},
 		{64 << 20, WorkingSetBounds, 0},
+		{10 << 30, WorkingSetBounds, 8},
 		{10<<30 + 1, WorkingSetBounds, 9},
-		{1 << 40, WorkingSetBounds, 10},
-		{900, BurstBounds, 4},
-		{960, BurstBounds, 5},
-		{3600, BurstBounds, 6},
-		{1e9, BurstBounds, 9},
+		{1 << 40, WorkingSetBounds, 9},
+		{900, BurstBounds, 2},
+		{960, BurstBounds, 3},
+		{3600, BurstBounds, 4},
+		{1e9, BurstBounds, 6},
 	} {
 		if got := bucket(tc.v, tc.bounds); got != tc.want {
 			t.Errorf("bucket(%v) = %d, want %d", tc.v, got, tc.want)
