@@ -68,6 +68,9 @@ type Options struct {
 	// Currency labels the money where the series carry no currency label
 	// (agents before they had one); PriceSource describes the prices.
 	Currency, PriceSource string
+	// At is the time the store is asked about; zero means now. Two stores
+	// holding the same samples answer the same at the same At.
+	At time.Time
 }
 
 // The labels a report reads: each is the Prometheus name of one of the
@@ -117,7 +120,10 @@ func (o Options) withDefaults() Options {
 // Reports reads every node's containers from the store.
 func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	o = o.withDefaults()
-	q := &querier{o: o, shown: report.ShownURL(o.URL), now: time.Now()}
+	q := &querier{o: o, shown: report.ShownURL(o.URL), now: o.At}
+	if q.now.IsZero() {
+		q.now = time.Now()
+	}
 	base, err := url.Parse(o.URL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("the Prometheus API URL %s is not an http:// or https:// URL", q.shown)

@@ -36,3 +36,16 @@ func TestHelpEnvListsOTEL(t *testing.T) {
 		}
 	}
 }
+
+// A time --at cannot read is named, quoted safely, before any store is
+// asked.
+func TestReportAtMustBeATime(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"report", "--prometheus", "http://127.0.0.1:1", "--at", "yesterday\x1b[2J"}, &out, &errb)
+	if code != exitInvalid {
+		t.Fatalf("exit %d, want %d", code, exitInvalid)
+	}
+	if msg := errb.String(); !strings.Contains(msg, "--at must be an RFC 3339 time") || strings.Contains(msg, "\x1b") {
+		t.Errorf("message %q", msg)
+	}
+}

@@ -39,7 +39,7 @@ type reportFlags struct {
 	all, wide                   bool
 	prometheus, promUser        string
 	promPassFile, promTokenFile string
-	currency                    string
+	currency, at                string
 	namespaces, verdicts        listFlag
 }
 
@@ -57,6 +57,7 @@ func (f *reportFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.promUser, "prometheus.username", "", "with --prometheus: basic auth user")
 	fs.StringVar(&f.promPassFile, "prometheus.password-file", "", "with --prometheus: file holding the basic auth password")
 	fs.StringVar(&f.promTokenFile, "prometheus.bearer-token-file", "", "with --prometheus: file holding a bearer token")
+	fs.StringVar(&f.at, "at", "", "with --prometheus: ask the store about this time (RFC 3339, e.g. 2026-12-01T00:00:00Z) instead of now")
 	fs.StringVar(&f.currency, "currency", "USD", "with --prometheus: the currency of the agents' price sheet, where their series do not say")
 	fs.BoolVar(&f.wide, "wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
 	fs.Var(&f.namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
@@ -105,6 +106,12 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 func (f *reportFlags) fromPrometheus(stderr io.Writer) ([]report.Report, int) {
 	o := fleet.Options{URL: f.prometheus, Username: f.promUser, Currency: f.currency, PriceSource: "the agents' price sheets"}
 	var err error
+	if f.at != "" {
+		if o.At, err = time.Parse(time.RFC3339Nano, f.at); err != nil {
+			fmt.Fprintf(stderr, "report: --at must be an RFC 3339 time such as 2026-12-01T00:00:00Z, got %q\n", report.Escape(f.at))
+			return nil, exitInvalid
+		}
+	}
 	if o.Password, err = secretFile("--prometheus.password-file", f.promPassFile); err == nil {
 		o.Bearer, err = secretFile("--prometheus.bearer-token-file", f.promTokenFile)
 	}
