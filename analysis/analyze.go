@@ -149,6 +149,7 @@ type Result struct {
 // a fleet does not allocate a week of minutes per container. A Scratch is
 // not safe for concurrent use; its zero value is ready.
 type Scratch struct {
+	hours  []history.Hour
 	scan   minuteScan
 	bursts burstStats
 	ws     []uint64
@@ -197,7 +198,7 @@ func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decisi
 	r.IdleRatio24h = ratio(ms.idle[1], ms.valid[1])
 	r.IdleRatio7d = ratio(ms.idle[2], ms.valid[2])
 	r.Bursts = sc.bursts.bursts()
-	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], in.Series, from, in.Now)
+	r.CPUP50, r.CPUP95, r.CPUMax = cpuPercentiles(&ms.cpu, ms.valid[2], []*history.Series{in.Series}, from, in.Now)
 	if len(sc.ws) > 0 {
 		r.WorkingSetP95, r.WorkingSetMax = p95Max(sc.ws)
 	}

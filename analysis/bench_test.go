@@ -105,6 +105,6 @@ func BenchmarkScanMinutes(b *testing.B) {
 		var st minuteStats
 		sc.bursts.reset()
 		scanWindow(&st, &sc, in.Series, from, in.Now, first)
-		cpuPercentiles(&st.cpu, st.valid[2], in.Series, from, in.Now)
+		cpuPercentiles(&st.cpu, st.valid[2], []*history.Series{in.Series}, from, in.Now)
 	}
 }

@@ -35,8 +35,8 @@ func rank(q float64, n int) int {
 
 // cpuPercentiles finds the CPU code of each percentile in the histogram h
 // of the n minutes with data, then the exact value within that code from
-// the fine codes of the window [from, to) of s.
-func cpuPercentiles(h *[256]int32, n int, s *history.Series, from, to time.Time) (p50, p95, maxCores float64) {
+// the fine codes of the window [from, to) of ss, the series h counts.
+func cpuPercentiles(h *[256]int32, n int, ss []*history.Series, from, to time.Time) (p50, p95, maxCores float64) {
 	if n == 0 {
 		return 0, 0, 0
 	}
@@ -59,17 +59,17 @@ func cpuPercentiles(h *[256]int32, n int, s *history.Series, from, to time.Time)
 			}
 		}
 	}
-	p95, maxCores = refine(code[1], within[1], code[2], s, from, to)
+	p95, maxCores = refine(code[1], within[1], code[2], ss, from, to)
 	return history.CoresFine(code[0], history.FineUnknown), p95, maxCores
 }
 
 // refine gives the exact CPU of the k-th smallest (1-based) minute among
 // those of CPU code c95, and of the largest minute of code cmax, from the
-// fine codes of the window [from, to) of s in one pass: the histogram's
+// fine codes of the window [from, to) of ss in one pass: the histogram's
 // code says which bucket a percentile falls in, the pass says where in
 // it. (The median is left at its bucket's middle: nothing is computed
 // from it.)
-func refine(c95 uint8, k int, cmax uint8, s *history.Series, from, to time.Time) (p95, maxCores float64) {
+func refine(c95 uint8, k int, cmax uint8, ss []*history.Series, from, to time.Time) (p95, maxCores float64) {
 	p95, maxCores = history.CoresFine(c95, history.FineUnknown), history.CoresFine(cmax, history.FineUnknown)
 	if c95 < 2 && cmax < 2 {
 		return p95, maxCores
@@ -83,7 +83,9 @@ func refine(c95 uint8, k int, cmax uint8, s *history.Series, from, to time.Time)
 	if cmax >= 2 && cmax != c95 {
 		f.wantMax = uint64(cmax)
 	}
-	s.EachMinutes(from, to, f.add)
+	for _, s := range ss {
+		s.EachMinutes(from, to, f.add)
+	}
 	hist := &f.hist
 	if c95 >= 2 {
 		cum := 0

@@ -207,7 +207,7 @@ func checkScanWindow(t *testing.T, rng *rand.Rand, s *history.Series, end time.T
 		if b, w := sc.bursts.bursts(), referenceBursts(runs); b != w {
 			t.Fatalf("window %v to %v: bursts %+v, want %+v", from, to, b, w)
 		}
-		p50, p95, mx := cpuPercentiles(&got.cpu, got.valid[2], s, from, to)
+		p50, p95, mx := cpuPercentiles(&got.cpu, got.valid[2], []*history.Series{s}, from, to)
 		w50, w95, wmx := referencePercentiles(&want.cpu, want.valid[2], s.AppendMinutes(nil, from, to), s.AppendCPUFine(nil, from, to))
 		if p50 != w50 || p95 != w95 || mx != wmx {
 			t.Fatalf("window %v to %v: percentiles %v %v %v, want %v %v %v", from, to, p50, p95, mx, w50, w95, wmx)

@@ -114,6 +114,23 @@ type Totals struct {
 	PeakCores      float32
 }
 
+// Merge adds o, another Series' totals, to t: sums, and the higher of
+// the maxima.
+func (t *Totals) Merge(o *Totals) {
+	t.Hours += o.Hours
+	t.TCPAccepts += o.TCPAccepts
+	t.DiskWriteBytes += o.DiskWriteBytes
+	t.BusyCPUSeconds += o.BusyCPUSeconds
+	t.BusySeconds += o.BusySeconds
+	t.SampledSeconds += o.SampledSeconds
+	t.BusyRuns += o.BusyRuns
+	t.Restarts += o.Restarts
+	t.ListenMinutes += o.ListenMinutes
+	t.DownMinutes += o.DownMinutes
+	t.LongestBusyRun = max(t.LongestBusyRun, o.LongestBusyRun)
+	t.PeakCores = max(t.PeakCores, o.PeakCores)
+}
+
 // SumHours sums the hours of [from, to) that have a sampled minute, the
 // hours AppendHours gives (the one in progress included), and appends the
 // MaxWorkingSet of each to ws, oldest first. It reads the hour ring in

@@ -1,0 +1,137 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/history"
+)
+
+// Aggregate is what the rules need of a history, summed over every
+// instance a workload had, wherever they ran: how a workload is judged
+// when no one Series holds its history (its pods replaced by rollouts and
+// autoscaling, on this node or across a fleet's store). Minutes are
+// replica-minutes: two replicas observed for an hour are 120 minutes, so
+// the idle ratio is the share of the replicas' time that was idle, and
+// every figure per month is per replica, as a container's is; Replicas
+// scales the money to the workload.
+//
+// Whoever fills it decides how exact each figure is (the fleet reads
+// histograms, see docs/fleet.md); AnalyzeAggregate applies the same rules
+// as Analyze, through conclude, so the two answers differ only in what
+// they were fed.
+type Aggregate struct {
+	// Input carries the reservation inputs of one replica (the newest),
+	// its labels, GPUs and Now; its Series is not read.
+	Input Input
+	// Valid and Idle are the replica-minutes with data and the idle ones
+	// of the last hour, day and 7 days before Input.Now.
+	Valid, Idle [3]int
+	// Confirm and Refute count, per UTC hour of the day, the hours of the
+	// window that confirm it idle (at least 45 replica-minutes of data,
+	// none active) and that refute it (an active minute).
+	Confirm, Refute [24]uint8
+	// The percentiles and maxima of the Result fields of the same names:
+	// per-minute CPU, per-hour working set and bursts, over the replicas.
+	CPUP50, CPUP95, CPUMax       float64
+	WorkingSetP95, WorkingSetMax uint64
+	Bursts                       Bursts
+	// Totals sum the replicas' hours (maxima for LongestBusyRun and
+	// PeakCores).
+	Totals history.Totals
+}
+
+// AnalyzeAggregate analyses a workload from its Aggregate, with the rules
+// Analyze applies to one container's Series. The Result is per replica.
+func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
+	in := a.Input
+	in.Series = nil
+	ms := minuteStats{valid: a.Valid, idle: a.Idle, confirm: a.Confirm, refute: a.Refute}
+	r := Result{
+		ObservedFor: time.Duration(a.Valid[2]) * time.Minute,
+		IdleRatio1h: ratio(a.Idle[0], a.Valid[0]), IdleRatio24h: ratio(a.Idle[1], a.Valid[1]), IdleRatio7d: ratio(a.Idle[2], a.Valid[2]),
+		Bursts: a.Bursts,
+		CPUP50: a.CPUP50, CPUP95: a.CPUP95, CPUMax: a.CPUMax,
+		WorkingSetP95: a.WorkingSetP95, WorkingSetMax: a.WorkingSetMax,
+	}
+	if r.ObservedFor >= 2*24*time.Hour {
+		r.IdleHoursOfDay = idleHours(&ms)
+	}
+	tot := a.Totals
+	var t textBuilder
+	conclude(&in, &cfg, &r, &ms, &tot, &t)
+	return r
+}
+
+// ConfirmHour adds one hour of the window, at UTC hour of day h, with
+// valid replica-minutes of data of which idle were idle, to a's
+// hour-of-day counts, by the rule Analyze's scan applies to a Series.
+func (a *Aggregate) ConfirmHour(h, valid, idle int) {
+	switch {
+	case valid > idle:
+		a.Refute[h] = min(a.Refute[h]+1, 255)
+	case valid >= idleHourMinMinutes:
+		a.Confirm[h] = min(a.Confirm[h]+1, 255)
+	}
+}
+
+// AggregateSeries sums the histories of a workload's instances on this
+// node, each a Series, over the 7 days before in.Now: the node's own
+// answer for a workload whose pods were replaced. in is the newest
+// instance's Input (its Series is not read). sc may be nil.
+//
+// Counts add; percentiles are those of the replicas' minutes (hours, for
+// the working set; bursts) taken together, exact as Analyze's are; the
+// hour-of-day counts sum the instances' minutes per hour of the window
+// before the rule is applied, as a store's hourly sums are.
+func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate {
+	if sc == nil {
+		sc = new(Scratch)
+	}
+	a := Aggregate{Input: in}
+	a.Input.Series = nil
+	from := in.Now.Add(-window)
+	n := in.Now.UnixNano()
+	if len(series) == 0 || !time.Unix(0, n).Equal(in.Now) {
+		return a
+	}
+	sc.bursts.reset()
+	sc.ws = sc.ws[:0]
+	var cpu [256]int32
+	var hourValid, hourActive [window/time.Hour + 1]int
+	for _, s := range series {
+		if s == nil {
+			continue
+		}
+		var ms minuteStats
+		first := floorDiv(from.Unix()+floorDiv(int64(s.Offset()), int64(time.Second)), 60)
+		scanWindow(&ms, sc, s, from, in.Now, first)
+		for i := range a.Valid {
+			a.Valid[i] += ms.valid[i]
+			a.Idle[i] += ms.idle[i]
+		}
+		for m, c := range ms.cpu {
+			cpu[m] += c
+		}
+		var tot history.Totals
+		tot, sc.ws = s.SumHours(from, in.Now.Add(time.Hour), sc.ws)
+		a.Totals.Merge(&tot)
+		sc.hours = s.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
+		for i, h := range sc.hours {
+			if i < len(hourValid) {
+				hourValid[i] += int(h.Minutes)
+				hourActive[i] += int(h.ActiveMinutes)
+			}
+		}
+	}
+	a.Bursts = sc.bursts.bursts()
+	a.CPUP50, a.CPUP95, a.CPUMax = cpuPercentiles(&cpu, a.Valid[2], series, from, in.Now)
+	if len(sc.ws) > 0 {
+		a.WorkingSetP95, a.WorkingSetMax = p95Max(sc.ws)
+	}
+	h0 := int(((floorDiv(from.Unix(), 3600))%24 + 24) % 24)
+	for i := range hourValid {
+		a.ConfirmHour((h0+i)%24, hourValid[i], hourValid[i]-hourActive[i])
+	}
+	return a
+}
