@@ -12,12 +12,20 @@ import (
 	"github.com/fleetscope/fleetscope/report"
 )
 
-// sample is one series of an instant query's answer: the labels the
-// report reads (every other label is dropped as it is read) and its value.
+// sample is one series of an answer: the labels the report reads (every
+// other label is dropped as it is read) and its value, or for a range
+// query its points.
 type sample struct {
 	labels map[string]string
 	value  float64
 	time   time.Time
+	points []point
+}
+
+// point is one value of a range query's series.
+type point struct {
+	time  time.Time
+	value float64
 }
 
 // keptLabels are the labels a report is made of; a store's series carry
@@ -29,6 +37,7 @@ var keptLabels = func() map[string]bool {
 		labelContainerID, labelContainerdNamespace, labelContainerName, labelContainerImageName,
 		labelPodName, labelNamespaceName, labelWorkloadKind, labelWorkloadName, labelPodSandbox, labelGPU,
 		labelVerdict, labelPlatform, labelCurrency, labelWindow, labelReasonCode, labelReasonKind, labelStatistic,
+		labelSource, labelBucket,
 	}, nodeLabels...) {
 		kept[l] = true
 	}
@@ -51,6 +60,24 @@ type errStatus struct{ status, errorType, message string }
 // maxSeries series, never the answer itself: the bytes are bounded by the
 // reader, and a series' labels, however many, are read one by one.
 func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
+	return decodeAnswer(r, "vector", maxSeries, 0)
+}
+
+// decodeMatrix reads the answer to a range query as decodeVector reads an
+// instant one, holding at most maxPoints points in all.
+func decodeMatrix(r io.Reader, maxSeries, maxPoints int) ([]sample, error) {
+	return decodeAnswer(r, "matrix", maxSeries, maxPoints)
+}
+
+// errTooManyPoints says a range answer holds more points than are read.
+type errTooManyPoints struct{ max int }
+
+func (e *errTooManyPoints) Error() string {
+	return fmt.Sprintf("the answer holds more than %d points, the most that is read of one answer", e.max)
+}
+
+// decodeAnswer reads an answer whose result is of type want.
+func decodeAnswer(r io.Reader, want string, maxSeries, maxPoints int) ([]sample, error) {
 	d := &decoder{dec: json.NewDecoder(r)}
 	d.dec.UseNumber()
 	var (
@@ -73,7 +100,7 @@ func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
 					return d.string(&resultType)
 				case "result":
 					var err error
-					out, err = d.result(maxSeries)
+					out, err = d.result(maxSeries, maxPoints)
 					return err
 				}
 				return d.skip()
@@ -88,8 +115,8 @@ func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
 		return nil, err
 	case st.status != "success":
 		return nil, &st
-	case resultType != "vector":
-		return nil, fmt.Errorf("a result of type %s, not a vector", report.Excerpt(resultType))
+	case resultType != want:
+		return nil, fmt.Errorf("a result of type %s, not a %s", report.Excerpt(resultType), want)
 	}
 	return out, nil
 }
@@ -193,8 +220,9 @@ func (d *decoder) skip() error {
 }
 
 // result reads a vector's samples, at most maxSeries of them.
-func (d *decoder) result(maxSeries int) ([]sample, error) {
+func (d *decoder) result(maxSeries, maxPoints int) ([]sample, error) {
 	var out []sample
+	points := 0
 	err := d.array(func() error {
 		if len(out) == maxSeries {
 			return &errTooManySeries{max: maxSeries}
@@ -215,6 +243,18 @@ func (d *decoder) result(maxSeries int) ([]sample, error) {
 				})
 			case "value":
 				return d.value(&s)
+			case "values":
+				return d.array(func() error {
+					if points++; points > maxPoints {
+						return &errTooManyPoints{max: maxPoints}
+					}
+					var v sample
+					if err := d.value(&v); err != nil {
+						return err
+					}
+					s.points = append(s.points, point{v.time, v.value})
+					return nil
+				})
 			}
 			return d.skip()
 		})

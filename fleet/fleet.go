@@ -41,9 +41,12 @@ var ErrNoData = errors.New("no Fleetscope series")
 // per series (a container, a reason, a run: a few hundred bytes each, not
 // counting the labels): 300,000 is three reasons for each of those 100,000
 // containers.
+// MaxPoints bounds the points of a range answer: an hour's counts for a
+// week (169 points) of 10,000 containers, twice.
 const (
 	MaxAnswerBytes = 128 << 20
 	MaxSeries      = 300_000
+	MaxPoints      = 4_000_000
 )
 
 // Options say which store to ask and how.
@@ -65,6 +68,9 @@ type Options struct {
 	// package's constants of the same names.
 	MaxAnswerBytes int64
 	MaxSeries      int
+	// MaxPoints bounds the points of a range query's answer; zero means
+	// the package's constant of that name.
+	MaxPoints int
 	// Currency labels the money where the series carry no currency label
 	// (agents before they had one); PriceSource describes the prices.
 	Currency, PriceSource string
@@ -94,6 +100,9 @@ var (
 	labelReasonKind          = schema.PromLabel(schema.AttrReasonKind)
 	labelReasonCode          = schema.PromLabel(schema.AttrReasonCode)
 	labelStatistic           = schema.PromLabel(schema.AttrStatistic)
+	labelSource              = schema.PromLabel(schema.AttrSource)
+	// labelBucket is a classic histogram's bucket bound, Prometheus' own.
+	labelBucket = "le"
 )
 
 // nodeLabels are tried in order for the node a series comes from: the
@@ -114,11 +123,14 @@ func (o Options) withDefaults() Options {
 	if o.MaxSeries <= 0 {
 		o.MaxSeries = MaxSeries
 	}
+	if o.MaxPoints <= 0 {
+		o.MaxPoints = MaxPoints
+	}
 	return o
 }
 
-// Reports reads every node's containers from the store.
-func Reports(ctx context.Context, o Options) ([]report.Report, error) {
+// newQuerier checks o's URL and fills in its defaults.
+func newQuerier(o Options) (*querier, error) {
 	o = o.withDefaults()
 	q := &querier{o: o, shown: report.ShownURL(o.URL), now: o.At}
 	if q.now.IsZero() {
@@ -129,6 +141,16 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		return nil, fmt.Errorf("the Prometheus API URL %s is not an http:// or https:// URL", q.shown)
 	}
 	q.base = base
+	return q, nil
+}
+
+// Reports reads every node's containers from the store.
+func Reports(ctx context.Context, o Options) ([]report.Report, error) {
+	q, err := newQuerier(o)
+	if err != nil {
+		return nil, err
+	}
+	o = q.o
 
 	byNode, err := q.containers(ctx, o)
 	if err != nil {
@@ -356,14 +378,35 @@ func (q *querier) vector(ctx context.Context, metric string) ([]sample, error) {
 // vectorOf runs the instant query expr, which reads metric. It asks with
 // GET, which a redirect keeps as it is.
 func (q *querier) vectorOf(ctx context.Context, expr, metric string) ([]sample, error) {
+	return q.ask(ctx, "query", metric, func(params url.Values) {
+		params.Set("query", expr)
+		params.Set("time", unixTime(q.now))
+	})
+}
+
+// matrixOf runs the range query expr, which reads metric, over [start,
+// end] at step.
+func (q *querier) matrixOf(ctx context.Context, expr, metric string, start, end time.Time, step time.Duration) ([]sample, error) {
+	return q.ask(ctx, "query_range", metric, func(params url.Values) {
+		params.Set("query", expr)
+		params.Set("start", unixTime(start))
+		params.Set("end", unixTime(end))
+		params.Set("step", strconv.FormatFloat(step.Seconds(), 'f', -1, 64))
+	})
+}
+
+func unixTime(t time.Time) string { return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', 3, 64) }
+
+// ask sends one query to the API's endpoint (query or query_range), with
+// the parameters set sets, and decodes its answer.
+func (q *querier) ask(ctx context.Context, endpoint, metric string, set func(url.Values)) ([]sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.o.Timeout)
 	defer cancel()
 	u := *q.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/query"
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/" + endpoint
 	u.RawPath = ""
 	params := u.Query()
-	params.Set("query", expr)
-	params.Set("time", strconv.FormatFloat(float64(q.now.UnixNano())/1e9, 'f', 3, 64))
+	set(params)
 	u.RawQuery = params.Encode()
 	cred := report.Credentials{Username: q.o.Username, Password: q.o.Password, Bearer: q.o.Bearer}
 	fail := func(err error) ([]sample, error) {
@@ -377,7 +420,12 @@ func (q *querier) vectorOf(ctx context.Context, expr, metric string) ([]sample, 
 	if resp.StatusCode/100 != 2 {
 		return fail(report.ReadStatusError(resp))
 	}
-	vec, err := decodeVector(resp.Body, q.o.MaxSeries)
+	var vec []sample
+	if endpoint == "query" {
+		vec, err = decodeVector(resp.Body, q.o.MaxSeries)
+	} else {
+		vec, err = decodeMatrix(resp.Body, q.o.MaxSeries, q.o.MaxPoints)
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -18,12 +18,30 @@ const VerdictMixed = "mixed"
 // the unit people decide about is the Deployment, StatefulSet, DaemonSet
 // or CronJob, not the container.
 type WorkloadReport struct {
+	// Window, when set, says the rows of Source SourceWindow were
+	// computed over a window of the store's history.
+	Window      *Window    `json:"window,omitempty"`
 	Nodes       []string   `json:"nodes"`
 	Time        time.Time  `json:"time"`
 	Currency    string     `json:"currency"`
 	PriceSource string     `json:"price_source"`
 	Workloads   []Workload `json:"workloads"`
 }
+
+// Window is the stretch of a store's history a report was computed over.
+type Window struct {
+	Seconds float64   `json:"seconds"`
+	End     time.Time `json:"end"`
+	// Hours is how many whole hours the window holds, HoursWithData how
+	// many of them some container had data in.
+	Hours         int `json:"hours"`
+	HoursWithData int `json:"hours_with_data"`
+}
+
+// SourceWindow is a Workload's Source when its row was computed from the
+// history of every pod it had over a window, not from its current
+// containers' figures.
+const SourceWindow = "window"
 
 // Workload is one workload's figures summed over its containers on every
 // node. Pod sandboxes are left out, as they are of the container view's
@@ -56,6 +74,18 @@ type Workload struct {
 
 	// Runs summarise a Job's or CronJob's runs over every node.
 	Runs *Runs `json:"runs,omitempty"`
+
+	// Source is SourceWindow when the row is the analysis of the
+	// workload's history over a window (every pod it had, on every node),
+	// else empty: the sum of its current containers' figures. Then
+	// ObservedSeconds are its containers' seconds with data in the window,
+	// AverageReplicas how many ran at once on average while it had any
+	// (the money is per replica times that), and Reasons the verdict's
+	// reasons and blockers, each prefixed with its container name.
+	Source          string   `json:"source,omitempty"`
+	ObservedSeconds float64  `json:"observed_seconds,omitempty"`
+	AverageReplicas float64  `json:"average_replicas,omitempty"`
+	Reasons         []Reason `json:"reasons,omitempty"`
 }
 
 // Runs are the runs of one Job or CronJob on one node, or summed over
@@ -154,13 +184,19 @@ func WorkloadsOf(reports []Report) WorkloadReport {
 		out.Workloads = append(out.Workloads, gr.workload())
 	}
 	out.Nodes = slices.Sorted(maps.Keys(g.nodes))
-	slices.SortStableFunc(out.Workloads, func(a, b Workload) int {
+	SortWorkloads(out.Workloads)
+	return out
+}
+
+// SortWorkloads sorts workloads by money at stake per month, largest
+// first, then by name.
+func SortWorkloads(ws []Workload) {
+	slices.SortStableFunc(ws, func(a, b Workload) int {
 		if c := cmp.Compare(b.atStake(), a.atStake()); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Namespace+"/"+a.Kind+"/"+a.Name, b.Namespace+"/"+b.Kind+"/"+b.Name)
 	})
-	return out
 }
 
 // group is the group of k, new if need be.
@@ -246,7 +282,7 @@ func (gr *group) workload() Workload {
 		v := s[0] / s[1]
 		w.IdleRatio = &v
 	}
-	w.Verdict, w.Differ = agree(gr.verdicts)
+	w.Verdict, w.Differ = Agree(gr.verdicts)
 	if rs := w.Runs; rs != nil {
 		// A Job's runs are judged as runs, not as containers: their
 		// pods live too briefly for per-container history to say much.
@@ -287,9 +323,10 @@ func longestIdle(r map[string]float64) (float64, bool) {
 	return 0, false
 }
 
-// agree returns the verdict every container has, or VerdictMixed and the
-// containers whose verdict differs from the most common one.
-func agree(vs map[string][]string) (string, []string) {
+// Agree returns the verdict every container has (vs: verdict → who has
+// it), or VerdictMixed and the containers whose verdict differs from the
+// most common one.
+func Agree(vs map[string][]string) (string, []string) {
 	switch len(vs) {
 	case 0:
 		return "", nil
@@ -338,7 +375,20 @@ func whyOf(wl Workload) string {
 		}
 		return s
 	}
+	if wl.Source == SourceWindow && len(wl.Differ) == 0 && len(wl.Reasons) > 0 {
+		return wl.Reasons[0].Text
+	}
 	return strings.Join(wl.Differ, "; ")
+}
+
+// describe says what the window held, for the report's header.
+func (win *Window) describe() string {
+	share := 0.0
+	if win.Hours > 0 {
+		share = float64(win.HoursWithData) / float64(win.Hours)
+	}
+	return fmt.Sprintf("Workloads marked * are judged on every pod they had over the %s to %s: data in %d of its %d hours (%s).",
+		time.Duration(win.Seconds*float64(time.Second)), win.End.Format(time.RFC3339), win.HoursWithData, win.Hours, pct(share, true))
 }
 
 func secs(s float64) string {
@@ -349,6 +399,14 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// windowMark marks a row computed over a window.
+func windowMark(wl Workload) string {
+	if wl.Source == SourceWindow {
+		return " *"
+	}
+	return ""
 }
 
 func (w Workload) atStake() float64 {
@@ -390,7 +448,7 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
 		}
 		idle += wl.IdleCostPerMonth
 		lines = append(lines, []string{
-			strings.ToLower(wl.Kind) + "/" + wl.Name, wl.Namespace, fmt.Sprint(wl.Replicas), fmt.Sprint(len(wl.Nodes)),
+			strings.ToLower(wl.Kind) + "/" + wl.Name + windowMark(wl), wl.Namespace, fmt.Sprint(wl.Replicas), fmt.Sprint(len(wl.Nodes)),
 			idleS, money(r.Currency, wl.CostPerMonth), money(r.Currency, wl.IdleCostPerMonth), verdict, saving,
 			whyOf(wl),
 		})
@@ -399,13 +457,20 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
 	if o.Format == "markdown" {
 		esc = markdownText
 		fmt.Fprintf(w, "### Fleetscope report by workload: %d nodes, %s\n\nCosts per month at %s.\n\n", len(r.Nodes), r.Time.Format(time.RFC3339), markdownText(r.PriceSource))
+		if win := r.Window; win != nil {
+			fmt.Fprintf(w, "%s\n\n", win.describe())
+		}
 		fmt.Fprintln(w, "| "+strings.ToLower(strings.Join(head, " | "))+" |")
 		fmt.Fprintln(w, strings.Repeat("|---", len(head))+"|")
 		for _, l := range lines {
 			writeMarkdownRow(w, l)
 		}
 	} else {
-		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n\n", len(r.Nodes), Escape(strings.Join(r.Nodes, ", ")), r.Time.Format(time.RFC3339), Escape(r.PriceSource))
+		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n", len(r.Nodes), Escape(strings.Join(r.Nodes, ", ")), r.Time.Format(time.RFC3339), Escape(r.PriceSource))
+		if win := r.Window; win != nil {
+			fmt.Fprintf(w, "%s\n", win.describe())
+		}
+		fmt.Fprintln(w)
 		if err := writeTable(w, append([][]string{head}, lines...), o.Width); err != nil {
 			return err
 		}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +41,7 @@ type reportFlags struct {
 	all, wide                   bool
 	prometheus, promUser        string
 	promPassFile, promTokenFile string
-	currency, at                string
+	currency, at, window        string
 	namespaces, verdicts        listFlag
 }
 
@@ -51,7 +53,8 @@ func (f *reportFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.by, "by", "container", "container, or workload: one row per Deployment, StatefulSet, DaemonSet, Job, CronJob or bare pod")
 	fs.BoolVar(&f.local, "local", false, "sample this host without a daemon for --duration, then report")
 	fs.DurationVar(&f.duration, "duration", 2*time.Minute, "with --local: how long to sample")
-	fs.StringVar(&f.config, "config", "", "with --local: configuration file")
+	fs.StringVar(&f.config, "config", "", "with --local, or --prometheus --by workload: configuration file (its prices and platforms)")
+	fs.StringVar(&f.window, "window", "7d", "with --prometheus --by workload: judge each workload on every pod it had over this much of the store's history (e.g. 7d, 36h)")
 	fs.BoolVar(&f.all, "all", false, "include pod sandboxes")
 	fs.StringVar(&f.prometheus, "prometheus", "", "report on the whole fleet from this Prometheus HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) instead of one agent")
 	fs.StringVar(&f.promUser, "prometheus.username", "", "with --prometheus: basic auth user")
@@ -83,6 +86,16 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	var reps []report.Report
 	var status int
 	switch {
+	case f.prometheus != "" && f.by == "workload":
+		wr, status := f.workloadsFromPrometheus(stderr)
+		if status != 0 {
+			return status
+		}
+		if err := report.RenderWorkloads(stdout, wr, f.renderOptions(stdout)); err != nil {
+			reportError(stderr, err)
+			return 1
+		}
+		return 0
 	case f.prometheus != "":
 		reps, status = f.fromPrometheus(stderr)
 	case f.local:
@@ -104,20 +117,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 // A failure there is a problem with what was asked for (the store is
 // unreachable, refuses us, or holds no data), not a crash of ours.
 func (f *reportFlags) fromPrometheus(stderr io.Writer) ([]report.Report, int) {
-	o := fleet.Options{URL: f.prometheus, Username: f.promUser, Currency: f.currency, PriceSource: "the agents' price sheets"}
-	var err error
-	if f.at != "" {
-		if o.At, err = time.Parse(time.RFC3339Nano, f.at); err != nil {
-			fmt.Fprintf(stderr, "report: --at must be an RFC 3339 time such as 2026-12-01T00:00:00Z, got %q\n", report.Escape(f.at))
-			return nil, exitInvalid
-		}
-	}
-	if o.Password, err = secretFile("--prometheus.password-file", f.promPassFile); err == nil {
-		o.Bearer, err = secretFile("--prometheus.bearer-token-file", f.promTokenFile)
-	}
-	if err != nil {
-		reportError(stderr, err)
-		return nil, exitInvalid
+	o, status := f.storeOptions(stderr)
+	if status != 0 {
+		return nil, status
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -127,6 +129,78 @@ func (f *reportFlags) fromPrometheus(stderr io.Writer) ([]report.Report, int) {
 		return nil, exitInvalid
 	}
 	return reps, 0
+}
+
+// workloadsFromPrometheus judges every workload over the window from the
+// store's evidence; where the agents predate it, it reports their current
+// figures and says so.
+func (f *reportFlags) workloadsFromPrometheus(stderr io.Writer) (report.WorkloadReport, int) {
+	window, err := parseWindow(f.window)
+	if err != nil {
+		fmt.Fprintf(stderr, "report: --window: %s\n", report.Escape(err.Error()))
+		return report.WorkloadReport{}, exitInvalid
+	}
+	cfg, ok := loadConfig(f.config, stderr)
+	if !ok {
+		return report.WorkloadReport{}, exitInvalid
+	}
+	o, status := f.storeOptions(stderr)
+	if status != 0 {
+		return report.WorkloadReport{}, status
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wr, err := fleet.Workloads(ctx, o, window, cfg.Analysis)
+	if errors.Is(err, fleet.ErrNoEvidence) {
+		fmt.Fprintf(stderr, "report: %s; showing the agents' current figures instead\n", report.Escape(err.Error()))
+		reps, err := fleet.Reports(ctx, o)
+		if err != nil {
+			reportError(stderr, err)
+			return report.WorkloadReport{}, exitInvalid
+		}
+		wr = report.WorkloadsOf(reps)
+	} else if err != nil {
+		reportError(stderr, err)
+		return report.WorkloadReport{}, exitInvalid
+	}
+	report.FilterWorkloads(&wr, f.namespaces)
+	return wr, 0
+}
+
+// parseWindow reads a window such as 7d, 36h or 90m.
+func parseWindow(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 90 {
+			return 0, fmt.Errorf("%q is not a number of days from 1 to 90", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Hour || d > 90*24*time.Hour {
+		return 0, fmt.Errorf("%q is not a duration from 1h to 90d (e.g. 7d, 36h)", s)
+	}
+	return d, nil
+}
+
+// storeOptions are the options of the store --prometheus names.
+func (f *reportFlags) storeOptions(stderr io.Writer) (fleet.Options, int) {
+	o := fleet.Options{URL: f.prometheus, Username: f.promUser, Currency: f.currency, PriceSource: "the agents' price sheets"}
+	var err error
+	if f.at != "" {
+		if o.At, err = time.Parse(time.RFC3339Nano, f.at); err != nil {
+			fmt.Fprintf(stderr, "report: --at must be an RFC 3339 time such as 2026-12-01T00:00:00Z, got %q\n", report.Escape(f.at))
+			return o, exitInvalid
+		}
+	}
+	if o.Password, err = secretFile("--prometheus.password-file", f.promPassFile); err == nil {
+		o.Bearer, err = secretFile("--prometheus.bearer-token-file", f.promTokenFile)
+	}
+	if err != nil {
+		reportError(stderr, err)
+		return o, exitInvalid
+	}
+	return o, 0
 }
 
 // fromLocal samples this host without a daemon.
@@ -156,11 +230,17 @@ func (f *reportFlags) fromAgent(stderr io.Writer) ([]report.Report, int) {
 }
 
 // render writes the reports, filtered, by container or by workload.
-func (f *reportFlags) render(stdout io.Writer, reps []report.Report) error {
+// renderOptions are the report's rendering options for stdout.
+func (f *reportFlags) renderOptions(stdout io.Writer) report.Options {
 	ro := report.Options{Format: f.output}
 	if !f.wide {
 		ro.Width = terminalWidth(stdout)
 	}
+	return ro
+}
+
+func (f *reportFlags) render(stdout io.Writer, reps []report.Report) error {
+	ro := f.renderOptions(stdout)
 	if f.by == "workload" {
 		wr := report.WorkloadsOf(reps)
 		report.FilterWorkloads(&wr, f.namespaces)

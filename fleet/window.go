@@ -1,0 +1,556 @@
+package fleet
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/fleetscope/fleetscope/analysis"
+	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/exporters/schema"
+	"github.com/fleetscope/fleetscope/report"
+)
+
+// ErrNoEvidence says the store holds none of the additive evidence the
+// window-based answer is computed from: its agents are of a release
+// before they exported it. Their current figures can still be reported.
+var ErrNoEvidence = errors.New("no additive evidence series (" + schema.RecordedTime.PromName() +
+	"): the window-based answer needs agents that export them")
+
+// A part is one container name of a workload: the containers of every
+// pod the workload had, on every node, within the window. The analysis is
+// per part (a pod's app and its sidecar are sized apart); a workload's row
+// sums its parts.
+type partKey struct{ ns, kind, name, container string }
+
+type part struct {
+	key   partKey
+	pods  map[string]bool // node/pod
+	nodes map[string]bool
+	ids   []containerRef
+	// recorded and idle seconds per hour of the window, summed, and the
+	// most one container recorded in each hour.
+	hourRec, hourIdle, hourMax []float64
+	live                       int     // containers running at the window's end
+	recorded                   float64 // seconds, summed over the window
+	agg                        analysis.Aggregate
+	// dist are the workload's histograms summed over nodes, by bucket
+	// bound; nil where the workload has none (one instance: its node's
+	// figures are its whole history).
+	dist [3]map[float64]float64
+	gpu  bool
+	// res is the newest reservation seen: live containers first.
+	res     reservation
+	haveRes bool
+}
+
+type containerRef struct{ node, id string }
+
+type reservation struct {
+	live                 bool
+	cpu, mem             float64
+	cpuSource, memSource string
+}
+
+// windowQuerier gathers one window's evidence.
+type windowQuerier struct {
+	*querier
+	window  time.Duration
+	rng     string // the window as a PromQL range, "604800s"
+	parts   map[partKey]*part
+	byID    map[containerRef]*part
+	byPod   map[string][]*part // node/namespace/pod → its parts
+	hours   int
+	hourEnd time.Time // end of the window's last whole hour
+	covered []bool    // hours of the window with any data
+}
+
+// Workloads answers per workload over the window before o.At (now) from
+// the agents' additive evidence in the store, with the analysis' own
+// rules (analysis.AnalyzeAggregate) and cfg's prices and platforms. A
+// workload of one instance (a bare pod, a container that is its own
+// workload) has no distributions in the store, its whole history being on
+// its node: its row is its node's answer, as Reports reads it. A Job's or
+// CronJob's row is its runs', as on a node. It returns ErrNoEvidence when
+// the store has no evidence series.
+func Workloads(ctx context.Context, o Options, window time.Duration, cfg config.AnalysisConfig) (report.WorkloadReport, error) {
+	if window < time.Hour {
+		return report.WorkloadReport{}, fmt.Errorf("the window must be at least an hour, got %v", window)
+	}
+	q, err := newQuerier(o)
+	if err != nil {
+		return report.WorkloadReport{}, err
+	}
+	w := &windowQuerier{querier: q, window: window, rng: strconv.FormatInt(int64(window/time.Second), 10) + "s",
+		parts: map[partKey]*part{}, byID: map[containerRef]*part{}, byPod: map[string][]*part{}}
+	w.hourEnd = q.now.Truncate(time.Hour)
+	w.hours = int(window / time.Hour)
+	w.covered = make([]bool, w.hours)
+	if err := w.gather(ctx); err != nil {
+		return report.WorkloadReport{}, err
+	}
+	// The agents' current figures: the rows of single-instance workloads
+	// and of Jobs, the currency, the nodes.
+	reps, err := Reports(ctx, o)
+	if err != nil {
+		return report.WorkloadReport{}, err
+	}
+	out := report.WorkloadsOf(reps)
+	w.replace(&out, cfg)
+	return out, nil
+}
+
+// gather reads the window's evidence into w.parts.
+func (w *windowQuerier) gather(ctx context.Context) error {
+	if err := w.containers(ctx); err != nil {
+		return err
+	}
+	rec, err := w.counter(ctx, &schema.RecordedTime, w.rng)
+	if err != nil {
+		return err
+	}
+	if len(rec) == 0 {
+		return fmt.Errorf("%s: %w", w.shown, ErrNoEvidence)
+	}
+	w.sum(rec, func(p *part, v float64) { p.recorded += v; p.agg.Valid[2] += minutes(v) })
+	steps := []struct {
+		m   *schema.Metric
+		rng string
+		add func(p *part, v float64)
+	}{
+		{&schema.IdleTime, w.rng, func(p *part, v float64) { p.agg.Idle[2] += minutes(v) }},
+		{&schema.RecordedTime, "1h", func(p *part, v float64) { p.agg.Valid[0] += minutes(v) }},
+		{&schema.IdleTime, "1h", func(p *part, v float64) { p.agg.Idle[0] += minutes(v) }},
+		{&schema.RecordedTime, "24h", func(p *part, v float64) { p.agg.Valid[1] += minutes(v) }},
+		{&schema.IdleTime, "24h", func(p *part, v float64) { p.agg.Idle[1] += minutes(v) }},
+		{&schema.DownTime, w.rng, func(p *part, v float64) { p.agg.Totals.DownMinutes += minutes(v) }},
+		{&schema.ListeningTime, w.rng, func(p *part, v float64) { p.agg.Totals.ListenMinutes += minutes(v) }},
+		{&schema.SampledTime, w.rng, func(p *part, v float64) { p.agg.Totals.SampledSeconds += v }},
+		{&schema.BusyTime, w.rng, func(p *part, v float64) { p.agg.Totals.BusySeconds += v }},
+		{&schema.BusyCPUTime, w.rng, func(p *part, v float64) { p.agg.Totals.BusyCPUSeconds += v }},
+		{&schema.BusyRuns, w.rng, func(p *part, v float64) { p.agg.Totals.BusyRuns += int(math.Round(v)) }},
+		{&schema.Restarts, w.rng, func(p *part, v float64) { p.agg.Totals.Restarts += int(math.Round(v)) }},
+	}
+	for _, s := range steps {
+		vec, err := w.counter(ctx, s.m, s.rng)
+		if err != nil {
+			return err
+		}
+		w.sum(vec, s.add)
+	}
+	if err := w.diskAndAccepts(ctx); err != nil {
+		return err
+	}
+	if err := w.hourly(ctx); err != nil {
+		return err
+	}
+	if err := w.reservations(ctx); err != nil {
+		return err
+	}
+	return w.distributions(ctx)
+}
+
+// minutes turns evidence seconds (whole minutes × 60, as the agents
+// export them) back into minutes.
+func minutes(seconds float64) int { return int(math.Round(seconds / 60)) }
+
+// containers reads every container the window saw into its part.
+func (w *windowQuerier) containers(ctx context.Context) error {
+	m := schema.ContainerInfo.PromName()
+	info, err := w.vectorOf(ctx, "last_over_time("+m+"{"+labelContainerID+`!=""}[`+w.rng+"])", m)
+	if err != nil {
+		return err
+	}
+	if len(info) == 0 {
+		return fmt.Errorf("%s: %w (%s is empty over the window)", w.shown, ErrNoData, m)
+	}
+	for _, s := range info {
+		l := s.labels
+		if l[labelPodSandbox] == "true" {
+			continue
+		}
+		node := nodeOf(l)
+		ns := cmp.Or(l[labelNamespaceName], l[labelContainerdNamespace])
+		k := partKey{ns: ns, kind: l[labelWorkloadKind], name: l[labelWorkloadName], container: l[labelContainerName]}
+		if k.kind == "" {
+			k.kind, k.name = "Container", cmp.Or(l[labelContainerName], l[labelContainerID])
+		}
+		p := w.parts[k]
+		if p == nil {
+			p = &part{key: k, pods: map[string]bool{}, nodes: map[string]bool{},
+				hourRec: make([]float64, w.hours), hourIdle: make([]float64, w.hours), hourMax: make([]float64, w.hours)}
+			w.parts[k] = p
+		}
+		ref := containerRef{node, l[labelContainerID]}
+		p.ids = append(p.ids, ref)
+		pod := node + "/" + ns + "/" + cmp.Or(l[labelPodName], l[labelContainerID])
+		p.pods[pod] = true
+		if node != "" {
+			p.nodes[node] = true
+		}
+		p.gpu = p.gpu || l[labelGPU] == "true"
+		w.byID[ref] = p
+		if !slices.Contains(w.byPod[pod], p) {
+			w.byPod[pod] = append(w.byPod[pod], p)
+		}
+	}
+	return nil
+}
+
+// counter asks for the increase of a per-container counter over rng.
+func (w *windowQuerier) counter(ctx context.Context, m *schema.Metric, rng string) ([]sample, error) {
+	name := m.PromName()
+	return w.vectorOf(ctx, "increase("+name+"{"+labelContainerID+`!=""}[`+rng+"])", name)
+}
+
+// sum adds each container's value to its part.
+func (w *windowQuerier) sum(vec []sample, add func(p *part, v float64)) {
+	for i := range vec {
+		s := &vec[i]
+		if p := w.byID[containerRef{nodeOf(s.labels), s.labels[labelContainerID]}]; p != nil && !math.IsNaN(s.value) {
+			add(p, s.value)
+		}
+	}
+}
+
+// diskAndAccepts reads the bytes written and the connections accepted; a
+// pod's connections count for each of its parts, as on a node each of its
+// containers sees its network namespace's.
+func (w *windowQuerier) diskAndAccepts(ctx context.Context) error {
+	disk := schema.DiskIO.PromName()
+	vec, err := w.vectorOf(ctx, "increase("+disk+"{"+labelContainerID+`!="",`+schema.PromLabel("disk.io.direction")+`="write"}[`+w.rng+"])", disk)
+	if err != nil {
+		return err
+	}
+	w.sum(vec, func(p *part, v float64) { p.agg.Totals.DiskWriteBytes += v })
+	acc := schema.NetworkAccepts.PromName()
+	vec, err = w.vectorOf(ctx, "increase("+acc+"{"+labelContainerID+`!=""}[`+w.rng+"])", acc)
+	if err != nil {
+		return err
+	}
+	for _, s := range vec {
+		l := s.labels
+		for _, p := range w.byPod[nodeOf(l)+"/"+l[labelNamespaceName]+"/"+l[labelPodName]] {
+			p.agg.Totals.TCPAccepts += s.value
+		}
+	}
+	return nil
+}
+
+// hourly reads the recorded and idle seconds of every whole hour of the
+// window, for the hour-of-day profile and the hours with data.
+func (w *windowQuerier) hourly(ctx context.Context) error {
+	start := w.hourEnd.Add(-time.Duration(w.hours-1) * time.Hour)
+	for _, m := range []*schema.Metric{&schema.RecordedTime, &schema.IdleTime} {
+		name := m.PromName()
+		mat, err := w.matrixOf(ctx, "increase("+name+"{"+labelContainerID+`!=""}[1h])`, name, start, w.hourEnd, time.Hour)
+		if err != nil {
+			return err
+		}
+		for _, s := range mat {
+			p := w.byID[containerRef{nodeOf(s.labels), s.labels[labelContainerID]}]
+			if p == nil {
+				continue
+			}
+			for _, pt := range s.points {
+				// The point at t holds the hour (t-1h, t].
+				i := w.hours - 1 - int(w.hourEnd.Sub(pt.time)/time.Hour)
+				if i < 0 || i >= w.hours || math.IsNaN(pt.value) {
+					continue
+				}
+				if m == &schema.RecordedTime {
+					p.hourRec[i] += pt.value
+					p.hourMax[i] = max(p.hourMax[i], pt.value)
+					if pt.value > 0 {
+						w.covered[i] = true
+					}
+				} else {
+					p.hourIdle[i] += pt.value
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reservations reads what each part's newest container reserves: the
+// reserved CPU and memory series with their source, a live container's
+// first.
+func (w *windowQuerier) reservations(ctx context.Context) error {
+	live, err := w.vector(ctx, schema.ContainerInfo.PromName())
+	if err != nil {
+		return err
+	}
+	isLive := map[containerRef]bool{}
+	for _, s := range live {
+		ref := containerRef{nodeOf(s.labels), s.labels[labelContainerID]}
+		isLive[ref] = true
+		if p := w.byID[ref]; p != nil {
+			p.live++
+		}
+	}
+	for _, m := range []*schema.Metric{&schema.ReservedCPU, &schema.ReservedMemory} {
+		name := m.PromName()
+		vec, err := w.vectorOf(ctx, "last_over_time("+name+"{"+labelContainerID+`!=""}[`+w.rng+"])", name)
+		if err != nil {
+			return err
+		}
+		for _, s := range vec {
+			ref := containerRef{nodeOf(s.labels), s.labels[labelContainerID]}
+			p := w.byID[ref]
+			if p == nil || (p.haveRes && p.res.live && !isLive[ref]) {
+				continue
+			}
+			if p.haveRes && p.res.live != isLive[ref] {
+				p.res = reservation{}
+			}
+			p.haveRes, p.res.live = true, isLive[ref]
+			if m == &schema.ReservedCPU {
+				p.res.cpu, p.res.cpuSource = s.value, s.labels[labelSource]
+			} else {
+				p.res.mem, p.res.memSource = s.value, s.labels[labelSource]
+			}
+		}
+	}
+	return nil
+}
+
+// distributions reads the workloads' histograms, summed over nodes.
+func (w *windowQuerier) distributions(ctx context.Context) error {
+	for i, m := range []*schema.Metric{&schema.WorkloadCPU, &schema.WorkloadWorkingSet, &schema.WorkloadBursts} {
+		name := m.PromName() + "_bucket"
+		vec, err := w.vectorOf(ctx, "increase("+name+"{"+labelWorkloadName+`!=""}[`+w.rng+"])", name)
+		if err != nil {
+			return err
+		}
+		for _, s := range vec {
+			l := s.labels
+			p := w.parts[partKey{l[labelNamespaceName], l[labelWorkloadKind], l[labelWorkloadName], l[labelContainerName]}]
+			le, err := strconv.ParseFloat(l[labelBucket], 64)
+			if p == nil || err != nil || math.IsNaN(s.value) {
+				continue
+			}
+			if p.dist[i] == nil {
+				p.dist[i] = map[float64]float64{}
+			}
+			p.dist[i][le] += s.value
+		}
+	}
+	return nil
+}
+
+// replace puts the window's answer in the rows of the workloads it has
+// distributions for, and notes the window on the report.
+func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisConfig) {
+	covered := 0
+	for _, c := range w.covered {
+		if c {
+			covered++
+		}
+	}
+	out.Window = &report.Window{Seconds: w.window.Seconds(), End: w.now.UTC(), Hours: w.hours, HoursWithData: covered}
+	type wk struct{ ns, kind, name string }
+	byWorkload := map[wk][]*part{}
+	for _, p := range w.parts {
+		if p.dist[0] == nil || p.recorded <= 0 || p.key.kind == "Job" || p.key.kind == "CronJob" {
+			continue
+		}
+		k := wk{p.key.ns, p.key.kind, p.key.name}
+		byWorkload[k] = append(byWorkload[k], p)
+	}
+	for k, parts := range byWorkload {
+		slices.SortFunc(parts, func(a, b *part) int { return cmp.Compare(a.key.container, b.key.container) })
+		row := w.row(parts, cfg)
+		i := slices.IndexFunc(out.Workloads, func(x report.Workload) bool {
+			return x.Namespace == k.ns && x.Kind == k.kind && x.Name == k.name
+		})
+		if i < 0 {
+			out.Workloads = append(out.Workloads, row)
+			continue
+		}
+		out.Workloads[i] = row
+	}
+	report.SortWorkloads(out.Workloads)
+}
+
+// row is a workload's row from its parts' analyses.
+func (w *windowQuerier) row(parts []*part, cfg config.AnalysisConfig) report.Workload {
+	k := parts[0].key
+	row := report.Workload{Namespace: k.ns, Kind: k.kind, Name: k.name, Source: report.SourceWindow, Reasons: []report.Reason{}}
+	pods, nodes := map[string]bool{}, map[string]bool{}
+	verdicts := map[string][]string{}
+	var weighted [2]float64
+	for _, p := range parts {
+		maps.Copy(pods, p.pods)
+		maps.Copy(nodes, p.nodes)
+		row.Containers += len(p.ids)
+		r, avg := w.analyse(p, cfg)
+		row.ObservedSeconds += p.recorded
+		row.AverageReplicas = max(row.AverageReplicas, avg)
+		// The money is a month of what runs now: the replicas running at
+		// the window's end, else (none left) the window's average.
+		replicas := float64(p.live)
+		if replicas == 0 {
+			replicas = avg
+		}
+		verdicts[string(r.Verdict)] = append(verdicts[string(r.Verdict)], p.key.container)
+		for _, rs := range [][]analysis.Reason{r.Blockers, r.Reasons} {
+			for _, x := range rs {
+				row.Reasons = append(row.Reasons, report.Reason{Code: x.Code, Text: p.key.container + ": " + x.Text})
+			}
+		}
+		cost := r.CurrentMonthlyCost * replicas
+		row.CostPerMonth += cost
+		if r.Verdict == analysis.VerdictInsufficientData {
+			continue
+		}
+		row.IdleCostPerMonth += r.IdleCostPerMonth * replicas
+		row.OverReservedPerMonth += r.OverReservationWastePerMonth * replicas
+		if !math.IsNaN(r.IdleRatio7d) {
+			weighted = [2]float64{weighted[0] + cost*r.IdleRatio7d, weighted[1] + cost}
+		}
+		if r.Platform != "" {
+			row.Platform = r.Platform
+			row.ServerlessPerMonth += r.ServerlessMonthlyCost * replicas
+			row.SavingsPerMonth += r.SavingsPerMonth * replicas
+		}
+	}
+	row.Replicas, row.Nodes = len(pods), slices.Sorted(maps.Keys(nodes))
+	if weighted[1] > 0 {
+		v := weighted[0] / weighted[1]
+		row.IdleRatio = &v
+	}
+	row.Verdict, row.Differ = report.Agree(verdicts)
+	if row.Verdict == report.VerdictMixed {
+		row.Platform = ""
+	}
+	return row
+}
+
+// analyse completes p's Aggregate and analyses it; avg is how many of its
+// containers ran at once on average while it had any (see coveredHours).
+func (w *windowQuerier) analyse(p *part, cfg config.AnalysisConfig) (r analysis.Result, avg float64) {
+	a := &p.agg
+	a.Input = analysis.Input{Now: w.now, GPU: p.gpu}
+	if p.haveRes {
+		switch p.res.cpuSource {
+		case analysis.SourceLimit:
+			a.Input.CPUQuotaMicros, a.Input.CPUPeriodMicros = int64(math.Round(p.res.cpu*100_000)), 100_000
+		case analysis.SourceRequest:
+			a.Input.CPUShares = uint64(math.Round(p.res.cpu * 1024))
+		}
+		if p.res.memSource == analysis.SourceLimit {
+			a.Input.MemoryLimitBytes = uint64(p.res.mem)
+		}
+	}
+	hours := 0
+	for i := range w.hours {
+		if p.hourRec[i] > 0 {
+			hours++
+		}
+		h := (w.hourEnd.Add(-time.Duration(w.hours-i)*time.Hour).UTC().Hour() + 24) % 24
+		a.ConfirmHour(h, minutes(p.hourRec[i]), minutes(p.hourIdle[i]))
+	}
+	a.Totals.Hours = hours
+	a.CPUP50, a.CPUP95, a.CPUMax = quantiles(p.dist[0])
+	_, ws95, wsMax := quantiles(p.dist[1])
+	a.WorkingSetP95, a.WorkingSetMax = uint64(ws95), uint64(wsMax)
+	n := total(p.dist[2])
+	b50, b95, bMax := quantiles(p.dist[2])
+	a.Bursts = analysis.Bursts{Count: int(math.Round(n)), P50: seconds(b50), P95: seconds(b95), Max: seconds(bMax)}
+	// No series holds a sample's peak or the longest run of busy
+	// samples: the top bucket bounds them from above.
+	a.Totals.PeakCores = float32(a.CPUMax)
+	a.Totals.LongestBusyRun = max(a.Bursts.Max, time.Minute)
+	r = analysis.AnalyzeAggregate(a, cfg)
+	if c := p.coveredHours(); c > 0 {
+		avg = p.recorded / (c * 3600)
+	}
+	return r, avg
+}
+
+// coveredHours is how long, in hours, the part had a container with data:
+// every hour with data counts whole, but its first and last, which count
+// for the most one container recorded in them (a workload started or
+// stopped within them). An hour a rollout replaced a pod in counts whole,
+// not as the two pods' sum.
+func (p *part) coveredHours() float64 {
+	first, last := -1, -1
+	for i, v := range p.hourRec {
+		if v > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return 0
+	}
+	c := 0.0
+	for i := first; i <= last; i++ {
+		switch {
+		case p.hourRec[i] <= 0:
+		case i == first || i == last:
+			c += min(p.hourMax[i]/3600, 1)
+		default:
+			c++
+		}
+	}
+	return c
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// total is a histogram's count: its +Inf bucket.
+func total(d map[float64]float64) float64 { return d[math.Inf(1)] }
+
+// quantiles are the p50, p95 and maximum of a cumulative histogram, by
+// bucket bound: the percentiles interpolated within their bucket as
+// histogram_quantile does, the maximum the bound of the highest bucket
+// holding a value (the last finite bound for the +Inf bucket).
+func quantiles(d map[float64]float64) (p50, p95, top float64) {
+	if len(d) == 0 {
+		return 0, 0, 0
+	}
+	bounds := slices.Sorted(maps.Keys(d))
+	n := d[math.Inf(1)]
+	if n <= 0 {
+		return 0, 0, 0
+	}
+	q := func(f float64) float64 {
+		rank := f * n
+		lo, below := 0.0, 0.0
+		for _, b := range bounds {
+			c := d[b]
+			if c >= rank {
+				if math.IsInf(b, 1) {
+					return lo
+				}
+				if c == below {
+					return b
+				}
+				return lo + (b-lo)*(rank-below)/(c-below)
+			}
+			lo, below = b, c
+		}
+		return lo
+	}
+	prev := 0.0
+	for _, b := range bounds {
+		if d[b] > prev {
+			top = b
+		}
+		prev = max(prev, d[b])
+	}
+	if math.IsInf(top, 1) {
+		top = bounds[max(len(bounds)-2, 0)]
+	}
+	return q(0.5), q(0.95), top
+}
