@@ -27,6 +27,11 @@ type Aggregate struct {
 	// Valid and Idle are the replica-minutes with data and the idle ones
 	// of the last hour, day and 7 days before Input.Now.
 	Valid, Idle [3]int
+	// Span is the time some replica had data (see CoveredHours): the
+	// Result's ObservedFor, which the minimum observation and the
+	// hour-of-day profile ask of the workload's life, not of its replicas'
+	// summed time.
+	Span time.Duration
 	// Confirm and Refute count, per UTC hour of the day, the hours of the
 	// window that confirm it idle (at least 45 replica-minutes of data,
 	// none active) and that refute it (an active minute).
@@ -53,6 +58,9 @@ func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
 		Bursts: a.Bursts,
 		CPUP50: a.CPUP50, CPUP95: a.CPUP95, CPUMax: a.CPUMax,
 		WorkingSetP95: a.WorkingSetP95, WorkingSetMax: a.WorkingSetMax,
+	}
+	if a.Span > 0 {
+		r.ObservedFor = min(r.ObservedFor, a.Span)
 	}
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
@@ -99,6 +107,7 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 	sc.ws = sc.ws[:0]
 	var cpu [256]int32
 	var hourValid, hourActive [window/time.Hour + 1]int
+	var hourMax [window/time.Hour + 1]float64
 	for _, s := range series {
 		if s == nil {
 			continue
@@ -121,6 +130,7 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 			if i < len(hourValid) {
 				hourValid[i] += int(h.Minutes)
 				hourActive[i] += int(h.ActiveMinutes)
+				hourMax[i] = max(hourMax[i], float64(h.Minutes))
 			}
 		}
 	}
@@ -130,8 +140,42 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 		a.WorkingSetP95, a.WorkingSetMax = p95Max(sc.ws)
 	}
 	h0 := int(((floorDiv(from.Unix(), 3600))%24 + 24) % 24)
+	var sum [len(hourValid)]float64
 	for i := range hourValid {
 		a.ConfirmHour((h0+i)%24, hourValid[i], hourValid[i]-hourActive[i])
+		sum[i] = float64(hourValid[i])
 	}
+	a.Span = time.Duration(CoveredHours(sum[:], hourMax[:]) * float64(time.Hour))
 	return a
+}
+
+// CoveredHours is how long, in hours, a workload had a replica with data,
+// from each hour's replica-minutes with data (sum) and the most one
+// replica had in it (top): an hour inside the workload's life counts for
+// its replica-minutes up to a whole hour (a rollout's two pods of 30
+// minutes each fill it; two replicas side by side do not make it two),
+// its first and last hour for the most one replica had (a workload started
+// or stopped within them, perhaps with several replicas at once).
+func CoveredHours(sum, top []float64) float64 {
+	first, last := -1, -1
+	for i, v := range sum {
+		if v > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return 0
+	}
+	c := 0.0
+	for i := first; i <= last; i++ {
+		if i == first || i == last {
+			c += min(top[i], 60) / 60
+			continue
+		}
+		c += min(sum[i], 60) / 60
+	}
+	return c
 }

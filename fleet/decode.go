@@ -34,7 +34,7 @@ type point struct {
 var keptLabels = func() map[string]bool {
 	kept := map[string]bool{}
 	for _, l := range append([]string{
-		labelContainerID, labelContainerdNamespace, labelContainerName, labelContainerImageName,
+		labelContainerID, labelContainerdNamespace, labelContainerName, labelPodContainerName, labelContainerImageName,
 		labelPodName, labelNamespaceName, labelWorkloadKind, labelWorkloadName, labelPodSandbox, labelGPU,
 		labelVerdict, labelPlatform, labelCurrency, labelWindow, labelReasonCode, labelReasonKind, labelStatistic,
 		labelSource, labelBucket,

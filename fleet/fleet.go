@@ -85,6 +85,7 @@ type Options struct {
 var (
 	labelContainerID         = schema.PromLabel(schema.AttrContainerID)
 	labelContainerName       = schema.PromLabel(schema.AttrContainerName)
+	labelPodContainerName    = schema.PromLabel(schema.AttrPodContainerName)
 	labelContainerImageName  = schema.PromLabel(schema.AttrContainerImageName)
 	labelContainerdNamespace = schema.PromLabel(schema.AttrContainerdNamespace)
 	labelPodName             = schema.PromLabel(schema.AttrPodName)

@@ -31,6 +31,7 @@ type partKey struct{ ns, kind, name, container string }
 
 type part struct {
 	key   partKey
+	rowNS string          // the namespace of the workload's row: the pod's, else containerd's
 	pods  map[string]bool // node/pod
 	nodes map[string]bool
 	ids   []containerRef
@@ -176,14 +177,16 @@ func (w *windowQuerier) containers(ctx context.Context) error {
 			continue
 		}
 		node := nodeOf(l)
-		ns := cmp.Or(l[labelNamespaceName], l[labelContainerdNamespace])
-		k := partKey{ns: ns, kind: l[labelWorkloadKind], name: l[labelWorkloadName], container: l[labelContainerName]}
+		// Keyed as the agents key the histograms: the pod's namespace and
+		// container name, empty outside Kubernetes.
+		ns := l[labelNamespaceName]
+		k := partKey{ns: ns, kind: l[labelWorkloadKind], name: l[labelWorkloadName], container: l[labelPodContainerName]}
 		if k.kind == "" {
 			k.kind, k.name = "Container", cmp.Or(l[labelContainerName], l[labelContainerID])
 		}
 		p := w.parts[k]
 		if p == nil {
-			p = &part{key: k, pods: map[string]bool{}, nodes: map[string]bool{},
+			p = &part{key: k, rowNS: cmp.Or(ns, l[labelContainerdNamespace]), pods: map[string]bool{}, nodes: map[string]bool{},
 				hourRec: make([]float64, w.hours), hourIdle: make([]float64, w.hours), hourMax: make([]float64, w.hours)}
 			w.parts[k] = p
 		}
@@ -331,7 +334,7 @@ func (w *windowQuerier) distributions(ctx context.Context) error {
 		}
 		for _, s := range vec {
 			l := s.labels
-			p := w.parts[partKey{l[labelNamespaceName], l[labelWorkloadKind], l[labelWorkloadName], l[labelContainerName]}]
+			p := w.parts[partKey{l[labelNamespaceName], l[labelWorkloadKind], l[labelWorkloadName], l[labelPodContainerName]}]
 			le, err := strconv.ParseFloat(l[labelBucket], 64)
 			if p == nil || err != nil || math.IsNaN(s.value) {
 				continue
@@ -361,7 +364,7 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 		if p.dist[0] == nil || p.recorded <= 0 || p.key.kind == "Job" || p.key.kind == "CronJob" {
 			continue
 		}
-		k := wk{p.key.ns, p.key.kind, p.key.name}
+		k := wk{p.rowNS, p.key.kind, p.key.name}
 		byWorkload[k] = append(byWorkload[k], p)
 	}
 	for k, parts := range byWorkload {
@@ -382,7 +385,7 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 // row is a workload's row from its parts' analyses.
 func (w *windowQuerier) row(parts []*part, cfg config.AnalysisConfig) report.Workload {
 	k := parts[0].key
-	row := report.Workload{Namespace: k.ns, Kind: k.kind, Name: k.name, Source: report.SourceWindow, Reasons: []report.Reason{}}
+	row := report.Workload{Namespace: parts[0].rowNS, Kind: k.kind, Name: k.name, Source: report.SourceWindow, Reasons: []report.Reason{}}
 	pods, nodes := map[string]bool{}, map[string]bool{}
 	verdicts := map[string][]string{}
 	var weighted [2]float64
@@ -434,7 +437,8 @@ func (w *windowQuerier) row(parts []*part, cfg config.AnalysisConfig) report.Wor
 }
 
 // analyse completes p's Aggregate and analyses it; avg is how many of its
-// containers ran at once on average while it had any (see coveredHours).
+// containers ran at once on average while it had any (see
+// analysis.CoveredHours).
 func (w *windowQuerier) analyse(p *part, cfg config.AnalysisConfig) (r analysis.Result, avg float64) {
 	a := &p.agg
 	a.Input = analysis.Input{Now: w.now, GPU: p.gpu}
@@ -468,42 +472,17 @@ func (w *windowQuerier) analyse(p *part, cfg config.AnalysisConfig) (r analysis.
 	// samples: the top bucket bounds them from above.
 	a.Totals.PeakCores = float32(a.CPUMax)
 	a.Totals.LongestBusyRun = max(a.Bursts.Max, time.Minute)
+	sum, top := make([]float64, w.hours), make([]float64, w.hours)
+	for i := range w.hours {
+		sum[i], top[i] = p.hourRec[i]/60, p.hourMax[i]/60
+	}
+	covered := analysis.CoveredHours(sum, top)
+	a.Span = time.Duration(covered * float64(time.Hour))
 	r = analysis.AnalyzeAggregate(a, cfg)
-	if c := p.coveredHours(); c > 0 {
-		avg = p.recorded / (c * 3600)
+	if covered > 0 {
+		avg = p.recorded / (covered * 3600)
 	}
 	return r, avg
-}
-
-// coveredHours is how long, in hours, the part had a container with data:
-// every hour with data counts whole, but its first and last, which count
-// for the most one container recorded in them (a workload started or
-// stopped within them). An hour a rollout replaced a pod in counts whole,
-// not as the two pods' sum.
-func (p *part) coveredHours() float64 {
-	first, last := -1, -1
-	for i, v := range p.hourRec {
-		if v > 0 {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	if first < 0 {
-		return 0
-	}
-	c := 0.0
-	for i := first; i <= last; i++ {
-		switch {
-		case p.hourRec[i] <= 0:
-		case i == first || i == last:
-			c += min(p.hourMax[i]/3600, 1)
-		default:
-			c++
-		}
-	}
-	return c
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

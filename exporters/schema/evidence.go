@@ -51,7 +51,7 @@ var (
 
 // distributionAttributes identify a workload's containers of one name on
 // the node (a pod spec's container, or a container outside Kubernetes).
-var distributionAttributes = []string{AttrNamespaceName, AttrWorkloadKind, AttrWorkloadName, "k8s.container.name"}
+var distributionAttributes = []string{AttrNamespaceName, AttrWorkloadKind, AttrWorkloadName, AttrPodContainerName}
 
 // evidence emits a container's counters.
 func (w *Walker) evidence(m *model.Meta, e *model.Evidence) {

@@ -49,8 +49,10 @@ type Metric struct {
 // reader takes a series' label name from PromLabel(attribute), never from
 // a literal of its own, so that a rename here renames it everywhere.
 const (
-	AttrContainerID         = "container.id"
-	AttrContainerName       = "container.name"
+	AttrContainerID   = "container.id"
+	AttrContainerName = "container.name"
+	// AttrPodContainerName is the container's name in its pod spec.
+	AttrPodContainerName    = "k8s.container.name"
 	AttrContainerImageName  = "container.image.name"
 	AttrContainerdNamespace = "containerd.namespace"
 	AttrPodName             = "k8s.pod.name"
@@ -81,7 +83,7 @@ const (
 // the same container id (model.Meta.IdentityNamespace), which would
 // otherwise make two containers one series; on the info series it is
 // always set.
-var ContainerAttributes = []string{AttrContainerID, "k8s.container.name", AttrNamespaceName, AttrPodName, AttrContainerdNamespace}
+var ContainerAttributes = []string{AttrContainerID, AttrPodContainerName, AttrNamespaceName, AttrPodName, AttrContainerdNamespace}
 
 // ContainerLabelPrefix starts the attribute of an allow-listed container
 // label on the info series, as in the semantic conventions'
