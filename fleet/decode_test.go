@@ -67,3 +67,30 @@ func FuzzDecodeVector(f *testing.F) {
 		}
 	})
 }
+
+// A range answer keeps each series' points, at most maxPoints in all.
+func TestDecodeMatrix(t *testing.T) {
+	in := `{"status":"success","data":{"resultType":"matrix","result":[
+		{"metric":{"container_id":"c1","job":"j"},"values":[[1764590400,"60"],[1764594000,"120"]]},
+		{"metric":{"container_id":"c2"},"values":[[1764590400,"0"]]}]}}`
+	mat, err := decodeMatrix(strings.NewReader(in), 10, 3)
+	if err != nil || len(mat) != 2 {
+		t.Fatalf("%+v, %v", mat, err)
+	}
+	if p := mat[0].points; len(p) != 2 || p[1].value != 120 || !p[1].time.Equal(time.Unix(1764594000, 0)) || len(mat[0].labels) != 1 {
+		t.Errorf("first series %+v", mat[0])
+	}
+	var many *errTooManyPoints
+	if _, err := decodeMatrix(strings.NewReader(in), 10, 2); !errors.As(err, &many) {
+		t.Errorf("3 points read with a cap of 2: %v", err)
+	}
+	for _, bad := range []string{
+		`{"status":"success","data":{"resultType":"vector","result":[]}}`,
+		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}`,
+		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[{"a":1}]}]}}`,
+	} {
+		if _, err := decodeMatrix(strings.NewReader(bad), 10, 10); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
