@@ -31,6 +31,10 @@ type state struct {
 	dists       map[distKey]*workloadDist
 	distSummary []model.WorkloadDistributions
 	drained     history.Distributions
+	// members says which workload part each series of the store belongs
+	// to (see analyseWorkloads); workloadSummary is what it concluded.
+	members         map[history.Key]distKey
+	workloadSummary []model.WorkloadResult
 
 	// Pods, rebuilt each tick without allocating once sized: the pods
 	// whose sandbox runs, and the index in the tick's containers of each
@@ -66,6 +70,7 @@ func newState(cfg config.Config, log *slog.Logger) *state {
 		results:    map[history.Key]*analysis.Result{},
 		runs:       newRunLog(cfg.Analysis),
 		dists:      map[distKey]*workloadDist{},
+		members:    map[history.Key]distKey{},
 		livePods:   map[podKey]bool{},
 		newest:     map[podContainer]int{},
 		instances:  map[podContainer]history.Key{},
@@ -229,6 +234,7 @@ func (st *state) down(i int, srcs []*containerd.Container) bool {
 func (st *state) attach(snap *model.Snapshot, srcs []*containerd.Container) {
 	snap.Runs = st.runSummary
 	snap.Distributions = st.distSummary
+	snap.Workloads = st.workloadSummary
 	for i := range snap.Containers {
 		snap.Containers[i].Analysis = st.results[history.Key{Namespace: srcs[i].Namespace, ID: srcs[i].ID}]
 	}
@@ -257,6 +263,7 @@ func (st *state) analyse(snap *model.Snapshot, srcs []*containerd.Container) {
 			delete(st.instances, pc)
 		}
 	}
+	st.workloadSummary = st.analyseWorkloads(snap, srcs)
 }
 
 // analyseMissing analyses containers that have history but no result yet:
@@ -272,17 +279,12 @@ func (st *state) analyseMissing(snap *model.Snapshot, srcs []*containerd.Contain
 }
 
 func (st *state) analyseOne(now time.Time, sc *model.Container, c *containerd.Container) {
-	key := history.Key{Namespace: c.Namespace, ID: c.ID}
-	series := st.store.Get(key)
-	if series == nil {
+	in := st.inputOf(now, sc, c)
+	if in.Series == nil {
 		return
 	}
-	in := analysis.Input{Now: now, Series: series, Labels: c.OverrideLabels, GPU: c.GPU, GPUs: c.GPUs, Sandbox: c.Sandbox}
-	l := &sc.Limits
-	in.CPUQuotaMicros, in.CPUPeriodMicros, in.CPUShares = l.CPUQuotaMicros, l.CPUPeriodMicros, l.CPUShares
-	in.MemoryLimitBytes = l.MemoryBytes
 	res := analysis.Analyze(in, st.cfg.Analysis, &st.scratch)
-	st.results[key] = &res
+	st.results[history.Key{Namespace: c.Namespace, ID: c.ID}] = &res
 }
 
 // checkpoint drops the history of containers gone for longer than the

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/fleetscope/fleetscope/config"
@@ -107,7 +108,7 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 	sc.ws = sc.ws[:0]
 	var cpu [256]int32
 	var hourValid, hourActive [window/time.Hour + 1]int
-	var hourMax [window/time.Hour + 1]float64
+	var union []uint64
 	for _, s := range series {
 		if s == nil {
 			continue
@@ -115,6 +116,13 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 		var ms minuteStats
 		first := floorDiv(from.Unix()+floorDiv(int64(s.Offset()), int64(time.Second)), 60)
 		scanWindow(&ms, sc, s, from, in.Now, first)
+		// The minutes any instance had data in: the workload's life.
+		if len(union) < len(sc.scan.valid) {
+			union = append(union, make([]uint64, len(sc.scan.valid)-len(union))...)
+		}
+		for i, v := range sc.scan.valid {
+			union[i] |= v
+		}
 		for i := range a.Valid {
 			a.Valid[i] += ms.valid[i]
 			a.Idle[i] += ms.idle[i]
@@ -130,7 +138,6 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 			if i < len(hourValid) {
 				hourValid[i] += int(h.Minutes)
 				hourActive[i] += int(h.ActiveMinutes)
-				hourMax[i] = max(hourMax[i], float64(h.Minutes))
 			}
 		}
 	}
@@ -140,18 +147,21 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 		a.WorkingSetP95, a.WorkingSetMax = p95Max(sc.ws)
 	}
 	h0 := int(((floorDiv(from.Unix(), 3600))%24 + 24) % 24)
-	var sum [len(hourValid)]float64
 	for i := range hourValid {
 		a.ConfirmHour((h0+i)%24, hourValid[i], hourValid[i]-hourActive[i])
-		sum[i] = float64(hourValid[i])
 	}
-	a.Span = time.Duration(CoveredHours(sum[:], hourMax[:]) * float64(time.Hour))
+	span := 0
+	for _, v := range union {
+		span += bits.OnesCount64(v)
+	}
+	a.Span = time.Duration(span) * time.Minute
 	return a
 }
 
-// CoveredHours is how long, in hours, a workload had a replica with data,
-// from each hour's replica-minutes with data (sum) and the most one
-// replica had in it (top): an hour inside the workload's life counts for
+// CoveredHours estimates how long, in hours, a workload had a replica
+// with data where only hourly sums are known (a store's), from each
+// hour's replica-minutes with data (sum) and the most one replica had in
+// it (top): an hour inside the workload's life counts for
 // its replica-minutes up to a whole hour (a rollout's two pods of 30
 // minutes each fill it; two replicas side by side do not make it two),
 // its first and last hour for the most one replica had (a workload started

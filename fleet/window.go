@@ -358,82 +358,25 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 		}
 	}
 	out.Window = &report.Window{Seconds: w.window.Seconds(), End: w.now.UTC(), Hours: w.hours, HoursWithData: covered}
-	type wk struct{ ns, kind, name string }
-	byWorkload := map[wk][]*part{}
+	var list []*part
 	for _, p := range w.parts {
-		if p.dist[0] == nil || p.recorded <= 0 || p.key.kind == "Job" || p.key.kind == "CronJob" {
-			continue
+		if p.dist[0] != nil && p.recorded > 0 && p.key.kind != "Job" && p.key.kind != "CronJob" {
+			list = append(list, p)
 		}
-		k := wk{p.rowNS, p.key.kind, p.key.name}
-		byWorkload[k] = append(byWorkload[k], p)
 	}
-	for k, parts := range byWorkload {
-		slices.SortFunc(parts, func(a, b *part) int { return cmp.Compare(a.key.container, b.key.container) })
-		row := w.row(parts, cfg)
-		i := slices.IndexFunc(out.Workloads, func(x report.Workload) bool {
-			return x.Namespace == k.ns && x.Kind == k.kind && x.Name == k.name
-		})
-		if i < 0 {
-			out.Workloads = append(out.Workloads, row)
-			continue
-		}
-		out.Workloads[i] = row
-	}
-	report.SortWorkloads(out.Workloads)
-}
-
-// row is a workload's row from its parts' analyses.
-func (w *windowQuerier) row(parts []*part, cfg config.AnalysisConfig) report.Workload {
-	k := parts[0].key
-	row := report.Workload{Namespace: parts[0].rowNS, Kind: k.kind, Name: k.name, Source: report.SourceWindow, Reasons: []report.Reason{}}
-	pods, nodes := map[string]bool{}, map[string]bool{}
-	verdicts := map[string][]string{}
-	var weighted [2]float64
-	for _, p := range parts {
-		maps.Copy(pods, p.pods)
-		maps.Copy(nodes, p.nodes)
-		row.Containers += len(p.ids)
+	slices.SortFunc(list, func(a, b *part) int {
+		return cmp.Or(cmp.Compare(a.rowNS, b.rowNS), cmp.Compare(a.key.kind, b.key.kind),
+			cmp.Compare(a.key.name, b.key.name), cmp.Compare(a.key.container, b.key.container))
+	})
+	parts := make([]report.WorkloadPart, 0, len(list))
+	for _, p := range list {
 		r, avg := w.analyse(p, cfg)
-		row.ObservedSeconds += p.recorded
-		row.AverageReplicas = max(row.AverageReplicas, avg)
-		// The money is a month of what runs now: the replicas running at
-		// the window's end, else (none left) the window's average.
-		replicas := float64(p.live)
-		if replicas == 0 {
-			replicas = avg
-		}
-		verdicts[string(r.Verdict)] = append(verdicts[string(r.Verdict)], p.key.container)
-		for _, rs := range [][]analysis.Reason{r.Blockers, r.Reasons} {
-			for _, x := range rs {
-				row.Reasons = append(row.Reasons, report.Reason{Code: x.Code, Text: p.key.container + ": " + x.Text})
-			}
-		}
-		cost := r.CurrentMonthlyCost * replicas
-		row.CostPerMonth += cost
-		if r.Verdict == analysis.VerdictInsufficientData {
-			continue
-		}
-		row.IdleCostPerMonth += r.IdleCostPerMonth * replicas
-		row.OverReservedPerMonth += r.OverReservationWastePerMonth * replicas
-		if !math.IsNaN(r.IdleRatio7d) {
-			weighted = [2]float64{weighted[0] + cost*r.IdleRatio7d, weighted[1] + cost}
-		}
-		if r.Platform != "" {
-			row.Platform = r.Platform
-			row.ServerlessPerMonth += r.ServerlessMonthlyCost * replicas
-			row.SavingsPerMonth += r.SavingsPerMonth * replicas
-		}
+		wp := report.WorkloadPart{Namespace: p.rowNS, Kind: p.key.kind, Name: p.key.name, Container: p.key.container,
+			Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
+			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded}
+		parts = append(parts, report.PartFromResult(wp, &r))
 	}
-	row.Replicas, row.Nodes = len(pods), slices.Sorted(maps.Keys(nodes))
-	if weighted[1] > 0 {
-		v := weighted[0] / weighted[1]
-		row.IdleRatio = &v
-	}
-	row.Verdict, row.Differ = report.Agree(verdicts)
-	if row.Verdict == report.VerdictMixed {
-		row.Platform = ""
-	}
-	return row
+	report.ReplaceWithParts(out, parts, report.SourceWindow)
 }
 
 // analyse completes p's Aggregate and analyses it; avg is how many of its

@@ -38,6 +38,10 @@ type Snapshot struct {
 	// containers on this node, per container name (refreshed once a
 	// minute), sorted by namespace, kind, name and container.
 	Distributions []WorkloadDistributions
+	// Workloads are the workloads whose history on this node is more than
+	// one container's (a replaced pod, replicas), each container name
+	// judged on all of it; the others' answer is their container's.
+	Workloads []WorkloadResult
 
 	Host     Host
 	HostOK   bool
@@ -92,6 +96,20 @@ type Pod struct {
 type Workload struct {
 	Kind, Name      string
 	ReplicaSet, Job string
+}
+
+// WorkloadResult is one container name of a workload judged on the
+// history of every pod the workload had on the node within the history's
+// retention (analysis.AggregateSeries): the Result is per replica.
+type WorkloadResult struct {
+	Namespace, Kind, Name, Container string
+	// Pods is how many instances' history it holds, Live how many run
+	// now; AverageReplicas how many ran at once on average while any did,
+	// over ObservedSeconds of replica time.
+	Pods, Live      int
+	AverageReplicas float64
+	ObservedSeconds float64
+	Result          *analysis.Result
 }
 
 // WorkloadRuns are the runs of one Job or CronJob seen on the node: a

@@ -29,6 +29,9 @@ type Report struct {
 	Containers  []Container `json:"containers"`
 	// Runs are the Jobs' and CronJobs' runs seen on the node.
 	Runs []Runs `json:"runs,omitempty"`
+	// Parts are the workloads judged on the history of every pod they had
+	// on the node, where that is more than one container's.
+	Parts []WorkloadPart `json:"workload_parts,omitempty"`
 }
 
 // Container is one container's figures.
@@ -131,6 +134,7 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 		}
 		r.Containers = append(r.Containers, c)
 	}
+	r.Parts = partsOf(s)
 	for _, wr := range s.Runs {
 		st, v := &wr.Stats, &wr.Verdict
 		r.Runs = append(r.Runs, Runs{

@@ -38,11 +38,6 @@ type Window struct {
 	HoursWithData int `json:"hours_with_data"`
 }
 
-// SourceWindow is a Workload's Source when its row was computed from the
-// history of every pod it had over a window, not from its current
-// containers' figures.
-const SourceWindow = "window"
-
 // Workload is one workload's figures summed over its containers on every
 // node. Pod sandboxes are left out, as they are of the container view's
 // totals: the pod's containers carry its reservation.
@@ -75,13 +70,13 @@ type Workload struct {
 	// Runs summarise a Job's or CronJob's runs over every node.
 	Runs *Runs `json:"runs,omitempty"`
 
-	// Source is SourceWindow when the row is the analysis of the
-	// workload's history over a window (every pod it had, on every node),
-	// else empty: the sum of its current containers' figures. Then
-	// ObservedSeconds are its containers' seconds with data in the window,
-	// AverageReplicas how many ran at once on average while it had any
-	// (the money is per replica times that), and Reasons the verdict's
-	// reasons and blockers, each prefixed with its container name.
+	// Source is SourceHistory or SourceWindow when the row is the
+	// analysis of the history of every pod the workload had (on the node;
+	// on every node over a window), else empty: the sum of its current
+	// containers' figures. Then ObservedSeconds are its containers'
+	// seconds with data, AverageReplicas how many ran at once on average
+	// while any did, and Reasons the verdict's reasons and blockers, each
+	// prefixed with its container name (see WorkloadFromParts).
 	Source          string   `json:"source,omitempty"`
 	ObservedSeconds float64  `json:"observed_seconds,omitempty"`
 	AverageReplicas float64  `json:"average_replicas,omitempty"`
@@ -184,6 +179,12 @@ func WorkloadsOf(reports []Report) WorkloadReport {
 		out.Workloads = append(out.Workloads, gr.workload())
 	}
 	out.Nodes = slices.Sorted(maps.Keys(g.nodes))
+	// A node's own history of a workload's pods judges it, where the
+	// report is one node's: several nodes' histories cannot be added here
+	// (the fleet's store can, see package fleet).
+	if len(reports) == 1 && len(reports[0].Parts) > 0 {
+		ReplaceWithParts(&out, reports[0].Parts, SourceHistory)
+	}
 	SortWorkloads(out.Workloads)
 	return out
 }
@@ -375,20 +376,28 @@ func whyOf(wl Workload) string {
 		}
 		return s
 	}
-	if wl.Source == SourceWindow && len(wl.Differ) == 0 && len(wl.Reasons) > 0 {
+	if wl.Source != "" && len(wl.Differ) == 0 && len(wl.Reasons) > 0 {
 		return wl.Reasons[0].Text
 	}
 	return strings.Join(wl.Differ, "; ")
 }
 
-// describe says what the window held, for the report's header.
-func (win *Window) describe() string {
-	share := 0.0
-	if win.Hours > 0 {
-		share = float64(win.HoursWithData) / float64(win.Hours)
+// sourceNote says, for the report's header, what the rows marked * were
+// judged on: the window and how much of it had data, or the node's
+// history; empty when no row is marked.
+func (r *WorkloadReport) sourceNote() string {
+	if win := r.Window; win != nil {
+		share := 0.0
+		if win.Hours > 0 {
+			share = float64(win.HoursWithData) / float64(win.Hours)
+		}
+		return fmt.Sprintf("Workloads marked * are judged on every pod they had over the %s to %s: data in %d of its %d hours (%s).",
+			time.Duration(win.Seconds*float64(time.Second)), win.End.Format(time.RFC3339), win.HoursWithData, win.Hours, pct(share, true))
 	}
-	return fmt.Sprintf("Workloads marked * are judged on every pod they had over the %s to %s: data in %d of its %d hours (%s).",
-		time.Duration(win.Seconds*float64(time.Second)), win.End.Format(time.RFC3339), win.HoursWithData, win.Hours, pct(share, true))
+	if slices.ContainsFunc(r.Workloads, func(w Workload) bool { return w.Source == SourceHistory }) {
+		return "Workloads marked * are judged on the history of every pod they had on the node, not only the current ones."
+	}
+	return ""
 }
 
 func secs(s float64) string {
@@ -403,7 +412,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // windowMark marks a row computed over a window.
 func windowMark(wl Workload) string {
-	if wl.Source == SourceWindow {
+	if wl.Source != "" {
 		return " *"
 	}
 	return ""
@@ -457,8 +466,8 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
 	if o.Format == "markdown" {
 		esc = markdownText
 		fmt.Fprintf(w, "### Fleetscope report by workload: %d nodes, %s\n\nCosts per month at %s.\n\n", len(r.Nodes), r.Time.Format(time.RFC3339), markdownText(r.PriceSource))
-		if win := r.Window; win != nil {
-			fmt.Fprintf(w, "%s\n\n", win.describe())
+		if note := r.sourceNote(); note != "" {
+			fmt.Fprintf(w, "%s\n\n", markdownText(note))
 		}
 		fmt.Fprintln(w, "| "+strings.ToLower(strings.Join(head, " | "))+" |")
 		fmt.Fprintln(w, strings.Repeat("|---", len(head))+"|")
@@ -467,8 +476,8 @@ func RenderWorkloads(w io.Writer, r WorkloadReport, o Options) error {
 		}
 	} else {
 		fmt.Fprintf(w, "%d nodes (%s), %s. Costs per month at %s.\n", len(r.Nodes), Escape(strings.Join(r.Nodes, ", ")), r.Time.Format(time.RFC3339), Escape(r.PriceSource))
-		if win := r.Window; win != nil {
-			fmt.Fprintf(w, "%s\n", win.describe())
+		if note := r.sourceNote(); note != "" {
+			fmt.Fprintf(w, "%s\n", Escape(note))
 		}
 		fmt.Fprintln(w)
 		if err := writeTable(w, append([][]string{head}, lines...), o.Width); err != nil {
