@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ var weekEnd = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 // weekContainer is one container instance of the schedule: alive over
 // minutes [start, end) of the week on node, loaded by load.
 type weekContainer struct {
-	id, pod, node, kind, name, cname string
+	id, pod, node, ns, kind, name, cname string
 	start, end                       int
 	cpuLimit, cpuRequest             float64
 	memLimit                         uint64
@@ -79,6 +80,9 @@ func weekSchedule() []*weekContainer {
 		c.id = fmt.Sprintf("%016x", seq)
 		c.pod = fmt.Sprintf("%s-%05x", name, seq)
 		c.kind, c.name, c.cname, c.start, c.end = kind, name, cname, start, end
+		if c.ns == "" {
+			c.ns = "shop"
+		}
 		if c.node == "" {
 			c.node = nodeFor(slot+seq, start)
 		}
@@ -131,14 +135,21 @@ func weekSchedule() []*weekContainer {
 		}
 	}
 	for m := 0; m < weekMinutes; m += 2 * 60 {
-		add("Deployment", "idler", "idler", m, m+2*60, m/120, weekContainer{cpuLimit: 0.5, memLimit: 256 << 20, load: idle})
+		add("Deployment", "idler", "idler", m, m+2*60, m/120, weekContainer{ns: "batch", cpuLimit: 0.5, memLimit: 256 << 20, load: idle})
 	}
-	add("StatefulSet", "db", "postgres", 0, weekMinutes, 0, weekContainer{node: "node-0", cpuLimit: 1, memLimit: 2 << 30, load: steady(0.8, 1536<<20)})
+	add("StatefulSet", "db", "postgres", 0, weekMinutes, 0, weekContainer{node: "node-0", ns: "data", cpuLimit: 1, memLimit: 2 << 30, load: steady(0.8, 1536<<20)})
 	return out
 }
 
+// scrapes are the minutes between samples of the gauges, the counters
+// and the histograms in the written week.
+type scrapes struct{ gauges, counters, hists int }
+
+// testScrapes are the test's: as often as its queries need.
+var testScrapes = scrapes{gauges: 5, counters: 2, hists: 10}
+
 // writeWeek writes the schedule as OpenMetrics text.
-func writeWeek(t *testing.T, path string, cs []*weekContainer) {
+func writeWeek(t testing.TB, path string, cs []*weekContainer, every scrapes) {
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -148,14 +159,14 @@ func writeWeek(t *testing.T, path string, cs []*weekContainer) {
 	at := func(m int) int64 { return start.Add(time.Duration(m) * time.Minute).Unix() }
 	inGap := func(m int) bool { return m >= gapStart && m < gapStart+60 }
 	idOf := func(c *weekContainer) string {
-		return fmt.Sprintf(`container_id=%q,k8s_container_name=%q,k8s_namespace_name="shop",k8s_pod_name=%q,node=%q`, c.id, c.cname, c.pod, c.node)
+		return fmt.Sprintf(`container_id=%q,k8s_container_name=%q,k8s_namespace_name=%q,k8s_pod_name=%q,node=%q`, c.id, c.cname, c.ns, c.pod, c.node)
 	}
 	gauge := func(m *schema.Metric, extra func(c *weekContainer) (string, float64)) {
 		fmt.Fprintf(w, "# TYPE %s gauge\n", m.PromName())
 		for _, c := range cs {
 			labels, v := extra(c)
 			for mm := c.start; mm < c.end; mm++ {
-				if !inGap(mm) && (mm%5 == 0 || mm == c.end-1) {
+				if !inGap(mm) && (mm%every.gauges == 0 || mm == c.end-1) {
 					fmt.Fprintf(w, "%s{%s%s} %g %d\n", m.PromName(), idOf(c), labels, v, at(mm))
 				}
 			}
@@ -180,7 +191,7 @@ func writeWeek(t *testing.T, path string, cs []*weekContainer) {
 			var e ev
 			prevActive := false
 			for mm := c.start; mm <= c.end; mm++ {
-				if !inGap(mm) && (mm%2 == 0 || mm == c.end) {
+				if !inGap(mm) && (mm%every.counters == 0 || mm == c.end) {
 					fmt.Fprintf(w, "%s{%s} %g %d\n", name, idOf(c), get(&e), at(mm))
 				}
 				if mm == c.end {
@@ -211,7 +222,7 @@ func writeWeek(t *testing.T, path string, cs []*weekContainer) {
 
 	// The histograms: per workload and node, every 10 minutes while the
 	// workload has a container on the node.
-	writeHist(w, cs, at, inGap)
+	writeHist(w, cs, at, inGap, every.hists)
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +237,12 @@ func writeWeek(t *testing.T, path string, cs []*weekContainer) {
 // writeHist writes the workload histograms of cs: cumulative counts per
 // bucket of every minute's CPU and working set and of every burst that
 // ended, per workload, container name and node.
-func writeHist(w *bufio.Writer, cs []*weekContainer, at func(int) int64, inGap func(int) bool) {
-	type key struct{ kind, name, cname, node string }
+func writeHist(w *bufio.Writer, cs []*weekContainer, at func(int) int64, inGap func(int) bool, every int) {
+	type key struct{ ns, kind, name, cname, node string }
 	var keys []key
 	byKey := map[key][]*weekContainer{}
 	for _, c := range cs {
-		k := key{c.kind, c.name, c.cname, c.node}
+		k := key{c.ns, c.kind, c.name, c.cname, c.node}
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -285,7 +296,7 @@ func writeHist(w *bufio.Writer, cs []*weekContainer, at func(int) int64, inGap f
 				for b, n := range counts[mm] {
 					cum[b] += n
 				}
-				if present[mm] && mm%10 == 0 && !inGap(mm) {
+				if present[mm] && mm%every == 0 && !inGap(mm) {
 					times = append(times, mm)
 					row, run := make([]float64, len(cum)), 0.0
 					for b, n := range cum {
@@ -301,8 +312,8 @@ func writeHist(w *bufio.Writer, cs []*weekContainer, at func(int) int64, inGap f
 					le = fmt.Sprint(bounds[b])
 				}
 				for j, mm := range times {
-					fmt.Fprintf(w, "%s{k8s_namespace_name=\"shop\",k8s_workload_kind=%q,k8s_workload_name=%q,k8s_container_name=%q,node=%q,le=%q} %g %d\n",
-						name, k.kind, k.name, k.cname, k.node, le, rows[j][b], at(mm))
+					fmt.Fprintf(w, "%s{k8s_namespace_name=%q,k8s_workload_kind=%q,k8s_workload_name=%q,k8s_container_name=%q,node=%q,le=%q} %g %d\n",
+						name, k.ns, k.kind, k.name, k.cname, k.node, le, rows[j][b], at(mm))
 				}
 			}
 		}
@@ -320,6 +331,12 @@ func bucketOf(v float64, bounds []float64) int {
 
 // startWeekStore loads the week into a real Prometheus and returns its URL.
 func startWeekStore(t *testing.T) string {
+	return startStore(t, weekSchedule(), testScrapes)
+}
+
+// startStore loads the containers' week into a real Prometheus and
+// returns its URL.
+func startStore(t testing.TB, cs []*weekContainer, every scrapes) string {
 	t.Helper()
 	prom, err := exec.LookPath("prometheus")
 	tool, err2 := exec.LookPath("promtool")
@@ -332,7 +349,7 @@ func startWeekStore(t *testing.T) string {
 	dir := t.TempDir()
 	om, data := filepath.Join(dir, "week.om"), filepath.Join(dir, "data")
 	begin := time.Now()
-	writeWeek(t, om, weekSchedule())
+	writeWeek(t, om, cs, every)
 	written := time.Now()
 	if out, err := exec.Command(tool, "tsdb", "create-blocks-from", "openmetrics", om, data).CombinedOutput(); err != nil {
 		t.Fatalf("promtool: %v\n%s", err, tail(out))
@@ -427,6 +444,19 @@ func TestWeekOfWorkloadsFromTheStore(t *testing.T) {
 		t.Errorf("window %+v, want 167 of 168 hours with data (one hour without)", w)
 	}
 	t.Run("pods of 2 hours", func(t *testing.T) { shortLivedPodsReachAVerdict(t, url) })
+	// A store whose answers about the whole fleet are beyond the bounds
+	// is asked one namespace at a time, for the same report.
+	t.Run("by namespace", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		small, err := Workloads(ctx, Options{URL: url, At: weekEnd, MaxSeries: 100}, 7*24*time.Hour, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(small.Workloads, wr.Workloads) || !reflect.DeepEqual(small.Window, wr.Window) {
+			t.Errorf("by namespace:\n%+v\nwhole fleet:\n%+v", small.Workloads, wr.Workloads)
+		}
+	})
 	cs := weekSchedule()
 	for _, tc := range []struct{ name, verdict string }{
 		{"web", string(analysis.VerdictScaleToZero)},

@@ -62,11 +62,14 @@ type reservation struct {
 // windowQuerier gathers one window's evidence.
 type windowQuerier struct {
 	*querier
-	window  time.Duration
-	rng     string // the window as a PromQL range, "604800s"
-	parts   map[partKey]*part
-	byID    map[containerRef]*part
-	byPod   map[string][]*part // node/namespace/pod → its parts
+	window time.Duration
+	rng    string // the window as a PromQL range, "604800s"
+	parts  map[partKey]*part
+	byID   map[containerRef]*part
+	byPod  map[string][]*part // node/namespace/pod → its parts
+	// scope narrows every selector to one namespace (see
+	// gatherByNamespace): `,k8s_namespace_name="shop"`, or empty.
+	scope   string
 	hours   int
 	hourEnd time.Time // end of the window's last whole hour
 	covered []bool    // hours of the window with any data
@@ -88,12 +91,17 @@ func Workloads(ctx context.Context, o Options, window time.Duration, cfg config.
 	if err != nil {
 		return report.WorkloadReport{}, err
 	}
-	w := &windowQuerier{querier: q, window: window, rng: strconv.FormatInt(int64(window/time.Second), 10) + "s",
-		parts: map[partKey]*part{}, byID: map[containerRef]*part{}, byPod: map[string][]*part{}}
+	w := &windowQuerier{querier: q, window: window, rng: strconv.FormatInt(int64(window/time.Second), 10) + "s"}
 	w.hourEnd = q.now.Truncate(time.Hour)
 	w.hours = int(window / time.Hour)
-	w.covered = make([]bool, w.hours)
-	if err := w.gather(ctx); err != nil {
+	w.reset()
+	err = w.gather(ctx)
+	var series *errTooManySeries
+	var points *errTooManyPoints
+	if errors.As(err, &series) || errors.As(err, &points) {
+		err = w.gatherByNamespace(ctx)
+	}
+	if err != nil {
 		return report.WorkloadReport{}, err
 	}
 	// The agents' current figures: the rows of single-instance workloads
@@ -116,7 +124,7 @@ func (w *windowQuerier) gather(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(rec) == 0 {
+	if len(rec) == 0 && w.scope == "" {
 		return fmt.Errorf("%s: %w", w.shown, ErrNoEvidence)
 	}
 	w.sum(rec, func(p *part, v float64) { p.recorded += v; p.agg.Valid[2] += minutes(v) })
@@ -157,6 +165,37 @@ func (w *windowQuerier) gather(ctx context.Context) error {
 	return w.distributions(ctx)
 }
 
+// sel is the selector of Fleetscope's container series, with the
+// matchers extra (each after a comma) and the namespace's, if any.
+func (w *windowQuerier) sel(extra string) string {
+	return "{" + labelContainerID + `!=""` + extra + w.scope + "}"
+}
+
+// gatherByNamespace gathers the window one namespace at a time, for a
+// store whose answers about the whole fleet are beyond the bounds.
+func (w *windowQuerier) gatherByNamespace(ctx context.Context) error {
+	m := schema.ContainerInfo.PromName()
+	vec, err := w.vectorOf(ctx, "count by ("+labelNamespaceName+") (last_over_time("+m+w.sel("")+"["+w.rng+"]))", m)
+	if err != nil {
+		return err
+	}
+	w.reset()
+	for _, s := range vec {
+		w.scope = "," + labelNamespaceName + "=" + strconv.Quote(s.labels[labelNamespaceName])
+		if err := w.gather(ctx); err != nil {
+			return err
+		}
+	}
+	w.scope = ""
+	return nil
+}
+
+// reset forgets what gather read.
+func (w *windowQuerier) reset() {
+	w.parts, w.byID, w.byPod = map[partKey]*part{}, map[containerRef]*part{}, map[string][]*part{}
+	w.covered = make([]bool, w.hours)
+}
+
 // minutes turns evidence seconds (whole minutes × 60, as the agents
 // export them) back into minutes.
 func minutes(seconds float64) int { return int(math.Round(seconds / 60)) }
@@ -164,7 +203,7 @@ func minutes(seconds float64) int { return int(math.Round(seconds / 60)) }
 // containers reads every container the window saw into its part.
 func (w *windowQuerier) containers(ctx context.Context) error {
 	m := schema.ContainerInfo.PromName()
-	info, err := w.vectorOf(ctx, "last_over_time("+m+"{"+labelContainerID+`!=""}[`+w.rng+"])", m)
+	info, err := w.vectorOf(ctx, "last_over_time("+m+w.sel("")+"["+w.rng+"])", m)
 	if err != nil {
 		return err
 	}
@@ -209,7 +248,7 @@ func (w *windowQuerier) containers(ctx context.Context) error {
 // counter asks for the increase of a per-container counter over rng.
 func (w *windowQuerier) counter(ctx context.Context, m *schema.Metric, rng string) ([]sample, error) {
 	name := m.PromName()
-	return w.vectorOf(ctx, "increase("+name+"{"+labelContainerID+`!=""}[`+rng+"])", name)
+	return w.vectorOf(ctx, "increase("+name+w.sel("")+"["+rng+"])", name)
 }
 
 // sum adds each container's value to its part.
@@ -227,13 +266,13 @@ func (w *windowQuerier) sum(vec []sample, add func(p *part, v float64)) {
 // containers sees its network namespace's.
 func (w *windowQuerier) diskAndAccepts(ctx context.Context) error {
 	disk := schema.DiskIO.PromName()
-	vec, err := w.vectorOf(ctx, "increase("+disk+"{"+labelContainerID+`!="",`+schema.PromLabel("disk.io.direction")+`="write"}[`+w.rng+"])", disk)
+	vec, err := w.vectorOf(ctx, "increase("+disk+w.sel(","+schema.PromLabel("disk.io.direction")+`="write"`)+"["+w.rng+"])", disk)
 	if err != nil {
 		return err
 	}
 	w.sum(vec, func(p *part, v float64) { p.agg.Totals.DiskWriteBytes += v })
 	acc := schema.NetworkAccepts.PromName()
-	vec, err = w.vectorOf(ctx, "increase("+acc+"{"+labelContainerID+`!=""}[`+w.rng+"])", acc)
+	vec, err = w.vectorOf(ctx, "increase("+acc+w.sel("")+"["+w.rng+"])", acc)
 	if err != nil {
 		return err
 	}
@@ -252,7 +291,7 @@ func (w *windowQuerier) hourly(ctx context.Context) error {
 	start := w.hourEnd.Add(-time.Duration(w.hours-1) * time.Hour)
 	for _, m := range []*schema.Metric{&schema.RecordedTime, &schema.IdleTime} {
 		name := m.PromName()
-		mat, err := w.matrixOf(ctx, "increase("+name+"{"+labelContainerID+`!=""}[1h])`, name, start, w.hourEnd, time.Hour)
+		mat, err := w.matrixOf(ctx, "increase("+name+w.sel("")+"[1h])", name, start, w.hourEnd, time.Hour)
 		if err != nil {
 			return err
 		}
@@ -286,7 +325,8 @@ func (w *windowQuerier) hourly(ctx context.Context) error {
 // reserved CPU and memory series with their source, a live container's
 // first.
 func (w *windowQuerier) reservations(ctx context.Context) error {
-	live, err := w.vector(ctx, schema.ContainerInfo.PromName())
+	info := schema.ContainerInfo.PromName()
+	live, err := w.vectorOf(ctx, info+w.sel(""), info)
 	if err != nil {
 		return err
 	}
@@ -300,7 +340,7 @@ func (w *windowQuerier) reservations(ctx context.Context) error {
 	}
 	for _, m := range []*schema.Metric{&schema.ReservedCPU, &schema.ReservedMemory} {
 		name := m.PromName()
-		vec, err := w.vectorOf(ctx, "last_over_time("+name+"{"+labelContainerID+`!=""}[`+w.rng+"])", name)
+		vec, err := w.vectorOf(ctx, "last_over_time("+name+w.sel("")+"["+w.rng+"])", name)
 		if err != nil {
 			return err
 		}
@@ -328,7 +368,7 @@ func (w *windowQuerier) reservations(ctx context.Context) error {
 func (w *windowQuerier) distributions(ctx context.Context) error {
 	for i, m := range []*schema.Metric{&schema.WorkloadCPU, &schema.WorkloadWorkingSet, &schema.WorkloadBursts} {
 		name := m.PromName() + "_bucket"
-		vec, err := w.vectorOf(ctx, "increase("+name+"{"+labelWorkloadName+`!=""}[`+w.rng+"])", name)
+		vec, err := w.vectorOf(ctx, "increase("+name+"{"+labelWorkloadName+`!=""`+w.scope+"}["+w.rng+"])", name)
 		if err != nil {
 			return err
 		}
