@@ -119,3 +119,25 @@ func TestReplicasSideBySide(t *testing.T) {
 		t.Errorf("idle hours %v, want every hour but 2", r.IdleHoursOfDay)
 	}
 }
+
+// A workload whose pods live 2 hours each has its verdict after a day of
+// its life on the node, though none of its pods ever has one.
+func TestTwoHourPodsReachAVerdict(t *testing.T) {
+	th := defaultThresholds(t)
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	const life = 26 * 60
+	now := start.Add(life * time.Minute)
+	idle := load{cores: 0.001, ws: 40 << 20}
+	var pods []*history.Series
+	for from := 0; from < life; from += 120 {
+		pods = append(pods, build(th, start, life, 6, func(i int) (load, bool) { return idle, i >= from && i < from+120 }))
+	}
+	a := AggregateSeries(withLimits(nil, now, 0.5, 256<<20), pods, nil)
+	r := AnalyzeAggregate(&a, defaultAnalysis())
+	if r.Verdict == VerdictInsufficientData || r.ObservedFor != life*time.Minute {
+		t.Errorf("13 pods of 2 hours: %s after %v observed", r.Verdict, r.ObservedFor)
+	}
+	if own := Analyze(withLimits(pods[len(pods)-1], now, 0.5, 256<<20), defaultAnalysis(), nil); own.Verdict != VerdictInsufficientData {
+		t.Errorf("the last pod alone: %s, want insufficient data", own.Verdict)
+	}
+}
