@@ -91,9 +91,15 @@ export FLEETSCOPE_OTELCOL="$OTELCOL_DIR/otelcol/otelcol-fleetscope-test"
 # nothing warm). The build runs in the background while the checks below
 # run, and is waited for before the tests.
 kubelet_tmp=$(mktemp -d)
-trap 'rc=$?; rm -rf "$kubelet_tmp"; (exit $rc); on_exit' EXIT
+thanos_tmp=$(mktemp -d)
+trap 'rc=$?; rm -rf "$kubelet_tmp" "$thanos_tmp"; (exit $rc); on_exit' EXIT
 ./scripts/kubelet.sh >"$kubelet_tmp/path" 2>"$kubelet_tmp/build.log" &
 kubelet_build=$!
+# The fleet test (cmd/fleetscope) reads the fleet through Thanos as well:
+# sidecars and a querier, built from the Thanos module once per version
+# (minutes cold), in the background alongside the kubelet.
+./scripts/thanos.sh >"$thanos_tmp/path" 2>"$thanos_tmp/build.log" &
+thanos_build=$!
 
 header "gofmt"
 unformatted=$(gofmt -l .)
@@ -126,6 +132,16 @@ grep -v '^go: ' "$kubelet_tmp/build.log" || true
 FLEETSCOPE_KUBELET=$(tail -1 "$kubelet_tmp/path")
 export FLEETSCOPE_KUBELET
 echo "$FLEETSCOPE_KUBELET"
+
+header "thanos for the fleet test"
+if ! wait "$thanos_build"; then
+	tail -40 "$thanos_tmp/build.log" >&2
+	exit 1
+fi
+grep -v '^go: ' "$thanos_tmp/build.log" || true
+FLEETSCOPE_THANOS=$(tail -1 "$thanos_tmp/path")
+export FLEETSCOPE_THANOS
+echo "$FLEETSCOPE_THANOS"
 
 header "go test (race, integration)"
 # FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.
