@@ -2,17 +2,23 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/fleetscope/fleetscope/internal/testenv"
 	"github.com/fleetscope/fleetscope/report"
@@ -62,47 +68,57 @@ func startPod(ctx context.Context, d *testenv.Daemon, ns, name string, podLabels
 	return ids, nil
 }
 
-// startPrometheus runs Debian's Prometheus scraping the agents, each
-// target labelled with its node as the chart's scrape configurations do.
-func startPrometheus(t *testing.T, targets map[string]string) string {
+// fleetScrapeInterval is how often the fleet test's Prometheus scrapes
+// the agents.
+const fleetScrapeInterval = 2 * time.Second
+
+// promShard is a Prometheus that receives, by remote write, the series of
+// some nodes only.
+type promShard struct {
+	label string // its external label shard="label"
+	nodes []string
+	prom  *testenv.Prometheus
+}
+
+// startShard runs a Prometheus that accepts remote writes, with the
+// external label that tells its series from the other shards' (a Thanos
+// sidecar requires one).
+func startShard(t *testing.T, label string, nodes []string) *promShard {
 	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv(testenv.IntegrationEnv) == "1" {
-			t.Fatalf("%s=1 but no prometheus binary (apt-get install prometheus): %v", testenv.IntegrationEnv, err)
-		}
-		t.Skip("no prometheus binary (apt-get install prometheus)")
-	}
-	dir := t.TempDir()
+	cfg := fmt.Sprintf("global:\n  external_labels: {shard: %q}\n", label)
+	return &promShard{label: label, nodes: nodes,
+		prom: testenv.StartPrometheus(t, testenv.PrometheusOptions{Config: cfg, RemoteWriteReceiver: true})}
+}
+
+// startPrometheus runs Debian's Prometheus scraping the agents, each
+// target labelled with its node as the chart's scrape configurations do,
+// and writing each shard's nodes' samples, as scraped, to that shard.
+func startPrometheus(t *testing.T, targets map[string]string, shards ...*promShard) string {
+	t.Helper()
 	var cfg strings.Builder
-	cfg.WriteString("global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n  - job_name: fleetscope\n    static_configs:\n")
+	fmt.Fprintf(&cfg, "global:\n  scrape_interval: %s\n  scrape_timeout: %[1]s\nscrape_configs:\n  - job_name: fleetscope\n    static_configs:\n",
+		model.Duration(fleetScrapeInterval))
 	for node, addr := range targets {
 		fmt.Fprintf(&cfg, "      - targets: [%q]\n        labels: {node: %q}\n", addr, node)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg.String()), 0o644); err != nil {
-		t.Fatal(err)
+	if len(shards) > 0 {
+		cfg.WriteString("remote_write:\n")
 	}
-	addr := freePort(t)
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus log:\n%s", b)
+	for _, s := range shards {
+		quoted := make([]string, len(s.nodes))
+		for i, n := range s.nodes {
+			quoted[i] = regexp.QuoteMeta(n)
 		}
-	})
-	return "http://" + addr
+		// Sent within a second of the scrape, retried at once.
+		fmt.Fprintf(&cfg, `  - url: %q
+    name: shard-%s
+    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}
+    metadata_config: {send: false}
+    write_relabel_configs:
+      - {source_labels: [node], regex: %q, action: keep}
+`, s.prom.URL+"/api/v1/write", s.label, strings.Join(quoted, "|"))
+	}
+	return testenv.StartPrometheus(t, testenv.PrometheusOptions{Config: cfg.String()}).URL
 }
 
 // fleetscope runs the binary and returns its standard output and exit code.
@@ -145,6 +161,11 @@ func findWorkload(r report.WorkloadReport, kind, name string) *report.Workload {
 // equals the nodes' own answers summed.
 func TestFleetThroughPrometheus(t *testing.T) {
 	testenv.Need(t)
+	// Thanos, when there is one, or FLEETSCOPE_INTEGRATION=1 requires one.
+	withThanos := os.Getenv(testenv.ThanosEnv) != "" || os.Getenv(testenv.IntegrationEnv) == "1"
+	if withThanos {
+		testenv.ThanosBinary(t)
+	}
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -167,7 +188,19 @@ func TestFleetThroughPrometheus(t *testing.T) {
 	fleetPod(t, ctx, daemons["node-a"], "shop", "db-0",
 		map[string]string{"controller-revision-hash": "db-6c9", "statefulset.kubernetes.io/pod-name": "db-0"}, map[string][]string{"postgres": sleep})
 	fleetPod(t, ctx, daemons["node-b"], "shop", "debug", nil, map[string][]string{"shell": sleep})
-	prom := startPrometheus(t, targets)
+	// The same samples in a horizontally scalable store: the reference
+	// Prometheus writes the first two nodes' series to one shard and the
+	// third's to another, each with a Thanos sidecar, and one Thanos
+	// querier answers for both (see "through Thanos" below).
+	var shards []*promShard
+	if withThanos {
+		shards = []*promShard{startShard(t, "a", nodes[:2]), startShard(t, "b", nodes[2:])}
+	}
+	prom := startPrometheus(t, targets, shards...)
+	var thanos string
+	if shards != nil {
+		thanos = testenv.StartThanosQuery(t, testenv.StartThanosSidecar(t, shards[0].prom.URL), testenv.StartThanosSidecar(t, shards[1].prom.URL))
+	}
 	for _, a := range agents {
 		a.waitReady(t)
 	}
@@ -283,10 +316,341 @@ func TestFleetThroughPrometheus(t *testing.T) {
 		t.Errorf("table (exit %d):\n%s", code, out)
 	}
 
+	t.Run("through Thanos", func(t *testing.T) {
+		if thanos == "" {
+			testenv.ThanosBinary(t) // skips
+		}
+		compareThroughThanos(t, prom, thanos, shards)
+	})
+
 	// The store unreachable: exit 2 and a message naming the URL.
 	dead := "http://" + freePort(t)
 	_, errs, code := fleetscope(t, "report", "--prometheus", dead, "--by", "workload")
 	if code != 2 || !strings.Contains(errs, dead) {
 		t.Errorf("unreachable store: exit %d, %q", code, errs)
+	}
+}
+
+// compareThroughThanos checks that the report read through the Thanos
+// querier at thanos, in front of the shards, is the one read from prom,
+// the Prometheus that wrote the shards every sample it scraped, at a time
+// both hold every sample of.
+func compareThroughThanos(t *testing.T, prom, thanos string, shards []*promShard) {
+	// A few scrapes ago, to the second: the remote writes of what was
+	// scraped before then are at most a second behind, retried at once.
+	at := time.Now().Add(-3 * fleetScrapeInterval).Truncate(time.Second)
+	// Caught up: the same info series, and the same raw samples of every
+	// Fleetscope series over the last scrapes before T, so that the
+	// instant queries of a report pick the same sample of each series.
+	var compared int
+	testenv.Eventually(t, time.Minute, "Thanos holding the reference Prometheus' samples at "+at.Format(time.RFC3339), func() error {
+		const info = "count(fleetscope_container_info)"
+		want, err := instantQuery(prom, info, at)
+		if err != nil {
+			return err
+		}
+		got, err := instantQuery(thanos, info, at)
+		if err != nil {
+			return err
+		}
+		if got.String() != want.String() {
+			return fmt.Errorf("%s: Thanos %s, Prometheus %s", info, got, want)
+		}
+		wantRaw, err := rawSamples(prom, at, 3*fleetScrapeInterval)
+		if err != nil {
+			return err
+		}
+		gotRaw, err := rawSamples(thanos, at, 3*fleetScrapeInterval)
+		if err != nil {
+			return err
+		}
+		compared = len(wantRaw)
+		return sameSamples(gotRaw, wantRaw)
+	})
+	t.Logf("at %s, through Thanos the same samples of %d Fleetscope series as in Prometheus", at.Format(time.RFC3339), compared)
+
+	// Each shard holds its nodes' series only, so the querier's answer
+	// needs both; through it every series carries its shard's external
+	// label, which a report does not read.
+	byShard := map[string]string{}
+	for _, s := range shards {
+		vec, err := instantQuery(s.prom.URL, "count by (node) (fleetscope_container_info)", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := vec.values("node"), strings.Join(s.nodes, " "); got != want {
+			t.Errorf("shard %s holds the info series of nodes %q, want %q", s.label, got, want)
+		}
+		for _, n := range s.nodes {
+			byShard[n] = s.label
+		}
+	}
+	vec, err := instantQuery(thanos, "count by (node, shard) (fleetscope_container_info)", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vec) != len(byShard) {
+		t.Errorf("through Thanos, the info series are of %s, want one per node", vec)
+	}
+	for _, s := range vec {
+		if s.Metric["shard"] != byShard[s.Metric["node"]] {
+			t.Errorf("through Thanos, node %q's info series come from shard %q, want %q", s.Metric["node"], s.Metric["shard"], byShard[s.Metric["node"]])
+		}
+	}
+
+	// The same report, by container (sandboxes too) and by workload. By
+	// container, to the byte: each figure is a sample as the store holds
+	// it, and the rows are sorted. By workload, to the byte or, failing
+	// that, the same workloads with the same figures but for the last
+	// digits: a workload's figures are sums over its containers, added in
+	// the order fleet.Reports returns the nodes, a map's, so that two
+	// reports from one Prometheus can differ there too (and two workloads
+	// whose sums tie can swap places).
+	for _, by := range [][]string{{"--by", "container", "--all"}, {"--by", "workload"}} {
+		args := append([]string{"--at", at.Format(time.RFC3339), "--output", "json"}, by...)
+		want, errs, code := fleetscope(t, append([]string{"report", "--prometheus", prom}, args...)...)
+		if code != 0 {
+			t.Fatalf("report %s from Prometheus: exit %d: %s", by, code, errs)
+		}
+		got, errs, code := fleetscope(t, append([]string{"report", "--prometheus", thanos}, args...)...)
+		if code != 0 {
+			t.Fatalf("report %s through Thanos: exit %d: %s", by, code, errs)
+		}
+		if got != want {
+			err := fmt.Errorf("first difference at line %d", firstDiffLine(got, want))
+			if by[1] == "workload" {
+				if err = sameWorkloads(got, want); err == nil {
+					t.Logf("report %s through Thanos: the same figures as from Prometheus, but for the last digits of sums (line %d)", by, firstDiffLine(got, want))
+				}
+			}
+			if err != nil {
+				t.Errorf("report %s through Thanos differs from Prometheus' (%v):\nThanos:\n%s\nPrometheus:\n%s", by, err, got, want)
+			}
+		}
+		if by[1] == "workload" {
+			// T is after the Deployment was analysed everywhere and the
+			// CronJob had run: the report compared is a full one.
+			r := workloadsFrom(t, want)
+			if w := findWorkload(r, "Deployment", "checkout-worker"); w == nil || len(w.Nodes) != 3 || w.CostPerMonth == 0 {
+				t.Errorf("the Deployment at %s: %+v", at.Format(time.RFC3339), w)
+			}
+			if cj := findWorkload(r, "CronJob", "nightly-report"); cj == nil || cj.Runs == nil {
+				t.Errorf("the CronJob at %s: %+v", at.Format(time.RFC3339), cj)
+			}
+		}
+	}
+}
+
+// promVector is an instant query's answer.
+type promVector []struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// String shows the series in the store's order, each as its labels and
+// value.
+func (v promVector) String() string {
+	var b strings.Builder
+	for i, s := range v {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%v=%v", s.Metric, s.Value[1])
+	}
+	return "[" + b.String() + "]"
+}
+
+// values returns the values of label across the series, sorted and
+// space-separated.
+func (v promVector) values(label string) string {
+	var out []string
+	for _, s := range v {
+		out = append(out, s.Metric[label])
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
+// instantQuery asks the Prometheus HTTP API at base for expr at the time at.
+func instantQuery(base, expr string, at time.Time) (promVector, error) {
+	var v promVector
+	return v, query(base, expr, at, "vector", &v)
+}
+
+// query runs the instant query expr at base at the time at and decodes its
+// result, of resultType, into result.
+func query(base, expr string, at time.Time, resultType string, result any) error {
+	u := base + "/api/v1/query?" + url.Values{"query": {expr}, "time": {strconv.FormatInt(at.Unix(), 10)}}.Encode()
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return fmt.Errorf("%s: %s: %v", base, expr, err)
+	}
+	if body.Status != "success" || body.Data.ResultType != resultType {
+		return fmt.Errorf("%s: %s: status %s, result %s: %s", base, expr, body.Status, body.Data.ResultType, body.Error)
+	}
+	if err := json.Unmarshal(body.Data.Result, result); err != nil {
+		return fmt.Errorf("%s: %s: %v", base, expr, err)
+	}
+	return nil
+}
+
+// rawSamples returns the samples of every Fleetscope series in the window
+// before at, keyed by the series' labels but for the Thanos sidecars'
+// external label "shard". The window is open on the left, as Prometheus 3
+// (Thanos' engine) has it and Prometheus 2 does not, so a sample exactly
+// window before at is left out on both sides.
+func rawSamples(base string, at time.Time, window time.Duration) (map[string]string, error) {
+	var matrix []struct {
+		Metric map[string]string `json:"metric"`
+		Values [][2]any          `json:"values"`
+	}
+	expr := fmt.Sprintf(`{__name__=~"fleetscope_.+"}[%s]`, model.Duration(window))
+	if err := query(base, expr, at, "matrix", &matrix); err != nil {
+		return nil, err
+	}
+	from := at.Add(-window).UnixMilli()
+	out := map[string]string{}
+	for _, s := range matrix {
+		delete(s.Metric, "shard")
+		key := fmt.Sprint(s.Metric) // sorted by label name
+		var points []string
+		for _, p := range s.Values {
+			ts, ok := p[0].(float64)
+			if !ok {
+				return nil, fmt.Errorf("%s: %s: a sample at %v", base, expr, p[0])
+			}
+			if ms := int64(math.Round(ts * 1000)); ms > from {
+				points = append(points, fmt.Sprintf("%d:%v", ms, p[1]))
+			}
+		}
+		if len(points) > 0 {
+			out[key] = strings.Join(points, " ")
+		}
+	}
+	return out, nil
+}
+
+// sameSamples says how got differs from want, series by series.
+func sameSamples(got, want map[string]string) error {
+	var diffs []string
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			diffs = append(diffs, "missing "+k)
+		} else if g != w {
+			diffs = append(diffs, fmt.Sprintf("%s: %s, want %s", k, g, w))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, "extra "+k)
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	slices.Sort(diffs)
+	return fmt.Errorf("through Thanos, %d of %d series differ, e.g. %s", len(diffs), len(want), diffs[0])
+}
+
+// sameWorkloads compares two workload reports in JSON: the same fields
+// and workloads (in any order), each number within a relative 1e-12 of the
+// other's, the error of a few additions in another order.
+func sameWorkloads(got, want string) error {
+	var g, w map[string]any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		return err
+	}
+	for _, r := range []map[string]any{g, w} {
+		ws, _ := r["workloads"].([]any)
+		slices.SortFunc(ws, func(a, b any) int {
+			key := func(v any) string {
+				m, _ := v.(map[string]any)
+				return fmt.Sprint(m["namespace"], "/", m["kind"], "/", m["name"])
+			}
+			return strings.Compare(key(a), key(b))
+		})
+	}
+	return sameJSON("", g, w)
+}
+
+// sameJSON compares two decoded JSON values, numbers within a relative
+// 1e-12, everything else exactly.
+func sameJSON(path string, got, want any) error {
+	differ := func() error { return fmt.Errorf("%s: %v, want %v", cmp.Or(path, "."), got, want) }
+	switch w := want.(type) {
+	case float64:
+		g, ok := got.(float64)
+		if !ok || math.Abs(g-w) > 1e-12*max(math.Abs(g), math.Abs(w)) {
+			return differ()
+		}
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			return differ()
+		}
+		for k, wv := range w {
+			if err := sameJSON(path+"."+k, g[k], wv); err != nil {
+				return err
+			}
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return differ()
+		}
+		for i := range w {
+			if err := sameJSON(fmt.Sprintf("%s[%d]", path, i), g[i], w[i]); err != nil {
+				return err
+			}
+		}
+	default:
+		if got != want {
+			return differ()
+		}
+	}
+	return nil
+}
+
+// firstDiffLine returns the 1-based number of the first line where a and b
+// differ.
+func firstDiffLine(a, b string) int {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return i + 1
+		}
+	}
+	return min(len(la), len(lb)) + 1
+}
+
+func TestSameWorkloads(t *testing.T) {
+	const want = `{"nodes":["a","b"],"workloads":[{"namespace":"shop","kind":"Deployment","name":"w","cost_per_month":0.6,"nodes":["a","b"]},{"namespace":"shop","kind":"Pod","name":"p","cost_per_month":0.6}]}`
+	for got, same := range map[string]bool{
+		want: true,
+		// The sum's last digit, and the tie between the two swapped.
+		`{"nodes":["a","b"],"workloads":[{"namespace":"shop","kind":"Pod","name":"p","cost_per_month":0.6},{"namespace":"shop","kind":"Deployment","name":"w","cost_per_month":0.6000000000000001,"nodes":["a","b"]}]}`: true,
+		`{"nodes":["a","b"],"workloads":[{"namespace":"shop","kind":"Deployment","name":"w","cost_per_month":0.6001,"nodes":["a","b"]},{"namespace":"shop","kind":"Pod","name":"p","cost_per_month":0.6}]}`:             false,
+		`{"nodes":["a","b"],"workloads":[{"namespace":"shop","kind":"Deployment","name":"w","cost_per_month":0.6,"nodes":["b","a"]},{"namespace":"shop","kind":"Pod","name":"p","cost_per_month":0.6}]}`:                false,
+		`{"nodes":["a","b"],"workloads":[{"namespace":"shop","kind":"Deployment","name":"w","cost_per_month":0.6,"nodes":["a","b"]}]}`:                                                                                  false,
+		`{"nodes":["a","b"],"workloads":[{"namespace":"shop","kind":"Deployment","name":"w","cost_per_month":0.6,"nodes":["a","b"]},{"namespace":"shop","kind":"Pod","name":"p","cost_per_month":"0.6"}]}`:              false,
+	} {
+		if err := sameWorkloads(got, want); (err == nil) != same {
+			t.Errorf("sameWorkloads(%s): %v, want same=%v", got, err, same)
+		}
 	}
 }

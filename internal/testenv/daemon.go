@@ -6,6 +6,9 @@
 // nothing from a registry: the busybox image is built locally from the host's
 // static busybox. A Daemon owns its root, state and socket; Cleanup removes
 // its containers, stops it and deletes all of it, and is safe to call twice.
+//
+// For the fleet test it also runs the stores that hold a fleet's series:
+// Prometheus, and Thanos sidecars and a querier in front of several of them.
 package testenv
 
 import (
