@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,9 +165,11 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	if err := q.runs(ctx, byNode, o); err != nil {
 		return nil, err
 	}
+	// In one order, so that what is summed from them is summed in the
+	// same order whatever the store's.
 	out := make([]report.Report, 0, len(byNode))
-	for _, r := range byNode {
-		out = append(out, *r)
+	for _, node := range slices.Sorted(maps.Keys(byNode)) {
+		out = append(out, *byNode[node])
 	}
 	return out, nil
 }
@@ -430,5 +434,32 @@ func (q *querier) ask(ctx context.Context, endpoint, metric string, set func(url
 	if err != nil {
 		return fail(err)
 	}
+	sortSamples(vec)
 	return vec, nil
+}
+
+// sortSamples puts an answer in the order of its kept labels: stores
+// return series in orders of their own (Thanos merges its stores'), and a
+// sum of floats depends on its order, so without this two stores holding
+// the same samples give reports that differ in their last digits.
+func sortSamples(vec []sample) {
+	keys := make([]string, len(vec))
+	idx := make([]int, len(vec))
+	var b strings.Builder
+	for i := range vec {
+		b.Reset()
+		for _, k := range slices.Sorted(maps.Keys(vec[i].labels)) {
+			b.WriteString(k)
+			b.WriteByte(0)
+			b.WriteString(vec[i].labels[k])
+			b.WriteByte(0)
+		}
+		keys[i], idx[i] = b.String(), i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	sorted := make([]sample, len(vec))
+	for i, j := range idx {
+		sorted[i] = vec[j]
+	}
+	copy(vec, sorted)
 }
