@@ -46,10 +46,10 @@ var weekEnd = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 // minutes [start, end) of the week on node, loaded by load.
 type weekContainer struct {
 	id, pod, node, ns, kind, name, cname string
-	start, end                       int
-	cpuLimit, cpuRequest             float64
-	memLimit                         uint64
-	load                             func(minute int) (active bool, cores float64, ws uint64)
+	start, end                           int
+	cpuLimit, cpuRequest                 float64
+	memLimit                             uint64
+	load                                 func(minute int) (active bool, cores float64, ws uint64)
 }
 
 func (c *weekContainer) reservedCPU() (float64, string) {

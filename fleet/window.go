@@ -35,12 +35,11 @@ type part struct {
 	pods  map[string]bool // node/pod
 	nodes map[string]bool
 	ids   []containerRef
-	// recorded and idle seconds per hour of the window, summed, and the
-	// most one container recorded in each hour.
-	hourRec, hourIdle, hourMax []float64
-	live                       int     // containers running at the window's end
-	recorded                   float64 // seconds, summed over the window
-	agg                        analysis.Aggregate
+	// covered is how long, in hours, the part had data (see fold).
+	covered  float64
+	live     int     // containers running at the window's end
+	recorded float64 // seconds, summed over the window
+	agg      analysis.Aggregate
 	// dist are the workload's histograms summed over nodes, by bucket
 	// bound; nil where the workload has none (one instance: its node's
 	// figures are its whole history).
@@ -156,13 +155,15 @@ func (w *windowQuerier) gather(ctx context.Context) error {
 	if err := w.diskAndAccepts(ctx); err != nil {
 		return err
 	}
-	if err := w.hourly(ctx); err != nil {
-		return err
-	}
 	if err := w.reservations(ctx); err != nil {
 		return err
 	}
-	return w.distributions(ctx)
+	if err := w.distributions(ctx); err != nil {
+		return err
+	}
+	// After the distributions: only the parts that have them are judged
+	// here, and only theirs are folded hour by hour.
+	return w.hourly(ctx)
 }
 
 // sel is the selector of Fleetscope's container series, with the
@@ -225,8 +226,7 @@ func (w *windowQuerier) containers(ctx context.Context) error {
 		}
 		p := w.parts[k]
 		if p == nil {
-			p = &part{key: k, rowNS: cmp.Or(ns, l[labelContainerdNamespace]), pods: map[string]bool{}, nodes: map[string]bool{},
-				hourRec: make([]float64, w.hours), hourIdle: make([]float64, w.hours), hourMax: make([]float64, w.hours)}
+			p = &part{key: k, rowNS: cmp.Or(ns, l[labelContainerdNamespace]), pods: map[string]bool{}, nodes: map[string]bool{}}
 			w.parts[k] = p
 		}
 		ref := containerRef{node, l[labelContainerID]}
@@ -289,36 +289,84 @@ func (w *windowQuerier) diskAndAccepts(ctx context.Context) error {
 // window, for the hour-of-day profile and the hours with data.
 func (w *windowQuerier) hourly(ctx context.Context) error {
 	start := w.hourEnd.Add(-time.Duration(w.hours-1) * time.Hour)
-	for _, m := range []*schema.Metric{&schema.RecordedTime, &schema.IdleTime} {
+	var mats [2][]sample
+	for j, m := range []*schema.Metric{&schema.RecordedTime, &schema.IdleTime} {
 		name := m.PromName()
-		mat, err := w.matrixOf(ctx, "increase("+name+w.sel("")+"[1h])", name, start, w.hourEnd, time.Hour)
-		if err != nil {
+		var err error
+		if mats[j], err = w.matrixOf(ctx, "increase("+name+w.sel("")+"[1h])", name, start, w.hourEnd, time.Hour); err != nil {
 			return err
 		}
-		for _, s := range mat {
+	}
+	// The series of each part judged here; every recorded point says its
+	// hour had data.
+	series := map[*part]*[2][]int{}
+	for j, mat := range mats {
+		for i := range mat {
+			s := &mat[i]
+			if j == 0 {
+				for _, pt := range s.points {
+					if h, ok := w.hourOf(pt); ok && pt.value > 0 {
+						w.covered[h] = true
+					}
+				}
+			}
 			p := w.byID[containerRef{nodeOf(s.labels), s.labels[labelContainerID]}]
-			if p == nil {
+			if p == nil || p.dist[0] == nil {
 				continue
 			}
-			for _, pt := range s.points {
-				// The point at t holds the hour (t-1h, t].
-				i := w.hours - 1 - int(w.hourEnd.Sub(pt.time)/time.Hour)
-				if i < 0 || i >= w.hours || math.IsNaN(pt.value) {
-					continue
-				}
-				if m == &schema.RecordedTime {
-					p.hourRec[i] += pt.value
-					p.hourMax[i] = max(p.hourMax[i], pt.value)
-					if pt.value > 0 {
-						w.covered[i] = true
+			if series[p] == nil {
+				series[p] = new([2][]int)
+			}
+			series[p][j] = append(series[p][j], i)
+		}
+	}
+	// Each part's hours are summed in one scratch, then folded into its
+	// figures, so that what is held per part does not grow with the
+	// window: a part's hour is its containers' recorded and idle seconds,
+	// and the most one of them recorded.
+	rec, idle, top := make([]float64, w.hours), make([]float64, w.hours), make([]float64, w.hours)
+	for p, idx := range series {
+		clear(rec)
+		clear(idle)
+		clear(top)
+		for j, dst := range [2][]float64{rec, idle} {
+			for _, i := range idx[j] {
+				for _, pt := range mats[j][i].points {
+					if h, ok := w.hourOf(pt); ok {
+						dst[h] += pt.value
+						if j == 0 {
+							top[h] = max(top[h], pt.value)
+						}
 					}
-				} else {
-					p.hourIdle[i] += pt.value
 				}
 			}
 		}
+		w.fold(p, rec, idle, top)
 	}
 	return nil
+}
+
+// hourOf is the hour of the window a point of an hourly range query
+// holds: the point at t holds (t-1h, t].
+func (w *windowQuerier) hourOf(pt point) (int, bool) {
+	h := w.hours - 1 - int(w.hourEnd.Sub(pt.time)/time.Hour)
+	return h, h >= 0 && h < w.hours && !math.IsNaN(pt.value)
+}
+
+// fold turns a part's hours (seconds per hour of the window) into its
+// hour-of-day counts, its hours with data and the time it was covered.
+func (w *windowQuerier) fold(p *part, rec, idle, top []float64) {
+	a := &p.agg
+	sum := make([]float64, len(rec))
+	for i := range rec {
+		if rec[i] > 0 {
+			a.Totals.Hours++
+		}
+		h := (w.hourEnd.Add(-time.Duration(w.hours-i)*time.Hour).UTC().Hour() + 24) % 24
+		a.ConfirmHour(h, minutes(rec[i]), minutes(idle[i]))
+		sum[i], top[i] = rec[i]/60, top[i]/60
+	}
+	p.covered = analysis.CoveredHours(sum, top)
 }
 
 // reservations reads what each part's newest container reserves: the
@@ -436,15 +484,6 @@ func (w *windowQuerier) analyse(p *part, cfg config.AnalysisConfig) (r analysis.
 			a.Input.MemoryLimitBytes = uint64(p.res.mem)
 		}
 	}
-	hours := 0
-	for i := range w.hours {
-		if p.hourRec[i] > 0 {
-			hours++
-		}
-		h := (w.hourEnd.Add(-time.Duration(w.hours-i)*time.Hour).UTC().Hour() + 24) % 24
-		a.ConfirmHour(h, minutes(p.hourRec[i]), minutes(p.hourIdle[i]))
-	}
-	a.Totals.Hours = hours
 	a.CPUP50, a.CPUP95, a.CPUMax = quantiles(p.dist[0])
 	_, ws95, wsMax := quantiles(p.dist[1])
 	a.WorkingSetP95, a.WorkingSetMax = uint64(ws95), uint64(wsMax)
@@ -455,15 +494,10 @@ func (w *windowQuerier) analyse(p *part, cfg config.AnalysisConfig) (r analysis.
 	// samples: the top bucket bounds them from above.
 	a.Totals.PeakCores = float32(a.CPUMax)
 	a.Totals.LongestBusyRun = max(a.Bursts.Max, time.Minute)
-	sum, top := make([]float64, w.hours), make([]float64, w.hours)
-	for i := range w.hours {
-		sum[i], top[i] = p.hourRec[i]/60, p.hourMax[i]/60
-	}
-	covered := analysis.CoveredHours(sum, top)
-	a.Span = time.Duration(covered * float64(time.Hour))
+	a.Span = time.Duration(p.covered * float64(time.Hour))
 	r = analysis.AnalyzeAggregate(a, cfg)
-	if covered > 0 {
-		avg = p.recorded / (covered * 3600)
+	if p.covered > 0 {
+		avg = p.recorded / (p.covered * 3600)
 	}
 	return r, avg
 }
