@@ -90,16 +90,29 @@ export FLEETSCOPE_OTELCOL="$OTELCOL_DIR/otelcol/otelcol-fleetscope-test"
 # Kubernetes module once per version into FLEETSCOPE_TOOLS (minutes cold,
 # nothing warm). The build runs in the background while the checks below
 # run, and is waited for before the tests.
-kubelet_tmp=$(mktemp -d)
-thanos_tmp=$(mktemp -d)
-trap 'rc=$?; rm -rf "$kubelet_tmp" "$thanos_tmp"; (exit $rc); on_exit' EXIT
-./scripts/kubelet.sh >"$kubelet_tmp/path" 2>"$kubelet_tmp/build.log" &
+builds=$(mktemp -d)
+trap 'rc=$?; rm -rf "$builds"; (exit $rc); on_exit' EXIT
+./scripts/kubelet.sh >"$builds/kubelet.path" 2>"$builds/kubelet.log" &
 kubelet_build=$!
 # The fleet test (cmd/fleetscope) reads the fleet through Thanos as well:
 # sidecars and a querier, built from the Thanos module once per version
 # (minutes cold), in the background alongside the kubelet.
-./scripts/thanos.sh >"$thanos_tmp/path" 2>"$thanos_tmp/build.log" &
+./scripts/thanos.sh >"$builds/thanos.path" 2>"$builds/thanos.log" &
 thanos_build=$!
+
+# await NAME PID VAR: waits for a background build (in this shell: a
+# subshell cannot wait for it) and exports VAR, the path its script
+# printed last.
+await() {
+	if ! wait "$2"; then
+		tail -40 "$builds/$1.log" >&2
+		exit 1
+	fi
+	grep -v '^go: ' "$builds/$1.log" || true
+	printf -v "$3" '%s' "$(tail -1 "$builds/$1.path")"
+	export "${3?}"
+	echo "${!3}"
+}
 
 header "gofmt"
 unformatted=$(gofmt -l .)
@@ -124,24 +137,10 @@ header "go build"
 go build ./...
 
 header "kubelet for the node test"
-if ! wait "$kubelet_build"; then
-	tail -40 "$kubelet_tmp/build.log" >&2
-	exit 1
-fi
-grep -v '^go: ' "$kubelet_tmp/build.log" || true
-FLEETSCOPE_KUBELET=$(tail -1 "$kubelet_tmp/path")
-export FLEETSCOPE_KUBELET
-echo "$FLEETSCOPE_KUBELET"
+await kubelet "$kubelet_build" FLEETSCOPE_KUBELET
 
 header "thanos for the fleet test"
-if ! wait "$thanos_build"; then
-	tail -40 "$thanos_tmp/build.log" >&2
-	exit 1
-fi
-grep -v '^go: ' "$thanos_tmp/build.log" || true
-FLEETSCOPE_THANOS=$(tail -1 "$thanos_tmp/path")
-export FLEETSCOPE_THANOS
-echo "$FLEETSCOPE_THANOS"
+await thanos "$thanos_build" FLEETSCOPE_THANOS
 
 header "go test (race, integration)"
 # FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.
