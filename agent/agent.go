@@ -24,6 +24,7 @@ import (
 	"github.com/fleetscope/fleetscope/collectors/host"
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/model"
+	"github.com/fleetscope/fleetscope/pricing"
 )
 
 // ExportHealth is an exporter's own health, published in each snapshot's
@@ -48,6 +49,9 @@ type Agent struct {
 	state   *state
 	export  ExportHealth // nil when no push exporter runs
 	changed <-chan struct{}
+	// priced is how the node is priced, price its form for snapshots.
+	priced pricing.Priced
+	price  *model.NodePrice
 
 	snap     atomic.Pointer[model.Snapshot]
 	overruns uint64
@@ -82,19 +86,32 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		Labels:         labels,
 		Logger:         log,
 	})
+	hc := host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem)
+	priced, err := resolvePrices(cfg, hc, log)
+	if err != nil {
+		api.Close()
+		return nil, err
+	}
+	// Every cost is priced by the node's prices from here on.
+	cfg.Analysis.Prices = priced.Prices
 	a := &Agent{
 		cfg: cfg, log: log, version: version, node: node,
 		api: api, disc: disc,
 		storage: containerd.NewStorage(api, disc, cfg.Containerd.StorageInterval, cfg.Containerd.StorageBudget, log),
 		sampler: NewSampler(cg, cfg.Host.ProcRoot, cfg.Sampling.KeepFilesOpen, disc, log.With("component", "sampler")),
-		host:    host.New(cfg.Host.ProcRoot, cfg.Host.RootFilesystem),
+		host:    hc,
 		state:   newState(cfg, log),
+		priced:  priced, price: nodePrice(priced),
 	}
 	a.sampler.WorkloadLabel = cfg.Containerd.WorkloadLabel
 	a.changed = disc.Subscribe()
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil
 }
+
+// Prices are the unit prices the agent costs containers at, this node's
+// (see package pricing), with their source.
+func (a *Agent) Prices() config.PriceConfig { return a.priced.Prices }
 
 // NodeName is the node the agent reports as: host.node_name, else the
 // hostname.
@@ -180,7 +197,7 @@ func (a *Agent) loop(ctx context.Context) {
 // discovered containers and carries the rest (and the host) over from the
 // previous snapshot.
 func (a *Agent) tick(ctx context.Context, now time.Time, lag time.Duration, onlyNew bool) {
-	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node, Currency: model.Clean(a.cfg.Analysis.Prices.Currency)}
+	snap := &model.Snapshot{Time: now, Interval: a.cfg.Sampling.Interval, NodeName: a.node, Currency: model.Clean(a.cfg.Analysis.Prices.Currency), Price: a.price}
 	var res tickResult
 	var err error
 	var hdur time.Duration

@@ -71,6 +71,25 @@ type PriceConfig struct {
 	// GPUSource where that price comes from.
 	GPUHour   float64 `yaml:"gpu_hour"`
 	GPUSource string  `yaml:"gpu_source"`
+
+	// NodeHourly is what this node costs an hour, when known (a chart
+	// value per node pool, or the environment): it is split into CPU,
+	// memory and GPU prices in the ratio of the unit prices above, as
+	// OpenCost does, and prices every container on the node. NodeSpot says
+	// it is a spot price.
+	NodeHourly float64 `yaml:"node_hourly"`
+	NodeSpot   bool    `yaml:"node_spot"`
+	// InstanceType names the node's instance type, looked up in the price
+	// table when NodeHourly is not set; empty means the one the machine's
+	// DMI data names (EC2 does; on GCE and Azure set it per node pool).
+	InstanceType string `yaml:"instance_type"`
+	// TableFile is a price table in CSV (see docs/verdicts.md); empty
+	// means the built-in one. CapacityType (on-demand or spot) picks its
+	// column, and Discount (0 to 1, a savings plan or committed-use
+	// discount) comes off the row's price.
+	TableFile    string  `yaml:"table_file"`
+	CapacityType string  `yaml:"capacity_type"`
+	Discount     float64 `yaml:"discount"`
 }
 
 // PlatformsConfig is the table of serverless platforms verdicts are
@@ -140,8 +159,9 @@ func defaultAnalysis() AnalysisConfig {
 			// The cheapest data-centre GPU with a public per-GPU list
 			// price (one attached to a VM, billed on top of its vCPUs and
 			// memory): a floor for what a GPU costs.
-			GPUHour:   0.35,
-			GPUSource: "Google Compute Engine, NVIDIA T4 attached to an N1 VM, on-demand, us-central1, https://cloud.google.com/compute/gpus-pricing (list price, 2025)",
+			GPUHour:      0.35,
+			GPUSource:    "Google Compute Engine, NVIDIA T4 attached to an N1 VM, on-demand, us-central1, https://cloud.google.com/compute/gpus-pricing (list price, 2025)",
+			CapacityType: "on-demand",
 		},
 		CandidateIdleRatio: 0.8,
 		RightsizeRatio:     0.5,
@@ -232,6 +252,13 @@ func (c Config) validateAnalysis(v *validator) {
 	v.nonNegative("analysis.prices.vcpu_hour", a.Prices.VCPUHour)
 	v.nonNegative("analysis.prices.gib_hour", a.Prices.GiBHour)
 	v.nonNegative("analysis.prices.gpu_hour", a.Prices.GPUHour)
+	v.nonNegative("analysis.prices.node_hourly", a.Prices.NodeHourly)
+	if d := a.Prices.Discount; !(d >= 0 && d < 1) {
+		v.add("analysis.prices.discount", "must be at least 0 and below 1 (a share of the price), got %v", d)
+	}
+	if c := a.Prices.CapacityType; c != "" && c != "on-demand" && c != "spot" {
+		v.add("analysis.prices.capacity_type", "must be on-demand or spot, got %q", c)
+	}
 	v.fraction("analysis.candidate_idle_ratio", a.CandidateIdleRatio, false)
 	v.fraction("analysis.rightsize_ratio", a.RightsizeRatio, false)
 	v.nonNegative("analysis.min_saving_per_month", a.MinSavingPerMonth)

@@ -56,6 +56,9 @@ type ContainerdConfig struct {
 type HostConfig struct {
 	CgroupRoot string `yaml:"cgroup_root"`
 	ProcRoot   string `yaml:"proc_root"`
+	// SysRoot is where the host's sysfs is mounted; the machine's DMI data
+	// (its cloud and instance type, for prices) is read under it.
+	SysRoot string `yaml:"sys_root"`
 	// RootFilesystem is the mount point whose usage the host collector
 	// reports.
 	RootFilesystem string `yaml:"root_filesystem"`
@@ -120,6 +123,7 @@ func Default() Config {
 		Host: HostConfig{
 			CgroupRoot:     "/sys/fs/cgroup",
 			ProcRoot:       "/proc",
+			SysRoot:        "/sys",
 			RootFilesystem: "/",
 		},
 		Sampling: SamplingConfig{

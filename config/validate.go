@@ -63,6 +63,7 @@ func (c Config) Validate() error {
 
 	v.absPath("host.cgroup_root", c.Host.CgroupRoot)
 	v.absPath("host.proc_root", c.Host.ProcRoot)
+	v.absPath("host.sys_root", c.Host.SysRoot)
 	v.absPath("host.root_filesystem", c.Host.RootFilesystem)
 	if strings.ContainsFunc(c.Host.NodeName, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) {
 		v.add("host.node_name", "must not contain spaces or control characters, got %q", c.Host.NodeName)

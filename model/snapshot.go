@@ -48,7 +48,9 @@ type Snapshot struct {
 	NodeName string
 	// Currency is the price sheet's, for the money series.
 	Currency string
-	Self     Self
+	// Price says how this node is priced; nil when unknown.
+	Price *NodePrice
+	Self  Self
 }
 
 // Meta is a container's identity and descriptive metadata. A Meta is
@@ -96,6 +98,19 @@ type Pod struct {
 type Workload struct {
 	Kind, Name      string
 	ReplicaSet, Job string
+}
+
+// NodePrice is how the node is priced (package pricing): where the price
+// came from (From: node, table or unit; Source in words), the instance
+// type and cloud where known, whether it is spot, the node's price an
+// hour and the unit prices it was split into.
+type NodePrice struct {
+	From, Source           string
+	InstanceType, Provider string
+	Spot                   bool
+	NodeHourly             float64
+	VCPUHour, GiBHour      float64
+	GPUHour                float64
 }
 
 // WorkloadResult is one container name of a workload judged on the

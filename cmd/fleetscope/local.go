@@ -81,6 +81,6 @@ wait:
 	if unreachable != nil {
 		return report.Report{}, unreachable
 	}
-	p := cfg.Analysis.Prices
+	p := a.Prices()
 	return report.FromSnapshot(a.Analysed(), p.Currency, p.Source), nil
 }

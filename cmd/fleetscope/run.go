@@ -95,7 +95,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	srv := server.New(a, metricsHandler(cfg, a, log), server.Options{
 		Web: cfg.Web, Version: buildVersion(), Log: log,
-		Currency: cfg.Analysis.Prices.Currency, PriceSource: cfg.Analysis.Prices.Source,
+		Currency: a.Prices().Currency, PriceSource: a.Prices().Source,
 		Shed: mem.Shed,
 	})
 	if err := srv.Listen(); err != nil {

@@ -50,6 +50,8 @@ func fixture() *model.Snapshot {
 	}
 	return &model.Snapshot{
 		Time: t0, Interval: 10 * time.Second, NodeName: "n1", Currency: "EUR",
+		Price: &model.NodePrice{From: "table", Source: "the built-in price table n2-standard-4", InstanceType: "n2-standard-4", Provider: "gcp",
+			NodeHourly: 0.19, VCPUHour: 0.03, GiBHour: 0.004, GPUHour: 0.26},
 		Containers: []model.Container{
 			{Meta: gone, Network: -1},
 			{Meta: sb, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-2 * time.Hour),

@@ -34,6 +34,7 @@ func TestSemanticConventions(t *testing.T) {
 		string(semconv.K8SReplicaSetNameKey), string(semconv.K8SStatefulSetNameKey), string(semconv.K8SDaemonSetNameKey),
 		string(semconv.K8SJobNameKey), string(semconv.K8SCronJobNameKey), string(semconv.CPUModeKey),
 		string(semconv.DiskIODirectionKey), string(semconv.NetworkIODirectionKey), string(semconv.NetworkInterfaceNameKey),
+		string(semconv.HostTypeKey), string(semconv.CloudProviderKey),
 	} {
 		attrs[k] = true
 	}

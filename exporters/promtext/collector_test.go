@@ -54,6 +54,8 @@ func testSnapshot() *model.Snapshot {
 	ifs := []model.Interface{{Name: "eth0", RxBytes: 1000, RxPackets: 10, TxBytes: 2000, TxPackets: 20, RxDropped: 1}}
 	return &model.Snapshot{
 		Time: t0, Interval: 10 * time.Second, NodeName: "node-a", Currency: "USD",
+		Price: &model.NodePrice{From: "table", Source: "the built-in price table m5.large", InstanceType: "m5.large", Provider: "aws", Spot: true,
+			NodeHourly: 0.035, VCPUHour: 0.0121, GiBHour: 0.00133, GPUHour: 0.105},
 		Containers: []model.Container{
 			{Meta: stopped, Network: -1},
 			{Meta: sandbox, Running: true, Sampled: true, Network: 0, StartedAt: t0.Add(-time.Hour),

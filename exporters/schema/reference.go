@@ -88,6 +88,9 @@ func (m *Metric) Values(attr string) []string {
 		// when no platform fits.
 		return []string{"function", "serverless-container", ""}
 	case "source":
+		if m == &NodePrice {
+			return []string{"node", "table", "unit"}
+		}
 		if m == &ReservedMemory {
 			return []string{analysis.SourceLimit, analysis.SourceObserved}
 		}
@@ -100,6 +103,13 @@ func (m *Metric) Values(attr string) []string {
 		return workloadKindValues
 	case "fleetscope.pod_sandbox", "fleetscope.gpu":
 		return []string{"true", "false"}
+	case "fleetscope.capacity_type":
+		return []string{"on-demand", "spot"}
+	case "fleetscope.resource":
+		return []string{"cpu", "memory", "gpu"}
+	case "cloud.provider":
+		// Empty on a machine of none of them.
+		return []string{"aws", "gcp", "azure"}
 	}
 	return nil
 }

@@ -113,6 +113,7 @@ var All = []*Metric{
 	&WorkloadRuns, &WorkloadRunsWindow, &WorkloadRunDuration, &WorkloadRunsCost, &WorkloadServerlessCost, &WorkloadVerdict,
 	&HistoryContainers, &CheckpointFailures, &CheckpointAge, &RestoreFailures,
 	&HostCPUs, &HostCPUTime, &HostMemoryTotal, &HostMemoryAvailable, &HostFilesystemSize, &HostFilesystemUsage,
+	&NodePrice, &NodeUnitPrice,
 	&CollectorDuration, &CollectorSuccess, &CollectorErrors, &TickLag, &TickOverruns,
 	&ContainersTracked, &DiscoveryErrors, &ContainerdUp, &OpenFiles, &OTLPExportFailures, &OTLPExportPoints, &DroppedSeries, &Build,
 }

@@ -155,6 +155,7 @@ func (w *Walker) Walk(s *model.Snapshot, sink Sink) {
 			w.distributions(&s.Distributions[i])
 		}
 		w.host(s)
+		w.price(s)
 		w.self(s)
 	}
 	for i, n := range w.dropped {
