@@ -37,7 +37,7 @@ var keptLabels = func() map[string]bool {
 		labelContainerID, labelContainerdNamespace, labelContainerName, labelPodContainerName, labelContainerImageName,
 		labelPodName, labelNamespaceName, labelWorkloadKind, labelWorkloadName, labelPodSandbox, labelGPU,
 		labelVerdict, labelPlatform, labelCurrency, labelWindow, labelReasonCode, labelReasonKind, labelStatistic,
-		labelSource, labelBucket,
+		labelSource, labelBucket, labelResource,
 	}, nodeLabels...) {
 		kept[l] = true
 	}

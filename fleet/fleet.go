@@ -104,6 +104,7 @@ var (
 	labelReasonCode          = schema.PromLabel(schema.AttrReasonCode)
 	labelStatistic           = schema.PromLabel(schema.AttrStatistic)
 	labelSource              = schema.PromLabel(schema.AttrSource)
+	labelResource            = schema.PromLabel("fleetscope.resource")
 	// labelBucket is a classic histogram's bucket bound, Prometheus' own.
 	labelBucket = "le"
 )
@@ -170,6 +171,17 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	out := make([]report.Report, 0, len(byNode))
 	for _, node := range slices.Sorted(maps.Keys(byNode)) {
 		out = append(out, *byNode[node])
+	}
+	prices, err := q.nodePrices(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(slices.Collect(maps.Values(prices)), func(p *nodePrice) bool { return p.openCost }) {
+		reserved, err := q.reservations(ctx)
+		if err != nil {
+			return nil, err
+		}
+		repriceByOpenCost(out, prices, reserved)
 	}
 	return out, nil
 }

@@ -43,6 +43,12 @@ func node(name string, cost float64) *model.Snapshot {
 			Reasons: []analysis.Reason{{Code: "idle_ratio_high"}}}}}}
 }
 
+// storeWith is store with extra series besides the agents', as other
+// exporters' (OpenCost's) would be.
+func storeWith(t *testing.T, extra prommodel.Vector, nodes ...*model.Snapshot) *httptest.Server {
+	return httptest.NewServer(storeHandlerWith(t, extra, nodes...))
+}
+
 // store answers instant queries from the /metrics text of several agents,
 // each series labelled with its node, as a Prometheus server scraping
 // them would; it also holds cAdvisor-shaped series without our identity.
@@ -52,7 +58,11 @@ func store(t *testing.T, nodes ...*model.Snapshot) *httptest.Server {
 
 // storeHandler is store's handler.
 func storeHandler(t *testing.T, nodes ...*model.Snapshot) http.Handler {
-	var series prommodel.Vector
+	return storeHandlerWith(t, nil, nodes...)
+}
+
+func storeHandlerWith(t *testing.T, extra prommodel.Vector, nodes ...*model.Snapshot) http.Handler {
+	series := append(prommodel.Vector(nil), extra...)
 	for _, s := range nodes {
 		text := promtext.New(fixed{s}, promtext.Options{}).Append(nil)
 		p := expfmt.NewTextParser(prommodel.UTF8Validation)

@@ -35,8 +35,11 @@ type part struct {
 	pods  map[string]bool // node/pod
 	nodes map[string]bool
 	ids   []containerRef
-	// covered is how long, in hours, the part had data (see fold).
+	// covered is how long, in hours, the part had data (see fold);
+	// byNode its containers' recorded seconds on each node, which weigh
+	// the nodes' prices.
 	covered  float64
+	byNode   map[string]float64
 	live     int     // containers running at the window's end
 	recorded float64 // seconds, summed over the window
 	agg      analysis.Aggregate
@@ -109,8 +112,14 @@ func Workloads(ctx context.Context, o Options, window time.Duration, cfg config.
 	if err != nil {
 		return report.WorkloadReport{}, err
 	}
+	// Each node's prices over the window: OpenCost's where the store has
+	// them, else the agent's own.
+	prices, err := w.nodePrices(ctx, w.rng)
+	if err != nil {
+		return report.WorkloadReport{}, err
+	}
 	out := report.WorkloadsOf(reps)
-	w.replace(&out, cfg)
+	w.replace(&out, cfg, prices)
 	return out, nil
 }
 
@@ -126,7 +135,15 @@ func (w *windowQuerier) gather(ctx context.Context) error {
 	if len(rec) == 0 && w.scope == "" {
 		return fmt.Errorf("%s: %w", w.shown, ErrNoEvidence)
 	}
-	w.sum(rec, func(p *part, v float64) { p.recorded += v; p.agg.Valid[2] += minutes(v) })
+	for i := range rec {
+		s := &rec[i]
+		ref := containerRef{nodeOf(s.labels), s.labels[labelContainerID]}
+		if p := w.byID[ref]; p != nil && !math.IsNaN(s.value) {
+			p.recorded += s.value
+			p.agg.Valid[2] += minutes(s.value)
+			p.byNode[ref.node] += s.value
+		}
+	}
 	steps := []struct {
 		m   *schema.Metric
 		rng string
@@ -226,7 +243,7 @@ func (w *windowQuerier) containers(ctx context.Context) error {
 		}
 		p := w.parts[k]
 		if p == nil {
-			p = &part{key: k, rowNS: cmp.Or(ns, l[labelContainerdNamespace]), pods: map[string]bool{}, nodes: map[string]bool{}}
+			p = &part{key: k, rowNS: cmp.Or(ns, l[labelContainerdNamespace]), pods: map[string]bool{}, nodes: map[string]bool{}, byNode: map[string]float64{}}
 			w.parts[k] = p
 		}
 		ref := containerRef{node, l[labelContainerID]}
@@ -438,7 +455,7 @@ func (w *windowQuerier) distributions(ctx context.Context) error {
 
 // replace puts the window's answer in the rows of the workloads it has
 // distributions for, and notes the window on the report.
-func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisConfig) {
+func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisConfig, prices map[string]*nodePrice) {
 	covered := 0
 	for _, c := range w.covered {
 		if c {
@@ -458,7 +475,10 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 	})
 	parts := make([]report.WorkloadPart, 0, len(list))
 	for _, p := range list {
-		r, avg := w.analyse(p, cfg)
+		// Priced as the bill was: by the nodes it ran on, for how long.
+		pc := cfg
+		pc.Prices, _ = priceFor(cfg.Prices, p.byNode, prices)
+		r, avg := w.analyse(p, pc)
 		wp := report.WorkloadPart{Namespace: p.rowNS, Kind: p.key.kind, Name: p.key.name, Container: p.key.container,
 			Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
 			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded}
