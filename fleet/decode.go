@@ -60,13 +60,13 @@ type errStatus struct{ status, errorType, message string }
 // maxSeries series, never the answer itself: the bytes are bounded by the
 // reader, and a series' labels, however many, are read one by one.
 func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
-	return decodeAnswer(r, "vector", maxSeries, 0)
+	return decodeAnswer(r, "vector", keptLabels, maxSeries, 0)
 }
 
 // decodeMatrix reads the answer to a range query as decodeVector reads an
 // instant one, holding at most maxPoints points in all.
 func decodeMatrix(r io.Reader, maxSeries, maxPoints int) ([]sample, error) {
-	return decodeAnswer(r, "matrix", maxSeries, maxPoints)
+	return decodeAnswer(r, "matrix", keptLabels, maxSeries, maxPoints)
 }
 
 // errTooManyPoints says a range answer holds more points than are read.
@@ -76,8 +76,9 @@ func (e *errTooManyPoints) Error() string {
 	return fmt.Sprintf("the answer holds more than %d points, the most that is read of one answer", e.max)
 }
 
-// decodeAnswer reads an answer whose result is of type want.
-func decodeAnswer(r io.Reader, want string, maxSeries, maxPoints int) ([]sample, error) {
+// decodeAnswer reads an answer whose result is of type want, keeping the
+// labels kept names.
+func decodeAnswer(r io.Reader, want string, kept map[string]bool, maxSeries, maxPoints int) ([]sample, error) {
 	d := &decoder{dec: json.NewDecoder(r)}
 	d.dec.UseNumber()
 	var (
@@ -100,7 +101,7 @@ func decodeAnswer(r io.Reader, want string, maxSeries, maxPoints int) ([]sample,
 					return d.string(&resultType)
 				case "result":
 					var err error
-					out, err = d.result(maxSeries, maxPoints)
+					out, err = d.result(kept, maxSeries, maxPoints)
 					return err
 				}
 				return d.skip()
@@ -220,7 +221,7 @@ func (d *decoder) skip() error {
 }
 
 // result reads a vector's samples, at most maxSeries of them.
-func (d *decoder) result(maxSeries, maxPoints int) ([]sample, error) {
+func (d *decoder) result(kept map[string]bool, maxSeries, maxPoints int) ([]sample, error) {
 	var out []sample
 	points := 0
 	err := d.array(func() error {
@@ -236,7 +237,7 @@ func (d *decoder) result(maxSeries, maxPoints int) ([]sample, error) {
 					if err := d.string(&v); err != nil {
 						return err
 					}
-					if keptLabels[name] {
+					if kept[name] {
 						s.labels[name] = v
 					}
 					return nil

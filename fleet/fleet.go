@@ -183,6 +183,11 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		}
 		repriceByOpenCost(out, prices, reserved)
 	}
+	busy, from, err := q.gpuBusy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gpuIdleFromDCGM(out, busy, from, prices)
 	return out, nil
 }
 
@@ -378,6 +383,8 @@ func nodeOf(l map[string]string) string {
 }
 
 type querier struct {
+	// kept are the labels answers keep; nil: keptLabels, a report's.
+	kept  map[string]bool
 	o     Options
 	base  *url.URL
 	shown string // the store's URL as errors show it
@@ -437,11 +444,15 @@ func (q *querier) ask(ctx context.Context, endpoint, metric string, set func(url
 	if resp.StatusCode/100 != 2 {
 		return fail(report.ReadStatusError(resp))
 	}
+	kept := q.kept
+	if kept == nil {
+		kept = keptLabels
+	}
 	var vec []sample
 	if endpoint == "query" {
-		vec, err = decodeVector(resp.Body, q.o.MaxSeries)
+		vec, err = decodeAnswer(resp.Body, "vector", kept, q.o.MaxSeries, 0)
 	} else {
-		vec, err = decodeMatrix(resp.Body, q.o.MaxSeries, q.o.MaxPoints)
+		vec, err = decodeAnswer(resp.Body, "matrix", kept, q.o.MaxSeries, q.o.MaxPoints)
 	}
 	if err != nil {
 		return fail(err)

@@ -94,6 +94,7 @@ func storeHandlerWith(t *testing.T, extra prommodel.Vector, nodes ...*model.Snap
 		if i := strings.LastIndex(name, "("); i >= 0 {
 			name = name[i+1:]
 		}
+		name, _, _ = strings.Cut(name, "[")
 		var out prommodel.Vector
 		for _, s := range series {
 			if string(s.Metric["__name__"]) == name && (!strings.Contains(rest, `container_id!=""`) || s.Metric["container_id"] != "") &&

@@ -87,3 +87,54 @@ func TestPriceForWeighsNodesByTime(t *testing.T) {
 		t.Errorf("no node priced: %+v", got)
 	}
 }
+
+// DCGM-shaped series in the store: a GPU container's GPU idle money comes
+// from the GPU's measured busy share, not from the container's own
+// idleness; a GPU container DCGM does not measure keeps the inference,
+// and the report says which is which.
+func TestGPUIdleFromDCGM(t *testing.T) {
+	snaps := nodesWithReservation("n1", "n2")
+	for _, s := range snaps {
+		c := &s.Containers[0]
+		m := *c.Meta
+		m.GPU = true
+		c.Meta = &m
+		r := c.Analysis
+		r.CostPerHour, r.IdleCostPerHour = 0.5, 0.45 // 0.35 of it the GPU; idle 0.9
+		r.CurrentMonthlyCost, r.IdleCostPerMonth = 0.5*analysis.HoursPerMonth, 0.45*analysis.HoursPerMonth
+		s.Price = &model.NodePrice{From: "unit", VCPUHour: 0.04, GiBHour: 0.004, GPUHour: 0.35}
+	}
+	pod := snaps[0].Containers[0].Meta.Pod
+	dcgm := func(name string, v float64, gpu string) *prommodel.Sample {
+		return &prommodel.Sample{Metric: prommodel.Metric{"__name__": prommodel.LabelValue(name), "gpu": prommodel.LabelValue(gpu),
+			"Hostname": "n1", "exported_namespace": prommodel.LabelValue(pod.Namespace), "exported_pod": prommodel.LabelValue(pod.Name),
+			"exported_container": prommodel.LabelValue(pod.ContainerName), "namespace": "gpu-operator", "pod": "dcgm-exporter-x2"},
+			Value: prommodel.SampleValue(v)}
+	}
+	srv := storeWith(t, prommodel.Vector{
+		dcgm(dcgmEngineActive, 0.6, "0"),
+		dcgm(dcgmUtil, 95, "0"), // the coarser series, not taken where the profiling one is
+	}, snaps...)
+	defer srv.Close()
+	reps, err := Reports(context.Background(), Options{URL: srv.URL, Bearer: "tok", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps {
+		a := r.Containers[0].Analysis
+		switch r.Node {
+		case "n1":
+			want := (0.5-0.35)*0.9 + 0.35*(1-0.6)
+			if a.GPUBusyRatio == nil || *a.GPUBusyRatio != 0.6 || a.GPUBusyFrom != dcgmEngineActive || math.Abs(a.IdleCostPerHour-want) > 1e-12 {
+				t.Errorf("n1: busy %v from %q, idle cost %v an hour, want 0.6 from %s and %v", a.GPUBusyRatio, a.GPUBusyFrom, a.IdleCostPerHour, dcgmEngineActive, want)
+			}
+		case "n2":
+			if a.GPUBusyRatio != nil || a.IdleCostPerHour != 0.45 {
+				t.Errorf("n2 (no DCGM series): busy %v, idle cost %v, want the inference's 0.45", a.GPUBusyRatio, a.IdleCostPerHour)
+			}
+		}
+		if !strings.Contains(r.PriceSource, "measured by DCGM for n1:") || !strings.Contains(r.PriceSource, "inferred from CPU, network and disk for n2:") {
+			t.Errorf("%s: price source %q", r.Node, r.PriceSource)
+		}
+	}
+}

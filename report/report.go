@@ -97,6 +97,12 @@ type Analysis struct {
 	CurrentMonthlyCost            float64  `json:"current_monthly_cost"`
 	ServerlessMonthly             float64  `json:"serverless_monthly_cost"`
 	SavingsPerMonth               float64  `json:"savings_per_month"`
+	// GPUBusyRatio is the share of the time its GPU was busy, measured by
+	// NVIDIA's DCGM exporter (GPUBusyFrom names the series), where the
+	// store holds it; the GPU's idle money then comes from it rather than
+	// from the container's own idleness.
+	GPUBusyRatio *float64 `json:"gpu_busy_ratio,omitempty"`
+	GPUBusyFrom  string   `json:"gpu_busy_from,omitempty"`
 }
 
 // Reason is one reason or blocker.
