@@ -115,6 +115,12 @@ func startAgentIn(t *testing.T, socket, extra, procs string) *agentProc {
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = agentEnv()
+	if !strings.Contains(extra, "sys_root:") {
+		// No DMI data: a test machine that is an EC2 instance would
+		// otherwise price the node from the built-in table, and the
+		// tests that check costs at the default unit prices would fail.
+		cmd.Env = append(cmd.Env, "FLEETSCOPE_HOST_SYS_ROOT="+dir)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
