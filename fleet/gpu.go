@@ -61,6 +61,15 @@ func (q *querier) gpuBusy(ctx context.Context) (map[gpuKey]float64, map[gpuKey]s
 	return busy, from, nil
 }
 
+// listSome lists at most 10 names, and how many more there are: the
+// report's header, not an inventory.
+func listSome(names []string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:10], ", "), len(names)-10)
+}
+
 // dcgmKey is the container a DCGM series is about: the exporter's pod,
 // namespace and container labels, or the exported_ ones a scrape renames
 // them to when the target has labels of those names.
@@ -115,9 +124,9 @@ func gpuIdleFromDCGM(reps []report.Report, busy map[gpuKey]float64, from map[gpu
 	if len(measured) == 0 {
 		return
 	}
-	note := fmt.Sprintf("; GPU idleness measured by DCGM for %s", strings.Join(measured, ", "))
+	note := "; GPU idleness measured by DCGM for " + listSome(measured)
 	if len(inferred) > 0 {
-		note += "; inferred from CPU, network and disk for " + strings.Join(inferred, ", ")
+		note += "; inferred from CPU, network and disk for " + listSome(inferred)
 	}
 	for i := range reps {
 		reps[i].PriceSource += note

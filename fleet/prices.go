@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/fleetscope/fleetscope/analysis"
 	"github.com/fleetscope/fleetscope/config"
@@ -147,9 +146,9 @@ func repriceByOpenCost(reps []report.Report, prices map[string]*nodePrice, reser
 	if len(by) == 0 {
 		return
 	}
-	src := fmt.Sprintf("OpenCost's node prices (%s, %s) for %s", openCostCPU, openCostRAM, strings.Join(by, ", "))
+	src := fmt.Sprintf("OpenCost's node prices (%s, %s) for %s", openCostCPU, openCostRAM, listSome(by))
 	if len(fell) > 0 {
-		src += "; the agents' own node prices for " + strings.Join(fell, ", ")
+		src += "; the agents' own node prices for " + listSome(fell)
 	}
 	for i := range reps {
 		reps[i].PriceSource = src
