@@ -15,8 +15,12 @@ import (
 )
 
 // labelFloodBound is the memory the agent may reach while containers carry
-// label floods: half the chart's limit.
-const labelFloodBound = 64 << 20
+// label floods: below the Go runtime's soft limit in the chart's 128 MiB
+// (96 MiB, the limit less a quarter), with a sixth of it to spare. Alone
+// the flood peaks at 47–58 MiB; on a CI machine loaded by the other tests
+// (6–9 ms scrapes instead of 0.5 ms) the collector lags and one run
+// reached 64 MiB, where the bound was first set.
+const labelFloodBound = 80 << 20
 
 // addLabels sets labels on a container with `ctr containers label`, in
 // calls that each stay well under the kernel's bound on a command line
@@ -87,7 +91,7 @@ func timedScrape(a *agentProc) (time.Duration, string, error) {
 // 16 MiB message bound), set while the agent runs (each update sends the
 // whole set in an event) and present again when it restarts; and one
 // container with 40,000 allow-listed labels. The agent must stay alive and
-// under 64 MiB, keep only the labels it needs (at most 64 allow-listed per
+// under labelFloodBound, keep only the labels it needs (at most 64 allow-listed per
 // container), answer /metrics quickly, and restart fine.
 func TestLabelFlood(t *testing.T) {
 	testenv.Need(t)
