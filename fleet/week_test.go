@@ -483,6 +483,19 @@ func TestWeekOfWorkloadsFromTheStore(t *testing.T) {
 		if row.Replicas != pods {
 			t.Errorf("%s: %d pods, the schedule had %d", tc.name, row.Replicas, pods)
 		}
+		if tc.name == "web" {
+			// Busy in office hours (08-18 UTC), idle otherwise; a week is
+			// too short for a day-of-week profile.
+			p := row.Profile
+			if p == nil || p.IdleByWeekday != nil {
+				t.Fatalf("web: profile %+v", p)
+			}
+			for h, v := range p.IdleByHour {
+				if want := 1.0; h >= 8 && h < 18 && v != 0 || (h < 8 || h >= 18) && math.Abs(v-want) > 0.01 {
+					t.Errorf("web: idle %v at %02d UTC", v, h)
+				}
+			}
+		}
 		if !within(deref(row.IdleRatio), idle, 0.01) || !within(row.CostPerMonth, cost, 0.01) || !within(row.IdleCostPerMonth, cost*idle, 0.01) {
 			t.Errorf("%s: idle %.4f cost %.3f idle cost %.3f, want %.4f, %.3f, %.3f", tc.name, deref(row.IdleRatio), row.CostPerMonth, row.IdleCostPerMonth, idle, cost, cost*idle)
 		}

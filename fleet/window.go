@@ -40,8 +40,9 @@ type part struct {
 	// the nodes' prices.
 	covered  float64
 	byNode   map[string]float64
-	live     int     // containers running at the window's end
-	recorded float64 // seconds, summed over the window
+	profile  *report.Profile // when it idled (see fold)
+	live     int             // containers running at the window's end
+	recorded float64         // seconds, summed over the window
 	agg      analysis.Aggregate
 	// dist are the workload's histograms summed over nodes, by bucket
 	// bound; nil where the workload has none (one instance: its node's
@@ -375,15 +376,23 @@ func (w *windowQuerier) hourOf(pt point) (int, bool) {
 func (w *windowQuerier) fold(p *part, rec, idle, top []float64) {
 	a := &p.agg
 	sum := make([]float64, len(rec))
+	prof := &report.Profile{}
 	for i := range rec {
 		if rec[i] > 0 {
 			a.Totals.Hours++
 		}
-		h := (w.hourEnd.Add(-time.Duration(w.hours-i)*time.Hour).UTC().Hour() + 24) % 24
+		start := w.hourEnd.Add(-time.Duration(w.hours-i) * time.Hour).UTC()
+		h, d := start.Hour(), int(start.Weekday())
 		a.ConfirmHour(h, minutes(rec[i]), minutes(idle[i]))
 		sum[i], top[i] = rec[i]/60, top[i]/60
+		prof.Hour[0][h] += rec[i]
+		prof.Hour[1][h] += idle[i]
+		prof.Weekday[0][d] += rec[i]
+		prof.Weekday[1][d] += idle[i]
 	}
 	p.covered = analysis.CoveredHours(sum, top)
+	prof.Hours = p.covered
+	p.profile = prof
 }
 
 // reservations reads what each part's newest container reserves: the
@@ -481,7 +490,7 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 		r, avg := w.analyse(p, pc)
 		wp := report.WorkloadPart{Namespace: p.rowNS, Kind: p.key.kind, Name: p.key.name, Container: p.key.container,
 			Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
-			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded}
+			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded, Profile: p.profile}
 		parts = append(parts, report.PartFromResult(wp, &r))
 	}
 	report.ReplaceWithParts(out, parts, report.SourceWindow)

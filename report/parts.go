@@ -35,6 +35,9 @@ type WorkloadPart struct {
 	AverageReplicas float64   `json:"average_replicas"`
 	ObservedSeconds float64   `json:"observed_seconds"`
 	Analysis        *Analysis `json:"analysis"`
+	// Profile is when it idles, where the hours are known (a store's
+	// window).
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // PartFromResult is p with r, its analysis, in the report's form.
@@ -78,6 +81,12 @@ func WorkloadFromParts(parts []WorkloadPart, source string) Workload {
 		row.Containers += p.Containers
 		row.ObservedSeconds += p.ObservedSeconds
 		row.AverageReplicas = max(row.AverageReplicas, p.AverageReplicas)
+		if p.Profile != nil {
+			if row.Profile == nil {
+				row.Profile = &Profile{}
+			}
+			row.Profile.Add(p.Profile)
+		}
 		a := p.Analysis
 		if a == nil {
 			continue
@@ -109,6 +118,9 @@ func WorkloadFromParts(parts []WorkloadPart, source string) Workload {
 		}
 	}
 	row.Nodes = slices.Sorted(maps.Keys(nodes))
+	if row.Profile != nil {
+		row.Profile.finish()
+	}
 	if weighted[1] > 0 {
 		v := weighted[0] / weighted[1]
 		row.IdleRatio = &v
@@ -148,4 +160,49 @@ func ReplaceWithParts(out *WorkloadReport, parts []WorkloadPart, source string) 
 		out.Workloads[i] = row
 	}
 	SortWorkloads(out.Workloads)
+}
+
+// Profile is when a workload idles: the idle share of its replica-time in
+// each UTC hour of the day, and, over two weeks or more of data, on each
+// day of the week. An hour or day without data is -1.
+type Profile struct {
+	IdleByHour    [24]float64 `json:"idle_by_hour_utc"`
+	IdleByWeekday []float64   `json:"idle_by_weekday_utc,omitempty"` // Sunday first
+	// The sums behind them, which parts of one workload add.
+	Hour    [2][24]float64 `json:"-"` // recorded, idle seconds
+	Weekday [2][7]float64  `json:"-"`
+	Hours   float64        `json:"-"` // hours with data
+}
+
+// Add adds o's sums to p.
+func (p *Profile) Add(o *Profile) {
+	for i := range p.Hour {
+		for h := range p.Hour[i] {
+			p.Hour[i][h] += o.Hour[i][h]
+		}
+		for d := range p.Weekday[i] {
+			p.Weekday[i][d] += o.Weekday[i][d]
+		}
+	}
+	p.Hours = max(p.Hours, o.Hours)
+}
+
+// finish computes the shares from the sums.
+func (p *Profile) finish() {
+	share := func(rec, idle float64) float64 {
+		if rec <= 0 {
+			return -1
+		}
+		return min(idle/rec, 1)
+	}
+	for h := range p.IdleByHour {
+		p.IdleByHour[h] = share(p.Hour[0][h], p.Hour[1][h])
+	}
+	p.IdleByWeekday = nil
+	if p.Hours >= 14*24 {
+		p.IdleByWeekday = make([]float64, 7)
+		for d := range p.IdleByWeekday {
+			p.IdleByWeekday[d] = share(p.Weekday[0][d], p.Weekday[1][d])
+		}
+	}
 }

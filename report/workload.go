@@ -81,6 +81,9 @@ type Workload struct {
 	ObservedSeconds float64  `json:"observed_seconds,omitempty"`
 	AverageReplicas float64  `json:"average_replicas,omitempty"`
 	Reasons         []Reason `json:"reasons,omitempty"`
+	// Profile is when the workload idles, by hour of the day and, with two
+	// weeks of data, by day of the week (a window's rows).
+	Profile *Profile `json:"profile,omitempty"`
 }
 
 // Runs are the runs of one Job or CronJob on one node, or summed over
