@@ -15,7 +15,6 @@ import (
 // workload that outlives its pods, keyed as its distributions) on the
 // node for its analysis.
 type nodeWorkload struct {
-	series  []*history.Series
 	keys    []history.Key
 	live    int
 	newest  *containerd.Container
@@ -57,26 +56,21 @@ func (st *state) analyseWorkloads(snap *model.Snapshot, srcs []*containerd.Conta
 			continue
 		}
 		if p := parts[k]; p != nil {
-			p.series = append(p.series, s)
 			p.keys = append(p.keys, key)
 		}
 	}
 	out := make([]model.WorkloadResult, 0, len(parts))
 	for k, p := range parts {
-		if len(p.series) < 2 {
+		if len(p.keys) < 2 {
 			continue
 		}
 		// Map order must not change the sums' rounding.
-		order := make([]int, len(p.keys))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(a, b int) int {
-			return cmp.Or(cmp.Compare(p.keys[a].Namespace, p.keys[b].Namespace), cmp.Compare(p.keys[a].ID, p.keys[b].ID))
+		slices.SortFunc(p.keys, func(a, b history.Key) int {
+			return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.ID, b.ID))
 		})
-		series := make([]*history.Series, len(order))
-		for i, j := range order {
-			series[i] = p.series[j]
+		series := make([]*history.Series, len(p.keys))
+		for i, key := range p.keys {
+			series[i] = st.store.Get(key)
 		}
 		in := st.inputOf(snap.Time, &snap.Containers[p.newestI], p.newest)
 		a := analysis.AggregateSeries(in, series, &st.scratch)

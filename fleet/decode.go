@@ -54,21 +54,6 @@ func (e *errTooManySeries) Error() string {
 // errStatus is an answer whose "status" is not "success".
 type errStatus struct{ status, errorType, message string }
 
-// decodeVector reads a Prometheus API answer to an instant query
-// ({"status":"success","data":{"resultType":"vector","result":[…]}}) one
-// token at a time, so that what it holds is the kept labels of at most
-// maxSeries series, never the answer itself: the bytes are bounded by the
-// reader, and a series' labels, however many, are read one by one.
-func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
-	return decodeAnswer(r, "vector", keptLabels, maxSeries, 0)
-}
-
-// decodeMatrix reads the answer to a range query as decodeVector reads an
-// instant one, holding at most maxPoints points in all.
-func decodeMatrix(r io.Reader, maxSeries, maxPoints int) ([]sample, error) {
-	return decodeAnswer(r, "matrix", keptLabels, maxSeries, maxPoints)
-}
-
 // errTooManyPoints says a range answer holds more points than are read.
 type errTooManyPoints struct{ max int }
 
@@ -76,8 +61,12 @@ func (e *errTooManyPoints) Error() string {
 	return fmt.Sprintf("the answer holds more than %d points, the most that is read of one answer", e.max)
 }
 
-// decodeAnswer reads an answer whose result is of type want, keeping the
-// labels kept names.
+// decodeAnswer reads a Prometheus API answer whose result is of type want
+// ({"status":"success","data":{"resultType":"vector","result":[…]}}, or
+// "matrix" for a range query) one token at a time, so that what it holds
+// is the labels kept names of at most maxSeries series (and maxPoints
+// points), never the answer itself: the bytes are bounded by the reader,
+// and a series' labels, however many, are read one by one.
 func decodeAnswer(r io.Reader, want string, kept map[string]bool, maxSeries, maxPoints int) ([]sample, error) {
 	d := &decoder{dec: json.NewDecoder(r)}
 	d.dec.UseNumber()

@@ -2,10 +2,21 @@ package fleet
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
 )
+
+// decodeVector and decodeMatrix decode as the querier does, with a
+// report's labels.
+func decodeVector(r io.Reader, maxSeries int) ([]sample, error) {
+	return decodeAnswer(r, "vector", keptLabels, maxSeries, 0)
+}
+
+func decodeMatrix(r io.Reader, maxSeries, maxPoints int) ([]sample, error) {
+	return decodeAnswer(r, "matrix", keptLabels, maxSeries, maxPoints)
+}
 
 func TestDecodeVector(t *testing.T) {
 	vec, err := decodeVector(strings.NewReader(`{"status":"success","warnings":["w"],"data":{"resultType":"vector","result":[

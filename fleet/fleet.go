@@ -177,7 +177,7 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 		return nil, err
 	}
 	if slices.ContainsFunc(slices.Collect(maps.Values(prices)), func(p *nodePrice) bool { return p.openCost }) {
-		reserved, err := q.reservations(ctx)
+		reserved, err := q.reservedByContainer(ctx)
 		if err != nil {
 			return nil, err
 		}

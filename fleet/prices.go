@@ -155,9 +155,9 @@ func repriceByOpenCost(reps []report.Report, prices map[string]*nodePrice, reser
 	}
 }
 
-// reservations reads each container's reserved CPU cores and memory bytes
-// (the latest, or over rng).
-func (q *querier) reservations(ctx context.Context) (map[containerRef][2]float64, error) {
+// reservedByContainer reads each container's latest reserved CPU cores
+// and memory bytes.
+func (q *querier) reservedByContainer(ctx context.Context) (map[containerRef][2]float64, error) {
 	out := map[containerRef][2]float64{}
 	for i, m := range []*schema.Metric{&schema.ReservedCPU, &schema.ReservedMemory} {
 		vec, err := q.vector(ctx, m.PromName())

@@ -136,15 +136,11 @@ func (w *windowQuerier) gather(ctx context.Context) error {
 	if len(rec) == 0 && w.scope == "" {
 		return fmt.Errorf("%s: %w", w.shown, ErrNoEvidence)
 	}
-	for i := range rec {
-		s := &rec[i]
-		ref := containerRef{nodeOf(s.labels), s.labels[labelContainerID]}
-		if p := w.byID[ref]; p != nil && !math.IsNaN(s.value) {
-			p.recorded += s.value
-			p.agg.Valid[2] += minutes(s.value)
-			p.byNode[ref.node] += s.value
-		}
-	}
+	w.sumRef(rec, func(p *part, ref containerRef, v float64) {
+		p.recorded += v
+		p.agg.Valid[2] += minutes(v)
+		p.byNode[ref.node] += v
+	})
 	steps := []struct {
 		m   *schema.Metric
 		rng string
@@ -271,10 +267,16 @@ func (w *windowQuerier) counter(ctx context.Context, m *schema.Metric, rng strin
 
 // sum adds each container's value to its part.
 func (w *windowQuerier) sum(vec []sample, add func(p *part, v float64)) {
+	w.sumRef(vec, func(p *part, _ containerRef, v float64) { add(p, v) })
+}
+
+// sumRef is sum, telling add which container the value is of.
+func (w *windowQuerier) sumRef(vec []sample, add func(p *part, ref containerRef, v float64)) {
 	for i := range vec {
 		s := &vec[i]
-		if p := w.byID[containerRef{nodeOf(s.labels), s.labels[labelContainerID]}]; p != nil && !math.IsNaN(s.value) {
-			add(p, s.value)
+		ref := containerRef{nodeOf(s.labels), s.labels[labelContainerID]}
+		if p := w.byID[ref]; p != nil && !math.IsNaN(s.value) {
+			add(p, ref, s.value)
 		}
 	}
 }

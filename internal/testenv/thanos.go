@@ -43,7 +43,7 @@ type Prometheus struct {
 // configuration, waits until it is ready and stops it when t ends. Without
 // a prometheus binary it skips t, or fails it when
 // FLEETSCOPE_INTEGRATION=1.
-func StartPrometheus(t *testing.T, o PrometheusOptions) *Prometheus {
+func StartPrometheus(t testing.TB, o PrometheusOptions) *Prometheus {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -201,7 +201,7 @@ var errPortTaken = errors.New("a port was taken before the server bound it")
 // answers 200 and its other ports (dial) accept connections. A server that exits because a port was taken is started
 // again with new ones, up to three times. The process is killed and
 // waited for when t ends, and the end of its log is logged if t failed.
-func startServer(t *testing.T, name, bin, logPath string, args func() (argv []string, readyURL string, dial []string)) {
+func startServer(t testing.TB, name, bin, logPath string, args func() (argv []string, readyURL string, dial []string)) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		argv, ready, dial := args()
@@ -216,7 +216,7 @@ func startServer(t *testing.T, name, bin, logPath string, args func() (argv []st
 	}
 }
 
-func tryServer(t *testing.T, name, bin, logPath string, argv []string, readyURL string, dial []string) error {
+func tryServer(t testing.TB, name, bin, logPath string, argv []string, readyURL string, dial []string) error {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -303,7 +303,7 @@ func logTail(path string, n int) string {
 	return tail(string(b), n)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	addr, err := FreeAddr()
 	if err != nil {
