@@ -94,6 +94,12 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 	}
 	// Every cost is priced by the node's prices from here on.
 	cfg.Analysis.Prices = priced.Prices
+	if cfg.Analysis.Platforms.Table == nil {
+		if cfg.Analysis.Platforms.Table, err = pricing.Platforms(cfg.Analysis, pricing.NodeArch()); err != nil {
+			api.Close()
+			return nil, err
+		}
+	}
 	a := &Agent{
 		cfg: cfg, log: log, version: version, node: node,
 		api: api, disc: disc,

@@ -67,8 +67,8 @@ func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
 		r.IdleHoursOfDay = idleHours(&ms)
 	}
 	tot := a.Totals
-	var t textBuilder
-	conclude(&in, &cfg, &r, &ms, &tot, &t)
+	var sc Scratch
+	conclude(&in, &cfg, &r, &ms, &tot, &sc)
 	return r
 }
 

@@ -132,10 +132,11 @@ type Result struct {
 	// is; 0 unless Verdict is function or serverless-container.
 	Score int
 	// Platform names the platform of a function or serverless-container
-	// verdict.
-	Platform string
-	Reasons  []Reason
-	Blockers []Reason
+	// verdict, PlatformSource where its prices and limits come from.
+	Platform       string
+	PlatformSource string
+	Reasons        []Reason
+	Blockers       []Reason
 
 	CurrentMonthlyCost, ServerlessMonthlyCost, SavingsPerMonth float64
 	// ServerlessMonthlyCostLow is the low end of the serverless cost's
@@ -154,6 +155,19 @@ type Scratch struct {
 	bursts burstStats
 	ws     []uint64
 	text   textBuilder
+	pair   [2]config.PlatformConfig
+}
+
+// platforms are the platforms cfg's verdicts compare: its table's, else
+// its function and container platforms, copied into sc so that no
+// analysis allocates them.
+func (sc *Scratch) platforms(cfg *config.AnalysisConfig) []config.PlatformConfig {
+	if len(cfg.Platforms.Table) > 0 {
+		return cfg.Platforms.Table
+	}
+	sc.pair = [2]config.PlatformConfig{cfg.Platforms.Function, cfg.Platforms.Container}
+	sc.pair[0].Kind, sc.pair[1].Kind = config.KindFunction, config.KindContainer
+	return sc.pair[:]
 }
 
 // minuteStats are the figures one pass over the minutes yields.
@@ -205,7 +219,7 @@ func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decisi
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
 	}
-	d := conclude(in, cfg, &r, &ms, &tot, &sc.text)
+	d := conclude(in, cfg, &r, &ms, &tot, sc)
 	return r, d
 }
 
@@ -213,7 +227,7 @@ func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decisi
 // tot (its hours' totals): the activity below the minute, reservation and
 // cost, the decision, and its text. The reference analysis of the tests
 // shares it, so that the two differ in their scans alone.
-func conclude(in *Input, cfg *config.AnalysisConfig, r *Result, ms *minuteStats, tot *history.Totals, t *textBuilder) decision {
+func conclude(in *Input, cfg *config.AnalysisConfig, r *Result, ms *minuteStats, tot *history.Totals, sc *Scratch) decision {
 	r.LongestBusyRun, r.PeakCores = tot.LongestBusyRun, float64(tot.PeakCores)
 	r.Restarts, r.DownFor = tot.Restarts, time.Duration(tot.DownMinutes)*time.Minute
 	r.BusyRuns = tot.BusyRuns
@@ -230,13 +244,13 @@ func conclude(in *Input, cfg *config.AnalysisConfig, r *Result, ms *minuteStats,
 	r.Reserved = reservedOf(in, r)
 	price(r, &cfg.Prices)
 	fa := facts{
-		in: in, cfg: cfg, r: r, idle: idleShare(r),
+		in: in, cfg: cfg, r: r, idle: idleShare(r), platforms: sc.platforms(cfg),
 		latency: latencyCritical(in.Labels), diskFloor: diskFloor(cfg.Idle, in.Labels),
 	}
 	fa.work(tot, ms.valid[2]-ms.idle[2])
 	d := decide(&fa)
-	d.fill(r, cfg)
-	render(t, &fa, &d)
+	d.fill(r, fa.platforms)
+	render(&sc.text, &fa, &d)
 	return d
 }
 

@@ -16,8 +16,9 @@ type facts struct {
 	in           *Input
 	cfg          *config.AnalysisConfig
 	r            *Result
-	idle         float64 // IdleRatio7d, 0 without data
-	requests     float64 // per month
+	platforms    []config.PlatformConfig // compared, functions first
+	idle         float64                 // IdleRatio7d, 0 without data
+	requests     float64                 // per month
 	requestsFrom countedFrom
 	cpuSeconds   float64 // per month
 	busySeconds  float64 // per month
@@ -41,26 +42,20 @@ const (
 	alwaysListening     = 0.9 // of the minutes with data
 )
 
-// platformID names a platform of the table, in the order verdicts try
-// them: a function is the more radical change, so it is tried first.
+// platformID indexes the platforms verdicts compare
+// (config.PlatformsConfig.Candidates): functions first, since a function
+// is the more radical change and a serverless container the fallback.
 type platformID uint8
 
-const (
-	fnPlatform platformID = iota
-	ctPlatform
-	numPlatforms
-	// noPlatform is no platform: the verdict is not a serverless one.
-	noPlatform = numPlatforms
-)
+// noPlatform is no platform: the verdict is not a serverless one.
+const noPlatform platformID = config.MaxPlatforms
 
-// platformVerdicts are the verdicts of a move to each platform.
-var platformVerdicts = [numPlatforms]Verdict{VerdictFunction, VerdictServerlessContainer}
-
-func platformOf(cfg *config.AnalysisConfig, p platformID) *config.PlatformConfig {
-	if p == fnPlatform {
-		return &cfg.Platforms.Function
+// platformVerdict is the verdict of a move to a platform of kind.
+func platformVerdict(kind string) Verdict {
+	if kind == config.KindFunction {
+		return VerdictFunction
 	}
-	return &cfg.Platforms.Container
+	return VerdictServerlessContainer
 }
 
 // fit is how the container fits one platform.
@@ -84,7 +79,11 @@ type decision struct {
 	// priced on: the verdict's, else the cheapest ruled out by money
 	// alone, else noPlatform.
 	platform, priced platformID
-	fits             [numPlatforms]fit
+	// n is the number of platforms compared (facts.platforms), function
+	// which of them are functions, fits how the container fits each.
+	n        platformID
+	function [config.MaxPlatforms]bool
+	fits     [config.MaxPlatforms]fit
 	// longest and peakCPU are what a platform's duration and vCPU limits
 	// must hold (see longestBurst and peakCPU).
 	longest time.Duration
@@ -103,15 +102,17 @@ type decision struct {
 }
 
 // explains reports whether p's blockers explain the verdict: those of
-// the platforms tried before the verdict's, so nothing for a function,
-// why not a function for a serverless container, and both platforms'
-// otherwise.
-func (d *decision) explains(p platformID) bool { return p < d.platform }
+// the platforms of a kind tried before the verdict's, so nothing for a
+// function, why no function for a serverless container, and every
+// platform's otherwise.
+func (d *decision) explains(p platformID) bool {
+	return d.platform == noPlatform || d.function[p] && !d.function[d.platform]
+}
 
 // blockers are the codes of the blockers the decision states.
 func (d *decision) blockers() codeSet {
 	var s codeSet
-	for p := range numPlatforms {
+	for p := range d.n {
 		if d.explains(p) {
 			s |= d.fits[p].blocked
 		}
@@ -121,8 +122,8 @@ func (d *decision) blockers() codeSet {
 
 // blockedBy gives the platforms whose blocker c the decision states, in
 // order: ps[:n].
-func (d *decision) blockedBy(c reasonCode) (ps [numPlatforms]platformID, n int) {
-	for p := range numPlatforms {
+func (d *decision) blockedBy(c reasonCode) (ps [config.MaxPlatforms]platformID, n int) {
+	for p := range d.n {
 		if d.explains(p) && d.fits[p].blocked.has(c) {
 			ps[n] = p
 			n++
@@ -134,9 +135,10 @@ func (d *decision) blockedBy(c reasonCode) (ps [numPlatforms]platformID, n int) 
 // decide applies the rules of the package documentation to fa.
 func decide(fa *facts) decision {
 	r, cfg := fa.r, fa.cfg
-	d := decision{platform: noPlatform, priced: noPlatform, longest: longestBurst(r), peakCPU: peakCPU(r)}
-	for p := range numPlatforms {
-		d.fits[p] = evaluate(fa, &d, platformOf(cfg, p))
+	d := decision{platform: noPlatform, priced: noPlatform, longest: longestBurst(r), peakCPU: peakCPU(r), n: platformID(len(fa.platforms))}
+	for p := range fa.platforms {
+		d.function[p] = fa.platforms[p].Kind == config.KindFunction
+		d.fits[p] = evaluate(fa, &d, &fa.platforms[p])
 	}
 	insufficient := r.ObservedFor == 0 || r.ObservedFor < cfg.MinObservation
 	d.choose(r.CurrentMonthlyCost, cfg.MinSavingPerMonth, !insufficient)
@@ -147,8 +149,8 @@ func decide(fa *facts) decision {
 		d.verdict = VerdictInsufficientData
 		d.reasons.add(codeInsufficientData)
 	case d.platform != noPlatform:
-		d.verdict = platformVerdicts[d.platform]
-		d.score = score(r, r.CurrentMonthlyCost-d.fits[d.platform].cost, platformOf(cfg, d.platform), cfg.MinSavingPerMonth)
+		d.verdict = platformVerdict(fa.platforms[d.platform].Kind)
+		d.score = score(r, r.CurrentMonthlyCost-d.fits[d.platform].cost, &fa.platforms[d.platform], cfg.MinSavingPerMonth)
 		d.reasons.add(codeIdleRatioHigh)
 		d.reasons.add(codeShortBursts)
 		d.reasons.add(codeCheaper)
@@ -180,10 +182,11 @@ func decide(fa *facts) decision {
 }
 
 // choose rules out, by money, the platforms nothing else rules out, then
-// picks the verdict's platform (when a verdict is allowed) and the one the
-// serverless cost is priced on.
+// picks the verdict's platform (when a verdict is allowed: the cheapest of
+// the first kind with a platform that fits) and the one the serverless
+// cost is priced on.
 func (d *decision) choose(current, minSaving float64, allowed bool) {
-	for p := range numPlatforms {
+	for p := range d.n {
 		f := &d.fits[p]
 		switch {
 		case f.blocked != 0:
@@ -192,7 +195,10 @@ func (d *decision) choose(current, minSaving float64, allowed bool) {
 		case current-f.cost < minSaving:
 			f.blocked.add(codeSavingTooSmall)
 		}
-		if allowed && f.blocked == 0 && d.platform == noPlatform {
+		if !allowed || f.blocked != 0 {
+			continue
+		}
+		if d.platform == noPlatform || d.function[p] == d.function[d.platform] && f.cost < d.fits[d.platform].cost {
 			d.platform = p
 		}
 	}
@@ -200,7 +206,7 @@ func (d *decision) choose(current, minSaving float64, allowed bool) {
 	if d.priced != noPlatform {
 		return
 	}
-	for p := range numPlatforms {
+	for p := range d.n {
 		f := &d.fits[p]
 		if f.blocked&^costBlockers == 0 && (d.priced == noPlatform || f.cost < d.fits[d.priced].cost) {
 			d.priced = p
@@ -210,10 +216,10 @@ func (d *decision) choose(current, minSaving float64, allowed bool) {
 
 // fill writes the decision's verdict, score, platform and serverless cost
 // into r.
-func (d *decision) fill(r *Result, cfg *config.AnalysisConfig) {
+func (d *decision) fill(r *Result, ps []config.PlatformConfig) {
 	r.Verdict, r.Score = d.verdict, d.score
 	if d.platform != noPlatform {
-		r.Platform = platformOf(cfg, d.platform).Name
+		r.Platform, r.PlatformSource = ps[d.platform].Name, ps[d.platform].Source
 	}
 	if d.priced != noPlatform {
 		f := &d.fits[d.priced]
@@ -236,7 +242,7 @@ func evaluate(fa *facts, d *decision, p *config.PlatformConfig) fit {
 	if fa.in.Sandbox {
 		b.add(codePodSandbox)
 	}
-	if d.longest > p.MaxDuration {
+	if p.MaxDuration > 0 && d.longest > p.MaxDuration {
 		b.add(codeBurstTooLong)
 	}
 	if r.WorkingSetMax > p.MaxMemoryMiB<<20 {

@@ -13,6 +13,13 @@ import (
 // of its window would leave them, and check the decision by its codes and
 // numbers; the texts are checked by the tests that build series.
 
+// The platforms of the configuration without a table: its function, then
+// its container platform.
+const (
+	fnPlatform platformID = 0
+	ctPlatform platformID = 1
+)
+
 // figures are what the scan of a window yields.
 type figures struct {
 	valid, idle int // minutes with data over 7 days, and idle ones
@@ -44,8 +51,8 @@ func decideOn(in Input, cfg config.AnalysisConfig, f figures) (Result, decision)
 	ms.valid[2], ms.idle[2] = f.valid, f.idle
 	r.ObservedFor = time.Duration(f.valid) * time.Minute
 	r.IdleRatio7d = ratio(f.idle, f.valid)
-	var t textBuilder
-	d := conclude(&in, &cfg, &r, &ms, &f.tot, &t)
+	var sc Scratch
+	d := conclude(&in, &cfg, &r, &ms, &f.tot, &sc)
 	return r, d
 }
 

@@ -189,11 +189,21 @@
 //
 //  1. insufficient-data: ObservedFor < min_observation, or nothing was
 //     observed at all. Figures and blockers are still filled in.
-//  2. function: no blocker for the function platform: its monthly cost is
-//     below CurrentMonthlyCost by at least min_saving_per_month.
-//  3. serverless-container: the same for the container platform (reached
-//     when the function platform is blocked, typically by burst length or
-//     memory, or costs more).
+//  2. function: a function platform without a blocker: its monthly cost
+//     is below CurrentMonthlyCost by at least min_saving_per_month. Of
+//     several, the cheapest is the verdict's, and its cheaper reason names
+//     the others that fit and their costs.
+//  3. serverless-container: the same for the container platforms (reached
+//     when every function platform is blocked, typically by burst length,
+//     memory or a listening port, or costs more).
+//
+// The platforms compared are the rows of the serverless price table the
+// configuration picks (package pricing; analysis.serverless), functions
+// first, else analysis.platforms' function and container. Only the
+// blockers of the platforms of a kind before the verdict's are stated: a
+// serverless container's reasons say why no function fits, not why the
+// serverless containers it was cheaper than were passed over. A platform
+// with MaxDuration 0 has no run limit.
 //  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
 //     (whatever the platforms allow), not latency-critical, not a pod
 //     sandbox and not restarting. Stopping the container in those hours needs no platform, so

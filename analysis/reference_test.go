@@ -20,7 +20,7 @@ type referenceScratch struct {
 	hours   []history.Hour
 	runs    []int32
 	ws      []uint64
-	text    textBuilder
+	sc      Scratch // the shared conclusion's
 }
 
 // referenceAnalyze is Analyze as it was before scan.go: its own scan of
@@ -70,7 +70,7 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
 	}
-	conclude(&in, &cfg, &r, &ms, &tot, &sc.text)
+	conclude(&in, &cfg, &r, &ms, &tot, &sc.sc)
 	return r
 }
 

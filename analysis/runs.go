@@ -65,11 +65,15 @@ func AnalyzeRuns(st RunStats, cfg config.AnalysisConfig) RunVerdict {
 		return v
 	}
 	r := &Result{CPUMax: st.PeakCores, WorkingSetMax: st.PeakMemoryBytes}
-	for _, pl := range []struct {
-		p       *config.PlatformConfig
-		verdict Verdict
-	}{{&cfg.Platforms.Function, VerdictFunction}, {&cfg.Platforms.Container, VerdictServerlessContainer}} {
-		pc := pl.p
+	// The cheapest platform of the first kind (functions first) every run
+	// fits.
+	ps := new(Scratch).platforms(&cfg)
+	best, bestCost, bestMiB := -1, 0.0, uint64(0)
+	for i := range ps {
+		pc := &ps[i]
+		if best >= 0 && ps[best].Kind != pc.Kind {
+			break
+		}
 		switch {
 		case pc.MaxDuration > 0 && st.DurationMax > pc.MaxDuration:
 			reason("run_too_long", "the longest run, %s, exceeds %s's %s", st.DurationMax.Round(time.Second), pc.Name, pc.MaxDuration)
@@ -88,9 +92,15 @@ func AnalyzeRuns(st RunStats, cfg config.AnalysisConfig) RunVerdict {
 			reason("not_cheaper", "on %s the runs would cost %.2f a month, not less than %.2f", pc.Name, cost, v.ContainerMonthlyCost)
 			continue
 		}
-		v.Verdict, v.Platform = pl.verdict, pc.Name
-		v.ServerlessMonthlyCost, v.SavingsPerMonth = cost, v.ContainerMonthlyCost-cost
-		reason("runs_fit", "every run fits %s (at %d MiB): %.2f a month instead of %.2f", pc.Name, mib, cost, v.ContainerMonthlyCost)
+		if best < 0 || cost < bestCost {
+			best, bestCost, bestMiB = i, cost, mib
+		}
+	}
+	if best >= 0 {
+		pc := &ps[best]
+		v.Verdict, v.Platform = platformVerdict(pc.Kind), pc.Name
+		v.ServerlessMonthlyCost, v.SavingsPerMonth = bestCost, v.ContainerMonthlyCost-bestCost
+		reason("runs_fit", "every run fits %s (at %d MiB): %.2f a month instead of %.2f", pc.Name, bestMiB, bestCost, v.ContainerMonthlyCost)
 		return v
 	}
 	v.Verdict = VerdictKeep

@@ -32,7 +32,7 @@ func blockerText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 	ps, n := d.blockedBy(c)
 	switch c {
 	case codeGPU:
-		t.s("a GPU is attached, which ").names(cfg, ps[:n]).s(" cannot provide")
+		t.s("a GPU is attached, which ").names(fa.platforms, ps[:n]).s(" cannot provide")
 	case codePodSandbox:
 		t.s("a pod sandbox (pause) container: the pod is the unit of a decision, not its sandbox")
 	case codeRestarting:
@@ -40,7 +40,7 @@ func blockerText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 			s(" of the time observed): its idle time is downtime; fix it before moving it")
 	case codeListener:
 		t.s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes, an always-on server, which ").
-			names(cfg, ps[:n]).s(" cannot run: it invokes handlers, it connects to no port")
+			names(fa.platforms, ps[:n]).s(" cannot run: it invokes handlers, it connects to no port")
 	case codeLatencyCritical:
 		t.s("labelled ").s(LabelLatencyCritical).s(": cold starts are not acceptable")
 	case codeBurstTooLong:
@@ -49,11 +49,11 @@ func blockerText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 		} else {
 			t.s("longest burst of activity ")
 		}
-		t.dur(d.longest).s(" exceeds the limit of ").limits(cfg, ps[:n], c)
+		t.dur(d.longest).s(" exceeds the limit of ").limits(fa.platforms, ps[:n], c)
 	case codeMemoryTooLarge:
-		t.s("peak working set ").mib(r.WorkingSetMax).s(" exceeds the limit of ").limits(cfg, ps[:n], c)
+		t.s("peak working set ").mib(r.WorkingSetMax).s(" exceeds the limit of ").limits(fa.platforms, ps[:n], c)
 	case codeCPUTooLarge:
-		t.s("peak CPU ").num(d.peakCPU, 2).s(" cores exceeds the limit of ").limits(cfg, ps[:n], c)
+		t.s("peak CPU ").num(d.peakCPU, 2).s(" cores exceeds the limit of ").limits(fa.platforms, ps[:n], c)
 	case codeLocalDiskWrites:
 		t.s("writes ").num(fa.writeRate, 0).s(" B/s to local disk while active (idle floor ").num(fa.diskFloor, 0).s(" B/s): it keeps state")
 	case codeNotIdleEnough:
@@ -64,12 +64,12 @@ func blockerText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 		}
 	case codeNotCheaper:
 		for i, p := range ps[:n] {
-			t.and(i).s("as ").s(platformOf(cfg, p).Name).s(" ").money(d.fits[p].cost, cur)
+			t.and(i).s("as ").s(fa.platforms[p].Name).s(" ").money(d.fits[p].cost, cur)
 		}
 		t.s(" a month is not less than ").money(r.CurrentMonthlyCost, cur).s(" now")
 	case codeSavingTooSmall:
 		for i, p := range ps[:n] {
-			t.and(i).s("as ").s(platformOf(cfg, p).Name).s(" it would save ").money(r.CurrentMonthlyCost-d.fits[p].cost, cur)
+			t.and(i).s("as ").s(fa.platforms[p].Name).s(" it would save ").money(r.CurrentMonthlyCost-d.fits[p].cost, cur)
 		}
 		t.s(" a month, less than the ").money(cfg.MinSavingPerMonth, cur).s(" a candidate must save")
 	}
@@ -84,18 +84,18 @@ func (t *textBuilder) and(i int) *textBuilder {
 }
 
 // names writes the names of ps.
-func (t *textBuilder) names(cfg *config.AnalysisConfig, ps []platformID) *textBuilder {
+func (t *textBuilder) names(all []config.PlatformConfig, ps []platformID) *textBuilder {
 	for i, p := range ps {
-		t.and(i).s(platformOf(cfg, p).Name)
+		t.and(i).s(all[p].Name)
 	}
 	return t
 }
 
 // limits writes "<limit> (<platform>)" for each of ps, the limit that
 // c, codeBurstTooLong, codeMemoryTooLarge or codeCPUTooLarge, exceeds.
-func (t *textBuilder) limits(cfg *config.AnalysisConfig, ps []platformID, c reasonCode) *textBuilder {
+func (t *textBuilder) limits(all []config.PlatformConfig, ps []platformID, c reasonCode) *textBuilder {
 	for i, id := range ps {
-		p := platformOf(cfg, id)
+		p := &all[id]
 		t.and(i)
 		switch c {
 		case codeBurstTooLong:
@@ -115,7 +115,7 @@ func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 	r, cfg := fa.r, fa.cfg
 	var p *config.PlatformConfig
 	if d.platform != noPlatform {
-		p = platformOf(cfg, d.platform)
+		p = &fa.platforms[d.platform]
 	}
 	switch c {
 	case codeInsufficientData:
@@ -140,7 +140,7 @@ func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 		}
 		t.s(", within the ").s(p.Name).s(" limit of ").dur(p.MaxDuration)
 	case codeCheaper:
-		cheaperText(t, fa, p, &d.fits[d.platform])
+		cheaperText(t, fa, d)
 	case codeListener:
 		t.s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes: ").s(p.Name).s(" sends requests to that port")
 	case codeAlwaysIdleHours:
@@ -162,13 +162,26 @@ func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 // countedFromText says what requests were counted from.
 var countedFromText = [...]string{fromAccepts: "accepted connections", fromRuns: "runs of work", fromBursts: "bursts"}
 
-// cheaperText states the serverless cost's range on p, and its basis.
-func cheaperText(t *textBuilder, fa *facts, p *config.PlatformConfig, f *fit) {
+// cheaperText states the serverless cost's range on the verdict's
+// platform, its basis, and the platforms of its kind it was cheaper than.
+func cheaperText(t *textBuilder, fa *facts, d *decision) {
 	r, cur := fa.r, fa.cfg.Prices.Currency
+	p, f := &fa.platforms[d.platform], &d.fits[d.platform]
 	t.s("as ").s(p.Name).s(" it would cost ").moneyRange(f.costLow, f.cost, cur).
 		s(" a month instead of ").money(r.CurrentMonthlyCost, cur).s(", saving ").money(r.SavingsPerMonth, cur).s(" at the high end; billed ").
 		durRange(seconds(f.secLow), seconds(f.secHigh)).s(" a month: low, ").num(fa.cpuSeconds, 0).s(" CPU-seconds flat out at ").num(f.vcpus, 3).
 		s(" vCPU; high, busy in ").pct(r.BusyRatio).s(" of the sampled time; ").num(fa.requests, 0).s(" requests, from ").s(countedFromText[fa.requestsFrom])
+	n := 0
+	for q := range d.n {
+		if q == d.platform || d.function[q] != d.function[d.platform] || d.fits[q].blocked != 0 {
+			continue
+		}
+		if n == 0 {
+			t.s("; the cheapest ").s(p.Kind).s(" platform that fits, before ")
+		}
+		t.and(n).s(fa.platforms[q].Name).s(" at ").money(d.fits[q].cost, cur)
+		n++
+	}
 }
 
 // overText states the over-reserved parts and what they cost.

@@ -43,7 +43,30 @@ type AnalysisConfig struct {
 	// risk. It also sets how the score weighs money (see agent/analysis).
 	MinSavingPerMonth float64         `yaml:"min_saving_per_month"`
 	Platforms         PlatformsConfig `yaml:"platforms"`
+	// Serverless picks the serverless platforms verdicts compare against
+	// from a price table.
+	Serverless ServerlessConfig `yaml:"serverless"`
 }
+
+// ServerlessConfig picks rows of a serverless price table: every row of
+// the regions and architectures named is a platform a verdict may move a
+// container to, and the cheapest that fits is the one it names.
+type ServerlessConfig struct {
+	// TableFile is the table, in CSV (see docs/verdicts.md): empty means
+	// the built-in one, "none" no table, the two platforms of
+	// analysis.platforms instead.
+	TableFile string `yaml:"table_file"`
+	// Regions are the regions whose rows count, each provider's own
+	// names (us-east-1, us-central1, eastus).
+	Regions []string `yaml:"regions"`
+	// Architectures are those the workloads' images are built for
+	// (x86_64, arm64); empty means the node's own. Rows of other
+	// architectures do not count: moving there needs a rebuild.
+	Architectures []string `yaml:"architectures"`
+}
+
+// TableNone is ServerlessConfig.TableFile's value for no table.
+const TableNone = "none"
 
 // IdleConfig defines an idle minute: every figure below its floor.
 // Pods can override each floor with a label of the same name under
@@ -92,17 +115,41 @@ type PriceConfig struct {
 	Discount     float64 `yaml:"discount"`
 }
 
-// PlatformsConfig is the table of serverless platforms verdicts are
-// checked against.
+// PlatformsConfig is the pair of serverless platforms verdicts are
+// checked against when no table is used (analysis.serverless.table_file
+// none), and the table's platforms once resolved.
 type PlatformsConfig struct {
 	Function  PlatformConfig `yaml:"function"`
 	Container PlatformConfig `yaml:"container"`
+	// Table holds the platforms picked from the serverless price table
+	// (package pricing fills it at start), functions first; empty means
+	// Function and Container.
+	Table []PlatformConfig `yaml:"-"`
 }
+
+// Platform kinds: a function platform invokes handlers; a container
+// platform runs the image and sends requests to its port.
+const (
+	KindFunction  = "function"
+	KindContainer = "container"
+)
+
+// MaxPlatforms bounds the platforms a verdict compares, so that a
+// decision holds them in a fixed array.
+const MaxPlatforms = 16
 
 // PlatformConfig is one serverless platform's limits and prices.
 type PlatformConfig struct {
 	Name string `yaml:"name"`
-	// MaxDuration is the longest a single invocation or request may run.
+	// Kind is KindFunction or KindContainer; Provider, Region, Arch and
+	// Tier say which row of a price table the platform is.
+	Kind     string `yaml:"-"`
+	Provider string `yaml:"-"`
+	Region   string `yaml:"-"`
+	Arch     string `yaml:"-"`
+	Tier     string `yaml:"-"`
+	// MaxDuration is the longest a single invocation or request may run;
+	// 0 in a table row means no limit.
 	MaxDuration  time.Duration `yaml:"max_duration"`
 	MaxMemoryMiB uint64        `yaml:"max_memory_mib"`
 	// MaxVCPUs is the most CPU one instance can have; a workload whose
@@ -165,7 +212,12 @@ func defaultAnalysis() AnalysisConfig {
 		},
 		CandidateIdleRatio: 0.8,
 		RightsizeRatio:     0.5,
-		MinSavingPerMonth:  1,
+		Serverless: ServerlessConfig{
+			// One region of each provider, the one its list prices are
+			// usually quoted for.
+			Regions: []string{"us-east-1", "us-central1", "eastus"},
+		},
+		MinSavingPerMonth: 1,
 		Platforms: PlatformsConfig{
 			// Lambda: 128 MB to 10,240 MB in 1 MB steps; CPU in proportion
 			// to memory, one vCPU at 1,769 MB, at most 6 vCPUs (at
@@ -286,6 +338,23 @@ func (c Config) validateAnalysis(v *validator) {
 		v.nonNegative(f+"price_per_vcpu_second", p.PricePerVCPUSecond)
 		v.nonNegative(f+"price_per_million_requests", p.PricePerMillionRequests)
 		v.nonNegative(f+"price_per_gpu_second", p.PricePerGPUSecond)
+	}
+	sl := a.Serverless
+	if sl.TableFile != "" && sl.TableFile != TableNone {
+		v.absPath("analysis.serverless.table_file", sl.TableFile)
+	}
+	if len(sl.Regions) == 0 && sl.TableFile != TableNone {
+		v.add("analysis.serverless.regions", "must name at least one region of the serverless price table")
+	}
+	for _, r := range sl.Regions {
+		if r == "" || len(r) > 64 {
+			v.add("analysis.serverless.regions", "must hold region names of 1 to 64 characters, got %q", r)
+		}
+	}
+	for _, arch := range sl.Architectures {
+		if arch != "x86_64" && arch != "arm64" {
+			v.add("analysis.serverless.architectures", "must hold x86_64 or arm64, got %q", arch)
+		}
 	}
 	if a.Platforms.Function.MaxDuration > a.Platforms.Container.MaxDuration {
 		v.add("analysis.platforms.function.max_duration", "a function platform whose runs outlast the container platform's (%s) is not supported, got %s",

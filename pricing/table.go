@@ -84,12 +84,32 @@ func LoadTable(path string) (*Table, error) {
 // first line, a row per instance type; lines starting with # are comments.
 // Errors name the table, the line and the column.
 func ParseTable(r io.Reader, name string) (*Table, error) {
+	t := &Table{Name: name, rows: map[string]Row{}}
+	err := readCSV(r, "price table "+name, tableColumns, func(rec []string) error {
+		row, err := parseRow(rec)
+		if err != nil {
+			return err
+		}
+		key := strings.ToLower(row.InstanceType)
+		if _, dup := t.rows[key]; dup {
+			return fmt.Errorf("%s is listed twice", row.InstanceType)
+		}
+		t.rows[key] = row
+		return nil
+	})
+	return t, err
+}
+
+// readCSV reads a table in CSV of at most maxTableBytes and maxTableRows:
+// columns named on its first line, lines starting with # comments. Each
+// row goes to add, trimmed; errors are prefixed with what and the line.
+func readCSV(r io.Reader, what string, columns []string, add func(rec []string) error) error {
 	data, err := io.ReadAll(io.LimitReader(r, maxTableBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("price table %s: %w", name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if len(data) > maxTableBytes {
-		return nil, fmt.Errorf("price table %s: larger than %d bytes", name, maxTableBytes)
+		return fmt.Errorf("%s: larger than %d bytes", what, maxTableBytes)
 	}
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.Comment = '#'
@@ -97,48 +117,40 @@ func ParseTable(r io.Reader, name string) (*Table, error) {
 	cr.TrimLeadingSpace = true
 	head, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("price table %s: %w", name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	cr.FieldsPerRecord = len(tableColumns)
-	for i, c := range tableColumns {
-		if i >= len(head) || strings.TrimSpace(head[i]) != c {
-			if i >= len(head) {
-				return nil, fmt.Errorf("price table %s: column %d is missing, want %q (columns: %s)", name, i+1, c, strings.Join(tableColumns, ","))
-			}
-			return nil, fmt.Errorf("price table %s: column %d is %q, want %q (columns: %s)", name, i+1, head[i], c, strings.Join(tableColumns, ","))
+	for i, c := range columns {
+		if i >= len(head) {
+			return fmt.Errorf("%s: column %d is missing, want %q (columns: %s)", what, i+1, c, strings.Join(columns, ","))
+		}
+		if strings.TrimSpace(head[i]) != c {
+			return fmt.Errorf("%s: column %d is %q, want %q (columns: %s)", what, i+1, head[i], c, strings.Join(columns, ","))
 		}
 	}
-	t := &Table{Name: name, rows: map[string]Row{}}
-	for {
+	cr.FieldsPerRecord = len(columns)
+	for rows := 0; ; rows++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("price table %s: %w", name, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		line, _ := cr.FieldPos(0)
-		if len(t.rows) == maxTableRows {
-			return nil, fmt.Errorf("price table %s: more than %d rows", name, maxTableRows)
+		if rows == maxTableRows {
+			return fmt.Errorf("%s: more than %d rows", what, maxTableRows)
 		}
-		row, err := parseRow(rec)
-		if err != nil {
-			return nil, fmt.Errorf("price table %s, line %d: %w", name, line, err)
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
 		}
-		key := strings.ToLower(row.InstanceType)
-		if _, dup := t.rows[key]; dup {
-			return nil, fmt.Errorf("price table %s, line %d: %s is listed twice", name, line, row.InstanceType)
+		if err := add(rec); err != nil {
+			return fmt.Errorf("%s, line %d: %w", what, line, err)
 		}
-		t.rows[key] = row
 	}
-	return t, nil
 }
 
 // parseRow reads one row's fields.
 func parseRow(rec []string) (Row, error) {
-	for i := range rec {
-		rec[i] = strings.TrimSpace(rec[i])
-	}
 	r := Row{Provider: rec[0], InstanceType: rec[1], Region: rec[2], Currency: rec[8], Source: rec[9], Date: rec[10]}
 	if r.InstanceType == "" || r.Currency == "" || r.Source == "" || r.Date == "" {
 		return r, errors.New("instance_type, currency, source and date must not be empty")

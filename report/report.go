@@ -65,8 +65,11 @@ type Analysis struct {
 	Verdict         string             `json:"verdict"`
 	Score           int                `json:"score"`
 	Platform        string             `json:"platform,omitempty"`
-	Reasons         []Reason           `json:"reasons"`
-	Blockers        []Reason           `json:"blockers"`
+	// PlatformSource is the row of the serverless price table that priced
+	// the platform: its source and date.
+	PlatformSource string   `json:"platform_source,omitempty"`
+	Reasons        []Reason `json:"reasons"`
+	Blockers       []Reason `json:"blockers"`
 
 	ReservedCPUCores  float64 `json:"reserved_cpu_cores"`
 	ReservedCPUSource string  `json:"reserved_cpu_source"`
@@ -191,7 +194,7 @@ func fromResult(a *analysis.Result) *Analysis {
 	}
 	return &Analysis{
 		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle,
-		Verdict: string(a.Verdict), Score: a.Score, Platform: a.Platform,
+		Verdict: string(a.Verdict), Score: a.Score, Platform: a.Platform, PlatformSource: a.PlatformSource,
 		Reasons: reasons(a.Reasons), Blockers: reasons(a.Blockers),
 		ReservedCPUCores: finite(a.Reserved.CPUCores), ReservedCPUSource: a.Reserved.CPUSource,
 		ReservedMemory: a.Reserved.MemoryBytes, ReservedMemorySrc: a.Reserved.MemorySource,

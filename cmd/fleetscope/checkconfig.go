@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/fleetscope/fleetscope/pricing"
 )
 
 // cmdCheckConfig validates a configuration file, or prints the effective
@@ -19,7 +21,7 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: fleetscope check-config [--print] FILE")
 		return exitInvalid
 	}
-	cfg, ok := loadConfig(fs.Arg(0), stderr)
+	cfg, ok := loadConfig(fs.Arg(0), pricing.NodeArch(), stderr)
 	if !ok {
 		return exitInvalid
 	}

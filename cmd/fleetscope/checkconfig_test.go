@@ -97,3 +97,40 @@ func TestLocalReportWithoutContainerd(t *testing.T) {
 		t.Errorf("printed a report anyway:\n%s", stdout.String())
 	}
 }
+
+// check-config reads the serverless price table the configuration names:
+// a table in another currency, or one with no row in the regions asked
+// for, is refused, naming the setting and the file.
+func TestCheckConfigReadsTheServerlessTable(t *testing.T) {
+	clearFleetscopeEnv(t)
+	dir := t.TempDir()
+	table := filepath.Join(dir, "serverless.csv")
+	if err := os.WriteFile(table, []byte("platform,kind,provider,region,tier,arch,max_duration,max_memory_mib,max_vcpus,vcpu_step,memory_mib_per_vcpu,"+
+		"min_memory_mib,memory_step_mib,price_per_vcpu_second,price_per_gib_second,price_per_million_requests,price_per_gpu_second,currency,source,date\n"+
+		"fn,function,x,eu-1,,x86_64,15m,1024,2,0,1769,128,1,0,0.00001,0.2,,EUR,a price list,2026-11\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"analysis:\n  serverless:\n    table_file: " + table + "\n    regions: [eu-1]\n    architectures: [x86_64]\n", "EUR, not USD"},
+		{"analysis:\n  serverless:\n    table_file: " + table + "\n    regions: [us-1]\n    architectures: [x86_64]\n", "no row in regions us-1"},
+		{"analysis:\n  serverless:\n    regions: [eu-1]\n    architectures: [sparc]\n", "analysis.serverless.architectures"},
+	} {
+		path := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := cmdCheckConfig([]string{path}, &stdout, &stderr); code != exitInvalid || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), exitInvalid, tc.want)
+		}
+	}
+	// Rows in the currency and the regions asked for pass.
+	path := filepath.Join(dir, "ok.yaml")
+	if err := os.WriteFile(path, []byte("analysis:\n  prices:\n    currency: EUR\n  serverless:\n    table_file: "+table+"\n    regions: [eu-1]\n    architectures: [x86_64]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := cmdCheckConfig([]string{path}, &stdout, &stderr); code != 0 {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/fleetscope/fleetscope/config"
+	"github.com/fleetscope/fleetscope/pricing"
 )
 
 const usage = `Fleetscope finds the containers on this host that pay for capacity they do
@@ -86,12 +87,17 @@ func parseStatus(err error) int {
 	return exitInvalid
 }
 
-// loadConfig loads and validates, printing every problem at once.
-func loadConfig(path string, stderr io.Writer) (config.Config, bool) {
+// loadConfig loads and validates, printing every problem at once, and
+// picks the serverless platforms of its table for workloads built for
+// arch (unless the configuration names the architectures).
+func loadConfig(path, arch string, stderr io.Writer) (config.Config, bool) {
 	cfg, err := config.Load(path, os.Environ())
 	if fe := (*config.FieldErrors)(nil); err == nil || errors.As(err, &fe) {
 		// Unknown keys do not hide the other problems.
 		err = errors.Join(err, cfg.Validate())
+	}
+	if err == nil {
+		cfg.Analysis.Platforms.Table, err = pricing.Platforms(cfg.Analysis, arch)
 	}
 	if err != nil {
 		name := path

@@ -22,6 +22,11 @@ type listFlag []string
 
 var _ flag.Value = (*listFlag)(nil)
 
+// fleetArch is the architecture a report's verdicts assume for the fleet's
+// images unless its configuration names them: the machine a report runs
+// on says nothing of the fleet's.
+const fleetArch = "x86_64"
+
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	for item := range strings.SplitSeq(v, ",") {
@@ -140,7 +145,7 @@ func (f *reportFlags) workloadsFromPrometheus(stderr io.Writer) (report.Workload
 		fmt.Fprintf(stderr, "report: --window: %s\n", report.Escape(err.Error()))
 		return report.WorkloadReport{}, exitInvalid
 	}
-	cfg, ok := loadConfig(f.config, stderr)
+	cfg, ok := loadConfig(f.config, fleetArch, stderr)
 	if !ok {
 		return report.WorkloadReport{}, exitInvalid
 	}
@@ -205,7 +210,7 @@ func (f *reportFlags) storeOptions(stderr io.Writer) (fleet.Options, int) {
 
 // fromLocal samples this host without a daemon.
 func (f *reportFlags) fromLocal(stderr io.Writer) ([]report.Report, int) {
-	cfg, ok := loadConfig(f.config, stderr)
+	cfg, ok := loadConfig(f.config, fleetArch, stderr)
 	if !ok {
 		return nil, exitInvalid
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/exporters/otlp"
 	"github.com/fleetscope/fleetscope/exporters/promtext"
+	"github.com/fleetscope/fleetscope/pricing"
 	"github.com/fleetscope/fleetscope/server"
 )
 
@@ -60,7 +61,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
 	}
-	cfg, ok := loadConfig(*path, stderr)
+	cfg, ok := loadConfig(*path, pricing.NodeArch(), stderr)
 	if !ok {
 		return exitInvalid
 	}

@@ -84,9 +84,10 @@ func (m *Metric) Values(attr string) []string {
 	case "verdict":
 		return verdicts
 	case "platform":
-		// The platforms' names in the configuration's defaults; empty
-		// when no platform fits.
-		return []string{"function", "serverless-container", ""}
+		// The default serverless table's platforms on x86_64 (a table
+		// row is platform/region/arch; without a table, the names under
+		// analysis.platforms); empty when no platform fits.
+		return []string{"aws-lambda/us-east-1/x86_64", "gcp-cloud-run/us-central1/x86_64", "aws-fargate/us-east-1/x86_64", "azure-container-apps/eastus/x86_64", ""}
 	case "source":
 		if m == &NodePrice {
 			return []string{"node", "table", "unit"}

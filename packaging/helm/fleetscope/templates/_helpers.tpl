@@ -131,3 +131,30 @@ plain health listener instead.
 {{- end }}
 {{- toYaml $probe }}
 {{- end }}
+
+{{- /*
+The agent's affinity: .Values.affinity, and for the DaemonSet of the nodes
+of no pool (an empty pool) a required term that keeps it off every pool's
+nodes. A pool names its nodes by one label, so "not in any pool" is one
+term of NotIn expressions.
+*/}}
+{{- define "fleetscope.affinity" -}}
+{{- $a := deepCopy (.affinity | default dict) }}
+{{- if and (not .pool.name) .pools }}
+{{- if dig "nodeAffinity" "requiredDuringSchedulingIgnoredDuringExecution" "" $a }}
+{{- fail "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution cannot be combined with nodePools: the chart sets it to keep the pools' nodes apart" }}
+{{- end }}
+{{- $exprs := list }}
+{{- range .pools }}
+{{- range $key, $value := .nodeSelector }}
+{{- $exprs = append $exprs (dict "key" $key "operator" "NotIn" "values" (list $value)) }}
+{{- end }}
+{{- end }}
+{{- $na := $a.nodeAffinity | default dict }}
+{{- $_ := set $na "requiredDuringSchedulingIgnoredDuringExecution" (dict "nodeSelectorTerms" (list (dict "matchExpressions" $exprs))) }}
+{{- $_ := set $a "nodeAffinity" $na }}
+{{- end }}
+{{- if $a }}
+{{- toYaml $a }}
+{{- end }}
+{{- end }}
