@@ -54,22 +54,29 @@ func idleShare(r *Result) float64 {
 	return r.IdleRatio7d
 }
 
+// HourlyCost is what a reservation of cores, memory bytes and GPUs costs
+// an hour at p's unit prices: the one formula every cost is priced by,
+// here and in the fleet's repricing.
+func HourlyCost(cores, memoryBytes, gpus float64, p *config.PriceConfig) float64 {
+	return cores*p.VCPUHour + memoryBytes/gibibyte*p.GiBHour + gpus*p.GPUHour
+}
+
 // price fills the costs of r from its Reserved and its figures: per hour,
 // idle, per month, and the over-reservation waste.
 func price(r *Result, p *config.PriceConfig) {
-	cores, gib := r.Reserved.CPUCores, float64(r.Reserved.MemoryBytes)/gibibyte
-	r.CostPerHour = cores*p.VCPUHour + gib*p.GiBHour + float64(r.Reserved.GPUs)*p.GPUHour
+	cores := r.Reserved.CPUCores
+	r.CostPerHour = HourlyCost(cores, float64(r.Reserved.MemoryBytes), float64(r.Reserved.GPUs), p)
 	r.IdleCostPerHour = r.CostPerHour * idleShare(r)
 	r.IdleCostPerMonth = r.IdleCostPerHour * HoursPerMonth
 	r.CurrentMonthlyCost = r.CostPerHour * HoursPerMonth
-	var unusedCores, unusedGiB float64
+	var unusedCores, unusedBytes float64
 	if r.Reserved.CPUSource != SourceObserved {
 		unusedCores = max(cores-r.CPUP95, 0)
 	}
 	if r.Reserved.MemorySource != SourceObserved && r.Reserved.MemoryBytes > r.WorkingSetP95 {
-		unusedGiB = float64(r.Reserved.MemoryBytes-r.WorkingSetP95) / gibibyte
+		unusedBytes = float64(r.Reserved.MemoryBytes - r.WorkingSetP95)
 	}
-	r.OverReservationWastePerMonth = (unusedCores*p.VCPUHour + unusedGiB*p.GiBHour) * HoursPerMonth
+	r.OverReservationWastePerMonth = HourlyCost(unusedCores, unusedBytes, 0, p) * HoursPerMonth
 }
 
 // work fills fa's requests and work per month from the window's totals,

@@ -55,7 +55,7 @@ func AnalyzeRuns(st RunStats, cfg config.AnalysisConfig) RunVerdict {
 	window := max(st.Window, time.Hour)
 	v.RunsPerMonth = float64(st.Count) / window.Hours() * HoursPerMonth
 	p := &cfg.Prices
-	perHour := st.ReservedCores*p.VCPUHour + float64(st.ReservedBytes)/gibibyte*p.GiBHour
+	perHour := HourlyCost(st.ReservedCores, float64(st.ReservedBytes), 0, p)
 	v.ContainerMonthlyCost = v.RunsPerMonth * st.DurationMean.Hours() * perHour
 	reason("runs", "%d runs in %s (%.0f a month) of p50 %s, p95 %s, longest %s",
 		st.Count, window.Round(time.Minute), v.RunsPerMonth, st.DurationP50.Round(time.Second), st.DurationP95.Round(time.Second), st.DurationMax.Round(time.Second))

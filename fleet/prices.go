@@ -129,7 +129,7 @@ func repriceByOpenCost(reps []report.Report, prices map[string]*nodePrice, reser
 			if c.GPU {
 				gpus = 1
 			}
-			hourly := res[0]*p.cpu + res[1]/(1<<30)*p.ram + gpus*p.gpu
+			hourly := analysis.HourlyCost(res[0], res[1], gpus, &config.PriceConfig{VCPUHour: p.cpu, GiBHour: p.ram, GPUHour: p.gpu})
 			scale := 0.0
 			if a.CostPerHour > 0 {
 				scale = hourly / a.CostPerHour
