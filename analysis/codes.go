@@ -23,6 +23,8 @@ const (
 	CodeRestarting       = "restarting"
 	CodeRestarts         = "restarts"
 	CodeListener         = "listener"
+	CodeUnused           = "unused"
+	CodeBelowMinSaving   = "below_min_saving"
 )
 
 // reasonCode is a code as the rules use it. The order is the order
@@ -50,7 +52,9 @@ const (
 	codeNotCheaper
 	codeSavingTooSmall
 	codeAlwaysIdleHours
+	codeUnused
 	codeOverReserved
+	codeBelowMinSaving
 	codeReservationUsed
 	codeGPUCost
 	codeRestarts
@@ -75,7 +79,9 @@ var codeNames = [numCodes]string{
 	codeNotCheaper:       CodeNotCheaper,
 	codeSavingTooSmall:   CodeSavingTooSmall,
 	codeAlwaysIdleHours:  CodeAlwaysIdleHours,
+	codeUnused:           CodeUnused,
 	codeOverReserved:     CodeOverReserved,
+	codeBelowMinSaving:   CodeBelowMinSaving,
 	codeReservationUsed:  CodeReservationUsed,
 	codeGPUCost:          CodeGPUCost,
 	codeRestarts:         CodeRestarts,

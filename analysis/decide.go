@@ -157,17 +157,26 @@ func decide(fa *facts) decision {
 		if r.ListeningRatio >= alwaysListening {
 			d.reasons.add(codeListener)
 		}
-	case len(r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(r):
+	case schedulable(fa) && scheduleSaving(r) >= cfg.MinSavingPerMonth:
 		d.verdict = VerdictScaleToZero
 		d.scheduleHours = len(r.IdleHoursOfDay)
-		d.scheduleSaving = r.CostPerHour * float64(d.scheduleHours) * HoursPerMonth / 24
-		d.reasons.add(codeAlwaysIdleHours)
-		if over {
+		d.scheduleSaving = scheduleSaving(r)
+		// Idle in every hour, it needs no schedule: it is unused.
+		if d.scheduleHours == 24 {
+			d.reasons.add(codeUnused)
+		} else {
+			d.reasons.add(codeAlwaysIdleHours)
+		}
+		if over && r.OverReservationWastePerMonth >= cfg.MinSavingPerMonth {
 			d.reasons.add(codeOverReserved)
 		}
-	case over:
+	case over && r.OverReservationWastePerMonth >= cfg.MinSavingPerMonth:
 		d.verdict = VerdictRightsize
 		d.reasons.add(codeOverReserved)
+	case over || schedulable(fa):
+		// A change would save something, but less than a suggestion must.
+		d.verdict = VerdictKeep
+		d.reasons.add(codeBelowMinSaving)
 	default:
 		d.verdict = VerdictKeep
 		d.reasons.add(codeReservationUsed)
@@ -266,6 +275,18 @@ func evaluate(fa *facts, d *decision, p *config.PlatformConfig) fit {
 	f := fit{blocked: b}
 	serverlessCost(fa, p, &f)
 	return f
+}
+
+// schedulable reports whether a schedule could stop the container: enough
+// hours of the day always idle, and nothing that rules a stop out.
+func schedulable(fa *facts) bool {
+	return len(fa.r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(fa.r)
+}
+
+// scheduleSaving is what stopping the container in its always-idle hours
+// saves a month.
+func scheduleSaving(r *Result) float64 {
+	return r.CostPerHour * float64(len(r.IdleHoursOfDay)) * HoursPerMonth / 24
 }
 
 // restarting reports whether the container restarted and was down for a

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,6 +217,50 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 			},
 		},
 		{
+			// Stopping it 8 hours a day saves 10.39 a month, rightsizing
+			// 21.67: only the second is worth 20.
+			name: "idle at night, a schedule worth too little",
+			change: func(_ *Input, f *figures) {
+				f.idle, f.tot.BusySeconds = f.valid/2, f.tot.SampledSeconds/2
+				f.r.IdleHoursOfDay = []int{0, 1, 2, 3, 4, 5, 22, 23}
+			},
+			cfg:     func(c *config.AnalysisConfig) { c.MinSavingPerMonth = 20 },
+			verdict: VerdictRightsize, platform: noPlatform,
+			fn: set(codeNotIdleEnough), ct: set(codeNotIdleEnough), reasons: set(codeOverReserved),
+		},
+		{
+			name: "idle at night, nothing worth doing",
+			change: func(_ *Input, f *figures) {
+				f.idle, f.tot.BusySeconds = f.valid/2, f.tot.SampledSeconds/2
+				f.r.IdleHoursOfDay = []int{0, 1, 2, 3, 4, 5, 22, 23}
+			},
+			cfg:     func(c *config.AnalysisConfig) { c.MinSavingPerMonth = 50 },
+			verdict: VerdictKeep, platform: noPlatform,
+			fn: set(codeNotIdleEnough), ct: set(codeNotIdleEnough), reasons: set(codeBelowMinSaving),
+			check: func(r *Result, _ *decision) bool {
+				txt := reasonTextOf(r.Reasons, codeBelowMinSaving)
+				return strings.Contains(txt, "8 always-idle hours would save "+moneyText(current*8/24)) &&
+					strings.Contains(txt, "rightsizing it would save "+moneyText(r.OverReservationWastePerMonth)) && strings.Contains(txt, "less than the "+moneyText(50))
+			},
+		},
+		{
+			// Idle in every hour and keeping state: no platform, and no
+			// schedule either: it is unused.
+			name: "idle all day, writing to disk",
+			change: func(_ *Input, f *figures) {
+				f.tot.DiskWriteBytes = 1 << 30
+				f.r.IdleHoursOfDay = make([]int, 24)
+				for h := range f.r.IdleHoursOfDay {
+					f.r.IdleHoursOfDay[h] = h
+				}
+			},
+			verdict: VerdictScaleToZero, platform: noPlatform,
+			fn: set(codeLocalDiskWrites), ct: set(codeLocalDiskWrites), reasons: set(codeUnused, codeOverReserved),
+			check: func(r *Result, d *decision) bool {
+				return d.scheduleHours == 24 && near(d.scheduleSaving, current, 1e-12) && strings.Contains(reasonTextOf(r.Reasons, codeUnused), "remove it")
+			},
+		},
+		{
 			name: "restarting, idle at night",
 			change: func(_ *Input, f *figures) {
 				f.tot.Restarts, f.tot.DownMinutes = 3, f.valid/5
@@ -268,11 +313,12 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 			},
 		},
 		{
-			name:    "saving too small",
-			change:  func(*Input, *figures) {},
-			cfg:     func(c *config.AnalysisConfig) { c.MinSavingPerMonth = 50 },
-			verdict: VerdictRightsize, platform: noPlatform,
-			fn: set(codeSavingTooSmall), ct: set(codeSavingTooSmall), reasons: set(codeOverReserved),
+			name:   "saving too small",
+			change: func(*Input, *figures) {},
+			cfg:    func(c *config.AnalysisConfig) { c.MinSavingPerMonth = 50 },
+			// Rightsizing would save 21.67 a month, below the 50 too.
+			verdict: VerdictKeep, platform: noPlatform,
+			fn: set(codeSavingTooSmall), ct: set(codeSavingTooSmall), reasons: set(codeBelowMinSaving),
 			check: func(r *Result, d *decision) bool {
 				return d.priced == fnPlatform && near(r.SavingsPerMonth, current-fnCost, 1e-9)
 			},

@@ -206,11 +206,19 @@
 // with MaxDuration 0 has no run limit.
 //  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
 //     (whatever the platforms allow), not latency-critical, not a pod
-//     sandbox and not restarting. Stopping the container in those hours needs no platform, so
-//     stateful, long-running or large containers qualify.
+//     sandbox and not restarting, and stopping it in those hours saves at
+//     least min_saving_per_month. Stopping the container in those hours
+//     needs no platform, so stateful, long-running or large containers
+//     qualify. Idle in all 24 hours, it needs no schedule: its reason is
+//     unused (scale it to zero or remove it), not always_idle_hours.
 //  5. rightsize: CPU or memory reserved by a limit or request whose unused
-//     part at the p95 (reserved − p95) is at least rightsize_ratio of it.
-//  6. keep.
+//     part at the p95 (reserved − p95) is at least rightsize_ratio of it,
+//     and whose cost (OverReservationWastePerMonth) is at least
+//     min_saving_per_month.
+//  6. keep: with a below_min_saving reason when a schedule or a rightsize
+//     would save something, but less than min_saving_per_month (no
+//     suggestion is worth less, whatever the verdict), else
+//     reservation_used.
 //
 // Whatever the verdict, a container that restarted or was down in the
 // window has a restarts reason (how often, how long down, that the down

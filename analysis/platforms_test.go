@@ -49,7 +49,7 @@ func TestCheapestPlatformThatFits(t *testing.T) {
 		t.Fatalf("function: %s on %s at %v, want lambda-arm at %v", d.verdict, r.Platform, r.ServerlessMonthlyCost, arm)
 	}
 	if txt := reasonTextOf(r.Reasons, codeCheaper); !strings.Contains(txt, "as lambda-arm it would cost") ||
-		!strings.Contains(txt, "the cheapest function platform that fits, before lambda-x86 at "+money(x86)) {
+		!strings.Contains(txt, "the cheapest function platform that fits, before lambda-x86 at "+moneyText(x86)) {
 		t.Errorf("cheaper reason: %s", txt)
 	}
 
@@ -72,7 +72,7 @@ func TestCheapestPlatformThatFits(t *testing.T) {
 	if ps, n := d.blockedBy(codeListener); n != 2 || ps[0] != 0 || ps[1] != 1 {
 		t.Errorf("listener blocks %v", ps[:n])
 	}
-	if txt := reasonTextOf(r.Reasons, codeCheaper); !strings.Contains(txt, "the cheapest container platform that fits, before cloud-run at "+money(run)) ||
+	if txt := reasonTextOf(r.Reasons, codeCheaper); !strings.Contains(txt, "the cheapest container platform that fits, before cloud-run at "+moneyText(run)) ||
 		strings.Contains(txt, "container-apps") {
 		t.Errorf("cheaper reason: %s", txt)
 	}
@@ -90,8 +90,8 @@ func reasonTextOf(rs []Reason, c reasonCode) string {
 	return ""
 }
 
-// money is the text's rendering of an amount in the default currency.
-func money(v float64) string {
+// moneyText is the text's rendering of an amount in the default currency.
+func moneyText(v float64) string {
 	var t textBuilder
 	t.money(v, "USD")
 	return string(t.b)

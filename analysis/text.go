@@ -148,15 +148,51 @@ func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 			s("); stopping it then saves about ").money(d.scheduleSaving, cfg.Prices.Currency).s(" a month")
 	case codeOverReserved:
 		overText(t, fa, d)
+	case codeUnused:
+		t.s("idle in all 24 hours of every observed day: nothing used it; scale it to zero or remove it, which saves ").
+			money(d.scheduleSaving, cfg.Prices.Currency).s(" a month")
+	case codeBelowMinSaving:
+		smallMoneyText(t, fa, d)
 	case codeReservationUsed:
-		t.s("p95 uses ").num(r.CPUP95, 3).s(" of ").num(r.Reserved.CPUCores, 3).s(" cores (").s(r.Reserved.CPUSource).
-			s(") and ").mib(r.WorkingSetP95).s(" of ").mib(r.Reserved.MemoryBytes).s(" (").s(r.Reserved.MemorySource).s(")")
+		usedText(t, r)
 	case codeGPUCost:
 		gpuText(t, fa)
 	case codeRestarts:
 		t.s("restarted ").times(r.Restarts).s(" and down ").dur(r.DownFor).s(" of the ").dur(r.ObservedFor).
 			s(" observed while its pod lived: the pod kept its reservation, so that time is paid, idle, and in the idle cost")
 	}
+}
+
+// usedText states what the container uses of what it reserves, and only
+// what was observed: a figure without a reservation is not compared with
+// one.
+func usedText(t *textBuilder, r *Result) {
+	res := &r.Reserved
+	if res.CPUSource == SourceObserved {
+		t.s("no CPU request or limit; p95 uses ").num(r.CPUP95, 3).s(" cores")
+	} else {
+		t.s("p95 uses ").num(r.CPUP95, 3).s(" of ").num(res.CPUCores, 3).s(" cores (").s(res.CPUSource).s(")")
+	}
+	if res.MemorySource == SourceObserved {
+		t.s("; no memory limit, peak working set ").mib(r.WorkingSetMax)
+	} else {
+		t.s(" and ").mib(r.WorkingSetP95).s(" of ").mib(res.MemoryBytes).s(" (").s(res.MemorySource).s(")")
+	}
+}
+
+// smallMoneyText states the changes that would save less than a
+// suggestion must.
+func smallMoneyText(t *textBuilder, fa *facts, d *decision) {
+	r, cur := fa.r, fa.cfg.Prices.Currency
+	n := 0
+	if schedulable(fa) {
+		t.s("stopping it in its ").int(len(r.IdleHoursOfDay)).s(" always-idle hours would save ").money(scheduleSaving(r), cur).s(" a month")
+		n++
+	}
+	if d.overCPU || d.overMemory {
+		t.and(n).s("rightsizing it would save ").money(r.OverReservationWastePerMonth, cur).s(" a month")
+	}
+	t.s(", less than the ").money(fa.cfg.MinSavingPerMonth, cur).s(" a suggestion must save")
 }
 
 // countedFromText says what requests were counted from.

@@ -62,9 +62,14 @@ type Container struct {
 type Analysis struct {
 	ObservedSeconds float64            `json:"observed_seconds"`
 	IdleRatio       map[string]float64 `json:"idle_ratio"`
-	Verdict         string             `json:"verdict"`
-	Score           int                `json:"score"`
-	Platform        string             `json:"platform,omitempty"`
+	// BusyRatio is the share of the sampled time in busy samples, and
+	// DutyCycled says the verdict judged the container on its samples
+	// (work in pieces shorter than a minute) rather than its minutes.
+	BusyRatio  *float64 `json:"busy_ratio,omitempty"`
+	DutyCycled bool     `json:"duty_cycled,omitempty"`
+	Verdict    string   `json:"verdict"`
+	Score      int      `json:"score"`
+	Platform   string   `json:"platform,omitempty"`
 	// PlatformSource is the row of the serverless price table that priced
 	// the platform: its source and date.
 	PlatformSource string   `json:"platform_source,omitempty"`
@@ -192,8 +197,13 @@ func fromResult(a *analysis.Result) *Analysis {
 			idle[name] = v
 		}
 	}
+	var busy *float64
+	if !math.IsNaN(a.BusyRatio) {
+		b := a.BusyRatio
+		busy = &b
+	}
 	return &Analysis{
-		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle,
+		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle, BusyRatio: busy, DutyCycled: a.DutyCycled,
 		Verdict: string(a.Verdict), Score: a.Score, Platform: a.Platform, PlatformSource: a.PlatformSource,
 		Reasons: reasons(a.Reasons), Blockers: reasons(a.Blockers),
 		ReservedCPUCores: finite(a.Reserved.CPUCores), ReservedCPUSource: a.Reserved.CPUSource,
@@ -299,6 +309,17 @@ func pct(v float64, ok bool) string {
 	return fmt.Sprintf("%.0f%%", v*100)
 }
 
+// idleColumn is the idleness the verdict used: the share of idle minutes
+// over 7 days, or, for work in pieces shorter than a minute, the share of
+// the sampled time not busy, marked as such.
+func idleColumn(a *Analysis) string {
+	if a.DutyCycled && a.BusyRatio != nil {
+		return pct(1-*a.BusyRatio, true) + " of samples"
+	}
+	v, ok := a.IdleRatio["7d"]
+	return pct(v, ok)
+}
+
 type row struct {
 	name, ns, verdict, idle, cost, idleCost, saving, why string
 }
@@ -320,8 +341,7 @@ func rows(r Report) []row {
 			if a.Platform != "" && a.Verdict != a.Platform {
 				rw.verdict += " (" + a.Platform + ")"
 			}
-			v, ok := a.IdleRatio["7d"]
-			rw.idle = pct(v, ok)
+			rw.idle = idleColumn(a)
 			if a.Verdict != string(analysis.VerdictInsufficientData) {
 				rw.cost = money(r.Currency, a.CurrentMonthlyCost)
 				rw.idleCost = money(r.Currency, a.IdleCostPerMonth)

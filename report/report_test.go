@@ -120,3 +120,29 @@ func TestRenderFormats(t *testing.T) {
 		t.Fatal("unknown format accepted")
 	}
 }
+
+// The IDLE column shows the idleness the verdict used: idle minutes, or
+// for work shorter than a minute the share of sampled time not busy,
+// marked as such (a duty-cycled candidate idle in 0% of its minutes).
+func TestIdleColumnAsJudged(t *testing.T) {
+	s := &model.Snapshot{Time: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), NodeName: "n1", Containers: []model.Container{
+		{Meta: &model.Meta{Namespace: "k8s.io", ID: "poller", Name: "poller"},
+			Analysis: &analysis.Result{Verdict: analysis.VerdictFunction, IdleRatio1h: 0, IdleRatio24h: 0, IdleRatio7d: 0,
+				BusyRatio: 0.07, DutyCycled: true}},
+		{Meta: &model.Meta{Namespace: "k8s.io", ID: "idler", Name: "idler"},
+			Analysis: &analysis.Result{Verdict: analysis.VerdictFunction, IdleRatio1h: 1, IdleRatio24h: 1, IdleRatio7d: 0.97,
+				BusyRatio: math.NaN()}},
+	}}
+	r := FromSnapshot(s, "USD", "list price")
+	var buf bytes.Buffer
+	if err := Render(&buf, r, Options{Format: "table"}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "93% of samples") || !strings.Contains(out, "97%") || strings.Contains(out, " 0% ") {
+		t.Errorf("idle column:\n%s", out)
+	}
+	if b := r.Containers[1].Analysis.BusyRatio; b != nil {
+		t.Errorf("a NaN busy ratio is given as %v", *b)
+	}
+}

@@ -44,7 +44,8 @@ var (
 	}
 	reasonCodes = []string{
 		analysis.CodeInsufficientData, analysis.CodeIdleRatioHigh, analysis.CodeShortBursts, analysis.CodeCheaper,
-		analysis.CodeAlwaysIdleHours, analysis.CodeOverReserved, analysis.CodeReservationUsed, analysis.CodeGPUCost,
+		analysis.CodeAlwaysIdleHours, analysis.CodeUnused, analysis.CodeOverReserved, analysis.CodeBelowMinSaving,
+		analysis.CodeReservationUsed, analysis.CodeGPUCost,
 		analysis.CodeRestarts,
 		analysis.CodeGPU, analysis.CodeLatencyCritical, analysis.CodePodSandbox, analysis.CodeBurstTooLong,
 		analysis.CodeRestarting, analysis.CodeListener, analysis.CodeMemoryTooLarge, analysis.CodeCPUTooLarge,
