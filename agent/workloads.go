@@ -73,7 +73,7 @@ func (st *state) analyseWorkloads(snap *model.Snapshot, srcs []*containerd.Conta
 			series[i] = st.store.Get(key)
 		}
 		in := st.inputOf(snap.Time, &snap.Containers[p.newestI], p.newest)
-		a := analysis.AggregateSeries(in, series, &st.scratch)
+		a := analysis.AggregateSeries(in, series, st.cfg.Analysis.TimeZone, &st.scratch)
 		r := analysis.AnalyzeAggregate(&a, st.cfg.Analysis)
 		wr := model.WorkloadResult{Namespace: k.namespace, Kind: k.kind, Name: k.name, Container: k.container,
 			Pods: len(series), Live: p.live, ObservedSeconds: float64(a.Valid[2]) * 60, Result: &r}

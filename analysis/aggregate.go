@@ -37,6 +37,18 @@ type Aggregate struct {
 	// window that confirm it idle (at least 45 replica-minutes of data,
 	// none active) and that refute it (an active minute).
 	Confirm, Refute [24]uint8
+	// Zone is the time zone (analysis.time_zone) ConfirmHour also counts
+	// the hours in, by day type and hour of the day, for the sleep
+	// schedule; empty is UTC.
+	Zone  string
+	week  weekCounts
+	clock zoneClock
+	// The replicas' minutes with data and accepted connections per hour
+	// of the window from Unix hour hourFrom, for the replay; a store's
+	// window has none.
+	hourMinutes []int
+	hourAccepts []float64
+	hourFrom    int64
 	// The percentiles and maxima of the Result fields of the same names:
 	// per-minute CPU, per-hour working set and bursts, over the replicas.
 	CPUP50, CPUP95, CPUMax       float64
@@ -52,7 +64,7 @@ type Aggregate struct {
 func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
 	in := a.Input
 	in.Series = nil
-	ms := minuteStats{valid: a.Valid, idle: a.Idle, confirm: a.Confirm, refute: a.Refute}
+	ms := minuteStats{valid: a.Valid, idle: a.Idle, confirm: a.Confirm, refute: a.Refute, week: a.week}
 	r := Result{
 		ObservedFor: time.Duration(a.Valid[2]) * time.Minute,
 		IdleRatio1h: ratio(a.Idle[0], a.Valid[0]), IdleRatio24h: ratio(a.Idle[1], a.Valid[1]), IdleRatio7d: ratio(a.Idle[2], a.Valid[2]),
@@ -65,6 +77,13 @@ func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
 	}
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
+		r.Sleep = ms.week.schedule(cfg.TimeZone)
+		if r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek && len(a.hourMinutes) > 0 {
+			clock := newZoneClock(zoneNamed(cfg.TimeZone))
+			r.Replay = replay(&r.Sleep, &clock, len(a.hourMinutes), a.hourFrom, func(i int) (int, float64) {
+				return a.hourMinutes[i], a.hourAccepts[i]
+			})
+		}
 	}
 	tot := a.Totals
 	var sc Scratch
@@ -72,32 +91,44 @@ func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
 	return r
 }
 
-// ConfirmHour adds one hour of the window, at UTC hour of day h, with
+// ConfirmHour adds one hour of the window, the one starting at, with
 // valid replica-minutes of data of which idle were idle, to a's
-// hour-of-day counts, by the rule Analyze's scan applies to a Series.
-func (a *Aggregate) ConfirmHour(h, valid, idle int) {
+// hour-of-day counts (UTC, and by day type in Zone), by the rule
+// Analyze's scan applies to a Series.
+func (a *Aggregate) ConfirmHour(at time.Time, valid, idle int) {
+	u := floorDiv(at.Unix(), 3600)
+	h := int(u - floorDiv(u, 24)*24)
+	refuted, confirmed := valid > idle, valid <= idle && valid >= idleHourMinMinutes
 	switch {
-	case valid > idle:
+	case refuted:
 		a.Refute[h] = min(a.Refute[h]+1, 255)
-	case valid >= idleHourMinMinutes:
+	case confirmed:
 		a.Confirm[h] = min(a.Confirm[h]+1, 255)
+	}
+	if refuted || confirmed {
+		if a.clock.loc == nil {
+			a.clock = newZoneClock(zoneNamed(a.Zone))
+		}
+		we, zh := a.clock.cell(u)
+		a.week.add(we, zh, refuted, confirmed)
 	}
 }
 
 // AggregateSeries sums the histories of a workload's instances on this
 // node, each a Series, over the 7 days before in.Now: the node's own
 // answer for a workload whose pods were replaced. in is the newest
-// instance's Input (its Series is not read). sc may be nil.
+// instance's Input (its Series is not read); zone is analysis.time_zone.
+// sc may be nil.
 //
 // Counts add; percentiles are those of the replicas' minutes (hours, for
 // the working set; bursts) taken together, exact as Analyze's are; the
 // hour-of-day counts sum the instances' minutes per hour of the window
 // before the rule is applied, as a store's hourly sums are.
-func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate {
+func AggregateSeries(in Input, series []*history.Series, zone string, sc *Scratch) Aggregate {
 	if sc == nil {
 		sc = new(Scratch)
 	}
-	a := Aggregate{Input: in}
+	a := Aggregate{Input: in, Zone: zone}
 	a.Input.Series = nil
 	from := in.Now.Add(-window)
 	n := in.Now.UnixNano()
@@ -106,8 +137,10 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 	}
 	sc.bursts.reset()
 	sc.ws = sc.ws[:0]
+	sc.clock = newZoneClock(zoneNamed(zone))
 	var cpu [256]int32
 	var hourValid, hourActive [window/time.Hour + 1]int
+	var accepts [window/time.Hour + 1]float64
 	var union []uint64
 	for _, s := range series {
 		if s == nil {
@@ -138,6 +171,7 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 			if i < len(hourValid) {
 				hourValid[i] += int(h.Minutes)
 				hourActive[i] += int(h.ActiveMinutes)
+				accepts[i] += float64(h.TCPAccepts)
 			}
 		}
 	}
@@ -146,10 +180,11 @@ func AggregateSeries(in Input, series []*history.Series, sc *Scratch) Aggregate 
 	if len(sc.ws) > 0 {
 		a.WorkingSetP95, a.WorkingSetMax = p95Max(sc.ws)
 	}
-	h0 := int(((floorDiv(from.Unix(), 3600))%24 + 24) % 24)
+	h0 := time.Unix(floorDiv(from.Unix(), 3600)*3600, 0)
 	for i := range hourValid {
-		a.ConfirmHour((h0+i)%24, hourValid[i], hourValid[i]-hourActive[i])
+		a.ConfirmHour(h0.Add(time.Duration(i)*time.Hour), hourValid[i], hourValid[i]-hourActive[i])
 	}
+	a.hourMinutes, a.hourAccepts, a.hourFrom = hourValid[:], accepts[:], floorDiv(from.Unix(), 3600)
 	span := 0
 	for _, v := range union {
 		span += bits.OnesCount64(v)

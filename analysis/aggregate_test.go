@@ -40,7 +40,7 @@ func TestAggregateOfOneSeriesIsAnalyze(t *testing.T) {
 		s := build(th, start, n, 6, p)
 		in := withLimits(s, now, 1, 512<<20)
 		want := Analyze(in, defaultAnalysis(), nil)
-		a := AggregateSeries(in, []*history.Series{s}, nil)
+		a := AggregateSeries(in, []*history.Series{s}, "UTC", nil)
 		got := AnalyzeAggregate(&a, defaultAnalysis())
 		if !resultsEqual(got, want) {
 			t.Errorf("%s: aggregate of the one series\n got %+v\nwant %+v", name, got, want)
@@ -69,7 +69,7 @@ func TestRolloutContinuesHistory(t *testing.T) {
 			return p(i)
 		})
 		want := Analyze(withLimits(whole, now, 1, 512<<20), defaultAnalysis(), nil)
-		a := AggregateSeries(withLimits(nil, now, 1, 512<<20), []*history.Series{before, after}, nil)
+		a := AggregateSeries(withLimits(nil, now, 1, 512<<20), []*history.Series{before, after}, "UTC", nil)
 		got := AnalyzeAggregate(&a, defaultAnalysis())
 		if name == "busy" {
 			got.Bursts, got.BusyRuns, got.Reasons, got.Blockers = want.Bursts, want.BusyRuns, want.Reasons, want.Blockers
@@ -102,7 +102,7 @@ func TestReplicasSideBySide(t *testing.T) {
 	}
 	quiet := build(th, start, n, 6, func(int) (load, bool) { return idle, true })
 	worker := build(th, start, n, 6, nightWorker)
-	a := AggregateSeries(withLimits(nil, now, 1, 512<<20), []*history.Series{quiet, worker}, nil)
+	a := AggregateSeries(withLimits(nil, now, 1, 512<<20), []*history.Series{quiet, worker}, "UTC", nil)
 	if a.Valid[2] != 2*n {
 		t.Fatalf("%d replica-minutes, want %d", a.Valid[2], 2*n)
 	}
@@ -132,7 +132,7 @@ func TestTwoHourPodsReachAVerdict(t *testing.T) {
 	for from := 0; from < life; from += 120 {
 		pods = append(pods, build(th, start, life, 6, func(i int) (load, bool) { return idle, i >= from && i < from+120 }))
 	}
-	a := AggregateSeries(withLimits(nil, now, 0.5, 256<<20), pods, nil)
+	a := AggregateSeries(withLimits(nil, now, 0.5, 256<<20), pods, "UTC", nil)
 	r := AnalyzeAggregate(&a, defaultAnalysis())
 	if r.Verdict == VerdictInsufficientData || r.ObservedFor != life*time.Minute {
 		t.Errorf("13 pods of 2 hours: %s after %v observed", r.Verdict, r.ObservedFor)

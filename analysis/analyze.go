@@ -34,10 +34,13 @@ const (
 const HoursPerMonth = 730
 
 const (
-	scaleToZeroMinHours   = 6
-	window                = 7 * 24 * time.Hour
-	idleHourMinMinutes    = 45      // minutes of data for an hour-of-day occurrence to count
-	statefulMinWriteBytes = 1 << 20 // below this, writes are noise (a log flush), not state
+	scaleToZeroMinHours = 6
+	// scheduleMinHoursPerWeek is the least a sleep schedule must sleep a
+	// week: scaleToZeroMinHours a day.
+	scheduleMinHoursPerWeek = 7 * scaleToZeroMinHours
+	window                  = 7 * 24 * time.Hour
+	idleHourMinMinutes      = 45      // minutes of data for an hour-of-day occurrence to count
+	statefulMinWriteBytes   = 1 << 20 // below this, writes are noise (a log flush), not state
 )
 
 // Input is one container to analyse.
@@ -103,6 +106,12 @@ type Result struct {
 	WorkingSetP95, WorkingSetMax           uint64  // bytes
 	// IdleHoursOfDay are UTC hours (0..23), ascending.
 	IdleHoursOfDay []int
+	// Sleep is when a schedule could stop the container, by day type in
+	// the configured time zone (analysis.time_zone); Replay what sleeping
+	// then would have done to the window recorded, for a
+	// scale-to-zero-schedule verdict.
+	Sleep  SleepSchedule
+	Replay Replay
 
 	// Activity below the minute, at the resolution of the samples:
 	// BusyRatio is the share of sampled time in busy samples (NaN without
@@ -156,6 +165,7 @@ type Scratch struct {
 	ws     []uint64
 	text   textBuilder
 	pair   [2]config.PlatformConfig
+	clock  zoneClock
 }
 
 // platforms are the platforms cfg's verdicts compare: its table's, else
@@ -175,6 +185,7 @@ type minuteStats struct {
 	valid, idle     [3]int // per window: 1h, 24h, 7d
 	cpu             [256]int32
 	confirm, refute [24]uint8
+	week            weekCounts // the same per day type and hour, in the zone
 }
 
 // Analyze analyses one container; see the package documentation for the
@@ -191,6 +202,7 @@ func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decisi
 	}
 	var r Result
 	var ms minuteStats
+	sc.clock = newZoneClock(zoneNamed(cfg.TimeZone))
 	sc.bursts.reset()
 	sc.ws = sc.ws[:0]
 	var tot history.Totals
@@ -218,6 +230,12 @@ func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decisi
 	}
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
+		r.Sleep = ms.week.schedule(cfg.TimeZone)
+		// What sleeping then would have done to the week recorded.
+		if r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek {
+			sc.hours = in.Series.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
+			r.Replay = replayHours(&r.Sleep, &sc.clock, sc.hours, floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 3600))
+		}
 	}
 	d := conclude(in, cfg, &r, &ms, &tot, sc)
 	return r, d

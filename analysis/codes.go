@@ -2,29 +2,30 @@ package analysis
 
 // Reason codes. Codes are stable and machine-readable; texts are not.
 const (
-	CodeInsufficientData = "insufficient_data"
-	CodeIdleRatioHigh    = "idle_ratio_high"
-	CodeShortBursts      = "short_bursts"
-	CodeCheaper          = "cheaper"
-	CodeAlwaysIdleHours  = "always_idle_hours"
-	CodeOverReserved     = "over_reserved"
-	CodeReservationUsed  = "reservation_used"
-	CodeGPU              = "gpu"
-	CodeLatencyCritical  = "latency_critical"
-	CodeBurstTooLong     = "burst_too_long"
-	CodeMemoryTooLarge   = "memory_too_large"
-	CodeCPUTooLarge      = "cpu_too_large"
-	CodeLocalDiskWrites  = "local_disk_writes"
-	CodeNotIdleEnough    = "not_idle_enough"
-	CodeNotCheaper       = "not_cheaper"
-	CodePodSandbox       = "pod_sandbox"
-	CodeSavingTooSmall   = "saving_too_small"
-	CodeGPUCost          = "gpu_cost"
-	CodeRestarting       = "restarting"
-	CodeRestarts         = "restarts"
-	CodeListener         = "listener"
-	CodeUnused           = "unused"
-	CodeBelowMinSaving   = "below_min_saving"
+	CodeInsufficientData   = "insufficient_data"
+	CodeIdleRatioHigh      = "idle_ratio_high"
+	CodeShortBursts        = "short_bursts"
+	CodeCheaper            = "cheaper"
+	CodeAlwaysIdleHours    = "always_idle_hours"
+	CodeOverReserved       = "over_reserved"
+	CodeReservationUsed    = "reservation_used"
+	CodeGPU                = "gpu"
+	CodeLatencyCritical    = "latency_critical"
+	CodeBurstTooLong       = "burst_too_long"
+	CodeMemoryTooLarge     = "memory_too_large"
+	CodeCPUTooLarge        = "cpu_too_large"
+	CodeLocalDiskWrites    = "local_disk_writes"
+	CodeNotIdleEnough      = "not_idle_enough"
+	CodeNotCheaper         = "not_cheaper"
+	CodePodSandbox         = "pod_sandbox"
+	CodeSavingTooSmall     = "saving_too_small"
+	CodeGPUCost            = "gpu_cost"
+	CodeRestarting         = "restarting"
+	CodeRestarts           = "restarts"
+	CodeListener           = "listener"
+	CodeUnused             = "unused"
+	CodeBelowMinSaving     = "below_min_saving"
+	CodeRefusedConnections = "refused_connections"
 )
 
 // reasonCode is a code as the rules use it. The order is the order
@@ -55,6 +56,7 @@ const (
 	codeUnused
 	codeOverReserved
 	codeBelowMinSaving
+	codeRefusedConnections
 	codeReservationUsed
 	codeGPUCost
 	codeRestarts
@@ -62,29 +64,30 @@ const (
 )
 
 var codeNames = [numCodes]string{
-	codeInsufficientData: CodeInsufficientData,
-	codeIdleRatioHigh:    CodeIdleRatioHigh,
-	codeShortBursts:      CodeShortBursts,
-	codeCheaper:          CodeCheaper,
-	codeGPU:              CodeGPU,
-	codePodSandbox:       CodePodSandbox,
-	codeRestarting:       CodeRestarting,
-	codeListener:         CodeListener,
-	codeLatencyCritical:  CodeLatencyCritical,
-	codeBurstTooLong:     CodeBurstTooLong,
-	codeMemoryTooLarge:   CodeMemoryTooLarge,
-	codeCPUTooLarge:      CodeCPUTooLarge,
-	codeLocalDiskWrites:  CodeLocalDiskWrites,
-	codeNotIdleEnough:    CodeNotIdleEnough,
-	codeNotCheaper:       CodeNotCheaper,
-	codeSavingTooSmall:   CodeSavingTooSmall,
-	codeAlwaysIdleHours:  CodeAlwaysIdleHours,
-	codeUnused:           CodeUnused,
-	codeOverReserved:     CodeOverReserved,
-	codeBelowMinSaving:   CodeBelowMinSaving,
-	codeReservationUsed:  CodeReservationUsed,
-	codeGPUCost:          CodeGPUCost,
-	codeRestarts:         CodeRestarts,
+	codeInsufficientData:   CodeInsufficientData,
+	codeIdleRatioHigh:      CodeIdleRatioHigh,
+	codeShortBursts:        CodeShortBursts,
+	codeCheaper:            CodeCheaper,
+	codeGPU:                CodeGPU,
+	codePodSandbox:         CodePodSandbox,
+	codeRestarting:         CodeRestarting,
+	codeListener:           CodeListener,
+	codeLatencyCritical:    CodeLatencyCritical,
+	codeBurstTooLong:       CodeBurstTooLong,
+	codeMemoryTooLarge:     CodeMemoryTooLarge,
+	codeCPUTooLarge:        CodeCPUTooLarge,
+	codeLocalDiskWrites:    CodeLocalDiskWrites,
+	codeNotIdleEnough:      CodeNotIdleEnough,
+	codeNotCheaper:         CodeNotCheaper,
+	codeSavingTooSmall:     CodeSavingTooSmall,
+	codeAlwaysIdleHours:    CodeAlwaysIdleHours,
+	codeUnused:             CodeUnused,
+	codeOverReserved:       CodeOverReserved,
+	codeBelowMinSaving:     CodeBelowMinSaving,
+	codeRefusedConnections: CodeRefusedConnections,
+	codeReservationUsed:    CodeReservationUsed,
+	codeGPUCost:            CodeGPUCost,
+	codeRestarts:           CodeRestarts,
 }
 
 // String is the exported code, one of the Code constants.

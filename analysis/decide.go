@@ -92,7 +92,7 @@ type decision struct {
 	// rightsize_ratio of themselves unused at the p95.
 	overCPU, overMemory bool
 	// scheduleHours are the hours a scale-to-zero-schedule stops the
-	// container a day, scheduleSaving what that saves a month; 0 for
+	// container a week, scheduleSaving what that saves a month; 0 for
 	// another verdict.
 	scheduleHours  int
 	scheduleSaving float64
@@ -159,10 +159,10 @@ func decide(fa *facts) decision {
 		}
 	case schedulable(fa) && scheduleSaving(r) >= cfg.MinSavingPerMonth:
 		d.verdict = VerdictScaleToZero
-		d.scheduleHours = len(r.IdleHoursOfDay)
+		d.scheduleHours = r.Sleep.HoursPerWeek()
 		d.scheduleSaving = scheduleSaving(r)
 		// Idle in every hour, it needs no schedule: it is unused.
-		if d.scheduleHours == 24 {
+		if d.scheduleHours == 7*24 {
 			d.reasons.add(codeUnused)
 		} else {
 			d.reasons.add(codeAlwaysIdleHours)
@@ -186,6 +186,9 @@ func decide(fa *facts) decision {
 	}
 	if r.Restarts > 0 || r.DownFor > 0 {
 		d.reasons.add(codeRestarts)
+	}
+	if r.Replay.Harmful() && d.verdict != VerdictInsufficientData {
+		d.reasons.add(codeRefusedConnections)
 	}
 	return d
 }
@@ -278,15 +281,19 @@ func evaluate(fa *facts, d *decision, p *config.PlatformConfig) fit {
 }
 
 // schedulable reports whether a schedule could stop the container: enough
-// hours of the day always idle, and nothing that rules a stop out.
+// hours of the week always idle (see SleepSchedule), nothing that rules a
+// stop out, and no connection the replay of the week says it would have
+// refused.
 func schedulable(fa *facts) bool {
-	return len(fa.r.IdleHoursOfDay) >= scaleToZeroMinHours && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(fa.r)
+	r := fa.r
+	return r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(r) &&
+		!r.Replay.Harmful()
 }
 
 // scheduleSaving is what stopping the container in its always-idle hours
-// saves a month.
+// of the week saves a month.
 func scheduleSaving(r *Result) float64 {
-	return r.CostPerHour * float64(len(r.IdleHoursOfDay)) * HoursPerMonth / 24
+	return r.CostPerHour * float64(r.Sleep.HoursPerWeek()) * HoursPerMonth / (7 * 24)
 }
 
 // restarting reports whether the container restarted and was down for a

@@ -21,6 +21,16 @@ const (
 	ctPlatform platformID = 1
 )
 
+// everyDay is a sleep schedule of the same hours on every day, in UTC.
+func everyDay(hours []int) SleepSchedule {
+	s := SleepSchedule{Zone: "UTC"}
+	for _, h := range hours {
+		s.Workdays |= 1 << h
+	}
+	s.Weekend = s.Workdays
+	return s
+}
+
 // figures are what the scan of a window yields.
 type figures struct {
 	valid, idle int // minutes with data over 7 days, and idle ones
@@ -208,11 +218,12 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 			change: func(_ *Input, f *figures) {
 				f.idle, f.tot.BusySeconds = f.valid/2, f.tot.SampledSeconds/2
 				f.r.IdleHoursOfDay = []int{0, 1, 2, 3, 4, 5, 22, 23}
+				f.r.Sleep = everyDay(f.r.IdleHoursOfDay)
 			},
 			verdict: VerdictScaleToZero, platform: noPlatform,
 			fn: set(codeNotIdleEnough), ct: set(codeNotIdleEnough), reasons: set(codeAlwaysIdleHours, codeOverReserved),
 			check: func(r *Result, d *decision) bool {
-				return d.scheduleHours == 8 && near(d.scheduleSaving, current*8/24, 1e-12) && d.overCPU && d.overMemory &&
+				return d.scheduleHours == 56 && near(d.scheduleSaving, current*8/24, 1e-12) && d.overCPU && d.overMemory &&
 					near(r.OverReservationWastePerMonth, (0.7*0.04048+312.0/1024*0.004445)*730, 1e-12)
 			},
 		},
@@ -223,6 +234,7 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 			change: func(_ *Input, f *figures) {
 				f.idle, f.tot.BusySeconds = f.valid/2, f.tot.SampledSeconds/2
 				f.r.IdleHoursOfDay = []int{0, 1, 2, 3, 4, 5, 22, 23}
+				f.r.Sleep = everyDay(f.r.IdleHoursOfDay)
 			},
 			cfg:     func(c *config.AnalysisConfig) { c.MinSavingPerMonth = 20 },
 			verdict: VerdictRightsize, platform: noPlatform,
@@ -233,13 +245,14 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 			change: func(_ *Input, f *figures) {
 				f.idle, f.tot.BusySeconds = f.valid/2, f.tot.SampledSeconds/2
 				f.r.IdleHoursOfDay = []int{0, 1, 2, 3, 4, 5, 22, 23}
+				f.r.Sleep = everyDay(f.r.IdleHoursOfDay)
 			},
 			cfg:     func(c *config.AnalysisConfig) { c.MinSavingPerMonth = 50 },
 			verdict: VerdictKeep, platform: noPlatform,
 			fn: set(codeNotIdleEnough), ct: set(codeNotIdleEnough), reasons: set(codeBelowMinSaving),
 			check: func(r *Result, _ *decision) bool {
 				txt := reasonTextOf(r.Reasons, codeBelowMinSaving)
-				return strings.Contains(txt, "8 always-idle hours would save "+moneyText(current*8/24)) &&
+				return strings.Contains(txt, "56 always-idle hours a week would save "+moneyText(current*8/24)) &&
 					strings.Contains(txt, "rightsizing it would save "+moneyText(r.OverReservationWastePerMonth)) && strings.Contains(txt, "less than the "+moneyText(50))
 			},
 		},
@@ -253,11 +266,12 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 				for h := range f.r.IdleHoursOfDay {
 					f.r.IdleHoursOfDay[h] = h
 				}
+				f.r.Sleep = everyDay(f.r.IdleHoursOfDay)
 			},
 			verdict: VerdictScaleToZero, platform: noPlatform,
 			fn: set(codeLocalDiskWrites), ct: set(codeLocalDiskWrites), reasons: set(codeUnused, codeOverReserved),
 			check: func(r *Result, d *decision) bool {
-				return d.scheduleHours == 24 && near(d.scheduleSaving, current, 1e-12) && strings.Contains(reasonTextOf(r.Reasons, codeUnused), "remove it")
+				return d.scheduleHours == 7*24 && near(d.scheduleSaving, current, 1e-12) && strings.Contains(reasonTextOf(r.Reasons, codeUnused), "remove it")
 			},
 		},
 		{
@@ -265,6 +279,7 @@ func TestDecisionCodesAndNumbers(t *testing.T) {
 			change: func(_ *Input, f *figures) {
 				f.tot.Restarts, f.tot.DownMinutes = 3, f.valid/5
 				f.r.IdleHoursOfDay = []int{0, 1, 2, 3, 4, 5, 22, 23}
+				f.r.Sleep = everyDay(f.r.IdleHoursOfDay)
 			},
 			verdict: VerdictRightsize, platform: noPlatform,
 			fn: set(codeRestarting), ct: set(codeRestarting), reasons: set(codeOverReserved, codeRestarts),

@@ -204,13 +204,15 @@
 // serverless container's reasons say why no function fits, not why the
 // serverless containers it was cheaper than were passed over. A platform
 // with MaxDuration 0 has no run limit.
-//  4. scale-to-zero-schedule: at least 6 IdleHoursOfDay, no GPU at all
-//     (whatever the platforms allow), not latency-critical, not a pod
-//     sandbox and not restarting, and stopping it in those hours saves at
-//     least min_saving_per_month. Stopping the container in those hours
+//  4. scale-to-zero-schedule: a Sleep schedule of at least 42 hours a
+//     week (6 a day), no GPU at all (whatever the platforms allow), not
+//     latency-critical, not a pod sandbox and not restarting, no
+//     connection its replay says it would have refused, and stopping it
+//     then saves at least min_saving_per_month. Stopping the container
 //     needs no platform, so stateful, long-running or large containers
-//     qualify. Idle in all 24 hours, it needs no schedule: its reason is
-//     unused (scale it to zero or remove it), not always_idle_hours.
+//     qualify. Idle in every hour of the week, it needs no schedule: its
+//     reason is unused (scale it to zero or remove it), not
+//     always_idle_hours.
 //  5. rightsize: CPU or memory reserved by a limit or request whose unused
 //     part at the p95 (reserved − p95) is at least rightsize_ratio of it,
 //     and whose cost (OverReservationWastePerMonth) is at least
@@ -234,6 +236,31 @@
 // saving_too_small (then SavingsPerMonth = CurrentMonthlyCost −
 // ServerlessMonthlyCost is below min_saving_per_month), else 0 with
 // SavingsPerMonth 0.
+//
+// # Sleep schedule and its replay
+//
+// With at least 2 days observed, the hours of the window are counted in
+// analysis.time_zone (default UTC) by day type, workdays (Monday to
+// Friday) and weekend days, and hour of the day: an hour with an active
+// minute refutes its cell, one with 45 minutes of data and none active
+// confirms it, as for IdleHoursOfDay. The schedule sleeps in the cells
+// confirmed on at least 2 days and never refuted: nights of workdays and
+// weekends are apart, so an office service sleeps from its evening to
+// its morning and all weekend. A zone off UTC by a fraction of an hour
+// takes each UTC hour as the zone's hour it starts in. The saving is
+// CostPerHour × hours asleep a week / 168 × 730.
+//
+// The replay runs the schedule over the window's hours: the hours it
+// sleeps through, the starts (each sleep ending within the window), and
+// the TCP connections accepted while asleep above the hourly background
+// (the lowest count of an hour with data in the window: probes and scrapes
+// arrive every hour). An hour asleep with more than a tenth and one
+// connection above that background is one the schedule would have
+// refused; one such hour rules the schedule out, with a
+// refused_connections reason saying how many connections in how many
+// hours. Requests that small make no minute active, so only the replay
+// sees them. A store's window (package fleet) carries no hourly
+// connections: its schedules are not replayed.
 //
 // # Score
 //

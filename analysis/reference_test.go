@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -46,7 +47,7 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 		// Minutes are numbered on the series' timeline, which is off the
 		// wall clock by the clock steps it absorbed.
 		first := floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 60)
-		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, first)
+		sc.runs = scanMinutes(&ms, sc.runs, sc.minutes, first, zoneNamed(cfg.TimeZone))
 		for i := range sc.hours {
 			h := &sc.hours[i]
 			if h.Minutes == 0 {
@@ -69,9 +70,43 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	}
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
+		r.Sleep = ms.week.schedule(cfg.TimeZone)
+		if r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek {
+			h0 := floorDiv(in.Now.Add(-window).Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 3600)
+			r.Replay = referenceReplay(&r.Sleep, zoneNamed(cfg.TimeZone), sc.hours, h0)
+		}
 	}
 	conclude(&in, &cfg, &r, &ms, &tot, &sc.sc)
 	return r
+}
+
+// referenceReplay is replay with the time package's own calendar for
+// each hour.
+func referenceReplay(s *SleepSchedule, loc *time.Location, hours []history.Hour, h0 int64) Replay {
+	p := Replay{Done: true}
+	background := uint32(math.MaxUint32)
+	for _, h := range hours {
+		if h.Minutes > 0 && h.TCPAccepts < background {
+			background = h.TCPAccepts
+		}
+	}
+	prev := false
+	for i, h := range hours {
+		t := time.Unix((h0+int64(i))*3600, 0).In(loc)
+		asleep := s.Asleep(t.Weekday() == time.Saturday || t.Weekday() == time.Sunday, t.Hour())
+		if prev && !asleep {
+			p.Starts++
+		}
+		prev = asleep
+		if asleep && h.Minutes > 0 {
+			p.HoursAsleep++
+			if extra := float64(h.TCPAccepts) - float64(background); extra > 0.1*float64(background)+1 {
+				p.Connections += extra
+				p.RefusedHours++
+			}
+		}
+	}
+	return p
 }
 
 // referenceAddHour adds one hour of AppendHours to t, field by field,
@@ -94,7 +129,7 @@ func referenceAddHour(t *history.Totals, h *history.Hour) {
 // scanMinutes makes one pass over a week of minutes: idle ratios per
 // window, the CPU histogram, burst runs (appended to runs and returned) and
 // hour-of-day idleness. first is the Unix minute of ms[0].
-func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64) []int32 {
+func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64, loc *time.Location) []int32 {
 	n := len(ms)
 	// Running counts of valid and idle minutes, read at the start of the
 	// day and hour windows.
@@ -153,6 +188,8 @@ func scanMinutes(st *minuteStats, runs []int32, ms []history.Minute, first int64
 		case bValid >= idleHourMinMinutes:
 			st.confirm[hourOfDay] = min(st.confirm[hourOfDay]+1, 255)
 		}
+		t := time.Unix(floorDiv(first+int64(lo), 60)*3600, 0).In(loc)
+		st.week.add(t.Weekday() == time.Saturday || t.Weekday() == time.Sunday, t.Hour(), bActive > 0, bActive == 0 && bValid >= idleHourMinMinutes)
 		hourOfDay = (hourOfDay + 1) % 24
 		lo = hi
 	}

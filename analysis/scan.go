@@ -213,18 +213,25 @@ func scanWindow(st *minuteStats, sc *Scratch, s *history.Series, from, to time.T
 	// enough valid minutes and none active confirms it. An hour lies in
 	// at most two words of the bitmaps.
 	hourOfDay := int(((first/60)%24 + 24) % 24)
-	for lo, hi := 0, 60-int((first%60+60)%60); lo < n; lo, hi = hi, hi+60 {
+	u := floorDiv(first, 60) // the walked hour, in Unix hours
+	for lo, hi := 0, 60-int((first%60+60)%60); lo < n; lo, hi, u = hi, hi+60, u+1 {
 		end := min(hi, n)
 		wl, wh := lo>>6, (end-1)>>6
 		ml, mh := ^uint64(0)<<(lo&63), ^uint64(0)>>(63-(end-1)&63)
 		if wl == wh {
 			ml, mh = ml&mh, 0
 		}
+		refuted := w.active[wl]&ml|w.active[wh]&mh != 0
+		confirmed := !refuted && bits.OnesCount64(w.valid[wl]&ml)+bits.OnesCount64(w.valid[wh]&mh) >= idleHourMinMinutes
 		switch {
-		case w.active[wl]&ml|w.active[wh]&mh != 0:
+		case refuted:
 			st.refute[hourOfDay] = min(st.refute[hourOfDay]+1, 255)
-		case bits.OnesCount64(w.valid[wl]&ml)+bits.OnesCount64(w.valid[wh]&mh) >= idleHourMinMinutes:
+		case confirmed:
 			st.confirm[hourOfDay] = min(st.confirm[hourOfDay]+1, 255)
+		}
+		if refuted || confirmed {
+			we, zh := sc.clock.cell(u)
+			st.week.add(we, zh, refuted, confirmed)
 		}
 		if hourOfDay++; hourOfDay == 24 {
 			hourOfDay = 0

@@ -197,7 +197,7 @@ func checkScanWindow(t *testing.T, rng *rand.Rand, s *history.Series, end time.T
 		from := to.Add(-time.Duration(rng.IntN(history.MinutesKept+300)) * time.Minute)
 		first := floorDiv(from.Unix(), 60)
 		var want minuteStats
-		runs := scanMinutes(&want, nil, s.AppendMinutes(nil, from, to), first)
+		runs := scanMinutes(&want, nil, s.AppendMinutes(nil, from, to), first, time.UTC)
 		var got minuteStats
 		sc.bursts.reset()
 		scanWindow(&got, &sc, s, from, to, first)

@@ -144,12 +144,20 @@ func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 	case codeListener:
 		t.s("listens on a TCP port in ").pct(r.ListeningRatio).s(" of its minutes: ").s(p.Name).s(" sends requests to that port")
 	case codeAlwaysIdleHours:
-		t.s("idle every observed day for ").int(d.scheduleHours).s(" hours (UTC ").hourRanges(r.IdleHoursOfDay).
-			s("); stopping it then saves about ").money(d.scheduleSaving, cfg.Prices.Currency).s(" a month")
+		t.s("never active ").sleepText(&r.Sleep).s(": sleeping then, ").int(d.scheduleHours).s(" hours a week, saves about ").
+			money(d.scheduleSaving, cfg.Prices.Currency).s(" a month")
+		if p := &r.Replay; p.Done {
+			t.s("; replayed over the hours recorded, it sleeps ").int(p.HoursAsleep).s(" of them, starts ").times(p.Starts).
+				s(" and refuses no connection above the background")
+		}
+	case codeRefusedConnections:
+		p := &r.Replay
+		t.s("a schedule sleeping ").sleepText(&r.Sleep).s(", when it was never active, would have refused ").num(p.Connections, 0).
+			s(" connections in ").int(p.RefusedHours).s(" of the hours recorded: no schedule is suggested")
 	case codeOverReserved:
 		overText(t, fa, d)
 	case codeUnused:
-		t.s("idle in all 24 hours of every observed day: nothing used it; scale it to zero or remove it, which saves ").
+		t.s("never active in any hour of the days observed: nothing used it; scale it to zero or remove it, which saves ").
 			money(d.scheduleSaving, cfg.Prices.Currency).s(" a month")
 	case codeBelowMinSaving:
 		smallMoneyText(t, fa, d)
@@ -186,7 +194,7 @@ func smallMoneyText(t *textBuilder, fa *facts, d *decision) {
 	r, cur := fa.r, fa.cfg.Prices.Currency
 	n := 0
 	if schedulable(fa) {
-		t.s("stopping it in its ").int(len(r.IdleHoursOfDay)).s(" always-idle hours would save ").money(scheduleSaving(r), cur).s(" a month")
+		t.s("stopping it in its ").int(r.Sleep.HoursPerWeek()).s(" always-idle hours a week would save ").money(scheduleSaving(r), cur).s(" a month")
 		n++
 	}
 	if d.overCPU || d.overMemory {

@@ -211,6 +211,43 @@ func (t *textBuilder) hourRanges(hours []int) *textBuilder {
 	return t
 }
 
+// sleepText writes when s sleeps: "on workdays 00-06, 22-23 and at
+// weekends all day (Europe/Berlin)".
+func (t *textBuilder) sleepText(s *SleepSchedule) *textBuilder {
+	part := func(hs HourSet) {
+		if hs.Len() == 24 {
+			t.s("all day")
+			return
+		}
+		var hours [24]int
+		n := 0
+		for h := range 24 {
+			if hs.Has(h) {
+				hours[n] = h
+				n++
+			}
+		}
+		t.hourRanges(hours[:n])
+	}
+	switch {
+	case s.Workdays != 0 && s.Workdays == s.Weekend:
+		t.s("every day ")
+		part(s.Workdays)
+	case s.Workdays != 0 && s.Weekend != 0:
+		t.s("on workdays ")
+		part(s.Workdays)
+		t.s(" and at weekends ")
+		part(s.Weekend)
+	case s.Workdays != 0:
+		t.s("on workdays ")
+		part(s.Workdays)
+	default:
+		t.s("at weekends ")
+		part(s.Weekend)
+	}
+	return t.s(" (").s(s.Zone).s(")")
+}
+
 func (t *textBuilder) hour(h int) *textBuilder {
 	if h < 10 {
 		t.b = append(t.b, '0')

@@ -202,7 +202,7 @@ func TestBlockerTexts(t *testing.T) {
 		}
 	}
 	z, _ := reason(r.Reasons, CodeAlwaysIdleHours)
-	if !strings.Contains(z.Text, "20 hours (UTC 02-11, 14-23)") {
+	if !strings.Contains(z.Text, "on workdays 02-11, 14-23 (UTC)") || !strings.Contains(z.Text, "100 hours a week") {
 		t.Errorf("scale-to-zero reason %q", z.Text)
 	}
 	if r.ServerlessMonthlyCost != 0 || r.SavingsPerMonth != 0 {

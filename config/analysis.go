@@ -41,8 +41,11 @@ type AnalysisConfig struct {
 	// MinSavingPerMonth is the least a serverless candidate must save a
 	// month, in Prices.Currency: below it a move is not worth its work and
 	// risk. It also sets how the score weighs money (see agent/analysis).
-	MinSavingPerMonth float64         `yaml:"min_saving_per_month"`
-	Platforms         PlatformsConfig `yaml:"platforms"`
+	MinSavingPerMonth float64 `yaml:"min_saving_per_month"`
+	// TimeZone is the IANA time zone (Europe/Berlin) whose workdays,
+	// weekends and hours a sleep schedule is found and written in.
+	TimeZone  string          `yaml:"time_zone"`
+	Platforms PlatformsConfig `yaml:"platforms"`
 	// Serverless picks the serverless platforms verdicts compare against
 	// from a price table.
 	Serverless ServerlessConfig `yaml:"serverless"`
@@ -212,6 +215,7 @@ func defaultAnalysis() AnalysisConfig {
 		},
 		CandidateIdleRatio: 0.8,
 		RightsizeRatio:     0.5,
+		TimeZone:           "UTC",
 		Serverless: ServerlessConfig{
 			// One region of each provider, the one its list prices are
 			// usually quoted for.
@@ -338,6 +342,9 @@ func (c Config) validateAnalysis(v *validator) {
 		v.nonNegative(f+"price_per_vcpu_second", p.PricePerVCPUSecond)
 		v.nonNegative(f+"price_per_million_requests", p.PricePerMillionRequests)
 		v.nonNegative(f+"price_per_gpu_second", p.PricePerGPUSecond)
+	}
+	if _, err := time.LoadLocation(a.TimeZone); err != nil || a.TimeZone == "" || a.TimeZone == "Local" {
+		v.add("analysis.time_zone", "must be an IANA time zone such as UTC or Europe/Berlin, got %q", a.TimeZone)
 	}
 	sl := a.Serverless
 	if sl.TableFile != "" && sl.TableFile != TableNone {

@@ -67,6 +67,7 @@ type windowQuerier struct {
 	*querier
 	window time.Duration
 	rng    string // the window as a PromQL range, "604800s"
+	zone   string // analysis.time_zone, for the sleep schedule
 	parts  map[partKey]*part
 	byID   map[containerRef]*part
 	byPod  map[string][]*part // node/namespace/pod → its parts
@@ -94,7 +95,7 @@ func Workloads(ctx context.Context, o Options, window time.Duration, cfg config.
 	if err != nil {
 		return report.WorkloadReport{}, err
 	}
-	w := &windowQuerier{querier: q, window: window, rng: strconv.FormatInt(int64(window/time.Second), 10) + "s"}
+	w := &windowQuerier{querier: q, window: window, rng: strconv.FormatInt(int64(window/time.Second), 10) + "s", zone: cfg.TimeZone}
 	w.hourEnd = q.now.Truncate(time.Hour)
 	w.hours = int(window / time.Hour)
 	w.reset()
@@ -377,6 +378,7 @@ func (w *windowQuerier) hourOf(pt point) (int, bool) {
 // hour-of-day counts, its hours with data and the time it was covered.
 func (w *windowQuerier) fold(p *part, rec, idle, top []float64) {
 	a := &p.agg
+	a.Zone = w.zone
 	sum := make([]float64, len(rec))
 	prof := &report.Profile{}
 	for i := range rec {
@@ -385,7 +387,7 @@ func (w *windowQuerier) fold(p *part, rec, idle, top []float64) {
 		}
 		start := w.hourEnd.Add(-time.Duration(w.hours-i) * time.Hour).UTC()
 		h, d := start.Hour(), int(start.Weekday())
-		a.ConfirmHour(h, minutes(rec[i]), minutes(idle[i]))
+		a.ConfirmHour(start, minutes(rec[i]), minutes(idle[i]))
 		sum[i], top[i] = rec[i]/60, top[i]/60
 		prof.Hour[0][h] += rec[i]
 		prof.Hour[1][h] += idle[i]

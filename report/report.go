@@ -98,13 +98,17 @@ type Analysis struct {
 	BurstP95Seconds               float64  `json:"burst_p95_seconds"`
 	BurstMaxSeconds               float64  `json:"burst_max_seconds"`
 	IdleHoursOfDay                []int    `json:"idle_hours_of_day,omitempty"`
-	CostPerHour                   float64  `json:"cost_per_hour"`
-	IdleCostPerHour               float64  `json:"idle_cost_per_hour"`
-	IdleCostPerMonth              float64  `json:"idle_cost_per_month"`
-	OverReservedPerMon            float64  `json:"overreservation_cost_per_month"`
-	CurrentMonthlyCost            float64  `json:"current_monthly_cost"`
-	ServerlessMonthly             float64  `json:"serverless_monthly_cost"`
-	SavingsPerMonth               float64  `json:"savings_per_month"`
+	// Sleep is when a schedule could stop the container, in its time
+	// zone; Replay what sleeping then did to the hours recorded.
+	Sleep              *Sleep  `json:"sleep,omitempty"`
+	Replay             *Replay `json:"replay,omitempty"`
+	CostPerHour        float64 `json:"cost_per_hour"`
+	IdleCostPerHour    float64 `json:"idle_cost_per_hour"`
+	IdleCostPerMonth   float64 `json:"idle_cost_per_month"`
+	OverReservedPerMon float64 `json:"overreservation_cost_per_month"`
+	CurrentMonthlyCost float64 `json:"current_monthly_cost"`
+	ServerlessMonthly  float64 `json:"serverless_monthly_cost"`
+	SavingsPerMonth    float64 `json:"savings_per_month"`
 	// GPUBusyRatio is the share of the time its GPU was busy, measured by
 	// NVIDIA's DCGM exporter (GPUBusyFrom names the series), where the
 	// store holds it; the GPU's idle money then comes from it rather than
@@ -211,11 +215,44 @@ func fromResult(a *analysis.Result) *Analysis {
 		CPUP50: finite(a.CPUP50), CPUP95: finite(a.CPUP95), CPUMax: finite(a.CPUMax),
 		WorkingSetP95: a.WorkingSetP95, WorkingSetMax: a.WorkingSetMax,
 		Bursts: a.Bursts.Count, BurstP50Seconds: a.Bursts.P50.Seconds(), BurstP95Seconds: a.Bursts.P95.Seconds(), BurstMaxSeconds: a.Bursts.Max.Seconds(),
-		IdleHoursOfDay: a.IdleHoursOfDay,
-		CostPerHour:    finite(a.CostPerHour), IdleCostPerHour: finite(a.IdleCostPerHour), IdleCostPerMonth: finite(a.IdleCostPerMonth),
+		IdleHoursOfDay: a.IdleHoursOfDay, Sleep: sleepOf(&a.Sleep), Replay: replayOf(&a.Replay),
+		CostPerHour: finite(a.CostPerHour), IdleCostPerHour: finite(a.IdleCostPerHour), IdleCostPerMonth: finite(a.IdleCostPerMonth),
 		OverReservedPerMon: finite(a.OverReservationWastePerMonth), CurrentMonthlyCost: finite(a.CurrentMonthlyCost),
 		ServerlessMonthly: finite(a.ServerlessMonthlyCost), SavingsPerMonth: finite(a.SavingsPerMonth),
 	}
+}
+
+// Sleep is a sleep schedule: the hours of workdays (Monday to Friday)
+// and of weekend days it sleeps in, in TimeZone.
+type Sleep struct {
+	TimeZone     string `json:"time_zone"`
+	Workdays     []int  `json:"workdays"`
+	Weekend      []int  `json:"weekend"`
+	HoursPerWeek int    `json:"hours_per_week"`
+}
+
+// Replay is what a sleep schedule would have done to the hours recorded.
+type Replay struct {
+	HoursAsleep int `json:"hours_asleep"`
+	Starts      int `json:"starts"`
+	// RefusedConnections are the connections above the hourly background
+	// that arrived while it would have slept, in RefusedHours hours.
+	RefusedConnections float64 `json:"refused_connections"`
+	RefusedHours       int     `json:"refused_hours"`
+}
+
+func sleepOf(s *analysis.SleepSchedule) *Sleep {
+	if s.HoursPerWeek() == 0 {
+		return nil
+	}
+	return &Sleep{TimeZone: s.Zone, Workdays: s.Workdays.Hours(), Weekend: s.Weekend.Hours(), HoursPerWeek: s.HoursPerWeek()}
+}
+
+func replayOf(p *analysis.Replay) *Replay {
+	if !p.Done {
+		return nil
+	}
+	return &Replay{HoursAsleep: p.HoursAsleep, Starts: p.Starts, RefusedConnections: finite(p.Connections), RefusedHours: p.RefusedHours}
 }
 
 // Filter keeps the containers matching every non-empty criterion.

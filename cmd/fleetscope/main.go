@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	_ "time/tzdata" // analysis.time_zone works in images without a zone database
 
 	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/pricing"

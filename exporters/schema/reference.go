@@ -44,7 +44,7 @@ var (
 	}
 	reasonCodes = []string{
 		analysis.CodeInsufficientData, analysis.CodeIdleRatioHigh, analysis.CodeShortBursts, analysis.CodeCheaper,
-		analysis.CodeAlwaysIdleHours, analysis.CodeUnused, analysis.CodeOverReserved, analysis.CodeBelowMinSaving,
+		analysis.CodeAlwaysIdleHours, analysis.CodeUnused, analysis.CodeOverReserved, analysis.CodeBelowMinSaving, analysis.CodeRefusedConnections,
 		analysis.CodeReservationUsed, analysis.CodeGPUCost,
 		analysis.CodeRestarts,
 		analysis.CodeGPU, analysis.CodeLatencyCritical, analysis.CodePodSandbox, analysis.CodeBurstTooLong,
