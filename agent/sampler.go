@@ -54,6 +54,7 @@ type tracked struct {
 	haveLimits bool
 	limitsAt   time.Time
 	netns      uint64
+	busy       busyState // below the sample
 	startedAt  time.Time
 	lastErr    string // last logged error, to log each problem once
 	pos        int    // index in the snapshot being filled
@@ -307,6 +308,7 @@ func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tick
 			}
 		}
 		t.use.step(now, t.cur.CPUUsageNanos, t.cur.IOReadBytes, t.cur.IOWriteBytes)
+		t.stepBusy()
 	}
 	res.cgroupDur = time.Since(start)
 
@@ -342,7 +344,8 @@ func (s *Sampler) fill(snap *model.Snapshot) {
 			sc.HaveRates = t.use.ok
 			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores(), t.use.rate(useRead), t.use.rate(useWrite)
 			if t.use.ok && t.fresh {
-				sc.Delta = model.Delta{Valid: true, Interval: t.use.span, CPUSeconds: t.cpuSeconds(), DiskWriteBytes: t.use.delta[useWrite]}
+				sc.Delta = model.Delta{Valid: true, Interval: t.use.span, CPUSeconds: t.cpuSeconds(), DiskWriteBytes: t.use.delta[useWrite],
+					Busy: t.busy.d, BusyFrom: t.busy.from}
 			}
 		}
 		sc.Limits = resolveLimits(t.meta.Spec, &t.limits, t.haveLimits)
