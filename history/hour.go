@@ -40,7 +40,8 @@ type Hour struct {
 	// at most 65535 s.
 	LongestBusyRun time.Duration
 	// PeakCores is the highest CPU rate of a single sample, within 0.022%
-	// (see EncodeCPUFine).
+	// (see EncodeCPUFine): over its busy time where that was measured
+	// (Sample.Busy), else over its interval.
 	PeakCores float32
 
 	// ListenMinutes counts the sampled minutes with a listening TCP

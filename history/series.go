@@ -215,7 +215,12 @@ func (s *Series) tick(sm *Sample, interval int64, th *Thresholds) {
 		a.longest = max(a.longest, s.run)
 		return
 	}
-	s.measured(min(max(int64(sm.Busy), 0), interval), interval)
+	d := min(max(int64(sm.Busy), 0), interval)
+	if d >= int64(100*time.Millisecond) {
+		// The rate while it ran: what a platform must size it for.
+		a.peak = max(a.peak, cpuDelta(sm)*1e9/float64(d))
+	}
+	s.measured(d, interval)
 }
 
 // measured follows a sample whose busy time d was measured below it.

@@ -103,6 +103,11 @@ type Analysis struct {
 	// from the container's own idleness.
 	GPUBusyRatio *float64 `json:"gpu_busy_ratio,omitempty"`
 	GPUBusyFrom  string   `json:"gpu_busy_from,omitempty"`
+	// BusyRatio is the share of the sampled time the container was busy,
+	// below the minute; BusyFrom what measured it: "periods" (CFS
+	// bandwidth periods), "fine" (fine sampling) or "samples".
+	BusyRatio *float64 `json:"busy_ratio,omitempty"`
+	BusyFrom  string   `json:"busy_from,omitempty"`
 }
 
 // Reason is one reason or blocker.
@@ -202,7 +207,16 @@ func fromResult(a *analysis.Result) *Analysis {
 		CostPerHour:    finite(a.CostPerHour), IdleCostPerHour: finite(a.IdleCostPerHour), IdleCostPerMonth: finite(a.IdleCostPerMonth),
 		OverReservedPerMon: finite(a.OverReservationWastePerMonth), CurrentMonthlyCost: finite(a.CurrentMonthlyCost),
 		ServerlessMonthly: finite(a.ServerlessMonthlyCost), SavingsPerMonth: finite(a.SavingsPerMonth),
+		BusyRatio: finitePtr(a.BusyRatio), BusyFrom: a.BusyFrom,
 	}
+}
+
+// finitePtr is v, nil when it is not a number.
+func finitePtr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 // Filter keeps the containers matching every non-empty criterion.
