@@ -55,6 +55,7 @@ type tracked struct {
 	limitsAt   time.Time
 	netns      uint64
 	busy       busyState // below the sample
+	fineSt     fineState
 	startedAt  time.Time
 	lastErr    string // last logged error, to log each problem once
 	pos        int    // index in the snapshot being filled
@@ -104,6 +105,12 @@ type Sampler struct {
 	bootAt  time.Time
 
 	cgroupErrs, netErrs uint64
+
+	// Fine sampling (see fine.go): its configuration, the sampling
+	// interval, the containers read finely and a scratch of candidates.
+	fine              fineConfig
+	interval          time.Duration
+	fineSet, fineWait []*tracked
 }
 
 // NewSampler returns a sampler over the containers inv lists.
@@ -309,6 +316,10 @@ func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tick
 		}
 		t.use.step(now, t.cur.CPUUsageNanos, t.cur.IOReadBytes, t.cur.IOWriteBytes)
 		t.stepBusy()
+		s.stepFine(t, now)
+	}
+	if !onlyNew {
+		s.chooseFine()
 	}
 	res.cgroupDur = time.Since(start)
 
