@@ -110,6 +110,7 @@ func New(cfg config.Config, log *slog.Logger, version string) (*Agent, error) {
 		priced:  priced, price: nodePrice(priced),
 	}
 	a.sampler.WorkloadLabel = cfg.Containerd.WorkloadLabel
+	a.sampler.SetFine(cfg.Sampling.Interval, cfg.Sampling.FineInterval, cfg.Sampling.FineMaxContainers, cfg.Analysis.Idle.CPUCores)
 	a.changed = disc.Subscribe()
 	log.Info("cgroup layout detected", "mode", cg.Mode().String(), "root", cfg.Host.CgroupRoot)
 	return a, nil
@@ -182,19 +183,34 @@ func (a *Agent) loop(ctx context.Context) {
 		}
 		due = time.Now().Add(wait)
 		timer := time.NewTimer(wait)
+		// Fine readings run only while some container needs them.
+		var fine <-chan time.Time
+		var fineTicker *time.Ticker
+		if fi := a.sampler.FineInterval(); fi > 0 {
+			fineTicker = time.NewTicker(fi)
+			fine = fineTicker.C
+		}
 	waiting:
 		for {
 			select {
 			case <-ctx.Done():
 				timer.Stop()
+				if fineTicker != nil {
+					fineTicker.Stop()
+				}
 				return
 			case <-timer.C:
 				break waiting
+			case now := <-fine:
+				a.sampler.SampleFine(now)
 			case <-a.changed:
 				// A container that just started shows now, not at the
 				// next tick; only new containers are read.
 				a.tick(ctx, time.Now(), 0, true)
 			}
+		}
+		if fineTicker != nil {
+			fineTicker.Stop()
 		}
 	}
 }

@@ -54,6 +54,8 @@ type tracked struct {
 	haveLimits bool
 	limitsAt   time.Time
 	netns      uint64
+	busy       busyState // below the sample
+	fineSt     fineState
 	startedAt  time.Time
 	lastErr    string // last logged error, to log each problem once
 	pos        int    // index in the snapshot being filled
@@ -103,6 +105,12 @@ type Sampler struct {
 	bootAt  time.Time
 
 	cgroupErrs, netErrs uint64
+
+	// Fine sampling (see fine.go): its configuration, the sampling
+	// interval, the containers read finely and a scratch of candidates.
+	fine              fineConfig
+	interval          time.Duration
+	fineSet, fineWait []*tracked
 }
 
 // NewSampler returns a sampler over the containers inv lists.
@@ -307,6 +315,11 @@ func (s *Sampler) sample(now time.Time, snap *model.Snapshot, onlyNew bool) tick
 			}
 		}
 		t.use.step(now, t.cur.CPUUsageNanos, t.cur.IOReadBytes, t.cur.IOWriteBytes)
+		t.stepBusy()
+		s.stepFine(t, now)
+	}
+	if !onlyNew {
+		s.chooseFine()
 	}
 	res.cgroupDur = time.Since(start)
 
@@ -342,7 +355,8 @@ func (s *Sampler) fill(snap *model.Snapshot) {
 			sc.HaveRates = t.use.ok
 			sc.CPUCores, sc.IOReadBytesPerSec, sc.IOWriteBytesPerSec = t.cpuCores(), t.use.rate(useRead), t.use.rate(useWrite)
 			if t.use.ok && t.fresh {
-				sc.Delta = model.Delta{Valid: true, Interval: t.use.span, CPUSeconds: t.cpuSeconds(), DiskWriteBytes: t.use.delta[useWrite]}
+				sc.Delta = model.Delta{Valid: true, Interval: t.use.span, CPUSeconds: t.cpuSeconds(), DiskWriteBytes: t.use.delta[useWrite],
+					Busy: t.busy.d, BusyFrom: t.busy.from}
 			}
 		}
 		sc.Limits = resolveLimits(t.meta.Spec, &t.limits, t.haveLimits)

@@ -148,6 +148,8 @@ func (st *state) record(snap *model.Snapshot, srcs []*containerd.Container) {
 			DiskWriteBytes: d.DiskWriteBytes,
 			TCPAccepts:     d.TCPAccepts,
 			Listening:      d.Listening,
+			Busy:           d.Busy,
+			BusyFrom:       resolutionOf(d.BusyFrom),
 		}, st.thresholdsFor(srcs[i]))
 		st.evidence(snap.Time, sc, series)
 	}

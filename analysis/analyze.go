@@ -118,12 +118,16 @@ type Result struct {
 	// data), BusyRuns the runs of busy samples, LongestBusyRun the
 	// longest, PeakCores the highest CPU rate of one sample. DutyCycled
 	// says the container is idle enough in its samples though not in its
-	// minutes (see the package documentation).
+	// minutes (see the package documentation). BusyFrom says what
+	// measured the busy time of the latest sample: "periods" (CFS
+	// bandwidth periods), "fine" (readings at a shorter interval) or
+	// "samples" (each sample busy or idle in full); empty without one.
 	BusyRatio      float64
 	BusyRuns       int
 	LongestBusyRun time.Duration
 	PeakCores      float64
 	DutyCycled     bool
+	BusyFrom       string
 
 	// Restarts counts the restarts noted in the window, DownFor the
 	// minutes the container was down while its pod lived (they are idle
@@ -257,6 +261,9 @@ func conclude(in *Input, cfg *config.AnalysisConfig, r *Result, ms *minuteStats,
 	if ms.valid[2] > 0 && tot.SampledSeconds > 0 {
 		r.BusyRatio = min(tot.BusySeconds/tot.SampledSeconds, 1)
 		r.DutyCycled = r.IdleRatio7d < cfg.CandidateIdleRatio && 1-r.BusyRatio >= cfg.CandidateIdleRatio
+		if in.Series != nil {
+			r.BusyFrom = in.Series.BusyFrom().String()
+		}
 	}
 
 	r.Reserved = reservedOf(in, r)

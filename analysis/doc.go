@@ -31,7 +31,11 @@
 //     floors, and keeps per hour the seconds of busy samples and their CPU
 //     seconds, the runs of consecutive busy samples and the longest of
 //     them, and the highest CPU rate of one sample (see history.Hour). Its resolution is the
-//     sampling interval (10 s by default). BusyRatio is busy seconds /
+//     sampling interval (10 s by default), finer where the agent measured
+//     the busy time below the sample (history.Sample.Busy): from CFS
+//     bandwidth periods for a container with a CPU quota, from readings
+//     at a shorter interval for a few without; BusyFrom names the
+//     resolution of the latest sample. BusyRatio is busy seconds /
 //     seconds sampled (short of the minutes with data × 60 by the
 //     minutes sampling began or ended in), at most 1, NaN without data;
 //     LongestBusyRun the longest run, BusyRuns the runs begun and

@@ -127,7 +127,7 @@ func reasonText(t *textBuilder, fa *facts, d *decision, c reasonCode) {
 	case codeIdleRatioHigh:
 		if r.DutyCycled {
 			t.s("busy in ").pct(r.BusyRatio).s(" of the sampled time of the ").dur(r.ObservedFor).
-				s(" observed, though active in ").pct(1 - r.IdleRatio7d).s(" of its minutes: work in pieces shorter than a minute (candidates from ").
+				s(" observed").s(busyFromText(r.BusyFrom)).s(", though active in ").pct(1 - r.IdleRatio7d).s(" of its minutes: work in pieces shorter than a minute (candidates from ").
 				pct(cfg.CandidateIdleRatio).s(" idle)")
 		} else {
 			t.s("idle ").pct(r.IdleRatio7d).s(" of the ").dur(r.ObservedFor).s(" observed (candidates from ").pct(cfg.CandidateIdleRatio).s(")")

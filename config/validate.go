@@ -73,6 +73,12 @@ func (c Config) Validate() error {
 	if j := c.Sampling.Jitter; math.IsNaN(j) || j < 0 || j > 0.5 {
 		v.add("sampling.jitter", "must be between 0 and 0.5, got %v", j)
 	}
+	if f := c.Sampling.FineInterval; f < 0 {
+		v.add("sampling.fine_interval", "must not be negative, got %q", f)
+	}
+	if n := c.Sampling.FineMaxContainers; n < 0 || n > 1000 {
+		v.add("sampling.fine_max_containers", "must be between 0 and 1000, got %d", n)
+	}
 
 	if err := validListenAddress(c.Web.ListenAddress); err != "" {
 		v.add("web.listen_address", "%s, got %q", err, c.Web.ListenAddress)

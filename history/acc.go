@@ -49,16 +49,18 @@ func cpuDelta(sm *Sample) float64 {
 }
 
 // busy reports whether a sample's own rates are not all below th, as
-// minute decides for a minute; a sample of unknown interval is not.
-func busy(sm *Sample, interval int64, th *Thresholds) (bool, float64) {
+// minute decides for a minute, and whether its CPU rate alone makes it
+// so; a sample of unknown interval is not busy.
+func busy(sm *Sample, interval int64, th *Thresholds) (b, byCPU bool, cores float64) {
 	if interval <= 0 {
-		return false, 0
+		return false, false, 0
 	}
 	secs := float64(interval) / 1e9
-	cores := cpuDelta(sm) / secs
+	cores = cpuDelta(sm) / secs
 	net := (float64(sm.NetRxBytes) + float64(sm.NetTxBytes)) / secs
 	disk := float64(sm.DiskWriteBytes) / secs
-	return !(cores < th.CPUCores && net < th.NetBytesPerSecond && disk < th.DiskWriteBytesPerSecond), cores
+	other := !(net < th.NetBytesPerSecond && disk < th.DiskWriteBytesPerSecond)
+	return other || !(cores < th.CPUCores), !other, cores
 }
 
 // minute closes the accumulator into its byte. Without a known interval the

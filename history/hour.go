@@ -21,7 +21,9 @@ type Hour struct {
 
 	// Activity below the minute, at the resolution of the samples: a
 	// sample is busy when its own rates (its deltas over its interval) are
-	// not all below the thresholds that make a minute idle.
+	// not all below the thresholds that make a minute idle; a sample busy
+	// by its CPU rate alone counts only the busy time measured below it
+	// when there is one (Sample.Busy).
 	//
 	// SampledSeconds is the time covered by the samples of the sampled
 	// minutes, whole seconds: less than a minute each for the minutes
@@ -38,7 +40,8 @@ type Hour struct {
 	// at most 65535 s.
 	LongestBusyRun time.Duration
 	// PeakCores is the highest CPU rate of a single sample, within 0.022%
-	// (see EncodeCPUFine).
+	// (see EncodeCPUFine): over its busy time where that was measured
+	// (Sample.Busy), else over its interval.
 	PeakCores float32
 
 	// ListenMinutes counts the sampled minutes with a listening TCP

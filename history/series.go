@@ -49,6 +49,33 @@ type Sample struct {
 	// step of the wall clock from time really passing; without it the
 	// monotonic reading Time carries, if any (time.Now's), is used.
 	Mono time.Duration
+	// Busy, when BusyFrom is not FromSamples, is the part of Interval the
+	// container ran, measured below the sample. It refines a sample busy
+	// by its CPU rate alone; a sample busy by its network or disk rate is
+	// busy in full, one idle by its rates is idle.
+	Busy     time.Duration
+	BusyFrom Resolution
+}
+
+// Resolution says what measured a sample's busy time.
+type Resolution uint8
+
+const (
+	// FromSamples: the sample's own rates, busy or idle in full.
+	FromSamples Resolution = iota
+	// FromFine: readings at a shorter interval inside the sample.
+	FromFine
+	// FromPeriods: the CFS bandwidth periods the cgroup ran in.
+	FromPeriods
+)
+
+var resolutionNames = [...]string{"samples", "fine", "periods"}
+
+func (r Resolution) String() string {
+	if int(r) < len(resolutionNames) {
+		return resolutionNames[r]
+	}
+	return "samples"
 }
 
 // Thresholds decide whether a finished minute was idle: idle = CPU cores
@@ -91,10 +118,14 @@ type Series struct {
 	acc      minuteAcc
 	hour     hourAcc // hour of cur
 	observed int32   // valid minutes in the ring
-	run      int64   // nanoseconds of the busy run in progress, 0 if none
-	seen     bool
-	clk      clock
-	ev       evidence // in memory only: see Evidence
+	// partial: the run in progress began in a sample busy in part, so
+	// only a sample busy in full goes on with it. Not checkpointed.
+	partial bool
+	from    Resolution // of the latest sample, not checkpointed
+	run     int64      // nanoseconds of the busy run in progress, 0 if none
+	seen    bool
+	clk     clock
+	ev      evidence // in memory only: see Evidence
 }
 
 // Offset is how far the series' timeline is from the wall clock after the
@@ -160,8 +191,9 @@ func (s *Series) Add(sm Sample, th Thresholds) {
 // missing (nothing says the work paused) and ends at a sample that is not
 // busy.
 func (s *Series) tick(sm *Sample, interval int64, th *Thresholds) {
-	b, cores := busy(sm, interval, th)
+	b, byCPU, cores := busy(sm, interval, th)
 	a := &s.acc
+	s.from = sm.BusyFrom
 	if interval >= int64(time.Second) {
 		// Over shorter spans the counters' granularity makes a rate
 		// noise.
@@ -169,18 +201,61 @@ func (s *Series) tick(sm *Sample, interval int64, th *Thresholds) {
 	}
 	if !b {
 		if interval > 0 {
-			s.run = 0
+			s.run, s.partial = 0, false
 		}
 		return
 	}
-	if s.run == 0 {
-		a.runs++
-	}
-	s.run = satAdd(s.run, interval)
-	a.busy += interval
 	a.busyCPU += cpuDelta(sm)
+	if sm.BusyFrom == FromSamples || !byCPU {
+		if s.run == 0 {
+			a.runs++
+		}
+		s.run, s.partial = satAdd(s.run, interval), false
+		a.busy += interval
+		a.longest = max(a.longest, s.run)
+		return
+	}
+	d := min(max(int64(sm.Busy), 0), interval)
+	if d >= int64(100*time.Millisecond) {
+		// The rate while it ran: what a platform must size it for.
+		a.peak = max(a.peak, cpuDelta(sm)*1e9/float64(d))
+	}
+	s.measured(d, interval)
+}
+
+// measured follows a sample whose busy time d was measured below it.
+// Where in the sample the work lay is unknown, so a sample busy in part
+// is taken to end the run that samples busy in full carried into it, or
+// else to hold a run of its own, which a sample busy in full may carry
+// on. A run is then never longer than it was, and short of it by at most
+// one sample's busy time.
+func (s *Series) measured(d, interval int64) {
+	a := &s.acc
+	a.busy += d
+	switch full := d >= interval-interval/20; {
+	case d == 0:
+		s.run, s.partial = 0, false
+		return
+	case full:
+		if s.run == 0 {
+			a.runs++
+		}
+		s.run, s.partial = satAdd(s.run, d), false
+	case s.run > 0 && !s.partial:
+		s.run = satAdd(s.run, d)
+		a.longest = max(a.longest, s.run)
+		s.run = 0
+		return
+	default:
+		a.runs++
+		s.run, s.partial = d, true
+	}
 	a.longest = max(a.longest, s.run)
 }
+
+// BusyFrom is what measured the busy time of the latest sample: the
+// resolution of the container's busy share as its samples now come.
+func (s *Series) BusyFrom() Resolution { return s.from }
 
 // NoteRestart counts a restart of the container in the hour in progress:
 // the agent saw a new instance replace a dead one. It does nothing before

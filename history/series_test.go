@@ -403,3 +403,63 @@ func TestDownRestartsListening(t *testing.T) {
 		t.Fatalf("hour %+v: want 60 minutes, 20 active and listening, 30 down, 2 restarts", h)
 	}
 }
+
+// TestBusyMeasuredBelowTheSample: a sample busy by its CPU rate counts the
+// busy time measured below it; samples busy in part make runs of their
+// own, carried on only by samples busy in full; a sample busy by its
+// network rate stays busy in full.
+func TestBusyMeasuredBelowTheSample(t *testing.T) {
+	const iv = 10 * time.Second
+	cases := []struct {
+		name              string
+		busy              []time.Duration // per 10 s sample; -1: idle by its rates
+		wantBusy          uint16
+		wantRuns          uint16
+		wantLongest       time.Duration
+		netBusy, fromFine bool
+	}{
+		// 1 s of work every 20 s, the poller.
+		{name: "poller", busy: []time.Duration{time.Second, 0}, wantBusy: 180, wantRuns: 180, wantLongest: time.Second},
+		// A run across two samples busy in part reads as two: nothing
+		// tells it from two runs. The longest, 600 ms, rounds to 1 s.
+		{name: "straddle", busy: []time.Duration{400 * time.Millisecond, 600 * time.Millisecond, 0, 0}, wantBusy: 90, wantRuns: 180, wantLongest: time.Second},
+		// 25 s of work: begun in part, two samples in full, ended in part.
+		{name: "long", busy: []time.Duration{3 * time.Second, iv, iv, 2 * time.Second, 0, 0}, wantBusy: 1500, wantRuns: 60, wantLongest: 25 * time.Second},
+		// Partial samples in a row: runs of their own.
+		{name: "every sample", busy: []time.Duration{time.Second}, wantBusy: 360, wantRuns: 360, wantLongest: time.Second, fromFine: true},
+		{name: "idle by rates", busy: []time.Duration{-1}, wantBusy: 0, wantRuns: 0},
+		{name: "network", busy: []time.Duration{time.Second, 0}, netBusy: true, wantBusy: 3600, wantRuns: 1, wantLongest: time.Hour},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := NewSeries()
+			from := FromPeriods
+			if c.fromFine {
+				from = FromFine
+			}
+			for i := range 360 {
+				b := c.busy[i%len(c.busy)]
+				sm := Sample{Time: t0.Add(time.Duration(i) * iv), Interval: iv, Busy: b, BusyFrom: from, CPUSeconds: 0.5}
+				if b < 0 {
+					sm.CPUSeconds, sm.Busy = 0.01, time.Second
+				}
+				if c.netBusy {
+					sm.NetRxBytes = 100_000
+				}
+				s.Add(sm, defaultTh)
+			}
+			s.Add(Sample{Time: t0.Add(time.Hour), Interval: iv}, defaultTh)
+			h := s.AppendHours(nil, t0, t0.Add(time.Hour))[0]
+			if h.BusySeconds != c.wantBusy || h.BusyRuns != c.wantRuns || h.LongestBusyRun != c.wantLongest {
+				t.Errorf("busy %d s in %d runs, longest %v; want %d s in %d runs, longest %v",
+					h.BusySeconds, h.BusyRuns, h.LongestBusyRun, c.wantBusy, c.wantRuns, c.wantLongest)
+			}
+			if h.SampledSeconds != 3600 {
+				t.Errorf("sampled %d s, want 3600", h.SampledSeconds)
+			}
+			if got := s.BusyFrom(); got != FromSamples {
+				t.Errorf("BusyFrom after a plain sample = %v, want samples", got)
+			}
+		})
+	}
+}

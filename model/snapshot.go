@@ -325,7 +325,22 @@ type Delta struct {
 	// Listening is true when the container's network namespace had a
 	// listening TCP socket at its last reading (once a minute).
 	Listening bool
+	// Busy is the part of Interval the container ran, measured below the
+	// sample when BusyFrom says how: BusyFromPeriods or BusyFromFine; ""
+	// when nothing did.
+	Busy     time.Duration
+	BusyFrom string
 }
+
+// What measured a Delta's Busy time.
+const (
+	// BusyFromPeriods: the CFS bandwidth periods the cgroup ran in
+	// (containers with a CPU quota).
+	BusyFromPeriods = "periods"
+	// BusyFromFine: readings of the CPU time at a shorter interval than
+	// the sample's.
+	BusyFromFine = "fine"
+)
 
 // Network is one network namespace's counters, attributed to the pod (or
 // the single container) that owns it, never multiplied by its containers.

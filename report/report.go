@@ -62,10 +62,13 @@ type Container struct {
 type Analysis struct {
 	ObservedSeconds float64            `json:"observed_seconds"`
 	IdleRatio       map[string]float64 `json:"idle_ratio"`
-	// BusyRatio is the share of the sampled time in busy samples, and
-	// DutyCycled says the verdict judged the container on its samples
-	// (work in pieces shorter than a minute) rather than its minutes.
+	// BusyRatio is the share of the sampled time the container was busy,
+	// below the minute; BusyFrom what measured it: "periods" (CFS
+	// bandwidth periods), "fine" (fine sampling) or "samples".
+	// DutyCycled says the verdict judged the container on that share
+	// (work in pieces shorter than a minute) rather than on its minutes.
 	BusyRatio  *float64 `json:"busy_ratio,omitempty"`
+	BusyFrom   string   `json:"busy_from,omitempty"`
 	DutyCycled bool     `json:"duty_cycled,omitempty"`
 	Verdict    string   `json:"verdict"`
 	Score      int      `json:"score"`
@@ -201,13 +204,8 @@ func fromResult(a *analysis.Result) *Analysis {
 			idle[name] = v
 		}
 	}
-	var busy *float64
-	if !math.IsNaN(a.BusyRatio) {
-		b := a.BusyRatio
-		busy = &b
-	}
 	return &Analysis{
-		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle, BusyRatio: busy, DutyCycled: a.DutyCycled,
+		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle, BusyRatio: finitePtr(a.BusyRatio), BusyFrom: a.BusyFrom, DutyCycled: a.DutyCycled,
 		Verdict: string(a.Verdict), Score: a.Score, Platform: a.Platform, PlatformSource: a.PlatformSource,
 		Reasons: reasons(a.Reasons), Blockers: reasons(a.Blockers),
 		ReservedCPUCores: finite(a.Reserved.CPUCores), ReservedCPUSource: a.Reserved.CPUSource,
@@ -253,6 +251,14 @@ func replayOf(p *analysis.Replay) *Replay {
 		return nil
 	}
 	return &Replay{HoursAsleep: p.HoursAsleep, Starts: p.Starts, RefusedConnections: finite(p.Connections), RefusedHours: p.RefusedHours}
+}
+
+// finitePtr is v, nil when it is not a number.
+func finitePtr(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 // Filter keeps the containers matching every non-empty criterion.

@@ -341,6 +341,11 @@ func TestReadFixtures(t *testing.T) {
 				if got[i] != fx.stats {
 					t.Errorf("%s: Read:\n got %+v\nwant %+v", m.name, got[i], fx.stats)
 				}
+				if fx.stats.Have.Has(HaveCPU) {
+					if u, err := hd.ReadCPUUsage(); err != nil || u != fx.stats.CPUUsageNanos {
+						t.Errorf("%s: ReadCPUUsage = %d, %v; want %d", m.name, u, err, fx.stats.CPUUsageNanos)
+					}
+				}
 				l := Limits{PidsLimit: 777}
 				if err := hd.Limits(&l); err != nil {
 					t.Fatalf("%s: Limits: %v", m.name, err)
