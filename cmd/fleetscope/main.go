@@ -33,6 +33,10 @@ Usage:
                                node's series (Prometheus, Thanos, Mimir, VictoriaMetrics)
   fleetscope report --local [--duration 2m] [--config FILE]
                                sample this host for a while without a daemon, then report
+  fleetscope plan [--url URL | --local] [--config FILE] [--out DIR]
+                               write the change each verdict asks for, per workload: new
+                               requests and limits, a sleep schedule (KEDA, kube-green), a
+                               Knative Service or a function's size, each with its evidence
   fleetscope check-config [--print] FILE
                                validate a configuration file; exit 2 if invalid
   fleetscope version           print the version
@@ -60,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
+	case "plan":
+		return cmdPlan(args[1:], stdout, stderr)
 	case "check-config":
 		return cmdCheckConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

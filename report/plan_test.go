@@ -1,0 +1,155 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/fleetscope/fleetscope/config"
+)
+
+// planReport is a node's report with one workload of each verdict shape.
+func planReport() Report {
+	mk := func(kind, name, pod, cname string, a Analysis) Container {
+		a.IdleRatio = map[string]float64{"7d": 0.9}
+		a.ObservedSeconds = 7 * 86400
+		return Container{ID: pod + "-" + cname, Namespace: "k8s.io", Name: cname, PodName: pod, PodNamespace: "shop",
+			WorkloadKind: kind, WorkloadName: name, Image: "registry.example/" + name + ":1", Running: true, Analysis: &a}
+	}
+	workHours := []int{0, 1, 2, 3, 4, 5, 6, 7, 18, 19, 20, 21, 22, 23}
+	return Report{Node: "n1", Time: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Currency: "USD", Containers: []Container{
+		mk("Deployment", "office", "office-1", "web", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.04,
+			Sleep:  &Sleep{TimeZone: "Europe/Berlin", Workdays: workHours, Weekend: allHours(), HoursPerWeek: 118},
+			Replay: &Replay{HoursAsleep: 118, Starts: 5}}),
+		mk("Deployment", "api", "api-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 1, ReservedCPUSource: "limit",
+			ReservedMemory: 512 << 20, ReservedMemorySrc: "limit", CPUP95: 0.1, CPUMax: 0.3, WorkingSetMax: 100 << 20}),
+		mk("StatefulSet", "ghost", "ghost-0", "db", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.05,
+			Sleep:  &Sleep{TimeZone: "UTC", Workdays: allHours(), Weekend: allHours(), HoursPerWeek: 168},
+			Replay: &Replay{HoursAsleep: 168}}),
+		mk("Deployment", "night", "night-1", "web", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.04,
+			Sleep:  &Sleep{TimeZone: "UTC", Workdays: workHours, Weekend: workHours, HoursPerWeek: 98},
+			Replay: &Replay{HoursAsleep: 98, Starts: 7, RefusedConnections: 6, RefusedHours: 1}}),
+		mk("Deployment", "hook", "hook-1", "srv", Analysis{Verdict: "serverless-container", Platform: "aws-fargate/us-east-1/x86_64",
+			SavingsPerMonth: 20, CPUP95: 0.05, WorkingSetMax: 64 << 20, BurstMaxSeconds: 100}),
+		mk("Deployment", "busy", "busy-1", "app", Analysis{Verdict: "keep", Reasons: []Reason{{Code: "reservation_used", Text: "p95 uses 0.9 of 1 cores"}}}),
+		mk("Deployment", "Bad_Name", "bad-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 1, ReservedCPUSource: "limit", CPUP95: 0.01}),
+	}}
+}
+
+func planByName(t *testing.T, ps []Plan, name string) Plan {
+	t.Helper()
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no plan for %s", name)
+	return Plan{}
+}
+
+func fileOf(t *testing.T, p Plan, name string) map[string]any {
+	t.Helper()
+	for _, f := range p.Files {
+		if f.Name == name {
+			var v map[string]any
+			if err := yaml.Unmarshal(f.Data, &v); err != nil {
+				t.Fatalf("%s/%s: %v\n%s", p.Name, name, err, f.Data)
+			}
+			return v
+		}
+	}
+	t.Fatalf("%s has no %s (files %v)", p.Name, name, p.Files)
+	return nil
+}
+
+// at walks a decoded YAML document along keys and indexes.
+func at(v any, path ...any) any {
+	for _, k := range path {
+		switch k := k.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func TestPlans(t *testing.T) {
+	cfg := config.Default().Analysis
+	ps := Plans(planReport(), cfg)
+
+	// An office service in Berlin: up 08-18 on workdays, at zero
+	// otherwise; kube-green sleeps it at 18:00 and wakes it at 08:00 on
+	// workdays only, which keeps it asleep over the weekend.
+	office := planByName(t, ps, "office")
+	so := fileOf(t, office, "keda-scaledobject.yaml")
+	trig := at(so, "spec", "triggers").([]any)
+	if len(trig) != 1 || at(trig[0], "metadata", "start") != "0 8 * * 1-5" || at(trig[0], "metadata", "end") != "0 18 * * 1-5" ||
+		at(trig[0], "metadata", "timezone") != "Europe/Berlin" || at(so, "spec", "minReplicaCount") != 0.0 ||
+		at(so, "spec", "scaleTargetRef", "name") != "office" {
+		t.Errorf("ScaledObject %v", so)
+	}
+	si := fileOf(t, office, "kube-green-sleepinfo.yaml")
+	if items := at(si, "items").([]any); len(items) != 1 || at(items[0], "spec", "sleepAt") != "18:00" || at(items[0], "spec", "wakeUpAt") != "08:00" ||
+		at(items[0], "spec", "weekdays") != "1-5" || at(items[0], "spec", "timeZone") != "Europe/Berlin" {
+		t.Errorf("SleepInfo %v", si)
+	}
+	if want := 0.04 * 118 / 168 * 730; !office.Recommended || math.Abs(office.SavingPerMonth-want) > 1e-9 {
+		t.Errorf("office: recommended %v, saving %v, want %v", office.Recommended, office.SavingPerMonth, want)
+	}
+
+	// Rightsize: 1.2× the p95 (120m) and the limit at 1.2× the peak
+	// (360m); memory at 1.2× the peak working set (120 MiB).
+	api := planByName(t, ps, "api")
+	patch := fileOf(t, api, "rightsize.patch.yaml")
+	c := at(patch, "spec", "template", "spec", "containers", 0)
+	if at(c, "name") != "app" || at(c, "resources", "requests", "cpu") != "120m" || at(c, "resources", "limits", "cpu") != "360m" ||
+		at(c, "resources", "requests", "memory") != "120Mi" || at(patch, "metadata", "annotations", "fleetscope.io/verdict") != "rightsize" {
+		t.Errorf("patch %v", patch)
+	}
+	if want := (0.64*cfg.Prices.VCPUHour + 392.0/1024*cfg.Prices.GiBHour) * 730; math.Abs(api.SavingPerMonth-want) > 1e-9 {
+		t.Errorf("api saving %v, want %v", api.SavingPerMonth, want)
+	}
+
+	// Never active: scaled to zero, no schedule.
+	ghost := planByName(t, ps, "ghost")
+	if at(fileOf(t, ghost, "scale-to-zero.patch.yaml"), "spec", "replicas") != 0.0 || len(ghost.Files) != 1 {
+		t.Errorf("ghost: %v", ghost.Files)
+	}
+	// A replay that refused connections: written for review only.
+	if night := planByName(t, ps, "night"); night.Recommended || !strings.Contains(night.Summary, "refused 6 connections") {
+		t.Errorf("night: %+v", night)
+	}
+	// A serverless container: a Knative Service scaling to zero, with a
+	// timeout of 1.5× the longest burst.
+	svc := fileOf(t, planByName(t, ps, "hook"), "knative-service.yaml")
+	if at(svc, "spec", "template", "spec", "timeoutSeconds") != 150.0 || at(svc, "spec", "template", "metadata", "annotations", "autoscaling.knative.dev/min-scale") != "0" ||
+		at(svc, "spec", "template", "spec", "containers", 0, "image") != "registry.example/hook:1" {
+		t.Errorf("knative %v", svc)
+	}
+	// keep writes nothing and says why; a name Kubernetes would refuse
+	// is never written into a file or a command.
+	if busy := planByName(t, ps, "busy"); len(busy.Files) != 0 || !strings.Contains(busy.Summary, "p95 uses 0.9") {
+		t.Errorf("busy: %+v", busy)
+	}
+	if bad := planByName(t, ps, "Bad_Name"); len(bad.Files) != 0 || !strings.Contains(bad.Summary, "not a Kubernetes name") {
+		t.Errorf("bad name: %+v", bad)
+	}
+
+	// Below the minimum saving, nothing is written.
+	cfg.MinSavingPerMonth = 1000
+	for _, p := range Plans(planReport(), cfg) {
+		if len(p.Files) != 0 {
+			t.Errorf("%s: %d files below the minimum saving", p.Name, len(p.Files))
+		}
+	}
+}
