@@ -22,10 +22,13 @@ const (
 	fineBusyCores = 0.5
 	// fineWindow is how many recent samples judge a container; fineJoin
 	// of them unclear make it a candidate, fewer than fineLeave send it
-	// back to the normal interval.
+	// back to the normal interval. Work of a second every 20 s makes one
+	// sample in two unclear: it joins after its second burst (every
+	// sample before is counted whole) and stays while a burst shows in a
+	// minute.
 	fineWindow = 6
-	fineJoin   = 3
-	fineLeave  = 2
+	fineJoin   = 2
+	fineLeave  = 1
 )
 
 // fineConfig is fine sampling's configuration; off when interval or max

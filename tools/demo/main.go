@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -123,7 +124,7 @@ func run(duration time.Duration, bin string, keep bool) error {
 	case <-ctx.Done():
 		return nil
 	}
-	if err := show(ctx, bin, addr, logPath); err != nil {
+	if err := show(ctx, bin, dir, addr, logPath); err != nil {
 		return err
 	}
 	if keep {
@@ -135,10 +136,21 @@ func run(duration time.Duration, bin string, keep bool) error {
 
 // runContainers starts demoContainers in namespace k8s.io.
 func runContainers(ctx context.Context, d *testenv.Daemon) error {
-	step("running demo containers in namespace k8s.io")
+	step("running demo pods (a Deployment each) in namespace k8s.io")
 	for _, c := range demoContainers {
+		// The pod's sandbox carries its labels, as the kubelet's does: the
+		// workload each pod belongs to, so that plans name it.
+		pod := c.opts.Labels["io.kubernetes.pod.name"]
+		sb := podLabels(pod, "sandbox", "")
+		sb["fleetscope.io/workload-kind"], sb["fleetscope.io/workload-name"] = "Deployment", pod
+		pid, err := d.Run(ctx, testenv.RunOptions{Namespace: "k8s.io", ID: c.opts.ID + "-sandbox", Args: []string{"sleep", "86400"}, Labels: sb})
+		if err != nil {
+			return fmt.Errorf("sandbox of %s: %w", c.opts.ID, err)
+		}
 		c.opts.Namespace = "k8s.io"
 		c.opts.CPUPeriod = 100000
+		c.opts.NetNSFromPID = pid
+		c.opts.Annotations = map[string]string{"io.kubernetes.cri.sandbox-id": c.opts.ID + "-sandbox"}
 		if _, err := d.Run(ctx, c.opts); err != nil {
 			return fmt.Errorf("container %s: %w", c.opts.ID, err)
 		}
@@ -171,9 +183,9 @@ func startAgent(bin, dir, socket, addr string, duration time.Duration) (*exec.Cm
 	return agent, logf.Name(), nil
 }
 
-// show prints what the agent at addr found: its metrics as a table, then
-// its report.
-func show(ctx context.Context, bin, addr, logPath string) error {
+// show prints what the agent at addr found: its metrics as a table, its
+// report, and the plans written into dir.
+func show(ctx context.Context, bin, dir, addr, logPath string) error {
 	body, err := get("http://" + addr + "/metrics")
 	if err != nil {
 		return fmt.Errorf("scraping the agent: %w (log: %s)", err, logPath)
@@ -187,6 +199,26 @@ func show(ctx context.Context, bin, addr, logPath string) error {
 	if err := rep.Run(); err != nil {
 		return fmt.Errorf("fleetscope report: %w", err)
 	}
+	fmt.Println()
+
+	out := filepath.Join(dir, "plan")
+	step("fleetscope plan --url http://" + addr + " --out " + out)
+	plan := exec.CommandContext(ctx, bin, "plan", "--url", "http://"+addr, "--out", out)
+	plan.Stdout, plan.Stderr = os.Stdout, os.Stderr
+	if err := plan.Run(); err != nil {
+		return fmt.Errorf("fleetscope plan: %w", err)
+	}
+	// Every file of the plans, as a user would review them.
+	_ = filepath.WalkDir(out, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil {
+			fmt.Printf("\n--- %s\n%s", strings.TrimPrefix(path, out+"/"), b)
+		}
+		return err
+	})
 	fmt.Println()
 	return nil
 }
