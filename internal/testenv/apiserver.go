@@ -126,7 +126,10 @@ func StartAPIServer(t testing.TB) *APIServer {
 	startServer(t, "etcd", etcdBin, filepath.Join(dir, "etcd.log"), nil, func() ([]string, string, []string) {
 		client, peer := freeAddr(t), freeAddr(t)
 		etcdURL = "http://" + client
-		return []string{"--name=testenv", "--data-dir=" + filepath.Join(dir, "etcd"),
+		// A data dir per attempt: one that a member of other ports
+		// started in would keep that member's peer address.
+		data := filepath.Join(dir, "etcd-"+strings.ReplaceAll(client, ":", "-"))
+		return []string{"--name=testenv", "--data-dir=" + data,
 			"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
 			"--listen-peer-urls=http://" + peer, "--initial-advertise-peer-urls=http://" + peer,
 			"--initial-cluster=testenv=http://" + peer,
