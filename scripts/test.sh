@@ -99,6 +99,14 @@ kubelet_build=$!
 # (minutes cold), in the background alongside the kubelet.
 ./scripts/thanos.sh >"$builds/thanos.path" 2>"$builds/thanos.log" &
 thanos_build=$!
+# The API server test (internal/testenv) runs a real kube-apiserver of the
+# kubelet's version on a real etcd, both built from their modules once per
+# version, in the background as well. The two Kubernetes builds take turns,
+# and the second reuses the packages the first compiled.
+./scripts/kube-apiserver.sh >"$builds/kube-apiserver.path" 2>"$builds/kube-apiserver.log" &
+apiserver_build=$!
+./scripts/etcd.sh >"$builds/etcd.path" 2>"$builds/etcd.log" &
+etcd_build=$!
 
 # await NAME PID VAR: waits for a background build (in this shell: a
 # subshell cannot wait for it) and exports VAR, the path its script
@@ -141,6 +149,10 @@ await kubelet "$kubelet_build" FLEETSCOPE_KUBELET
 
 header "thanos for the fleet test"
 await thanos "$thanos_build" FLEETSCOPE_THANOS
+
+header "kube-apiserver and etcd for the API server tests"
+await kube-apiserver "$apiserver_build" FLEETSCOPE_KUBE_APISERVER
+await etcd "$etcd_build" FLEETSCOPE_ETCD
 
 header "go test (race, integration)"
 # FLEETSCOPE_INTEGRATION=1 turns a skipped integration test into a failure.

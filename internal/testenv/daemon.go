@@ -9,6 +9,8 @@
 //
 // For the fleet test it also runs the stores that hold a fleet's series:
 // Prometheus, and Thanos sidecars and a querier in front of several of them.
+// For the Kubernetes objects the project writes it runs a real
+// kube-apiserver on etcd, with upstream CRDs, that accepts or refuses them.
 package testenv
 
 import (

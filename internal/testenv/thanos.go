@@ -62,7 +62,7 @@ func StartPrometheus(t testing.TB, o PrometheusOptions) *Prometheus {
 		data = filepath.Join(dir, "data")
 	}
 	var url string
-	startServer(t, "prometheus", bin, filepath.Join(dir, "prometheus.log"), func() ([]string, string, []string) {
+	startServer(t, "prometheus", bin, filepath.Join(dir, "prometheus.log"), nil, func() ([]string, string, []string) {
 		addr := freeAddr(t)
 		url = "http://" + addr
 		args := []string{"--config.file=" + cfg, "--storage.tsdb.path=" + data,
@@ -79,16 +79,24 @@ func StartPrometheus(t testing.TB, o PrometheusOptions) *Prometheus {
 // skips t, or fails it when FLEETSCOPE_INTEGRATION=1.
 func ThanosBinary(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv(ThanosEnv)
+	return toolBinary(t, ThanosEnv, "Thanos", "./scripts/thanos.sh")
+}
+
+// toolBinary returns the path of a tool a script builds, from the
+// environment variable env. When env is unset it skips t, or fails it when
+// FLEETSCOPE_INTEGRATION=1.
+func toolBinary(t testing.TB, env, what, script string) string {
+	t.Helper()
+	bin := os.Getenv(env)
 	if bin == "" {
-		const how = "set " + ThanosEnv + " to the path ./scripts/thanos.sh prints (it builds Thanos once per machine)"
+		how := "set " + env + " to the path " + script + " prints (it builds " + what + " once per machine)"
 		if os.Getenv(IntegrationEnv) == "1" {
-			t.Fatalf("%s=1 but no Thanos: %s", IntegrationEnv, how)
+			t.Fatalf("%s=1 but no %s: %s", IntegrationEnv, what, how)
 		}
-		t.Skip("no Thanos: " + how)
+		t.Skip("no " + what + ": " + how)
 	}
 	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("%s: %v (./scripts/thanos.sh builds it)", ThanosEnv, err)
+		t.Fatalf("%s: %v (%s builds it)", env, err, script)
 	}
 	return bin
 }
@@ -103,7 +111,7 @@ func StartThanosSidecar(t *testing.T, prometheusURL string) string {
 	bin := ThanosBinary(t)
 	dir := t.TempDir()
 	var grpcAddr string
-	startServer(t, "thanos sidecar", bin, filepath.Join(dir, "sidecar.log"), func() ([]string, string, []string) {
+	startServer(t, "thanos sidecar", bin, filepath.Join(dir, "sidecar.log"), nil, func() ([]string, string, []string) {
 		httpAddr := freeAddr(t)
 		grpcAddr = freeAddr(t)
 		return []string{"sidecar", "--prometheus.url=" + prometheusURL, "--tsdb.path=" + dir,
@@ -129,7 +137,7 @@ func StartThanosQuery(t *testing.T, storeGRPCAddrs ...string) string {
 	}
 	logPath := filepath.Join(dir, "query.log")
 	var url string
-	startServer(t, "thanos query", bin, logPath, func() ([]string, string, []string) {
+	startServer(t, "thanos query", bin, logPath, nil, func() ([]string, string, []string) {
 		httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
 		url = "http://" + httpAddr
 		return []string{"query", "--http-address=" + httpAddr, "--grpc-address=" + grpcAddr,
@@ -198,14 +206,16 @@ var errPortTaken = errors.New("a port was taken before the server bound it")
 
 // startServer runs bin with the arguments args makes from fresh ports,
 // its output appended to logPath, and waits until the URL args returns
-// answers 200 and its other ports (dial) accept connections. A server that exits because a port was taken is started
-// again with new ones, up to three times. The process is killed and
-// waited for when t ends, and the end of its log is logged if t failed.
-func startServer(t testing.TB, name, bin, logPath string, args func() (argv []string, readyURL string, dial []string)) {
+// answers 200 to client (nil: a plain one without credentials) and its
+// other ports (dial) accept connections. A server that exits because a
+// port was taken is started again with new ones, up to three times. The
+// process is killed and waited for when t ends, and the end of its log is
+// logged if t failed.
+func startServer(t testing.TB, name, bin, logPath string, client *http.Client, args func() (argv []string, readyURL string, dial []string)) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		argv, ready, dial := args()
-		err := tryServer(t, name, bin, logPath, argv, ready, dial)
+		err := tryServer(t, name, bin, logPath, client, argv, ready, dial)
 		if err == nil {
 			return
 		}
@@ -216,7 +226,7 @@ func startServer(t testing.TB, name, bin, logPath string, args func() (argv []st
 	}
 }
 
-func tryServer(t testing.TB, name, bin, logPath string, argv []string, readyURL string, dial []string) error {
+func tryServer(t testing.TB, name, bin, logPath string, client *http.Client, argv []string, readyURL string, dial []string) error {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -238,7 +248,9 @@ func tryServer(t testing.TB, name, bin, logPath string, argv []string, readyURL 
 		cmd.Process.Kill()
 		<-exited
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second}
+	}
 	isReady := func() bool {
 		resp, err := client.Get(readyURL)
 		if err != nil {
