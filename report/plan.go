@@ -151,8 +151,8 @@ func evidence(g *planGroup, r Report) map[string]any {
 	}
 	for _, c := range g.cs {
 		ca := c.Analysis
-		fmt.Fprintf(&b, "; %s: p95 %.3f cores, peak working set %d MiB, reserved %.3f cores (%s) and %d MiB (%s)",
-			Escape(c.Name), ca.CPUP95, ca.WorkingSetMax>>20, ca.ReservedCPUCores, ca.ReservedCPUSource, ca.ReservedMemory>>20, ca.ReservedMemorySrc)
+		fmt.Fprintf(&b, "; %s: p95 %.3f cores, peak working set %.1f MiB, reserved %.3f cores (%s) and %.0f MiB (%s)",
+			c.Name, ca.CPUP95, float64(ca.WorkingSetMax)/(1<<20), ca.ReservedCPUCores, ca.ReservedCPUSource, float64(ca.ReservedMemory)/(1<<20), ca.ReservedMemorySrc)
 	}
 	return map[string]any{
 		"fleetscope.io/verdict":  a.Verdict,
@@ -161,11 +161,13 @@ func evidence(g *planGroup, r Report) map[string]any {
 }
 
 func humanSeconds(s float64) string {
-	h := s / 3600
-	if h >= 48 {
+	switch h := s / 3600; {
+	case h >= 48:
 		return strconv.FormatFloat(h/24, 'f', 1, 64) + " days"
+	case h >= 2:
+		return strconv.FormatFloat(h, 'f', 1, 64) + " hours"
 	}
-	return strconv.FormatFloat(h, 'f', 1, 64) + " hours"
+	return strconv.FormatFloat(s/60, 'f', 0, 64) + " minutes"
 }
 
 // rightsizePlan writes the targets of g's containers told to rightsize

@@ -36,6 +36,8 @@ func planReport() Report {
 			SavingsPerMonth: 20, CPUP95: 0.05, WorkingSetMax: 64 << 20, BurstMaxSeconds: 100}),
 		mk("Deployment", "busy", "busy-1", "app", Analysis{Verdict: "keep", Reasons: []Reason{{Code: "reservation_used", Text: "p95 uses 0.9 of 1 cores"}}}),
 		mk("Deployment", "Bad_Name", "bad-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 1, ReservedCPUSource: "limit", CPUP95: 0.01}),
+		mk("CronJob", "nightly", "nightly-29000000-abcde", "job", Analysis{Verdict: "rightsize", ReservedCPUCores: 2, ReservedCPUSource: "request",
+			ReservedMemory: 1 << 30, ReservedMemorySrc: "limit", CPUP95: 0.2, CPUMax: 0.5, WorkingSetMax: 200 << 20}),
 	}}
 }
 
