@@ -29,6 +29,13 @@ const (
 	fineWindow = 6
 	fineJoin   = 2
 	fineLeave  = 1
+	// fineSteady is the share of a sample's fine readings above which its
+	// work is steady, not in pieces: a sample busy in (nearly) all of them
+	// is clear, and its container leaves at once and rests fineRest
+	// samples before it may join again, so that a container busy at a low
+	// rate all the time is not read finely for nothing.
+	fineSteady = 0.9
+	fineRest   = 60
 )
 
 // fineConfig is fine sampling's configuration; off when interval or max
@@ -47,6 +54,8 @@ type fineState struct {
 	last    uint64
 	lastAt  time.Time
 	busy    time.Duration
+	steady  bool  // the last sample's fine readings were busy throughout
+	rest    uint8 // samples to wait before joining again
 }
 
 // SetFine configures fine sampling between ticks every tick: the CPU
@@ -110,15 +119,20 @@ func (s *Sampler) stepFine(t *tracked, now time.Time) {
 		f.unclear, f.member = 0, false
 		return
 	}
+	f.steady = false
 	if f.member && f.covered && t.use.ok {
 		s.fineStep(f, now, t.cur.CPUUsageNanos)
 		if f.covered {
 			t.busy.d, t.busy.from = min(f.busy, t.use.span), model.BusyFromFine
+			f.steady = t.use.span > 0 && float64(f.busy) >= fineSteady*float64(t.use.span)
 		}
 	}
 	f.unclear <<= 1
-	if c := t.cpuCores(); t.use.ok && c >= s.fine.floor && c < fineBusyCores {
+	if c := t.cpuCores(); t.use.ok && c >= s.fine.floor && c < fineBusyCores && !f.steady {
 		f.unclear |= 1
+	}
+	if f.rest > 0 {
+		f.rest--
 	}
 	f.last, f.lastAt, f.busy, f.covered = t.cur.CPUUsageNanos, now, 0, f.member
 }
@@ -134,9 +148,12 @@ func (s *Sampler) chooseFine() {
 	keep := s.fineSet[:0]
 	for _, t := range s.fineSet {
 		f := &t.fineSt
-		if t.pos >= 0 && t.fresh && f.member && unclear(t) >= fineLeave {
+		if t.pos >= 0 && t.fresh && f.member && !f.steady && unclear(t) >= fineLeave {
 			keep = append(keep, t)
 			continue
+		}
+		if f.member && f.steady {
+			f.rest = fineRest
 		}
 		f.member, f.covered = false, false
 	}
@@ -146,7 +163,7 @@ func (s *Sampler) chooseFine() {
 	}
 	s.fineWait = s.fineWait[:0]
 	for _, t := range s.order {
-		if t.fresh && !t.fineSt.member && unclear(t) >= fineJoin {
+		if t.fresh && !t.fineSt.member && t.fineSt.rest == 0 && unclear(t) >= fineJoin {
 			s.fineWait = append(s.fineWait, t)
 		}
 	}

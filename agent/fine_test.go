@@ -67,3 +67,40 @@ func TestFineSampling(t *testing.T) {
 		t.Errorf("a's busy time from fine readings: %v over %d samples", busyA, len(busyA))
 	}
 }
+
+// A container busy at a low rate all the time (a poll every 200 ms) looks
+// unclear by its samples, but its fine readings are busy throughout: it
+// leaves fine sampling and rests before it may join again, so it is read
+// finely for a small part of the time.
+func TestFineSamplingLeavesSteadyWork(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	s := &Sampler{}
+	s.SetFine(10*time.Second, time.Second, 8, 0.01)
+	c := &tracked{}
+	s.order = []*tracked{c}
+	var cpu uint64
+	fine, samples := 0, 0
+	for sec := 0; sec <= 3600; sec++ {
+		now := t0.Add(time.Duration(sec) * time.Second)
+		cpu += 5e7 // 0.05 cores, every second
+		if sec%10 != 0 {
+			for _, tr := range s.fineSet {
+				s.fineStep(&tr.fineSt, now, cpu)
+			}
+			continue
+		}
+		c.cur.CPUUsageNanos = cpu
+		c.use.step(now, cpu, 0, 0)
+		c.stepBusy()
+		s.stepFine(c, now)
+		c.fresh, c.pos = true, 0
+		s.chooseFine()
+		samples++
+		if c.fineSt.member {
+			fine++
+		}
+	}
+	if share := float64(fine) / float64(samples); fine == 0 || share > 0.2 {
+		t.Errorf("read finely in %d of %d samples (%.0f %%), want some and at most a fifth", fine, samples, share*100)
+	}
+}

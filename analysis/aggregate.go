@@ -78,7 +78,7 @@ func AnalyzeAggregate(a *Aggregate, cfg config.AnalysisConfig) Result {
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
 		r.Sleep = ms.week.schedule(cfg.TimeZone)
-		if r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek && len(a.hourMinutes) > 0 {
+		if r.Sleep.Enough() && len(a.hourMinutes) > 0 {
 			clock := newZoneClock(zoneNamed(cfg.TimeZone))
 			r.Replay = replay(&r.Sleep, &clock, len(a.hourMinutes), a.hourFrom, func(i int) (int, float64) {
 				return a.hourMinutes[i], a.hourAccepts[i]

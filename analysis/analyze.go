@@ -35,8 +35,9 @@ const HoursPerMonth = 730
 
 const (
 	scaleToZeroMinHours = 6
-	// scheduleMinHoursPerWeek is the least a sleep schedule must sleep a
-	// week: scaleToZeroMinHours a day.
+	// scheduleMinHoursPerWeek is what a sleep schedule must sleep a week
+	// unless it sleeps scaleToZeroMinHours every workday:
+	// scaleToZeroMinHours a day.
 	scheduleMinHoursPerWeek = 7 * scaleToZeroMinHours
 	window                  = 7 * 24 * time.Hour
 	idleHourMinMinutes      = 45      // minutes of data for an hour-of-day occurrence to count
@@ -236,7 +237,7 @@ func analyze(in *Input, cfg *config.AnalysisConfig, sc *Scratch) (Result, decisi
 		r.IdleHoursOfDay = idleHours(&ms)
 		r.Sleep = ms.week.schedule(cfg.TimeZone)
 		// What sleeping then would have done to the week recorded.
-		if r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek {
+		if r.Sleep.Enough() {
 			sc.hours = in.Series.AppendHours(sc.hours[:0], from, in.Now.Add(time.Hour))
 			r.Replay = replayHours(&r.Sleep, &sc.clock, sc.hours, floorDiv(from.Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 3600))
 		}

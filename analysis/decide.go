@@ -286,7 +286,7 @@ func evaluate(fa *facts, d *decision, p *config.PlatformConfig) fit {
 // refused.
 func schedulable(fa *facts) bool {
 	r := fa.r
-	return r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(r) &&
+	return r.Sleep.Enough() && !fa.in.GPU && !fa.latency && !fa.in.Sandbox && !restarting(r) &&
 		!r.Replay.Harmful()
 }
 

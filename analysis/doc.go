@@ -208,8 +208,8 @@
 // serverless container's reasons say why no function fits, not why the
 // serverless containers it was cheaper than were passed over. A platform
 // with MaxDuration 0 has no run limit.
-//  4. scale-to-zero-schedule: a Sleep schedule of at least 42 hours a
-//     week (6 a day), no GPU at all (whatever the platforms allow), not
+//  4. scale-to-zero-schedule: a Sleep schedule of 6 hours every workday
+//     or 42 hours a week, no GPU at all (whatever the platforms allow), not
 //     latency-critical, not a pod sandbox and not restarting, no
 //     connection its replay says it would have refused, and stopping it
 //     then saves at least min_saving_per_month. Stopping the container

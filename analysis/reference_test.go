@@ -71,7 +71,7 @@ func referenceAnalyze(in Input, cfg config.AnalysisConfig) Result {
 	if r.ObservedFor >= 2*24*time.Hour {
 		r.IdleHoursOfDay = idleHours(&ms)
 		r.Sleep = ms.week.schedule(cfg.TimeZone)
-		if r.Sleep.HoursPerWeek() >= scheduleMinHoursPerWeek {
+		if r.Sleep.Enough() {
 			h0 := floorDiv(in.Now.Add(-window).Unix()+floorDiv(int64(in.Series.Offset()), int64(time.Second)), 3600)
 			r.Replay = referenceReplay(&r.Sleep, zoneNamed(cfg.TimeZone), sc.hours, h0)
 		}

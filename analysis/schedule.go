@@ -45,6 +45,13 @@ type SleepSchedule struct {
 // HoursPerWeek is how long the schedule sleeps a week.
 func (s *SleepSchedule) HoursPerWeek() int { return 5*s.Workdays.Len() + 2*s.Weekend.Len() }
 
+// Enough reports whether the schedule is worth a verdict: 6 hours every
+// workday, or 42 hours a week. A window without a weekend day says
+// nothing of weekends: its workdays alone decide.
+func (s *SleepSchedule) Enough() bool {
+	return s.Workdays.Len() >= scaleToZeroMinHours || s.HoursPerWeek() >= scheduleMinHoursPerWeek
+}
+
 // Asleep reports whether the schedule sleeps in hour h (0..23, in its
 // zone) of a weekend day or a workday.
 func (s *SleepSchedule) Asleep(weekend bool, h int) bool {
