@@ -293,7 +293,7 @@ func schedulable(fa *facts) bool {
 // scheduleSaving is what stopping the container in its always-idle hours
 // of the week saves a month.
 func scheduleSaving(r *Result) float64 {
-	return r.CostPerHour * float64(r.Sleep.HoursPerWeek()) * HoursPerMonth / (7 * 24)
+	return r.Sleep.SavingPerMonth(r.CostPerHour)
 }
 
 // restarting reports whether the container restarted and was down for a

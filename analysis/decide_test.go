@@ -23,12 +23,7 @@ const (
 
 // everyDay is a sleep schedule of the same hours on every day, in UTC.
 func everyDay(hours []int) SleepSchedule {
-	s := SleepSchedule{Zone: "UTC"}
-	for _, h := range hours {
-		s.Workdays |= 1 << h
-	}
-	s.Weekend = s.Workdays
-	return s
+	return SleepSchedule{Zone: "UTC", Workdays: HourSetOf(hours), Weekend: HourSetOf(hours)}
 }
 
 // figures are what the scan of a window yields.

@@ -45,6 +45,23 @@ type SleepSchedule struct {
 // HoursPerWeek is how long the schedule sleeps a week.
 func (s *SleepSchedule) HoursPerWeek() int { return 5*s.Workdays.Len() + 2*s.Weekend.Len() }
 
+// SavingPerMonth is what sleeping on the schedule saves a month of a
+// container that costs costPerHour: the share of the week it sleeps.
+func (s *SleepSchedule) SavingPerMonth(costPerHour float64) float64 {
+	return costPerHour * float64(s.HoursPerWeek()) * HoursPerMonth / (7 * 24)
+}
+
+// HourSetOf is the set of the hours 0..23 in hours; others are ignored.
+func HourSetOf(hours []int) HourSet {
+	var s HourSet
+	for _, h := range hours {
+		if h >= 0 && h < 24 {
+			s |= 1 << h
+		}
+	}
+	return s
+}
+
 // Enough reports whether the schedule is worth a verdict: 6 hours every
 // workday, or 42 hours a week. A window without a weekend day says
 // nothing of weekends: its workdays alone decide.

@@ -318,9 +318,11 @@ func schedulePlan(p *Plan, g *planGroup, r Report) {
 			refused += a.Replay.RefusedConnections
 		}
 	}
-	hoursPerWeek := 5*len(work) + 2*len(weekend)
+	// The schedule all the containers share, priced by the analysis' rule.
+	shared := analysis.SleepSchedule{Zone: zone, Workdays: analysis.HourSetOf(work), Weekend: analysis.HourSetOf(weekend)}
+	hoursPerWeek := shared.HoursPerWeek()
 	for _, c := range g.cs {
-		p.SavingPerMonth += c.Analysis.CostPerHour * float64(hoursPerWeek) / 168 * analysis.HoursPerMonth
+		p.SavingPerMonth += shared.SavingPerMonth(c.Analysis.CostPerHour)
 	}
 	if g.kind == "DaemonSet" {
 		p.Summary = p.Verdict + ": nothing written; a DaemonSet cannot be scaled to zero by replicas (move it off its nodes instead)"
