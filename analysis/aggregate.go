@@ -114,6 +114,18 @@ func (a *Aggregate) ConfirmHour(at time.Time, valid, idle int) {
 	}
 }
 
+// SetHours gives the replay of a sleep schedule the window's hours: the
+// replicas' minutes with data and the connections they accepted in each
+// hour from the one starting at from (truncated to the hour). The slices
+// are kept, and must be as long as each other. AggregateSeries sets them
+// itself.
+func (a *Aggregate) SetHours(from time.Time, minutes []int, accepts []float64) {
+	if len(minutes) != len(accepts) {
+		return
+	}
+	a.hourFrom, a.hourMinutes, a.hourAccepts = floorDiv(from.Unix(), 3600), minutes, accepts
+}
+
 // AggregateSeries sums the histories of a workload's instances on this
 // node, each a Series, over the 7 days before in.Now: the node's own
 // answer for a workload whose pods were replaced. in is the newest

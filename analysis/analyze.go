@@ -149,8 +149,13 @@ type Result struct {
 	// verdict, PlatformSource where its prices and limits come from.
 	Platform       string
 	PlatformSource string
-	Reasons        []Reason
-	Blockers       []Reason
+	// PlatformVCPUs and PlatformMemoryMiB are the size the platform was
+	// priced at: the peak CPU in its steps, and the working set or the
+	// memory that CPU comes with, whichever is more.
+	PlatformVCPUs     float64
+	PlatformMemoryMiB uint64
+	Reasons           []Reason
+	Blockers          []Reason
 
 	CurrentMonthlyCost, ServerlessMonthlyCost, SavingsPerMonth float64
 	// ServerlessMonthlyCostLow is the low end of the serverless cost's

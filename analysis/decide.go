@@ -232,6 +232,7 @@ func (d *decision) fill(r *Result, ps []config.PlatformConfig) {
 	r.Verdict, r.Score = d.verdict, d.score
 	if d.platform != noPlatform {
 		r.Platform, r.PlatformSource = ps[d.platform].Name, ps[d.platform].Source
+		r.PlatformVCPUs, r.PlatformMemoryMiB = size(r, &ps[d.platform])
 	}
 	if d.priced != noPlatform {
 		f := &d.fits[d.priced]

@@ -90,14 +90,23 @@ func referenceReplay(s *SleepSchedule, loc *time.Location, hours []history.Hour,
 			background = h.TCPAccepts
 		}
 	}
-	prev := false
+	prev, start := false, 0
 	for i, h := range hours {
 		t := time.Unix((h0+int64(i))*3600, 0).In(loc)
 		asleep := s.Asleep(t.Weekday() == time.Saturday || t.Weekday() == time.Sunday, t.Hour())
-		if prev && !asleep {
+		switch {
+		case asleep && !prev:
+			start = i
+		case prev && !asleep:
 			p.Starts++
+			if i-start < 2 {
+				p.Flaps++
+			}
 		}
 		prev = asleep
+		if h.Minutes > 0 {
+			p.HoursWithData++
+		}
 		if asleep && h.Minutes > 0 {
 			p.HoursAsleep++
 			if extra := float64(h.TCPAccepts) - float64(background); extra > 0.1*float64(background)+1 {

@@ -86,12 +86,39 @@ type Replay struct {
 	// slept through, Starts how often it would have started the
 	// container again (once per sleep that ends within the window).
 	HoursAsleep, Starts int
+	// HoursWithData is how many hours of the window had data; Flaps how
+	// many of its sleeps were shorter than flapHours, each a stop and a
+	// cold start within them.
+	HoursWithData, Flaps int
 	// Connections is the TCP connections accepted in the hours it would
 	// have slept, above the background every hour had (probes, scrapes:
 	// the lowest hourly count of the window); RefusedHours the hours
 	// that held such connections, which a schedule would have refused.
 	Connections  float64
 	RefusedHours int
+}
+
+// flapHours is the shortest sleep that is not a flap: a schedule that
+// stops a workload for less than this starts it again before the stop
+// has paid for the cold start and the lost warm caches.
+const flapHours = 2
+
+// StartsPerDay is how often a day the schedule started the workload again.
+func (p *Replay) StartsPerDay() float64 {
+	if p.HoursWithData == 0 {
+		return 0
+	}
+	return float64(p.Starts) * 24 / float64(p.HoursWithData)
+}
+
+// SavingPerMonth is what sleeping as replayed saves a month of a workload
+// that costs costPerHour: the share of the hours with data it slept. Over
+// whole weeks of data it is the schedule's own SavingPerMonth.
+func (p *Replay) SavingPerMonth(costPerHour float64) float64 {
+	if p.HoursWithData == 0 {
+		return 0
+	}
+	return costPerHour * float64(p.HoursAsleep) / float64(p.HoursWithData) * HoursPerMonth
 }
 
 // Harmful reports whether the replay found connections the schedule would
@@ -185,15 +212,24 @@ func replay(s *SleepSchedule, clock *zoneClock, n int, u0 int64, at func(i int) 
 			background = min(background, a)
 		}
 	}
-	asleep := false
+	asleep, slept := false, 0
 	for i := range n {
 		we, hod := clock.cell(u0 + int64(i))
 		was := asleep
 		asleep = s.Asleep(we, hod)
-		if was && !asleep {
+		if asleep {
+			slept++
+		} else if was {
 			p.Starts++
+			if slept < flapHours {
+				p.Flaps++
+			}
+			slept = 0
 		}
 		m, a := at(i)
+		if m > 0 {
+			p.HoursWithData++
+		}
 		if !asleep || m == 0 {
 			continue
 		}

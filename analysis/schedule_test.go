@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -21,20 +22,26 @@ func workday(l time.Time) bool { return l.Weekday() != time.Saturday && l.Weekda
 
 // expectedReplay is the replay computed here, hour by hour of the window
 // with the calendar of the time package: the hours asleep, the starts,
-// and the hours whose connections exceed the background.
-func expectedReplay(s *SleepSchedule, loc *time.Location, accepts func(l time.Time) uint64) (asleep, starts, refused int) {
-	prev := false
+// the sleeps shorter than two hours, and the hours whose connections
+// exceed the background.
+func expectedReplay(s *SleepSchedule, loc *time.Location, accepts func(l time.Time) uint64) (asleep, starts, refused, flaps int) {
+	prev, run := false, 0
 	for h := range 7 * 24 {
 		l := t0.Add(time.Duration(h) * time.Hour).In(loc)
 		sleep := s.Asleep(!workday(l), l.Hour())
 		if prev && !sleep {
 			starts++
+			if run < 2 {
+				flaps++
+			}
+			run = 0
 		}
 		prev = sleep
 		if !sleep {
 			continue
 		}
 		asleep++
+		run++
 		var n uint64
 		for m := range 60 {
 			n += accepts(l.Add(time.Duration(m) * time.Minute))
@@ -43,7 +50,7 @@ func expectedReplay(s *SleepSchedule, loc *time.Location, accepts func(l time.Ti
 			refused++
 		}
 	}
-	return asleep, starts, refused
+	return asleep, starts, refused, flaps
 }
 
 // An office service, busy Monday to Friday 08:00-18:00 in Berlin, sleeps
@@ -76,9 +83,14 @@ func TestWeekdayServiceSleepsInItsZone(t *testing.T) {
 		!strings.Contains(z.Text, "118 hours a week") || !strings.Contains(z.Text, moneyText(want)[:len(moneyText(want))-4]) {
 		t.Errorf("reason %q; want the Berlin schedule and %.2f", z.Text, want)
 	}
-	asleep, starts, refused := expectedReplay(&r.Sleep, berlin, func(l time.Time) uint64 { return office(l).accepts })
-	if p := r.Replay; !p.Done || p.HoursAsleep != asleep || p.Starts != starts || p.RefusedHours != refused || refused != 0 || starts != 5 {
-		t.Errorf("replay %+v, want %d hours asleep, %d starts, %d refused", p, asleep, starts, refused)
+	asleep, starts, refused, flaps := expectedReplay(&r.Sleep, berlin, func(l time.Time) uint64 { return office(l).accepts })
+	if p := r.Replay; !p.Done || p.HoursAsleep != asleep || p.Starts != starts || p.RefusedHours != refused || refused != 0 || starts != 5 ||
+		p.Flaps != flaps || flaps != 0 || p.HoursWithData != 168 || p.StartsPerDay() != 5.0/7 {
+		t.Errorf("replay %+v, want %d hours asleep, %d starts, %d refused, %d flaps", p, asleep, starts, refused, flaps)
+	}
+	// Replayed over a whole week, the schedule saves what it says it does.
+	if got := r.Replay.SavingPerMonth(r.CostPerHour); math.Abs(got-want) > 0.01*want {
+		t.Errorf("replayed saving %.4f, the schedule's %.4f", got, want)
 	}
 
 	// The same week judged in UTC sleeps an hour earlier.
@@ -102,7 +114,7 @@ func TestNightlyBatchSleepsAroundItsRun(t *testing.T) {
 	if r.Verdict != VerdictScaleToZero || r.Sleep.Workdays != want || r.Sleep.Weekend != want {
 		t.Fatalf("verdict %s, sleep %v / %v (%v %v)", r.Verdict, r.Sleep.Workdays.Hours(), r.Sleep.Weekend.Hours(), r.Reasons, r.Blockers)
 	}
-	asleep, starts, _ := expectedReplay(&r.Sleep, time.UTC, func(time.Time) uint64 { return 0 })
+	asleep, starts, _, _ := expectedReplay(&r.Sleep, time.UTC, func(time.Time) uint64 { return 0 })
 	if r.Replay.HoursAsleep != asleep || r.Replay.Starts != starts || starts != 7 || !near(scheduleSaving(&r), r.CostPerHour*154/168*HoursPerMonth, 1e-12) {
 		t.Errorf("replay %+v, want %d asleep and %d starts", r.Replay, asleep, starts)
 	}
@@ -127,7 +139,7 @@ func TestRareNightRequestsRuleTheScheduleOut(t *testing.T) {
 		return ld
 	}
 	r := Analyze(week(t, time.UTC, night), defaultAnalysis(), nil)
-	_, _, refused := expectedReplay(&r.Sleep, time.UTC, func(l time.Time) uint64 { return night(l).accepts })
+	_, _, refused, _ := expectedReplay(&r.Sleep, time.UTC, func(l time.Time) uint64 { return night(l).accepts })
 	if r.Verdict == VerdictScaleToZero || !r.Replay.Harmful() || r.Replay.RefusedHours != refused || refused != 1 || r.Replay.Connections != 6 {
 		t.Fatalf("verdict %s, replay %+v; want no schedule and 6 connections refused in 1 hour", r.Verdict, r.Replay)
 	}
@@ -144,5 +156,25 @@ func TestRareNightRequestsRuleTheScheduleOut(t *testing.T) {
 	r = Analyze(week(t, time.UTC, probed), defaultAnalysis(), nil)
 	if r.Verdict != VerdictScaleToZero || r.Replay.Harmful() {
 		t.Errorf("probed office: verdict %s, replay %+v", r.Verdict, r.Replay)
+	}
+}
+
+// An office service that also idles over lunch sleeps then too, but each
+// of those sleeps lasts an hour: the replay counts them as flaps, a stop
+// and a cold start within two hours.
+func TestLunchSleepsAreFlaps(t *testing.T) {
+	office := func(l time.Time) load {
+		if workday(l) && l.Hour() >= 8 && l.Hour() < 18 && l.Hour() != 12 {
+			return busyLoad
+		}
+		return idleLoad
+	}
+	r := Analyze(week(t, time.UTC, office), defaultAnalysis(), nil)
+	if !r.Sleep.Workdays.Has(12) || r.Sleep.Workdays.Has(11) {
+		t.Fatalf("workdays %v; want the lunch hour asleep", r.Sleep.Workdays.Hours())
+	}
+	asleep, starts, _, flaps := expectedReplay(&r.Sleep, time.UTC, func(time.Time) uint64 { return 0 })
+	if p := r.Replay; p.HoursAsleep != asleep || p.Starts != starts || p.Flaps != flaps || flaps != 5 || starts != 10 {
+		t.Errorf("replay %+v; want %d asleep, %d starts, %d flaps (one a workday)", p, asleep, starts, flaps)
 	}
 }

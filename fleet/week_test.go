@@ -171,7 +171,7 @@ func writeWeek(t testing.TB, path string, cs []*weekContainer, every scrapes) {
 		}
 	}
 	gauge(&schema.ContainerInfo, func(c *weekContainer) (string, float64) {
-		return fmt.Sprintf(`,k8s_workload_kind=%q,k8s_workload_name=%q,fleetscope_pod_sandbox="false"`, c.kind, c.name), 1
+		return fmt.Sprintf(`,k8s_workload_kind=%q,k8s_workload_name=%q,fleetscope_pod_sandbox="false",container_image_name="registry.example/%s"`, c.kind, c.name, c.name), 1
 	})
 	gauge(&schema.ReservedCPU, func(c *weekContainer) (string, float64) {
 		v, src := c.reservedCPU()
@@ -181,7 +181,7 @@ func writeWeek(t testing.TB, path string, cs []*weekContainer, every scrapes) {
 
 	// The counters: what closed minutes added, sampled at each minute of
 	// the container's life, the last at its end.
-	type ev struct{ rec, idle, sampled, busy, busyCPU, runs float64 }
+	type ev struct{ rec, idle, sampled, busy, busyCPU, runs, accepts float64 }
 	counter := func(m *schema.Metric, get func(e *ev) float64) {
 		name := m.PromName()
 		fmt.Fprintf(w, "# TYPE %s counter\n", strings.TrimSuffix(name, "_total"))
@@ -196,6 +196,11 @@ func writeWeek(t testing.TB, path string, cs []*weekContainer, every scrapes) {
 					break
 				}
 				active, cores, _ := c.load(mm)
+				// A probe every 10 s, and 30 requests a minute at work.
+				e.accepts += 6
+				if active {
+					e.accepts += 30
+				}
 				e.rec += 60
 				e.sampled += 60
 				if active {
@@ -217,6 +222,7 @@ func writeWeek(t testing.TB, path string, cs []*weekContainer, every scrapes) {
 	counter(&schema.BusyTime, func(e *ev) float64 { return e.busy })
 	counter(&schema.BusyCPUTime, func(e *ev) float64 { return e.busyCPU })
 	counter(&schema.BusyRuns, func(e *ev) float64 { return e.runs })
+	counter(&schema.NetworkAccepts, func(e *ev) float64 { return e.accepts })
 
 	// The histograms: per workload and node, every 10 minutes while the
 	// workload has a container on the node.
@@ -465,6 +471,47 @@ func TestWeekOfWorkloadsFromTheStore(t *testing.T) {
 		if !within(deref(row.IdleRatio), idle, 0.01) || !within(row.CostPerMonth, cost, 0.01) || !within(row.IdleCostPerMonth, cost*idle, 0.01) {
 			t.Errorf("%s: idle %.4f cost %.3f idle cost %.3f, want %.4f, %.3f, %.3f", tc.name, deref(row.IdleRatio), row.CostPerMonth, row.IdleCostPerMonth, idle, cost, cost*idle)
 		}
+	}
+	t.Run("plans", func(t *testing.T) { plansFromTheStore(t, wr, cs, cfg) })
+}
+
+// plansFromTheStore checks the fleet's plans: web, up 08-18 UTC every day
+// on 2 replicas at a time, sleeps the other 14 hours of every day. Its
+// plan saves that share of the 2 replicas' cost, and its replay over the
+// 167 hours with data (the probes' connections every hour the background)
+// refuses nothing and saves the same within 1 %. The others get the
+// change their verdict asks for, with the image the store names.
+func plansFromTheStore(t *testing.T, wr report.WorkloadReport, cs []*weekContainer, cfg config.AnalysisConfig) {
+	plans := map[string]report.Plan{}
+	for _, p := range report.FleetPlans(wr, cfg) {
+		plans[p.Name] = p
+		t.Logf("%s/%s: %s (%d files)", p.Kind, p.Name, p.Summary, len(p.Files))
+	}
+	web := plans["web"]
+	_, cost, _ := expected(cs, "web", cfg)
+	if want := cost * 98 / 168; !web.Recommended || !within(web.SavingPerMonth, want, 0.01) {
+		t.Errorf("web: recommended %v, saving %.3f, want %.3f", web.Recommended, web.SavingPerMonth, want)
+	}
+	if r := web.Replay; r == nil || r.HoursWithData != 167 || r.RefusedConnections != 0 || r.Starts != 7 ||
+		!within(r.SavingPerMonth, web.SavingPerMonth, 0.01) {
+		t.Errorf("web: replay %+v, want 167 hours with data, 7 starts, nothing refused, a saving within 1%% of %.3f", r, web.SavingPerMonth)
+	}
+	has := func(name, file string) []byte {
+		for _, f := range plans[name].Files {
+			if f.Name == file {
+				return f.Data
+			}
+		}
+		t.Errorf("%s: no %s in %+v", name, file, plans[name])
+		return nil
+	}
+	has("web", "keda-scaledobject.yaml")
+	has("api", "rightsize.patch.yaml")
+	if fn := has("idler", "function.yaml"); !strings.Contains(string(fn), "image: registry.example/idler") {
+		t.Errorf("idler's function:\n%s", fn)
+	}
+	if db := plans["db"]; db.Verdict != string(analysis.VerdictKeep) || len(db.Files) != 0 {
+		t.Errorf("db: %+v", db)
 	}
 }
 

@@ -49,6 +49,11 @@ type part struct {
 	// figures are its whole history).
 	dist [3]map[float64]float64
 	gpu  bool
+	// image is a live container's image, else the last one read.
+	image string
+	// accepts are the connections its pods accepted in each hour of the
+	// window, for the replay of a sleep schedule.
+	accepts []float64
 	// res is the newest reservation seen: live containers first.
 	res     reservation
 	haveRes bool
@@ -252,6 +257,9 @@ func (w *windowQuerier) containers(ctx context.Context) error {
 			p.nodes[node] = true
 		}
 		p.gpu = p.gpu || l[labelGPU] == "true"
+		if img := l[labelContainerImageName]; img != "" {
+			p.image = img
+		}
 		w.byID[ref] = p
 		if !slices.Contains(w.byPod[pod], p) {
 			w.byPod[pod] = append(w.byPod[pod], p)
@@ -307,11 +315,12 @@ func (w *windowQuerier) diskAndAccepts(ctx context.Context) error {
 }
 
 // hourly reads the recorded and idle seconds of every whole hour of the
-// window, for the hour-of-day profile and the hours with data.
+// window, for the hour-of-day profile and the hours with data, and the
+// connections each pod accepted, for the replay of a sleep schedule.
 func (w *windowQuerier) hourly(ctx context.Context) error {
 	start := w.hourEnd.Add(-time.Duration(w.hours-1) * time.Hour)
-	var mats [2][]sample
-	for j, m := range []*schema.Metric{&schema.RecordedTime, &schema.IdleTime} {
+	var mats [3][]sample
+	for j, m := range []*schema.Metric{&schema.RecordedTime, &schema.IdleTime, &schema.NetworkAccepts} {
 		name := m.PromName()
 		var err error
 		if mats[j], err = w.matrixOf(ctx, "increase("+name+w.sel("")+"[1h])", name, start, w.hourEnd, time.Hour); err != nil {
@@ -321,7 +330,7 @@ func (w *windowQuerier) hourly(ctx context.Context) error {
 	// The series of each part judged here; every recorded point says its
 	// hour had data.
 	series := map[*part]*[2][]int{}
-	for j, mat := range mats {
+	for j, mat := range mats[:2] {
 		for i := range mat {
 			s := &mat[i]
 			if j == 0 {
@@ -339,6 +348,24 @@ func (w *windowQuerier) hourly(ctx context.Context) error {
 				series[p] = new([2][]int)
 			}
 			series[p][j] = append(series[p][j], i)
+		}
+	}
+	// A pod's connections count for each of its parts, as the window's
+	// total does (see diskAndAccepts).
+	for i := range mats[2] {
+		l := mats[2][i].labels
+		for _, p := range w.byPod[nodeOf(l)+"/"+l[labelNamespaceName]+"/"+l[labelPodName]] {
+			if series[p] == nil {
+				continue
+			}
+			if p.accepts == nil {
+				p.accepts = make([]float64, w.hours)
+			}
+			for _, pt := range mats[2][i].points {
+				if h, ok := w.hourOf(pt); ok && pt.value > 0 {
+					p.accepts[h] += pt.value
+				}
+			}
 		}
 	}
 	// Each part's hours are summed in one scratch, then folded into its
@@ -396,6 +423,16 @@ func (w *windowQuerier) fold(p *part, rec, idle, top []float64) {
 	}
 	p.covered = analysis.CoveredHours(sum, top)
 	prof.Hours = p.covered
+	// The replay needs each hour's connections: a part without the pods'
+	// accepts series (agents without TCP counters) is not replayed.
+	if p.accepts != nil {
+		mins := make([]int, len(rec))
+		for i := range rec {
+			mins[i] = minutes(rec[i])
+		}
+		a.SetHours(w.hourEnd.Add(-time.Duration(w.hours)*time.Hour), mins, p.accepts)
+		p.accepts = nil
+	}
 	p.profile = prof
 }
 
@@ -493,7 +530,7 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 		pc.Prices, _ = priceFor(cfg.Prices, p.byNode, prices)
 		r, avg := w.analyse(p, pc)
 		wp := report.WorkloadPart{Namespace: p.rowNS, Kind: p.key.kind, Name: p.key.name, Container: p.key.container,
-			Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
+			Image: p.image, Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
 			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded, Profile: p.profile}
 		parts = append(parts, report.PartFromResult(wp, &r))
 	}

@@ -21,10 +21,12 @@ const (
 // WorkloadPart is one container name of a workload judged on the history
 // of every pod the workload had: its Analysis is per replica.
 type WorkloadPart struct {
-	Namespace  string   `json:"namespace"`
-	Kind       string   `json:"kind"`
-	Name       string   `json:"name"`
-	Container  string   `json:"container"`
+	Namespace string `json:"namespace"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Container string `json:"container"`
+	// Image is its newest container's image, where the source says.
+	Image      string   `json:"image,omitempty"`
 	Pods       int      `json:"pods"`
 	Containers int      `json:"containers"`
 	Nodes      []string `json:"nodes,omitempty"`
@@ -44,6 +46,15 @@ type WorkloadPart struct {
 func PartFromResult(p WorkloadPart, r *analysis.Result) WorkloadPart {
 	p.Analysis = fromResult(r)
 	return p
+}
+
+// replicas is how many replicas a part's per-replica figures count for:
+// those running now, else the average while any ran.
+func (p *WorkloadPart) replicas() float64 {
+	if p.Live > 0 {
+		return float64(p.Live)
+	}
+	return p.AverageReplicas
 }
 
 // partsOf converts a snapshot's workload results.
@@ -97,10 +108,7 @@ func WorkloadFromParts(parts []WorkloadPart, source string) Workload {
 				row.Reasons = append(row.Reasons, Reason{Code: x.Code, Text: cmp.Or(p.Container, p.Name) + ": " + x.Text})
 			}
 		}
-		replicas := float64(p.Live)
-		if replicas == 0 {
-			replicas = p.AverageReplicas
-		}
+		replicas := p.replicas()
 		cost := a.CurrentMonthlyCost * replicas
 		row.CostPerMonth += cost
 		if a.Verdict == string(analysis.VerdictInsufficientData) {
@@ -146,6 +154,7 @@ func ReplaceWithParts(out *WorkloadReport, parts []WorkloadPart, source string) 
 		}
 		byKey[k] = append(byKey[k], p)
 	}
+	out.Parts = append(out.Parts, parts...)
 	for _, k := range order {
 		row := WorkloadFromParts(byKey[k], source)
 		i := slices.IndexFunc(out.Workloads, func(w Workload) bool { return w.Namespace == k.ns && w.Kind == k.kind && w.Name == k.name })

@@ -3,10 +3,12 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -29,10 +31,14 @@ type Plan struct {
 	Verdict   string `json:"verdict"`
 	// Recommended is false for a plan written for review only: a
 	// schedule whose replay refused connections.
-	Recommended    bool       `json:"recommended"`
-	Summary        string     `json:"summary"`
-	SavingPerMonth float64    `json:"saving_per_month"`
-	Files          []PlanFile `json:"files,omitempty"`
+	Recommended    bool    `json:"recommended"`
+	Summary        string  `json:"summary"`
+	SavingPerMonth float64 `json:"saving_per_month"`
+	// Replay is what the plan's schedule did to the hours recorded, for a
+	// schedule every container had and replayed; its SavingPerMonth is
+	// the saving of the hours it slept.
+	Replay *Replay    `json:"replay,omitempty"`
+	Files  []PlanFile `json:"files,omitempty"`
 }
 
 // PlanFile is one file of a plan, named relative to the plan's directory.
@@ -51,40 +57,164 @@ const (
 	// them the scheduler's rounding and the runtime's own overhead rule.
 	minCPUMilli = 10
 	minMemMiB   = 32
+	// throttledShare is the share of its CFS periods a container is
+	// throttled in from which its limit is raised, not lowered, by
+	// raiseBy; so is the memory of a container the OOM killer killed.
+	throttledShare = 0.05
+	raiseBy        = 1.5
 )
 
 // scalable are the kinds a plan can patch.
 var scalable = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "CronJob": true}
 
-// planGroup is one workload's containers in a report.
+// planSource is what plans are made from, wherever it was observed: one
+// node's report or a fleet's window.
+type planSource struct {
+	where    string // "node n1", "3 nodes over 7d"
+	time     time.Time
+	currency string
+	groups   map[[3]string]*planGroup
+	// deployments are the Deployments seen in each namespace, which a
+	// SleepInfo acting on the whole namespace must leave out.
+	deployments map[string]map[string]bool
+}
+
+// planGroup is one workload: a Container per container name, carrying
+// the analysis it is planned from, and how many replicas it runs.
 type planGroup struct {
 	ns, kind, name string
 	cs             []*Container
+	scale          map[*Container]float64 // see per
+	pods           map[string]bool
+	replicas       int
+	// history is true when the analyses are of the history of every pod
+	// the workload had, not of its containers now.
+	history bool
+}
+
+func (src *planSource) group(ns, kind, name string) *planGroup {
+	k := [3]string{ns, kind, name}
+	g := src.groups[k]
+	if g == nil {
+		g = &planGroup{ns: ns, kind: kind, name: name, pods: map[string]bool{}}
+		src.groups[k] = g
+	}
+	if kind == "Deployment" {
+		if src.deployments[ns] == nil {
+			src.deployments[ns] = map[string]bool{}
+		}
+		src.deployments[ns][name] = true
+	}
+	return g
+}
+
+// usePart makes part the analysis g plans its container from, in place of
+// the containers of that name now: the part is the history of every pod g
+// had, per replica, and counts for as many replicas as its row does.
+func (g *planGroup) usePart(part *WorkloadPart) {
+	c := &Container{Name: part.Container, Image: part.Image, PodNamespace: g.ns, WorkloadKind: g.kind, WorkloadName: g.name, Analysis: part.Analysis}
+	g.cs = slices.DeleteFunc(g.cs, func(o *Container) bool {
+		if o.Name != part.Container {
+			return false
+		}
+		c.Image = cmp.Or(c.Image, o.Image)
+		c.OOMKills, c.CPUThrottledRatio, c.ListenPort = maxPtr(c.OOMKills, o.OOMKills), maxPtr(c.CPUThrottledRatio, o.CPUThrottledRatio), cmp.Or(c.ListenPort, o.ListenPort)
+		return true
+	})
+	g.cs = append(g.cs, c)
+	if g.scale == nil {
+		g.scale = map[*Container]float64{}
+	}
+	g.scale[c] = part.replicas()
+	g.history = true
+	g.replicas = max(g.replicas, part.Live, int(math.Ceil(part.AverageReplicas)))
+}
+
+// per is how many replicas c's analysis counts for: one for a container
+// of a pod, the row's replicas for a part.
+func (g *planGroup) per(c *Container) float64 {
+	if v, ok := g.scale[c]; ok {
+		return v
+	}
+	return 1
+}
+
+// maxPtr is the larger of two optional figures.
+func maxPtr[T int | uint64 | float64](a, b *T) *T {
+	if a == nil || b != nil && *b > *a {
+		return b
+	}
+	return a
 }
 
 // Plans builds a plan per workload of r whose containers have a verdict
 // other than keep and insufficient-data, and a summary line for the
-// others. cfg's unit prices price a rightsize's targets, and no plan is
-// written for less than its min_saving_per_month.
+// others. A workload judged on the history of every pod it had on the
+// node (r.Parts) is planned from that history, as its workload row is;
+// the others from their containers now. cfg's unit prices price a
+// rightsize's targets, and no plan is written for less than its
+// min_saving_per_month.
 func Plans(r Report, cfg config.AnalysisConfig) []Plan {
-	groups := map[[3]string]*planGroup{}
+	src := &planSource{where: "node " + r.Node, time: r.Time, currency: r.Currency,
+		groups: map[[3]string]*planGroup{}, deployments: map[string]map[string]bool{}}
 	for i := range r.Containers {
 		c := &r.Containers[i]
 		if c.Sandbox || c.Analysis == nil || c.WorkloadKind == "" {
 			continue
 		}
-		ns := cmp.Or(c.PodNamespace, c.Namespace)
-		k := [3]string{ns, c.WorkloadKind, c.WorkloadName}
-		g := groups[k]
-		if g == nil {
-			g = &planGroup{ns: ns, kind: c.WorkloadKind, name: c.WorkloadName}
-			groups[k] = g
-		}
+		g := src.group(cmp.Or(c.PodNamespace, c.Namespace), c.WorkloadKind, c.WorkloadName)
 		g.cs = append(g.cs, c)
+		if c.Running {
+			g.pods[c.PodName] = true
+		}
 	}
+	for _, g := range src.groups {
+		g.replicas = len(g.pods)
+	}
+	for i := range r.Parts {
+		if part := &r.Parts[i]; part.Analysis != nil {
+			src.group(part.Namespace, part.Kind, part.Name).usePart(part)
+		}
+	}
+	return src.plans(cfg)
+}
+
+// FleetPlans builds the plans of a fleet's workload report, one computed
+// over a store's window (report --prometheus --by workload): each
+// workload is planned from its parts, the history of every pod it had on
+// every node. Workloads without parts (one instance, or agents that
+// predate the store's evidence) get no plan.
+func FleetPlans(wr WorkloadReport, cfg config.AnalysisConfig) []Plan {
+	where := fmt.Sprintf("%d node(s)", len(wr.Nodes))
+	if wr.Window != nil {
+		where += " over " + humanSeconds(wr.Window.Seconds)
+	}
+	src := &planSource{where: where, time: wr.Time, currency: cmp.Or(wr.Currency, cfg.Prices.Currency),
+		groups: map[[3]string]*planGroup{}, deployments: map[string]map[string]bool{}}
+	rows := map[[3]string]bool{}
+	for _, w := range wr.Workloads {
+		rows[[3]string{w.Namespace, w.Kind, w.Name}] = true
+		if w.Kind == "Deployment" {
+			src.group(w.Namespace, w.Kind, w.Name)
+		}
+	}
+	// Parts of rows filtered out (report.FilterWorkloads) are not planned.
+	for i := range wr.Parts {
+		if part := &wr.Parts[i]; part.Analysis != nil && rows[[3]string{part.Namespace, part.Kind, part.Name}] {
+			src.group(part.Namespace, part.Kind, part.Name).usePart(part)
+		}
+	}
+	return src.plans(cfg)
+}
+
+// plans is a plan per group with containers.
+func (src *planSource) plans(cfg config.AnalysisConfig) []Plan {
 	var out []Plan
-	for _, g := range groups {
-		out = append(out, planOf(g, r, &cfg))
+	for _, g := range src.groups {
+		if len(g.cs) > 0 {
+			g.replicas = max(g.replicas, 1)
+			out = append(out, planOf(g, src, &cfg))
+		}
 	}
 	slices.SortFunc(out, func(a, b Plan) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
@@ -94,7 +224,7 @@ func Plans(r Report, cfg config.AnalysisConfig) []Plan {
 
 // planOf is g's plan: the verdict its containers agree on, else the
 // rightsizing of those that are over-reserved.
-func planOf(g *planGroup, r Report, cfg *config.AnalysisConfig) Plan {
+func planOf(g *planGroup, src *planSource, cfg *config.AnalysisConfig) Plan {
 	p := Plan{Namespace: g.ns, Kind: g.kind, Name: g.name}
 	verdict := g.cs[0].Analysis.Verdict
 	for _, c := range g.cs[1:] {
@@ -113,20 +243,20 @@ func planOf(g *planGroup, r Report, cfg *config.AnalysisConfig) Plan {
 	}
 	switch verdict {
 	case string(analysis.VerdictScaleToZero):
-		schedulePlan(&p, g, r)
+		schedulePlan(&p, g, src)
 	case string(analysis.VerdictFunction), string(analysis.VerdictServerlessContainer):
-		serverlessPlan(&p, g, r)
+		serverlessPlan(&p, g, src)
 	case string(analysis.VerdictInsufficientData):
 		p.Summary = "insufficient-data: nothing written; not observed long enough for a verdict"
 	case string(analysis.VerdictKeep):
 		p.Summary = "keep: nothing written; " + firstReason(g)
 	default:
-		rightsizePlan(&p, g, r, cfg)
+		rightsizePlan(&p, g, src, cfg)
 	}
 	if len(p.Files) > 0 && p.SavingPerMonth < cfg.MinSavingPerMonth {
-		p.Files, p.Recommended = nil, false
+		p.Files, p.Recommended, p.Replay = nil, false, nil
 		p.Summary = fmt.Sprintf("%s: nothing written; it would save %s a month, less than the %s a suggestion must save",
-			p.Verdict, money(r.Currency, p.SavingPerMonth), money(r.Currency, cfg.MinSavingPerMonth))
+			p.Verdict, money(src.currency, max(p.SavingPerMonth, 0)), money(src.currency, cfg.MinSavingPerMonth))
 	}
 	return p
 }
@@ -141,10 +271,10 @@ func firstReason(g *planGroup) string {
 
 // evidence is the annotation a plan's objects carry: what it was built
 // from.
-func evidence(g *planGroup, r Report) map[string]any {
+func evidence(g *planGroup, src *planSource) map[string]any {
 	a := g.cs[0].Analysis
 	var b strings.Builder
-	fmt.Fprintf(&b, "node %s at %s; %d container(s); observed %s", r.Node, r.Time.UTC().Format("2006-01-02T15:04:05Z"), len(g.cs),
+	fmt.Fprintf(&b, "%s at %s; %d replica(s); observed %s", src.where, src.time.UTC().Format("2006-01-02T15:04:05Z"), g.replicas,
 		humanSeconds(a.ObservedSeconds))
 	if v, ok := a.IdleRatio["7d"]; ok {
 		fmt.Fprintf(&b, "; idle %.1f%% of minutes", v*100)
@@ -172,11 +302,14 @@ func humanSeconds(s float64) string {
 
 // rightsizePlan writes the targets of g's containers told to rightsize
 // as a strategic-merge patch and a values snippet.
-func rightsizePlan(p *Plan, g *planGroup, r Report, cfg *config.AnalysisConfig) {
+func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisConfig) {
 	type target struct {
 		name                  string
 		cpu, cpuLimit, memory string
-		savedCores, savedMiB  float64
+		// savedCores and savedMiB are per replica, negative where a
+		// target is raised; per is the replicas they count for.
+		savedCores, savedMiB, per float64
+		raised                    []string
 	}
 	var ts []target
 	for _, c := range g.cs {
@@ -184,25 +317,41 @@ func rightsizePlan(p *Plan, g *planGroup, r Report, cfg *config.AnalysisConfig) 
 		if a.Verdict != string(analysis.VerdictRightsize) {
 			continue
 		}
-		t := target{name: c.Name}
+		t := target{name: c.Name, per: g.per(c)}
+		// Throttled in a good share of its periods, the p95 and peak read
+		// under the limit understate what it wants: the limit is not
+		// lowered, but raised by half.
+		throttled := c.CPUThrottledRatio != nil && *c.CPUThrottledRatio >= throttledShare
 		if a.ReservedCPUSource != analysis.SourceObserved {
 			milli := max(math.Ceil(a.CPUP95*cpuHeadroom*1000/5)*5, minCPUMilli)
-			if milli < a.ReservedCPUCores*1000*0.9 {
+			limit := max(math.Ceil(a.CPUMax*cpuHeadroom*1000/5)*5, milli)
+			if throttled && a.ReservedCPUSource == analysis.SourceLimit {
+				limit = math.Ceil(a.ReservedCPUCores*raiseBy*1000/5) * 5
+				t.raised = append(t.raised, fmt.Sprintf("CPU limit raised by half: throttled in %.0f%% of its periods", *c.CPUThrottledRatio*100))
+			}
+			switch {
+			case a.ReservedCPUSource == analysis.SourceLimit && (milli < a.ReservedCPUCores*1000*0.9 || throttled):
 				t.cpu = strconv.FormatFloat(milli, 'f', 0, 64) + "m"
-				if a.ReservedCPUSource == analysis.SourceLimit {
-					limit := max(math.Ceil(a.CPUMax*cpuHeadroom*1000/5)*5, milli)
-					if limit < a.ReservedCPUCores*1000 {
-						t.cpuLimit = strconv.FormatFloat(limit, 'f', 0, 64) + "m"
-					}
-					t.savedCores = a.ReservedCPUCores - limit/1000
-				} else {
-					t.savedCores = a.ReservedCPUCores - milli/1000
+				if limit != a.ReservedCPUCores*1000 {
+					t.cpuLimit = strconv.FormatFloat(limit, 'f', 0, 64) + "m"
 				}
+				t.savedCores = a.ReservedCPUCores - limit/1000
+			case milli < a.ReservedCPUCores*1000*0.9:
+				t.cpu = strconv.FormatFloat(milli, 'f', 0, 64) + "m"
+				t.savedCores = a.ReservedCPUCores - milli/1000
 			}
 		}
 		if a.ReservedMemorySrc != analysis.SourceObserved {
 			mib := max(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20)), minMemMiB)
-			if have := float64(a.ReservedMemory) / (1 << 20); mib < have*0.9 {
+			have := float64(a.ReservedMemory) / (1 << 20)
+			// Killed for memory, its peak is the limit's, not its need:
+			// memory is not lowered, but raised by half.
+			oom := c.OOMKills != nil && *c.OOMKills > 0 && a.ReservedMemorySrc == analysis.SourceLimit
+			if oom {
+				mib = math.Ceil(have * raiseBy)
+				t.raised = append(t.raised, fmt.Sprintf("memory raised by half: the OOM killer killed it %d time(s)", *c.OOMKills))
+			}
+			if mib < have*0.9 || oom {
 				t.memory = strconv.FormatFloat(mib, 'f', 0, 64) + "Mi"
 				t.savedMiB = have - mib
 			}
@@ -216,6 +365,7 @@ func rightsizePlan(p *Plan, g *planGroup, r Report, cfg *config.AnalysisConfig) 
 		return
 	}
 	var saved float64
+	var raised []string
 	containers := make([]any, 0, len(ts))
 	values := map[string]any{}
 	for _, t := range ts {
@@ -235,10 +385,13 @@ func rightsizePlan(p *Plan, g *planGroup, r Report, cfg *config.AnalysisConfig) 
 		}
 		containers = append(containers, map[string]any{"name": t.name, "resources": res})
 		values[t.name] = map[string]any{"resources": res}
-		saved += analysis.HourlyCost(max(t.savedCores, 0), max(t.savedMiB, 0)*(1<<20), 0, &cfg.Prices) * analysis.HoursPerMonth
+		saved += t.per * analysis.HourlyCost(t.savedCores, t.savedMiB*(1<<20), 0, &cfg.Prices) * analysis.HoursPerMonth
+		for _, r := range t.raised {
+			raised = append(raised, t.name+": "+r)
+		}
 	}
 	p.SavingPerMonth = saved
-	if saved < 0.005 {
+	if saved < 0.005 && len(raised) == 0 {
 		p.Summary = p.Verdict + ": nothing written; the targets save nothing"
 		return
 	}
@@ -247,19 +400,29 @@ func rightsizePlan(p *Plan, g *planGroup, r Report, cfg *config.AnalysisConfig) 
 	if g.kind == "CronJob" {
 		spec = map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": pod}}}
 	}
-	patch := object("apps/v1", g.kind, g.name, g.ns, evidence(g, r))
+	ev := evidence(g, src)
+	if len(raised) > 0 {
+		ev["fleetscope.io/raised"] = strings.Join(raised, "; ")
+	}
+	patch := object("apps/v1", g.kind, g.name, g.ns, ev)
 	if g.kind == "CronJob" {
 		patch["apiVersion"] = "batch/v1"
 	}
 	patch["spec"] = spec
+	header := fmt.Sprintf("# Strategic-merge patch: kubectl patch %s %s -n %s --type strategic --patch-file rightsize.patch.yaml\n"+
+		"# CPU: the p95 of per-minute use ×%.1f (at least %dm); memory: the peak working set ×%.1f (at least %d Mi).\n",
+		strings.ToLower(g.kind), g.name, g.ns, cpuHeadroom, minCPUMilli, memHeadroom, minMemMiB)
+	for _, r := range raised {
+		header += "# Raised, " + r + ".\n"
+	}
 	p.Recommended = true
-	p.Files = append(p.Files, yamlFile("rightsize.patch.yaml",
-		fmt.Sprintf("# Strategic-merge patch: kubectl patch %s %s -n %s --type strategic --patch-file rightsize.patch.yaml\n"+
-			"# CPU: the p95 of per-minute use ×%.1f (at least %dm); memory: the peak working set ×%.1f (at least %d Mi).\n",
-			strings.ToLower(g.kind), g.name, g.ns, cpuHeadroom, minCPUMilli, memHeadroom, minMemMiB), patch))
+	p.Files = append(p.Files, yamlFile("rightsize.patch.yaml", header, patch))
 	p.Files = append(p.Files, yamlFile("rightsize.values.yaml", "# The same targets, per container, for a chart's values.\n", values))
-	p.Summary = fmt.Sprintf("%s: new requests and limits for %d container(s), saving %s a month at the node's unit prices",
-		p.Verdict, len(ts), money(r.Currency, saved))
+	p.Summary = fmt.Sprintf("%s: new requests and limits for %d container(s), saving %s a month at the unit prices",
+		p.Verdict, len(ts), money(src.currency, saved))
+	if len(raised) > 0 {
+		p.Summary += "; raised where it was " + strings.Join(raised, ", ")
+	}
 }
 
 // object is an object's apiVersion, kind and metadata.
@@ -300,10 +463,11 @@ func kubeName(s string, n int) bool {
 // schedulePlan writes the sleep schedule g's containers share as a KEDA
 // ScaledObject whose cron triggers keep the workload up in its awake hours
 // and at zero otherwise, and as kube-green SleepInfos.
-func schedulePlan(p *Plan, g *planGroup, r Report) {
+func schedulePlan(p *Plan, g *planGroup, src *planSource) {
 	var zone string
 	work, weekend := allHours(), allHours()
 	refused, replayed := 0.0, true
+	var rp Replay
 	for _, c := range g.cs {
 		a := c.Analysis
 		if a.Sleep == nil {
@@ -314,21 +478,38 @@ func schedulePlan(p *Plan, g *planGroup, r Report) {
 		work, weekend = intersect(work, a.Sleep.Workdays), intersect(weekend, a.Sleep.Weekend)
 		if a.Replay == nil {
 			replayed = false
-		} else {
-			refused += a.Replay.RefusedConnections
+			continue
 		}
+		// The pod sleeps as one: its replay is its containers' worst.
+		refused += a.Replay.RefusedConnections
+		q := a.Replay
+		rp.HoursWithData = max(rp.HoursWithData, q.HoursWithData)
+		rp.Starts, rp.StartsPerDay, rp.Flaps = max(rp.Starts, q.Starts), max(rp.StartsPerDay, q.StartsPerDay), max(rp.Flaps, q.Flaps)
+		rp.RefusedConnections, rp.RefusedHours = refused, max(rp.RefusedHours, q.RefusedHours)
+		rp.HoursAsleep, rp.MinutesAtZero = q.HoursAsleep, q.MinutesAtZero
+		rp.SavingPerMonth += g.per(c) * q.SavingPerMonth
+	}
+	// Each container's replay ran its own schedule; it is the plan's only
+	// where every container's schedule is the shared one.
+	for _, c := range g.cs {
+		if s := c.Analysis.Sleep; !slices.Equal(s.Workdays, work) || !slices.Equal(s.Weekend, weekend) {
+			replayed = false
+		}
+	}
+	if replayed {
+		p.Replay = &rp
 	}
 	// The schedule all the containers share, priced by the analysis' rule.
 	shared := analysis.SleepSchedule{Zone: zone, Workdays: analysis.HourSetOf(work), Weekend: analysis.HourSetOf(weekend)}
 	hoursPerWeek := shared.HoursPerWeek()
 	for _, c := range g.cs {
-		p.SavingPerMonth += shared.SavingPerMonth(c.Analysis.CostPerHour)
+		p.SavingPerMonth += g.per(c) * shared.SavingPerMonth(c.Analysis.CostPerHour)
 	}
 	if g.kind == "DaemonSet" {
 		p.Summary = p.Verdict + ": nothing written; a DaemonSet cannot be scaled to zero by replicas (move it off its nodes instead)"
 		return
 	}
-	ev := evidence(g, r)
+	ev := evidence(g, src)
 	if hoursPerWeek == 7*24 {
 		// Idle in every hour: unused, no schedule.
 		patch := object("apps/v1", g.kind, g.name, g.ns, ev)
@@ -340,7 +521,7 @@ func schedulePlan(p *Plan, g *planGroup, r Report) {
 			"# Never active in the days observed: nothing used it. Scale it to zero (or remove it):\n"+
 				"# kubectl patch "+strings.ToLower(g.kind)+" "+g.name+" -n "+g.ns+" --type strategic --patch-file scale-to-zero.patch.yaml\n", patch))
 		p.Recommended = true
-		p.Summary = fmt.Sprintf("%s: unused, scaled to zero, saving %s a month", p.Verdict, money(r.Currency, p.SavingPerMonth))
+		p.Summary = fmt.Sprintf("%s: unused, scaled to zero, saving %s a month", p.Verdict, money(src.currency, p.SavingPerMonth))
 		return
 	}
 	ev["fleetscope.io/sleep"] = fmt.Sprintf("workdays %v, weekend %v (%s), %d hours a week", work, weekend, zone, hoursPerWeek)
@@ -351,7 +532,7 @@ func schedulePlan(p *Plan, g *planGroup, r Report) {
 				"# minReplicaCount 0 takes the workload to zero. Set desiredReplicas to the replicas it runs.\n",
 			scaledObject(g, ev, zone, work, weekend)))
 	}
-	if si := sleepInfos(g, r, ev, zone, work, weekend); len(si) > 0 {
+	if si := sleepInfos(g, src, ev, zone, work, weekend); len(si) > 0 {
 		p.Files = append(p.Files, yamlFile("kube-green-sleepinfo.yaml",
 			"# kube-green SleepInfos: they act on every Deployment (and with suspendCronJobs, CronJob) of\n"+
 				"# the namespace but those excluded; the others this node saw in the namespace are excluded.\n",
@@ -359,12 +540,13 @@ func schedulePlan(p *Plan, g *planGroup, r Report) {
 	}
 	switch {
 	case !replayed:
-		p.Summary = fmt.Sprintf("%s: sleeps %d hours a week (%s), saving %s a month; not replayed", p.Verdict, hoursPerWeek, zone, money(r.Currency, p.SavingPerMonth))
+		p.Summary = fmt.Sprintf("%s: sleeps %d hours a week (%s), saving %s a month; not replayed", p.Verdict, hoursPerWeek, zone, money(src.currency, p.SavingPerMonth))
 	case refused > 0:
-		p.Summary = fmt.Sprintf("%s: written for review, not recommended: replayed over the hours recorded it would have refused %.0f connections", p.Verdict, refused)
+		p.Summary = fmt.Sprintf("%s: written for review, not recommended: replayed over the %d hours recorded it would have refused %.0f connections in %d of them",
+			p.Verdict, rp.HoursWithData, refused, rp.RefusedHours)
 	default:
-		p.Summary = fmt.Sprintf("%s: sleeps %d hours a week (%s), saving %s a month; replayed over the hours recorded, it refuses no connection",
-			p.Verdict, hoursPerWeek, zone, money(r.Currency, p.SavingPerMonth))
+		p.Summary = fmt.Sprintf("%s: sleeps %d hours a week (%s), saving %s a month; replayed over the %d hours recorded: %d minutes at zero, %.1f cold starts a day, %d flaps, no connection refused, saving %s a month",
+			p.Verdict, hoursPerWeek, zone, money(src.currency, p.SavingPerMonth), rp.HoursWithData, rp.MinutesAtZero, rp.StartsPerDay, rp.Flaps, money(src.currency, rp.SavingPerMonth))
 	}
 }
 
@@ -415,11 +597,7 @@ const (
 // scaledObject is the KEDA ScaledObject of a schedule: a cron trigger per
 // awake range of each day type.
 func scaledObject(g *planGroup, ev map[string]any, zone string, work, weekend []int) map[string]any {
-	pods := map[string]bool{}
-	for _, c := range g.cs {
-		pods[c.PodName] = true
-	}
-	replicas := max(len(pods), 1)
+	replicas := g.replicas
 	triggers := []any{}
 	for _, d := range []struct {
 		sleep       []int
@@ -455,15 +633,12 @@ func scaledObject(g *planGroup, ev map[string]any, zone string, work, weekend []
 // days unless they sleep all day. A sleep kube-green cannot state (one
 // day's hours in pieces) keeps its longest piece; the ScaledObject states
 // it whole.
-func sleepInfos(g *planGroup, r Report, ev map[string]any, zone string, work, weekend []int) []any {
+func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, work, weekend []int) []any {
 	var out []any
 	var exclude []any
-	seen := map[string]bool{}
-	for _, c := range r.Containers {
-		if c.WorkloadKind == "Deployment" && c.WorkloadName != g.name && cmp.Or(c.PodNamespace, c.Namespace) == g.ns &&
-			kubeName(c.WorkloadName, 253) && !seen[c.WorkloadName] {
-			seen[c.WorkloadName] = true
-			exclude = append(exclude, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": c.WorkloadName})
+	for _, name := range slices.Sorted(maps.Keys(src.deployments[g.ns])) {
+		if name != g.name && kubeName(name, 253) {
+			exclude = append(exclude, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": name})
 		}
 	}
 	add := func(suffix, days string, sleep []int) {
@@ -510,16 +685,29 @@ func longestSleep(sleep []int) (from, to int, ok bool) {
 	return from, to, best > 0
 }
 
-// serverlessPlan writes a Knative Service for a serverless-container
-// verdict and a function's size for a function verdict.
-func serverlessPlan(p *Plan, g *planGroup, r Report) {
-	ev := evidence(g, r)
+// serverlessPlan writes, for a serverless-container verdict, a Knative
+// Service and the same as a Cloud Run service; for a function verdict,
+// the function's size, timeout and expected invocations. Sizes are those
+// the platform was priced at.
+func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
+	ev := evidence(g, src)
 	var containers []any
-	longest := 0.0
+	longest, invocations := 0.0, 0.0
+	var port *uint16
 	for _, c := range g.cs {
 		a := c.Analysis
-		p.SavingPerMonth += a.SavingsPerMonth
+		if c.Image == "" {
+			p.Summary = p.Verdict + ": nothing written; no running container told its image"
+			return
+		}
+		p.SavingPerMonth += g.per(c) * a.SavingsPerMonth
 		longest = max(longest, a.BurstMaxSeconds)
+		if a.ObservedSeconds > 0 {
+			invocations += g.per(c) * float64(a.Bursts) / a.ObservedSeconds * analysis.HoursPerMonth * 3600
+		}
+		if port == nil || c.ListenPort != nil && *c.ListenPort < *port {
+			port = cmp.Or(c.ListenPort, port)
+		}
 		milli := max(math.Ceil(a.CPUP95*cpuHeadroom*1000/5)*5, minCPUMilli)
 		mib := max(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20)), minMemMiB)
 		containers = append(containers, map[string]any{
@@ -533,25 +721,70 @@ func serverlessPlan(p *Plan, g *planGroup, r Report) {
 	// A request must hold the longest burst seen, with room: half again,
 	// at least a minute, at most the hour serverless containers allow.
 	timeout := int(min(max(math.Ceil(longest*1.5), 60), 3600))
-	platform := g.cs[0].Analysis.Platform
+	a := g.cs[0].Analysis
+	platform := a.Platform
 	ev["fleetscope.io/platform"] = platform
 	if p.Verdict == string(analysis.VerdictServerlessContainer) {
+		// Knative routes to one port: the one the workload listens on.
+		portNote := "the port is the one it was seen listening on"
+		if port != nil {
+			containers[0].(map[string]any)["ports"] = []any{map[string]any{"containerPort": int(*port)}}
+		} else {
+			portNote = "no listening port was seen: Knative's default is 8080, in $PORT; set containers[].ports"
+		}
+		annotations := map[string]any{"autoscaling.knative.dev/min-scale": "0", "autoscaling.knative.dev/max-scale": strconv.Itoa(g.replicas)}
 		svc := object("serving.knative.dev/v1", "Service", g.name, g.ns, ev)
 		svc["spec"] = map[string]any{"template": map[string]any{
-			"metadata": map[string]any{"annotations": map[string]any{"autoscaling.knative.dev/min-scale": "0"}},
+			"metadata": map[string]any{"annotations": annotations},
 			"spec":     map[string]any{"timeoutSeconds": timeout, "containers": containers},
 		}}
 		p.Files = append(p.Files, yamlFile("knative-service.yaml",
-			"# Knative Service (Cloud Run takes the same document: gcloud run services replace).\n"+
-				"# min-scale 0 lets it scale to zero between requests; the port is Knative's default (8080,\n"+
-				"# in $PORT): set containers[].ports to the port the workload listens on.\n", svc))
+			"# Knative Service: min-scale 0 scales it to zero between requests, max-scale is the replicas it ran;\n# "+portNote+".\n", svc))
+		p.Files = append(p.Files, yamlFile("cloud-run-service.yaml",
+			"# Cloud Run service: gcloud run services replace cloud-run-service.yaml --region REGION\n"+
+				"# Cloud Run bills the limits: the size the analysis priced ("+sizeText(a)+").\n",
+			cloudRunService(g, ev, containers, timeout, a)))
 	} else {
-		a := g.cs[0].Analysis
-		mib := max(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20)), 128)
+		mib := max(a.PlatformMemoryMiB, uint64(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20))), 128)
+		spec := map[string]any{"platform": platform, "memoryMiB": mib, "vcpus": a.PlatformVCPUs, "timeoutSeconds": min(timeout, 900),
+			"expectedInvocationsPerMonth": math.Round(invocations), "image": g.cs[0].Image, "evidence": ev}
 		p.Files = append(p.Files, yamlFile("function.yaml",
-			"# The function's size and timeout; its handler is the workload's work, invoked per request or event.\n",
-			map[string]any{"platform": platform, "memoryMiB": int(mib), "timeoutSeconds": min(timeout, 900), "image": g.cs[0].Image, "evidence": ev}))
+			"# The function's size (memory, and the vCPU it comes with), timeout and expected invocations (one per\n"+
+				"# burst of work seen); its handler is the workload's work, invoked per request or event.\n", spec))
 	}
 	p.Recommended = true
-	p.Summary = fmt.Sprintf("%s on %s: saving %s a month", p.Verdict, platform, money(r.Currency, p.SavingPerMonth))
+	p.Summary = fmt.Sprintf("%s on %s: saving %s a month", p.Verdict, platform, money(src.currency, p.SavingPerMonth))
+}
+
+// sizeText is the size a platform was priced at.
+func sizeText(a *Analysis) string {
+	return strconv.FormatFloat(a.PlatformVCPUs, 'g', 3, 64) + " vCPU, " + strconv.FormatUint(a.PlatformMemoryMiB, 10) + " MiB"
+}
+
+// cloudRunService is the Knative Service in Cloud Run's form: no
+// namespace (the project is), limits at the size priced, the same
+// scaling and timeout.
+func cloudRunService(g *planGroup, ev map[string]any, containers []any, timeout int, a *Analysis) map[string]any {
+	cs := make([]any, len(containers))
+	for i, c := range containers {
+		m := maps.Clone(c.(map[string]any))
+		if i == 0 && a.PlatformVCPUs > 0 && a.PlatformMemoryMiB > 0 {
+			m["resources"] = map[string]any{"limits": map[string]any{
+				"cpu":    strconv.FormatFloat(a.PlatformVCPUs*1000, 'f', 0, 64) + "m",
+				"memory": strconv.FormatUint(a.PlatformMemoryMiB, 10) + "Mi",
+			}}
+		}
+		cs[i] = m
+	}
+	return map[string]any{
+		"apiVersion": "serving.knative.dev/v1",
+		"kind":       "Service",
+		"metadata":   map[string]any{"name": g.name, "annotations": ev},
+		"spec": map[string]any{"template": map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{
+				"autoscaling.knative.dev/minScale": "0", "autoscaling.knative.dev/maxScale": strconv.Itoa(g.replicas),
+			}},
+			"spec": map[string]any{"timeoutSeconds": timeout, "containers": cs},
+		}},
+	}
 }

@@ -50,6 +50,32 @@ spec:
     spec: {containers: [{name: web, image: registry.example/night:1}]}
 ---
 apiVersion: apps/v1
+kind: Deployment
+metadata: {name: squeezed, namespace: shop}
+spec:
+  selector: {matchLabels: {app: squeezed}}
+  template:
+    metadata: {labels: {app: squeezed}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/squeezed:1
+        resources: {requests: {cpu: "4", memory: 256Mi}, limits: {cpu: "4", memory: 256Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: capped, namespace: shop}
+spec:
+  selector: {matchLabels: {app: capped}}
+  template:
+    metadata: {labels: {app: capped}}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/capped:1
+        resources: {requests: {cpu: 500m, memory: 4Gi}, limits: {cpu: 500m, memory: 4Gi}}
+---
+apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: ghost, namespace: shop}
 spec:
@@ -112,8 +138,23 @@ func TestPlansAcceptedByAPIServer(t *testing.T) {
 					t.Errorf("%s/%s: %v", p.Name, f.Name, err)
 				}
 			case obj.Kind == "ScaledObject" || obj.Kind == "Service":
-				if err := s.Create(ctx, f.Data, true); err != nil {
-					t.Errorf("%s/%s: %v\n%s", p.Name, f.Name, err, f.Data)
+				data := f.Data
+				if obj.Metadata.Namespace == "" {
+					// Cloud Run's copy has no namespace (the project is
+					// one): the same document in the workload's.
+					var m map[string]any
+					if err := yaml.Unmarshal(data, &m); err != nil {
+						t.Fatal(err)
+					}
+					m["metadata"].(map[string]any)["namespace"] = p.Namespace
+					var err error
+					if data, err = yaml.Marshal(m); err != nil {
+						t.Fatal(err)
+					}
+					obj.Kind = "Cloud Run Service"
+				}
+				if err := s.Create(ctx, data, true); err != nil {
+					t.Errorf("%s/%s: %v\n%s", p.Name, f.Name, err, data)
 				}
 			default:
 				continue // values, function sizes, SleepInfos
@@ -121,7 +162,8 @@ func TestPlansAcceptedByAPIServer(t *testing.T) {
 			checked[obj.Kind]++
 		}
 	}
-	if checked["Deployment"] < 1 || checked["StatefulSet"] < 1 || checked["CronJob"] < 1 || checked["ScaledObject"] < 2 || checked["Service"] < 1 {
+	if checked["Deployment"] < 1 || checked["StatefulSet"] < 1 || checked["CronJob"] < 1 || checked["ScaledObject"] < 2 || checked["Service"] < 1 ||
+		checked["Cloud Run Service"] < 1 {
 		t.Errorf("checked %v: want patches of a Deployment, a StatefulSet and a CronJob, ScaledObjects and a Knative Service", checked)
 	}
 	// The patches took: the api Deployment runs at its targets now.

@@ -20,7 +20,7 @@ func planReport() Report {
 			WorkloadKind: kind, WorkloadName: name, Image: "registry.example/" + name + ":1", Running: true, Analysis: &a}
 	}
 	workHours := []int{0, 1, 2, 3, 4, 5, 6, 7, 18, 19, 20, 21, 22, 23}
-	return Report{Node: "n1", Time: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Currency: "USD", Containers: []Container{
+	r := Report{Node: "n1", Time: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Currency: "USD", Containers: []Container{
 		mk("Deployment", "office", "office-1", "web", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.04,
 			Sleep:  &Sleep{TimeZone: "Europe/Berlin", Workdays: workHours, Weekend: allHours(), HoursPerWeek: 118},
 			Replay: &Replay{HoursAsleep: 118, Starts: 5}}),
@@ -33,12 +33,31 @@ func planReport() Report {
 			Sleep:  &Sleep{TimeZone: "UTC", Workdays: workHours, Weekend: workHours, HoursPerWeek: 98},
 			Replay: &Replay{HoursAsleep: 98, Starts: 7, RefusedConnections: 6, RefusedHours: 1}}),
 		mk("Deployment", "hook", "hook-1", "srv", Analysis{Verdict: "serverless-container", Platform: "aws-fargate/us-east-1/x86_64",
-			SavingsPerMonth: 20, CPUP95: 0.05, WorkingSetMax: 64 << 20, BurstMaxSeconds: 100}),
+			SavingsPerMonth: 20, CPUP95: 0.05, WorkingSetMax: 64 << 20, BurstMaxSeconds: 100, PlatformVCPUs: 0.25, PlatformMemoryMiB: 512}),
+		mk("Deployment", "thumbs", "thumbs-1", "fn", Analysis{Verdict: "function", Platform: "aws-lambda/us-east-1/arm64",
+			SavingsPerMonth: 12, CPUP95: 0.3, WorkingSetMax: 200 << 20, BurstMaxSeconds: 40, Bursts: 70, PlatformVCPUs: 1, PlatformMemoryMiB: 1769}),
 		mk("Deployment", "busy", "busy-1", "app", Analysis{Verdict: "keep", Reasons: []Reason{{Code: "reservation_used", Text: "p95 uses 0.9 of 1 cores"}}}),
 		mk("Deployment", "Bad_Name", "bad-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 1, ReservedCPUSource: "limit", CPUP95: 0.01}),
 		mk("CronJob", "nightly", "nightly-29000000-abcde", "job", Analysis{Verdict: "rightsize", ReservedCPUCores: 2, ReservedCPUSource: "request",
 			ReservedMemory: 1 << 30, ReservedMemorySrc: "limit", CPUP95: 0.2, CPUMax: 0.5, WorkingSetMax: 200 << 20}),
+		// Killed for memory and throttled: its peaks are its limits'.
+		mk("Deployment", "squeezed", "squeezed-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 4, ReservedCPUSource: "limit",
+			ReservedMemory: 256 << 20, ReservedMemorySrc: "limit", CPUP95: 0.1, CPUMax: 0.4, WorkingSetMax: 250 << 20}),
+		mk("Deployment", "capped", "capped-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 0.5, ReservedCPUSource: "limit",
+			ReservedMemory: 4 << 30, ReservedMemorySrc: "limit", CPUP95: 0.1, CPUMax: 0.5, WorkingSetMax: 100 << 20}),
 	}}
+	port, oom, throttled := uint16(8080), uint64(3), 0.2
+	for i := range r.Containers {
+		switch r.Containers[i].WorkloadName {
+		case "hook":
+			r.Containers[i].ListenPort = &port
+		case "squeezed":
+			r.Containers[i].OOMKills = &oom
+		case "capped":
+			r.Containers[i].CPUThrottledRatio = &throttled
+		}
+	}
+	return r
 }
 
 func planByName(t *testing.T, ps []Plan, name string) Plan {
@@ -138,6 +157,41 @@ func TestPlans(t *testing.T) {
 		at(svc, "spec", "template", "spec", "containers", 0, "image") != "registry.example/hook:1" {
 		t.Errorf("knative %v", svc)
 	}
+	// It listens on 8080; Cloud Run's copy is billed at the size priced.
+	if at(svc, "spec", "template", "spec", "containers", 0, "ports", 0, "containerPort") != 8080.0 {
+		t.Errorf("knative port: %v", at(svc, "spec", "template", "spec", "containers", 0))
+	}
+	run := fileOf(t, planByName(t, ps, "hook"), "cloud-run-service.yaml")
+	if at(run, "spec", "template", "spec", "containers", 0, "resources", "limits", "memory") != "512Mi" ||
+		at(run, "spec", "template", "spec", "containers", 0, "resources", "limits", "cpu") != "250m" || at(run, "metadata", "namespace") != nil {
+		t.Errorf("cloud run %v", run)
+	}
+	// A function: the size priced, a timeout of 1.5× the longest burst,
+	// one invocation per burst: 70 in 7 days is 304 a month (730 hours).
+	fn := fileOf(t, planByName(t, ps, "thumbs"), "function.yaml")
+	if at(fn, "memoryMiB") != 1769.0 || at(fn, "vcpus") != 1.0 || at(fn, "timeoutSeconds") != 60.0 || at(fn, "expectedInvocationsPerMonth") != 304.0 {
+		t.Errorf("function %v", fn)
+	}
+	// Killed for memory 3 times, its memory limit is raised by half, its
+	// CPU still lowered; throttled in 20 % of its periods, the CPU limit
+	// is raised by half, the request still lowered to 1.2× the p95; each
+	// plan's saving counts the raise.
+	sq := planByName(t, ps, "squeezed")
+	c = at(fileOf(t, sq, "rightsize.patch.yaml"), "spec", "template", "spec", "containers", 0)
+	if at(c, "resources", "limits", "memory") != "384Mi" || at(c, "resources", "limits", "cpu") != "480m" ||
+		!strings.Contains(sq.Summary, "OOM killer killed it 3 time(s)") {
+		t.Errorf("squeezed: %+v\n%v", sq, c)
+	}
+	if want := (3.52*cfg.Prices.VCPUHour - 128.0/1024*cfg.Prices.GiBHour) * 730; math.Abs(sq.SavingPerMonth-want) > 1e-9 {
+		t.Errorf("squeezed saving %v, want %v", sq.SavingPerMonth, want)
+	}
+	cp := planByName(t, ps, "capped")
+	c = at(fileOf(t, cp, "rightsize.patch.yaml"), "spec", "template", "spec", "containers", 0)
+	if at(c, "resources", "limits", "cpu") != "750m" || at(c, "resources", "requests", "cpu") != "120m" || at(c, "resources", "limits", "memory") != "120Mi" ||
+		!strings.Contains(cp.Summary, "throttled in 20% of its periods") {
+		t.Errorf("capped: %+v\n%v", cp, c)
+	}
+
 	// keep writes nothing and says why; a name Kubernetes would refuse
 	// is never written into a file or a command.
 	if busy := planByName(t, ps, "busy"); len(busy.Files) != 0 || !strings.Contains(busy.Summary, "p95 uses 0.9") {
@@ -153,5 +207,35 @@ func TestPlans(t *testing.T) {
 		if len(p.Files) != 0 {
 			t.Errorf("%s: %d files below the minimum saving", p.Name, len(p.Files))
 		}
+	}
+}
+
+// A workload judged on the history of every pod it had is planned from
+// that history, for the replicas it runs: two of them sleep twice the
+// money, and the replay's saving over whole weeks is the schedule's.
+func TestPlansFromHistory(t *testing.T) {
+	r := planReport()
+	var office Container
+	for _, c := range r.Containers {
+		if c.WorkloadName == "office" {
+			office = c
+		}
+	}
+	a := *office.Analysis
+	a.CostPerHour = 0.05
+	a.Replay = &Replay{HoursAsleep: 2 * 118, HoursWithData: 2 * 168, MinutesAtZero: 2 * 118 * 60, Starts: 10, StartsPerDay: 5.0 / 7,
+		SavingPerMonth: 0.05 * 118 / 168 * 730}
+	r.Parts = []WorkloadPart{{Namespace: "shop", Kind: "Deployment", Name: "office", Container: "web", Pods: 9, Live: 2, AverageReplicas: 1.9, Analysis: &a}}
+	p := planByName(t, Plans(r, config.Default().Analysis), "office")
+	want := 2 * 0.05 * 118 / 168 * 730
+	if math.Abs(p.SavingPerMonth-want) > 1e-9 || p.Replay == nil || math.Abs(p.Replay.SavingPerMonth-p.SavingPerMonth) > 0.01*p.SavingPerMonth {
+		t.Fatalf("office from its history: saving %v (want %v), replay %+v", p.SavingPerMonth, want, p.Replay)
+	}
+	so := fileOf(t, p, "keda-scaledobject.yaml")
+	if at(so, "spec", "maxReplicaCount") != 2.0 || at(so, "spec", "triggers", 0, "metadata", "desiredReplicas") != "2" {
+		t.Errorf("ScaledObject for 2 replicas: %v", so)
+	}
+	if !strings.Contains(p.Summary, "336 hours recorded") || !strings.Contains(p.Summary, "0.7 cold starts a day") {
+		t.Errorf("summary %q", p.Summary)
 	}
 }

@@ -56,6 +56,17 @@ type Container struct {
 	WorkingSetBytes *uint64  `json:"working_set_bytes,omitempty"`
 
 	Analysis *Analysis `json:"analysis,omitempty"`
+
+	// OOMKills is how many times the kernel's OOM killer killed a process of
+	// the container's cgroup since it was created (memory.events oom_kill on
+	// cgroup v2, memory.oom_control oom_kill on v1), where the kernel says.
+	OOMKills *uint64 `json:"oom_kills,omitempty"`
+	// CPUThrottledRatio is the share of the CFS bandwidth periods since the
+	// cgroup was created in which it was throttled, where it has a quota.
+	CPUThrottledRatio *float64 `json:"cpu_throttled_ratio,omitempty"`
+	// ListenPort is the lowest TCP port the container's network namespace
+	// listens on at an address other than loopback, where one does.
+	ListenPort *uint16 `json:"listen_port,omitempty"`
 }
 
 // Analysis is the idle, cost and serverless part of a container.
@@ -75,9 +86,13 @@ type Analysis struct {
 	Platform   string   `json:"platform,omitempty"`
 	// PlatformSource is the row of the serverless price table that priced
 	// the platform: its source and date.
-	PlatformSource string   `json:"platform_source,omitempty"`
-	Reasons        []Reason `json:"reasons"`
-	Blockers       []Reason `json:"blockers"`
+	PlatformSource string `json:"platform_source,omitempty"`
+	// PlatformVCPUs and PlatformMemoryMiB are the size the platform was
+	// priced at.
+	PlatformVCPUs     float64  `json:"platform_vcpus,omitempty"`
+	PlatformMemoryMiB uint64   `json:"platform_memory_mib,omitempty"`
+	Reasons           []Reason `json:"reasons"`
+	Blockers          []Reason `json:"blockers"`
 
 	ReservedCPUCores  float64 `json:"reserved_cpu_cores"`
 	ReservedCPUSource string  `json:"reserved_cpu_source"`
@@ -207,13 +222,14 @@ func fromResult(a *analysis.Result) *Analysis {
 	return &Analysis{
 		ObservedSeconds: a.ObservedFor.Seconds(), IdleRatio: idle, BusyRatio: finitePtr(a.BusyRatio), BusyFrom: a.BusyFrom, DutyCycled: a.DutyCycled,
 		Verdict: string(a.Verdict), Score: a.Score, Platform: a.Platform, PlatformSource: a.PlatformSource,
+		PlatformVCPUs: finite(a.PlatformVCPUs), PlatformMemoryMiB: a.PlatformMemoryMiB,
 		Reasons: reasons(a.Reasons), Blockers: reasons(a.Blockers),
 		ReservedCPUCores: finite(a.Reserved.CPUCores), ReservedCPUSource: a.Reserved.CPUSource,
 		ReservedMemory: a.Reserved.MemoryBytes, ReservedMemorySrc: a.Reserved.MemorySource,
 		CPUP50: finite(a.CPUP50), CPUP95: finite(a.CPUP95), CPUMax: finite(a.CPUMax),
 		WorkingSetP95: a.WorkingSetP95, WorkingSetMax: a.WorkingSetMax,
 		Bursts: a.Bursts.Count, BurstP50Seconds: a.Bursts.P50.Seconds(), BurstP95Seconds: a.Bursts.P95.Seconds(), BurstMaxSeconds: a.Bursts.Max.Seconds(),
-		IdleHoursOfDay: a.IdleHoursOfDay, Sleep: sleepOf(&a.Sleep), Replay: replayOf(&a.Replay),
+		IdleHoursOfDay: a.IdleHoursOfDay, Sleep: sleepOf(&a.Sleep), Replay: replayOf(&a.Replay, a.CostPerHour),
 		CostPerHour: finite(a.CostPerHour), IdleCostPerHour: finite(a.IdleCostPerHour), IdleCostPerMonth: finite(a.IdleCostPerMonth),
 		OverReservedPerMon: finite(a.OverReservationWastePerMonth), CurrentMonthlyCost: finite(a.CurrentMonthlyCost),
 		ServerlessMonthly: finite(a.ServerlessMonthlyCost), SavingsPerMonth: finite(a.SavingsPerMonth),
@@ -232,7 +248,19 @@ type Sleep struct {
 // Replay is what a sleep schedule would have done to the hours recorded.
 type Replay struct {
 	HoursAsleep int `json:"hours_asleep"`
-	Starts      int `json:"starts"`
+	// MinutesAtZero are the minutes it would have held no replica, of
+	// HoursWithData hours recorded.
+	MinutesAtZero int `json:"minutes_at_zero"`
+	HoursWithData int `json:"hours_with_data"`
+	// Starts are the cold starts its wake-ups would have made, StartsPerDay
+	// their daily rate, and Flaps the sleeps shorter than two hours.
+	Starts       int     `json:"starts"`
+	StartsPerDay float64 `json:"starts_per_day"`
+	Flaps        int     `json:"flaps"`
+	// SavingPerMonth is the saving of the hours it would have slept, the
+	// share of the hours recorded, per month: the schedule's own saving
+	// checked against the week as it was.
+	SavingPerMonth float64 `json:"saving_per_month"`
 	// RefusedConnections are the connections above the hourly background
 	// that arrived while it would have slept, in RefusedHours hours.
 	RefusedConnections float64 `json:"refused_connections"`
@@ -246,11 +274,13 @@ func sleepOf(s *analysis.SleepSchedule) *Sleep {
 	return &Sleep{TimeZone: s.Zone, Workdays: s.Workdays.Hours(), Weekend: s.Weekend.Hours(), HoursPerWeek: s.HoursPerWeek()}
 }
 
-func replayOf(p *analysis.Replay) *Replay {
+func replayOf(p *analysis.Replay, costPerHour float64) *Replay {
 	if !p.Done {
 		return nil
 	}
-	return &Replay{HoursAsleep: p.HoursAsleep, Starts: p.Starts, RefusedConnections: finite(p.Connections), RefusedHours: p.RefusedHours}
+	return &Replay{HoursAsleep: p.HoursAsleep, MinutesAtZero: 60 * p.HoursAsleep, HoursWithData: p.HoursWithData,
+		Starts: p.Starts, StartsPerDay: finite(p.StartsPerDay()), Flaps: p.Flaps, SavingPerMonth: finite(p.SavingPerMonth(costPerHour)),
+		RefusedConnections: finite(p.Connections), RefusedHours: p.RefusedHours}
 }
 
 // finitePtr is v, nil when it is not a number.

@@ -26,6 +26,9 @@ type WorkloadReport struct {
 	Currency    string     `json:"currency"`
 	PriceSource string     `json:"price_source"`
 	Workloads   []Workload `json:"workloads"`
+	// Parts are what the rows of Source SourceHistory or SourceWindow were
+	// computed from: per workload and container name, its analysis.
+	Parts []WorkloadPart `json:"workload_parts,omitempty"`
 }
 
 // Window is the stretch of a store's history a report was computed over.

@@ -12,8 +12,9 @@ import (
 	"github.com/fleetscope/fleetscope/report"
 )
 
-// cmdPlan writes, per workload of an agent's (or this host's) report, the
-// change its verdict asks for, and prints a summary line per workload.
+// cmdPlan writes, per workload of an agent's (or this host's, or a fleet
+// store's) report, the change its verdict asks for, and prints a summary
+// line per workload.
 func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -22,27 +23,46 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 2*time.Minute, "with --local: how long to sample")
 	cfgPath := fs.String("config", "", "configuration file: the prices and the least saving a plan must make")
 	out := fs.String("out", "fleetscope-plan", "directory the plans are written into, one directory per workload (namespace/kind-name)")
+	var store reportFlags
+	store.storeFlags(fs, ": plan")
+	fs.Var(&store.namespaces, "namespace", "with --prometheus: only this namespace; repeatable")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
+	}
+	if store.prometheus != "" && *local {
+		fmt.Fprintln(stderr, "plan: --prometheus and --local exclude each other")
+		return exitInvalid
 	}
 	cfg, ok := loadConfig(*cfgPath, fleetArch, stderr)
 	if !ok {
 		return exitInvalid
 	}
-	var rep report.Report
-	var err error
-	if *local {
-		rep, err = localReport(cfg, *duration, stderr)
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		rep, err = report.Fetch(ctx, nil, *url)
-		cancel()
+	var plans []report.Plan
+	switch {
+	case store.prometheus != "":
+		// The fleet: every workload over the window, from every pod it had.
+		store.config = *cfgPath
+		wr, status := store.workloadsFromPrometheus(stderr)
+		if status != 0 {
+			return status
+		}
+		plans = report.FleetPlans(wr, cfg.Analysis)
+	default:
+		var rep report.Report
+		var err error
+		if *local {
+			rep, err = localReport(cfg, *duration, stderr)
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			rep, err = report.Fetch(ctx, nil, *url)
+			cancel()
+		}
+		if err != nil {
+			reportError(stderr, err)
+			return 1
+		}
+		plans = report.Plans(rep, cfg.Analysis)
 	}
-	if err != nil {
-		reportError(stderr, err)
-		return 1
-	}
-	plans := report.Plans(rep, cfg.Analysis)
 	written := 0
 	for _, p := range plans {
 		if len(p.Files) > 0 {

@@ -59,18 +59,24 @@ func (f *reportFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&f.local, "local", false, "sample this host without a daemon for --duration, then report")
 	fs.DurationVar(&f.duration, "duration", 2*time.Minute, "with --local: how long to sample")
 	fs.StringVar(&f.config, "config", "", "with --local, or --prometheus --by workload: configuration file (its prices and platforms)")
-	fs.StringVar(&f.window, "window", "7d", "with --prometheus --by workload: judge each workload on every pod it had over this much of the store's history (e.g. 7d, 36h)")
 	fs.BoolVar(&f.all, "all", false, "include pod sandboxes")
-	fs.StringVar(&f.prometheus, "prometheus", "", "report on the whole fleet from this Prometheus HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) instead of one agent")
+	f.storeFlags(fs, "--by workload: judge")
+	fs.BoolVar(&f.wide, "wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
+	fs.Var(&f.namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
+	fs.Var(&f.verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
+	return fs
+}
+
+// storeFlags registers the flags of a fleet's store; judge says what the
+// window is for.
+func (f *reportFlags) storeFlags(fs *flag.FlagSet, judge string) {
+	fs.StringVar(&f.window, "window", "7d", "with --prometheus "+judge+" each workload on every pod it had over this much of the store's history (e.g. 7d, 36h)")
+	fs.StringVar(&f.prometheus, "prometheus", "", "the whole fleet from this Prometheus HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) instead of one agent")
 	fs.StringVar(&f.promUser, "prometheus.username", "", "with --prometheus: basic auth user")
 	fs.StringVar(&f.promPassFile, "prometheus.password-file", "", "with --prometheus: file holding the basic auth password")
 	fs.StringVar(&f.promTokenFile, "prometheus.bearer-token-file", "", "with --prometheus: file holding a bearer token")
 	fs.StringVar(&f.at, "at", "", "with --prometheus: ask the store about this time (RFC 3339, e.g. 2026-12-01T00:00:00Z) instead of now")
 	fs.StringVar(&f.currency, "currency", "USD", "with --prometheus: the currency of the agents' price sheet, where their series do not say")
-	fs.BoolVar(&f.wide, "wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
-	fs.Var(&f.namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
-	fs.Var(&f.verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
-	return fs
 }
 
 // cmdReport asks an agent, the store of a whole fleet, or this host sampled
