@@ -751,6 +751,21 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 		p.Files = append(p.Files, yamlFile("function.yaml",
 			"# The function's size (memory, and the vCPU it comes with), timeout and expected invocations (one per\n"+
 				"# burst of work seen); its handler is the workload's work, invoked per request or event.\n", spec))
+
+		if port != nil {
+			// Until it is moved, KEDA's HTTP add-on runs it as a function
+			// would: from zero on the first request.
+			h := object("http.keda.sh/v1alpha1", "HTTPScaledObject", g.name, g.ns, ev)
+			h["spec"] = map[string]any{
+				"hosts":          []any{g.name + "." + g.ns + ".svc"},
+				"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": g.kind, "name": g.name, "service": g.name, "port": int(*port)},
+				"replicas":       map[string]any{"min": 0, "max": g.replicas},
+				"scalingMetric":  map[string]any{"concurrency": map[string]any{"targetValue": 10}},
+			}
+			p.Files = append(p.Files, yamlFile("keda-httpscaledobject.yaml",
+				"# KEDA HTTP add-on: scales it from zero on the first request to the port it was seen listening on,\n"+
+					"# through a Service named like the workload (set service and hosts to yours).\n", h))
+		}
 	}
 	p.Recommended = true
 	p.Summary = fmt.Sprintf("%s on %s: saving %s a month", p.Verdict, platform, money(src.currency, p.SavingPerMonth))

@@ -49,7 +49,7 @@ func planReport() Report {
 	port, oom, throttled := uint16(8080), uint64(3), 0.2
 	for i := range r.Containers {
 		switch r.Containers[i].WorkloadName {
-		case "hook":
+		case "hook", "thumbs":
 			r.Containers[i].ListenPort = &port
 		case "squeezed":
 			r.Containers[i].OOMKills = &oom
@@ -171,6 +171,10 @@ func TestPlans(t *testing.T) {
 	fn := fileOf(t, planByName(t, ps, "thumbs"), "function.yaml")
 	if at(fn, "memoryMiB") != 1769.0 || at(fn, "vcpus") != 1.0 || at(fn, "timeoutSeconds") != 60.0 || at(fn, "expectedInvocationsPerMonth") != 304.0 {
 		t.Errorf("function %v", fn)
+	}
+	if h := fileOf(t, planByName(t, ps, "thumbs"), "keda-httpscaledobject.yaml"); at(h, "spec", "scaleTargetRef", "port") != 8080.0 ||
+		at(h, "spec", "replicas", "min") != 0.0 || at(h, "spec", "scaleTargetRef", "name") != "thumbs" {
+		t.Errorf("HTTPScaledObject %v", h)
 	}
 	// Killed for memory 3 times, its memory limit is raised by half, its
 	// CPU still lowered; throttled in 20 % of its periods, the CPU limit
