@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,94 +13,65 @@ import (
 	"github.com/fleetscope/fleetscope/internal/testenv"
 )
 
-// The workloads planReport's plans change, as real objects.
-const planTargets = `
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: office, namespace: shop}
-spec:
-  selector: {matchLabels: {app: office}}
-  template:
-    metadata: {labels: {app: office}}
-    spec: {containers: [{name: web, image: registry.example/office:1}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/api:1
-        resources: {requests: {cpu: "1", memory: 512Mi}, limits: {cpu: "1", memory: 512Mi}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: night, namespace: shop}
-spec:
-  selector: {matchLabels: {app: night}}
-  template:
-    metadata: {labels: {app: night}}
-    spec: {containers: [{name: web, image: registry.example/night:1}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: squeezed, namespace: shop}
-spec:
-  selector: {matchLabels: {app: squeezed}}
-  template:
-    metadata: {labels: {app: squeezed}}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/squeezed:1
-        resources: {requests: {cpu: "4", memory: 256Mi}, limits: {cpu: "4", memory: 256Mi}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: capped, namespace: shop}
-spec:
-  selector: {matchLabels: {app: capped}}
-  template:
-    metadata: {labels: {app: capped}}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/capped:1
-        resources: {requests: {cpu: 500m, memory: 4Gi}, limits: {cpu: 500m, memory: 4Gi}}
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: ghost, namespace: shop}
-spec:
-  serviceName: ghost
-  selector: {matchLabels: {app: ghost}}
-  template:
-    metadata: {labels: {app: ghost}}
-    spec: {containers: [{name: db, image: registry.example/ghost:1}]}
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: {name: nightly, namespace: shop}
-spec:
-  schedule: "0 2 * * *"
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: OnFailure
-          containers:
-          - name: job
-            image: registry.example/nightly:1
-            resources: {requests: {cpu: "2"}, limits: {memory: 1Gi}}
-`
+// planTargets are the workloads of r as real objects, each container with
+// the image and the reservations its analysis read: what its plans change.
+func planTargets(t *testing.T, r Report) []byte {
+	docs := []any{map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "shop"}}}
+	type key struct{ kind, name string }
+	containers := map[key][]any{}
+	var order []key
+	for _, c := range r.Containers {
+		if !kubeName(c.WorkloadName, 253) {
+			continue
+		}
+		k := key{c.WorkloadKind, c.WorkloadName}
+		if containers[k] == nil {
+			order = append(order, k)
+		}
+		requests, limits := map[string]any{}, map[string]any{}
+		a := c.Analysis
+		for _, q := range []struct {
+			source, name, value string
+		}{
+			{a.ReservedCPUSource, "cpu", strconv.FormatFloat(a.ReservedCPUCores*1000, 'f', 0, 64) + "m"},
+			{a.ReservedMemorySrc, "memory", strconv.FormatUint(a.ReservedMemory>>20, 10) + "Mi"},
+		} {
+			switch q.source {
+			case "limit":
+				requests[q.name], limits[q.name] = q.value, q.value
+			case "request":
+				requests[q.name] = q.value
+			}
+		}
+		containers[k] = append(containers[k], map[string]any{"name": c.Name, "image": c.Image,
+			"resources": map[string]any{"requests": requests, "limits": limits}})
+	}
+	for _, k := range order {
+		labels := map[string]any{"app": k.name}
+		pod := map[string]any{"metadata": map[string]any{"labels": labels}, "spec": map[string]any{"containers": containers[k]}}
+		o := map[string]any{"apiVersion": "apps/v1", "kind": k.kind, "metadata": map[string]any{"name": k.name, "namespace": "shop"}}
+		switch k.kind {
+		case "CronJob":
+			pod["spec"].(map[string]any)["restartPolicy"] = "OnFailure"
+			o["apiVersion"] = "batch/v1"
+			o["spec"] = map[string]any{"schedule": "0 2 * * *", "jobTemplate": map[string]any{"spec": map[string]any{"template": pod}}}
+		case "StatefulSet":
+			o["spec"] = map[string]any{"serviceName": k.name, "selector": map[string]any{"matchLabels": labels}, "template": pod}
+		default:
+			o["spec"] = map[string]any{"selector": map[string]any{"matchLabels": labels}, "template": pod}
+		}
+		docs = append(docs, o)
+	}
+	var b []byte
+	for _, d := range docs {
+		y, err := yaml.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(append(b, "---\n"...), y...)
+	}
+	return b
+}
 
 // TestPlansAcceptedByAPIServer has a real kube-apiserver, with KEDA's and
 // Knative serving's CRDs, take every file a plan writes as kubectl would:
@@ -111,7 +83,7 @@ func TestPlansAcceptedByAPIServer(t *testing.T) {
 	s := testenv.StartAPIServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := s.Create(ctx, []byte(planTargets), false); err != nil {
+	if err := s.Create(ctx, planTargets(t, planReport()), false); err != nil {
 		t.Fatal(err)
 	}
 	checked := map[string]int{}
