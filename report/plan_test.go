@@ -82,7 +82,11 @@ func fileOf(t *testing.T, p Plan, name string) map[string]any {
 			return v
 		}
 	}
-	t.Fatalf("%s has no %s (files %v)", p.Name, name, p.Files)
+	var names []string
+	for _, f := range p.Files {
+		names = append(names, f.Name)
+	}
+	t.Fatalf("%s has no %s (files %v; %s)", p.Name, name, names, p.Summary)
 	return nil
 }
 
