@@ -90,6 +90,7 @@ var haveBits = [...]struct {
 	{cgroups.HaveSwap, model.HaveSwap},
 	{cgroups.HaveIO, model.HaveIO},
 	{cgroups.HavePids, model.HavePids},
+	{cgroups.HaveOOM, model.HaveOOM},
 }
 
 func usageOf(st *cgroups.Stats) model.Usage {
@@ -99,7 +100,7 @@ func usageOf(st *cgroups.Stats) model.Usage {
 		MemoryUsage: st.MemoryUsage, MemoryWorkingSet: st.MemoryWorkingSet, MemoryRSS: st.MemoryRSS,
 		MemoryCache: st.MemoryCache, MemorySwap: st.MemorySwap,
 		IOReadBytes: st.IOReadBytes, IOWriteBytes: st.IOWriteBytes, IOReadOps: st.IOReadOps, IOWriteOps: st.IOWriteOps,
-		Pids: st.Pids,
+		Pids: st.Pids, OOMKills: st.OOMKills,
 	}
 	for _, b := range haveBits {
 		if st.Have.Has(b.from) {

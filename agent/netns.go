@@ -165,6 +165,10 @@ func (s *Sampler) fillNetworks(snap *model.Snapshot) {
 			snap.Interfaces = append(snap.Interfaces, interfaceOf(&n.stats.Interfaces[j]))
 		}
 		owner := n.owner.pos
+		var port uint16
+		if n.stats.HaveListen {
+			port = n.stats.ListenPort
+		}
 		netIndex[id] = len(snap.Networks)
 		snap.Networks = append(snap.Networks, model.Network{
 			Owner:           owner,
@@ -173,6 +177,7 @@ func (s *Sampler) fillNetworks(snap *model.Snapshot) {
 			OtherInterfaces: n.stats.OthersCount,
 			TCPPassiveOpens: n.stats.TCPPassiveOpens,
 			HaveTCP:         n.stats.HaveTCP,
+			ListenPort:      port,
 			HaveRates:       n.traffic.ok,
 			RxBytesPerSec:   n.traffic.rate(0),
 			TxBytesPerSec:   n.traffic.rate(1),

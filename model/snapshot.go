@@ -285,6 +285,7 @@ const (
 	HaveSwap                        // MemorySwap
 	HaveIO                          // IO*
 	HavePids                        // Pids
+	HaveOOM                         // OOMKills
 )
 
 // Has reports whether every bit of x is set in h.
@@ -300,6 +301,10 @@ type Usage struct {
 	CPUUserNanos, CPUSystemNanos uint64
 
 	CPUPeriods, CPUThrottledPeriods, CPUThrottledNanos uint64
+	// OOMKills counts the processes the kernel's OOM killer killed in the
+	// cgroup since it was created; the collector reads it once a minute,
+	// so it may be that old.
+	OOMKills uint64
 
 	MemoryUsage      uint64
 	MemoryWorkingSet uint64 // usage minus inactive file pages
@@ -362,6 +367,10 @@ type Network struct {
 	HaveRates       bool
 	RxBytesPerSec   float64
 	TxBytesPerSec   float64
+	// ListenPort is the lowest TCP port the namespace listens on at an
+	// address other than loopback, 0 when none or not known, as of the
+	// last look for listening sockets (every few minutes).
+	ListenPort uint16
 }
 
 // Interface is one network interface's cumulative counters.

@@ -54,6 +54,16 @@ type Container struct {
 
 	CPUCores        *float64 `json:"cpu_cores,omitempty"`
 	WorkingSetBytes *uint64  `json:"working_set_bytes,omitempty"`
+	// OOMKills is how many times the kernel's OOM killer killed a process of
+	// the container's cgroup since it was created (memory.events oom_kill on
+	// cgroup v2, memory.oom_control oom_kill on v1), where the kernel says.
+	OOMKills *uint64 `json:"oom_kills,omitempty"`
+	// CPUThrottledRatio is the share of the CFS bandwidth periods since the
+	// cgroup was created in which it was throttled, where it has a quota.
+	CPUThrottledRatio *float64 `json:"cpu_throttled_ratio,omitempty"`
+	// ListenPort is the lowest TCP port the container's network namespace
+	// listens on at an address other than loopback, where one does.
+	ListenPort *uint16 `json:"listen_port,omitempty"`
 
 	Analysis *Analysis `json:"analysis,omitempty"`
 
@@ -163,6 +173,12 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 				cores := sc.CPUCores
 				c.CPUCores = &cores
 			}
+			c.OOMKills, c.CPUThrottledRatio = oomKills(&sc.Usage), throttledRatio(&sc.Usage, &sc.Limits)
+		}
+		if sc.Network >= 0 && sc.Network < len(s.Networks) {
+			if p := s.Networks[sc.Network].ListenPort; p != 0 {
+				c.ListenPort = &p
+			}
 		}
 		if a := sc.Analysis; a != nil {
 			c.Analysis = fromResult(a)
@@ -183,6 +199,27 @@ func FromSnapshot(s *model.Snapshot, currency, priceSource string) Report {
 		})
 	}
 	return r
+}
+
+// oomKills is the sample's OOM kill counter, nil where it was not read.
+func oomKills(u *model.Usage) *uint64 {
+	if !u.Have.Has(model.HaveOOM) {
+		return nil
+	}
+	n := u.OOMKills
+	return &n
+}
+
+// throttledRatio is the share of the CFS periods in which the cgroup was
+// throttled, bounded to [0, 1] whatever the counters say; nil without a
+// quota now, since periods counted under a quota since removed say
+// nothing of a container that can no longer be throttled.
+func throttledRatio(u *model.Usage, l *model.Limits) *float64 {
+	if !u.Have.Has(model.HaveThrottling) || u.CPUPeriods == 0 || l.CPULimitCores() <= 0 {
+		return nil
+	}
+	r := min(max(float64(u.CPUThrottledPeriods)/float64(u.CPUPeriods), 0), 1)
+	return &r
 }
 
 func finite(f float64) float64 {

@@ -146,3 +146,75 @@ func TestIdleColumnAsJudged(t *testing.T) {
 		t.Errorf("a NaN busy ratio is given as %v", *b)
 	}
 }
+
+// The observed signals come from the container's sample and its network
+// namespace, each left out where it is not known.
+func TestObservedSignals(t *testing.T) {
+	quota := model.Limits{CPUQuotaMicros: 50000, CPUPeriodMicros: 100000}
+	usage := func(have model.Have, periods, throttled, kills uint64) model.Usage {
+		return model.Usage{Have: have, CPUPeriods: periods, CPUThrottledPeriods: throttled, OOMKills: kills}
+	}
+	all := model.HaveThrottling | model.HaveOOM
+	mk := func(id string, sampled bool, u model.Usage, l model.Limits, network int) model.Container {
+		return model.Container{Meta: &model.Meta{Namespace: "k8s.io", ID: id, Name: id}, Sampled: sampled, Usage: u, Limits: l, Network: network}
+	}
+	s := &model.Snapshot{
+		Networks: []model.Network{{Owner: 0, ListenPort: 8080}, {Owner: 3}},
+		Containers: []model.Container{
+			mk("web", true, usage(all, 400, 100, 2), quota, 0),
+			mk("sidecar", true, usage(model.HaveThrottling, 400, 0, 0), quota, 0), // same pod: same port
+			mk("unlimited", true, usage(all, 400, 100, 0), model.Limits{CPUQuotaMicros: -1, CPUPeriodMicros: 100000}, -1),
+			mk("idle", true, usage(model.HaveThrottling, 0, 0, 0), quota, 1), // no period yet; listens on loopback only
+			mk("garbage", true, usage(model.HaveThrottling, 10, 20, 0), quota, 7),
+			mk("unsampled", false, usage(all, 400, 100, 2), quota, -1),
+		},
+	}
+	r := FromSnapshot(s, "USD", "list price")
+	type want struct {
+		kills *uint64
+		ratio *float64
+		port  *uint16
+	}
+	u := func(v uint64) *uint64 { return &v }
+	f := func(v float64) *float64 { return &v }
+	p := func(v uint16) *uint16 { return &v }
+	wants := map[string]want{
+		"web":       {u(2), f(0.25), p(8080)},
+		"sidecar":   {nil, f(0), p(8080)},
+		"unlimited": {u(0), nil, nil},
+		"idle":      {nil, nil, nil},
+		"garbage":   {nil, f(1), nil},
+		"unsampled": {nil, nil, nil},
+	}
+	for _, c := range r.Containers {
+		w := wants[c.ID]
+		if !eqPtr(c.OOMKills, w.kills) || !eqPtr(c.CPUThrottledRatio, w.ratio) || !eqPtr(c.ListenPort, w.port) {
+			t.Errorf("%s: oom %v, throttled %v, port %v; want %v, %v, %v", c.ID,
+				show(c.OOMKills), show(c.CPUThrottledRatio), show(c.ListenPort), show(w.kills), show(w.ratio), show(w.port))
+		}
+	}
+	b, err := json.Marshal(r.Containers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"oom_kills":2`, `"cpu_throttled_ratio":0.25`, `"listen_port":8080`} {
+		if !bytes.Contains(b, []byte(key)) {
+			t.Errorf("JSON lacks %s: %s", key, b)
+		}
+	}
+	b, _ = json.Marshal(r.Containers[5])
+	for _, key := range []string{"oom_kills", "cpu_throttled_ratio", "listen_port"} {
+		if bytes.Contains(b, []byte(key)) {
+			t.Errorf("JSON of an unsampled container has %s: %s", key, b)
+		}
+	}
+}
+
+func eqPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func show[T any](p *T) any {
+	if p == nil {
+		return "nil"
+	}
+	return *p
+}

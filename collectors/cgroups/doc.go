@@ -12,6 +12,10 @@
 // the exact total (cpuacct.usage, v2 usage_usec), so the modes sum to it;
 // each Handle keeps what it needs to hold both modes monotonic.
 //
+// The OOM kill counter (memory.events, memory.oom_control) is cumulative
+// and rarely moves, so a Handle reads it once every OOMRefresh and reports
+// the last reading in between.
+//
 // A container that exits while being read is normal: Read then returns an
 // error wrapping fs.ErrNotExist. Content that cannot be parsed yields an
 // error wrapping ErrMalformed and naming the file; the sample is discarded

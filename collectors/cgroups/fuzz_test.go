@@ -241,3 +241,29 @@ func FuzzIOStat(f *testing.F) {
 		}
 	})
 }
+
+func FuzzOOMKill(f *testing.F) {
+	for _, s := range []string{
+		"low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n",
+		"oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+		"oom_kill_disable 0\nunder_oom 0\n",
+		"oom_kill 18446744073709551616\n",
+		"oom_kill 1",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := string(data)
+		n, ok, err := parseOOMKill(data)
+		ref, refOK := refKeyed(s, "oom_kill")
+		if (err == nil) != refOK {
+			t.Fatalf("parseOOMKill(%q) error %v, reference ok=%v", s, err, refOK)
+		}
+		if err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v does not wrap ErrMalformed", err)
+		}
+		if want, has := ref["oom_kill"]; err == nil && (ok != has || n != want) {
+			t.Fatalf("parseOOMKill(%q) = %d, %v; reference %v", s, n, ok, ref)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/fleetscope/fleetscope/collectors/internal/kernfile"
 )
@@ -41,6 +42,8 @@ const (
 	kMemStatV2                 // v2 memory.stat
 	kSwapCurrentV2             // v2 memory.swap.current
 	kIOStatV2                  // v2 io.stat
+	kMemEventsV2               // v2 memory.events, oom_kill only
+	kOOMControlV1              // v1 memory.oom_control, oom_kill only
 
 	// Limits.
 	kQuotaV1    // v1 cpu.cfs_quota_us
@@ -74,6 +77,22 @@ type Handle struct {
 	limits   []file // read by Limits, never kept open
 	desc     string
 	cpu      cpuSplit // scales the sampled user/system split of Read
+	oom      oomCounter
+}
+
+// OOMRefresh is how often Read reads the OOM kill counter. Kills are rare
+// and the counter only grows, so a reading a minute old says nearly as
+// much as a fresh one, for a sixtieth of the reads at a 1 s interval.
+const OOMRefresh = time.Minute
+
+// oomCounter is a Handle's OOM kill counter and when it was last read.
+type oomCounter struct {
+	f     file // never kept open: it is read once every OOMRefresh
+	have  bool // the cgroup has the file
+	at    time.Time
+	kills uint64
+	ok    bool             // the last reading found the counter
+	now   func() time.Time // time.Now; tests replace it
 }
 
 // Open resolves the files of the container with paths p once, so that Read
@@ -82,6 +101,7 @@ type Handle struct {
 // exists in none of the hierarchies, the error wraps fs.ErrNotExist.
 func (h *Host) Open(p Paths, opt Options) (*Handle, error) {
 	hd := &Handle{host: h, keepOpen: opt.KeepOpen, desc: p.String()}
+	hd.oom.now = time.Now
 	var dirs [numCtrl]string
 	found := false
 	for c := range numCtrl {
@@ -134,6 +154,19 @@ func (hd *Handle) resolve(dirs [numCtrl]string) error {
 			_, err = hd.addFile(&hd.limits, filepath.Join(dir, name), k, false)
 		}
 	}
+	// addOOM sets dir/name as the file of the OOM kill counter if it
+	// exists.
+	addOOM := func(dir, name string, k kind) {
+		if err != nil || dir == "" {
+			return
+		}
+		var l []file
+		if ok, e := hd.addFile(&l, filepath.Join(dir, name), k, false); e != nil {
+			err = e
+		} else if ok {
+			hd.oom.f, hd.oom.have = l[0], true
+		}
+	}
 	exists := func(dir, name string) bool {
 		return dir != "" && isFile(filepath.Join(dir, name))
 	}
@@ -165,6 +198,7 @@ func (hd *Handle) resolve(dirs [numCtrl]string) error {
 		add(mem, "memory.current", kMemCurrentV2)
 		add(mem, "memory.stat", kMemStatV2)
 		add(mem, "memory.swap.current", kSwapCurrentV2)
+		addOOM(mem, "memory.events", kMemEventsV2)
 		addLimit(mem, "memory.max", kMemMaxV2)
 	} else {
 		add(mem, "memory.usage_in_bytes", kMemUsageV1)
@@ -173,6 +207,7 @@ func (hd *Handle) resolve(dirs [numCtrl]string) error {
 			// memsw (memory+swap) adds nothing; read it only otherwise.
 			add(mem, "memory.memsw.usage_in_bytes", kMemswV1)
 		}
+		addOOM(mem, "memory.oom_control", kOOMControlV1)
 		addLimit(mem, "memory.limit_in_bytes", kMemLimitV1)
 	}
 
@@ -279,8 +314,9 @@ type sample struct {
 // container exited); one wrapping ErrMalformed names the file whose content
 // was not understood. User and system time are the sampled split scaled
 // to the exact total (see cpuSplit), so successive Reads of one Handle
-// report modes that never go backwards. Read allocates nothing once its
-// buffer has grown to the largest file.
+// report modes that never go backwards. The OOM kill counter is read at
+// most once every OOMRefresh (see Stats.OOMKills). Read allocates nothing
+// once its buffer has grown to the largest file.
 func (hd *Handle) Read(s *Stats) error {
 	*s = Stats{}
 	hd.host.mu.Lock()
@@ -326,6 +362,40 @@ func (hd *Handle) Read(s *Stats) error {
 	}
 	if sm.ioBytes && sm.ioOps {
 		s.Have |= HaveIO
+	}
+	if hd.oom.have {
+		if err := hd.oom.refresh(bp); err != nil {
+			*s = Stats{}
+			return err
+		}
+		if hd.oom.ok {
+			s.OOMKills = hd.oom.kills
+			s.Have |= HaveOOM
+		}
+	}
+	return nil
+}
+
+// refresh reads the counter if its last reading is older than OOMRefresh.
+// Only a vanished cgroup is an error. Any other failure (content that is
+// not what the kernel writes, say) leaves the counter unknown until the
+// next reading rather than failing the sample: a failed Read costs the
+// caller the container's handle and every other figure with it, which a
+// secondary counter is not worth.
+func (c *oomCounter) refresh(bp *[]byte) error {
+	now := c.now()
+	if !c.at.IsZero() && now.Sub(c.at) < OOMRefresh {
+		return nil
+	}
+	b, err := load(&c.f, bp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	c.at, c.kills, c.ok = now, 0, false
+	if err == nil {
+		if n, ok, perr := parseOOMKill(b); perr == nil && ok {
+			c.kills, c.ok = n, true
+		}
 	}
 	return nil
 }
@@ -512,9 +582,10 @@ func parseLimit(k kind, b []byte, l *Limits, cpu *int) error {
 	return err
 }
 
-// ReadRaw reads every file Read reads, in the same way (pread at offset 0
-// of the kept-open descriptors, or open, read and close each), without
-// parsing anything. It returns the bytes read. It exists to measure the
+// ReadRaw reads every file Read reads on each call, in the same way (pread
+// at offset 0 of the kept-open descriptors, or open, read and close each),
+// without parsing anything: not the OOM kill counter, read once every
+// OOMRefresh. It returns the bytes read. It exists to measure the
 // floor of sampling a cgroup: what the kernel charges to render the files,
 // which no parser can save. It allocates nothing once the Host's buffer has
 // grown to the largest file.

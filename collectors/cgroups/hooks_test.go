@@ -1,5 +1,7 @@
 package cgroups
 
+import "time"
+
 // setPread fakes the kernel's answers to the Handle's reads, for what a
 // fixture file never does (a removed cgroup's kept-open file answers
 // ENODEV).
@@ -10,4 +12,8 @@ func (hd *Handle) setPread(fn func(fd int, p []byte, off int64) (int, error)) {
 	for i := range hd.limits {
 		hd.limits[i].SetPread(fn)
 	}
+	hd.oom.f.SetPread(fn)
 }
+
+// setNow replaces the clock that spaces the OOM counter's readings.
+func (hd *Handle) setNow(now func() time.Time) { hd.oom.now = now }

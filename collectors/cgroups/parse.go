@@ -396,3 +396,19 @@ func parseIOStat(b []byte) (ioStat, error) {
 	}
 	return st, nil
 }
+
+// parseOOMKill returns the oom_kill counter of v2 memory.events or v1
+// memory.oom_control, both flat-keyed. ok is false, with no error, where
+// the file has no such line (v1 before Linux 4.13).
+func parseOOMKill(b []byte) (n uint64, ok bool, err error) {
+	k := kernfile.NewKeyed(b)
+	for key, val, more := k.Next(); more; key, val, more = k.Next() {
+		if string(key) == "oom_kill" {
+			n, ok = k.Uint(key, val), true
+		}
+	}
+	if err := k.Err(); err != nil {
+		return 0, false, err
+	}
+	return n, ok, nil
+}

@@ -281,3 +281,42 @@ func refIOStat(data string) (ioStat, bool) {
 	}
 	return st, true
 }
+
+func TestParseOOMKill(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     uint64
+		ok       bool // the counter is there
+		bad      bool // ErrMalformed
+	}{
+		{"v2", "low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 1\n", 2, true, false},
+		{"v2 before oom_group_kill", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n", 0, true, false},
+		{"v1", "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n", 7, true, false},
+		{"v1 before 4.13", "oom_kill_disable 1\nunder_oom 0\n", 0, false, false},
+		{"empty", "", 0, false, false},
+		{"largest", "oom_kill 18446744073709551615\n", 1<<64 - 1, true, false},
+		{"overflows", "oom 1\noom_kill 18446744073709551616\n", 0, false, true},
+		{"negative", "oom_kill -1\n", 0, false, true},
+		{"not a number", "oom_kill many\n", 0, false, true},
+		{"no value", "oom_kill\n", 0, false, true},
+		{"truncated", "oom 1\noom_kill 3", 0, false, true},
+		{"garbage line", "oom_kill 3\n\x00\xff\n", 0, false, true},
+		{"prefix only", "oom_kills 3\noom_kill_disable 0\n", 0, false, false},
+	}
+	for _, tt := range tests {
+		n, ok, err := parseOOMKill([]byte(tt.in))
+		if tt.bad {
+			if !errors.Is(err, ErrMalformed) || ok || n != 0 {
+				t.Errorf("%s: parseOOMKill(%q) = %d, %v, %v; want ErrMalformed", tt.name, tt.in, n, ok, err)
+			}
+			continue
+		}
+		if err != nil || n != tt.want || ok != tt.ok {
+			t.Errorf("%s: parseOOMKill(%q) = %d, %v, %v; want %d, %v", tt.name, tt.in, n, ok, err, tt.want, tt.ok)
+		}
+	}
+	b := []byte(tests[0].in)
+	if a := testing.AllocsPerRun(100, func() { _, _, _ = parseOOMKill(b) }); a != 0 {
+		t.Errorf("parseOOMKill allocates %v times", a)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -190,7 +191,7 @@ var fixtures = []fixture{
 				"4:memory:"+pathA+"\n3:cpuset:/\n2:cpuacct:"+pathA+"\n1:cpu:"+pathA+"\n")
 		},
 		stats: Stats{
-			Have: HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveIO | HavePids,
+			Have: HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveIO | HavePids | HaveOOM,
 			// usage_user 80e9 and usage_sys 40e9 are tick-sampled and sum
 			// to less than cpuacct.usage: the total is split 2:1.
 			CPUUsageNanos: 123456789012, CPUUserNanos: 82304526008, CPUSystemNanos: 41152263004,
@@ -201,7 +202,8 @@ var fixtures = []fixture{
 			MemorySwap:  1048576,                                    // total_swap; memsw is not consulted
 			IOReadBytes: 4096000 + 1000, IOWriteBytes: 1024000 + 24, // recursive file, two devices
 			IOReadOps: 100 + 7, IOWriteOps: 50 + 3,
-			Pids: 12,
+			Pids:     12,
+			OOMKills: 3, // memory.oom_control
 		},
 		limits: Limits{Have: HaveCPU | HaveMemory | HavePids, CPUQuotaMicros: 50000, CPUPeriodMicros: 100000,
 			CPUShares: 512, MemoryLimit: 268435456, PidsLimit: 100},
@@ -218,6 +220,8 @@ var fixtures = []fixture{
 			MemoryWorkingSet: 0, // inactive_file 8192 > usage: floored
 			MemoryCache:      8192,
 			MemorySwap:       6144 - 4096, // memsw - usage, no total_swap
+			// memory.oom_control without oom_kill (before Linux 4.13): no
+			// HaveOOM.
 		},
 		limits: Limits{Have: HaveCPU | HaveMemory, CPUQuotaMicros: -1, CPUPeriodMicros: 100000, CPUShares: 2},
 		files:  6,
@@ -241,12 +245,12 @@ var fixtures = []fixture{
 		name: "v2/full-unlimited", root: "testdata/v2",
 		paths: func(t testing.TB) Paths { return specPaths(t, "/k8s.io/"+idD) },
 		stats: Stats{
-			Have:          HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveIO | HavePids,
+			Have:          HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveIO | HavePids | HaveOOM,
 			CPUUsageNanos: 2500000000, CPUUserNanos: 1500000000, CPUSystemNanos: 1000000000,
 			CPUPeriods: 40, CPUThrottledPeriods: 4, CPUThrottledNanos: 120000000,
 			MemoryUsage: 52428800, MemoryWorkingSet: 52428800 - 10485760, MemoryRSS: 31457280, MemoryCache: 15728640,
 			IOReadBytes: 1048576 + 4096, IOWriteBytes: 2097152, IOReadOps: 256 + 1, IOWriteOps: 512,
-			Pids: 3,
+			Pids: 3, OOMKills: 2,
 		},
 		// weight 100 → smallest shares s with 1+(s-2)*9999/262142 == 100.
 		limits: Limits{Have: HaveCPU | HaveMemory | HavePids, CPUQuotaMicros: -1, CPUPeriodMicros: 100000,
@@ -257,7 +261,7 @@ var fixtures = []fixture{
 		name: "v2/limited-no-io-no-pids", root: "testdata/v2",
 		paths: func(t testing.TB) Paths { return procPaths(t, "0::/k8s.io/"+idE+"\n") },
 		stats: Stats{
-			Have:          HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap,
+			Have:          HaveCPU | HaveCPUMode | HaveThrottling | HaveMemory | HaveMemoryStat | HaveSwap | HaveOOM,
 			CPUUsageNanos: 10000, CPUUserNanos: 6000, CPUSystemNanos: 4000, CPUPeriods: 1,
 			MemoryUsage: 8192, MemoryWorkingSet: 8192 - 1024, MemoryRSS: 4096, MemoryCache: 4096, MemorySwap: 4096,
 		},
@@ -280,6 +284,8 @@ var fixtures = []fixture{
 			CPUUsageNanos: 42000000, CPUUserNanos: 40000000, CPUSystemNanos: 2000000,
 			MemoryUsage: 3145728, MemoryWorkingSet: 0, MemoryRSS: 2097152, MemoryCache: 1048576,
 			Pids: 1,
+			// memory.events' oom_kill overflows 64 bits: no HaveOOM, and
+			// the rest of the sample stands.
 		},
 		limits: Limits{Have: HaveCPU | HaveMemory | HavePids, CPUQuotaMicros: 25000, CPUPeriodMicros: 100000,
 			CPUWeight: 10, MemoryLimit: 67108864, PidsLimit: 4096},
@@ -835,5 +841,73 @@ func TestResumeCPUSplit(t *testing.T) {
 		if backwards == resume {
 			t.Errorf("resume %v: system %d after %d", resume, s2.CPUSystemNanos, s.CPUSystemNanos)
 		}
+	}
+}
+
+// TestReadOOMRefresh: the OOM kill counter is read on the first Read and
+// then at most once every OOMRefresh, its last reading reported in
+// between; a malformed file leaves it unknown without failing the sample;
+// a vanished one is the cgroup gone.
+func TestReadOOMRefresh(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			root := t.TempDir()
+			events := func(kills string) map[string]string {
+				return map[string]string{"c/memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill " + kills + "\n"}
+			}
+			writeFiles(t, root, map[string]string{
+				"cgroup.controllers": "cpu memory\n",
+				"c/cpu.stat":         "usage_usec 1\nuser_usec 1\nsystem_usec 0\n",
+				"c/memory.current":   "4096\n",
+			})
+			writeFiles(t, root, events("1"))
+			hd, err := mustDetect(t, root).Open(Paths{Unified: "/c"}, m.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer hd.Close()
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			hd.setNow(func() time.Time { return now })
+			steps := []struct {
+				after time.Duration // since the previous step
+				kills string        // written before the read; "" leaves the file
+				want  uint64
+				have  bool
+			}{
+				{0, "", 1, true},
+				{OOMRefresh - time.Second, "5", 1, true}, // not due: the last reading
+				{time.Second, "", 5, true},
+				{time.Second, "x", 5, true},
+				{OOMRefresh, "", 0, false}, // malformed: unknown, the sample stands
+				{OOMRefresh / 2, "6", 0, false},
+				{OOMRefresh / 2, "", 6, true},
+				{OOMRefresh - time.Second, "18446744073709551616", 6, true},
+				{time.Second, "", 0, false}, // overflows: unknown
+			}
+			for i, st := range steps {
+				now = now.Add(st.after)
+				if st.kills != "" {
+					writeFiles(t, root, events(st.kills))
+				}
+				var s Stats
+				if err := hd.Read(&s); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if s.OOMKills != st.want || s.Have.Has(HaveOOM) != st.have || s.MemoryUsage != 4096 || !s.Have.Has(HaveCPU|HaveMemory) {
+					t.Errorf("step %d: OOMKills %d, have %v; want %d, %v (stats %+v)", i, s.OOMKills, s.Have, st.want, st.have, s)
+				}
+			}
+			if err := os.Remove(filepath.Join(root, "c", "memory.events")); err != nil {
+				t.Fatal(err)
+			}
+			var s Stats
+			if err := hd.Read(&s); err != nil {
+				t.Errorf("Read with the counter not due: %v", err)
+			}
+			now = now.Add(OOMRefresh)
+			if err := hd.Read(&s); !errors.Is(err, fs.ErrNotExist) || s != (Stats{}) {
+				t.Errorf("Read after memory.events vanished = %v, %+v; want fs.ErrNotExist and empty stats", err, s)
+			}
+		})
 	}
 }

@@ -26,9 +26,11 @@ const (
 	HaveIO
 	// HavePids: Pids (Stats); PidsLimit (Limits).
 	HavePids
+	// HaveOOM: OOMKills.
+	HaveOOM
 )
 
-var fieldNames = [...]string{"cpu", "cpu_mode", "throttling", "memory", "memory_stat", "swap", "io", "pids"}
+var fieldNames = [...]string{"cpu", "cpu_mode", "throttling", "memory", "memory_stat", "swap", "io", "pids", "oom"}
 
 // Has reports whether all bits of x are set in f.
 func (f Field) Has(x Field) bool { return f&x == x }
@@ -73,6 +75,12 @@ type Stats struct {
 	IOReadOps, IOWriteOps     uint64
 
 	Pids uint64 // tasks in the cgroup
+
+	// OOMKills counts the processes of the cgroup the kernel's OOM killer
+	// killed since the cgroup was created (oom_kill in v2 memory.events,
+	// in v1 memory.oom_control from Linux 4.13). It is read at most once
+	// every OOMRefresh, and the last reading is reported in between.
+	OOMKills uint64
 }
 
 // Limits is a container's resource configuration, read on a slow cadence.

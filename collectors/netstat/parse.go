@@ -5,9 +5,9 @@
 // TCP counters, of which only PassiveOpens (connections accepted) is kept, as
 // a cheap estimate of the requests a service handles. /proc/<pid>/net/tcp
 // and tcp6 tell whether the namespace has a listening TCP socket (an
-// always-on server): the kernel lists listening sockets before all others,
-// so the first lines of each file answer, however many connections
-// follow. All containers of a pod
+// always-on server), and its lowest port outside loopback: the kernel
+// lists listening sockets before all others, so the first lines of each
+// file answer, however many connections follow. All containers of a pod
 // share one namespace; NamespaceID tells which processes do.
 //
 // The parsers work on bytes and allocate nothing once their destination has
@@ -16,6 +16,7 @@ package netstat
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -55,6 +56,12 @@ type Stats struct {
 	// Listening is true when a TCP socket of the namespace is in state
 	// LISTEN (IPv4 or IPv6); valid only when HaveListen is true.
 	Listening, HaveListen bool
+	// ListenPort is the lowest port of the listening sockets whose local
+	// address is not loopback (127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104),
+	// 0 when there is none; valid only when HaveListen is true. Like
+	// Listening, it comes from the first few KiB of each table, which
+	// hold every listener of all but a namespace with dozens of them.
+	ListenPort uint16
 }
 
 // netDevFields is the number of counters per interface line: eight receive
@@ -388,33 +395,112 @@ const tcpListen = "0A"
 
 // ParseTCPListening reports whether the content of /proc/<pid>/net/tcp or
 // tcp6 (or its beginning: a last line without its newline is ignored) lists
-// a socket in state LISTEN. After a header line, each line is "sl:
-// local_address rem_address st ...", st in hex. A line of fewer fields is an
-// error naming it.
-func ParseTCPListening(data []byte) (bool, error) {
+// a socket in state LISTEN, and the lowest port of those listening at an
+// address other than loopback (0 if none). After a header line, each line
+// is "sl: local_address rem_address st ...", st in hex, the local address
+// "ADDR:PORT" in hex, ADDR as the kernel's 32-bit words in the host's byte
+// order. A line of fewer fields is an error naming it; a listener whose
+// local address is not of that form counts as listening, but its port
+// does not. It allocates nothing.
+func ParseTCPListening(data []byte) (listening bool, port uint16, err error) {
 	for lineNo := 1; len(data) > 0; lineNo++ {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			return false, nil // cut off by the read: the next one tells
+			break // cut off by the read: the next one tells
 		}
 		line := data[:i]
 		data = data[i+1:]
 		if lineNo == 1 || len(kernfile.TrimSpace(line)) == 0 {
 			continue // header
 		}
-		var st []byte
+		var local, st []byte
 		rest := line
-		for range 4 {
+		for f := range 4 {
 			st, rest = kernfile.NextField(rest)
+			if f == 1 {
+				local = st
+			}
 		}
 		if st == nil {
-			return false, fmt.Errorf("line %d: want \"sl local rem st ...\", got %q", lineNo, line)
+			return false, 0, fmt.Errorf("line %d: want \"sl local rem st ...\", got %q", lineNo, kernfile.Clip(line))
 		}
-		if string(st) == tcpListen {
-			return true, nil
+		if string(st) != tcpListen {
+			continue
+		}
+		// Listeners come first, but the scan goes on to the end of the
+		// piece: older kernels list each listener's pending connections
+		// after it, and a piece is a few dozen lines.
+		listening = true
+		if p, ok := publicPort(local); ok && (port == 0 || p < port) {
+			port = p
 		}
 	}
-	return false, nil
+	return listening, port, nil
+}
+
+// publicPort returns the port of a local address of net/tcp or tcp6 that
+// is not loopback; ok is false for loopback, port 0 and an address not
+// of the kernel's form.
+func publicPort(local []byte) (port uint16, ok bool) {
+	colon := bytes.IndexByte(local, ':')
+	if colon < 0 || len(local)-colon-1 != 4 {
+		return 0, false
+	}
+	p, ok := parseHex(local[colon+1:])
+	if !ok || p == 0 {
+		return 0, false
+	}
+	addr := local[:colon]
+	if len(addr) != 8 && len(addr) != 32 {
+		return 0, false
+	}
+	// The kernel prints each 32-bit word of the address, which is in
+	// network order in memory, as a number in the host's byte order;
+	// storing the number back in that order recovers the address' bytes.
+	var a [16]byte
+	for w := 0; w < len(addr)/8; w++ {
+		v, ok := parseHex(addr[8*w : 8*w+8])
+		if !ok {
+			return 0, false
+		}
+		binary.NativeEndian.PutUint32(a[4*w:], uint32(v))
+	}
+	if len(addr) == 8 {
+		if a[0] == 127 {
+			return 0, false
+		}
+		return uint16(p), true
+	}
+	var zero [10]byte
+	switch {
+	case a == [16]byte{15: 1}: // ::1
+		return 0, false
+	case [10]byte(a[:10]) == zero && a[10] == 0xff && a[11] == 0xff && a[12] == 127: // ::ffff:127.x.y.z
+		return 0, false
+	}
+	return uint16(p), true
+}
+
+// parseHex parses at most 8 hex digits, upper or lower case.
+func parseHex(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 8 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | uint64(c)
+	}
+	return n, true
 }
 
 // parseUint parses a counter, naming the bytes that are not one.

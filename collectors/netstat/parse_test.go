@@ -199,9 +199,12 @@ func FuzzParseTCPListening(f *testing.F) {
 	}
 	f.Add([]byte("h\n 0: a b 0A\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		listening, err := ParseTCPListening(data)
+		listening, port, err := ParseTCPListening(data)
 		if listening && (err != nil || !strings.Contains(string(data), "0A")) {
 			t.Fatalf("listening with error %v or without a LISTEN state", err)
+		}
+		if port != 0 && !listening {
+			t.Fatalf("port %d without a listener", port)
 		}
 	})
 }

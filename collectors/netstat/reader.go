@@ -125,9 +125,10 @@ func (r *Reader) Read(s *Stats) error {
 	return nil
 }
 
-// ReadListening sets s.Listening and s.HaveListen. A namespace without
-// TCP sockets (net/sockstat and sockstat6 count none in use, a few µs to
-// read) has no listener. Otherwise it reads the heads of net/tcp and
+// ReadListening sets s.Listening, s.ListenPort and s.HaveListen. A
+// namespace without TCP sockets (net/sockstat and sockstat6 count none in
+// use, a few µs to read) has no listener, and a table whose protocol
+// counts none is not read. Otherwise it reads the heads of net/tcp and
 // net/tcp6, by far the costliest reads here: to fill even a short read
 // the kernel walks the host's whole established-connection hash table
 // unless it meets enough sockets first, about 1.6 ms a file on a host
@@ -138,9 +139,9 @@ func (r *Reader) ReadListening(s *Stats) error {
 	return err
 }
 
-// tcpInUse returns the TCP sockets in use in the namespace, IPv4 and IPv6,
-// whether net/sockstat said, and the bytes read.
-func (r *Reader) tcpInUse() (inuse uint64, known bool, read int, err error) {
+// tcpInUse returns the TCP sockets in use in the namespace, IPv4 and IPv6
+// (in that order), whether net/sockstat said, and the bytes read.
+func (r *Reader) tcpInUse() (inuse [2]uint64, known bool, read int, err error) {
 	for i, proto := range [2]string{"TCP", "TCP6"} {
 		var data []byte
 		err := fs.ErrNotExist
@@ -152,16 +153,16 @@ func (r *Reader) tcpInUse() (inuse uint64, known bool, read int, err error) {
 			break // no IPv6 in the namespace
 		}
 		if err != nil {
-			return 0, false, read, err
+			return [2]uint64{}, false, read, err
 		}
 		n, ok, err := ParseSockstatInUse(data, proto)
 		if err != nil {
-			return 0, false, read, fmt.Errorf("%s: %w", r.sockstat[i].Name(), err)
+			return [2]uint64{}, false, read, fmt.Errorf("%s: %w", r.sockstat[i].Name(), err)
 		}
 		if i == 0 && !ok {
-			return 0, false, read, nil
+			return [2]uint64{}, false, read, nil
 		}
-		inuse, known = inuse+n, true
+		inuse[i], known = n, true
 	}
 	return inuse, known, read, nil
 }
@@ -181,25 +182,34 @@ func (r *Reader) readSNMP() ([]byte, error) {
 	return data, err
 }
 
-// readListening sets s.Listening from the first page of net/tcp, then of
-// net/tcp6: the kernel lists listening sockets first, so a listener, if
-// any, is there, and a namespace with thousands of connections costs no
-// more than one with a single socket.
+// readListening sets s.Listening and s.ListenPort from the first page of
+// net/tcp and of net/tcp6: the kernel lists listening sockets first, so
+// the listeners, if any, are there, and a namespace with thousands of
+// connections costs no more than one with a single socket. Both tables
+// are read, since the lowest port may be either's, except one whose
+// protocol sockstat counts no socket of.
 func (r *Reader) readListening(s *Stats) (int, error) {
-	s.Listening, s.HaveListen = false, false
-	n, ok, read, err := r.tcpInUse()
+	s.Listening, s.HaveListen, s.ListenPort = false, false, 0
+	n, known, read, err := r.tcpInUse()
 	switch {
 	case kernfile.Vanished(err):
 		// No sockstat: look at the tables. (A process that exited is
 		// Read's to report.)
+		known = false
 	case err != nil:
 		return read, err
-	case ok && n == 0:
+	case known && n[0] == 0 && n[1] == 0:
 		s.HaveListen = true
 		return read, nil
 	}
+	var listening, have bool
+	var port uint16
 	for i := range r.tcp {
 		f := &r.tcp[i]
+		if known && n[i] == 0 {
+			have = true // no socket of this protocol, so no listener
+			continue
+		}
 		if r.keepOpen && !f.Kept() {
 			continue
 		}
@@ -211,14 +221,16 @@ func (r *Reader) readListening(s *Stats) (int, error) {
 		if err != nil {
 			return read, err
 		}
-		s.HaveListen = true
-		if s.Listening, err = ParseTCPListening(data); err != nil {
+		l, p, err := ParseTCPListening(data)
+		if err != nil {
 			return read, fmt.Errorf("%s: %w", f.Name(), err)
 		}
-		if s.Listening {
-			return read, nil
+		have, listening = true, listening || l
+		if p != 0 && (port == 0 || p < port) {
+			port = p
 		}
 	}
+	s.Listening, s.HaveListen, s.ListenPort = listening, have, port
 	return read, nil
 }
 

@@ -428,13 +428,14 @@ func TestReaderListening(t *testing.T) {
 			for _, tc := range []struct {
 				pid             int
 				listening, have bool
+				port            uint16
 			}{
-				{100, true, true}, // tcp: a connection; tcp6: a listener
-				{400, true, true}, // tcp: a listener, no tcp6
-				{700, false, false},
+				{100, true, true, 8080}, // tcp: a connection; tcp6: a listener on [::]:8080
+				{400, true, true, 8080}, // tcp: a listener on 0.0.0.0:8080, no tcp6
+				{700, false, false, 0},
 				// net/tcp lists a listener, but sockstat counts no TCP
 				// socket in use: the table is not read.
-				{800, false, true},
+				{800, false, true, 0},
 			} {
 				r := newReader(t, fixtureRoot, tc.pid, keepOpen)
 				var s Stats
@@ -447,11 +448,12 @@ func TestReaderListening(t *testing.T) {
 				if err := r.ReadListening(&s); err != nil {
 					t.Fatal(err)
 				}
-				if s.Listening != tc.listening || s.HaveListen != tc.have {
-					t.Errorf("pid %d: listening %v (have %v), want %v (%v)", tc.pid, s.Listening, s.HaveListen, tc.listening, tc.have)
+				if s.Listening != tc.listening || s.HaveListen != tc.have || s.ListenPort != tc.port {
+					t.Errorf("pid %d: listening %v on %d (have %v), want %v on %d (%v)",
+						tc.pid, s.Listening, s.ListenPort, s.HaveListen, tc.listening, tc.port, tc.have)
 				}
 				// Read leaves the answer as it was.
-				if err := r.Read(&s); err != nil || s.Listening != tc.listening || s.HaveListen != tc.have {
+				if err := r.Read(&s); err != nil || s.Listening != tc.listening || s.HaveListen != tc.have || s.ListenPort != tc.port {
 					t.Errorf("pid %d: after Read, listening %v (have %v), %v", tc.pid, s.Listening, s.HaveListen, err)
 				}
 				if keepOpen {
@@ -465,22 +467,26 @@ func TestReaderListening(t *testing.T) {
 }
 
 func TestParseTCPListening(t *testing.T) {
+	requireLittleEndian(t)
 	head := "  sl  local_address rem_address   st tx_queue\n"
 	for _, tc := range []struct {
 		data    string
 		want    bool
+		port    uint16
 		wantErr string
 	}{
-		{head, false, ""},
-		{head + "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000\n", true, ""},
-		{head + "   0: 0100007F:9F08 0100007F:9CD1 01 00000000:00000000\n   1: 0100007F:9F09 0100007F:9CD1 06 0\n", false, ""},
+		{head, false, 0, ""},
+		{head + "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000\n", true, 8080, ""},
+		{head + "   0: 0100007F:9F08 0100007F:9CD1 01 00000000:00000000\n   1: 0100007F:9F09 0100007F:9CD1 06 0\n", false, 0, ""},
 		// A line cut off by the read is left for the next read.
-		{head + "   0: 0100007F:9F08 0100007F:9CD1 01 0\n   1: 00000000:1F90 00000000:0000 0A", false, ""},
-		{head + "   0: 0100007F:9F08\n", false, "line 2"},
+		{head + "   0: 0100007F:9F08 0100007F:9CD1 01 0\n   1: 00000000:1F90 00000000:0000 0A", false, 0, ""},
+		{head + "   0: 00000000:1F91 00000000:0000 0A 0\n   1: 00000000:1F90 00000000:0000 0A", true, 8081, ""},
+		{head + "   0: 0100007F:9F08\n", false, 0, "line 2"},
+		{head + "   0: 00000000:1F90 00000000:0000 0A 0\n   1: 0100007F:9F08\n", false, 0, "line 3"},
 	} {
-		got, err := ParseTCPListening([]byte(tc.data))
-		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-			t.Errorf("%q: %v, %v; want %v, error %q", tc.data, got, err, tc.want, tc.wantErr)
+		got, port, err := ParseTCPListening([]byte(tc.data))
+		if got != tc.want || port != tc.port || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%q: %v, %d, %v; want %v, %d, error %q", tc.data, got, port, err, tc.want, tc.port, tc.wantErr)
 		}
 	}
 	data := []byte(head + "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000\n")
