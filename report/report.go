@@ -66,17 +66,6 @@ type Container struct {
 	ListenPort *uint16 `json:"listen_port,omitempty"`
 
 	Analysis *Analysis `json:"analysis,omitempty"`
-
-	// OOMKills is how many times the kernel's OOM killer killed a process of
-	// the container's cgroup since it was created (memory.events oom_kill on
-	// cgroup v2, memory.oom_control oom_kill on v1), where the kernel says.
-	OOMKills *uint64 `json:"oom_kills,omitempty"`
-	// CPUThrottledRatio is the share of the CFS bandwidth periods since the
-	// cgroup was created in which it was throttled, where it has a quota.
-	CPUThrottledRatio *float64 `json:"cpu_throttled_ratio,omitempty"`
-	// ListenPort is the lowest TCP port the container's network namespace
-	// listens on at an address other than loopback, where one does.
-	ListenPort *uint16 `json:"listen_port,omitempty"`
 }
 
 // Analysis is the idle, cost and serverless part of a container.
