@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetscope/fleetscope/config"
 	"github.com/fleetscope/fleetscope/internal/testenv"
 	"github.com/fleetscope/fleetscope/report"
 )
@@ -56,10 +57,20 @@ func TestRestartsAndListenersAgainstContainerd(t *testing.T) {
 	run(testenv.RunOptions{ID: first, Labels: podLabels("crashy", "container", "app"), NetNSFromPID: sbPid,
 		Args: []string{"sh", "-c", "sleep 15; exit 1"}, CPUQuota: 100000, MemoryLimit: 256 << 20})
 
-	srvSB, srv := testenv.RandomID(), testenv.RandomID()
-	srvPid := run(testenv.RunOptions{ID: srvSB, Labels: podLabels("server", "sandbox", ""), Args: []string{"sleep", "3600"}})
-	run(testenv.RunOptions{ID: srv, Labels: podLabels("server", "container", "web"), NetNSFromPID: srvPid,
-		Args: []string{"httpd", "-f", "-p", "8080"}, CPUQuota: 100000, MemoryLimit: 256 << 20})
+	// The server is a Deployment's pod, as its sandbox's labels say.
+	srvSB, srv, srvPod := testenv.RandomID(), testenv.RandomID(), "server-5d8f9c7b6-x2k4q"
+	sbLabels := podLabels(srvPod, "sandbox", "")
+	sbLabels["pod-template-hash"] = "5d8f9c7b6"
+	srvPid := run(testenv.RunOptions{ID: srvSB, Labels: sbLabels, Args: []string{"sleep", "3600"}})
+	run(testenv.RunOptions{ID: srv, Labels: podLabels(srvPod, "container", "web"), NetNSFromPID: srvPid,
+		Annotations: map[string]string{"io.kubernetes.cri.sandbox-id": srvSB},
+		Args:        []string{"httpd", "-f", "-p", "8080"}, CPUQuota: 100000, MemoryLimit: 256 << 20})
+
+	// A shell whose subshells grow a string until the OOM killer kills
+	// them, under a tenth of a core: killed for memory and throttled.
+	oomy := testenv.RandomID()
+	run(testenv.RunOptions{ID: oomy, Labels: podLabels("oomy", "container", "app"), CPUQuota: 10000, MemoryLimit: 24 << 20,
+		Args: []string{"sh", "-c", "while :; do (a=0123456789abcdef; while :; do a=$a$a; done); sleep 1; done"}})
 
 	a := startAgent(t, d.Socket, "analysis:\n  min_observation: 1m\n")
 	a.waitReady(t)
@@ -91,8 +102,33 @@ func TestRestartsAndListenersAgainstContainerd(t *testing.T) {
 		if _, ok := hasCode(c.Analysis.Reasons, "restarts"); !ok {
 			return fmt.Errorf("new instance: reasons %v", c.Analysis.Reasons)
 		}
+		if o := find(rep, oomy); o == nil || o.OOMKills == nil || *o.OOMKills == 0 {
+			return fmt.Errorf("no OOM kill counted yet")
+		}
 		return nil
 	})
+	o := find(rep, oomy)
+	if o.CPUThrottledRatio == nil || *o.CPUThrottledRatio <= 0 || *o.CPUThrottledRatio > 1 {
+		t.Errorf("OOM-killed shell under a tenth of a core: throttled ratio %v, want in (0, 1]", o.CPUThrottledRatio)
+	} else {
+		t.Logf("OOM-killed shell: %d kills, throttled in %.0f%% of its periods", *o.OOMKills, *o.CPUThrottledRatio*100)
+	}
+	// The server's port, seen in its network namespace, is the one its
+	// plan routes to.
+	sc := find(rep, srv)
+	if sc.ListenPort == nil || *sc.ListenPort != 8080 || sc.WorkloadKind != "Deployment" || sc.WorkloadName != "server" {
+		t.Errorf("server: listen port %v, workload %s/%s; want 8080 of Deployment server", sc.ListenPort, sc.WorkloadKind, sc.WorkloadName)
+	}
+	for _, p := range report.Plans(rep, config.Default().Analysis) {
+		if p.Name != "server" || p.Verdict != "serverless-container" {
+			continue
+		}
+		t.Logf("server's plan: %s", p.Summary)
+		i := slices.IndexFunc(p.Files, func(f report.PlanFile) bool { return f.Name == "knative-service.yaml" })
+		if i < 0 || !strings.Contains(string(p.Files[i].Data), "containerPort: 8080") {
+			t.Errorf("server's plan: %s, files %v", p.Summary, p.Files)
+		}
+	}
 	c := find(rep, second).Analysis
 	r, _ := hasCode(c.Reasons, "restarts")
 	if !strings.Contains(r.Text, "restarted once") || c.IdleCostPerMonth <= 0 {
