@@ -51,6 +51,10 @@ type part struct {
 	gpu  bool
 	// image is a live container's image, else the last one read.
 	image string
+	// throttled and periods are its CFS periods over the window, throttled
+	// and all; oomKills its OOM kills, where haveOOM says the store has them.
+	throttled, periods, oomKills float64
+	haveOOM                      bool
 	// accepts are the connections its pods accepted in each hour of the
 	// window, for the replay of a sleep schedule.
 	accepts []float64
@@ -164,6 +168,10 @@ func (w *windowQuerier) gather(ctx context.Context) error {
 		{&schema.BusyCPUTime, w.rng, func(p *part, v float64) { p.agg.Totals.BusyCPUSeconds += v }},
 		{&schema.BusyRuns, w.rng, func(p *part, v float64) { p.agg.Totals.BusyRuns += int(math.Round(v)) }},
 		{&schema.Restarts, w.rng, func(p *part, v float64) { p.agg.Totals.Restarts += int(math.Round(v)) }},
+		// What a plan's targets must not ignore: throttling and OOM kills.
+		{&schema.CPUThrottledPeriods, w.rng, func(p *part, v float64) { p.throttled += v }},
+		{&schema.CPUPeriods, w.rng, func(p *part, v float64) { p.periods += v }},
+		{&schema.MemoryOOMKills, w.rng, func(p *part, v float64) { p.oomKills += v; p.haveOOM = true }},
 	}
 	for _, s := range steps {
 		vec, err := w.counter(ctx, s.m, s.rng)
@@ -532,6 +540,12 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 		wp := report.WorkloadPart{Namespace: p.rowNS, Kind: p.key.kind, Name: p.key.name, Container: p.key.container,
 			Image: p.image, Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
 			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded, Profile: p.profile}
+		if p.periods > 0 {
+			wp.CPUThrottledRatio = new(min(max(p.throttled/p.periods, 0), 1))
+		}
+		if p.haveOOM {
+			wp.OOMKills = new(uint64(math.Round(max(p.oomKills, 0))))
+		}
 		parts = append(parts, report.PartFromResult(wp, &r))
 	}
 	report.ReplaceWithParts(out, parts, report.SourceWindow)

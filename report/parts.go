@@ -37,6 +37,11 @@ type WorkloadPart struct {
 	AverageReplicas float64   `json:"average_replicas"`
 	ObservedSeconds float64   `json:"observed_seconds"`
 	Analysis        *Analysis `json:"analysis"`
+	// OOMKills are its containers' OOM kills over the window, and
+	// CPUThrottledRatio the share of their CFS periods they were throttled
+	// in, where the store has them (a store's window).
+	OOMKills          *uint64  `json:"oom_kills,omitempty"`
+	CPUThrottledRatio *float64 `json:"cpu_throttled_ratio,omitempty"`
 	// Profile is when it idles, where the hours are known (a store's
 	// window).
 	Profile *Profile `json:"profile,omitempty"`

@@ -112,7 +112,8 @@ func (src *planSource) group(ns, kind, name string) *planGroup {
 // the containers of that name now: the part is the history of every pod g
 // had, per replica, and counts for as many replicas as its row does.
 func (g *planGroup) usePart(part *WorkloadPart) {
-	c := &Container{Name: part.Container, Image: part.Image, PodNamespace: g.ns, WorkloadKind: g.kind, WorkloadName: g.name, Analysis: part.Analysis}
+	c := &Container{Name: part.Container, Image: part.Image, PodNamespace: g.ns, WorkloadKind: g.kind, WorkloadName: g.name, Analysis: part.Analysis,
+		OOMKills: part.OOMKills, CPUThrottledRatio: part.CPUThrottledRatio}
 	g.cs = slices.DeleteFunc(g.cs, func(o *Container) bool {
 		if o.Name != part.Container {
 			return false
@@ -387,7 +388,7 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 		values[t.name] = map[string]any{"resources": res}
 		saved += t.per * analysis.HourlyCost(t.savedCores, t.savedMiB*(1<<20), 0, &cfg.Prices) * analysis.HoursPerMonth
 		for _, r := range t.raised {
-			raised = append(raised, t.name+": "+r)
+			raised = append(raised, t.name+"'s "+r)
 		}
 	}
 	p.SavingPerMonth = saved
@@ -413,7 +414,7 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 		"# CPU: the p95 of per-minute use ×%.1f (at least %dm); memory: the peak working set ×%.1f (at least %d Mi).\n",
 		strings.ToLower(g.kind), g.name, g.ns, cpuHeadroom, minCPUMilli, memHeadroom, minMemMiB)
 	for _, r := range raised {
-		header += "# Raised, " + r + ".\n"
+		header += "# " + r + ".\n"
 	}
 	p.Recommended = true
 	p.Files = append(p.Files, yamlFile("rightsize.patch.yaml", header, patch))
@@ -421,7 +422,7 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 	p.Summary = fmt.Sprintf("%s: new requests and limits for %d container(s), saving %s a month at the unit prices",
 		p.Verdict, len(ts), money(src.currency, saved))
 	if len(raised) > 0 {
-		p.Summary += "; raised where it was " + strings.Join(raised, ", ")
+		p.Summary += "; " + strings.Join(raised, "; ")
 	}
 }
 

@@ -43,7 +43,7 @@ func fixture() *model.Snapshot {
 		Spec:   model.Limits{CPUQuotaMicros: 200000, CPUPeriodMicros: 100000, CPUShares: 2048, MemoryBytes: 1 << 30},
 		Labels: []model.Label{{Key: "app.kubernetes.io/name", Value: "api"}, {Key: "team", Value: "payments"}}}
 	gone := &model.Meta{Namespace: "default", ID: "x9", Name: "x9", Image: "busybox"}
-	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids | model.HaveSwap
+	all := model.HaveCPU | model.HaveCPUMode | model.HaveThrottling | model.HaveMemory | model.HaveMemoryStat | model.HaveIO | model.HavePids | model.HaveSwap | model.HaveOOM
 	ifs := []model.Interface{
 		{Name: "eth0", RxBytes: 5000, TxBytes: 7000, RxPackets: 50, TxPackets: 70, RxErrors: 1, TxDropped: 2},
 		{Name: "eth1", RxBytes: 10, TxBytes: 20},
@@ -68,7 +68,7 @@ func fixture() *model.Snapshot {
 					Blockers:              []analysis.Reason{{Code: "burst_too_long"}},
 					ServerlessMonthlyCost: 3, SavingsPerMonth: 43},
 				Usage: model.Usage{Have: all, CPUUserNanos: 7e9, CPUSystemNanos: 2e9, CPUPeriods: 10, CPUThrottledPeriods: 3, CPUThrottledNanos: 2e8,
-					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20,
+					MemoryUsage: 300 << 20, MemoryWorkingSet: 200 << 20, MemoryRSS: 150 << 20, MemoryCache: 100 << 20, MemorySwap: 1 << 20, OOMKills: 2,
 					IOReadBytes: 1 << 20, IOWriteBytes: 2 << 20, IOReadOps: 30, IOWriteOps: 40, Pids: 12},
 				HaveEvidence: true, Evidence: model.Evidence{RecordedSeconds: 1800, IdleSeconds: 1200, DownSeconds: 60, ListeningSeconds: 1740,
 					SampledSeconds: 1795.5, BusySeconds: 400, BusyCPUSeconds: 350.25, BusyRuns: 12, Restarts: 1}},

@@ -16,6 +16,8 @@ var (
 		Help: "Page cache charged to the container."}
 	MemorySwap = Metric{Name: "fleetscope.container.memory.swap", Unit: "By", Instrument: Gauge,
 		Help: "Swap used by the container, where the kernel accounts it."}
+	MemoryOOMKills = Metric{Name: "fleetscope.container.memory.oom_kills", Unit: "{kill}", Instrument: Counter,
+		Help: "Processes of the container's cgroup the kernel's OOM killer killed since the cgroup was created (memory.events oom_kill on v2, memory.oom_control on v1)."}
 )
 
 // memory emits a sampled container's memory series.
@@ -30,5 +32,8 @@ func (w *Walker) memory(m *model.Meta, u *model.Usage) {
 	}
 	if u.Have.Has(model.HaveSwap) {
 		w.put(&MemorySwap, float64(u.MemorySwap), m)
+	}
+	if u.Have.Has(model.HaveOOM) {
+		w.put(&MemoryOOMKills, float64(u.OOMKills), m)
 	}
 }

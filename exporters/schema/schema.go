@@ -102,7 +102,7 @@ var PodAttributes = []string{AttrContainerID, AttrNamespaceName, AttrPodName, At
 // typo fails to compile.
 var All = []*Metric{
 	&CPUTime, &CPUUsage, &CPUThrottledPeriods, &CPUPeriods, &CPUThrottledTime,
-	&MemoryUsage, &MemoryWorkingSet, &MemoryRSS, &MemoryCache, &MemorySwap,
+	&MemoryUsage, &MemoryWorkingSet, &MemoryRSS, &MemoryCache, &MemorySwap, &MemoryOOMKills,
 	&DiskIO, &DiskOperations, &Pids, &FilesystemUsage, &Uptime,
 	&NetworkIO, &NetworkPackets, &NetworkErrors, &NetworkDropped, &NetworkInterfacesDropped,
 	&CPULimit, &CPURequest, &MemoryLimit, &ContainerInfo,
