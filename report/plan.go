@@ -628,12 +628,12 @@ func scaledObject(g *planGroup, ev map[string]any, zone string, work, weekend []
 	return o
 }
 
-// sleepInfos are kube-green SleepInfos of a schedule: the longest sleep
-// of workdays (its wake-up on workdays only, so a Friday evening's sleep
-// lasts the weekend when the weekend sleeps all day), and one for weekend
-// days unless they sleep all day. A sleep kube-green cannot state (one
-// day's hours in pieces) keeps its longest piece; the ScaledObject states
-// it whole.
+// sleepInfos are kube-green SleepInfos of a schedule: one per run of
+// sleep hours of workdays (their wake-ups on workdays only, so a Friday
+// evening's sleep lasts the weekend when the weekend sleeps all day), and
+// one per run of weekend days' unless they sleep all day. A day whose
+// sleep is in pieces gets a SleepInfo per piece, which one rule cannot
+// state.
 func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, work, weekend []int) []any {
 	var out []any
 	var exclude []any
@@ -643,20 +643,23 @@ func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, w
 		}
 	}
 	add := func(suffix, days string, sleep []int) {
-		from, to, ok := longestSleep(sleep)
-		if !ok {
-			return
+		runs := sleepRuns(sleep)
+		for i, r := range runs {
+			spec := map[string]any{"weekdays": days, "sleepAt": fmt.Sprintf("%02d:00", r[0]), "wakeUpAt": fmt.Sprintf("%02d:00", r[1]), "timeZone": zone}
+			if g.kind == "CronJob" {
+				spec["suspendCronJobs"], spec["suspendDeployments"] = true, false
+			}
+			if len(exclude) > 0 {
+				spec["excludeRef"] = exclude
+			}
+			name := g.name + "-" + suffix
+			if len(runs) > 1 {
+				name += "-" + strconv.Itoa(i+1)
+			}
+			o := object("kube-green.com/v1alpha1", "SleepInfo", name, g.ns, ev)
+			o["spec"] = spec
+			out = append(out, o)
 		}
-		spec := map[string]any{"weekdays": days, "sleepAt": fmt.Sprintf("%02d:00", from), "wakeUpAt": fmt.Sprintf("%02d:00", to), "timeZone": zone}
-		if g.kind == "CronJob" {
-			spec["suspendCronJobs"], spec["suspendDeployments"] = true, false
-		}
-		if len(exclude) > 0 {
-			spec["excludeRef"] = exclude
-		}
-		o := object("kube-green.com/v1alpha1", "SleepInfo", g.name+"-"+suffix, g.ns, ev)
-		o["spec"] = spec
-		out = append(out, o)
 	}
 	if len(work) > 0 && len(work) < 24 {
 		add("workdays", cronWorkdays, work)
@@ -667,10 +670,11 @@ func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, w
 	return out
 }
 
-// longestSleep is the longest run of sleep hours, across midnight
-// included: it sleeps at from and wakes at to.
-func longestSleep(sleep []int) (from, to int, ok bool) {
-	best := 0
+// sleepRuns are the runs of sleep hours of a day, across midnight
+// included, each as the hour it sleeps at and the hour it wakes at; a
+// SleepInfo states one. The longest comes first.
+func sleepRuns(sleep []int) [][2]int {
+	var runs [][2]int
 	for start := range 24 {
 		if !slices.Contains(sleep, start) || slices.Contains(sleep, (start+23)%24) {
 			continue
@@ -679,11 +683,11 @@ func longestSleep(sleep []int) (from, to int, ok bool) {
 		for n < 24 && slices.Contains(sleep, (start+n)%24) {
 			n++
 		}
-		if n > best {
-			best, from, to = n, start, (start+n)%24
-		}
+		runs = append(runs, [2]int{start, (start + n) % 24})
 	}
-	return from, to, best > 0
+	length := func(r [2]int) int { return (r[1] - r[0] + 24) % 24 }
+	slices.SortStableFunc(runs, func(a, b [2]int) int { return length(b) - length(a) })
+	return runs
 }
 
 // serverlessPlan writes, for a serverless-container verdict, a Knative

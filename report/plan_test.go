@@ -24,6 +24,9 @@ func planReport() Report {
 		mk("Deployment", "office", "office-1", "web", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.04,
 			Sleep:  &Sleep{TimeZone: "Europe/Berlin", Workdays: workHours, Weekend: allHours(), HoursPerWeek: 118},
 			Replay: &Replay{HoursAsleep: 118, Starts: 5}}),
+		mk("Deployment", "canteen", "canteen-1", "web", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.04,
+			Sleep:  &Sleep{TimeZone: "Europe/Berlin", Workdays: append([]int{12}, workHours...), Weekend: allHours(), HoursPerWeek: 123},
+			Replay: &Replay{HoursAsleep: 123, Starts: 10, Flaps: 5}}),
 		mk("Deployment", "api", "api-1", "app", Analysis{Verdict: "rightsize", ReservedCPUCores: 1, ReservedCPUSource: "limit",
 			ReservedMemory: 512 << 20, ReservedMemorySrc: "limit", CPUP95: 0.1, CPUMax: 0.3, WorkingSetMax: 100 << 20}),
 		mk("StatefulSet", "ghost", "ghost-0", "db", Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.05,
@@ -127,6 +130,18 @@ func TestPlans(t *testing.T) {
 	if items := at(si, "items").([]any); len(items) != 1 || at(items[0], "spec", "sleepAt") != "18:00" || at(items[0], "spec", "wakeUpAt") != "08:00" ||
 		at(items[0], "spec", "weekdays") != "1-5" || at(items[0], "spec", "timeZone") != "Europe/Berlin" {
 		t.Errorf("SleepInfo %v", si)
+	}
+	// Asleep over lunch too: one SleepInfo per piece of the workday's
+	// sleep, the longest first, and a trigger per awake piece.
+	canteen := planByName(t, ps, "canteen")
+	items := at(fileOf(t, canteen, "kube-green-sleepinfo.yaml"), "items").([]any)
+	if len(items) != 2 || at(items[0], "metadata", "name") != "canteen-workdays-1" || at(items[0], "spec", "sleepAt") != "18:00" ||
+		at(items[1], "spec", "sleepAt") != "12:00" || at(items[1], "spec", "wakeUpAt") != "13:00" || at(items[1], "spec", "weekdays") != "1-5" {
+		t.Errorf("canteen SleepInfos %v", items)
+	}
+	if trig := at(fileOf(t, canteen, "keda-scaledobject.yaml"), "spec", "triggers").([]any); len(trig) != 2 ||
+		at(trig[0], "metadata", "end") != "0 12 * * 1-5" || at(trig[1], "metadata", "start") != "0 13 * * 1-5" {
+		t.Errorf("canteen triggers %v", trig)
 	}
 	if want := 0.04 * 118 / 168 * 730; !office.Recommended || math.Abs(office.SavingPerMonth-want) > 1e-9 {
 		t.Errorf("office: recommended %v, saving %v, want %v", office.Recommended, office.SavingPerMonth, want)
