@@ -277,6 +277,9 @@ func evidence(g *planGroup, src *planSource) map[string]any {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at %s; %d replica(s); observed %s", src.where, src.time.UTC().Format("2006-01-02T15:04:05Z"), g.replicas,
 		humanSeconds(a.ObservedSeconds))
+	if g.history {
+		b.WriteString(", the history of every pod it had")
+	}
 	if v, ok := a.IdleRatio["7d"]; ok {
 		fmt.Fprintf(&b, "; idle %.1f%% of minutes", v*100)
 	}
@@ -402,6 +405,7 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 		spec = map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": pod}}}
 	}
 	ev := evidence(g, src)
+	ev["fleetscope.io/saving-per-month"] = money(src.currency, saved)
 	if len(raised) > 0 {
 		ev["fleetscope.io/raised"] = strings.Join(raised, "; ")
 	}
@@ -511,6 +515,11 @@ func schedulePlan(p *Plan, g *planGroup, src *planSource) {
 		return
 	}
 	ev := evidence(g, src)
+	ev["fleetscope.io/saving-per-month"] = money(src.currency, p.SavingPerMonth)
+	if replayed {
+		ev["fleetscope.io/replay"] = fmt.Sprintf("over the %d hours recorded: %d minutes at zero, %.1f cold starts a day, %d flaps, %.0f connections refused in %d hours, saving %s a month",
+			rp.HoursWithData, rp.MinutesAtZero, rp.StartsPerDay, rp.Flaps, rp.RefusedConnections, rp.RefusedHours, money(src.currency, rp.SavingPerMonth))
+	}
 	if hoursPerWeek == 7*24 {
 		// Idle in every hour: unused, no schedule.
 		patch := object("apps/v1", g.kind, g.name, g.ns, ev)
@@ -729,6 +738,7 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 	a := g.cs[0].Analysis
 	platform := a.Platform
 	ev["fleetscope.io/platform"] = platform
+	ev["fleetscope.io/saving-per-month"] = money(src.currency, p.SavingPerMonth)
 	if p.Verdict == string(analysis.VerdictServerlessContainer) {
 		// Knative routes to one port: the one the workload listens on.
 		portNote := "the port is the one it was seen listening on"

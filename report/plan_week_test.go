@@ -96,6 +96,13 @@ func TestPlansFromRecordedWeeks(t *testing.T) {
 		t.Errorf("office: saving %.4f, replay %+v; want %.4f, 5 starts, nothing refused", o.SavingPerMonth, o.Replay, want)
 	}
 
+	// Its objects carry the evidence: the history, the replay, the money.
+	ann := at(fileOf(t, o, "keda-scaledobject.yaml"), "metadata", "annotations").(map[string]any)
+	if !strings.Contains(ann["fleetscope.io/replay"].(string), "over the 168 hours recorded: 7080 minutes at zero") ||
+		ann["fleetscope.io/saving-per-month"] != money("USD", o.SavingPerMonth) || !strings.Contains(ann["fleetscope.io/evidence"].(string), "observed 7.0 days") {
+		t.Errorf("office's annotations %v", ann)
+	}
+
 	b := planByName(t, ps, "batch")
 	trig := at(fileOf(t, b, "keda-scaledobject.yaml"), "spec", "triggers").([]any)
 	if len(trig) != 2 || at(trig[0], "metadata", "start") != "0 2 * * 1-5" || at(trig[0], "metadata", "end") != "0 4 * * 1-5" ||
