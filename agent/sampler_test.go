@@ -328,19 +328,7 @@ func TestListeningLookedForEveryFewMinutes(t *testing.T) {
 	dir := filepath.Join(procRoot, "1000")
 	const head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 	listener := head + "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1241 1\n"
-	for name, content := range map[string]string{
-		"ns/net":  "",
-		"net/dev": "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n  eth0:    1000      10    0    0    0     0          0         0     2000      20    0    0    0     0       0          0\n",
-		"net/tcp": listener,
-	} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, map[string]string{"ns/net": "", "net/dev": procNetDev, "net/tcp": listener})
 	s := NewSampler(cg, procRoot, false, inv, slog.New(slog.DiscardHandler))
 	t.Cleanup(s.Close)
 	listening := func() bool {
@@ -370,5 +358,22 @@ func TestListeningLookedForEveryFewMinutes(t *testing.T) {
 	}
 	if gone < listenRefresh/2 || gone > listenRefresh {
 		t.Fatalf("the listener's end seen after %v, want between %v and %v", gone, listenRefresh/2, listenRefresh)
+	}
+}
+
+// procNetDev is a /proc/<pid>/net/dev with one interface.
+const procNetDev = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n  eth0:    1000      10    0    0    0     0          0         0     2000      20    0    0    0     0       0          0\n"
+
+// writeFiles writes each file of files, by its path under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -34,20 +34,11 @@ func TestObservedSignalsReachTheReport(t *testing.T) {
 	// container 1's on loopback only.
 	const head = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 	const tail = " 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1241 1\n"
-	dev := "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n  eth0:    1000      10    0    0    0     0          0         0     2000      20    0    0    0     0       0          0\n"
 	for pid, tcp := range map[string]string{
 		"1000": head + "   0: 0100007F:0050" + tail + "   1: 00000000:1F90" + tail,
 		"1001": head + "   0: 0100007F:1F90" + tail,
 	} {
-		for name, content := range map[string]string{"ns/net": pid, "net/dev": dev, "net/tcp": tcp} {
-			p := filepath.Join(procRoot, pid, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeFiles(t, filepath.Join(procRoot, pid), map[string]string{"ns/net": pid, "net/dev": procNetDev, "net/tcp": tcp})
 	}
 	s := NewSampler(cg, procRoot, false, inv, slog.New(slog.DiscardHandler))
 	t.Cleanup(s.Close)
