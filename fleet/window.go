@@ -298,6 +298,11 @@ func (w *windowQuerier) sumRef(vec []sample, add func(p *part, ref containerRef,
 	}
 }
 
+// podSeriesKey is the byPod key of a pod series' labels.
+func podSeriesKey(l map[string]string) string {
+	return nodeOf(l) + "/" + l[labelNamespaceName] + "/" + l[labelPodName]
+}
+
 // diskAndAccepts reads the bytes written and the connections accepted; a
 // pod's connections count for each of its parts, as on a node each of its
 // containers sees its network namespace's.
@@ -315,7 +320,7 @@ func (w *windowQuerier) diskAndAccepts(ctx context.Context) error {
 	}
 	for _, s := range vec {
 		l := s.labels
-		for _, p := range w.byPod[nodeOf(l)+"/"+l[labelNamespaceName]+"/"+l[labelPodName]] {
+		for _, p := range w.byPod[podSeriesKey(l)] {
 			p.agg.Totals.TCPAccepts += s.value
 		}
 	}
@@ -362,7 +367,7 @@ func (w *windowQuerier) hourly(ctx context.Context) error {
 	// total does (see diskAndAccepts).
 	for i := range mats[2] {
 		l := mats[2][i].labels
-		for _, p := range w.byPod[nodeOf(l)+"/"+l[labelNamespaceName]+"/"+l[labelPodName]] {
+		for _, p := range w.byPod[podSeriesKey(l)] {
 			if series[p] == nil {
 				continue
 			}

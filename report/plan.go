@@ -64,6 +64,18 @@ const (
 	raiseBy        = 1.5
 )
 
+// cpuTarget is the CPU a target asks for, in millicores: cores with
+// headroom, rounded up to 5m, at least minCPUMilli.
+func cpuTarget(cores float64) float64 {
+	return max(math.Ceil(cores*cpuHeadroom*1000/5)*5, minCPUMilli)
+}
+
+// memTarget is the memory a target asks for, in MiB: bytes with headroom,
+// at least minMemMiB.
+func memTarget(bytes uint64) float64 {
+	return max(math.Ceil(float64(bytes)*memHeadroom/(1<<20)), minMemMiB)
+}
+
 // scalable are the kinds a plan can patch.
 var scalable = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "CronJob": true}
 
@@ -327,8 +339,8 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 		// lowered, but raised by half.
 		throttled := c.CPUThrottledRatio != nil && *c.CPUThrottledRatio >= throttledShare
 		if a.ReservedCPUSource != analysis.SourceObserved {
-			milli := max(math.Ceil(a.CPUP95*cpuHeadroom*1000/5)*5, minCPUMilli)
-			limit := max(math.Ceil(a.CPUMax*cpuHeadroom*1000/5)*5, milli)
+			milli := cpuTarget(a.CPUP95)
+			limit := max(cpuTarget(a.CPUMax), milli)
 			if throttled && a.ReservedCPUSource == analysis.SourceLimit {
 				limit = math.Ceil(a.ReservedCPUCores*raiseBy*1000/5) * 5
 				t.raised = append(t.raised, fmt.Sprintf("CPU limit raised by half: throttled in %.0f%% of its periods", *c.CPUThrottledRatio*100))
@@ -346,7 +358,7 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 			}
 		}
 		if a.ReservedMemorySrc != analysis.SourceObserved {
-			mib := max(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20)), minMemMiB)
+			mib := memTarget(a.WorkingSetMax)
 			have := float64(a.ReservedMemory) / (1 << 20)
 			// Killed for memory, its peak is the limit's, not its need:
 			// memory is not lowered, but raised by half.
@@ -722,8 +734,7 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 		if port == nil || c.ListenPort != nil && *c.ListenPort < *port {
 			port = cmp.Or(c.ListenPort, port)
 		}
-		milli := max(math.Ceil(a.CPUP95*cpuHeadroom*1000/5)*5, minCPUMilli)
-		mib := max(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20)), minMemMiB)
+		milli, mib := cpuTarget(a.CPUP95), memTarget(a.WorkingSetMax)
 		containers = append(containers, map[string]any{
 			"name": c.Name, "image": c.Image,
 			"resources": map[string]any{
@@ -760,7 +771,7 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 				"# Cloud Run bills the limits: the size the analysis priced ("+sizeText(a)+").\n",
 			cloudRunService(g, ev, containers, timeout, a)))
 	} else {
-		mib := max(a.PlatformMemoryMiB, uint64(math.Ceil(float64(a.WorkingSetMax)*memHeadroom/(1<<20))), 128)
+		mib := max(a.PlatformMemoryMiB, uint64(memTarget(a.WorkingSetMax)), 128)
 		spec := map[string]any{"platform": platform, "memoryMiB": mib, "vcpus": a.PlatformVCPUs, "timeoutSeconds": min(timeout, 900),
 			"expectedInvocationsPerMonth": math.Round(invocations), "image": g.cs[0].Image, "evidence": ev}
 		p.Files = append(p.Files, yamlFile("function.yaml",
