@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,17 +116,17 @@ func TestGuardSheds(t *testing.T) {
 
 // Wrong passwords are checked at most maxHashing at a time, outside any
 // lock that right ones wait on: a scraper whose password was checked once
-// gets through at once while guesses keep every slot busy. Guesses are
-// remembered, and the memory is bounded.
+// gets through at once while guesses keep every slot busy, however many
+// guesses came since. Guesses are remembered, and the memory is bounded.
 func TestPasswordsNotSerialised(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.DefaultCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := map[string]string{"prom": string(hash)}
+	users := testUsers(t)
 	a := newAuthCache()
-	if ok, _ := a.check(users, "prom", "right"); !ok {
+	if ok, _ := a.check(users, "10.0.0.1", "prom", "right"); !ok {
 		t.Fatal("the right password refused")
+	}
+	// More guesses than are remembered, from more clients than are.
+	for i := range 2 * authCacheSize {
+		a.remember(keyOf(fmt.Sprint(i)), false)
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -137,14 +138,14 @@ func TestPasswordsNotSerialised(t *testing.T) {
 					return
 				default:
 				}
-				a.check(users, "prom", fmt.Sprintf("guess-%d-%d", i, n))
+				a.check(users, fmt.Sprintf("10.2.0.%d", i), "prom", fmt.Sprintf("guess-%d-%d", i, n))
 			}
 		})
 	}
 	time.Sleep(100 * time.Millisecond)
 	for range 20 {
 		start := time.Now()
-		if ok, busy := a.check(users, "prom", "right"); !ok || busy {
+		if ok, busy := a.check(users, "10.0.0.1", "prom", "right"); !ok || busy {
 			t.Fatalf("the right password under guessing: ok %v, busy %v", ok, busy)
 		}
 		if d := time.Since(start); d > 20*time.Millisecond {
@@ -153,22 +154,136 @@ func TestPasswordsNotSerialised(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if ok, _ := a.check(users, "nobody", "right"); ok {
+	if ok, _ := a.check(users, "10.0.0.3", "nobody", "right"); ok {
 		t.Error("an unknown user admitted")
-	}
-	for i := range 2 * authCacheSize {
-		a.seenPut(fmt.Sprint(i))
 	}
 	if n := len(a.seen); n > authCacheSize {
 		t.Errorf("%d outcomes remembered, cap %d", n, authCacheSize)
 	}
+	for i := range 2 * maxGuessers {
+		client := fmt.Sprintf("10.3.%d.%d", i/250, i%250)
+		a.mu.Lock()
+		a.begin(client)
+		a.mu.Unlock()
+		a.end(client, true)
+	}
+	if n := len(a.guessers); n > maxGuessers {
+		t.Errorf("%d guessers remembered, cap %d", n, maxGuessers)
+	}
 }
 
-// seenPut remembers an outcome for a made-up key, as check does.
-func (a *authCache) seenPut(s string) {
+// A client that keeps guessing gets guessBurst comparisons, then one a
+// guessEvery, however many it sends at once; a right password costs it
+// nothing; other clients are not charged.
+func TestGuessesBudgeted(t *testing.T) {
+	users := testUsers(t)
+	a := newAuthCache()
+	a.wait = time.Hour // counting comparisons, not timing them
+	now := time.Unix(1e9, 0)
+	a.now = func() time.Time { return now }
+	var made, busy atomic.Int64
+	var compared atomic.Value
+	var wg sync.WaitGroup
+	for i := range 4 * guessBurst {
+		wg.Go(func() {
+			guess := fmt.Sprint("guess-", i)
+			if _, b := a.check(users, "10.0.0.9", "prom", guess); b {
+				busy.Add(1)
+			} else {
+				made.Add(1)
+				compared.Store(guess)
+			}
+		})
+	}
+	wg.Wait()
+	if made.Load() != guessBurst {
+		t.Errorf("%d concurrent guesses compared, %d refused; want %d compared", made.Load(), busy.Load(), guessBurst)
+	}
+	if ok, b := a.check(users, "10.0.0.9", "prom", compared.Load().(string)); ok || b {
+		t.Errorf("a remembered guess: ok %v, busy %v; want a plain refusal", ok, b)
+	}
+	if _, b := a.check(users, "10.0.0.9", "prom", "another"); !b {
+		t.Error("a guess past the budget was compared")
+	}
+	if ok, b := a.check(users, "10.0.0.10", "prom", "right"); !ok || b {
+		t.Errorf("another client's right password: ok %v, busy %v", ok, b)
+	}
+	now = now.Add(guessEvery)
+	if _, b := a.check(users, "10.0.0.9", "prom", "after-a-second"); b {
+		t.Error("no guess compared a guessEvery later")
+	}
+	if _, b := a.check(users, "10.0.0.9", "prom", "too-soon"); !b {
+		t.Error("two guesses compared in one guessEvery")
+	}
+	// The spent client still gets in with the right password: it is
+	// compared on the token a right password pays back.
+	now = now.Add(guessEvery)
+	for range 3 {
+		if ok, b := a.check(users, "10.0.0.9", "prom", "right"); !ok || b {
+			t.Errorf("the guesser's right password: ok %v, busy %v", ok, b)
+		}
+	}
+}
+
+// A scraper whose password was never checked (the agent restarted, or
+// the password changed) gets through while two clients send guesses from
+// sixteen connections as fast as they are answered: it waits for a few
+// comparisons, not for one per connection.
+func TestNewPasswordUnderGuessing(t *testing.T) {
+	users := testUsers(t)
+	a := newAuthCache()
+	start := time.Now()
+	if ok, _ := a.check(users, "10.0.0.2", "prom", "warm-up"); ok {
+		t.Fatal("a wrong password admitted")
+	}
+	a.wait = 4 * time.Since(start) // 16 guesses queued ahead take 8
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var made atomic.Int64
+	for i := range 16 {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, busy := a.check(users, fmt.Sprint("10.2.0.", i%2), "prom", fmt.Sprintf("guess-%d-%d", i, n)); !busy {
+					made.Add(1)
+				} else {
+					time.Sleep(time.Millisecond) // a refusal's round trip
+				}
+			}
+		})
+	}
+	// Once the guessers' bursts are spent.
+	for deadline := time.Now().Add(time.Minute); made.Load() < 2*guessBurst && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t0 := time.Now()
+	ok, busy := a.check(users, "10.0.0.1", "prom", "right")
+	t.Logf("warm-up wait %v, scraper took %v, made %d, elapsed %v", a.wait, time.Since(t0), made.Load(), time.Since(start))
+	close(stop)
+	wg.Wait()
+	if !ok || busy {
+		t.Errorf("a new scraper under guessing: ok %v, busy %v", ok, busy)
+	}
+}
+
+func testUsers(t *testing.T) map[string]string {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"prom": string(hash)}
+}
+
+// keyOf is a made-up cache key.
+func keyOf(s string) [32]byte {
 	var key [32]byte
 	copy(key[:], s)
-	a.remember(key, false)
+	return key
 }
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.

@@ -257,7 +257,7 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		if len(cfg.users) > 0 {
 			ok, busy := false, false
 			if user, pass, given := r.BasicAuth(); given {
-				ok, busy = s.passwords.check(cfg.users, user, pass)
+				ok, busy = s.passwords.check(cfg.users, clientKey(r.RemoteAddr), user, pass)
 			}
 			switch {
 			case busy:

@@ -167,17 +167,35 @@ func readWebConfig(path string) (*webSettings, string, error) {
 	return s, stamp, nil
 }
 
-// authCacheSize bounds the remembered password checks. Legitimate
-// scrapers use one or two credentials; the rest are guesses, remembered
-// so that repeating one costs nothing, and forgotten first-in first-out.
-const authCacheSize = 256
+// authCacheSize bounds the remembered wrong passwords: each is a guess,
+// remembered so that repeating one costs nothing, and forgotten first-in
+// first-out. Right ones are kept apart (at most maxGood), so that no
+// number of guesses can push a scraper's password out and send it back
+// to the queue for a comparison.
+const (
+	authCacheSize = 256
+	maxGood       = 64
+)
 
-// maxHashing is how many bcrypt comparisons run at once; a guess beyond
+// maxHashing is how many bcrypt comparisons run at once; a check beyond
 // that waits at most hashWait, then is turned away (429). Each takes a
 // core for tens of milliseconds at the usual cost of 10.
 const (
 	maxHashing = 2
 	hashWait   = time.Second
+)
+
+// Each client (an IPv4 address or IPv6 /64, as for connections) may fail
+// guessBurst comparisons, then one every guessEvery, and once it has
+// failed, it has one comparison at a time: without that, a pod sending
+// guesses from many connections as fast as it is answered keeps every
+// slot busy, and a scraper whose password was not checked yet (after a
+// restart or a password change) waits hashWait and is turned away with
+// the guesses. maxGuessers bounds the clients remembered.
+const (
+	guessBurst  = 8
+	guessEvery  = time.Second
+	maxGuessers = 4096
 )
 
 // unknownUserHash is compared against for a user that does not exist, so
@@ -191,20 +209,34 @@ var unknownUserHash = func() []byte {
 // user, stored hash and password, so no password is kept in memory.
 type authCache struct {
 	hashing chan struct{}
+	wait    time.Duration // for a slot: hashWait
+	now     func() time.Time
 
-	mu    sync.Mutex
-	seen  map[[32]byte]bool
-	order [][32]byte // insertion order, a ring of authCacheSize
-	next  int
+	mu       sync.Mutex
+	good     map[[32]byte]struct{} // at most maxGood
+	seen     map[[32]byte]struct{} // wrong ones, at most authCacheSize
+	order    [][32]byte            // insertion order of seen, a ring
+	next     int
+	guessers map[string]guesser // at most maxGuessers
+}
+
+// guesser is a client's budget of failures (failures at since, paid
+// off at one a guessEvery) and its comparisons under way.
+type guesser struct {
+	failures float64
+	since    time.Time
+	pending  int
 }
 
 func newAuthCache() *authCache {
-	return &authCache{hashing: make(chan struct{}, maxHashing), seen: map[[32]byte]bool{}}
+	return &authCache{hashing: make(chan struct{}, maxHashing), wait: hashWait, now: time.Now,
+		good: map[[32]byte]struct{}{}, seen: map[[32]byte]struct{}{}, guessers: map[string]guesser{}}
 }
 
-// check reports whether user:pass matches users; busy means the
-// comparison could not be made in time.
-func (a *authCache) check(users map[string]string, user, pass string) (ok, busy bool) {
+// check reports whether user:pass matches users, for a request from
+// client (see clientKey); busy means the comparison was not made: the
+// client failed too often lately, or no slot freed in time.
+func (a *authCache) check(users map[string]string, client, user, pass string) (ok, busy bool) {
 	hash, known := users[user]
 	h := sha256.New()
 	h.Write([]byte(user))
@@ -215,16 +247,24 @@ func (a *authCache) check(users map[string]string, user, pass string) (ok, busy 
 	var key [32]byte
 	h.Sum(key[:0])
 	a.mu.Lock()
-	ok, hit := a.seen[key]
+	_, good := a.good[key]
+	_, bad := a.seen[key]
+	spent := !good && !bad && !a.begin(client)
 	a.mu.Unlock()
-	if hit {
-		return ok && known, false
+	switch {
+	case good:
+		return known, false
+	case bad:
+		return false, false
+	case spent:
+		return false, true
 	}
-	t := time.NewTimer(hashWait)
+	t := time.NewTimer(a.wait)
 	defer t.Stop()
 	select {
 	case a.hashing <- struct{}{}:
 	case <-t.C:
+		a.end(client, false)
 		return false, true
 	}
 	stored := []byte(hash)
@@ -233,16 +273,84 @@ func (a *authCache) check(users map[string]string, user, pass string) (ok, busy 
 	}
 	ok = bcrypt.CompareHashAndPassword(stored, []byte(pass)) == nil && known
 	<-a.hashing
+	a.end(client, !ok)
 	a.remember(key, ok)
 	return ok, false
 }
 
-// remember keeps an outcome, forgetting the oldest beyond authCacheSize.
+// failures is what client has yet to pay off now. Called with mu held.
+func (a *authCache) failures(client string) float64 {
+	g := a.guessers[client]
+	return max(0, g.failures-float64(a.now().Sub(g.since))/float64(guessEvery))
+}
+
+// begin reports whether client may have a comparison made, and counts it
+// under way: one within its budget, counting those under way as failed
+// (concurrent guesses would otherwise all pass on the same budget), and
+// only one at a time once it has failed. Called with mu held.
+func (a *authCache) begin(client string) bool {
+	g := a.guessers[client]
+	owed := a.failures(client)
+	if owed+float64(g.pending)+1 > guessBurst || owed > 0 && g.pending > 0 {
+		return false
+	}
+	if _, known := a.guessers[client]; !known && len(a.guessers) >= maxGuessers {
+		a.forgetGuessers()
+	}
+	a.guessers[client] = guesser{failures: owed, since: a.now(), pending: g.pending + 1}
+	return true
+}
+
+// end counts a comparison begun for client as done, and failed or not.
+func (a *authCache) end(client string, failed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g, known := a.guessers[client]
+	if !known {
+		return // forgotten meanwhile
+	}
+	g.failures, g.since = a.failures(client), a.now()
+	g.pending = max(0, g.pending-1)
+	if failed {
+		g.failures++
+	}
+	if g.failures == 0 && g.pending == 0 {
+		delete(a.guessers, client)
+		return
+	}
+	a.guessers[client] = g
+}
+
+// forgetGuessers makes room at maxGuessers: clients that owe nothing go
+// first, then others at random. A guesser with thousands of addresses
+// then gets a fresh budget now and then, still within maxHashing at a
+// time. Called with mu held.
+func (a *authCache) forgetGuessers() {
+	for c, g := range a.guessers {
+		if g.pending == 0 && a.failures(c) == 0 {
+			delete(a.guessers, c)
+		}
+	}
+	for c := range a.guessers {
+		if len(a.guessers) < maxGuessers {
+			break
+		}
+		delete(a.guessers, c)
+	}
+}
+
+// remember keeps the outcome of a comparison.
 func (a *authCache) remember(key [32]byte, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if ok {
+		if len(a.good) >= maxGood {
+			clear(a.good) // passwords changed that often: check again
+		}
+		a.good[key] = struct{}{}
+		return
+	}
 	if _, dup := a.seen[key]; dup {
-		a.seen[key] = ok
 		return
 	}
 	if len(a.order) < authCacheSize {
@@ -252,5 +360,5 @@ func (a *authCache) remember(key [32]byte, ok bool) {
 		a.order[a.next] = key
 		a.next = (a.next + 1) % authCacheSize
 	}
-	a.seen[key] = ok
+	a.seen[key] = struct{}{}
 }
