@@ -163,6 +163,9 @@ func Reports(ctx context.Context, o Options) ([]report.Report, error) {
 	if err := q.analyses(ctx, byNode); err != nil {
 		return nil, err
 	}
+	if err := q.signals(ctx, byNode); err != nil {
+		return nil, err
+	}
 	if err := q.runs(ctx, byNode, o); err != nil {
 		return nil, err
 	}
@@ -296,6 +299,55 @@ func (q *querier) analyses(ctx context.Context, byNode map[string]*report.Report
 				if r := byNode[nodeOf(s.labels)]; r != nil {
 					r.Currency = cur
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// signals reads what went wrong for each container since it started, as
+// a node's report has it: its OOM kills, and the share of its CFS periods
+// it was throttled in.
+func (q *querier) signals(ctx context.Context, byNode map[string]*report.Report) error {
+	type key struct{ node, id string }
+	type counts struct{ kills, throttled, periods float64 }
+	got := map[key]*counts{}
+	for _, f := range []struct {
+		m   *schema.Metric
+		set func(c *counts, v float64)
+	}{
+		{&schema.MemoryOOMKills, func(c *counts, v float64) { c.kills = v }},
+		{&schema.CPUThrottledPeriods, func(c *counts, v float64) { c.throttled = v }},
+		{&schema.CPUPeriods, func(c *counts, v float64) { c.periods = v }},
+	} {
+		vec, err := q.vector(ctx, f.m.PromName())
+		if err != nil {
+			return err
+		}
+		for _, s := range vec {
+			k := key{nodeOf(s.labels), s.labels[labelContainerID]}
+			c := got[k]
+			if c == nil {
+				c = &counts{kills: math.NaN()}
+				got[k] = c
+			}
+			if !math.IsNaN(s.value) && !math.IsInf(s.value, 0) {
+				f.set(c, max(s.value, 0))
+			}
+		}
+	}
+	for _, r := range byNode {
+		for i := range r.Containers {
+			c := &r.Containers[i]
+			n := got[key{c.Node, c.ID}]
+			if n == nil {
+				continue
+			}
+			if !math.IsNaN(n.kills) {
+				c.OOMKills = new(uint64(math.Round(min(n.kills, math.MaxUint32))))
+			}
+			if n.periods > 0 {
+				c.CPUThrottledRatio = new(min(n.throttled/n.periods, 1))
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -122,11 +123,34 @@ func TestWindowNeedsEvidence(t *testing.T) {
 }
 
 func TestReportsFromTheStore(t *testing.T) {
-	srv := store(t, node("n1", 0.02), node("n2", 0.02), node("n3", 0.04))
+	// n1's replica was killed by the OOM killer twice and throttled in a
+	// fifth of its periods; n2's never was; n3's agent did not say.
+	n1, n2 := node("n1", 0.02), node("n2", 0.02)
+	u := &n1.Containers[0].Usage
+	u.Have |= model.HaveOOM | model.HaveThrottling
+	u.OOMKills, u.CPUThrottledPeriods, u.CPUPeriods = 2, 200, 1000
+	n1.Containers[0].Limits.CPUQuotaMicros, n1.Containers[0].Limits.CPUPeriodMicros = 50000, 100000
+	n2.Containers[0].Usage.Have |= model.HaveOOM
+	n1.Containers[0].Sampled, n2.Containers[0].Sampled = true, true
+	srv := store(t, n1, n2, node("n3", 0.04))
 	defer srv.Close()
 	reps, err := Reports(context.Background(), Options{URL: srv.URL, Bearer: "tok", Currency: "USD"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range reps {
+		c := r.Containers[0]
+		kills, throttled := "-", "-"
+		if c.OOMKills != nil {
+			kills = fmt.Sprint(*c.OOMKills)
+		}
+		if c.CPUThrottledRatio != nil {
+			throttled = fmt.Sprint(*c.CPUThrottledRatio)
+		}
+		want := map[string]string{"n1": "2 0.2", "n2": "0 -", "n3": "- -"}[r.Node]
+		if got := kills + " " + throttled; got != want {
+			t.Errorf("%s: OOM kills and throttled ratio %s, want %s", r.Node, got, want)
+		}
 	}
 	wr := report.WorkloadsOf(reps)
 	if len(wr.Workloads) != 2 || len(wr.Nodes) != 3 {

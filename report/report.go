@@ -448,7 +448,7 @@ func rows(r Report) []row {
 					rw.saving = money(r.Currency, a.SavingsPerMonth)
 				}
 			}
-			var why []string
+			why := observed(c)
 			for _, b := range a.Blockers {
 				why = append(why, "✗ "+b.Text)
 			}
@@ -458,6 +458,19 @@ func rows(r Report) []row {
 			rw.why = strings.Join(why, "; ")
 		}
 		out = append(out, rw)
+	}
+	return out
+}
+
+// observed states what went wrong for c, first in its WHY: the targets a
+// plan raises for it (see rightsize) should not come as a surprise.
+func observed(c Container) []string {
+	var out []string
+	if c.OOMKills != nil && *c.OOMKills > 0 {
+		out = append(out, fmt.Sprintf("⚠ killed by the OOM killer %d time(s)", *c.OOMKills))
+	}
+	if c.CPUThrottledRatio != nil && *c.CPUThrottledRatio >= throttledShare {
+		out = append(out, fmt.Sprintf("⚠ CPU throttled in %.0f%% of its periods", 100**c.CPUThrottledRatio))
 	}
 	return out
 }

@@ -218,3 +218,30 @@ func show[T any](p *T) any {
 	}
 	return *p
 }
+
+// What went wrong leads a container's WHY, in the table and in Markdown:
+// a plan raises the limits of a container the OOM killer killed or the
+// CFS throttled, and the report says so first. Throttling under the share
+// a plan acts on is not stated.
+func TestWhyStatesWhatWentWrong(t *testing.T) {
+	kills, throttled, mild := uint64(3), 0.12, 0.01
+	r := Report{Currency: "USD", Containers: []Container{
+		{ID: "oom", Name: "oom", OOMKills: &kills, CPUThrottledRatio: &throttled,
+			Analysis: &Analysis{Verdict: "rightsize", Reasons: []Reason{{Text: "p95 uses 0.05 of 0.5 cores"}}}},
+		{ID: "calm", Name: "calm", CPUThrottledRatio: &mild, Analysis: &Analysis{Verdict: "keep"}},
+	}}
+	for _, format := range []string{"table", "markdown"} {
+		var buf bytes.Buffer
+		if err := Render(&buf, r, Options{Format: format}); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		want := "⚠ killed by the OOM killer 3 time(s); ⚠ CPU throttled in 12% of its periods; p95 uses 0.05 of 0.5 cores"
+		if !strings.Contains(out, want) {
+			t.Errorf("%s lacks %q:\n%s", format, want, out)
+		}
+		if strings.Count(out, "throttled") != 1 {
+			t.Errorf("%s states throttling under %v:\n%s", format, throttledShare, out)
+		}
+	}
+}
