@@ -49,3 +49,24 @@ func TestReportAtMustBeATime(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// A plan is per workload; a wrong --by, or two sources, is refused before
+// anything is asked.
+func TestPlanFlagsRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "--by", "container"}, `--by must be workload`},
+		{[]string{"plan", "--prometheus", "http://127.0.0.1:1", "--local"}, "exclude each other"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, &out, &errb); code != exitInvalid || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", c.args, code, errb.String(), exitInvalid, c.want)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"plan", "--help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "Usage of plan") {
+		t.Errorf("plan --help: exit %d, %q", code, errb.String())
+	}
+}

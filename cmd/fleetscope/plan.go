@@ -26,8 +26,13 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	var store reportFlags
 	store.storeFlags(fs, ": plan")
 	fs.Var(&store.namespaces, "namespace", "with --prometheus: only this namespace; repeatable")
+	by := fs.String("by", "workload", "workload (the only choice: a plan changes a Deployment's, StatefulSet's, DaemonSet's or CronJob's spec, not one container's)")
 	if err := fs.Parse(args); err != nil {
 		return parseStatus(err)
+	}
+	if *by != "workload" {
+		fmt.Fprintf(stderr, "plan: --by must be workload (a plan changes a workload's spec), got %q\n", *by)
+		return exitInvalid
 	}
 	if store.prometheus != "" && *local {
 		fmt.Fprintln(stderr, "plan: --prometheus and --local exclude each other")

@@ -60,7 +60,7 @@ func (f *reportFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&f.duration, "duration", 2*time.Minute, "with --local: how long to sample")
 	fs.StringVar(&f.config, "config", "", "with --local, or --prometheus --by workload: configuration file (its prices and platforms)")
 	fs.BoolVar(&f.all, "all", false, "include pod sandboxes")
-	f.storeFlags(fs, "--by workload: judge")
+	f.storeFlags(fs, " --by workload: judge")
 	fs.BoolVar(&f.wide, "wide", false, "do not shorten the WHY column to the terminal's width (JSON is never shortened)")
 	fs.Var(&f.namespaces, "namespace", "only this (Kubernetes, else containerd) namespace; repeatable")
 	fs.Var(&f.verdicts, "verdict", "only this verdict (function, serverless-container, scale-to-zero-schedule, rightsize, keep, insufficient-data); repeatable")
@@ -70,7 +70,7 @@ func (f *reportFlags) flagSet(stderr io.Writer) *flag.FlagSet {
 // storeFlags registers the flags of a fleet's store; judge says what the
 // window is for.
 func (f *reportFlags) storeFlags(fs *flag.FlagSet, judge string) {
-	fs.StringVar(&f.window, "window", "7d", "with --prometheus "+judge+" each workload on every pod it had over this much of the store's history (e.g. 7d, 36h)")
+	fs.StringVar(&f.window, "window", "7d", "with --prometheus"+judge+" each workload on every pod it had over this much of the store's history (e.g. 7d, 36h)")
 	fs.StringVar(&f.prometheus, "prometheus", "", "the whole fleet from this Prometheus HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics) instead of one agent")
 	fs.StringVar(&f.promUser, "prometheus.username", "", "with --prometheus: basic auth user")
 	fs.StringVar(&f.promPassFile, "prometheus.password-file", "", "with --prometheus: file holding the basic auth password")

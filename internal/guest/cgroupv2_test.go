@@ -80,6 +80,10 @@ func TestCgroupV2Node(t *testing.T) {
 		{id: "busy", opts: testenv.RunOptions{Args: []string{"sh", "-c", "while :; do :; done"}, CPUQuota: 50000, CPUShares: 1024, RuncBinary: currentRunc}},
 		{id: "mem", opts: testenv.RunOptions{Args: []string{"sh", "-c", "dd if=/dev/zero of=/cache bs=1M count=8 2>/dev/null; exec sleep 1000000"}, MemoryLimit: 64 << 20}},
 		{id: "io", opts: testenv.RunOptions{Args: []string{"sh", "-c", "dd if=/dev/zero of=/data bs=1M count=32 conv=fsync 2>/dev/null; exec sleep 1000000"}}},
+		// Three subshells, each growing a string until the OOM killer
+		// kills it, then quiet: the kernel's count stops at 3.
+		{id: "oom", opts: testenv.RunOptions{Args: []string{"sh", "-c", "for i in 1 2 3; do (a=0123456789abcdef; while :; do a=$a$a; done); done; exec sleep 1000000"},
+			MemoryLimit: 24 << 20, RuncBinary: currentRunc}},
 		{id: "pids", opts: testenv.RunOptions{Args: []string{"sh", "-c", "sleep 1000000 & sleep 1000000 & sleep 1000000 & wait"}, RuncBinary: currentRunc}},
 		{id: "late-debian", late: true, opts: testenv.RunOptions{Args: idle, CPUShares: 1024}},
 		{id: "late-current", late: true, opts: testenv.RunOptions{Args: idle, CPUShares: 1024, RuncBinary: currentRunc}},
@@ -133,6 +137,7 @@ func TestCgroupV2Node(t *testing.T) {
 	t.Run("requests", func(t *testing.T) { checkRequests(t, boxes) })
 	t.Run("best effort", func(t *testing.T) { checkBestEffort(t) })
 	t.Run("limits", func(t *testing.T) { checkLimits(t) })
+	t.Run("oom kills and throttling", func(t *testing.T) { checkKillsAndThrottling(t) })
 	t.Run("cpu time live", func(t *testing.T) { checkCPULive(t) })
 	t.Run("cpu time frozen", func(t *testing.T) { checkCPUFrozen(t, ctx, d) })
 	t.Run("memory", func(t *testing.T) { checkMemory(t) })
@@ -364,6 +369,49 @@ func checkLimits(t *testing.T) {
 	}
 	if got, ok := snap.value(schema.MemoryLimit.PromName(), "mem", nil); !ok || got != 64<<20 {
 		t.Errorf("mem: memory limit %v (%v), want 64 MiB (memory.max %q)", got, ok, cgString(t, box{id: "mem"}.cgroup(), "memory.max"))
+	}
+}
+
+// checkKillsAndThrottling holds the API's OOM kills against memory.events
+// and the busy container's throttled share against cpu.stat: the v2 files
+// the agent reads them from, on a real v2 kernel.
+func checkKillsAndThrottling(t *testing.T) {
+	oom := box{id: "oom"}.cgroup()
+	// The agent reads the OOM file at most once a minute.
+	testenv.Eventually(t, 3*time.Minute, "the OOM kills counted", func() error {
+		want := cgUint(t, oom, "memory.events", "oom_kill")
+		rep, err := api()
+		if err != nil {
+			return err
+		}
+		c := (&apiReport{rep}).find("oom")
+		switch {
+		case c == nil || c.OOMKills == nil:
+			return fmt.Errorf("oom: no OOM kills in the API")
+		case want != 3:
+			return fmt.Errorf("memory.events says %d kills, the shell makes 3", want)
+		case *c.OOMKills != want:
+			return fmt.Errorf("oom: %d OOM kills, memory.events %d", *c.OOMKills, want)
+		}
+		return nil
+	})
+	snap := waitSnapshot(t)
+	if got, ok := snap.value(schema.MemoryOOMKills.PromName(), "oom", nil); !ok || got != 3 {
+		t.Errorf("oom: %s %v (%v), want 3", schema.MemoryOOMKills.PromName(), got, ok)
+	}
+	busy := box{id: "busy"}.cgroup()
+	rep, err := api()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := float64(cgUint(t, busy, "cpu.stat", "nr_throttled")) / float64(cgUint(t, busy, "cpu.stat", "nr_periods"))
+	c := (&apiReport{rep}).find("busy")
+	// A loop under half a core is throttled in nearly every period; the
+	// two readings are a sample apart.
+	if c == nil || c.CPUThrottledRatio == nil || math.Abs(*c.CPUThrottledRatio-want) > 0.05 || want < 0.5 {
+		t.Errorf("busy: throttled ratio %v, cpu.stat nr_throttled/nr_periods %.3f", c.CPUThrottledRatio, want)
+	} else {
+		t.Logf("busy: throttled ratio %.3f, cpu.stat %.3f", *c.CPUThrottledRatio, want)
 	}
 }
 
