@@ -124,24 +124,11 @@ func TestPasswordsNotSerialised(t *testing.T) {
 	if ok, _ := a.check(users, "10.0.0.1", "prom", "right"); !ok {
 		t.Fatal("the right password refused")
 	}
-	// More guesses than are remembered, from more clients than are.
+	// More wrong outcomes than are remembered.
 	for i := range 2 * authCacheSize {
 		a.remember(keyOf(fmt.Sprint(i)), false)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				a.check(users, fmt.Sprintf("10.2.0.%d", i), "prom", fmt.Sprintf("guess-%d-%d", i, n))
-			}
-		})
-	}
+	_, stop := guess(a, users, 8, 8)
 	time.Sleep(100 * time.Millisecond)
 	for range 20 {
 		start := time.Now()
@@ -152,8 +139,7 @@ func TestPasswordsNotSerialised(t *testing.T) {
 			t.Errorf("a remembered password took %v under guessing", d)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if ok, _ := a.check(users, "10.0.0.3", "nobody", "right"); ok {
 		t.Error("an unknown user admitted")
 	}
@@ -237,25 +223,7 @@ func TestNewPasswordUnderGuessing(t *testing.T) {
 		t.Fatal("a wrong password admitted")
 	}
 	a.wait = 4 * time.Since(start) // 16 guesses queued ahead take 8
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var made atomic.Int64
-	for i := range 16 {
-		wg.Go(func() {
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, busy := a.check(users, fmt.Sprint("10.2.0.", i%2), "prom", fmt.Sprintf("guess-%d-%d", i, n)); !busy {
-					made.Add(1)
-				} else {
-					time.Sleep(time.Millisecond) // a refusal's round trip
-				}
-			}
-		})
-	}
+	made, stop := guess(a, users, 16, 2)
 	// Once the guessers' bursts are spent.
 	for deadline := time.Now().Add(time.Minute); made.Load() < 2*guessBurst && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
@@ -263,11 +231,35 @@ func TestNewPasswordUnderGuessing(t *testing.T) {
 	t0 := time.Now()
 	ok, busy := a.check(users, "10.0.0.1", "prom", "right")
 	t.Logf("warm-up wait %v, scraper took %v, made %d, elapsed %v", a.wait, time.Since(t0), made.Load(), time.Since(start))
-	close(stop)
-	wg.Wait()
+	stop()
 	if !ok || busy {
 		t.Errorf("a new scraper under guessing: ok %v, busy %v", ok, busy)
 	}
+}
+
+// guess sends wrong passwords from n goroutines spread over clients
+// addresses until stop is called; made counts those compared.
+func guess(a *authCache, users map[string]string, n, clients int) (made *atomic.Int64, stop func()) {
+	made = new(atomic.Int64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			for k := 0; ; k++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, busy := a.check(users, fmt.Sprint("10.2.0.", i%clients), "prom", fmt.Sprintf("guess-%d-%d", i, k)); !busy {
+					made.Add(1)
+				} else {
+					time.Sleep(time.Millisecond) // a refusal's round trip
+				}
+			}
+		})
+	}
+	return made, func() { close(done); wg.Wait() }
 }
 
 func testUsers(t *testing.T) map[string]string {
