@@ -86,9 +86,9 @@ type planSource struct {
 	time     time.Time
 	currency string
 	groups   map[[3]string]*planGroup
-	// deployments are the Deployments seen in each namespace, which a
-	// SleepInfo acting on the whole namespace must leave out.
-	deployments map[string]map[string]bool
+	// siblings are the workloads seen of each namespace and kind, which
+	// a SleepInfo for one of them must leave out (see sleepInfos).
+	siblings map[[2]string]map[string]bool
 }
 
 // planGroup is one workload: a Container per container name, carrying
@@ -111,12 +111,10 @@ func (src *planSource) group(ns, kind, name string) *planGroup {
 		g = &planGroup{ns: ns, kind: kind, name: name, pods: map[string]bool{}}
 		src.groups[k] = g
 	}
-	if kind == "Deployment" {
-		if src.deployments[ns] == nil {
-			src.deployments[ns] = map[string]bool{}
-		}
-		src.deployments[ns][name] = true
+	if src.siblings[[2]string{ns, kind}] == nil {
+		src.siblings[[2]string{ns, kind}] = map[string]bool{}
 	}
+	src.siblings[[2]string{ns, kind}][name] = true
 	return g
 }
 
@@ -169,7 +167,7 @@ func maxPtr[T int | uint64 | float64](a, b *T) *T {
 // min_saving_per_month.
 func Plans(r Report, cfg config.AnalysisConfig) []Plan {
 	src := &planSource{where: "node " + r.Node, time: r.Time, currency: r.Currency,
-		groups: map[[3]string]*planGroup{}, deployments: map[string]map[string]bool{}}
+		groups: map[[3]string]*planGroup{}, siblings: map[[2]string]map[string]bool{}}
 	for i := range r.Containers {
 		c := &r.Containers[i]
 		if c.Sandbox || c.Analysis == nil || c.WorkloadKind == "" {
@@ -203,13 +201,11 @@ func FleetPlans(wr WorkloadReport, cfg config.AnalysisConfig) []Plan {
 		where += " over " + humanSeconds(wr.Window.Seconds)
 	}
 	src := &planSource{where: where, time: wr.Time, currency: cmp.Or(wr.Currency, cfg.Prices.Currency),
-		groups: map[[3]string]*planGroup{}, deployments: map[string]map[string]bool{}}
+		groups: map[[3]string]*planGroup{}, siblings: map[[2]string]map[string]bool{}}
 	rows := map[[3]string]bool{}
 	for _, w := range wr.Workloads {
 		rows[[3]string{w.Namespace, w.Kind, w.Name}] = true
-		if w.Kind == "Deployment" {
-			src.group(w.Namespace, w.Kind, w.Name)
-		}
+		src.group(w.Namespace, w.Kind, w.Name) // a sibling; a plan once it has parts
 	}
 	// Parts of rows filtered out (report.FilterWorkloads) are not planned.
 	for i := range wr.Parts {
@@ -421,10 +417,7 @@ func rightsizePlan(p *Plan, g *planGroup, src *planSource, cfg *config.AnalysisC
 	if len(raised) > 0 {
 		ev["fleetscope.io/raised"] = strings.Join(raised, "; ")
 	}
-	patch := object("apps/v1", g.kind, g.name, g.ns, ev)
-	if g.kind == "CronJob" {
-		patch["apiVersion"] = "batch/v1"
-	}
+	patch := object(kindAPIVersion(g.kind), g.kind, g.name, g.ns, ev)
 	patch["spec"] = spec
 	header := fmt.Sprintf("# Strategic-merge patch: kubectl patch %s %s -n %s --type strategic --patch-file rightsize.patch.yaml\n"+
 		"# CPU: the p95 of per-minute use ×%.1f (at least %dm); memory: the peak working set ×%.1f (at least %d Mi).\n",
@@ -534,10 +527,10 @@ func schedulePlan(p *Plan, g *planGroup, src *planSource) {
 	}
 	if hoursPerWeek == 7*24 {
 		// Idle in every hour: unused, no schedule.
-		patch := object("apps/v1", g.kind, g.name, g.ns, ev)
+		patch := object(kindAPIVersion(g.kind), g.kind, g.name, g.ns, ev)
 		patch["spec"] = map[string]any{"replicas": 0}
 		if g.kind == "CronJob" {
-			patch["apiVersion"], patch["spec"] = "batch/v1", map[string]any{"suspend": true}
+			patch["spec"] = map[string]any{"suspend": true}
 		}
 		p.Files = append(p.Files, yamlFile("scale-to-zero.patch.yaml",
 			"# Never active in the days observed: nothing used it. Scale it to zero (or remove it):\n"+
@@ -556,8 +549,8 @@ func schedulePlan(p *Plan, g *planGroup, src *planSource) {
 	}
 	if si := sleepInfos(g, src, ev, zone, work, weekend); len(si) > 0 {
 		p.Files = append(p.Files, yamlFile("kube-green-sleepinfo.yaml",
-			"# kube-green SleepInfos: they act on every Deployment (and with suspendCronJobs, CronJob) of\n"+
-				"# the namespace but those excluded; the others this node saw in the namespace are excluded.\n",
+			"# kube-green (0.6 or later) SleepInfos: each suspends this workload only (includeRef, and its kind's\n"+
+				"# suspend flag alone set); the others of its kind seen in the namespace are excluded as well.\n",
 			map[string]any{"apiVersion": "v1", "kind": "List", "items": si}))
 	}
 	switch {
@@ -641,7 +634,7 @@ func scaledObject(g *planGroup, ev map[string]any, zone string, work, weekend []
 	}
 	o := object("keda.sh/v1alpha1", "ScaledObject", g.name+"-schedule", g.ns, ev)
 	o["spec"] = map[string]any{
-		"scaleTargetRef":  map[string]any{"apiVersion": "apps/v1", "kind": g.kind, "name": g.name},
+		"scaleTargetRef":  map[string]any{"apiVersion": kindAPIVersion(g.kind), "kind": g.kind, "name": g.name},
 		"minReplicaCount": 0,
 		"maxReplicaCount": replicas,
 		"triggers":        triggers,
@@ -655,21 +648,28 @@ func scaledObject(g *planGroup, ev map[string]any, zone string, work, weekend []
 // one per run of weekend days' unless they sleep all day. A day whose
 // sleep is in pieces gets a SleepInfo per piece, which one rule cannot
 // state.
+//
+// kube-green acts on a whole namespace:
+// every Deployment and StatefulSet in it (and CronJob, with
+// suspendCronJobs) unless told otherwise. So each suspends g's kind only,
+// names g in includeRef (kube-green 0.6 and later), and for a release
+// that drops includeRef unread, excludes the others of its kind seen in
+// the namespace, up to the 100 kube-green takes.
 func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, work, weekend []int) []any {
 	var out []any
+	version := kindAPIVersion(g.kind)
 	var exclude []any
-	for _, name := range slices.Sorted(maps.Keys(src.deployments[g.ns])) {
-		if name != g.name && kubeName(name, 253) {
-			exclude = append(exclude, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": name})
+	for _, name := range slices.Sorted(maps.Keys(src.siblings[[2]string{g.ns, g.kind}])) {
+		if name != g.name && kubeName(name, 253) && len(exclude) < maxSleepInfoRefs {
+			exclude = append(exclude, map[string]any{"apiVersion": version, "kind": g.kind, "name": name})
 		}
 	}
 	add := func(suffix, days string, sleep []int) {
 		runs := sleepRuns(sleep)
 		for i, r := range runs {
-			spec := map[string]any{"weekdays": days, "sleepAt": fmt.Sprintf("%02d:00", r[0]), "wakeUpAt": fmt.Sprintf("%02d:00", r[1]), "timeZone": zone}
-			if g.kind == "CronJob" {
-				spec["suspendCronJobs"], spec["suspendDeployments"] = true, false
-			}
+			spec := map[string]any{"weekdays": days, "sleepAt": fmt.Sprintf("%02d:00", r[0]), "wakeUpAt": fmt.Sprintf("%02d:00", r[1]), "timeZone": zone,
+				"suspendDeployments": g.kind == "Deployment", "suspendStatefulSets": g.kind == "StatefulSet", "suspendCronJobs": g.kind == "CronJob",
+				"includeRef": []any{map[string]any{"apiVersion": version, "kind": g.kind, "name": g.name}}}
 			if len(exclude) > 0 {
 				spec["excludeRef"] = exclude
 			}
@@ -689,6 +689,18 @@ func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, w
 		add("weekend", cronWeekend, weekend)
 	}
 	return out
+}
+
+// maxSleepInfoRefs is the most includeRef or excludeRef entries a
+// SleepInfo may have (kube-green's CRD says so).
+const maxSleepInfoRefs = 100
+
+// kindAPIVersion is the API version of a workload kind's objects.
+func kindAPIVersion(kind string) string {
+	if kind == "CronJob" {
+		return "batch/v1"
+	}
+	return "apps/v1"
 }
 
 // sleepRuns are the runs of sleep hours of a day, across midnight
@@ -784,7 +796,7 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 			h := object("http.keda.sh/v1alpha1", "HTTPScaledObject", g.name, g.ns, ev)
 			h["spec"] = map[string]any{
 				"hosts":          []any{g.name + "." + g.ns + ".svc"},
-				"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": g.kind, "name": g.name, "service": g.name, "port": int(*port)},
+				"scaleTargetRef": map[string]any{"apiVersion": kindAPIVersion(g.kind), "kind": g.kind, "name": g.name, "service": g.name, "port": int(*port)},
 				"replicas":       map[string]any{"min": 0, "max": g.replicas},
 				"scalingMetric":  map[string]any{"concurrency": map[string]any{"targetValue": 10}},
 			}

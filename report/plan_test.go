@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -260,5 +261,64 @@ func TestPlansFromHistory(t *testing.T) {
 	}
 	if !strings.Contains(p.Summary, "336 hours recorded") || !strings.Contains(p.Summary, "0.7 cold starts a day") {
 		t.Errorf("summary %q", p.Summary)
+	}
+}
+
+// kube-green acts on a whole namespace, Deployments and StatefulSets by
+// default: a SleepInfo for one workload suspends its kind only, names it
+// in includeRef, and excludes the others of its kind (for releases
+// without includeRef), up to the 100 refs kube-green takes.
+func TestSleepInfoSuspendsItsWorkloadOnly(t *testing.T) {
+	night := []int{0, 1, 2, 3, 4, 5, 6, 22, 23}
+	sleeper := func(kind, name string) Container {
+		return Container{ID: name, Name: "app", PodName: name + "-0", PodNamespace: "shop", WorkloadKind: kind, WorkloadName: name, Running: true,
+			Analysis: &Analysis{Verdict: "scale-to-zero-schedule", CostPerHour: 0.05, IdleRatio: map[string]float64{"7d": 0.4}, ObservedSeconds: 7 * 86400,
+				Sleep: &Sleep{TimeZone: "UTC", Workdays: night, Weekend: night, HoursPerWeek: 63}, Replay: &Replay{HoursAsleep: 63, HoursWithData: 168}}}
+	}
+	keep := func(kind, name string) Container {
+		return Container{ID: name, Name: "app", PodName: name + "-0", PodNamespace: "shop", WorkloadKind: kind, WorkloadName: name, Running: true,
+			Analysis: &Analysis{Verdict: "keep"}}
+	}
+	r := Report{Node: "n1", Currency: "USD", Containers: []Container{
+		sleeper("Deployment", "office"), keep("Deployment", "shop-api"),
+		sleeper("StatefulSet", "store"), keep("StatefulSet", "cache"),
+		sleeper("CronJob", "nightly"), keep("CronJob", "backup"),
+	}}
+	for i := range 150 {
+		r.Containers = append(r.Containers, keep("Deployment", fmt.Sprintf("d%03d", i)))
+	}
+	ps := Plans(r, config.Default().Analysis)
+	for _, c := range []struct {
+		name, kind, version, flag, sibling string
+		excluded                           int
+	}{
+		{"office", "Deployment", "apps/v1", "suspendDeployments", "d000", maxSleepInfoRefs},
+		{"store", "StatefulSet", "apps/v1", "suspendStatefulSets", "cache", 1},
+		{"nightly", "CronJob", "batch/v1", "suspendCronJobs", "backup", 1},
+	} {
+		p := planByName(t, ps, c.name)
+		items := at(fileOf(t, p, "kube-green-sleepinfo.yaml"), "items").([]any)
+		if len(items) == 0 {
+			t.Fatalf("%s: no SleepInfo", c.name)
+		}
+		spec := at(items[0], "spec").(map[string]any)
+		for _, flag := range []string{"suspendDeployments", "suspendStatefulSets", "suspendCronJobs"} {
+			if spec[flag] != (flag == c.flag) {
+				t.Errorf("%s: %s %v", c.name, flag, spec[flag])
+			}
+		}
+		inc := at(spec, "includeRef", 0)
+		if n := len(spec["includeRef"].([]any)); n != 1 || at(inc, "apiVersion") != c.version || at(inc, "kind") != c.kind || at(inc, "name") != c.name {
+			t.Errorf("%s: includeRef %v", c.name, spec["includeRef"])
+		}
+		exc, _ := spec["excludeRef"].([]any)
+		if len(exc) != c.excluded || at(exc[0], "name") != c.sibling || at(exc[0], "kind") != c.kind {
+			t.Errorf("%s: %d excluded, the first %v; want %d, the first %s %s", c.name, len(exc), at(exc, 0), c.excluded, c.kind, c.sibling)
+		}
+		for _, e := range exc {
+			if at(e, "name") == c.name {
+				t.Errorf("%s excludes itself", c.name)
+			}
+		}
 	}
 }
