@@ -444,8 +444,21 @@ func object(apiVersion, kind, name, ns string, annotations map[string]any) map[s
 	}
 }
 
+// PlanFileNames are the names of every file a plan may have: a plan
+// written where an older one was replaces those of its files it no longer
+// has.
+var PlanFileNames = []string{
+	"rightsize.patch.yaml", "rightsize.values.yaml", "scale-to-zero.patch.yaml",
+	"keda-scaledobject.yaml", "kube-green-sleepinfo.yaml",
+	"knative-service.yaml", "cloud-run-service.yaml",
+	"function.yaml", "keda-httpscaledobject.yaml",
+}
+
 // yamlFile marshals v under a comment header.
 func yamlFile(name, header string, v any) PlanFile {
+	if !slices.Contains(PlanFileNames, name) {
+		panic("plan file " + name + " is not in PlanFileNames")
+	}
 	b, err := yaml.Marshal(v)
 	if err != nil {
 		// Maps of strings, numbers and bools always marshal.

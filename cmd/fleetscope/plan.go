@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fleetscope/fleetscope/report"
@@ -70,20 +72,14 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	written := 0
 	for _, p := range plans {
+		// Names were checked to be Kubernetes names: no separator, no
+		// "..", so the directory stays under out.
+		dir := filepath.Join(*out, p.Namespace, p.Kind+"-"+p.Name)
+		if err := writePlan(dir, p.Files); err != nil {
+			reportError(stderr, err)
+			return 1
+		}
 		if len(p.Files) > 0 {
-			// Names were checked to be Kubernetes names: no separator, no
-			// "..", so the directory stays under out.
-			dir := filepath.Join(*out, p.Namespace, p.Kind+"-"+p.Name)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				reportError(stderr, err)
-				return 1
-			}
-			for _, f := range p.Files {
-				if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
-					reportError(stderr, err)
-					return 1
-				}
-			}
 			written++
 		}
 		mark := " "
@@ -96,4 +92,43 @@ func cmdPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\n%d of %d workloads have a plan, in %s (✓ recommended, ! for review only).\n", written, len(plans), report.Escape(*out))
 	return 0
+}
+
+// writePlan writes files into dir, and removes the files an earlier plan
+// left there that this one does not have: a directory applied as a whole
+// must not apply last week's schedule with this week's rightsizing. Each
+// file is written beside its name and renamed onto it, so that a reader
+// never sees half a file and a symbolic link in its place is replaced,
+// not followed.
+func writePlan(dir string, files []report.PlanFile) error {
+	for _, name := range report.PlanFileNames {
+		if !slices.ContainsFunc(files, func(f report.PlanFile) bool { return f.Name == name }) {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	if len(files) == 0 {
+		os.Remove(dir) // only if empty: the plan had files once, and nothing else is there
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		tmp, err := os.CreateTemp(dir, "."+f.Name+".*")
+		if err != nil {
+			return err
+		}
+		_, err = tmp.Write(f.Data)
+		err = errors.Join(err, tmp.Chmod(0o644), tmp.Close())
+		if err == nil {
+			err = os.Rename(tmp.Name(), filepath.Join(dir, f.Name))
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("%s: %w", filepath.Join(dir, f.Name), err)
+		}
+	}
+	return nil
 }
