@@ -803,9 +803,10 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 			"# The function's size (memory, and the vCPU it comes with), timeout and expected invocations (one per\n"+
 				"# burst of work seen); its handler is the workload's work, invoked per request or event.\n", spec))
 
-		if port != nil {
+		if port != nil && (g.kind == "Deployment" || g.kind == "StatefulSet") {
 			// Until it is moved, KEDA's HTTP add-on runs it as a function
-			// would: from zero on the first request.
+			// would: from zero on the first request. It scales replicas,
+			// which a DaemonSet and a CronJob do not have.
 			h := object("http.keda.sh/v1alpha1", "HTTPScaledObject", g.name, g.ns, ev)
 			h["spec"] = map[string]any{
 				"hosts":          []any{g.name + "." + g.ns + ".svc"},

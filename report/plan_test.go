@@ -196,6 +196,19 @@ func TestPlans(t *testing.T) {
 		at(h, "spec", "replicas", "min") != 0.0 || at(h, "spec", "scaleTargetRef", "name") != "thumbs" {
 		t.Errorf("HTTPScaledObject %v", h)
 	}
+	// The same as a DaemonSet: a function's spec, but no HTTPScaledObject,
+	// which scales replicas a DaemonSet does not have.
+	r := planReport()
+	for i := range r.Containers {
+		if c := &r.Containers[i]; c.WorkloadName == "thumbs" {
+			c.WorkloadKind = "DaemonSet"
+		}
+	}
+	for _, f := range planByName(t, Plans(r, cfg), "thumbs").Files {
+		if f.Name == "keda-httpscaledobject.yaml" {
+			t.Errorf("a DaemonSet got an HTTPScaledObject:\n%s", f.Data)
+		}
+	}
 	// Killed for memory 3 times, its memory limit is raised by half, its
 	// CPU still lowered; throttled in 20 % of its periods, the CPU limit
 	// is raised by half, the request still lowered to 1.2× the p95; each
