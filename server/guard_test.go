@@ -159,33 +159,20 @@ func TestPasswordsNotSerialised(t *testing.T) {
 }
 
 // A client that keeps guessing gets guessBurst comparisons, then one a
-// guessEvery, however many it sends at once; a right password costs it
-// nothing; other clients are not charged.
+// guessEvery; a right password costs it nothing; other clients are not
+// charged. Sequential, on a clock of the test's: counted, not timed.
 func TestGuessesBudgeted(t *testing.T) {
 	users := testUsers(t, bcrypt.MinCost)
 	a := newAuthCache()
 	a.wait = time.Hour // counting comparisons, not timing them
 	now := time.Unix(1e9, 0)
 	a.now = func() time.Time { return now }
-	var made, busy atomic.Int64
-	var compared atomic.Value
-	var wg sync.WaitGroup
-	for i := range 4 * guessBurst {
-		wg.Go(func() {
-			guess := fmt.Sprint("guess-", i)
-			if _, b := a.check(users, "10.0.0.9", "prom", guess); b {
-				busy.Add(1)
-			} else {
-				made.Add(1)
-				compared.Store(guess)
-			}
-		})
+	for i := range guessBurst {
+		if ok, b := a.check(users, "10.0.0.9", "prom", fmt.Sprint("guess-", i)); ok || b {
+			t.Fatalf("guess %d of the burst: ok %v, busy %v", i, ok, b)
+		}
 	}
-	wg.Wait()
-	if made.Load() != guessBurst {
-		t.Errorf("%d concurrent guesses compared, %d refused; want %d compared", made.Load(), busy.Load(), guessBurst)
-	}
-	if ok, b := a.check(users, "10.0.0.9", "prom", compared.Load().(string)); ok || b {
+	if ok, b := a.check(users, "10.0.0.9", "prom", "guess-0"); ok || b {
 		t.Errorf("a remembered guess: ok %v, busy %v; want a plain refusal", ok, b)
 	}
 	if _, b := a.check(users, "10.0.0.9", "prom", "another"); !b {
@@ -201,13 +188,56 @@ func TestGuessesBudgeted(t *testing.T) {
 	if _, b := a.check(users, "10.0.0.9", "prom", "too-soon"); !b {
 		t.Error("two guesses compared in one guessEvery")
 	}
-	// The spent client still gets in with the right password: it is
-	// compared on the token a right password pays back.
+	// The spent client still gets in with the right password, once its
+	// budget has a comparison in it: a right one is not charged.
 	now = now.Add(guessEvery)
 	for range 3 {
 		if ok, b := a.check(users, "10.0.0.9", "prom", "right"); !ok || b {
 			t.Errorf("the guesser's right password: ok %v, busy %v", ok, b)
 		}
+	}
+}
+
+// Comparisons are charged when they begin: a client's many at once pass
+// on guessBurst, not each on the same untouched budget; and once one has
+// failed, the client has one under way at a time.
+func TestGuessesChargedAtTheStart(t *testing.T) {
+	a := newAuthCache()
+	now := time.Unix(1e9, 0)
+	a.now = func() time.Time { return now }
+	const c = "10.0.0.11"
+	begin := func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.begin(c)
+	}
+	begun := 0
+	for range 4 * guessBurst {
+		if begin() {
+			begun++
+		}
+	}
+	if begun != guessBurst {
+		t.Fatalf("%d comparisons begun at once, want %d", begun, guessBurst)
+	}
+	a.end(c, true)
+	for range begun - 1 {
+		a.end(c, true)
+	}
+	if begin() {
+		t.Error("a comparison begun with the budget spent")
+	}
+	now = now.Add(guessEvery)
+	if !begin() {
+		t.Fatal("no comparison a guessEvery later")
+	}
+	now = now.Add(4 * guessEvery)
+	if begin() {
+		t.Error("a second comparison under way for a client that owes failures")
+	}
+	a.end(c, false)
+	if !begin() {
+		t.Error("no comparison once the one under way ended")
 	}
 }
 
