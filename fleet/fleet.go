@@ -265,17 +265,9 @@ var analysisFields = []struct {
 // analyses reads the analysis series into the containers of byNode; a
 // container gets an analysis once a series of one is found.
 func (q *querier) analyses(ctx context.Context, byNode map[string]*report.Report) error {
-	type key struct{ node, id string }
-	// Pointers into the slices are stable once every append is done.
-	index := map[key]*report.Container{}
-	for _, r := range byNode {
-		for i := range r.Containers {
-			c := &r.Containers[i]
-			index[key{c.Node, c.ID}] = c
-		}
-	}
+	containerOf := indexContainers(byNode)
 	analysisOf := func(s *sample) *report.Analysis {
-		c := index[key{nodeOf(s.labels), s.labels[labelContainerID]}]
+		c := containerOf(s)
 		if c == nil {
 			return nil
 		}
@@ -305,51 +297,53 @@ func (q *querier) analyses(ctx context.Context, byNode map[string]*report.Report
 	return nil
 }
 
+// indexContainers returns the container of byNode a container series is
+// of, nil for none. Pointers into the slices are stable once every append
+// is done.
+func indexContainers(byNode map[string]*report.Report) func(s *sample) *report.Container {
+	type key struct{ node, id string }
+	index := map[key]*report.Container{}
+	for _, r := range byNode {
+		for i := range r.Containers {
+			c := &r.Containers[i]
+			index[key{c.Node, c.ID}] = c
+		}
+	}
+	return func(s *sample) *report.Container { return index[key{nodeOf(s.labels), s.labels[labelContainerID]}] }
+}
+
 // signals reads what went wrong for each container since it started, as
 // a node's report has it: its OOM kills, and the share of its CFS periods
 // it was throttled in.
 func (q *querier) signals(ctx context.Context, byNode map[string]*report.Report) error {
-	type key struct{ node, id string }
-	type counts struct{ kills, throttled, periods float64 }
-	got := map[key]*counts{}
+	containerOf := indexContainers(byNode)
+	type counts struct{ throttled, periods float64 }
+	got := map[*report.Container]*counts{}
 	for _, f := range []struct {
 		m   *schema.Metric
-		set func(c *counts, v float64)
+		set func(c *report.Container, n *counts, v float64)
 	}{
-		{&schema.MemoryOOMKills, func(c *counts, v float64) { c.kills = v }},
-		{&schema.CPUThrottledPeriods, func(c *counts, v float64) { c.throttled = v }},
-		{&schema.CPUPeriods, func(c *counts, v float64) { c.periods = v }},
+		{&schema.MemoryOOMKills, func(c *report.Container, _ *counts, v float64) { c.OOMKills = report.OOMKillCount(v) }},
+		{&schema.CPUThrottledPeriods, func(_ *report.Container, n *counts, v float64) { n.throttled = v }},
+		{&schema.CPUPeriods, func(_ *report.Container, n *counts, v float64) { n.periods = v }},
 	} {
 		vec, err := q.vector(ctx, f.m.PromName())
 		if err != nil {
 			return err
 		}
-		for _, s := range vec {
-			k := key{nodeOf(s.labels), s.labels[labelContainerID]}
-			c := got[k]
+		for i := range vec {
+			c := containerOf(&vec[i])
 			if c == nil {
-				c = &counts{kills: math.NaN()}
-				got[k] = c
-			}
-			if !math.IsNaN(s.value) && !math.IsInf(s.value, 0) {
-				f.set(c, max(s.value, 0))
-			}
-		}
-	}
-	for _, r := range byNode {
-		for i := range r.Containers {
-			c := &r.Containers[i]
-			n := got[key{c.Node, c.ID}]
-			if n == nil {
 				continue
 			}
-			if !math.IsNaN(n.kills) {
-				c.OOMKills = new(uint64(math.Round(min(n.kills, math.MaxUint32))))
+			if got[c] == nil {
+				got[c] = &counts{}
 			}
-			if n.periods > 0 {
-				c.CPUThrottledRatio = new(min(n.throttled/n.periods, 1))
-			}
+			f.set(c, got[c], vec[i].value)
 		}
+	}
+	for c, n := range got {
+		c.CPUThrottledRatio = report.ThrottledRatio(n.throttled, n.periods)
 	}
 	return nil
 }

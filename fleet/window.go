@@ -545,11 +545,9 @@ func (w *windowQuerier) replace(out *report.WorkloadReport, cfg config.AnalysisC
 		wp := report.WorkloadPart{Namespace: p.rowNS, Kind: p.key.kind, Name: p.key.name, Container: p.key.container,
 			Image: p.image, Pods: len(p.pods), Containers: len(p.ids), Nodes: slices.Sorted(maps.Keys(p.nodes)),
 			Live: p.live, AverageReplicas: avg, ObservedSeconds: p.recorded, Profile: p.profile}
-		if p.periods > 0 {
-			wp.CPUThrottledRatio = new(min(max(p.throttled/p.periods, 0), 1))
-		}
+		wp.CPUThrottledRatio = report.ThrottledRatio(p.throttled, p.periods)
 		if p.haveOOM {
-			wp.OOMKills = new(uint64(math.Round(max(p.oomKills, 0))))
+			wp.OOMKills = report.OOMKillCount(p.oomKills)
 		}
 		parts = append(parts, report.PartFromResult(wp, &r))
 	}

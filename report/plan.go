@@ -76,6 +76,10 @@ func memTarget(bytes uint64) float64 {
 	return max(math.Ceil(float64(bytes)*memHeadroom/(1<<20)), minMemMiB)
 }
 
+// replicated reports whether a kind has replicas for KEDA to scale: a
+// DaemonSet runs one pod a node, a CronJob one a run.
+func replicated(kind string) bool { return kind == "Deployment" || kind == "StatefulSet" }
+
 // scalable are the kinds a plan can patch.
 var scalable = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "CronJob": true}
 
@@ -554,7 +558,7 @@ func schedulePlan(p *Plan, g *planGroup, src *planSource) {
 	}
 	ev["fleetscope.io/sleep"] = fmt.Sprintf("workdays %v, weekend %v (%s), %d hours a week", work, weekend, zone, hoursPerWeek)
 	p.Recommended = replayed && refused == 0
-	if g.kind != "CronJob" {
+	if replicated(g.kind) {
 		p.Files = append(p.Files, yamlFile("keda-scaledobject.yaml",
 			"# KEDA ScaledObject: the cron triggers hold the replicas in the awake hours; outside them\n"+
 				"# minReplicaCount 0 takes the workload to zero. Set desiredReplicas to the replicas it runs.\n",
@@ -662,12 +666,12 @@ func scaledObject(g *planGroup, ev map[string]any, zone string, work, weekend []
 // sleep is in pieces gets a SleepInfo per piece, which one rule cannot
 // state.
 //
-// kube-green acts on a whole namespace:
-// every Deployment and StatefulSet in it (and CronJob, with
-// suspendCronJobs) unless told otherwise. So each suspends g's kind only,
-// names g in includeRef (kube-green 0.6 and later), and for a release
-// that drops includeRef unread, excludes the others of its kind seen in
-// the namespace, up to the 100 kube-green takes.
+// kube-green acts on a whole namespace: every Deployment and StatefulSet
+// in it (and CronJob, with suspendCronJobs) unless told otherwise. So each
+// suspends g's kind only, names g in includeRef (kube-green 0.6 and
+// later), and for a release that drops includeRef unread, excludes the
+// others of its kind seen in the namespace, up to the 100 kube-green
+// takes.
 func sleepInfos(g *planGroup, src *planSource, ev map[string]any, zone string, work, weekend []int) []any {
 	var out []any
 	version := kindAPIVersion(g.kind)
@@ -803,10 +807,9 @@ func serverlessPlan(p *Plan, g *planGroup, src *planSource) {
 			"# The function's size (memory, and the vCPU it comes with), timeout and expected invocations (one per\n"+
 				"# burst of work seen); its handler is the workload's work, invoked per request or event.\n", spec))
 
-		if port != nil && (g.kind == "Deployment" || g.kind == "StatefulSet") {
+		if port != nil && replicated(g.kind) {
 			// Until it is moved, KEDA's HTTP add-on runs it as a function
-			// would: from zero on the first request. It scales replicas,
-			// which a DaemonSet and a CronJob do not have.
+			// would: from zero on the first request.
 			h := object("http.keda.sh/v1alpha1", "HTTPScaledObject", g.name, g.ns, ev)
 			h["spec"] = map[string]any{
 				"hosts":          []any{g.name + "." + g.ns + ".svc"},

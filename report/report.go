@@ -204,11 +204,29 @@ func oomKills(u *model.Usage) *uint64 {
 // quota now, since periods counted under a quota since removed say
 // nothing of a container that can no longer be throttled.
 func throttledRatio(u *model.Usage, l *model.Limits) *float64 {
-	if !u.Have.Has(model.HaveThrottling) || u.CPUPeriods == 0 || l.CPULimitCores() <= 0 {
+	if !u.Have.Has(model.HaveThrottling) || l.CPULimitCores() <= 0 {
 		return nil
 	}
-	r := min(max(float64(u.CPUThrottledPeriods)/float64(u.CPUPeriods), 0), 1)
-	return &r
+	return ThrottledRatio(float64(u.CPUThrottledPeriods), float64(u.CPUPeriods))
+}
+
+// ThrottledRatio is throttled periods over periods, bounded to [0, 1]
+// whatever the counters (or a store's increases of them) say; nil
+// without periods.
+func ThrottledRatio(throttled, periods float64) *float64 {
+	if !(periods > 0) || math.IsInf(periods, 0) || math.IsNaN(throttled) {
+		return nil
+	}
+	return new(min(max(throttled/periods, 0), 1))
+}
+
+// OOMKillCount is a count of OOM kills read as a number (a store's
+// counter or its increase), rounded and bounded; nil where it is not one.
+func OOMKillCount(v float64) *uint64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return new(uint64(math.Round(min(max(v, 0), math.MaxUint32))))
 }
 
 func finite(f float64) float64 {
