@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +75,12 @@ func TestRestartsAndListenersAgainstContainerd(t *testing.T) {
 	run(testenv.RunOptions{ID: oomy, Labels: podLabels("oomy", "container", "app"), CPUQuota: 10000, MemoryLimit: 24 << 20,
 		Args: []string{"sh", "-c", "while :; do (a=0123456789abcdef; while :; do a=$a$a; done); sleep 1; done"}})
 
+	// Three subshells killed for memory, then quiet: the kernel's count
+	// stops at 3, for the agent's to be held against.
+	oom3 := testenv.RandomID()
+	run(testenv.RunOptions{ID: oom3, Labels: podLabels("oom3", "container", "app"), MemoryLimit: 24 << 20,
+		Args: []string{"sh", "-c", "for i in 1 2 3; do (a=0123456789abcdef; while :; do a=$a$a; done); done; exec sleep 3600"}})
+
 	a := startAgent(t, d.Socket, "analysis:\n  min_observation: 1m\n")
 	a.waitReady(t)
 
@@ -104,6 +113,36 @@ func TestRestartsAndListenersAgainstContainerd(t *testing.T) {
 		}
 		if o := find(rep, oomy); o == nil || o.OOMKills == nil || *o.OOMKills == 0 {
 			return fmt.Errorf("no OOM kill counted yet")
+		}
+		return nil
+	})
+	// The count equals the kernel's, from memory.oom_control on cgroup v1
+	// (memory.events on v2), once the agent has read it again (once a
+	// minute).
+	oomFile := filepath.Join("/sys/fs/cgroup/memory", ns, oom3, "memory.oom_control")
+	if _, err := os.Stat(oomFile); err != nil {
+		oomFile = filepath.Join("/sys/fs/cgroup", ns, oom3, "memory.events")
+	}
+	testenv.Eventually(t, 3*time.Minute, "the OOM kills the kernel counts", func() error {
+		b, err := os.ReadFile(oomFile)
+		if err != nil {
+			return err
+		}
+		var kernel uint64
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				kernel, err = strconv.ParseUint(v, 10, 64)
+			}
+		}
+		if err != nil || kernel != 3 {
+			return fmt.Errorf("%s: oom_kill %d (%v), the shell makes 3", oomFile, kernel, err)
+		}
+		c := find(a.report(t), oom3)
+		if c == nil || c.OOMKills == nil {
+			return fmt.Errorf("oom3: no OOM kills reported yet")
+		}
+		if *c.OOMKills != kernel {
+			return fmt.Errorf("oom3: the agent says %d OOM kills, %s %d", *c.OOMKills, oomFile, kernel)
 		}
 		return nil
 	})
